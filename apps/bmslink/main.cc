@@ -1,0 +1,336 @@
+// bmslink command line: parses arguments, calls the library, prints. Exit codes: 0 done,
+// 1 the input was unusable, 2 wrong usage.
+
+#include <cstdio>
+#include <cstring>
+#include <memory>
+#include <string>
+
+#include <CLI/CLI.hpp>
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "bmslink/analysis/inventory.h"
+#include "bmslink/can/error_frame.h"
+#include "bmslink/capture/reader.h"
+#include "bmslink/capture/writer.h"
+
+namespace {
+
+using bmslink::capture::FrameReader;
+
+constexpr int kExitOk = 0;
+constexpr int kExitInput = 1;
+constexpr int kExitUsage = 2;
+
+struct Opened {
+  std::unique_ptr<FrameReader> reader;
+};
+
+std::string format_choices() {
+  std::string s;
+  for (auto f : bmslink::capture::all_formats()) {
+    if (!s.empty()) s += ", ";
+    s += bmslink::capture::format_name(f);
+  }
+  return s;
+}
+
+// Opens or prints why not. Returns nullptr on failure.
+std::unique_ptr<FrameReader> open_or_report(const std::string& path, const std::string& format,
+                                            bmslink::DiagnosticSink& sink) {
+  bmslink::capture::ReaderOptions options;
+  if (!format.empty()) {
+    options.format = bmslink::capture::parse_format_name(format);
+    if (!options.format) {
+      fmt::print(stderr, "bmslink: unknown format '{}'; one of: {}\n", format, format_choices());
+      return nullptr;
+    }
+  }
+  auto reader = bmslink::capture::open_capture(path, sink, options);
+  if (!reader) {
+    fmt::print(stderr, "bmslink: {}\n", reader.error().message);
+    return nullptr;
+  }
+  return std::move(*reader);
+}
+
+// What went wrong while reading, on stderr; returns the exit code for the run.
+int finish_reading(const FrameReader& reader, const bmslink::CollectingSink& sink) {
+  const auto& st = reader.stats();
+  if (st.malformed > 0) {
+    fmt::print(stderr, "bmslink: {}: {} malformed line(s) skipped\n", reader.name(), st.malformed);
+    for (const auto& d : sink.kept()) {
+      if (&d - sink.kept().data() >= 5) break;
+      fmt::print(stderr, "  {}\n", bmslink::format_diagnostic(d));
+    }
+  }
+  if (reader.failure()) fmt::print(stderr, "bmslink: {}\n", reader.failure()->message);
+  if (st.frames == 0) {
+    fmt::print(stderr, "bmslink: {}: no CAN frame could be read (read as {})\n", reader.name(),
+               reader.variant());
+    return kExitInput;
+  }
+  return kExitOk;
+}
+
+void append_json_string(std::string& out, std::string_view s) {
+  out += nlohmann::json(std::string(s)).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
+void append_frame_json(std::string& out, const bmslink::can::Frame& f) {
+  auto it = std::back_inserter(out);
+  out += "{\"t\":";
+  if (f.has_timestamp()) {
+    const bool ns = f.timestamp_ns % 1000 != 0;
+    out += bmslink::format_seconds(f.timestamp_ns, ns ? 9 : 6);
+  } else {
+    out += "null";
+  }
+  fmt::format_to(it, ",\"id\":\"{}\",\"ext\":{},\"rtr\":{},\"err\":{},\"fd\":{},\"dlc\":{},\"len\":{},\"data\":\"",
+                 bmslink::can::id_hex(f), f.extended, f.rtr, f.error, f.fd, f.dlc, f.len);
+  for (std::size_t i = 0; i < f.len; ++i) fmt::format_to(it, "{:02X}", f.data[i]);
+  out += "\",\"channel\":";
+  if (f.channel.empty()) out += "null"; else append_json_string(out, f.channel);
+  out += ",\"dir\":";
+  out += f.direction == bmslink::can::Direction::kRx   ? "\"rx\""
+         : f.direction == bmslink::can::Direction::kTx ? "\"tx\""
+                                                       : "null";
+  if (f.fd) fmt::format_to(it, ",\"brs\":{},\"esi\":{}", f.brs, f.esi);
+  if (f.error) {
+    out += ",\"error\":[";
+    bool first = true;
+    for (const auto& w : bmslink::can::decode_error_frame(f).summary()) {
+      if (!first) out += ',';
+      first = false;
+      append_json_string(out, w);
+    }
+    out += ']';
+  }
+  out += "}\n";
+}
+
+int cmd_frames(const std::string& path, const std::string& format, bool json) {
+  bmslink::CollectingSink sink;
+  auto reader = open_or_report(path, format, sink);
+  if (!reader) return kExitInput;
+  bmslink::can::Frame f;
+  std::string out;
+  out.reserve(1 << 17);
+  while (reader->next(f)) {
+    if (json) {
+      append_frame_json(out, f);
+    } else {
+      out += bmslink::capture::candump_log_line(f);
+      out += '\n';
+    }
+    if (out.size() > (1 << 16)) {
+      std::fwrite(out.data(), 1, out.size(), stdout);
+      out.clear();
+    }
+  }
+  std::fwrite(out.data(), 1, out.size(), stdout);
+  std::fflush(stdout);
+  return finish_reading(*reader, sink);
+}
+
+int cmd_convert(const std::string& path, const std::string& format, const std::string& to,
+                const std::string& output) {
+  bmslink::CollectingSink sink;
+  auto reader = open_or_report(path, format, sink);
+  if (!reader) return kExitInput;
+  std::FILE* out = stdout;
+  if (!output.empty() && output != "-") {
+    out = std::fopen(output.c_str(), "wb");
+    if (out == nullptr) {
+      fmt::print(stderr, "bmslink: cannot write {}: {}\n", output, std::strerror(errno));
+      return kExitInput;
+    }
+  }
+  auto writer = bmslink::capture::make_writer(
+      to == "asc" ? bmslink::capture::OutputFormat::kVectorAsc : bmslink::capture::OutputFormat::kCandumpLog, out);
+  bmslink::can::Frame f;
+  while (reader->next(f)) writer->write(f);
+  const auto written = writer->finish();
+  if (out != stdout) std::fclose(out);
+  if (!written) {
+    fmt::print(stderr, "bmslink: {}\n", written.error().message);
+    return kExitInput;
+  }
+  if (writer->untimed() > 0) {
+    fmt::print(stderr, "bmslink: {} frame(s) had no timestamp in {}; written at time 0\n",
+               writer->untimed(), reader->name());
+  }
+  return finish_reading(*reader, sink);
+}
+
+std::string opt_ms(const std::optional<double>& v, int decimals = 1) {
+  return v ? fmt::format("{:.{}f}", *v, decimals) : "-";
+}
+
+nlohmann::json inventory_json(const FrameReader& reader, const bmslink::analysis::Inventory& inv) {
+  using nlohmann::json;
+  auto opt = [](const std::optional<double>& v) { return v ? json(*v) : json(nullptr); };
+  json ids = json::array();
+  for (const auto& s : inv.ids) {
+    ids.push_back({{"id", bmslink::analysis::key_hex(s.extended ? (s.id | bmslink::can::kEffFlag) : s.id)},
+                   {"ext", s.extended},
+                   {"count", s.count},
+                   {"period_ms", opt(s.period_ms)},
+                   {"jitter_ms", opt(s.jitter_ms)},
+                   {"max_gap_ms", opt(s.max_gap_ms)},
+                   {"min_len", s.min_len},
+                   {"max_len", s.max_len},
+                   {"payload_changes", s.payload_changes}});
+  }
+  json talkers = json::array();
+  for (const auto& t : inv.talkers) {
+    json members = json::array();
+    for (auto k : t.ids) members.push_back(bmslink::analysis::key_hex(k));
+    talkers.push_back({{"ids", members}, {"period_ms", opt(t.period_ms)}, {"burst_span_ms", opt(t.burst_span_ms)}});
+  }
+  const auto& st = reader.stats();
+  return {{"file", reader.name()},
+          {"format", std::string(bmslink::capture::format_name(reader.format()))},
+          {"variant", reader.variant()},
+          {"lines", st.lines},
+          {"malformed", st.malformed},
+          {"frames", inv.frames},
+          {"data_frames", inv.data_frames},
+          {"remote_frames", inv.remote_frames},
+          {"error_frames", inv.error_frames},
+          {"fd_frames", inv.fd_frames},
+          {"extended_frames", inv.extended_frames},
+          {"untimed_frames", inv.untimed_frames},
+          {"time", inv.time_kind == bmslink::TimeKind::kAbsolute   ? "absolute"
+                   : inv.time_kind == bmslink::TimeKind::kRelative ? "relative"
+                                                                   : "none"},
+          {"duration_s", opt(inv.duration_s())},
+          {"errors", inv.errors},
+          {"channels", inv.channels},
+          {"ids", ids},
+          {"talkers", talkers}};
+}
+
+void print_inventory(const FrameReader& reader, const bmslink::analysis::Inventory& inv) {
+  const auto& st = reader.stats();
+  fmt::print("{}: {} ({})\n", reader.name(), bmslink::capture::format_name(reader.format()), reader.variant());
+  std::string span = "no timestamps";
+  if (const auto d = inv.duration_s()) {
+    span = fmt::format("{:.1f} s of {} time", *d,
+                       inv.time_kind == bmslink::TimeKind::kAbsolute ? "absolute" : "relative");
+  }
+  fmt::print("  {} frames over {}: {} data, {} remote, {} error, {} CAN FD, {} with 29-bit ids\n", inv.frames,
+             span, inv.data_frames, inv.remote_frames, inv.error_frames, inv.fd_frames, inv.extended_frames);
+  if (st.malformed > 0) fmt::print("  {} malformed line(s) skipped\n", st.malformed);
+  fmt::print("\n  {:<12} {:>8} {:>11} {:>10} {:>11} {:>6} {:>8}\n", "id", "frames", "period ms", "jitter ms",
+             "max gap ms", "len", "changes");
+  for (const auto& s : inv.ids) {
+    const std::string len = s.min_len == s.max_len ? fmt::format("{}", s.min_len)
+                                                   : fmt::format("{}-{}", s.min_len, s.max_len);
+    fmt::print("  {:<12} {:>8} {:>11} {:>10} {:>11} {:>6} {:>8}\n",
+               bmslink::analysis::key_hex(s.extended ? (s.id | bmslink::can::kEffFlag) : s.id), s.count,
+               opt_ms(s.period_ms), opt_ms(s.jitter_ms, 2), opt_ms(s.max_gap_ms), len, s.payload_changes);
+  }
+  if (inv.ids_beyond_cap > 0) fmt::print("  ... and {} frames of further ids\n", inv.ids_beyond_cap);
+  fmt::print("\n  talkers (ids that leave the bus together in bursts):\n");
+  char label = 'A';
+  for (const auto& t : inv.talkers) {
+    std::string members;
+    for (auto k : t.ids) members += (members.empty() ? "" : " ") + bmslink::analysis::key_hex(k);
+    std::string timing;
+    if (t.period_ms) timing += fmt::format(", every {:.0f} ms", *t.period_ms);
+    if (t.burst_span_ms) timing += fmt::format(", burst {:.1f} ms", *t.burst_span_ms);
+    fmt::print("    {}: {}{}\n", label, members, timing);
+    label = label == 'Z' ? 'Z' : static_cast<char>(label + 1);
+  }
+  if (!inv.errors.empty()) {
+    fmt::print("\n  error frames by kind:\n");
+    for (const auto& [kind, n] : inv.errors) fmt::print("    {:<40} {}\n", kind, n);
+  }
+}
+
+int cmd_analyze(const std::vector<std::string>& paths, const std::string& format, bool json) {
+  int rc = kExitOk;
+  nlohmann::json all = nlohmann::json::array();
+  for (const auto& path : paths) {
+    bmslink::CollectingSink sink;
+    auto reader = open_or_report(path, format, sink);
+    if (!reader) {
+      rc = kExitInput;
+      continue;
+    }
+    bmslink::analysis::InventoryBuilder builder;
+    bmslink::can::Frame f;
+    while (reader->next(f)) builder.add(f);
+    const int read_rc = finish_reading(*reader, sink);
+    if (read_rc != kExitOk) {
+      rc = read_rc;
+      continue;
+    }
+    const auto inv = builder.finish();
+    if (json) {
+      all.push_back(inventory_json(*reader, inv));
+    } else {
+      print_inventory(*reader, inv);
+      if (&path != &paths.back()) fmt::print("\n");
+    }
+  }
+  if (json) fmt::print("{}\n", paths.size() == 1 && !all.empty() ? all[0].dump(2) : all.dump(2));
+  return rc;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) try {
+  CLI::App app{"bmslink: why a battery's BMS and an inverter are not talking over CAN"};
+  app.require_subcommand(1);
+  app.set_help_all_flag("--help-all", "Show help for every command");
+  std::string format;
+  const std::string format_help = "Read the input as this format instead of detecting it (" + format_choices() + ")";
+
+  auto* frames = app.add_subcommand("frames", "Print the raw frames of a capture (candump log lines, or JSON)");
+  std::string frames_in;
+  bool frames_json = false;
+  frames->add_option("FILE", frames_in, "Capture file, '-' for standard input")->required();
+  frames->add_flag("--json", frames_json, "One JSON object per frame (keys in docs/json.md)");
+  frames->add_option("--format", format, format_help);
+
+  auto* convert = app.add_subcommand("convert", "Convert a capture to candump log or Vector ASC");
+  std::string convert_in, convert_to = "candump", convert_out;
+  convert->add_option("FILE", convert_in, "Capture file, '-' for standard input")->required();
+  convert->add_option("--to", convert_to, "Output format")->check(CLI::IsMember({"candump", "asc"}));
+  convert->add_option("-o,--output", convert_out, "Output file (standard output by default)");
+  convert->add_option("--format", format, format_help);
+
+  auto* analyze = app.add_subcommand("analyze", "What a capture contains: frames per id, periods, talkers, errors");
+  std::vector<std::string> analyze_in;
+  bool analyze_json = false;
+  analyze->add_option("FILE", analyze_in, "Capture file(s)")->required();
+  analyze->add_flag("--json", analyze_json, "Machine-readable output (keys in docs/json.md)");
+  analyze->add_option("--format", format, format_help);
+
+  auto* help = app.add_subcommand("help", "Show help for every command");
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForAllHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    app.exit(e);
+    return kExitUsage;
+  }
+  if (*help) {
+    fmt::print("{}", app.help("", CLI::AppFormatMode::All));
+    return kExitOk;
+  }
+  if (*frames) return cmd_frames(frames_in, format, frames_json);
+  if (*convert) return cmd_convert(convert_in, format, convert_to, convert_out);
+  if (*analyze) return cmd_analyze(analyze_in, format, analyze_json);
+  return kExitUsage;
+} catch (const std::exception& e) {
+  fmt::print(stderr, "bmslink: internal error: {}\n", e.what());
+  return kExitInput;
+}

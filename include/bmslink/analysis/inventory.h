@@ -1,0 +1,98 @@
+// bmslink analysis: what a capture contains, before any protocol knowledge.
+//
+// InventoryBuilder streams frames and keeps, per CAN id, the count, the period (median interval),
+// jitter, payload lengths and how often the payload changes; it counts error frames by kind and
+// groups ids into talkers: ids that repeatedly leave the bus back to back (within a few ms) come
+// from the same node, because a BMS sends its set as one burst. Memory is bounded by the number
+// of distinct ids (capped) and a fixed interval sample per id, not by capture length.
+// Not thread-safe; one builder per stream.
+#pragma once
+
+#include <cstdint>
+#include <array>
+#include <map>
+#include <optional>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "bmslink/can/frame.h"
+
+namespace bmslink::analysis {
+
+struct IdStats {
+  std::uint32_t id = 0;
+  bool extended = false;
+  std::uint64_t count = 0;
+  std::optional<double> period_ms;       // median interval; absent without timestamps
+  std::optional<double> jitter_ms;       // 90th minus 10th percentile of the intervals
+  std::optional<double> max_gap_ms;      // longest silence between two frames of this id
+  std::uint8_t min_len = 0;
+  std::uint8_t max_len = 0;
+  std::uint64_t payload_changes = 0;     // frames whose payload differs from the previous one
+  std::array<std::uint8_t, 64> last_data{};
+  std::uint8_t last_len = 0;
+};
+
+struct Talker {
+  std::vector<std::uint32_t> ids;      // sorted; 29-bit ids carry can::kEffFlag
+  std::optional<double> period_ms;     // median of the members' periods
+  std::optional<double> burst_span_ms; // median time from the first to the last frame of a burst
+};
+
+struct Inventory {
+  std::uint64_t frames = 0;
+  std::uint64_t data_frames = 0;
+  std::uint64_t remote_frames = 0;
+  std::uint64_t error_frames = 0;
+  std::uint64_t fd_frames = 0;
+  std::uint64_t extended_frames = 0;
+  std::uint64_t untimed_frames = 0;
+  std::uint64_t ids_beyond_cap = 0;  // frames of ids not tracked individually
+  TimeKind time_kind = TimeKind::kNone;
+  std::optional<std::int64_t> first_ns;
+  std::optional<std::int64_t> last_ns;
+  std::vector<IdStats> ids;                      // sorted by id
+  std::vector<Talker> talkers;                   // largest first
+  std::map<std::string, std::uint64_t> errors;   // "no-ack" -> count, from decode_error_frame
+  std::map<std::string, std::uint64_t> channels; // frames per channel
+
+  std::optional<double> duration_s() const;
+};
+
+class InventoryBuilder {
+ public:
+  static constexpr std::size_t kMaxIds = 4096;
+  static constexpr std::size_t kIntervalSample = 2048;
+  static constexpr std::int64_t kBurstGapNs = 5'000'000;  // frames closer than this are one burst
+
+  void add(const can::Frame& frame);
+  Inventory finish();
+
+ private:
+  struct Track {
+    IdStats stats;
+    std::optional<std::int64_t> last_ns;
+    std::vector<std::int64_t> intervals;  // reservoir sample
+    std::uint64_t intervals_seen = 0;
+    std::int64_t max_gap_ns = 0;
+  };
+  static std::uint32_t key_of(const can::Frame& f) {
+    return f.extended ? (f.id | can::kEffFlag) : f.id;
+  }
+
+  Inventory inv_;
+  std::unordered_map<std::uint32_t, Track> tracks_;
+  std::map<std::pair<std::uint32_t, std::uint32_t>, std::uint64_t> adjacency_;
+  std::optional<std::uint32_t> prev_key_;
+  std::optional<std::int64_t> prev_ns_;
+  std::optional<std::int64_t> burst_start_ns_;
+  std::map<std::uint32_t, std::vector<std::int64_t>> spans_by_first_;
+  std::optional<std::uint32_t> burst_first_;
+  std::uint64_t rng_ = 0x9E3779B97F4A7C15ULL;
+};
+
+// "0x351" or "0x18FF50E5" for a talker/inventory key.
+std::string key_hex(std::uint32_t key);
+
+}  // namespace bmslink::analysis

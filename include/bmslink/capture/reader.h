@@ -1,0 +1,87 @@
+// bmslink capture: read whatever capture a technician brings, as a stream of can::Frame.
+//
+// open_capture() looks at the content (never the file name) and picks a reader: candump log,
+// candump console output (every -t variant, -x, -a, -e; also Battery-Emulator logs), Vector ASC,
+// PEAK TRC 1.0-2.1, SavvyCAN/GVRET CSV, pcap/pcapng (SocketCAN link types) or a dump pasted into
+// a forum post. Readers pull frames one at a time from a fixed-size buffer, so memory does not grow
+// with the file. A malformed line goes to the DiagnosticSink (file, line, what was expected) and
+// reading continues. A reader is single-threaded; the sink must outlive it.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "bmslink/can/frame.h"
+#include "bmslink/core/diagnostics.h"
+#include "bmslink/core/error.h"
+
+namespace bmslink::capture {
+
+enum class Format {
+  kCandumpLog,      // candump -l / -L: "(1700000000.123456) can0 351#1402..."
+  kCandumpConsole,  // candump on a terminal: "(ts)  can0  351   [8]  14 02 ..."
+  kVectorAsc,
+  kPeakTrc,
+  kSavvyCsv,  // SavvyCAN / GVRET native CSV
+  kPcap,      // pcap and pcapng
+  kPasted,    // frames embedded in free text
+};
+
+std::string_view format_name(Format format);  // "candump-log", "candump", "asc", ...
+std::optional<Format> parse_format_name(std::string_view name);
+// Every format in the order sniffing tries them, for error messages and help.
+const std::vector<Format>& all_formats();
+
+struct ReaderStats {
+  std::uint64_t lines = 0;      // text lines seen (records for pcap)
+  std::uint64_t frames = 0;     // frames delivered
+  std::uint64_t malformed = 0;  // reported to the sink and skipped
+  std::uint64_t ignored = 0;    // recognised non-frame content: headers, comments, free text
+};
+
+class FrameReader {
+ public:
+  virtual ~FrameReader() = default;
+  FrameReader(const FrameReader&) = delete;
+  FrameReader& operator=(const FrameReader&) = delete;
+
+  // Fills `frame` with the next frame; false at the end of the input or after a read failure
+  // (see failure()). Malformed records never end the stream.
+  virtual bool next(can::Frame& frame) = 0;
+
+  virtual Format format() const = 0;
+  // Detail of the format found, e.g. "TRC 2.1", "ASC base hex, absolute timestamps".
+  virtual std::string variant() const = 0;
+
+  const ReaderStats& stats() const { return stats_; }
+  // Set when reading stopped early because the input could not be read further.
+  const std::optional<Error>& failure() const { return failure_; }
+  const std::string& name() const { return name_; }
+
+ protected:
+  explicit FrameReader(std::string name) : name_(std::move(name)) {}
+  ReaderStats stats_;
+  std::optional<Error> failure_;
+  std::string name_;
+};
+
+struct ReaderOptions {
+  std::optional<Format> format;  // skip sniffing and use this reader
+};
+
+// Opens a capture file ("-" is standard input; pcap needs a real file there).
+// Fails when the file cannot be read, is empty, or no reader recognises any frame in its first
+// 64 KiB; the message then names every format tried.
+Result<std::unique_ptr<FrameReader>> open_capture(const std::string& path, DiagnosticSink& sink,
+                                                  ReaderOptions options = {});
+
+// Same over bytes in memory, reported under `name`. `bytes` must outlive the reader.
+Result<std::unique_ptr<FrameReader>> open_capture_memory(std::string_view bytes, std::string name,
+                                                         DiagnosticSink& sink,
+                                                         ReaderOptions options = {});
+
+}  // namespace bmslink::capture

@@ -1,0 +1,39 @@
+// bmslink capture: writers for the formats other tools read best.
+//
+// candump log ("(1700000000.123456) can0 351#1402...") is what can-utils, python-can, cantools and
+// Wireshark all read; Vector ASC is what vendors' engineers open in CANalyzer. Frames without a
+// timestamp are written at 0 (the count is returned by untimed()) rather than given invented
+// times. Output goes to a caller-provided FILE*; the writer buffers and never closes it.
+#pragma once
+
+#include <cstdint>
+#include <cstdio>
+#include <map>
+#include <memory>
+#include <string>
+
+#include "bmslink/can/frame.h"
+#include "bmslink/core/error.h"
+
+namespace bmslink::capture {
+
+enum class OutputFormat { kCandumpLog, kVectorAsc };
+
+class FrameWriter {
+ public:
+  virtual ~FrameWriter() = default;
+  virtual void write(const can::Frame& frame) = 0;
+  // Writes any trailer and flushes; reports a failed write (disk full, closed pipe).
+  virtual Result<void> finish() = 0;
+  std::uint64_t untimed() const { return untimed_; }
+
+ protected:
+  std::uint64_t untimed_ = 0;
+};
+
+std::unique_ptr<FrameWriter> make_writer(OutputFormat format, std::FILE* out);
+
+// One candump log line for a frame, without the newline.
+std::string candump_log_line(const can::Frame& frame);
+
+}  // namespace bmslink::capture

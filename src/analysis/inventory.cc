@@ -1,0 +1,170 @@
+#include "bmslink/analysis/inventory.h"
+
+#include <algorithm>
+#include <cstring>
+#include <numeric>
+
+#include <fmt/format.h>
+
+#include "bmslink/can/error_frame.h"
+
+namespace bmslink::analysis {
+namespace {
+
+double ns_to_ms(std::int64_t ns) { return static_cast<double>(ns) / 1e6; }
+
+template <typename T>
+T percentile(std::vector<T> v, double q) {
+  const auto k = static_cast<std::size_t>(q * static_cast<double>(v.size() - 1) + 0.5);
+  std::nth_element(v.begin(), v.begin() + static_cast<std::ptrdiff_t>(k), v.end());
+  return v[k];
+}
+
+}  // namespace
+
+std::optional<double> Inventory::duration_s() const {
+  if (!first_ns || !last_ns) return std::nullopt;
+  return static_cast<double>(*last_ns - *first_ns) / 1e9;
+}
+
+std::string key_hex(std::uint32_t key) {
+  if (key & can::kEffFlag) return fmt::format("0x{:08X}", key & can::kExtendedIdMask);
+  return fmt::format("0x{:03X}", key);
+}
+
+void InventoryBuilder::add(const can::Frame& f) {
+  ++inv_.frames;
+  ++inv_.channels[f.channel];
+  if (f.has_timestamp()) {
+    if (inv_.time_kind == TimeKind::kNone) inv_.time_kind = f.time_kind;
+    if (!inv_.first_ns || f.timestamp_ns < *inv_.first_ns) inv_.first_ns = f.timestamp_ns;
+    if (!inv_.last_ns || f.timestamp_ns > *inv_.last_ns) inv_.last_ns = f.timestamp_ns;
+  } else {
+    ++inv_.untimed_frames;
+  }
+  if (f.error) {
+    ++inv_.error_frames;
+    const auto words = can::decode_error_frame(f).summary();
+    if (words.empty()) ++inv_.errors["unspecified"];
+    for (const auto& w : words) ++inv_.errors[w];
+    return;  // error frames belong to no talker
+  }
+  if (f.rtr) ++inv_.remote_frames; else ++inv_.data_frames;
+  if (f.fd) ++inv_.fd_frames;
+  if (f.extended) ++inv_.extended_frames;
+
+  const std::uint32_t key = key_of(f);
+  auto it = tracks_.find(key);
+  if (it == tracks_.end()) {
+    if (tracks_.size() >= kMaxIds) {
+      ++inv_.ids_beyond_cap;
+      return;
+    }
+    it = tracks_.emplace(key, Track{}).first;
+    it->second.stats.id = f.id;
+    it->second.stats.extended = f.extended;
+    it->second.stats.min_len = f.len;
+    it->second.stats.max_len = f.len;
+  }
+  Track& t = it->second;
+  IdStats& s = t.stats;
+  if (s.count > 0 && (s.last_len != f.len || std::memcmp(s.last_data.data(), f.data.data(), f.len) != 0)) {
+    ++s.payload_changes;
+  }
+  ++s.count;
+  s.min_len = std::min(s.min_len, f.len);
+  s.max_len = std::max(s.max_len, f.len);
+  std::memcpy(s.last_data.data(), f.data.data(), f.len);
+  s.last_len = f.len;
+
+  if (f.has_timestamp()) {
+    if (t.last_ns) {
+      const std::int64_t dt = f.timestamp_ns - *t.last_ns;
+      t.max_gap_ns = std::max(t.max_gap_ns, dt);
+      ++t.intervals_seen;
+      if (t.intervals.size() < kIntervalSample) {
+        t.intervals.push_back(dt);
+      } else {
+        // Reservoir sampling with a fixed-seed generator: same capture, same numbers.
+        rng_ = rng_ * 6364136223846793005ULL + 1442695040888963407ULL;
+        const std::uint64_t j = (rng_ >> 17) % t.intervals_seen;
+        if (j < kIntervalSample) t.intervals[j] = dt;
+      }
+    }
+    t.last_ns = f.timestamp_ns;
+  }
+
+  // Bursts: consecutive data frames closer than kBurstGapNs (or untimed neighbours).
+  const bool same_burst = prev_key_ && (!f.has_timestamp() || !prev_ns_ ||
+                                        f.timestamp_ns - *prev_ns_ <= kBurstGapNs);
+  if (same_burst) {
+    if (*prev_key_ != key) {
+      const auto pair = std::minmax(*prev_key_, key);
+      ++adjacency_[{pair.first, pair.second}];
+    }
+  } else {
+    if (burst_first_ && burst_start_ns_ && prev_ns_ && *prev_ns_ > *burst_start_ns_) {
+      spans_by_first_[*burst_first_].push_back(*prev_ns_ - *burst_start_ns_);
+    }
+    burst_first_ = key;
+    burst_start_ns_ = f.has_timestamp() ? std::optional<std::int64_t>(f.timestamp_ns) : std::nullopt;
+  }
+  prev_key_ = key;
+  prev_ns_ = f.has_timestamp() ? std::optional<std::int64_t>(f.timestamp_ns) : std::nullopt;
+}
+
+Inventory InventoryBuilder::finish() {
+  if (burst_first_ && burst_start_ns_ && prev_ns_ && *prev_ns_ > *burst_start_ns_) {
+    spans_by_first_[*burst_first_].push_back(*prev_ns_ - *burst_start_ns_);
+  }
+  std::vector<std::uint32_t> keys;
+  keys.reserve(tracks_.size());
+  for (auto& [key, t] : tracks_) {
+    keys.push_back(key);
+    if (!t.intervals.empty()) {
+      t.stats.period_ms = ns_to_ms(percentile(t.intervals, 0.5));
+      t.stats.jitter_ms = ns_to_ms(percentile(t.intervals, 0.9) - percentile(t.intervals, 0.1));
+      t.stats.max_gap_ms = ns_to_ms(t.max_gap_ns);
+    }
+  }
+  std::sort(keys.begin(), keys.end(), [](std::uint32_t a, std::uint32_t b) {
+    return (a & can::kExtendedIdMask) != (b & can::kExtendedIdMask)
+               ? (a & can::kExtendedIdMask) < (b & can::kExtendedIdMask)
+               : a < b;
+  });
+  for (std::uint32_t k : keys) inv_.ids.push_back(tracks_[k].stats);
+
+  // Union ids that were adjacent in at least half the bursts the rarer of the two appeared in.
+  std::map<std::uint32_t, std::uint32_t> parent;
+  for (std::uint32_t k : keys) parent[k] = k;
+  auto find = [&](std::uint32_t x) {
+    while (parent[x] != x) x = parent[x] = parent[parent[x]];
+    return x;
+  };
+  for (const auto& [pair, n] : adjacency_) {
+    const auto a = tracks_.find(pair.first), b = tracks_.find(pair.second);
+    if (a == tracks_.end() || b == tracks_.end()) continue;
+    const std::uint64_t rarer = std::min(a->second.stats.count, b->second.stats.count);
+    if (rarer >= 2 && n * 2 >= rarer) parent[find(pair.first)] = find(pair.second);
+  }
+  std::map<std::uint32_t, Talker> groups;
+  for (std::uint32_t k : keys) groups[find(k)].ids.push_back(k);
+  for (auto& [root, g] : groups) {
+    std::vector<double> periods;
+    std::vector<std::int64_t> spans;
+    for (std::uint32_t k : g.ids) {
+      if (const auto& p = tracks_[k].stats.period_ms) periods.push_back(*p);
+      if (const auto it = spans_by_first_.find(k); it != spans_by_first_.end()) {
+        spans.insert(spans.end(), it->second.begin(), it->second.end());
+      }
+    }
+    if (!periods.empty()) g.period_ms = percentile(periods, 0.5);
+    if (!spans.empty() && g.ids.size() > 1) g.burst_span_ms = ns_to_ms(percentile(spans, 0.5));
+    inv_.talkers.push_back(std::move(g));
+  }
+  std::stable_sort(inv_.talkers.begin(), inv_.talkers.end(),
+                   [](const Talker& a, const Talker& b) { return a.ids.size() > b.ids.size(); });
+  return std::move(inv_);
+}
+
+}  // namespace bmslink::analysis

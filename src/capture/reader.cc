@@ -1,0 +1,253 @@
+#include "bmslink/capture/reader.h"
+
+#include <array>
+#include <cerrno>
+#include <cstring>
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <fmt/format.h>
+
+#include "capture/line_parser.h"
+#include "capture/line_source.h"
+#include "capture/pcap_reader.h"
+
+namespace bmslink::capture {
+namespace {
+
+constexpr std::array<std::pair<Format, std::string_view>, 7> kNames = {{
+    {Format::kCandumpLog, "candump-log"},
+    {Format::kCandumpConsole, "candump"},
+    {Format::kVectorAsc, "asc"},
+    {Format::kPeakTrc, "trc"},
+    {Format::kSavvyCsv, "savvycan-csv"},
+    {Format::kPcap, "pcap"},
+    {Format::kPasted, "pasted"},
+}};
+
+constexpr std::size_t kSniffBytes = 64 * 1024;
+constexpr std::size_t kSniffLines = 400;
+
+class TextFrameReader final : public FrameReader {
+ public:
+  TextFrameReader(std::unique_ptr<detail::LineSource> lines,
+                  std::unique_ptr<detail::LineParser> parser, std::string name,
+                  DiagnosticSink& sink)
+      : FrameReader(std::move(name)), lines_(std::move(lines)), parser_(std::move(parser)),
+        sink_(sink) {}
+
+  bool next(can::Frame& frame) override {
+    std::string_view line;
+    bool too_long = false;
+    while (lines_->next_line(line, too_long)) {
+      ++stats_.lines;
+      if (too_long) {
+        report(line, "line longer than the 256 KiB read buffer; skipped");
+        continue;
+      }
+      std::string_view reason;
+      switch (parser_->parse(line, frame, reason)) {
+        case detail::LineOutcome::kFrame:
+          ++stats_.frames;
+          return true;
+        case detail::LineOutcome::kIgnored:
+          ++stats_.ignored;
+          break;
+        case detail::LineOutcome::kMalformed:
+          report(line, reason);
+          break;
+      }
+    }
+    if (lines_->error()) {
+      failure_ = Error{ErrorCode::kIo, fmt::format("{}: read failed after line {}: {}", name_,
+                                                   lines_->line_number(), *lines_->error())};
+    }
+    return false;
+  }
+
+  Format format() const override { return parser_->format(); }
+  std::string variant() const override { return parser_->variant(); }
+
+ private:
+  void report(std::string_view line, std::string_view reason) {
+    ++stats_.malformed;
+    sink_.report(Diagnostic{name_, lines_->line_number(), std::string(reason), excerpt_of(line)});
+  }
+
+  std::unique_ptr<detail::LineSource> lines_;
+  std::unique_ptr<detail::LineParser> parser_;
+  DiagnosticSink& sink_;
+};
+
+// The first complete lines of the head, for sniffing and prescan.
+std::vector<std::string_view> head_lines(std::string_view head, bool whole) {
+  std::vector<std::string_view> out;
+  std::size_t pos = 0;
+  while (pos < head.size() && out.size() < kSniffLines) {
+    const std::size_t nl = head.find('\n', pos);
+    if (nl == std::string_view::npos) {
+      if (whole) out.push_back(head.substr(pos));
+      break;
+    }
+    std::string_view l = head.substr(pos, nl - pos);
+    if (!l.empty() && l.back() == '\r') l.remove_suffix(1);
+    out.push_back(l);
+    pos = nl + 1;
+  }
+  return out;
+}
+
+struct SniffResult {
+  std::unique_ptr<detail::LineParser> parser;
+  std::string detail;  // why nothing matched
+};
+
+// Every text parser reads the head; the one that turns most lines into frames (minus malformed
+// ones) wins, earlier (more specific) formats winning ties.
+SniffResult sniff_text(std::span<const std::string_view> lines) {
+  SniffResult result;
+  long best_score = 0;
+  std::string first_problem;
+  for (Format f : all_formats()) {
+    auto parser = detail::make_line_parser(f);
+    if (!parser) continue;
+    parser->prescan(lines);
+    long frames = 0, malformed = 0;
+    can::Frame frame;
+    for (std::string_view l : lines) {
+      std::string_view reason;
+      const auto outcome = parser->parse(l, frame, reason);
+      if (outcome == detail::LineOutcome::kFrame) ++frames;
+      if (outcome == detail::LineOutcome::kMalformed) {
+        ++malformed;
+        if (first_problem.empty()) first_problem = fmt::format("as {}: {}", format_name(f), reason);
+      }
+    }
+    const long score = frames - malformed;
+    if (frames > 0 && score > best_score) {
+      best_score = score;
+      result.parser = std::move(parser);
+    }
+  }
+  result.detail = first_problem;
+  return result;
+}
+
+std::string tried_list() {
+  std::string s;
+  for (Format f : all_formats()) {
+    if (!s.empty()) s += ", ";
+    s += format_name(f);
+  }
+  return s;
+}
+
+Result<std::unique_ptr<FrameReader>> open_text(std::unique_ptr<detail::LineSource> lines,
+                                               std::string name, DiagnosticSink& sink,
+                                               const ReaderOptions& options) {
+  const std::string_view head = lines->head();
+  if (lines->error()) {
+    return make_error(ErrorCode::kIo, fmt::format("{}: cannot read: {}", name, *lines->error()));
+  }
+  if (head.empty()) return make_error(ErrorCode::kUnknownFormat, name + ": the file is empty");
+  const auto sample = head_lines(head.substr(0, std::min(head.size(), kSniffBytes)),
+                                 lines->head_is_everything() && head.size() <= kSniffBytes);
+  std::unique_ptr<detail::LineParser> parser;
+  if (options.format) {
+    parser = detail::make_line_parser(*options.format);
+    parser->prescan(sample);
+  } else {
+    auto sniffed = sniff_text(sample);
+    if (!sniffed.parser) {
+      return make_error(
+          ErrorCode::kUnknownFormat,
+          fmt::format("{}: no CAN frames recognised in the first {} lines; tried {}{}", name,
+                      sample.size(), tried_list(),
+                      sniffed.detail.empty() ? "" : " (first problem " + sniffed.detail + ")"));
+    }
+    parser = std::move(sniffed.parser);
+    // Sniffing consumed the parser's header state; start again from a fresh one.
+    const Format chosen = parser->format();
+    parser = detail::make_line_parser(chosen);
+    parser->prescan(sample);
+  }
+  return std::unique_ptr<FrameReader>(
+      new TextFrameReader(std::move(lines), std::move(parser), std::move(name), sink));
+}
+
+}  // namespace
+
+std::string_view format_name(Format format) {
+  for (const auto& [f, n] : kNames) {
+    if (f == format) return n;
+  }
+  return "unknown";
+}
+
+std::optional<Format> parse_format_name(std::string_view name) {
+  for (const auto& [f, n] : kNames) {
+    if (n == name) return f;
+  }
+  return std::nullopt;
+}
+
+const std::vector<Format>& all_formats() {
+  static const std::vector<Format> kAll = {Format::kPcap,      Format::kPeakTrc,
+                                           Format::kVectorAsc, Format::kSavvyCsv,
+                                           Format::kCandumpLog, Format::kCandumpConsole,
+                                           Format::kPasted};
+  return kAll;
+}
+
+namespace detail {
+std::unique_ptr<LineParser> make_line_parser(Format format) {
+  switch (format) {
+    case Format::kCandumpLog: return make_candump_log_parser();
+    case Format::kCandumpConsole: return make_candump_console_parser();
+    case Format::kVectorAsc: return make_asc_parser();
+    case Format::kPeakTrc: return make_trc_parser();
+    case Format::kSavvyCsv: return make_savvy_csv_parser();
+    case Format::kPasted: return make_pasted_parser();
+    case Format::kPcap: return nullptr;
+  }
+  return nullptr;
+}
+}  // namespace detail
+
+Result<std::unique_ptr<FrameReader>> open_capture(const std::string& path, DiagnosticSink& sink,
+                                                  ReaderOptions options) {
+  const bool is_stdin = path == "-";
+  const std::string name = is_stdin ? "<stdin>" : path;
+  int fd = 0;
+  if (!is_stdin) {
+    fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+      return make_error(ErrorCode::kIo, fmt::format("{}: cannot open: {}", path, std::strerror(errno)));
+    }
+  }
+  auto lines = std::make_unique<detail::LineSource>(std::make_unique<detail::FdSource>(fd, !is_stdin));
+  const std::string_view head = lines->head();
+  const bool pcap = options.format ? *options.format == Format::kPcap : detail::looks_like_pcap(head);
+  if (pcap) {
+    if (is_stdin) {
+      return make_error(ErrorCode::kUnsupported, "pcap from standard input is not supported; give the file path");
+    }
+    lines.reset();
+    return detail::open_pcap(path, {}, name, sink);
+  }
+  return open_text(std::move(lines), name, sink, options);
+}
+
+Result<std::unique_ptr<FrameReader>> open_capture_memory(std::string_view bytes, std::string name,
+                                                         DiagnosticSink& sink,
+                                                         ReaderOptions options) {
+  const bool pcap = options.format ? *options.format == Format::kPcap : detail::looks_like_pcap(bytes);
+  if (pcap) {
+    if (bytes.empty()) return make_error(ErrorCode::kUnknownFormat, name + ": the input is empty");
+    return detail::open_pcap({}, bytes, std::move(name), sink);
+  }
+  auto lines = std::make_unique<detail::LineSource>(std::make_unique<detail::MemorySource>(bytes));
+  return open_text(std::move(lines), std::move(name), sink, options);
+}
+
+}  // namespace bmslink::capture
