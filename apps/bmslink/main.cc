@@ -6,8 +6,8 @@
 #include <memory>
 #include <string>
 
-#include <CLI/CLI.hpp>
 #include <fmt/format.h>
+#include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
 
 #include "bmslink/analysis/inventory.h"
@@ -75,7 +75,8 @@ int finish_reading(const FrameReader& reader, const bmslink::CollectingSink& sin
 }
 
 void append_json_string(std::string& out, std::string_view s) {
-  out += nlohmann::json(std::string(s)).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  out +=
+      nlohmann::json(std::string(s)).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
 void append_frame_json(std::string& out, const bmslink::can::Frame& f) {
@@ -87,11 +88,16 @@ void append_frame_json(std::string& out, const bmslink::can::Frame& f) {
   } else {
     out += "null";
   }
-  fmt::format_to(it, ",\"id\":\"{}\",\"ext\":{},\"rtr\":{},\"err\":{},\"fd\":{},\"dlc\":{},\"len\":{},\"data\":\"",
-                 bmslink::can::id_hex(f), f.extended, f.rtr, f.error, f.fd, f.dlc, f.len);
+  fmt::format_to(
+      it,
+      ",\"id\":\"{}\",\"ext\":{},\"rtr\":{},\"err\":{},\"fd\":{},\"dlc\":{},\"len\":{},\"data\":\"",
+      bmslink::can::id_hex(f), f.extended, f.rtr, f.error, f.fd, f.dlc, f.len);
   for (std::size_t i = 0; i < f.len; ++i) fmt::format_to(it, "{:02X}", f.data[i]);
   out += "\",\"channel\":";
-  if (f.channel.empty()) out += "null"; else append_json_string(out, f.channel);
+  if (f.channel.empty())
+    out += "null";
+  else
+    append_json_string(out, f.channel);
   out += ",\"dir\":";
   out += f.direction == bmslink::can::Direction::kRx   ? "\"rx\""
          : f.direction == bmslink::can::Direction::kTx ? "\"tx\""
@@ -147,8 +153,10 @@ int cmd_convert(const std::string& path, const std::string& format, const std::s
       return kExitInput;
     }
   }
-  auto writer = bmslink::capture::make_writer(
-      to == "asc" ? bmslink::capture::OutputFormat::kVectorAsc : bmslink::capture::OutputFormat::kCandumpLog, out);
+  auto writer =
+      bmslink::capture::make_writer(to == "asc" ? bmslink::capture::OutputFormat::kVectorAsc
+                                                : bmslink::capture::OutputFormat::kCandumpLog,
+                                    out);
   bmslink::can::Frame f;
   while (reader->next(f)) writer->write(f);
   const auto written = writer->finish();
@@ -173,21 +181,24 @@ nlohmann::json inventory_json(const FrameReader& reader, const bmslink::analysis
   auto opt = [](const std::optional<double>& v) { return v ? json(*v) : json(nullptr); };
   json ids = json::array();
   for (const auto& s : inv.ids) {
-    ids.push_back({{"id", bmslink::analysis::key_hex(s.extended ? (s.id | bmslink::can::kEffFlag) : s.id)},
-                   {"ext", s.extended},
-                   {"count", s.count},
-                   {"period_ms", opt(s.period_ms)},
-                   {"jitter_ms", opt(s.jitter_ms)},
-                   {"max_gap_ms", opt(s.max_gap_ms)},
-                   {"min_len", s.min_len},
-                   {"max_len", s.max_len},
-                   {"payload_changes", s.payload_changes}});
+    ids.push_back(
+        {{"id", bmslink::analysis::key_hex(s.extended ? (s.id | bmslink::can::kEffFlag) : s.id)},
+         {"ext", s.extended},
+         {"count", s.count},
+         {"period_ms", opt(s.period_ms)},
+         {"jitter_ms", opt(s.jitter_ms)},
+         {"max_gap_ms", opt(s.max_gap_ms)},
+         {"min_len", s.min_len},
+         {"max_len", s.max_len},
+         {"payload_changes", s.payload_changes}});
   }
   json talkers = json::array();
   for (const auto& t : inv.talkers) {
     json members = json::array();
     for (auto k : t.ids) members.push_back(bmslink::analysis::key_hex(k));
-    talkers.push_back({{"ids", members}, {"period_ms", opt(t.period_ms)}, {"burst_span_ms", opt(t.burst_span_ms)}});
+    talkers.push_back({{"ids", members},
+                       {"period_ms", opt(t.period_ms)},
+                       {"burst_span_ms", opt(t.burst_span_ms)}});
   }
   const auto& st = reader.stats();
   return {{"file", reader.name()},
@@ -214,25 +225,29 @@ nlohmann::json inventory_json(const FrameReader& reader, const bmslink::analysis
 
 void print_inventory(const FrameReader& reader, const bmslink::analysis::Inventory& inv) {
   const auto& st = reader.stats();
-  fmt::print("{}: {} ({})\n", reader.name(), bmslink::capture::format_name(reader.format()), reader.variant());
+  fmt::print("{}: {} ({})\n", reader.name(), bmslink::capture::format_name(reader.format()),
+             reader.variant());
   std::string span = "no timestamps";
   if (const auto d = inv.duration_s()) {
     span = fmt::format("{:.1f} s of {} time", *d,
                        inv.time_kind == bmslink::TimeKind::kAbsolute ? "absolute" : "relative");
   }
-  fmt::print("  {} frames over {}: {} data, {} remote, {} error, {} CAN FD, {} with 29-bit ids\n", inv.frames,
-             span, inv.data_frames, inv.remote_frames, inv.error_frames, inv.fd_frames, inv.extended_frames);
+  fmt::print("  {} frames over {}: {} data, {} remote, {} error, {} CAN FD, {} with 29-bit ids\n",
+             inv.frames, span, inv.data_frames, inv.remote_frames, inv.error_frames, inv.fd_frames,
+             inv.extended_frames);
   if (st.malformed > 0) fmt::print("  {} malformed line(s) skipped\n", st.malformed);
-  fmt::print("\n  {:<12} {:>8} {:>11} {:>10} {:>11} {:>6} {:>8}\n", "id", "frames", "period ms", "jitter ms",
-             "max gap ms", "len", "changes");
+  fmt::print("\n  {:<12} {:>8} {:>11} {:>10} {:>11} {:>6} {:>8}\n", "id", "frames", "period ms",
+             "jitter ms", "max gap ms", "len", "changes");
   for (const auto& s : inv.ids) {
     const std::string len = s.min_len == s.max_len ? fmt::format("{}", s.min_len)
                                                    : fmt::format("{}-{}", s.min_len, s.max_len);
     fmt::print("  {:<12} {:>8} {:>11} {:>10} {:>11} {:>6} {:>8}\n",
-               bmslink::analysis::key_hex(s.extended ? (s.id | bmslink::can::kEffFlag) : s.id), s.count,
-               opt_ms(s.period_ms), opt_ms(s.jitter_ms, 2), opt_ms(s.max_gap_ms), len, s.payload_changes);
+               bmslink::analysis::key_hex(s.extended ? (s.id | bmslink::can::kEffFlag) : s.id),
+               s.count, opt_ms(s.period_ms), opt_ms(s.jitter_ms, 2), opt_ms(s.max_gap_ms), len,
+               s.payload_changes);
   }
-  if (inv.ids_beyond_cap > 0) fmt::print("  ... and {} frames of further ids\n", inv.ids_beyond_cap);
+  if (inv.ids_beyond_cap > 0)
+    fmt::print("  ... and {} frames of further ids\n", inv.ids_beyond_cap);
   fmt::print("\n  talkers (ids that leave the bus together in bursts):\n");
   char label = 'A';
   for (const auto& t : inv.talkers) {
@@ -287,9 +302,11 @@ int main(int argc, char** argv) try {
   app.require_subcommand(1);
   app.set_help_all_flag("--help-all", "Show help for every command");
   std::string format;
-  const std::string format_help = "Read the input as this format instead of detecting it (" + format_choices() + ")";
+  const std::string format_help =
+      "Read the input as this format instead of detecting it (" + format_choices() + ")";
 
-  auto* frames = app.add_subcommand("frames", "Print the raw frames of a capture (candump log lines, or JSON)");
+  auto* frames = app.add_subcommand(
+      "frames", "Print the raw frames of a capture (candump log lines, or JSON)");
   std::string frames_in;
   bool frames_json = false;
   frames->add_option("FILE", frames_in, "Capture file, '-' for standard input")->required();
@@ -299,11 +316,13 @@ int main(int argc, char** argv) try {
   auto* convert = app.add_subcommand("convert", "Convert a capture to candump log or Vector ASC");
   std::string convert_in, convert_to = "candump", convert_out;
   convert->add_option("FILE", convert_in, "Capture file, '-' for standard input")->required();
-  convert->add_option("--to", convert_to, "Output format")->check(CLI::IsMember({"candump", "asc"}));
+  convert->add_option("--to", convert_to, "Output format")
+      ->check(CLI::IsMember({"candump", "asc"}));
   convert->add_option("-o,--output", convert_out, "Output file (standard output by default)");
   convert->add_option("--format", format, format_help);
 
-  auto* analyze = app.add_subcommand("analyze", "What a capture contains: frames per id, periods, talkers, errors");
+  auto* analyze = app.add_subcommand(
+      "analyze", "What a capture contains: frames per id, periods, talkers, errors");
   std::vector<std::string> analyze_in;
   bool analyze_json = false;
   analyze->add_option("FILE", analyze_in, "Capture file(s)")->required();

@@ -49,7 +49,10 @@ void InventoryBuilder::add(const can::Frame& f) {
     for (const auto& w : words) ++inv_.errors[w];
     return;  // error frames belong to no talker
   }
-  if (f.rtr) ++inv_.remote_frames; else ++inv_.data_frames;
+  if (f.rtr)
+    ++inv_.remote_frames;
+  else
+    ++inv_.data_frames;
   if (f.fd) ++inv_.fd_frames;
   if (f.extended) ++inv_.extended_frames;
 
@@ -68,7 +71,8 @@ void InventoryBuilder::add(const can::Frame& f) {
   }
   Track& t = it->second;
   IdStats& s = t.stats;
-  if (s.count > 0 && (s.last_len != f.len || std::memcmp(s.last_data.data(), f.data.data(), f.len) != 0)) {
+  if (s.count > 0 &&
+      (s.last_len != f.len || std::memcmp(s.last_data.data(), f.data.data(), f.len) != 0)) {
     ++s.payload_changes;
   }
   ++s.count;
@@ -95,8 +99,8 @@ void InventoryBuilder::add(const can::Frame& f) {
   }
 
   // Bursts: consecutive data frames closer than kBurstGapNs (or untimed neighbours).
-  const bool same_burst = prev_key_ && (!f.has_timestamp() || !prev_ns_ ||
-                                        f.timestamp_ns - *prev_ns_ <= kBurstGapNs);
+  const bool same_burst =
+      prev_key_ && (!f.has_timestamp() || !prev_ns_ || f.timestamp_ns - *prev_ns_ <= kBurstGapNs);
   if (same_burst) {
     if (*prev_key_ != key) {
       const auto pair = std::minmax(*prev_key_, key);
@@ -107,7 +111,8 @@ void InventoryBuilder::add(const can::Frame& f) {
       spans_by_first_[*burst_first_].push_back(*prev_ns_ - *burst_start_ns_);
     }
     burst_first_ = key;
-    burst_start_ns_ = f.has_timestamp() ? std::optional<std::int64_t>(f.timestamp_ns) : std::nullopt;
+    burst_start_ns_ =
+        f.has_timestamp() ? std::optional<std::int64_t>(f.timestamp_ns) : std::nullopt;
   }
   prev_key_ = key;
   prev_ns_ = f.has_timestamp() ? std::optional<std::int64_t>(f.timestamp_ns) : std::nullopt;

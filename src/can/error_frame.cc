@@ -5,41 +5,71 @@ namespace {
 
 std::string location_name(std::uint8_t code) {
   switch (code) {
-    case 0x03: return "start of frame";
-    case 0x02: return "id bits 28-21";
-    case 0x06: return "id bits 20-18";
-    case 0x04: return "substitute rtr";
-    case 0x05: return "identifier extension";
-    case 0x07: return "id bits 17-13";
-    case 0x0F: return "id bits 12-5";
-    case 0x0E: return "id bits 4-0";
-    case 0x0C: return "rtr";
-    case 0x0D: return "reserved bit 1";
-    case 0x09: return "reserved bit 0";
-    case 0x0B: return "dlc";
-    case 0x0A: return "data field";
-    case 0x08: return "crc sequence";
-    case 0x18: return "crc delimiter";
-    case 0x19: return "ack slot";
-    case 0x1B: return "ack delimiter";
-    case 0x1A: return "end of frame";
-    case 0x12: return "intermission";
-    default: return "";
+    case 0x03:
+      return "start of frame";
+    case 0x02:
+      return "id bits 28-21";
+    case 0x06:
+      return "id bits 20-18";
+    case 0x04:
+      return "substitute rtr";
+    case 0x05:
+      return "identifier extension";
+    case 0x07:
+      return "id bits 17-13";
+    case 0x0F:
+      return "id bits 12-5";
+    case 0x0E:
+      return "id bits 4-0";
+    case 0x0C:
+      return "rtr";
+    case 0x0D:
+      return "reserved bit 1";
+    case 0x09:
+      return "reserved bit 0";
+    case 0x0B:
+      return "dlc";
+    case 0x0A:
+      return "data field";
+    case 0x08:
+      return "crc sequence";
+    case 0x18:
+      return "crc delimiter";
+    case 0x19:
+      return "ack slot";
+    case 0x1B:
+      return "ack delimiter";
+    case 0x1A:
+      return "end of frame";
+    case 0x12:
+      return "intermission";
+    default:
+      return "";
   }
 }
 
 std::string transceiver_name(std::uint8_t code) {
   switch (code) {
-    case 0x04: return "CANH no wire";
-    case 0x05: return "CANH short to battery";
-    case 0x06: return "CANH short to VCC";
-    case 0x07: return "CANH short to GND";
-    case 0x40: return "CANL no wire";
-    case 0x50: return "CANL short to battery";
-    case 0x60: return "CANL short to VCC";
-    case 0x70: return "CANL short to GND";
-    case 0x80: return "CANL short to CANH";
-    default: return "";
+    case 0x04:
+      return "CANH no wire";
+    case 0x05:
+      return "CANH short to battery";
+    case 0x06:
+      return "CANH short to VCC";
+    case 0x07:
+      return "CANH short to GND";
+    case 0x40:
+      return "CANL no wire";
+    case 0x50:
+      return "CANL short to battery";
+    case 0x60:
+      return "CANL short to VCC";
+    case 0x70:
+      return "CANL short to GND";
+    case 0x80:
+      return "CANL short to CANH";
+    default:
+      return "";
   }
 }
 
@@ -68,9 +98,8 @@ ErrorFrameInfo decode_error_frame(const Frame& frame) {
   if (cls & err::kProtocol) {
     info.protocol_violation = true;
     static constexpr std::pair<std::uint8_t, const char*> kKinds[] = {
-        {err::kProtBit, "bit"},       {err::kProtForm, "form"},
-        {err::kProtStuff, "stuff"},   {err::kProtBit0, "bit0"},
-        {err::kProtBit1, "bit1"},     {err::kProtOverload, "overload"},
+        {err::kProtBit, "bit"},       {err::kProtForm, "form"}, {err::kProtStuff, "stuff"},
+        {err::kProtBit0, "bit0"},     {err::kProtBit1, "bit1"}, {err::kProtOverload, "overload"},
         {err::kProtActive, "active"}, {err::kProtTx, "tx"}};
     for (const auto& [bit, name] : kKinds) {
       if (d[2] & bit) info.violation_kinds.emplace_back(name);

@@ -6,7 +6,7 @@
 
 namespace bmslink::can {
 namespace {
-constexpr std::array<std::uint8_t, 16> kFdDlcToLen = {0,  1,  2,  3,  4,  5,  6,  7,
+constexpr std::array<std::uint8_t, 16> kFdDlcToLen = {0, 1,  2,  3,  4,  5,  6,  7,
                                                       8, 12, 16, 20, 24, 32, 48, 64};
 }  // namespace
 

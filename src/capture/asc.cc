@@ -18,10 +18,23 @@ namespace {
 
 std::optional<unsigned> month_number(std::string_view m) {
   static constexpr std::array<std::pair<std::string_view, unsigned>, 16> kMonths = {{
-      {"jan", 1}, {"feb", 2}, {"mar", 3}, {"apr", 4}, {"may", 5}, {"jun", 6}, {"jul", 7},
-      {"aug", 8}, {"sep", 9}, {"oct", 10}, {"nov", 11}, {"dec", 12},
+      {"jan", 1},
+      {"feb", 2},
+      {"mar", 3},
+      {"apr", 4},
+      {"may", 5},
+      {"jun", 6},
+      {"jul", 7},
+      {"aug", 8},
+      {"sep", 9},
+      {"oct", 10},
+      {"nov", 11},
+      {"dec", 12},
       // German CANoe installations write these.
-      {"mai", 5}, {"okt", 10}, {"dez", 12}, {"m\xc3\xa4r", 3},
+      {"mai", 5},
+      {"okt", 10},
+      {"dez", 12},
+      {"m\xc3\xa4r", 3},
   }};
   for (const auto& [name, num] : kMonths) {
     if (istarts_with(m, name)) return num;
@@ -120,7 +133,8 @@ class AscParser final : public LineParser {
       f.rtr = true;
       f.len = f.dlc = 0;
       if (!tok[5].empty()) {
-        if (const auto d = parse_number(tok[5]); d && *d <= 8) f.len = f.dlc = static_cast<std::uint8_t>(*d);
+        if (const auto d = parse_number(tok[5]); d && *d <= 8)
+          f.len = f.dlc = static_cast<std::uint8_t>(*d);
       }
       return LineOutcome::kFrame;
     }
@@ -227,8 +241,8 @@ class AscParser final : public LineParser {
     }
     // After the bytes: message duration, message length, flags. Flag bit 12 (EDL) clear means a
     // classic frame logged on an FD channel.
-    if (const auto flags = parse_hex(tok[i + f.len + 2], 8); flags && (*flags & 0x1000U) == 0 &&
-                                                             f.len <= 8 && !f.brs) {
+    if (const auto flags = parse_hex(tok[i + f.len + 2], 8);
+        flags && (*flags & 0x1000U) == 0 && f.len <= 8 && !f.brs) {
       f.fd = false;
       f.dlc = f.len;
     }

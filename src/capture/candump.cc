@@ -83,7 +83,8 @@ bool parse_candump_frame_token(std::string_view token, can::Frame& f, std::strin
     f.brs = (flags & 0x1) != 0;
     f.esi = (flags & 0x2) != 0;
     if (!parse_hex_payload(rest, f, can::kMaxFdLen) || !can::is_valid_fd_len(f.len)) {
-      reason = "CAN FD payload must be hex byte pairs of a valid FD length (0-8,12,16,20,24,32,48,64)";
+      reason =
+          "CAN FD payload must be hex byte pairs of a valid FD length (0-8,12,16,20,24,32,48,64)";
       return false;
     }
     f.dlc = can::len_to_fd_dlc(f.len);
@@ -217,7 +218,9 @@ class CandumpConsoleParser final : public LineParser {
         return LineOutcome::kMalformed;
       }
       if (!parse_time(t.substr(1, close - 1), f)) {
-        reason = "expected a timestamp like (1700000000.123456), (000.000123) or (2023-03-22 10:11:12.123456)";
+        reason =
+            "expected a timestamp like (1700000000.123456), (000.000123) or (2023-03-22 "
+            "10:11:12.123456)";
         return LineOutcome::kMalformed;
       }
       t = t.substr(close + 1);
@@ -297,9 +300,8 @@ class CandumpConsoleParser final : public LineParser {
     }
     for (std::size_t b = 0; b < f.len; ++b, ++i) {
       const std::string_view bt = tok[i];
-      const auto v = (bt.size() == 2 || (battery_emulator_ && bt.size() == 1))
-                         ? parse_hex(bt, 2)
-                         : std::nullopt;
+      const auto v = (bt.size() == 2 || (battery_emulator_ && bt.size() == 1)) ? parse_hex(bt, 2)
+                                                                               : std::nullopt;
       if (!v) {
         reason = "fewer data bytes than the length in brackets, or a byte that is not 2 hex digits";
         return LineOutcome::kMalformed;
@@ -313,10 +315,14 @@ class CandumpConsoleParser final : public LineParser {
   std::string variant() const override {
     if (battery_emulator_) return "Battery-Emulator log";
     switch (mode_) {
-      case Mode::kNone: return "candump console, no timestamps";
-      case Mode::kAbsolute: return "candump console, absolute timestamps (-ta/-tA)";
-      case Mode::kZero: return "candump console, relative timestamps (-tz)";
-      case Mode::kDelta: return "candump console, delta timestamps (-td)";
+      case Mode::kNone:
+        return "candump console, no timestamps";
+      case Mode::kAbsolute:
+        return "candump console, absolute timestamps (-ta/-tA)";
+      case Mode::kZero:
+        return "candump console, relative timestamps (-tz)";
+      case Mode::kDelta:
+        return "candump console, delta timestamps (-td)";
     }
     return "candump console";
   }
@@ -376,7 +382,9 @@ class CandumpConsoleParser final : public LineParser {
 
 }  // namespace
 
-std::unique_ptr<LineParser> make_candump_log_parser() { return std::make_unique<CandumpLogParser>(); }
+std::unique_ptr<LineParser> make_candump_log_parser() {
+  return std::make_unique<CandumpLogParser>();
+}
 std::unique_ptr<LineParser> make_candump_console_parser() {
   return std::make_unique<CandumpConsoleParser>();
 }

@@ -1,8 +1,8 @@
 #include "capture/line_source.h"
 
+#include <unistd.h>
 #include <cerrno>
 #include <cstring>
-#include <unistd.h>
 
 namespace bmslink::capture::detail {
 

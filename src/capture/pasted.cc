@@ -97,14 +97,16 @@ class PastedParser final : public LineParser {
       i = 1;
     }
     const std::string_view id_text = tok[i];
-    if ((id_text.size() == 3 || id_text.size() == 8) && parse_hex(id_text, 8) && tok.size() > i + 1) {
+    if ((id_text.size() == 3 || id_text.size() == 8) && parse_hex(id_text, 8) &&
+        tok.size() > i + 1) {
       std::size_t j = i + 1;
       std::optional<std::uint32_t> dlc;
       if (tok[j].size() >= 3 && tok[j].front() == '[' && tok[j].back() == ']') {
         dlc = parse_dec(tok[j].substr(1, tok[j].size() - 2), 2);
         ++j;
       }
-      const auto bytes_at = j < tok.size() ? static_cast<std::size_t>(tok[j].data() - t.data()) : t.size();
+      const auto bytes_at =
+          j < tok.size() ? static_cast<std::size_t>(tok[j].data() - t.data()) : t.size();
       std::size_t n = 0;
       if (read_byte_run(t.substr(bytes_at), f, n) && (n > 0 || dlc)) {
         return finish(*parse_hex(id_text, 8), id_text.size() == 8, n, dlc, f, reason);

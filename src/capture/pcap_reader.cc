@@ -34,14 +34,15 @@ std::uint32_t le32(const std::uint8_t* p) {
   return static_cast<std::uint32_t>(p[3]) << 24 | static_cast<std::uint32_t>(p[2]) << 16 |
          static_cast<std::uint32_t>(p[1]) << 8 | p[0];
 }
-std::uint16_t be16(const std::uint8_t* p) {
-  return static_cast<std::uint16_t>(p[0] << 8 | p[1]);
-}
+std::uint16_t be16(const std::uint8_t* p) { return static_cast<std::uint16_t>(p[0] << 8 | p[1]); }
 
 class PcapReader final : public FrameReader {
  public:
   PcapReader(pcap_t* handle, std::FILE* memory_file, std::string name, DiagnosticSink& sink)
-      : FrameReader(std::move(name)), handle_(handle), memory_file_(memory_file), sink_(sink),
+      : FrameReader(std::move(name)),
+        handle_(handle),
+        memory_file_(memory_file),
+        sink_(sink),
         link_(pcap_datalink(handle)) {}
   ~PcapReader() override {
     pcap_close(handle_);  // also closes memory_file_
@@ -167,10 +168,12 @@ Result<std::unique_ptr<FrameReader>> open_pcap(const std::string& path, std::str
     handle = pcap_fopen_offline_with_tstamp_precision(file, PCAP_TSTAMP_PRECISION_NANO, errbuf);
     if (handle == nullptr) std::fclose(file);
   } else {
-    handle = pcap_open_offline_with_tstamp_precision(path.c_str(), PCAP_TSTAMP_PRECISION_NANO, errbuf);
+    handle =
+        pcap_open_offline_with_tstamp_precision(path.c_str(), PCAP_TSTAMP_PRECISION_NANO, errbuf);
   }
   if (handle == nullptr) {
-    return make_error(ErrorCode::kMalformed, fmt::format("{}: not a readable pcap/pcapng file: {}", name, errbuf));
+    return make_error(ErrorCode::kMalformed,
+                      fmt::format("{}: not a readable pcap/pcapng file: {}", name, errbuf));
   }
   const int link = pcap_datalink(handle);
   if (link != kLinkCanSocketcan && link != kLinkLinuxSll && link != kLinkLinuxSll2) {

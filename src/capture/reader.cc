@@ -1,10 +1,10 @@
 #include "bmslink/capture/reader.h"
 
+#include <fcntl.h>
+#include <unistd.h>
 #include <array>
 #include <cerrno>
 #include <cstring>
-#include <fcntl.h>
-#include <unistd.h>
 
 #include <fmt/format.h>
 
@@ -33,7 +33,9 @@ class TextFrameReader final : public FrameReader {
   TextFrameReader(std::unique_ptr<detail::LineSource> lines,
                   std::unique_ptr<detail::LineParser> parser, std::string name,
                   DiagnosticSink& sink)
-      : FrameReader(std::move(name)), lines_(std::move(lines)), parser_(std::move(parser)),
+      : FrameReader(std::move(name)),
+        lines_(std::move(lines)),
+        parser_(std::move(parser)),
         sink_(sink) {}
 
   bool next(can::Frame& frame) override {
@@ -102,11 +104,12 @@ struct SniffResult {
   std::string detail;  // why nothing matched
 };
 
-// Every text parser reads the head; the one that turns most lines into frames (minus malformed
-// ones) wins, earlier (more specific) formats winning ties.
+// Every text parser reads the head; the one that turns most lines into frames wins, then the one
+// with fewer malformed lines, then the earlier (more specific) format.
 SniffResult sniff_text(std::span<const std::string_view> lines) {
   SniffResult result;
-  long best_score = 0;
+  long best_frames = 0;
+  long best_malformed = 0;
   std::string first_problem;
   for (Format f : all_formats()) {
     auto parser = detail::make_line_parser(f);
@@ -123,9 +126,9 @@ SniffResult sniff_text(std::span<const std::string_view> lines) {
         if (first_problem.empty()) first_problem = fmt::format("as {}: {}", format_name(f), reason);
       }
     }
-    const long score = frames - malformed;
-    if (frames > 0 && score > best_score) {
-      best_score = score;
+    if (frames > best_frames || (frames > 0 && frames == best_frames && malformed < best_malformed)) {
+      best_frames = frames;
+      best_malformed = malformed;
       result.parser = std::move(parser);
     }
   }
@@ -192,23 +195,29 @@ std::optional<Format> parse_format_name(std::string_view name) {
 }
 
 const std::vector<Format>& all_formats() {
-  static const std::vector<Format> kAll = {Format::kPcap,      Format::kPeakTrc,
-                                           Format::kVectorAsc, Format::kSavvyCsv,
-                                           Format::kCandumpLog, Format::kCandumpConsole,
-                                           Format::kPasted};
+  static const std::vector<Format> kAll = {
+      Format::kPcap,       Format::kPeakTrc,        Format::kVectorAsc, Format::kSavvyCsv,
+      Format::kCandumpLog, Format::kCandumpConsole, Format::kPasted};
   return kAll;
 }
 
 namespace detail {
 std::unique_ptr<LineParser> make_line_parser(Format format) {
   switch (format) {
-    case Format::kCandumpLog: return make_candump_log_parser();
-    case Format::kCandumpConsole: return make_candump_console_parser();
-    case Format::kVectorAsc: return make_asc_parser();
-    case Format::kPeakTrc: return make_trc_parser();
-    case Format::kSavvyCsv: return make_savvy_csv_parser();
-    case Format::kPasted: return make_pasted_parser();
-    case Format::kPcap: return nullptr;
+    case Format::kCandumpLog:
+      return make_candump_log_parser();
+    case Format::kCandumpConsole:
+      return make_candump_console_parser();
+    case Format::kVectorAsc:
+      return make_asc_parser();
+    case Format::kPeakTrc:
+      return make_trc_parser();
+    case Format::kSavvyCsv:
+      return make_savvy_csv_parser();
+    case Format::kPasted:
+      return make_pasted_parser();
+    case Format::kPcap:
+      return nullptr;
   }
   return nullptr;
 }
@@ -222,15 +231,19 @@ Result<std::unique_ptr<FrameReader>> open_capture(const std::string& path, Diagn
   if (!is_stdin) {
     fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
     if (fd < 0) {
-      return make_error(ErrorCode::kIo, fmt::format("{}: cannot open: {}", path, std::strerror(errno)));
+      return make_error(ErrorCode::kIo,
+                        fmt::format("{}: cannot open: {}", path, std::strerror(errno)));
     }
   }
-  auto lines = std::make_unique<detail::LineSource>(std::make_unique<detail::FdSource>(fd, !is_stdin));
+  auto lines =
+      std::make_unique<detail::LineSource>(std::make_unique<detail::FdSource>(fd, !is_stdin));
   const std::string_view head = lines->head();
-  const bool pcap = options.format ? *options.format == Format::kPcap : detail::looks_like_pcap(head);
+  const bool pcap =
+      options.format ? *options.format == Format::kPcap : detail::looks_like_pcap(head);
   if (pcap) {
     if (is_stdin) {
-      return make_error(ErrorCode::kUnsupported, "pcap from standard input is not supported; give the file path");
+      return make_error(ErrorCode::kUnsupported,
+                        "pcap from standard input is not supported; give the file path");
     }
     lines.reset();
     return detail::open_pcap(path, {}, name, sink);
@@ -241,7 +254,8 @@ Result<std::unique_ptr<FrameReader>> open_capture(const std::string& path, Diagn
 Result<std::unique_ptr<FrameReader>> open_capture_memory(std::string_view bytes, std::string name,
                                                          DiagnosticSink& sink,
                                                          ReaderOptions options) {
-  const bool pcap = options.format ? *options.format == Format::kPcap : detail::looks_like_pcap(bytes);
+  const bool pcap =
+      options.format ? *options.format == Format::kPcap : detail::looks_like_pcap(bytes);
   if (pcap) {
     if (bytes.empty()) return make_error(ErrorCode::kUnknownFormat, name + ": the input is empty");
     return detail::open_pcap({}, bytes, std::move(name), sink);

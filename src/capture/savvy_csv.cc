@@ -21,7 +21,8 @@ class SavvyCsvParser final : public LineParser {
     std::size_t start = 0;
     for (;;) {
       const std::size_t comma = t.find(',', start);
-      fields_.push_back(trim(t.substr(start, comma == std::string_view::npos ? comma : comma - start)));
+      fields_.push_back(
+          trim(t.substr(start, comma == std::string_view::npos ? comma : comma - start)));
       if (comma == std::string_view::npos || fields_.size() > 80) break;
       start = comma + 1;
     }
@@ -63,7 +64,7 @@ class SavvyCsvParser final : public LineParser {
     f.id = *id;
     if (col_dir_ != kNone) {
       const std::string_view d = fields_[col_dir_];
-      f.direction = iequals(d, "Rx") ? can::Direction::kRx
+      f.direction = iequals(d, "Rx")   ? can::Direction::kRx
                     : iequals(d, "Tx") ? can::Direction::kTx
                                        : can::Direction::kUnknown;
     }
@@ -104,13 +105,20 @@ class SavvyCsvParser final : public LineParser {
     col_dir_ = kNone;
     for (std::size_t i = 0; i < fields_.size(); ++i) {
       const std::string_view h = fields_[i];
-      if (istarts_with(h, "Time")) col_time_ = i;
-      else if (iequals(h, "ID")) col_id_ = i;
-      else if (iequals(h, "Extended")) col_ext_ = i;
-      else if (iequals(h, "Dir")) col_dir_ = i;
-      else if (iequals(h, "Bus")) col_bus_ = i;
-      else if (iequals(h, "LEN")) col_len_ = i;
-      else if (iequals(h, "D1")) first_data_ = i;
+      if (istarts_with(h, "Time"))
+        col_time_ = i;
+      else if (iequals(h, "ID"))
+        col_id_ = i;
+      else if (iequals(h, "Extended"))
+        col_ext_ = i;
+      else if (iequals(h, "Dir"))
+        col_dir_ = i;
+      else if (iequals(h, "Bus"))
+        col_bus_ = i;
+      else if (iequals(h, "LEN"))
+        col_len_ = i;
+      else if (iequals(h, "D1"))
+        first_data_ = i;
     }
   }
 

@@ -13,14 +13,19 @@ namespace bmslink::capture::detail {
 inline constexpr std::array<std::int8_t, 256> kHexValue = [] {
   std::array<std::int8_t, 256> t{};
   for (auto& v : t) v = -1;
-  for (int c = '0'; c <= '9'; ++c) t[static_cast<std::size_t>(c)] = static_cast<std::int8_t>(c - '0');
-  for (int c = 'a'; c <= 'f'; ++c) t[static_cast<std::size_t>(c)] = static_cast<std::int8_t>(c - 'a' + 10);
-  for (int c = 'A'; c <= 'F'; ++c) t[static_cast<std::size_t>(c)] = static_cast<std::int8_t>(c - 'A' + 10);
+  for (int c = '0'; c <= '9'; ++c)
+    t[static_cast<std::size_t>(c)] = static_cast<std::int8_t>(c - '0');
+  for (int c = 'a'; c <= 'f'; ++c)
+    t[static_cast<std::size_t>(c)] = static_cast<std::int8_t>(c - 'a' + 10);
+  for (int c = 'A'; c <= 'F'; ++c)
+    t[static_cast<std::size_t>(c)] = static_cast<std::int8_t>(c - 'A' + 10);
   return t;
 }();
 
 inline int hex_digit(char c) { return kHexValue[static_cast<unsigned char>(c)]; }
-inline bool is_space(char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\f' || c == '\v'; }
+inline bool is_space(char c) {
+  return c == ' ' || c == '\t' || c == '\r' || c == '\f' || c == '\v';
+}
 inline bool is_digit(char c) { return c >= '0' && c <= '9'; }
 
 inline std::string_view trim(std::string_view s) {
@@ -106,7 +111,9 @@ class Tokens {
     rest_ = line.substr(i);
   }
   std::size_t size() const { return count_; }
-  std::string_view operator[](std::size_t i) const { return i < count_ ? tok_[i] : std::string_view{}; }
+  std::string_view operator[](std::size_t i) const {
+    return i < count_ ? tok_[i] : std::string_view{};
+  }
   // Unsplit text after the last kept token (non-empty only for very long lines).
   std::string_view rest() const { return rest_; }
 

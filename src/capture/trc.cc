@@ -93,8 +93,9 @@ class TrcParser final : public LineParser {
       char* end = nullptr;
       const double days = std::strtod(text.c_str(), &end);
       if (end != text.c_str() && days > kOleEpochOffsetDays && days < 2958466.0) {
-        start_ns_ = static_cast<std::int64_t>(
-            std::llround((days - kOleEpochOffsetDays) * 86400.0 * 1e6)) * 1000;
+        start_ns_ =
+            static_cast<std::int64_t>(std::llround((days - kOleEpochOffsetDays) * 86400.0 * 1e6)) *
+            1000;
       }
     } else if (t.starts_with(";$COLUMNS=")) {
       columns_.clear();
@@ -142,7 +143,8 @@ class TrcParser final : public LineParser {
   }
 
   LineOutcome parse_v1(const Tokens& tok, can::Frame& f, std::string_view& reason) {
-    if (tok[0].size() < 2 || tok[0].back() != ')' || !parse_dec(tok[0].substr(0, tok[0].size() - 1), 10)) {
+    if (tok[0].size() < 2 || tok[0].back() != ')' ||
+        !parse_dec(tok[0].substr(0, tok[0].size() - 1), 10)) {
       reason = "expected a TRC 1.x row: '<number>) <time ms> ...'";
       return LineOutcome::kMalformed;
     }
@@ -190,7 +192,8 @@ class TrcParser final : public LineParser {
         const auto x = parse_hex(tok[i + b], 2);
         v[b] = x ? static_cast<std::uint8_t>(*x) : 0;
       }
-      can::Frame e = peak_error_frame(static_cast<std::uint8_t>(kind.value_or(0)), v[0], v[1], v[2], v[3]);
+      can::Frame e =
+          peak_error_frame(static_cast<std::uint8_t>(kind.value_or(0)), v[0], v[1], v[2], v[3]);
       keep_context(e, f);
       f = e;
       return LineOutcome::kFrame;
@@ -239,7 +242,9 @@ class TrcParser final : public LineParser {
           set_time(*ms, f);
           break;
         }
-        case 'T': type = v; break;
+        case 'T':
+          type = v;
+          break;
         case 'B':
           if (!parse_dec(v, 3)) {
             reason = "expected the bus number";
@@ -259,11 +264,21 @@ class TrcParser final : public LineParser {
           }
           f.direction = v == "Rx" ? can::Direction::kRx : can::Direction::kTx;
           break;
-        case 'R': break;  // reserved, "-"
-        case 'l': length = parse_dec(v, 2); length_is_dlc = true; break;
-        case 'L': length = parse_dec(v, 2); length_is_dlc = false; break;
-        case 'D': data_at = i; break;
-        default: break;
+        case 'R':
+          break;  // reserved, "-"
+        case 'l':
+          length = parse_dec(v, 2);
+          length_is_dlc = true;
+          break;
+        case 'L':
+          length = parse_dec(v, 2);
+          length_is_dlc = false;
+          break;
+        case 'D':
+          data_at = i;
+          break;
+        default:
+          break;
       }
       ++i;
       if (col == 'D') break;
@@ -298,7 +313,8 @@ class TrcParser final : public LineParser {
       if (type == "ER") {
         e = peak_error_frame(v[0], v[1], v[2], v[3], v[4]);
       } else if (type == "ST") {
-        e = peak_status_frame(static_cast<std::uint32_t>(v[0]) << 24 | static_cast<std::uint32_t>(v[1]) << 16 |
+        e = peak_status_frame(static_cast<std::uint32_t>(v[0]) << 24 |
+                                  static_cast<std::uint32_t>(v[1]) << 16 |
                                   static_cast<std::uint32_t>(v[2]) << 8 | v[3],
                               "");
       } else {  // EC: RX counter, TX counter

@@ -21,13 +21,15 @@ class BufferedWriter : public FrameWriter {
     if (buf_.size() >= kFlushAt) flush();
   }
   void flush() {
-    if (!buf_.empty() && std::fwrite(buf_.data(), 1, buf_.size(), out_) != buf_.size()) failed_ = errno;
+    if (!buf_.empty() && std::fwrite(buf_.data(), 1, buf_.size(), out_) != buf_.size())
+      failed_ = errno;
     buf_.clear();
   }
   Result<void> done() {
     flush();
     if (std::fflush(out_) != 0 && failed_ == 0) failed_ = errno;
-    if (failed_ != 0) return make_error(ErrorCode::kIo, fmt::format("write failed: {}", std::strerror(failed_)));
+    if (failed_ != 0)
+      return make_error(ErrorCode::kIo, fmt::format("write failed: {}", std::strerror(failed_)));
     return {};
   }
 
@@ -114,12 +116,13 @@ class AscWriter final : public BufferedWriter {
       fmt::format_to(it, "{:>11} {}  ErrorFrame\n", seconds, ch);
     } else if (f.fd) {
       const std::string id = f.extended ? fmt::format("{:X}x", f.id) : fmt::format("{:X}", f.id);
-      fmt::format_to(it, "{:>11} CANFD {:>3} {} {:>8} {:>32} {} {} {:X} {:>2}", seconds, ch, dir, id, "",
-                     f.brs ? 1 : 0, f.esi ? 1 : 0, f.dlc, f.len);
+      fmt::format_to(it, "{:>11} CANFD {:>3} {} {:>8} {:>32} {} {} {:X} {:>2}", seconds, ch, dir,
+                     id, "", f.brs ? 1 : 0, f.esi ? 1 : 0, f.dlc, f.len);
       for (std::size_t i = 0; i < f.len; ++i) fmt::format_to(it, " {:02X}", f.data[i]);
       // duration, bit count, flags (EDL, BRS, ESI), crc, bit timings: unknown -> 0
       const unsigned flags = 0x1000U | (f.brs ? 0x2000U : 0U) | (f.esi ? 0x4000U : 0U);
-      fmt::format_to(it, " {:>8} {:>4} {:>8X} {:>8} {:>8} {:>8} {:>8} {:>8}\n", 0, 0, flags, 0, 0, 0, 0, 0);
+      fmt::format_to(it, " {:>8} {:>4} {:>8X} {:>8} {:>8} {:>8} {:>8} {:>8}\n", 0, 0, flags, 0, 0,
+                     0, 0, 0);
     } else {
       const std::string id = f.extended ? fmt::format("{:X}x", f.id) : fmt::format("{:X}", f.id);
       if (f.rtr) {
@@ -142,9 +145,10 @@ class AscWriter final : public BufferedWriter {
  private:
   void header(const can::Frame& first) {
     header_written_ = true;
-    start_ns_ = first.has_timestamp() ? first.timestamp_ns : 0;
-    // Relative captures have no calendar date; 1970-01-01 keeps the offsets intact.
+    // Relative captures have no calendar date; 1970-01-01 keeps their offsets intact. The date
+    // line has millisecond resolution, so offsets count from the start rounded down to it.
     const std::int64_t abs_ns = first.time_kind == TimeKind::kAbsolute ? first.timestamp_ns : 0;
+    start_ns_ = abs_ns - abs_ns % 1'000'000;
     const std::time_t secs = abs_ns / kNsPerSecond;
     std::tm tm{};
     gmtime_r(&secs, &tm);
@@ -152,10 +156,10 @@ class AscWriter final : public BufferedWriter {
     static constexpr const char* kMonths[] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
                                               "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
     const int hour12 = tm.tm_hour % 12 == 0 ? 12 : tm.tm_hour % 12;
-    const std::string date = fmt::format("{} {} {:02} {:02}:{:02}:{:02}.{:03} {} {}", kDays[tm.tm_wday],
-                                         kMonths[tm.tm_mon], tm.tm_mday, hour12, tm.tm_min, tm.tm_sec,
-                                         (abs_ns % kNsPerSecond) / 1'000'000, tm.tm_hour < 12 ? "am" : "pm",
-                                         tm.tm_year + 1900);
+    const std::string date = fmt::format("{} {} {:02} {:02}:{:02}:{:02}.{:03} {} {}",
+                                         kDays[tm.tm_wday], kMonths[tm.tm_mon], tm.tm_mday, hour12,
+                                         tm.tm_min, tm.tm_sec, (abs_ns % kNsPerSecond) / 1'000'000,
+                                         tm.tm_hour < 12 ? "am" : "pm", tm.tm_year + 1900);
     fmt::format_to(std::back_inserter(buf_),
                    "date {}\nbase hex  timestamps absolute\nno internal events logged\n"
                    "// version 9.0.0\n// written by bmslink\nBegin Triggerblock {}\n"

@@ -8,8 +8,8 @@
 // Not thread-safe; one builder per stream.
 #pragma once
 
-#include <cstdint>
 #include <array>
+#include <cstdint>
 #include <map>
 #include <optional>
 #include <string>
@@ -24,20 +24,20 @@ struct IdStats {
   std::uint32_t id = 0;
   bool extended = false;
   std::uint64_t count = 0;
-  std::optional<double> period_ms;       // median interval; absent without timestamps
-  std::optional<double> jitter_ms;       // 90th minus 10th percentile of the intervals
-  std::optional<double> max_gap_ms;      // longest silence between two frames of this id
+  std::optional<double> period_ms;   // median interval; absent without timestamps
+  std::optional<double> jitter_ms;   // 90th minus 10th percentile of the intervals
+  std::optional<double> max_gap_ms;  // longest silence between two frames of this id
   std::uint8_t min_len = 0;
   std::uint8_t max_len = 0;
-  std::uint64_t payload_changes = 0;     // frames whose payload differs from the previous one
+  std::uint64_t payload_changes = 0;  // frames whose payload differs from the previous one
   std::array<std::uint8_t, 64> last_data{};
   std::uint8_t last_len = 0;
 };
 
 struct Talker {
-  std::vector<std::uint32_t> ids;      // sorted; 29-bit ids carry can::kEffFlag
-  std::optional<double> period_ms;     // median of the members' periods
-  std::optional<double> burst_span_ms; // median time from the first to the last frame of a burst
+  std::vector<std::uint32_t> ids;       // sorted; 29-bit ids carry can::kEffFlag
+  std::optional<double> period_ms;      // median of the members' periods
+  std::optional<double> burst_span_ms;  // median time from the first to the last frame of a burst
 };
 
 struct Inventory {
@@ -52,10 +52,10 @@ struct Inventory {
   TimeKind time_kind = TimeKind::kNone;
   std::optional<std::int64_t> first_ns;
   std::optional<std::int64_t> last_ns;
-  std::vector<IdStats> ids;                      // sorted by id
-  std::vector<Talker> talkers;                   // largest first
-  std::map<std::string, std::uint64_t> errors;   // "no-ack" -> count, from decode_error_frame
-  std::map<std::string, std::uint64_t> channels; // frames per channel
+  std::vector<IdStats> ids;                       // sorted by id
+  std::vector<Talker> talkers;                    // largest first
+  std::map<std::string, std::uint64_t> errors;    // "no-ack" -> count, from decode_error_frame
+  std::map<std::string, std::uint64_t> channels;  // frames per channel
 
   std::optional<double> duration_s() const;
 };

@@ -1,0 +1,44 @@
+# The two commands a newcomer needs: `make run` and `make test`. Everything else is a helper.
+SAMPLE ?= data/samples/pylontech_session.log
+JOBS ?= $(shell nproc)
+
+.PHONY: run test build build-asan bootstrap format format-check fuzz bench clean
+
+run: bootstrap build
+	./build/bmslink analyze $(SAMPLE)
+
+test: bootstrap format-check build build-asan
+	ctest --preset release -j $(JOBS)
+	ctest --preset asan -j $(JOBS)
+
+bootstrap:
+	scripts/bootstrap
+
+build:
+	cmake --preset release >/dev/null
+	cmake --build --preset release -j $(JOBS)
+
+build-asan:
+	cmake --preset asan >/dev/null
+	cmake --build --preset asan -j $(JOBS)
+
+format:
+	clang-format -i $$(git ls-files '*.h' '*.cc')
+
+format-check:
+	clang-format --dry-run --Werror $$(git ls-files '*.h' '*.cc')
+
+# libFuzzer (clang) builds; FUZZ_SECONDS per reader.
+FUZZ_SECONDS ?= 60
+fuzz:
+	scripts/bootstrap --fuzz
+	cmake --preset fuzz >/dev/null
+	cmake --build --preset fuzz -j $(JOBS)
+	scripts/run_fuzzers build-fuzz $(FUZZ_SECONDS)
+
+bench:
+	scripts/bootstrap --bench
+	bench/run.sh
+
+clean:
+	rm -rf build build-debug build-asan build-fuzz
