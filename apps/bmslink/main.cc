@@ -342,7 +342,7 @@ int main(int argc, char** argv) try {
     return kExitUsage;
   }
   if (*help) {
-    fmt::print("{}", app.help("", CLI::AppFormatMode::All));
+    fmt::print("{}", app.get_formatter()->make_help(&app, "bmslink", CLI::AppFormatMode::All));
     return kExitOk;
   }
   if (*frames) return cmd_frames(frames_in, format, frames_json);

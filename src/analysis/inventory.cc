@@ -128,7 +128,9 @@ Inventory InventoryBuilder::finish() {
     keys.push_back(key);
     if (!t.intervals.empty()) {
       t.stats.period_ms = ns_to_ms(percentile(t.intervals, 0.5));
-      t.stats.jitter_ms = ns_to_ms(percentile(t.intervals, 0.9) - percentile(t.intervals, 0.1));
+      // In double: intervals of a disordered capture can be far apart in sign.
+      t.stats.jitter_ms =
+          ns_to_ms(percentile(t.intervals, 0.9)) - ns_to_ms(percentile(t.intervals, 0.1));
       t.stats.max_gap_ms = ns_to_ms(t.max_gap_ns);
     }
   }

@@ -59,7 +59,10 @@ std::optional<std::int64_t> parse_asc_date(std::string_view text) {
     ++i;
   }
   const auto year = parse_dec(t[i], 4);
-  if (!year || clock.size() < 8 || clock[2] != ':' || clock[5] != ':') return std::nullopt;
+  if (!year || *year < 1970 || *year > 2100 || clock.size() < 8 || clock[2] != ':' ||
+      clock[5] != ':') {
+    return std::nullopt;
+  }
   auto hour = parse_dec(clock.substr(0, 2), 2);
   const auto minute = parse_dec(clock.substr(3, 2), 2);
   const auto sec = parse_seconds_ns(clock.substr(6));
@@ -101,9 +104,14 @@ class AscParser final : public LineParser {
       return LineOutcome::kIgnored;
     }
     const std::int64_t offset = relative_ ? last_ns_ + *ts : *ts;
-    last_ns_ = offset;
     // A 1970-01-01 date is how a capture without calendar time is written (ours, log2asc's).
-    if (start_ns_ && *start_ns_ >= 86400 * kNsPerSecond) {
+    const bool dated = start_ns_ && *start_ns_ >= 86400 * kNsPerSecond;
+    if (!timestamp_in_range(offset) || (dated && !timestamp_in_range(*start_ns_ + offset))) {
+      reason = "timestamp out of range (more than a century from the measurement start)";
+      return LineOutcome::kMalformed;
+    }
+    last_ns_ = offset;
+    if (dated) {
       f.timestamp_ns = *start_ns_ + offset;
       f.time_kind = TimeKind::kAbsolute;
     } else {

@@ -344,8 +344,8 @@ class CandumpConsoleParser final : public LineParser {
       const auto y = parse_dec(s.substr(0, 4), 4), mo = parse_dec(s.substr(5, 2), 2),
                  d = parse_dec(s.substr(8, 2), 2), h = parse_dec(s.substr(11, 2), 2),
                  mi = parse_dec(s.substr(14, 2), 2);
-      if (!y || !mo || !d || !h || !mi || s[13] != ':' || s[16] != ':' || *mo < 1 || *mo > 12 ||
-          *d < 1 || *d > 31 || *h > 23 || *mi > 59)
+      if (!y || !mo || !d || !h || !mi || s[13] != ':' || s[16] != ':' || *y < 1970 || *y > 2100 ||
+          *mo < 1 || *mo > 12 || *d < 1 || *d > 31 || *h > 23 || *mi > 59)
         return false;
       const auto sec = parse_seconds_ns(s.substr(17));
       if (!sec || *sec >= 61 * kNsPerSecond) return false;
@@ -362,6 +362,7 @@ class CandumpConsoleParser final : public LineParser {
       f.time_kind = TimeKind::kAbsolute;
       mode_ = Mode::kAbsolute;
     } else if (delta_) {
+      if (!timestamp_in_range(running_ns_ + *ns)) return false;
       running_ns_ += *ns;
       f.timestamp_ns = running_ns_;
       f.time_kind = TimeKind::kRelative;

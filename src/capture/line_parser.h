@@ -29,7 +29,7 @@ std::unique_ptr<LineParser> make_candump_log_parser();
 std::unique_ptr<LineParser> make_candump_console_parser();
 std::unique_ptr<LineParser> make_asc_parser();
 std::unique_ptr<LineParser> make_trc_parser();
-std::unique_ptr<LineParser> make_savvy_csv_parser();
+std::unique_ptr<LineParser> make_csv_parser();
 std::unique_ptr<LineParser> make_pasted_parser();
 std::unique_ptr<LineParser> make_line_parser(Format format);  // nullptr for binary formats
 

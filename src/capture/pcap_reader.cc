@@ -38,15 +38,10 @@ std::uint16_t be16(const std::uint8_t* p) { return static_cast<std::uint16_t>(p[
 
 class PcapReader final : public FrameReader {
  public:
-  PcapReader(pcap_t* handle, std::FILE* memory_file, std::string name, DiagnosticSink& sink)
-      : FrameReader(std::move(name)),
-        handle_(handle),
-        memory_file_(memory_file),
-        sink_(sink),
-        link_(pcap_datalink(handle)) {}
-  ~PcapReader() override {
-    pcap_close(handle_);  // also closes memory_file_
-  }
+  // Owns `handle`; for memory input pcap_close() also closes the fmemopen FILE behind it.
+  PcapReader(pcap_t* handle, std::string name, DiagnosticSink& sink)
+      : FrameReader(std::move(name)), handle_(handle), sink_(sink), link_(pcap_datalink(handle)) {}
+  ~PcapReader() override { pcap_close(handle_); }
 
   bool next(can::Frame& frame) override {
     for (;;) {
@@ -105,6 +100,14 @@ class PcapReader final : public FrameReader {
     const std::uint8_t flags = p[5];
     const bool fd = caplen > 16 || (flags & kCanFdFdf) != 0;
     f = can::Frame{};
+    if ((raw_id & can::kErrFlag) && (fd || len > 8)) {
+      why = "error frame in a CAN FD sized record (SocketCAN error frames are 8 bytes)";
+      return false;
+    }
+    if (fd && (raw_id & can::kRtrFlag) && !(raw_id & can::kErrFlag)) {
+      why = "CAN FD record with the remote-request flag (FD has no remote frames)";
+      return false;
+    }
     if (fd ? !can::is_valid_fd_len(len) : len > 8) {
       why = fd ? "CAN FD record with a length no FD frame can have"
                : "classic CAN record with a length above 8";
@@ -114,8 +117,13 @@ class PcapReader final : public FrameReader {
       why = "record cut short: fewer data bytes captured than its length";
       return false;
     }
+    // Nanosecond precision was requested, so tv_usec holds nanoseconds.
+    if (h->ts.tv_sec < 0 || h->ts.tv_sec > kMaxTimestampNs / kNsPerSecond - 1) {
+      why = "record timestamp out of range";
+      return false;
+    }
     f.timestamp_ns = static_cast<std::int64_t>(h->ts.tv_sec) * kNsPerSecond +
-                     static_cast<std::int64_t>(h->ts.tv_usec);  // nanosecond precision requested
+                     static_cast<std::int64_t>(h->ts.tv_usec);
     f.time_kind = TimeKind::kAbsolute;
     f.len = len;
     std::memcpy(f.data.data(), p + 8, len);
@@ -141,7 +149,6 @@ class PcapReader final : public FrameReader {
   }
 
   pcap_t* handle_;
-  std::FILE* memory_file_;
   DiagnosticSink& sink_;
   int link_;
 };
@@ -184,7 +191,7 @@ Result<std::unique_ptr<FrameReader>> open_pcap(const std::string& path, std::str
                                   "CAN_SOCKETCAN (227) or Linux cooked capture (113, 276)",
                                   name, link, link_name ? link_name : "unknown"));
   }
-  return std::unique_ptr<FrameReader>(new PcapReader(handle, file, std::move(name), sink));
+  return std::unique_ptr<FrameReader>(new PcapReader(handle, std::move(name), sink));
 }
 
 }  // namespace bmslink::capture::detail

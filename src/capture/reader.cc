@@ -20,7 +20,7 @@ constexpr std::array<std::pair<Format, std::string_view>, 7> kNames = {{
     {Format::kCandumpConsole, "candump"},
     {Format::kVectorAsc, "asc"},
     {Format::kPeakTrc, "trc"},
-    {Format::kSavvyCsv, "savvycan-csv"},
+    {Format::kCsv, "csv"},
     {Format::kPcap, "pcap"},
     {Format::kPasted, "pasted"},
 }};
@@ -126,7 +126,8 @@ SniffResult sniff_text(std::span<const std::string_view> lines) {
         if (first_problem.empty()) first_problem = fmt::format("as {}: {}", format_name(f), reason);
       }
     }
-    if (frames > best_frames || (frames > 0 && frames == best_frames && malformed < best_malformed)) {
+    if (frames > best_frames ||
+        (frames > 0 && frames == best_frames && malformed < best_malformed)) {
       best_frames = frames;
       best_malformed = malformed;
       result.parser = std::move(parser);
@@ -196,7 +197,7 @@ std::optional<Format> parse_format_name(std::string_view name) {
 
 const std::vector<Format>& all_formats() {
   static const std::vector<Format> kAll = {
-      Format::kPcap,       Format::kPeakTrc,        Format::kVectorAsc, Format::kSavvyCsv,
+      Format::kPcap,       Format::kPeakTrc,        Format::kVectorAsc, Format::kCsv,
       Format::kCandumpLog, Format::kCandumpConsole, Format::kPasted};
   return kAll;
 }
@@ -212,8 +213,8 @@ std::unique_ptr<LineParser> make_line_parser(Format format) {
       return make_asc_parser();
     case Format::kPeakTrc:
       return make_trc_parser();
-    case Format::kSavvyCsv:
-      return make_savvy_csv_parser();
+    case Format::kCsv:
+      return make_csv_parser();
     case Format::kPasted:
       return make_pasted_parser();
     case Format::kPcap:

@@ -92,7 +92,9 @@ class TrcParser final : public LineParser {
       const std::string text(trim(t.substr(12)));
       char* end = nullptr;
       const double days = std::strtod(text.c_str(), &end);
-      if (end != text.c_str() && days > kOleEpochOffsetDays && days < 2958466.0) {
+      // Accept 1970..2100; python-can 4.1 writes 2080s here, still a date we can carry.
+      if (end != text.c_str() && days > kOleEpochOffsetDays &&
+          days < kOleEpochOffsetDays + 47482.0) {
         start_ns_ =
             static_cast<std::int64_t>(std::llround((days - kOleEpochOffsetDays) * 86400.0 * 1e6)) *
             1000;
@@ -106,7 +108,7 @@ class TrcParser final : public LineParser {
   }
 
   void set_time(std::int64_t offset_ns, can::Frame& f) const {
-    if (start_ns_) {
+    if (start_ns_ && timestamp_in_range(*start_ns_ + offset_ns)) {
       f.timestamp_ns = *start_ns_ + offset_ns;
       f.time_kind = TimeKind::kAbsolute;
     } else {

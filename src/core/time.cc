@@ -1,7 +1,5 @@
 #include "bmslink/core/time.h"
 
-#include <limits>
-
 #include <fmt/format.h>
 
 namespace bmslink {
@@ -35,9 +33,10 @@ std::optional<std::int64_t> parse_decimal_scaled(std::string_view text, std::int
     }
   }
   if (i != text.size() || (int_digits == 0 && frac_digits == 0)) return std::nullopt;
-  if (whole >= std::numeric_limits<std::int64_t>::max() / unit_ns - 1) return std::nullopt;
+  if (whole > kMaxTimestampNs / unit_ns) return std::nullopt;
   for (int d = frac_digits; d < unit_digits; ++d) frac *= 10;
   const std::int64_t value = whole * unit_ns + frac;
+  if (value > kMaxTimestampNs) return std::nullopt;
   return negative ? -value : value;
 }
 

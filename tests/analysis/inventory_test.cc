@@ -57,7 +57,8 @@ TEST(Inventory, GroupsBurstsIntoTalkers) {
 }
 
 TEST(Inventory, UntimedCaptureHasNoPeriods) {
-  const auto r = test::read_memory("0x351 14 02\n0x355 01 00\n0x351 14 02\n", {.format = capture::Format::kPasted});
+  const auto r = test::read_memory("0x351 14 02\n0x355 01 00\n0x351 14 02\n",
+                                   {.format = capture::Format::kPasted});
   InventoryBuilder b;
   for (const auto& f : r->frames) b.add(f);
   const Inventory inv = b.finish();

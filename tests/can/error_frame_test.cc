@@ -27,7 +27,8 @@ TEST(DecodeErrorFrame, StuffErrorInDataField) {
   EXPECT_EQ(info.violation_kinds, std::vector<std::string>{"stuff"});
   EXPECT_EQ(info.violation_location, "data field");
   EXPECT_FALSE(info.no_ack);
-  EXPECT_EQ(info.summary(), (std::vector<std::string>{"protocol-violation:stuff@data field", "bus-error"}));
+  EXPECT_EQ(info.summary(),
+            (std::vector<std::string>{"protocol-violation:stuff@data field", "bus-error"}));
 }
 
 TEST(DecodeErrorFrame, NoAckAndBusOff) {

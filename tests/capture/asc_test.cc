@@ -12,18 +12,22 @@ constexpr std::string_view kHexAbsolute =
     "// version 9.0.0\n"
     "Begin Triggerblock Tue Nov 14 10:13:20.000 pm 2023\n"
     "   0.000000 Start of measurement\n"
-    "   0.117844 1  351             Rx   d 8 14 02 E8 03 E8 03 E0 01  Length = 240000 BitCount = 125 ID = 849\n"
+    "   0.117844 1  351             Rx   d 8 14 02 E8 03 E8 03 E0 01  Length = 240000 BitCount = "
+    "125 ID = 849\n"
     "   0.120000 1  18FF50E5x       Tx   d 2 01 02\n"
     "   0.130000 2  123             Rx   r 4\n"
     "   0.140000 1  ErrorFrame\n"
-    "   0.150000 CANFD   1 Rx      321  SomeMessage  1 0 9 12 01 02 03 04 05 06 07 08 09 0A 0B 0C  0 0 3000 0 0 0 0 0\n"
+    "   0.150000 CANFD   1 Rx      321  SomeMessage  1 0 9 12 01 02 03 04 05 06 07 08 09 0A 0B 0C  "
+    "0 0 3000 0 0 0 0 0\n"
     "   0.160000 1  Statistic: D 0 R 0 XD 0 XR 0 E 0 O 0 B 0.00%\n"
     "End TriggerBlock\n";
 
 TEST(VectorAsc, ReadsHexAbsoluteWithDateHeader) {
   const auto r = test::read_memory(kHexAbsolute);
   ASSERT_EQ(r->format, Format::kVectorAsc);
-  ASSERT_EQ(r->frames.size(), 5u) << (r->sink.kept().empty() ? "" : format_diagnostic(r->sink.kept()[0]));
+  ASSERT_EQ(r->frames.size(), 5u) << (r->sink.kept().empty()
+                                          ? ""
+                                          : format_diagnostic(r->sink.kept()[0]));
   // 10:13:20 pm on 2023-11-14 (read as UTC) is 1700000000.
   const auto& a = r->frames[0];
   EXPECT_EQ(a.timestamp_ns, 1'700'000'000'117'844'000LL);
@@ -80,7 +84,8 @@ TEST(VectorAsc, TruncatedDataIsMalformed) {
 TEST(VectorAsc, ClassicFrameOnFdChannelKeepsClassicWhenEdlIsClear) {
   const auto r = test::read_memory(
       "base hex timestamps absolute\n"
-      "   1.0 CANFD   1 Rx      351                                   0 0 8  8 01 02 03 04 05 06 07 08        0    0        0        0        0        0        0        0\n");
+      "   1.0 CANFD   1 Rx      351                                   0 0 8  8 01 02 03 04 05 06 "
+      "07 08        0    0        0        0        0        0        0        0\n");
   ASSERT_EQ(r->frames.size(), 1u);
   EXPECT_FALSE(r->frames[0].fd);
   EXPECT_EQ(r->frames[0].len, 8);

@@ -65,11 +65,11 @@ TEST(CandumpLog, ReadsDirectionFlag) {
 TEST(CandumpLog, SkipsMalformedLineAndCountsIt) {
   const auto r = read_memory(
       "(1700000000.1) can0 351#1402\n"
-      "(1700000000.2) can0 351#14G2\n"          // bad hex
-      "(1700000000.3) can0 35#14\n"             // 2-digit id
+      "(1700000000.2) can0 351#14G2\n"                // bad hex
+      "(1700000000.3) can0 35#14\n"                   // 2-digit id
       "(1700000000.4) can0 351#112233445566778899\n"  // 9 bytes classic
-      "(1700000000.5) can0 800#00\n"            // 11-bit id above 0x7FF
-      "(1700000000.6) can0 351#123\n"           // odd nibble count
+      "(1700000000.5) can0 800#00\n"                  // 11-bit id above 0x7FF
+      "(1700000000.6) can0 351#123\n"                 // odd nibble count
       "(1700000000.7) can0 356#0102\n");
   ASSERT_EQ(r->frames.size(), 2u);
   EXPECT_EQ(r->stats.malformed, 5u);
@@ -135,7 +135,9 @@ TEST(CandumpConsole, ExtraInfoAsciiRemoteErrorAndFd) {
       " (1700000000.000003)  can0  7FF   [3]  remote request\n"
       " (1700000000.000004)  can0  20000080   [8]  00 00 00 00 00 00 00 00   ERRORFRAME\n"
       "\tbus-error\n");
-  ASSERT_EQ(r->frames.size(), 4u) << (r->sink.kept().empty() ? "" : format_diagnostic(r->sink.kept()[0]));
+  ASSERT_EQ(r->frames.size(), 4u) << (r->sink.kept().empty()
+                                          ? ""
+                                          : format_diagnostic(r->sink.kept()[0]));
   EXPECT_EQ(r->frames[0].direction, can::Direction::kTx);
   EXPECT_TRUE(r->frames[1].fd);
   EXPECT_TRUE(r->frames[1].brs);
@@ -162,6 +164,27 @@ TEST(CandumpConsole, ReadsBatteryEmulatorLogsWithUnpaddedBytes) {
   EXPECT_EQ(r->frames[0].data[1], 0x02);
   EXPECT_EQ(r->frames[1].direction, can::Direction::kTx);
   EXPECT_EQ(r->frames[1].timestamp_ns, 12'350'000'000LL);
+}
+
+}  // namespace
+}  // namespace bmslink::capture
+
+namespace bmslink::capture {
+namespace {
+
+// Found by fuzzing: a far-future time summed with a capture offset overflowed int64.
+TEST(CandumpLog, TimestampOutsideTheRepresentableRangeIsMalformed) {
+  const auto r = test::read_memory("(9999999999999.0) can0 351#00\n(1700000000.0) can0 351#01\n");
+  ASSERT_EQ(r->frames.size(), 1u);
+  EXPECT_EQ(r->stats.malformed, 1u);
+}
+
+TEST(CandumpConsole, DateBeforeTheEpochIsMalformed) {
+  const auto r = test::read_memory(
+      "(1011-11-14 22:13:21.250000)  can0  351   [1]  00\n  can0  351   [1]  01\n",
+      {.format = Format::kCandumpConsole});
+  EXPECT_EQ(r->frames.size(), 1u);
+  EXPECT_EQ(r->stats.malformed, 1u);
 }
 
 }  // namespace

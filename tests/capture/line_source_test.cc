@@ -5,7 +5,8 @@
 namespace bmslink::capture::detail {
 namespace {
 
-std::vector<std::string> all_lines(std::string_view text, std::size_t buffer, std::vector<bool>* long_flags = nullptr) {
+std::vector<std::string> all_lines(std::string_view text, std::size_t buffer,
+                                   std::vector<bool>* long_flags = nullptr) {
   LineSource src(std::make_unique<MemorySource>(text), buffer);
   std::vector<std::string> out;
   std::string_view line;

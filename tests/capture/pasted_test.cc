@@ -18,11 +18,14 @@ TEST(Pasted, ReadsEveryForumShape) {
       "21:22:39.226 > [Pytes] Received CAN message: 0x35E - 50 59 54 45 53\n"
       "21:22:39.242 > [Pytes] chargeVoltageLimit: 52.799999 chargeCurrentLimit: 100.000000\n",
       {.format = Format::kPasted});
-  ASSERT_EQ(r->frames.size(), 6u) << (r->sink.kept().empty() ? "" : format_diagnostic(r->sink.kept()[0]));
+  ASSERT_EQ(r->frames.size(), 6u) << (r->sink.kept().empty()
+                                          ? ""
+                                          : format_diagnostic(r->sink.kept()[0]));
   EXPECT_EQ(r->stats.malformed, 0u);
   EXPECT_EQ(r->stats.ignored, 2u);
   EXPECT_EQ(r->frames[0].id, 0x351u);
-  EXPECT_EQ(bytes(r->frames[0]), (std::vector<std::uint8_t>{0x14, 0x02, 0xC0, 0x12, 0xC0, 0x12, 0xC2, 0x01}));
+  EXPECT_EQ(bytes(r->frames[0]),
+            (std::vector<std::uint8_t>{0x14, 0x02, 0xC0, 0x12, 0xC0, 0x12, 0xC2, 0x01}));
   EXPECT_EQ(r->frames[1].id, 0x355u);
   EXPECT_EQ(r->frames[1].len, 4);
   EXPECT_EQ(r->frames[2].id, 0x356u);
@@ -35,12 +38,14 @@ TEST(Pasted, ReadsEveryForumShape) {
   for (std::size_t i = 0; i < 5; ++i) EXPECT_EQ(r->frames[i].time_kind, TimeKind::kNone);
   // A time of day is kept as a relative time: 21:22:39.226 after midnight.
   EXPECT_EQ(r->frames[5].time_kind, TimeKind::kRelative);
-  EXPECT_EQ(r->frames[5].timestamp_ns, (21 * 3600 + 22 * 60 + 39) * 1'000'000'000LL + 226'000'000LL);
+  EXPECT_EQ(r->frames[5].timestamp_ns,
+            (21 * 3600 + 22 * 60 + 39) * 1'000'000'000LL + 226'000'000LL);
   EXPECT_EQ(r->frames[5].len, 5);
 }
 
 TEST(Pasted, ExtendedKeywordAndLongIdsAre29Bit) {
-  const auto r = test::read_memory("Extended ID: 0x1806E5F4 DLC: 2 Data: 0x01 0x02\n", {.format = Format::kPasted});
+  const auto r = test::read_memory("Extended ID: 0x1806E5F4 DLC: 2 Data: 0x01 0x02\n",
+                                   {.format = Format::kPasted});
   ASSERT_EQ(r->frames.size(), 1u);
   EXPECT_TRUE(r->frames[0].extended);
   EXPECT_EQ(r->frames[0].id, 0x1806E5F4u);

@@ -87,8 +87,8 @@ TEST(Pcap, NanosecondFilesKeepNanoseconds) {
 TEST(Pcap, LinuxCookedCaptureHasIdInHostOrder) {
   std::string file = global_header(113);
   std::string body;
-  put16be(body, 0);       // packet type
-  put16be(body, 280);     // ARPHRD_CAN
+  put16be(body, 0);    // packet type
+  put16be(body, 280);  // ARPHRD_CAN
   put16be(body, 0);
   body.append(8, '\0');
   put16be(body, 0x000C);  // CAN
@@ -113,9 +113,9 @@ TEST(Pcap, LinuxCookedCaptureHasIdInHostOrder) {
 TEST(Pcap, BadRecordsAreReportedAndSkipped) {
   std::string file = global_header(227);
   file += can_record(1, 0, 0x351, {0x01});
-  file += can_record(2, 0, 0x351, {0x01}, 0, false, 6);    // shorter than the frame header
+  file += can_record(2, 0, 0x351, {0x01}, 0, false, 6);  // shorter than the frame header
   std::string bad_len = can_record(3, 0, 0x351, {0x01});
-  bad_len[16 + 4] = 9;                                       // classic frame claiming 9 bytes
+  bad_len[16 + 4] = 9;  // classic frame claiming 9 bytes
   file += bad_len;
   file += can_record(4, 0, 0x356, {0x02});
   const auto r = test::read_memory(file);
@@ -138,6 +138,22 @@ TEST(Pcap, OtherLinkTypesAreRefusedWithTheReason) {
   const auto r = test::read_memory(global_header(1));  // Ethernet
   ASSERT_TRUE(r->open_error);
   EXPECT_NE(r->open_error->message.find("link type 1"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace bmslink::capture
+
+namespace bmslink::capture {
+namespace {
+
+// Found by fuzzing: an error-flagged id in an FD-sized record became a 64-byte error frame.
+TEST(Pcap, ErrorFlagInFdRecordIsMalformed) {
+  std::string file = global_header(227);
+  file += can_record(1, 0, 0x20000080, std::vector<std::uint8_t>(16, 0), 0x04, true);
+  file += can_record(2, 0, 0x351, {0x01});
+  const auto r = test::read_memory(file);
+  ASSERT_EQ(r->frames.size(), 1u);
+  EXPECT_EQ(r->stats.malformed, 1u);
 }
 
 }  // namespace

@@ -8,10 +8,13 @@ namespace {
 TEST(Sniff, PicksTheFormatFromContentNotName) {
   EXPECT_EQ(test::read_memory("(1700000000.1) can0 351#00\n")->format, Format::kCandumpLog);
   EXPECT_EQ(test::read_memory("  can0  351   [1]  00\n")->format, Format::kCandumpConsole);
-  EXPECT_EQ(test::read_memory("base hex timestamps absolute\n 1.0 1 351 Rx d 1 00\n")->format, Format::kVectorAsc);
-  EXPECT_EQ(test::read_memory(";$FILEVERSION=1.1\n     1)      1.0  Rx  0351  1  00\n")->format, Format::kPeakTrc);
-  EXPECT_EQ(test::read_memory("Time Stamp,ID,Extended,Dir,Bus,LEN,D1\n1,351,false,Rx,0,1,00\n")->format,
-            Format::kSavvyCsv);
+  EXPECT_EQ(test::read_memory("base hex timestamps absolute\n 1.0 1 351 Rx d 1 00\n")->format,
+            Format::kVectorAsc);
+  EXPECT_EQ(test::read_memory(";$FILEVERSION=1.1\n     1)      1.0  Rx  0351  1  00\n")->format,
+            Format::kPeakTrc);
+  EXPECT_EQ(
+      test::read_memory("Time Stamp,ID,Extended,Dir,Bus,LEN,D1\n1,351,false,Rx,0,1,00\n")->format,
+      Format::kCsv);
   EXPECT_EQ(test::read_memory("ID: 351 Buffer: 14 2\n")->format, Format::kPasted);
 }
 
@@ -19,7 +22,7 @@ TEST(Sniff, NothingRecognisedNamesEveryFormatTried) {
   const auto r = test::read_memory("hello\nthis is not a capture\n");
   ASSERT_TRUE(r->open_error);
   EXPECT_EQ(r->open_error->code, ErrorCode::kUnknownFormat);
-  for (const char* name : {"candump-log", "candump", "asc", "trc", "savvycan-csv", "pcap", "pasted"}) {
+  for (const char* name : {"candump-log", "candump", "asc", "trc", "csv", "pcap", "pasted"}) {
     EXPECT_NE(r->open_error->message.find(name), std::string::npos) << name;
   }
 }
@@ -45,7 +48,8 @@ TEST(Sniff, MissingFileNamesThePath) {
 
 TEST(Sniff, MalformedLinesLaterInTheFileDoNotChangeTheFormat) {
   std::string text;
-  for (int i = 0; i < 50; ++i) text += "(1700000000." + std::to_string(100000 + i) + ") can0 351#00\n";
+  for (int i = 0; i < 50; ++i)
+    text += "(1700000000." + std::to_string(100000 + i) + ") can0 351#00\n";
   text += "garbage line\n(1700000001.0) can0 351#01\n";
   const auto r = test::read_memory(text);
   EXPECT_EQ(r->frames.size(), 51u);

@@ -17,7 +17,9 @@ TEST(PeakTrc, ReadsVersion10WithErrorAndWarningRows) {
       "     3)      1843  FFFFFFFF  4  00 00 00 04 ------BUSLIGHT\n"
       "     4)      1844  0100      3  RTR\n");
   ASSERT_EQ(r->format, Format::kPeakTrc);
-  ASSERT_EQ(r->frames.size(), 4u) << (r->sink.kept().empty() ? "" : format_diagnostic(r->sink.kept()[0]));
+  ASSERT_EQ(r->frames.size(), 4u) << (r->sink.kept().empty()
+                                          ? ""
+                                          : format_diagnostic(r->sink.kept()[0]));
   EXPECT_EQ(r->frames[0].id, 0x001u);
   EXPECT_EQ(r->frames[0].timestamp_ns, 1'841'000'000LL);
   // Error type 8 (other) in the ACK slot (0x19), counters 8/8: a missing acknowledgement.
@@ -45,7 +47,8 @@ TEST(PeakTrc, ReadsVersion11WithStartTimeAndDirection) {
   EXPECT_EQ(r->variant, "TRC 1.1");
   EXPECT_EQ(r->frames[0].time_kind, TimeKind::kAbsolute);
   // Within a millisecond of 1700000000 + 1.0599 s (the OLE value is rounded in the file).
-  EXPECT_NEAR(static_cast<double>(r->frames[0].timestamp_ns - 1'700'000'001'059'900'000LL), 0.0, 1e6);
+  EXPECT_NEAR(static_cast<double>(r->frames[0].timestamp_ns - 1'700'000'001'059'900'000LL), 0.0,
+              1e6);
   EXPECT_EQ(r->frames[1].direction, can::Direction::kTx);
   EXPECT_TRUE(r->frames[1].rtr);
   EXPECT_TRUE(r->frames[2].extended);
@@ -69,7 +72,9 @@ TEST(PeakTrc, ReadsVersion20RecordTypes) {
       "      3      1061.000 RR     0200 Tx 2\n"
       "      4      1062.000 ER          Rx 5  04 01 0A 10 00\n"
       "      5      1063.000 EV     User event text\n");
-  ASSERT_EQ(r->frames.size(), 4u) << (r->sink.kept().empty() ? "" : format_diagnostic(r->sink.kept()[0]));
+  ASSERT_EQ(r->frames.size(), 4u) << (r->sink.kept().empty()
+                                          ? ""
+                                          : format_diagnostic(r->sink.kept()[0]));
   EXPECT_TRUE(r->frames[1].fd);
   EXPECT_TRUE(r->frames[1].brs);
   EXPECT_EQ(r->frames[1].len, 12);  // DLC 9 in version 2.0 is 12 bytes
@@ -95,7 +100,9 @@ TEST(PeakTrc, ReadsVersion21FollowingColumnsHeader) {
 }
 
 TEST(PeakTrc, MissingDataBytesIsMalformed) {
-  const auto r = test::read_memory(";$FILEVERSION=1.1\n     1)      1.0  Rx  0351  8  14 02\n     2)      2.0  Rx  0351  1  14\n");
+  const auto r = test::read_memory(
+      ";$FILEVERSION=1.1\n     1)      1.0  Rx  0351  8  14 02\n     2)      2.0  Rx  0351  1  "
+      "14\n");
   EXPECT_EQ(r->frames.size(), 1u);
   EXPECT_EQ(r->stats.malformed, 1u);
 }

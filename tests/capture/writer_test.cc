@@ -7,7 +7,8 @@
 namespace bmslink::capture {
 namespace {
 
-std::string write_all(OutputFormat format, const std::vector<can::Frame>& frames, std::uint64_t* untimed = nullptr) {
+std::string write_all(OutputFormat format, const std::vector<can::Frame>& frames,
+                      std::uint64_t* untimed = nullptr) {
   char* buf = nullptr;
   std::size_t size = 0;
   std::FILE* out = open_memstream(&buf, &size);
@@ -38,7 +39,8 @@ TEST(CandumpWriter, RoundTripsEveryFrameKindByteForByte) {
 TEST(CandumpWriter, UntimedFramesAreWrittenAtZeroAndCounted) {
   const auto r = test::read_memory("0x351 14 02\n", {.format = Format::kPasted});
   std::uint64_t untimed = 0;
-  EXPECT_EQ(write_all(OutputFormat::kCandumpLog, r->frames, &untimed), "(0000000000.000000) can0 351#1402\n");
+  EXPECT_EQ(write_all(OutputFormat::kCandumpLog, r->frames, &untimed),
+            "(0000000000.000000) can0 351#1402\n");
   EXPECT_EQ(untimed, 1u);
 }
 

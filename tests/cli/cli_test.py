@@ -1,0 +1,104 @@
+"""The bmslink command line as users run it: exit codes, messages, JSON contract, stdin."""
+import json
+import os
+import subprocess
+import sys
+import tempfile
+
+BMSLINK, ROOT = sys.argv[1], sys.argv[2]
+SAMPLE = os.path.join(ROOT, 'data/samples/pylontech_session.log')
+CAPTURES = os.path.join(ROOT, 'tests/data/captures')
+failures = []
+
+
+def run(*args, stdin=None):
+    return subprocess.run([BMSLINK, *args], input=stdin, capture_output=True, text=True, timeout=120)
+
+
+def check(ok, message):
+    if not ok:
+        failures.append(message)
+
+
+# Usage errors are exit 2, unusable input exit 1, success 0.
+check(run().returncode == 2, 'no command should be a usage error (2)')
+check(run('frames').returncode == 2, 'frames without FILE should be a usage error (2)')
+check(run('convert', SAMPLE, '--to', 'blf').returncode == 2, 'unknown --to should be a usage error (2)')
+check(run('help').returncode == 0 and 'convert' in run('help').stdout, 'help lists the commands')
+
+r = run('frames', '/nonexistent/cap.log')
+check(r.returncode == 1 and '/nonexistent/cap.log' in r.stderr, 'missing file: exit 1 naming the path')
+
+with tempfile.TemporaryDirectory() as tmp:
+    junk = os.path.join(tmp, 'notes.txt')
+    with open(junk, 'w') as fh:
+        fh.write('the inverter says BMS communication fault\nno frames here\n')
+    r = run('frames', junk)
+    check(r.returncode == 1 and 'candump-log' in r.stderr and 'trc' in r.stderr,
+          'unrecognised file: exit 1 naming the formats tried, got: ' + r.stderr)
+
+    empty = os.path.join(tmp, 'empty.log')
+    open(empty, 'w').close()
+    r = run('frames', empty)
+    check(r.returncode == 1 and 'empty' in r.stderr, 'empty file: exit 1 saying so')
+
+    bad = os.path.join(tmp, 'bad.log')
+    with open(bad, 'w') as fh:
+        fh.write('(1700000000.1) can0 351#1402\n(1700000000.2) can0 351#XX\n(1700000000.3) can0 355#01\n')
+    r = run('frames', bad, '--json')
+    check(r.returncode == 0 and len(r.stdout.splitlines()) == 2, 'malformed line skipped, others kept')
+    check(bad + ':2:' in r.stderr, 'malformed line reported as file:line: ' + r.stderr)
+
+    r = run('convert', SAMPLE, '-o', os.path.join(tmp, 'no/such/dir/out.log'))
+    check(r.returncode == 1 and 'cannot write' in r.stderr, 'unwritable output: exit 1')
+
+    r = run('frames', SAMPLE, '--format', 'trc')
+    check(r.returncode == 1, 'forcing the wrong format gives no frames and exit 1')
+
+    asc = os.path.join(tmp, 'sample.asc')
+    check(run('convert', SAMPLE, '--to', 'asc', '-o', asc).returncode == 0, 'convert to ASC')
+    r = run('frames', asc, '--json')
+    check(r.returncode == 0 and len(r.stdout.splitlines()) == 6318, 'ASC written by convert reads back fully')
+
+# JSON contract (docs/json.md). First sample line: (1764000000.117475) can0 359#0000000004504E
+r = run('frames', SAMPLE, '--json')
+check(r.returncode == 0, 'frames --json on the sample')
+lines = r.stdout.splitlines()
+check(len(lines) == 6318, 'sample has 6318 frames, got %d' % len(lines))
+first = json.loads(lines[0])
+check(first == {'t': 1764000000.117475, 'id': '0x359', 'ext': False, 'rtr': False, 'err': False, 'fd': False,
+                'dlc': 7, 'len': 7, 'data': '0000000004504E', 'channel': 'can0', 'dir': None},
+      'first frame JSON: %r' % first)
+errors = [json.loads(l) for l in lines if '"err":true' in l]
+check(len(errors) == 18 and all('error' in e for e in errors), 'error frames carry their decoded kinds')
+
+# stdin
+with open(SAMPLE) as fh:
+    r = run('frames', '-', '--json', stdin=fh.read())
+check(r.returncode == 0 and len(r.stdout.splitlines()) == 6318, 'reads standard input')
+
+# convert to candump reproduces the candump sample exactly
+with open(SAMPLE) as fh:
+    check(run('convert', SAMPLE).stdout == fh.read(), 'convert --to candump reproduces the sample')
+
+# analyze --json: the sample's BMS burst and the inverter heartbeat
+r = run('analyze', SAMPLE, '--json')
+inv = json.loads(r.stdout)
+ids = {i['id']: i for i in inv['ids']}
+check(inv['frames'] == 6318 and inv['error_frames'] == 18, 'analyze counts')
+check(ids['0x351']['count'] == 900 and abs(ids['0x351']['period_ms'] - 1000) < 5, '0x351 every second')
+check([t['ids'] for t in inv['talkers']] == [['0x351', '0x355', '0x356', '0x359', '0x35C', '0x35E'], ['0x305']],
+      'talkers: BMS burst and inverter: %r' % inv['talkers'])
+
+# Every real capture analyses without error.
+for name in sorted(os.listdir(CAPTURES)):
+    if name.endswith(('.log', '.txt')):
+        r = run('analyze', os.path.join(CAPTURES, name))
+        check(r.returncode == 0, 'analyze %s: %s' % (name, r.stderr))
+
+if failures:
+    print('cli: %d failure(s)' % len(failures))
+    for f in failures:
+        print('  ' + f)
+    sys.exit(1)
+print('cli: all checks passed')

@@ -7,7 +7,8 @@ namespace {
 
 TEST(CollectingSink, CountsEveryReportButKeepsOnlyTheFirstFew) {
   CollectingSink sink(2);
-  for (int i = 0; i < 5; ++i) sink.report({"a.log", static_cast<std::uint64_t>(i + 1), "bad id", "x"});
+  for (int i = 0; i < 5; ++i)
+    sink.report({"a.log", static_cast<std::uint64_t>(i + 1), "bad id", "x"});
   sink.report({"a.log", 9, "bad data", "y"});
   EXPECT_EQ(sink.total(), 6u);
   ASSERT_EQ(sink.kept().size(), 2u);

@@ -19,7 +19,8 @@ struct ReadAll {
   std::optional<Error> open_error;
 };
 
-inline std::unique_ptr<ReadAll> read_memory(std::string_view text, capture::ReaderOptions options = {}) {
+inline std::unique_ptr<ReadAll> read_memory(std::string_view text,
+                                            capture::ReaderOptions options = {}) {
   auto r = std::make_unique<ReadAll>();
   auto reader = capture::open_capture_memory(text, "mem", r->sink, options);
   if (!reader) {
@@ -34,7 +35,8 @@ inline std::unique_ptr<ReadAll> read_memory(std::string_view text, capture::Read
   return r;
 }
 
-inline std::unique_ptr<ReadAll> read_file(const std::string& path, capture::ReaderOptions options = {}) {
+inline std::unique_ptr<ReadAll> read_file(const std::string& path,
+                                          capture::ReaderOptions options = {}) {
   auto r = std::make_unique<ReadAll>();
   auto reader = capture::open_capture(path, r->sink, options);
   if (!reader) {
@@ -49,7 +51,9 @@ inline std::unique_ptr<ReadAll> read_file(const std::string& path, capture::Read
   return r;
 }
 
-inline std::string data_path(const std::string& rel) { return std::string(BMSLINK_TEST_DATA) + "/" + rel; }
+inline std::string data_path(const std::string& rel) {
+  return std::string(BMSLINK_TEST_DATA) + "/" + rel;
+}
 
 inline std::vector<std::uint8_t> bytes(const can::Frame& f) {
   return {f.data.begin(), f.data.begin() + f.len};

@@ -26,9 +26,9 @@ enum class Format {
   kCandumpConsole,  // candump on a terminal: "(ts)  can0  351   [8]  14 02 ..."
   kVectorAsc,
   kPeakTrc,
-  kSavvyCsv,  // SavvyCAN / GVRET native CSV
-  kPcap,      // pcap and pcapng
-  kPasted,    // frames embedded in free text
+  kCsv,     // SavvyCAN / GVRET native CSV
+  kPcap,    // pcap and pcapng
+  kPasted,  // frames embedded in free text
 };
 
 std::string_view format_name(Format format);  // "candump-log", "candump", "asc", ...

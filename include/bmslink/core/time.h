@@ -17,6 +17,13 @@ enum class TimeKind : std::uint8_t { kNone, kAbsolute, kRelative };
 
 constexpr std::int64_t kNsPerSecond = 1'000'000'000;
 
+// Every timestamp a reader hands out lies within ±4e18 ns (about ±126 years around the origin),
+// so the difference of any two is still an int64. Readers report anything outside as malformed.
+constexpr std::int64_t kMaxTimestampNs = 4'000'000'000'000'000'000LL;
+inline bool timestamp_in_range(std::int64_t ns) {
+  return ns >= -kMaxTimestampNs && ns <= kMaxTimestampNs;
+}
+
 // Parses a decimal number of seconds ("1700000000.123456", "0.5", "12") into ns without going
 // through floating point, so microsecond stamps survive exactly. Rejects anything else.
 std::optional<std::int64_t> parse_seconds_ns(std::string_view text);

@@ -1,6 +1,9 @@
-// SavvyCAN / GVRET native CSV: "Time Stamp,ID,Extended,Dir,Bus,LEN,D1,...,D8". Older exports lack
-// "Dir". Columns are found by header name. Time Stamp is in microseconds: since the epoch when
-// SavvyCAN used system time, since the start of capture otherwise.
+// CSV captures, told apart by their header line:
+//  - SavvyCAN / GVRET native: "Time Stamp,ID,Extended,Dir,Bus,LEN,D1,...,D8" (older exports lack
+//    "Dir"; columns are found by name). Time Stamp is in microseconds: since the epoch when
+//    SavvyCAN used system time, since the start of capture otherwise.
+//  - python-can: "timestamp,arbitration_id,extended,remote,error,dlc,data", seconds as a float,
+//    id as 0x-hex, flags as 0/1, data in base64.
 
 #include <vector>
 
@@ -12,7 +15,7 @@ namespace {
 
 constexpr std::int64_t kEpochFloorUs = 100'000'000LL * 1'000'000LL;
 
-class SavvyCsvParser final : public LineParser {
+class CsvParser final : public LineParser {
  public:
   LineOutcome parse(std::string_view line, can::Frame& f, std::string_view& reason) override {
     const std::string_view t = trim(line);
@@ -27,12 +30,22 @@ class SavvyCsvParser final : public LineParser {
       start = comma + 1;
     }
     if (!fields_.empty() && fields_.back().empty()) fields_.pop_back();  // trailing comma
+    if (iequals(fields_[0], "timestamp") && fields_.size() == 7 &&
+        iequals(fields_[1], "arbitration_id")) {
+      python_can_ = true;
+      header_seen_ = true;
+      return LineOutcome::kIgnored;
+    }
     if (istarts_with(fields_[0], "Time Stamp") || istarts_with(fields_[0], "Timestamp")) {
+      python_can_ = false;
       read_header();
       return LineOutcome::kIgnored;
     }
+    if (python_can_) return parse_python_can(f, reason);
     if (!header_seen_) {
-      reason = "expected the SavvyCAN header 'Time Stamp,ID,Extended,Dir,Bus,LEN,D1,...' first";
+      reason =
+          "expected a CSV header first (SavvyCAN 'Time Stamp,ID,...' or python-can "
+          "'timestamp,arbitration_id,...')";
       return LineOutcome::kMalformed;
     }
     if (fields_.size() < first_data_) {
@@ -92,12 +105,80 @@ class SavvyCsvParser final : public LineParser {
     return LineOutcome::kFrame;
   }
 
-  Format format() const override { return Format::kSavvyCsv; }
+  Format format() const override { return Format::kCsv; }
   std::string variant() const override {
+    if (python_can_) return "python-can CSV";
     return col_dir_ == kNone ? "SavvyCAN CSV (no Dir column)" : "SavvyCAN/GVRET CSV";
   }
 
  private:
+  LineOutcome parse_python_can(can::Frame& f, std::string_view& reason) {
+    if (fields_.size() < 6 || fields_.size() > 7) {
+      reason = "expected 'timestamp,arbitration_id,extended,remote,error,dlc,data'";
+      return LineOutcome::kMalformed;
+    }
+    f = can::Frame{};
+    const auto ns = parse_seconds_ns(fields_[0]);
+    std::string_view id_text = fields_[1];
+    if (has_hex_prefix(id_text)) id_text.remove_prefix(2);
+    const auto id = parse_hex(id_text, 8);
+    const auto dlc = parse_dec(fields_[5], 2);
+    auto flag = [](std::string_view v) { return v == "1" ? 1 : v == "0" ? 0 : -1; };
+    const int ext = flag(fields_[2]), rtr = flag(fields_[3]), err = flag(fields_[4]);
+    if (!ns || !id || !dlc || ext < 0 || rtr < 0 || err < 0) {
+      reason = "expected seconds, 0x-hex id, 0/1 flags and a decimal dlc";
+      return LineOutcome::kMalformed;
+    }
+    std::size_t n = 0;
+    if (fields_.size() == 7 && !decode_base64(fields_[6], f, n)) {
+      reason = "expected the data column in base64 (at most 64 bytes)";
+      return LineOutcome::kMalformed;
+    }
+    f.timestamp_ns = *ns;
+    f.time_kind = *ns >= 100'000'000LL * kNsPerSecond ? TimeKind::kAbsolute : TimeKind::kRelative;
+    f.extended = ext == 1;
+    f.rtr = rtr == 1;
+    f.error = err == 1;
+    f.id = *id & (f.extended || f.error ? can::kExtendedIdMask : can::kStandardIdMask);
+    f.len = static_cast<std::uint8_t>(n);
+    f.fd = n > 8;
+    f.dlc =
+        f.fd ? can::len_to_fd_dlc(n) : static_cast<std::uint8_t>(std::min<std::uint32_t>(*dlc, 15));
+    if (f.rtr) f.len = static_cast<std::uint8_t>(std::min<std::uint32_t>(*dlc, 8));
+    return LineOutcome::kFrame;
+  }
+
+  static bool decode_base64(std::string_view s, can::Frame& f, std::size_t& n) {
+    n = 0;
+    std::uint32_t acc = 0;
+    int bits = 0;
+    for (char c : s) {
+      int v;
+      if (c >= 'A' && c <= 'Z')
+        v = c - 'A';
+      else if (c >= 'a' && c <= 'z')
+        v = c - 'a' + 26;
+      else if (c >= '0' && c <= '9')
+        v = c - '0' + 52;
+      else if (c == '+')
+        v = 62;
+      else if (c == '/')
+        v = 63;
+      else if (c == '=')
+        break;
+      else
+        return false;
+      acc = (acc << 6) | static_cast<std::uint32_t>(v);
+      bits += 6;
+      if (bits >= 8) {
+        bits -= 8;
+        if (n >= can::kMaxFdLen) return false;
+        f.data[n++] = static_cast<std::uint8_t>((acc >> bits) & 0xFF);
+      }
+    }
+    return n <= 8 || can::is_valid_fd_len(n);
+  }
+
   static constexpr std::size_t kNone = static_cast<std::size_t>(-1);
 
   void read_header() {
@@ -124,12 +205,13 @@ class SavvyCsvParser final : public LineParser {
 
   std::vector<std::string_view> fields_;
   bool header_seen_ = false;
+  bool python_can_ = false;
   std::size_t col_time_ = 0, col_id_ = 1, col_ext_ = 2, col_dir_ = 3, col_bus_ = 4, col_len_ = 5,
               first_data_ = 6;
 };
 
 }  // namespace
 
-std::unique_ptr<LineParser> make_savvy_csv_parser() { return std::make_unique<SavvyCsvParser>(); }
+std::unique_ptr<LineParser> make_csv_parser() { return std::make_unique<CsvParser>(); }
 
 }  // namespace bmslink::capture::detail
