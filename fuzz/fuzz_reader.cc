@@ -39,7 +39,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   auto reader = bmslink::capture::open_capture_memory(bytes, "fuzz", sink, options);
   if (!reader) return 0;
   std::FILE* null_out = std::fopen("/dev/null", "wb");
-  auto candump = bmslink::capture::make_writer(bmslink::capture::OutputFormat::kCandumpLog, null_out);
+  auto candump =
+      bmslink::capture::make_writer(bmslink::capture::OutputFormat::kCandumpLog, null_out);
   auto asc = bmslink::capture::make_writer(bmslink::capture::OutputFormat::kVectorAsc, null_out);
   bmslink::analysis::InventoryBuilder inventory;
   bmslink::can::Frame f;

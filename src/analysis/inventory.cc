@@ -34,7 +34,11 @@ std::string key_hex(std::uint32_t key) {
 
 void InventoryBuilder::add(const can::Frame& f) {
   ++inv_.frames;
-  ++inv_.channels[f.channel];
+  if (last_channel_count_ == nullptr || f.channel != last_channel_) {
+    last_channel_ = f.channel;
+    last_channel_count_ = &inv_.channels[f.channel];  // std::map nodes never move
+  }
+  ++*last_channel_count_;
   if (f.has_timestamp()) {
     if (inv_.time_kind == TimeKind::kNone) inv_.time_kind = f.time_kind;
     if (!inv_.first_ns || f.timestamp_ns < *inv_.first_ns) inv_.first_ns = f.timestamp_ns;
@@ -104,7 +108,7 @@ void InventoryBuilder::add(const can::Frame& f) {
   if (same_burst) {
     if (*prev_key_ != key) {
       const auto pair = std::minmax(*prev_key_, key);
-      ++adjacency_[{pair.first, pair.second}];
+      ++adjacency_[static_cast<std::uint64_t>(pair.first) << 32 | pair.second];
     }
   } else {
     if (burst_first_ && burst_start_ns_ && prev_ns_ && *prev_ns_ > *burst_start_ns_) {
@@ -148,11 +152,15 @@ Inventory InventoryBuilder::finish() {
     while (parent[x] != x) x = parent[x] = parent[parent[x]];
     return x;
   };
-  for (const auto& [pair, n] : adjacency_) {
-    const auto a = tracks_.find(pair.first), b = tracks_.find(pair.second);
+  std::vector<std::pair<std::uint64_t, std::uint64_t>> pairs(adjacency_.begin(), adjacency_.end());
+  std::sort(pairs.begin(), pairs.end());  // unions in a fixed order: same capture, same groups
+  for (const auto& [packed, n] : pairs) {
+    const auto first = static_cast<std::uint32_t>(packed >> 32);
+    const auto second = static_cast<std::uint32_t>(packed & 0xFFFFFFFFU);
+    const auto a = tracks_.find(first), b = tracks_.find(second);
     if (a == tracks_.end() || b == tracks_.end()) continue;
     const std::uint64_t rarer = std::min(a->second.stats.count, b->second.stats.count);
-    if (rarer >= 2 && n * 2 >= rarer) parent[find(pair.first)] = find(pair.second);
+    if (rarer >= 2 && n * 2 >= rarer) parent[find(first)] = find(second);
   }
   std::map<std::uint32_t, Talker> groups;
   for (std::uint32_t k : keys) groups[find(k)].ids.push_back(k);

@@ -63,8 +63,9 @@ class PastedParser final : public LineParser {
     const Tokens tok(t);
     // candump compact without timestamp: "[iface] 351#11223344"
     for (std::size_t i = 0; i < std::min<std::size_t>(tok.size(), 2); ++i) {
-      if (tok[i].find('#') != std::string_view::npos && tok.size() == i + 1 &&
-          hex_digit(tok[i].front()) >= 0) {
+      const std::string_view token = tok[i];
+      if (token.find('#') != std::string_view::npos && tok.size() == i + 1 && token.size() > 1 &&
+          hex_digit(token[0]) >= 0) {
         if (!parse_candump_frame_token(tok[i], f, reason)) return LineOutcome::kMalformed;
         if (i == 1) f.channel.assign(tok[0]);
         return LineOutcome::kFrame;

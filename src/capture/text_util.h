@@ -94,31 +94,38 @@ inline bool istarts_with(std::string_view s, std::string_view prefix) {
   return s.size() >= prefix.size() && iequals(s.substr(0, prefix.size()), prefix);
 }
 
-// Whitespace tokenizer over a line; keeps at most kMax tokens (the rest stay in rest()).
+// Whitespace tokenizer over a line; keeps at most kMax tokens (the rest stay in rest()). Token
+// positions live in uninitialised storage: this runs once per line of multi-gigabyte captures.
 class Tokens {
  public:
   static constexpr std::size_t kMax = 96;
-  explicit Tokens(std::string_view line) {
+  explicit Tokens(std::string_view line) : line_(line) {
     std::size_t i = 0;
     while (i < line.size() && count_ < kMax) {
       while (i < line.size() && is_space(line[i])) ++i;
       if (i >= line.size()) break;
       const std::size_t start = i;
       while (i < line.size() && !is_space(line[i])) ++i;
-      tok_[count_++] = line.substr(start, i - start);
+      spans_[count_++] =
+          Span{static_cast<std::uint32_t>(start), static_cast<std::uint32_t>(i - start)};
     }
     while (i < line.size() && is_space(line[i])) ++i;
     rest_ = line.substr(i);
   }
   std::size_t size() const { return count_; }
   std::string_view operator[](std::size_t i) const {
-    return i < count_ ? tok_[i] : std::string_view{};
+    return i < count_ ? line_.substr(spans_[i].begin, spans_[i].length) : std::string_view{};
   }
   // Unsplit text after the last kept token (non-empty only for very long lines).
   std::string_view rest() const { return rest_; }
 
  private:
-  std::array<std::string_view, kMax> tok_{};
+  struct Span {
+    std::uint32_t begin;
+    std::uint32_t length;
+  };
+  std::string_view line_;
+  Span spans_[kMax];  // deliberately uninitialised: only [0, count_) is read
   std::size_t count_ = 0;
   std::string_view rest_;
 };

@@ -83,7 +83,9 @@ class InventoryBuilder {
 
   Inventory inv_;
   std::unordered_map<std::uint32_t, Track> tracks_;
-  std::map<std::pair<std::uint32_t, std::uint32_t>, std::uint64_t> adjacency_;
+  std::unordered_map<std::uint64_t, std::uint64_t> adjacency_;  // (lower key << 32 | higher key)
+  std::string last_channel_;
+  std::uint64_t* last_channel_count_ = nullptr;
   std::optional<std::uint32_t> prev_key_;
   std::optional<std::int64_t> prev_ns_;
   std::optional<std::int64_t> burst_start_ns_;
