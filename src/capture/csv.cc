@@ -134,6 +134,10 @@ class CsvParser final : public LineParser {
       reason = "expected the data column in base64 (at most 64 bytes)";
       return LineOutcome::kMalformed;
     }
+    if ((err == 1 || rtr == 1) && (n > 8 || (err == 1 && rtr == 1))) {
+      reason = "error and remote frames carry at most 8 bytes and cannot be both";
+      return LineOutcome::kMalformed;
+    }
     f.timestamp_ns = *ns;
     f.time_kind = *ns >= 100'000'000LL * kNsPerSecond ? TimeKind::kAbsolute : TimeKind::kRelative;
     f.extended = ext == 1;

@@ -61,3 +61,19 @@ TEST(CsvReader, ReadsPythonCanLayoutWithBase64Data) {
 
 }  // namespace
 }  // namespace bmslink::capture
+
+namespace bmslink::capture {
+namespace {
+
+// Found by fuzzing: a python-can row flagged both error and remote became an impossible frame.
+TEST(CsvReader, PythonCanRowThatIsBothErrorAndRemoteIsMalformed) {
+  const auto r = test::read_memory(
+      "timestamp,arbitration_id,extended,remote,error,dlc,data\n"
+      "1.0,0x80,0,1,1,0,\n"
+      "2.0,0x351,0,0,0,1,AQ==\n");
+  ASSERT_EQ(r->frames.size(), 1u);
+  EXPECT_EQ(r->stats.malformed, 1u);
+}
+
+}  // namespace
+}  // namespace bmslink::capture
