@@ -7,6 +7,7 @@
 #include <string>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
 
@@ -116,6 +117,30 @@ void append_frame_json(std::string& out, const bmslink::can::Frame& f) {
   out += "}\n";
 }
 
+// candump-console-like line for people: time only when the capture had one.
+void append_frame_text(std::string& out, const bmslink::can::Frame& f) {
+  auto it = std::back_inserter(out);
+  if (f.has_timestamp()) fmt::format_to(it, "({}) ", bmslink::format_seconds(f.timestamp_ns, 6));
+  fmt::format_to(it, "{:<6} ", f.channel.empty() ? "-" : f.channel);
+  if (f.direction != bmslink::can::Direction::kUnknown) {
+    out += f.direction == bmslink::can::Direction::kRx ? "RX " : "TX ";
+  }
+  const std::string id = bmslink::can::id_hex(f).substr(2);
+  fmt::format_to(it, "{:>8}  {}  ", id,
+                 f.fd ? fmt::format("[{:02}]", f.len) : fmt::format("[{}]", f.len));
+  if (f.rtr) {
+    out += "remote request";
+  } else {
+    for (std::size_t i = 0; i < f.len; ++i) fmt::format_to(it, "{}{:02X}", i ? " " : "", f.data[i]);
+  }
+  if (f.error) {
+    const auto words = bmslink::can::decode_error_frame(f).summary();
+    fmt::format_to(it, "  ERRORFRAME {}",
+                   words.empty() ? "unspecified" : fmt::format("{}", fmt::join(words, ",")));
+  }
+  out += '\n';
+}
+
 int cmd_frames(const std::string& path, const std::string& format, bool json) {
   bmslink::CollectingSink sink;
   auto reader = open_or_report(path, format, sink);
@@ -127,8 +152,7 @@ int cmd_frames(const std::string& path, const std::string& format, bool json) {
     if (json) {
       append_frame_json(out, f);
     } else {
-      out += bmslink::capture::candump_log_line(f);
-      out += '\n';
+      append_frame_text(out, f);
     }
     if (out.size() > (1 << 16)) {
       std::fwrite(out.data(), 1, out.size(), stdout);
@@ -306,7 +330,7 @@ int main(int argc, char** argv) try {
       "Read the input as this format instead of detecting it (" + format_choices() + ")";
 
   auto* frames = app.add_subcommand(
-      "frames", "Print the raw frames of a capture (candump log lines, or JSON)");
+      "frames", "Print the raw frames of a capture (candump-style text, or JSON)");
   std::string frames_in;
   bool frames_json = false;
   frames->add_option("FILE", frames_in, "Capture file, '-' for standard input")->required();

@@ -72,6 +72,13 @@ check(first == {'t': 1764000000.117475, 'id': '0x359', 'ext': False, 'rtr': Fals
 errors = [json.loads(l) for l in lines if '"err":true' in l]
 check(len(errors) == 18 and all('error' in e for e in errors), 'error frames carry their decoded kinds')
 
+# Text listing: no invented time for a pasted dump, the decoded kind on error frames.
+r = run('frames', os.path.join(CAPTURES, 'byd_lvs_victron_frames.txt'))
+check(r.returncode == 0 and r.stdout.splitlines()[0].split() == ['-', '305', '[8]'] + ['00'] * 8,
+      'untimed text line: %r' % r.stdout.splitlines()[:1])
+r = run('frames', SAMPLE)
+check('ERRORFRAME no-ack,bus-error' in r.stdout, 'error frames are named in the text listing')
+
 # stdin
 with open(SAMPLE) as fh:
     r = run('frames', '-', '--json', stdin=fh.read())
