@@ -89,3 +89,22 @@ def write_pcap(path, frs):
                 body = struct.pack('>IBBBB', cid, dlen, 0, 0, 0) + data.ljust(8, b'\0')
             f.write(struct.pack('<IIII', t_us // 1_000_000, t_us % 1_000_000, len(body), len(body)))
             f.write(body)
+
+
+def write_trc_v1(path, frs, version):
+    """PEAK TRC 1.0 or 1.1 data rows (classic frames only), times in ms from the first frame."""
+    t0 = frs[0][0]
+    with open(path, 'w') as f:
+        if version == '1.1':
+            f.write(';$FILEVERSION=1.1\n;$STARTTIME=45244.9259259259\n')
+        f.write(';   written by bmslink tests/oracle/fixtures.py\n;---+--   ----+----  --+--  ----+---  +  -+ --\n')
+        n = 0
+        for t_us, cid, data, fd_flags in frs:
+            if fd_flags is not None or cid & (CAN_ERR_FLAG | CAN_RTR_FLAG):
+                continue
+            n += 1
+            ident = '%08X' % (cid & 0x1FFFFFFF) if cid & CAN_EFF_FLAG else '%04X' % cid
+            ms = '%.1f' % ((t_us - t0) / 1000.0)
+            kind = '  Rx      ' if version == '1.1' else ''
+            f.write('%6d) %11s%s  %s  %d  %s\n' % (n, ms, kind, ident, len(data),
+                                                  ' '.join('%02X' % b for b in data)))

@@ -80,6 +80,11 @@ def main():
                 writer.on_message_received(msg)
         compare(f, 'python-can-written ' + ext.upper(), common.bmslink_frames(bmslink, out), pycan_frames(out), rel,
                 0)
+    # TRC 1.0 and 1.1 as PCAN-View writes them (rows written by the fixture module).
+    for version in ('1.0', '1.1'):
+        trc = os.path.join(work, 'fixture_v%s.trc' % version)
+        fixtures.write_trc_v1(trc, frs, version)
+        compare(f, 'TRC ' + version, common.bmslink_frames(bmslink, trc), pycan_frames(trc), True, 0)
     f.finish()
 
 
