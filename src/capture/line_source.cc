@@ -1,6 +1,7 @@
 #include "capture/line_source.h"
 
 #include <unistd.h>
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 
@@ -52,15 +53,16 @@ bool LineSource::fill() {
   return true;
 }
 
-std::string_view LineSource::head() {
-  while (end_ < buf_.size() && fill()) {
+std::string_view LineSource::head(std::size_t min_lines, std::size_t max_bytes) {
+  max_bytes = std::min(max_bytes, buf_.size());
+  std::size_t lines = 0;
+  std::size_t counted = begin_;
+  while (end_ - begin_ < max_bytes && lines < min_lines) {
+    lines += static_cast<std::size_t>(std::count(buf_.data() + counted, buf_.data() + end_, '\n'));
+    counted = end_;
+    if (lines >= min_lines || !fill()) break;
   }
   return {buf_.data() + begin_, end_ - begin_};
-}
-
-bool LineSource::head_is_everything() {
-  head();
-  return eof_;
 }
 
 bool LineSource::next_line(std::string_view& line, bool& too_long) {

@@ -51,11 +51,12 @@ class LineSource {
 
   explicit LineSource(std::unique_ptr<ByteSource> source, std::size_t buffer = kDefaultBuffer);
 
-  // The first bytes of the input (up to the buffer size), without consuming them. Only valid
-  // before the first next_line().
-  std::string_view head();
-  // True when head() holds the whole input.
-  bool head_is_everything();
+  // The first bytes of the input, without consuming them: reads until `min_lines` complete lines
+  // or `max_bytes` are buffered or the input ends, so a live pipe (candump | bmslink) is not kept
+  // waiting for a full buffer. Only valid before the first next_line().
+  std::string_view head(std::size_t min_lines = 32, std::size_t max_bytes = 64 * 1024);
+  // True when the input ended within what head() buffered.
+  bool head_is_everything() const { return eof_; }
 
   // Next line without its line terminator (\n, \r\n). False at the end of input or on a read
   // error (then error() is set). `too_long` is set when the line exceeded the buffer and was cut.

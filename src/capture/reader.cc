@@ -149,13 +149,14 @@ std::string tried_list() {
 Result<std::unique_ptr<FrameReader>> open_text(std::unique_ptr<detail::LineSource> lines,
                                                std::string name, DiagnosticSink& sink,
                                                const ReaderOptions& options) {
-  const std::string_view head = lines->head();
+  // 32 lines are enough to tell formats apart and do not keep a slow live pipe waiting.
+  const std::string_view head = lines->head(32, kSniffBytes);
   if (lines->error()) {
     return make_error(ErrorCode::kIo, fmt::format("{}: cannot read: {}", name, *lines->error()));
   }
   if (head.empty()) return make_error(ErrorCode::kUnknownFormat, name + ": the file is empty");
-  const auto sample = head_lines(head.substr(0, std::min(head.size(), kSniffBytes)),
-                                 lines->head_is_everything() && head.size() <= kSniffBytes);
+  const auto sample =
+      head_lines(head.substr(0, std::min(head.size(), kSniffBytes)), lines->head_is_everything());
   std::unique_ptr<detail::LineParser> parser;
   if (options.format) {
     parser = detail::make_line_parser(*options.format);
@@ -238,7 +239,7 @@ Result<std::unique_ptr<FrameReader>> open_capture(const std::string& path, Diagn
   }
   auto lines =
       std::make_unique<detail::LineSource>(std::make_unique<detail::FdSource>(fd, !is_stdin));
-  const std::string_view head = lines->head();
+  const std::string_view head = lines->head(1, 8);  // magic number only
   const bool pcap =
       options.format ? *options.format == Format::kPcap : detail::looks_like_pcap(head);
   if (pcap) {

@@ -1,5 +1,7 @@
 #include "capture/line_source.h"
 
+#include <cstring>
+
 #include <gtest/gtest.h>
 
 namespace bmslink::capture::detail {
@@ -50,6 +52,31 @@ TEST(LineSource, HeadDoesNotConsume) {
   ASSERT_TRUE(src.next_line(line, too_long));
   EXPECT_EQ(line, "x");
   EXPECT_EQ(src.line_number(), 1u);
+}
+
+// A pipe that hands out one line per read, like candump at a few frames per second.
+class LineAtATimeSource final : public ByteSource {
+ public:
+  explicit LineAtATimeSource(int lines) : remaining_(lines) {}
+  std::ptrdiff_t read(char* out, std::size_t n) override {
+    ++reads;
+    if (remaining_-- <= 0 || n < 4) return 0;
+    std::memcpy(out, "abc\n", 4);
+    return 4;
+  }
+  int reads = 0;
+
+ private:
+  int remaining_;
+};
+
+TEST(LineSource, HeadStopsReadingOnceEnoughLinesArrived) {
+  auto source = std::make_unique<LineAtATimeSource>(1000);
+  auto* raw = source.get();
+  LineSource src(std::move(source), 4096);
+  EXPECT_EQ(src.head(3, 4096).size(), 12u);
+  EXPECT_EQ(raw->reads, 3);
+  EXPECT_FALSE(src.head_is_everything());
 }
 
 }  // namespace
