@@ -75,48 +75,6 @@ int finish_reading(const FrameReader& reader, const bmslink::CollectingSink& sin
   return kExitOk;
 }
 
-void append_json_string(std::string& out, std::string_view s) {
-  out +=
-      nlohmann::json(std::string(s)).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
-}
-
-void append_frame_json(std::string& out, const bmslink::can::Frame& f) {
-  auto it = std::back_inserter(out);
-  out += "{\"t\":";
-  if (f.has_timestamp()) {
-    const bool ns = f.timestamp_ns % 1000 != 0;
-    out += bmslink::format_seconds(f.timestamp_ns, ns ? 9 : 6);
-  } else {
-    out += "null";
-  }
-  fmt::format_to(
-      it,
-      ",\"id\":\"{}\",\"ext\":{},\"rtr\":{},\"err\":{},\"fd\":{},\"dlc\":{},\"len\":{},\"data\":\"",
-      bmslink::can::id_hex(f), f.extended, f.rtr, f.error, f.fd, f.dlc, f.len);
-  for (std::size_t i = 0; i < f.len; ++i) fmt::format_to(it, "{:02X}", f.data[i]);
-  out += "\",\"channel\":";
-  if (f.channel.empty())
-    out += "null";
-  else
-    append_json_string(out, f.channel);
-  out += ",\"dir\":";
-  out += f.direction == bmslink::can::Direction::kRx   ? "\"rx\""
-         : f.direction == bmslink::can::Direction::kTx ? "\"tx\""
-                                                       : "null";
-  if (f.fd) fmt::format_to(it, ",\"brs\":{},\"esi\":{}", f.brs, f.esi);
-  if (f.error) {
-    out += ",\"error\":[";
-    bool first = true;
-    for (const auto& w : bmslink::can::decode_error_frame(f).summary()) {
-      if (!first) out += ',';
-      first = false;
-      append_json_string(out, w);
-    }
-    out += ']';
-  }
-  out += "}\n";
-}
-
 // candump-console-like line for people: time only when the capture had one.
 void append_frame_text(std::string& out, const bmslink::can::Frame& f) {
   auto it = std::back_inserter(out);
@@ -150,7 +108,7 @@ int cmd_frames(const std::string& path, const std::string& format, bool json) {
   out.reserve(1 << 17);
   while (reader->next(f)) {
     if (json) {
-      append_frame_json(out, f);
+      bmslink::capture::append_json_line(out, f);
     } else {
       append_frame_text(out, f);
     }

@@ -3,6 +3,7 @@
 #include <cerrno>
 #include <cstring>
 #include <ctime>
+#include <string_view>
 
 #include <fmt/format.h>
 
@@ -81,6 +82,97 @@ std::string channel_token(const std::string& channel) {
   return c;
 }
 
+void append_uint(std::string& s, std::uint64_t v) {
+  char tmp[24];
+  std::size_t n = 0;
+  do {
+    tmp[n++] = static_cast<char>('0' + v % 10);
+    v /= 10;
+  } while (v != 0);
+  while (n > 0) s += tmp[--n];
+}
+
+std::string_view uint_text(std::uint64_t v, char* buf) {
+  std::string tmp;
+  append_uint(tmp, v);
+  std::memcpy(buf, tmp.data(), tmp.size());
+  return {buf, tmp.size()};
+}
+
+// "12.345678" for ns; negative offsets (disordered captures) keep their sign.
+std::string_view seconds_text(std::int64_t ns, char* buf) {
+  std::size_t n = 0;
+  std::uint64_t abs_ns = static_cast<std::uint64_t>(ns);
+  if (ns < 0) {
+    buf[n++] = '-';
+    abs_ns = ~abs_ns + 1;
+  }
+  const std::uint64_t us = abs_ns / 1000;
+  char tmp[24];
+  std::size_t t = 0;
+  std::uint64_t whole = us / 1'000'000;
+  do {
+    tmp[t++] = static_cast<char>('0' + whole % 10);
+    whole /= 10;
+  } while (whole != 0);
+  while (t > 0) buf[n++] = tmp[--t];
+  buf[n++] = '.';
+  std::uint64_t frac = us % 1'000'000;
+  for (int d = 5; d >= 0; --d) {
+    buf[n + static_cast<std::size_t>(d)] = static_cast<char>('0' + frac % 10);
+    frac /= 10;
+  }
+  return {buf, n + 6};
+}
+
+std::string_view id_text(const can::Frame& f, char* buf) {
+  std::size_t n = 0;
+  bool started = false;
+  for (int shift = 28; shift >= 0; shift -= 4) {
+    const auto nibble = (f.id >> shift) & 0xF;
+    if (nibble != 0 || started || shift == 0) {
+      buf[n++] = kHex[nibble];
+      started = true;
+    }
+  }
+  if (f.extended) buf[n++] = 'x';
+  return {buf, n};
+}
+
+void append_padded(std::string& s, std::string_view text, std::size_t width, bool left) {
+  if (!left && text.size() < width) s.append(width - text.size(), ' ');
+  s += text;
+  if (left && text.size() < width) s.append(width - text.size(), ' ');
+}
+
+void append_bytes(std::string& s, const can::Frame& f) {
+  for (std::size_t i = 0; i < f.len; ++i) {
+    s += ' ';
+    s += kHex[f.data[i] >> 4];
+    s += kHex[f.data[i] & 0xF];
+  }
+}
+
+// JSON string with the escapes JSON requires; other bytes pass through (channel names are ASCII
+// in practice, and invalid UTF-8 stays the caller's input).
+void append_json_string(std::string& s, std::string_view text) {
+  s += '"';
+  for (char c : text) {
+    const auto u = static_cast<unsigned char>(c);
+    if (c == '"' || c == '\\') {
+      s += '\\';
+      s += c;
+    } else if (u < 0x20 || u >= 0x7F) {
+      s += "\\u00";
+      s += kHex[u >> 4];
+      s += kHex[u & 0xF];
+    } else {
+      s += c;
+    }
+  }
+  s += '"';
+}
+
 class CandumpWriter final : public BufferedWriter {
  public:
   explicit CandumpWriter(std::FILE* out) : BufferedWriter(out) {}
@@ -108,30 +200,45 @@ class AscWriter final : public BufferedWriter {
     if (!f.has_timestamp()) ++untimed_;
     const std::int64_t rel = f.has_timestamp() ? f.timestamp_ns - start_ns_ : last_ns_;
     last_ns_ = rel;
-    const std::string seconds = format_seconds(rel, 6);
+    // Hand-formatted: this runs per frame on multi-gigabyte conversions, where fmt's runtime
+    // format parsing cost more than the rest of the pipeline.
     const int ch = channel_number(f.channel);
     const char* dir = f.direction == can::Direction::kTx ? "Tx" : "Rx";
-    auto it = std::back_inserter(buf_);
+    char num[40];
+    append_padded(buf_, seconds_text(rel, num), 11, false);
+    buf_ += ' ';
     if (f.error) {
-      fmt::format_to(it, "{:>11} {}  ErrorFrame\n", seconds, ch);
+      append_uint(buf_, static_cast<std::uint64_t>(ch));
+      buf_ += "  ErrorFrame\n";
     } else if (f.fd) {
-      const std::string id = f.extended ? fmt::format("{:X}x", f.id) : fmt::format("{:X}", f.id);
-      fmt::format_to(it, "{:>11} CANFD {:>3} {} {:>8} {:>32} {} {} {:X} {:>2}", seconds, ch, dir,
-                     id, "", f.brs ? 1 : 0, f.esi ? 1 : 0, f.dlc, f.len);
-      for (std::size_t i = 0; i < f.len; ++i) fmt::format_to(it, " {:02X}", f.data[i]);
+      buf_ += "CANFD ";
+      append_padded(buf_, uint_text(static_cast<std::uint64_t>(ch), num), 3, false);
+      buf_ += ' ';
+      buf_ += dir;
+      buf_ += ' ';
+      append_padded(buf_, id_text(f, num), 8, false);
+      buf_.append(33, ' ');  // empty symbolic name, right-aligned in 32 columns
+      buf_ += f.brs ? " 1" : " 0";
+      buf_ += f.esi ? " 1 " : " 0 ";
+      buf_ += kHex[f.dlc & 0xF];
+      buf_ += ' ';
+      append_padded(buf_, uint_text(f.len, num), 2, false);
+      append_bytes(buf_, f);
       // duration, bit count, flags (EDL, BRS, ESI), crc, bit timings: unknown -> 0
       const unsigned flags = 0x1000U | (f.brs ? 0x2000U : 0U) | (f.esi ? 0x4000U : 0U);
-      fmt::format_to(it, " {:>8} {:>4} {:>8X} {:>8} {:>8} {:>8} {:>8} {:>8}\n", 0, 0, flags, 0, 0,
-                     0, 0, 0);
+      fmt::format_to(std::back_inserter(buf_),
+                     " {:>8} {:>4} {:>8X} {:>8} {:>8} {:>8} {:>8} {:>8}\n", 0, 0, flags, 0, 0, 0, 0,
+                     0);
     } else {
-      const std::string id = f.extended ? fmt::format("{:X}x", f.id) : fmt::format("{:X}", f.id);
-      if (f.rtr) {
-        fmt::format_to(it, "{:>11} {}  {:<15} {}   r {:X}\n", seconds, ch, id, dir, f.dlc);
-      } else {
-        fmt::format_to(it, "{:>11} {}  {:<15} {}   d {:X}", seconds, ch, id, dir, f.dlc);
-        for (std::size_t i = 0; i < f.len; ++i) fmt::format_to(it, " {:02X}", f.data[i]);
-        buf_ += '\n';
-      }
+      append_uint(buf_, static_cast<std::uint64_t>(ch));
+      buf_ += "  ";
+      append_padded(buf_, id_text(f, num), 15, true);
+      buf_ += ' ';
+      buf_ += dir;
+      buf_ += f.rtr ? "   r " : "   d ";
+      buf_ += kHex[f.dlc & 0xF];
+      if (!f.rtr) append_bytes(buf_, f);
+      buf_ += '\n';
     }
     maybe_flush();
   }
@@ -186,6 +293,60 @@ class AscWriter final : public BufferedWriter {
 std::unique_ptr<FrameWriter> make_writer(OutputFormat format, std::FILE* out) {
   if (format == OutputFormat::kVectorAsc) return std::make_unique<AscWriter>(out);
   return std::make_unique<CandumpWriter>(out);
+}
+
+void append_json_line(std::string& out, const can::Frame& f) {
+  char num[48];
+  out += "{\"t\":";
+  if (f.has_timestamp()) {
+    if (f.timestamp_ns % 1000 != 0) {
+      out += format_seconds(f.timestamp_ns, 9);
+    } else {
+      out += seconds_text(f.timestamp_ns, num);
+    }
+  } else {
+    out += "null";
+  }
+  out += ",\"id\":\"";
+  out += can::id_hex(f);
+  out += f.extended ? "\",\"ext\":true" : "\",\"ext\":false";
+  out += f.rtr ? ",\"rtr\":true" : ",\"rtr\":false";
+  out += f.error ? ",\"err\":true" : ",\"err\":false";
+  out += f.fd ? ",\"fd\":true" : ",\"fd\":false";
+  out += ",\"dlc\":";
+  append_uint(out, f.dlc);
+  out += ",\"len\":";
+  append_uint(out, f.len);
+  out += ",\"data\":\"";
+  for (std::size_t i = 0; i < f.len; ++i) {
+    out += kHex[f.data[i] >> 4];
+    out += kHex[f.data[i] & 0xF];
+  }
+  out += "\",\"channel\":";
+  if (f.channel.empty()) {
+    out += "null";
+  } else {
+    append_json_string(out, f.channel);
+  }
+  out += ",\"dir\":";
+  out += f.direction == can::Direction::kRx   ? "\"rx\""
+         : f.direction == can::Direction::kTx ? "\"tx\""
+                                              : "null";
+  if (f.fd) {
+    out += f.brs ? ",\"brs\":true" : ",\"brs\":false";
+    out += f.esi ? ",\"esi\":true" : ",\"esi\":false";
+  }
+  if (f.error) {
+    out += ",\"error\":[";
+    bool first = true;
+    for (const auto& w : can::decode_error_frame(f).summary()) {
+      if (!first) out += ',';
+      first = false;
+      append_json_string(out, w);
+    }
+    out += ']';
+  }
+  out += "}\n";
 }
 
 std::string candump_log_line(const can::Frame& f) {

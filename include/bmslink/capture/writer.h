@@ -36,4 +36,8 @@ std::unique_ptr<FrameWriter> make_writer(OutputFormat format, std::FILE* out);
 // One candump log line for a frame, without the newline.
 std::string candump_log_line(const can::Frame& frame);
 
+// Appends the frame as one JSON object and a newline (keys in docs/json.md): t, id, ext, rtr, err,
+// fd, dlc, len, data, channel, dir, plus brs/esi on FD frames and the decoded error kinds.
+void append_json_line(std::string& out, const can::Frame& frame);
+
 }  // namespace bmslink::capture
