@@ -65,6 +65,11 @@ int finish_reading(const FrameReader& reader, const bmslink::CollectingSink& sin
       if (&d - sink.kept().data() >= 5) break;
       fmt::print(stderr, "  {}\n", bmslink::format_diagnostic(d));
     }
+    if (st.malformed > 5) {
+      fmt::print(stderr, "  by reason:\n");
+      for (const auto& [reason, n] : sink.by_reason())
+        fmt::print(stderr, "  {:>10}  {}\n", n, reason);
+    }
   }
   if (reader.failure()) fmt::print(stderr, "bmslink: {}\n", reader.failure()->message);
   if (st.frames == 0) {
@@ -122,14 +127,18 @@ int cmd_frames(const std::string& path, const std::string& format, bool json) {
   return finish_reading(*reader, sink);
 }
 
+// Writes to OUT through a temporary file renamed into place on success, so a failed conversion
+// never destroys an existing OUT.
 int cmd_convert(const std::string& path, const std::string& format, const std::string& to,
                 const std::string& output) {
   bmslink::CollectingSink sink;
   auto reader = open_or_report(path, format, sink);
   if (!reader) return kExitInput;
+  const bool to_file = !output.empty() && output != "-";
+  const std::string temp = output + ".bmslink-partial";
   std::FILE* out = stdout;
-  if (!output.empty() && output != "-") {
-    out = std::fopen(output.c_str(), "wb");
+  if (to_file) {
+    out = std::fopen(temp.c_str(), "wb");
     if (out == nullptr) {
       fmt::print(stderr, "bmslink: cannot write {}: {}\n", output, std::strerror(errno));
       return kExitInput;
@@ -142,8 +151,21 @@ int cmd_convert(const std::string& path, const std::string& format, const std::s
   bmslink::can::Frame f;
   while (reader->next(f)) writer->write(f);
   const auto written = writer->finish();
-  if (out != stdout) std::fclose(out);
-  if (!written) {
+  const int read_rc = finish_reading(*reader, sink);
+  if (to_file) {
+    const bool closed = std::fclose(out) == 0;
+    if (!written || !closed || read_rc != kExitOk ||
+        std::rename(temp.c_str(), output.c_str()) != 0) {
+      if (written && closed && read_rc == kExitOk) {
+        fmt::print(stderr, "bmslink: cannot write {}: {}\n", output, std::strerror(errno));
+      }
+      std::remove(temp.c_str());
+      if (!written) fmt::print(stderr, "bmslink: {}: {}\n", output, written.error().message);
+      if (read_rc == kExitOk) return kExitInput;
+      fmt::print(stderr, "bmslink: {} left unchanged\n", output);
+      return read_rc;
+    }
+  } else if (!written) {
     fmt::print(stderr, "bmslink: {}\n", written.error().message);
     return kExitInput;
   }
@@ -151,7 +173,7 @@ int cmd_convert(const std::string& path, const std::string& format, const std::s
     fmt::print(stderr, "bmslink: {} frame(s) had no timestamp in {}; written at time 0\n",
                writer->untimed(), reader->name());
   }
-  return finish_reading(*reader, sink);
+  return read_rc;
 }
 
 std::string opt_ms(const std::optional<double>& v, int decimals = 1) {

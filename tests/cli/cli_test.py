@@ -52,6 +52,16 @@ with tempfile.TemporaryDirectory() as tmp:
     r = run('convert', SAMPLE, '-o', os.path.join(tmp, 'no/such/dir/out.log'))
     check(r.returncode == 1 and 'cannot write' in r.stderr, 'unwritable output: exit 1')
 
+    # A failed conversion leaves an existing output untouched.
+    keep = os.path.join(tmp, 'keep.asc')
+    with open(keep, 'w') as fh:
+        fh.write('precious\n')
+    r = run('convert', junk, '--to', 'asc', '-o', keep)
+    check(r.returncode == 1 and open(keep).read() == 'precious\n' and not os.path.exists(keep + '.bmslink-partial'),
+          'failed convert must not touch the existing output')
+    r = run('convert', SAMPLE, '--format', 'trc', '-o', keep)
+    check(r.returncode == 1 and open(keep).read() == 'precious\n', 'convert with no frames leaves output alone')
+
     r = run('frames', SAMPLE, '--format', 'trc')
     check(r.returncode == 1, 'forcing the wrong format gives no frames and exit 1')
 
