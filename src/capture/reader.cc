@@ -137,6 +137,17 @@ SniffResult sniff_text(std::span<const std::string_view> lines) {
   return result;
 }
 
+// Binary formats people send that no reader here handles yet: say what it is and what to do.
+std::optional<std::string> known_unsupported(std::string_view head) {
+  if (head.starts_with("LOGG")) return "a Vector BLF file; export it as ASC from CANalyzer/CANoe";
+  if (head.starts_with("MDF     ")) return "an ASAM MDF (MF4) file; export it as CSV or ASC";
+  if (head.starts_with("\x1f\x8b")) return "gzip-compressed; decompress it first (gunzip)";
+  if (head.starts_with("PK\x03\x04")) return "a zip archive (or .xlsx); extract the capture first";
+  if (head.starts_with("\xd0\xcf\x11\xe0"))
+    return "an old Office document; export the capture as text";
+  return std::nullopt;
+}
+
 std::string tried_list() {
   std::string s;
   for (Format f : all_formats()) {
@@ -155,6 +166,9 @@ Result<std::unique_ptr<FrameReader>> open_text(std::unique_ptr<detail::LineSourc
     return make_error(ErrorCode::kIo, fmt::format("{}: cannot read: {}", name, *lines->error()));
   }
   if (head.empty()) return make_error(ErrorCode::kUnknownFormat, name + ": the file is empty");
+  if (auto what = known_unsupported(head); what && !options.format) {
+    return make_error(ErrorCode::kUnsupported, fmt::format("{}: this is {}", name, *what));
+  }
   const auto sample =
       head_lines(head.substr(0, std::min(head.size(), kSniffBytes)), lines->head_is_everything());
   std::unique_ptr<detail::LineParser> parser;
@@ -164,10 +178,13 @@ Result<std::unique_ptr<FrameReader>> open_text(std::unique_ptr<detail::LineSourc
   } else {
     auto sniffed = sniff_text(sample);
     if (!sniffed.parser) {
+      const std::string where =
+          sample.empty()
+              ? "the first 64 KiB hold no complete line"
+              : fmt::format("no CAN frames recognised in the first {} lines", sample.size());
       return make_error(
           ErrorCode::kUnknownFormat,
-          fmt::format("{}: no CAN frames recognised in the first {} lines; tried {}{}", name,
-                      sample.size(), tried_list(),
+          fmt::format("{}: {}; tried {}{}", name, where, tried_list(),
                       sniffed.detail.empty() ? "" : " (first problem " + sniffed.detail + ")"));
     }
     parser = std::move(sniffed.parser);

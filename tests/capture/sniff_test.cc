@@ -40,6 +40,22 @@ TEST(Sniff, BinaryGarbageIsAnErrorNotACrash) {
   EXPECT_TRUE(r->open_error || r->frames.empty());
 }
 
+TEST(Sniff, KnownBinaryFormatsSayWhatToDo) {
+  const auto blf =
+      test::read_memory(std::string("LOGG\x90\x00\x00\x00", 8) + std::string(200, '\0'));
+  ASSERT_TRUE(blf->open_error);
+  EXPECT_NE(blf->open_error->message.find("BLF"), std::string::npos);
+  const auto gz = test::read_memory(std::string("\x1f\x8b\x08\x00", 4) + "rest");
+  ASSERT_TRUE(gz->open_error);
+  EXPECT_NE(gz->open_error->message.find("gunzip"), std::string::npos);
+}
+
+TEST(Sniff, OneEndlessLineIsAnErrorNotAHang) {
+  const auto r = test::read_memory(std::string(300 * 1024, 'A'));
+  ASSERT_TRUE(r->open_error);
+  EXPECT_NE(r->open_error->message.find("no complete line"), std::string::npos);
+}
+
 TEST(Sniff, MissingFileNamesThePath) {
   const auto r = test::read_file("/nonexistent/capture.log");
   ASSERT_TRUE(r->open_error);
