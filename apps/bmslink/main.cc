@@ -24,10 +24,6 @@ constexpr int kExitOk = 0;
 constexpr int kExitInput = 1;
 constexpr int kExitUsage = 2;
 
-struct Opened {
-  std::unique_ptr<FrameReader> reader;
-};
-
 std::string format_choices() {
   std::string s;
   for (auto f : bmslink::capture::all_formats()) {

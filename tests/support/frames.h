@@ -19,10 +19,8 @@ struct ReadAll {
   std::optional<Error> open_error;
 };
 
-inline std::unique_ptr<ReadAll> read_memory(std::string_view text,
-                                            capture::ReaderOptions options = {}) {
-  auto r = std::make_unique<ReadAll>();
-  auto reader = capture::open_capture_memory(text, "mem", r->sink, options);
+inline std::unique_ptr<ReadAll> drain(std::unique_ptr<ReadAll> r,
+                                      Result<std::unique_ptr<capture::FrameReader>> reader) {
   if (!reader) {
     r->open_error = reader.error();
     return r;
@@ -35,20 +33,18 @@ inline std::unique_ptr<ReadAll> read_memory(std::string_view text,
   return r;
 }
 
+inline std::unique_ptr<ReadAll> read_memory(std::string_view text,
+                                            capture::ReaderOptions options = {}) {
+  auto r = std::make_unique<ReadAll>();
+  auto reader = capture::open_capture_memory(text, "mem", r->sink, options);
+  return drain(std::move(r), std::move(reader));
+}
+
 inline std::unique_ptr<ReadAll> read_file(const std::string& path,
                                           capture::ReaderOptions options = {}) {
   auto r = std::make_unique<ReadAll>();
   auto reader = capture::open_capture(path, r->sink, options);
-  if (!reader) {
-    r->open_error = reader.error();
-    return r;
-  }
-  can::Frame f;
-  while ((*reader)->next(f)) r->frames.push_back(f);
-  r->stats = (*reader)->stats();
-  r->format = (*reader)->format();
-  r->variant = (*reader)->variant();
-  return r;
+  return drain(std::move(r), std::move(reader));
 }
 
 inline std::string data_path(const std::string& rel) {
