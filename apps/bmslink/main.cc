@@ -1,9 +1,12 @@
 // bmslink command line: parses arguments, calls the library, prints. Exit codes: 0 done,
 // 1 the input was unusable, 2 wrong usage.
 
+#include <array>
 #include <cstdio>
 #include <cstring>
+#include <map>
 #include <memory>
+#include <span>
 #include <string>
 
 #include <fmt/format.h>
@@ -15,6 +18,8 @@
 #include "bmslink/can/error_frame.h"
 #include "bmslink/capture/reader.h"
 #include "bmslink/capture/writer.h"
+#include "bmslink/protocol/builtin.h"
+#include "bmslink/protocol/decoder.h"
 
 namespace {
 
@@ -295,6 +300,116 @@ int cmd_analyze(const std::vector<std::string>& paths, const std::string& format
   return rc;
 }
 
+// The protocol to decode with: a user DBC file, or a built-in definition by name.
+std::unique_ptr<bmslink::protocol::Database> load_protocol(const std::string& dbc_path,
+                                                           const std::string& name) {
+  if (!dbc_path.empty()) {
+    std::FILE* in = std::fopen(dbc_path.c_str(), "rb");
+    if (in == nullptr) {
+      fmt::print(stderr, "bmslink: cannot open {}: {}\n", dbc_path, std::strerror(errno));
+      return nullptr;
+    }
+    std::string text;
+    char buf[65536];
+    std::size_t got = 0;
+    while ((got = std::fread(buf, 1, sizeof buf, in)) > 0 && text.size() < (64U << 20))
+      text.append(buf, got);
+    std::fclose(in);
+    auto db = bmslink::protocol::parse_dbc(text, dbc_path);
+    if (!db) {
+      fmt::print(stderr, "bmslink: {}\n", db.error().message);
+      return nullptr;
+    }
+    return std::make_unique<bmslink::protocol::Database>(std::move(*db));
+  }
+  auto db = bmslink::protocol::builtin_database(name);
+  if (!db) {
+    fmt::print(stderr, "bmslink: {}\n", db.error().message);
+    return nullptr;
+  }
+  return std::make_unique<bmslink::protocol::Database>(**db);
+}
+
+void append_decoded_text(std::string& out, const bmslink::can::Frame& f,
+                         const bmslink::protocol::MessageDecoder& d,
+                         std::span<const bmslink::protocol::SignalValue> values) {
+  auto it = std::back_inserter(out);
+  if (f.has_timestamp()) fmt::format_to(it, "({}) ", bmslink::format_seconds(f.timestamp_ns, 6));
+  fmt::format_to(it, "{} {}:", bmslink::can::id_hex(f), d.message().name);
+  for (const auto& v : values) {
+    if (!v.present) continue;
+    if (v.signal->is_text()) {
+      fmt::format_to(it, " {}=\"{}\"", v.signal->name, v.text);
+    } else if (const auto label = v.signal->values.find(v.raw); label != v.signal->values.end()) {
+      fmt::format_to(it, " {}={}", v.signal->name, label->second);
+    } else {
+      fmt::format_to(it, " {}={}{}", v.signal->name, v.value,
+                     v.signal->unit.empty() ? "" : " " + v.signal->unit);
+    }
+  }
+  out += '\n';
+}
+
+int cmd_decode(const std::string& path, const std::string& format, bool json,
+               const std::string& dbc_path, const std::string& protocol) {
+  auto db = load_protocol(dbc_path, protocol);
+  if (!db) return kExitInput;
+  const bmslink::protocol::Decoder decoder(*db);
+  bmslink::CollectingSink sink;
+  auto reader = open_or_report(path, format, sink);
+  if (!reader) return kExitInput;
+  std::vector<bmslink::protocol::SignalValue> values;
+  std::array<char, 512> text{};
+  std::map<std::string, std::uint64_t> unknown;
+  std::string out;
+  bmslink::can::Frame f;
+  while (reader->next(f)) {
+    if (f.error) continue;
+    const auto* md = decoder.find(f.id, f.extended);
+    if (md == nullptr) {
+      ++unknown[bmslink::can::id_hex(f)];
+      continue;
+    }
+    values.resize(md->signal_count());
+    md->decode(f, values, text);
+    if (json) {
+      bmslink::protocol::append_decoded_json(out, f, *md, values);
+    } else {
+      append_decoded_text(out, f, *md, values);
+    }
+    if (out.size() > (1 << 16)) {
+      std::fwrite(out.data(), 1, out.size(), stdout);
+      out.clear();
+    }
+  }
+  std::fwrite(out.data(), 1, out.size(), stdout);
+  std::fflush(stdout);
+  if (!unknown.empty()) {
+    std::string ids;
+    for (const auto& [id, n] : unknown) ids += fmt::format(" {}({})", id, n);
+    fmt::print(stderr, "bmslink: frames of ids not in {}:{}\n", db->name, ids);
+  }
+  return finish_reading(*reader, sink);
+}
+
+int cmd_dbc_export(const std::string& name, const std::string& output) {
+  for (const auto& p : bmslink::protocol::builtin_protocols()) {
+    if (p.name != name) continue;
+    std::FILE* out = output.empty() || output == "-" ? stdout : std::fopen(output.c_str(), "wb");
+    if (out == nullptr) {
+      fmt::print(stderr, "bmslink: cannot write {}: {}\n", output, std::strerror(errno));
+      return kExitInput;
+    }
+    const bool ok = std::fwrite(p.dbc.data(), 1, p.dbc.size(), out) == p.dbc.size();
+    if (out != stdout) std::fclose(out);
+    return ok ? kExitOk : kExitInput;
+  }
+  std::string known;
+  for (const auto& p : bmslink::protocol::builtin_protocols()) known += " " + std::string(p.name);
+  fmt::print(stderr, "bmslink: no built-in protocol '{}'; known:{}\n", name, known);
+  return kExitUsage;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) try {
@@ -329,6 +444,26 @@ int main(int argc, char** argv) try {
   analyze->add_flag("--json", analyze_json, "Machine-readable output (keys in docs/json.md)");
   analyze->add_option("--format", format, format_help);
 
+  auto* decode =
+      app.add_subcommand("decode", "Decoded signals of every frame (table, or JSON lines)");
+  std::string decode_in, decode_dbc, decode_protocol = "pylon_lv_1_2";
+  bool decode_json = false;
+  decode->add_option("FILE", decode_in, "Capture file, '-' for standard input")->required();
+  decode->add_flag("--json", decode_json, "One JSON object per decoded frame (docs/json.md)");
+  decode->add_option("--protocol", decode_protocol,
+                     "Built-in protocol to decode with (bmslink dbc list)");
+  decode->add_option("--dbc", decode_dbc,
+                     "Decode with this DBC file instead of a built-in protocol");
+  decode->add_option("--format", format, format_help);
+
+  auto* dbc = app.add_subcommand("dbc", "The built-in protocol definitions, for other CAN tools");
+  dbc->require_subcommand(1);
+  auto* dbc_list = dbc->add_subcommand("list", "Names of the built-in protocols");
+  auto* dbc_export = dbc->add_subcommand("export", "Write a built-in protocol as a DBC file");
+  std::string export_name, export_out;
+  dbc_export->add_option("NAME", export_name, "Protocol name (bmslink dbc list)")->required();
+  dbc_export->add_option("-o,--output", export_out, "Output file (standard output by default)");
+
   auto* help = app.add_subcommand("help", "Show help for every command");
 
   try {
@@ -348,6 +483,12 @@ int main(int argc, char** argv) try {
   if (*frames) return cmd_frames(frames_in, format, frames_json);
   if (*convert) return cmd_convert(convert_in, format, convert_to, convert_out);
   if (*analyze) return cmd_analyze(analyze_in, format, analyze_json);
+  if (*decode) return cmd_decode(decode_in, format, decode_json, decode_dbc, decode_protocol);
+  if (*dbc_list) {
+    for (const auto& p : bmslink::protocol::builtin_protocols()) fmt::print("{}\n", p.name);
+    return kExitOk;
+  }
+  if (*dbc_export) return cmd_dbc_export(export_name, export_out);
   return kExitUsage;
 } catch (const std::exception& e) {
   fmt::print(stderr, "bmslink: internal error: {}\n", e.what());

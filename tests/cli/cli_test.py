@@ -113,6 +113,28 @@ for name in sorted(os.listdir(CAPTURES)):
         r = run('analyze', os.path.join(CAPTURES, name))
         check(r.returncode == 0, 'analyze %s: %s' % (name, r.stderr))
 
+# decode and dbc export (issue 3). US2000 burst: 0x351 14 02 74 0E 74 0E CC 01 -> 53.2/370/370/46.
+r = run('decode', os.path.join(CAPTURES, 'pylontech_us2000_sofar_setfirelabs.txt'), '--json')
+check(r.returncode == 0, 'decode --json: ' + r.stderr)
+rows = [json.loads(l) for l in r.stdout.splitlines()]
+limits = rows[0]['signals'] if rows else {}
+check(rows and rows[0]['id'] == '0x351' and rows[0]['t'] is None and
+      limits.get('charge_voltage_limit') == {'value': 53.2, 'unit': 'V'} and
+      limits.get('discharge_current_limit') == {'value': 370, 'unit': 'A'},
+      'decoded 0x351: %r' % (rows[:1],))
+check(any(r_['signals'].get('manufacturer', {}).get('value') == 'PYLON' for r_ in rows), 'manufacturer text')
+r = run('dbc', 'list')
+check(r.returncode == 0 and 'pylon_lv_1_2' in r.stdout.split(), 'dbc list')
+with open(os.path.join(ROOT, 'data/protocols/pylon_lv_1_2.dbc')) as fh:
+    check(run('dbc', 'export', 'pylon_lv_1_2').stdout == fh.read(), 'dbc export gives the file verbatim')
+check(run('dbc', 'export', 'nope').returncode == 2, 'unknown protocol is a usage error')
+with tempfile.TemporaryDirectory() as tmp:
+    bad = os.path.join(tmp, 'bad.dbc')
+    with open(bad, 'w') as fh:
+        fh.write('BO_ 849 limits: 8 BMS\n SG_ x : 0|16@1+ (0.1,0) [0|1] "V"\nBO_ oops\n')
+    r = run('decode', SAMPLE, '--dbc', bad)
+    check(r.returncode == 1 and bad + ':3:' in r.stderr, 'bad user DBC names file and line: ' + r.stderr)
+
 if failures:
     print('cli: %d failure(s)' % len(failures))
     for f in failures:

@@ -1,0 +1,85 @@
+// bmslink protocol: signal decoding built once from a Database.
+//
+// Decoder precomputes, per signal, which bytes to load, the shift and the mask, so decoding a frame
+// is a table lookup plus a few shifts per signal, without allocation. A signal whose bytes lie
+// beyond the frame's length is absent (never zero): a 6-byte 0x351 has no discharge voltage limit.
+// Text signals (unit "ascii") decode the bytes that are present. Decoders are immutable after
+// construction and may be shared between threads; they refer to the Database, which must outlive
+// them.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <span>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "bmslink/can/frame.h"
+#include "bmslink/protocol/dbc.h"
+
+namespace bmslink::protocol {
+
+struct SignalValue {
+  const Signal* signal = nullptr;
+  bool present = false;
+  std::int64_t raw = 0;  // sign-extended when the signal is signed
+  double value = 0.0;    // raw * factor + offset, rounded to the factor's decimal resolution
+  std::string_view text; // text signals: printable bytes, padding trimmed (points into `buffer`)
+};
+
+class MessageDecoder {
+ public:
+  explicit MessageDecoder(const Message& message);
+
+  const Message& message() const { return *message_; }
+  std::size_t signal_count() const { return plans_.size(); }
+
+  // Fills out[0 .. signal_count()) (out must be that large); returns how many are present. Text
+  // values point into `text_buffer`, which must hold at least 64 bytes and outlive their use.
+  std::size_t decode(const can::Frame& frame, std::span<SignalValue> out,
+                     std::span<char> text_buffer) const noexcept;
+
+ private:
+  struct Plan {
+    const Signal* signal;
+    std::uint32_t first_byte;  // first payload byte the signal touches
+    std::uint32_t last_byte;   // last payload byte it touches
+    std::uint32_t shift;       // right shift of the loaded 128-bit window
+    std::uint64_t mask;
+    bool motorola;
+    bool is_signed;
+    std::uint32_t length;
+    double rounding;  // 10^decimals of the factor: 0.1 -> 10, so 3 * 0.1 prints as 0.3
+  };
+  const Message* message_;
+  std::vector<Plan> plans_;
+};
+
+class Decoder {
+ public:
+  explicit Decoder(const Database& db);
+  // nullptr when the database has no such message.
+  const MessageDecoder* find(std::uint32_t id, bool extended) const noexcept;
+  const Database& database() const { return *db_; }
+
+ private:
+  const Database* db_;
+  std::vector<MessageDecoder> decoders_;
+  std::array<std::int32_t, 2048> standard_{};  // index into decoders_ + 1; 0 = none
+  std::unordered_map<std::uint32_t, std::size_t> extended_;
+};
+
+// One decoded frame as a JSON line (docs/json.md): {"t":…,"id":"0x351","name":"limits",
+// "signals":{"charge_voltage_limit":{"value":53.2,"unit":"V"},…}}. Absent signals are left out;
+// text signals carry a string value; signals with VAL_ names add "label".
+void append_decoded_json(std::string& out, const can::Frame& frame, const MessageDecoder& decoder,
+                         std::span<const SignalValue> values);
+
+// Bits [start, start+length) of the payload in DBC numbering, read bit by bit. The reference the
+// fast path is tested against; not for production use.
+std::uint64_t extract_bits_reference(std::span<const std::uint8_t> payload, std::uint32_t start_bit,
+                                     std::uint32_t length, ByteOrder order);
+
+}  // namespace bmslink::protocol

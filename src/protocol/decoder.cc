@@ -1,0 +1,197 @@
+#include "bmslink/protocol/decoder.h"
+
+#include <cmath>
+#include <cstring>
+
+#include <fmt/format.h>
+
+namespace bmslink::protocol {
+namespace {
+
+__extension__ typedef unsigned __int128 u128;
+
+// Big-endian bit index (0 = MSB of byte 0) of a Motorola signal's most significant bit.
+std::uint32_t motorola_msb(std::uint32_t start_bit) { return (start_bit / 8) * 8 + (7 - start_bit % 8); }
+
+}  // namespace
+
+MessageDecoder::MessageDecoder(const Message& message) : message_(&message) {
+  plans_.reserve(message.signals.size());
+  for (const auto& s : message.signals) {
+    Plan p{};
+    p.signal = &s;
+    p.length = s.length;
+    p.is_signed = s.is_signed;
+    p.mask = s.length >= 64 ? ~0ULL : ((1ULL << s.length) - 1);
+    // Decimal places of factor and offset (0.1 -> 1, 0.01 -> 2, 1 -> 0), up to 9.
+    p.rounding = 1.0;
+    for (int d = 0; d < 9; ++d) {
+      const double scaled_factor = s.factor * p.rounding;
+      const double scaled_offset = s.offset * p.rounding;
+      if (std::fabs(scaled_factor - std::round(scaled_factor)) < 1e-9 &&
+          std::fabs(scaled_offset - std::round(scaled_offset)) < 1e-9) {
+        break;
+      }
+      p.rounding *= 10.0;
+    }
+    if (s.order == ByteOrder::kIntel) {
+      p.first_byte = s.start_bit / 8;
+      p.last_byte = (s.start_bit + s.length - 1) / 8;
+      p.shift = s.start_bit % 8;  // little-endian window starting at first_byte
+      p.motorola = false;
+    } else {
+      const std::uint32_t msb = motorola_msb(s.start_bit);
+      p.first_byte = msb / 8;
+      p.last_byte = (msb + s.length - 1) / 8;
+      p.shift = 128 - (msb % 8) - s.length;  // big-endian window starting at first_byte
+      p.motorola = true;
+    }
+    plans_.push_back(p);
+  }
+}
+
+std::size_t MessageDecoder::decode(const can::Frame& frame, std::span<SignalValue> out,
+                                   std::span<char> text_buffer) const noexcept {
+  // Payload padded so a 16-byte window never reads past it.
+  std::uint8_t padded[can::kMaxFdLen + 16] = {};
+  std::memcpy(padded, frame.data.data(), frame.len);
+  std::size_t present = 0;
+  std::size_t text_used = 0;
+  for (std::size_t i = 0; i < plans_.size() && i < out.size(); ++i) {
+    const Plan& p = plans_[i];
+    SignalValue& v = out[i];
+    v = SignalValue{};
+    v.signal = p.signal;
+    if (p.signal->is_text()) {
+      // Whatever bytes of the field are present, padding (NUL, space) trimmed at the end.
+      if (p.first_byte >= frame.len) continue;
+      const std::uint32_t last = std::min<std::uint32_t>(p.last_byte, frame.len - 1U);
+      const std::size_t start = text_used;
+      for (std::uint32_t b = p.first_byte; b <= last && text_used < text_buffer.size(); ++b) {
+        const auto c = static_cast<char>(frame.data[b]);
+        text_buffer[text_used++] = (frame.data[b] >= 0x20 && frame.data[b] < 0x7F) ? c : '\0';
+      }
+      std::size_t end = text_used;
+      while (end > start && (text_buffer[end - 1] == '\0' || text_buffer[end - 1] == ' ')) --end;
+      for (std::size_t k = start; k < end; ++k) {
+        if (text_buffer[k] == '\0') text_buffer[k] = '.';  // a NUL inside the text stays visible
+      }
+      v.text = std::string_view(text_buffer.data() + start, end - start);
+      v.present = true;
+      ++present;
+      continue;
+    }
+    if (p.last_byte >= frame.len) continue;  // absent, never zero
+    u128 window = 0;
+    if (p.motorola) {
+      for (std::uint32_t b = 0; b < 16; ++b) window = (window << 8) | padded[p.first_byte + b];
+    } else {
+      for (std::uint32_t b = 16; b-- > 0;) window = (window << 8) | padded[p.first_byte + b];
+    }
+    std::uint64_t raw = static_cast<std::uint64_t>(window >> p.shift) & p.mask;
+    std::int64_t value;
+    if (p.is_signed && p.length < 64 && (raw >> (p.length - 1)) & 1U) {
+      value = static_cast<std::int64_t>(raw | ~p.mask);
+    } else {
+      value = static_cast<std::int64_t>(raw);
+    }
+    v.raw = value;
+    v.value = static_cast<double>(value) * p.signal->factor + p.signal->offset;
+    if (p.rounding > 1.0) v.value = std::round(v.value * p.rounding) / p.rounding;
+    v.present = true;
+    ++present;
+  }
+  return present;
+}
+
+Decoder::Decoder(const Database& db) : db_(&db) {
+  decoders_.reserve(db.messages.size());
+  for (const auto& m : db.messages) {
+    decoders_.emplace_back(m);
+    const std::size_t index = decoders_.size() - 1;
+    if (m.extended) {
+      extended_.emplace(m.id, index);
+    } else if (m.id < standard_.size()) {
+      standard_[m.id] = static_cast<std::int32_t>(index + 1);
+    }
+  }
+}
+
+const MessageDecoder* Decoder::find(std::uint32_t id, bool extended) const noexcept {
+  if (!extended) {
+    if (id >= standard_.size() || standard_[id] == 0) return nullptr;
+    return &decoders_[static_cast<std::size_t>(standard_[id] - 1)];
+  }
+  const auto it = extended_.find(id);
+  return it == extended_.end() ? nullptr : &decoders_[it->second];
+}
+
+namespace {
+void append_json_text(std::string& out, std::string_view s) {
+  out += '"';
+  for (char c : s) {
+    if (c == '"' || c == '\\') out += '\\';
+    if (static_cast<unsigned char>(c) < 0x20) {
+      fmt::format_to(std::back_inserter(out), "\\u{:04x}", static_cast<unsigned char>(c));
+      continue;
+    }
+    out += c;
+  }
+  out += '"';
+}
+}  // namespace
+
+void append_decoded_json(std::string& out, const can::Frame& f, const MessageDecoder& decoder,
+                         std::span<const SignalValue> values) {
+  auto it = std::back_inserter(out);
+  out += "{\"t\":";
+  out += f.has_timestamp() ? format_seconds(f.timestamp_ns, f.timestamp_ns % 1000 ? 9 : 6) : "null";
+  fmt::format_to(it, ",\"id\":\"{}\",\"name\":", can::id_hex(f));
+  append_json_text(out, decoder.message().name);
+  out += ",\"signals\":{";
+  bool first = true;
+  for (const auto& v : values) {
+    if (!v.present) continue;
+    if (!first) out += ',';
+    first = false;
+    append_json_text(out, v.signal->name);
+    out += ":{\"value\":";
+    if (v.signal->is_text()) {
+      append_json_text(out, v.text);
+    } else {
+      fmt::format_to(it, "{}", v.value);
+    }
+    out += ",\"unit\":";
+    append_json_text(out, v.signal->is_text() ? "" : v.signal->unit);
+    if (const auto label = v.signal->values.find(v.raw); label != v.signal->values.end()) {
+      out += ",\"label\":";
+      append_json_text(out, label->second);
+    }
+    out += '}';
+  }
+  out += "}}\n";
+}
+
+std::uint64_t extract_bits_reference(std::span<const std::uint8_t> payload, std::uint32_t start_bit,
+                                     std::uint32_t length, ByteOrder order) {
+  std::uint64_t raw = 0;
+  if (order == ByteOrder::kIntel) {
+    // Bit k of the signal is payload bit start+k, counting LSB-first within each byte.
+    for (std::uint32_t k = 0; k < length; ++k) {
+      const std::uint32_t bit = start_bit + k;
+      const std::uint64_t b = (payload[bit / 8] >> (bit % 8)) & 1U;
+      raw |= b << k;
+    }
+  } else {
+    // Start at the MSB and walk down: within a byte bit 7 -> 0, then bit 7 of the next byte.
+    std::uint32_t bit = start_bit;
+    for (std::uint32_t k = 0; k < length; ++k) {
+      const std::uint64_t b = (payload[bit / 8] >> (bit % 8)) & 1U;
+      raw = (raw << 1) | b;
+      bit = (bit % 8 == 0) ? bit + 15 : bit - 1;
+    }
+  }
+  return raw;
+}
+
+}  // namespace bmslink::protocol
