@@ -2,6 +2,7 @@
 // 1 the input was unusable, 2 wrong usage.
 
 #include <array>
+#include <cmath>
 #include <cstdio>
 #include <cstring>
 #include <map>
@@ -20,6 +21,7 @@
 #include "bmslink/capture/writer.h"
 #include "bmslink/protocol/builtin.h"
 #include "bmslink/protocol/decoder.h"
+#include "bmslink/protocol/identify.h"
 
 namespace {
 
@@ -350,20 +352,44 @@ void append_decoded_text(std::string& out, const bmslink::can::Frame& f,
   out += '\n';
 }
 
+// Frames read ahead to identify the protocol before decoding; a Pylon burst is 6-20 frames.
+constexpr std::size_t kIdentifyFrames = 2000;
+
 int cmd_decode(const std::string& path, const std::string& format, bool json,
-               const std::string& dbc_path, const std::string& protocol) {
-  auto db = load_protocol(dbc_path, protocol);
-  if (!db) return kExitInput;
-  const bmslink::protocol::Decoder decoder(*db);
+               const std::string& dbc_path, std::string protocol) {
   bmslink::CollectingSink sink;
   auto reader = open_or_report(path, format, sink);
   if (!reader) return kExitInput;
+  std::vector<bmslink::can::Frame> ahead;
+  if (dbc_path.empty() && protocol.empty()) {
+    bmslink::protocol::Identifier identifier;
+    bmslink::can::Frame g;
+    while (ahead.size() < kIdentifyFrames && reader->next(g)) {
+      identifier.add(g);
+      ahead.push_back(g);
+    }
+    const auto id = identifier.result();
+    protocol = id.protocol.empty() ? "pylon_lv_1_2" : id.protocol;
+    fmt::print(stderr, "bmslink: {} {}{}; decoding with {}\n", reader->name(), id.family,
+               id.variant.empty() ? "" : " / " + id.variant, protocol);
+  }
+  auto db = load_protocol(dbc_path, protocol);
+  if (!db) return kExitInput;
+  const bmslink::protocol::Decoder decoder(*db);
   std::vector<bmslink::protocol::SignalValue> values;
   std::array<char, 512> text{};
   std::map<std::string, std::uint64_t> unknown;
   std::string out;
   bmslink::can::Frame f;
-  while (reader->next(f)) {
+  std::size_t next_ahead = 0;
+  auto next = [&](bmslink::can::Frame& frame) {
+    if (next_ahead < ahead.size()) {
+      frame = ahead[next_ahead++];
+      return true;
+    }
+    return reader->next(frame);
+  };
+  while (next(f)) {
     if (f.error) continue;
     const auto* md = decoder.find(f.id, f.extended);
     if (md == nullptr) {
@@ -390,6 +416,58 @@ int cmd_decode(const std::string& path, const std::string& format, bool json,
     fmt::print(stderr, "bmslink: frames of ids not in {}:{}\n", db->name, ids);
   }
   return finish_reading(*reader, sink);
+}
+
+nlohmann::json identification_json(const bmslink::protocol::Identification& id) {
+  return {
+      {"family", id.family},
+      {"variant", id.variant.empty() ? nlohmann::json(nullptr) : nlohmann::json(id.variant)},
+      {"manufacturer",
+       id.manufacturer.empty() ? nlohmann::json(nullptr) : nlohmann::json(id.manufacturer)},
+      {"product", id.product.empty() ? nlohmann::json(nullptr) : nlohmann::json(id.product)},
+      {"inverter", id.inverter.empty() ? nlohmann::json(nullptr) : nlohmann::json(id.inverter)},
+      {"confidence", std::round(id.confidence * 100.0) / 100.0},
+      {"reasons", id.reasons},
+      {"ambiguities", id.ambiguities},
+      {"protocol", id.protocol.empty() ? nlohmann::json(nullptr) : nlohmann::json(id.protocol)}};
+}
+
+int cmd_identify(const std::vector<std::string>& paths, const std::string& format, bool json) {
+  int rc = kExitOk;
+  nlohmann::json all = nlohmann::json::array();
+  for (const auto& path : paths) {
+    bmslink::CollectingSink sink;
+    auto reader = open_or_report(path, format, sink);
+    if (!reader) {
+      rc = kExitInput;
+      continue;
+    }
+    bmslink::protocol::Identifier identifier;
+    bmslink::can::Frame f;
+    while (reader->next(f)) identifier.add(f);
+    const int read_rc = finish_reading(*reader, sink);
+    if (read_rc != kExitOk) {
+      rc = read_rc;
+      continue;
+    }
+    const auto id = identifier.result();
+    if (json) {
+      auto j = identification_json(id);
+      j["file"] = reader->name();
+      all.push_back(std::move(j));
+      continue;
+    }
+    fmt::print("{}: {}{}{} (confidence {:.2f})\n", reader->name(), id.family,
+               id.variant.empty() ? "" : " / " + id.variant,
+               id.manufacturer.empty() ? "" : fmt::format(", manufacturer \"{}\"", id.manufacturer),
+               id.confidence);
+    if (!id.inverter.empty()) fmt::print("  inverter: {}\n", id.inverter);
+    for (const auto& reason : id.reasons) fmt::print("  - {}\n", reason);
+    for (const auto& a : id.ambiguities) fmt::print("  ! {}\n", a);
+    if (!id.protocol.empty()) fmt::print("  decode with: {}\n", id.protocol);
+  }
+  if (json) fmt::print("{}\n", paths.size() == 1 && !all.empty() ? all[0].dump(2) : all.dump(2));
+  return rc;
 }
 
 int cmd_dbc_export(const std::string& name, const std::string& output) {
@@ -446,15 +524,24 @@ int main(int argc, char** argv) try {
 
   auto* decode =
       app.add_subcommand("decode", "Decoded signals of every frame (table, or JSON lines)");
-  std::string decode_in, decode_dbc, decode_protocol = "pylon_lv_1_2";
+  std::string decode_in, decode_dbc, decode_protocol;
   bool decode_json = false;
   decode->add_option("FILE", decode_in, "Capture file, '-' for standard input")->required();
   decode->add_flag("--json", decode_json, "One JSON object per decoded frame (docs/json.md)");
   decode->add_option("--protocol", decode_protocol,
-                     "Built-in protocol to decode with (bmslink dbc list)");
+                     "Built-in protocol to decode with (bmslink dbc list); identified from the "
+                     "capture by default");
   decode->add_option("--dbc", decode_dbc,
                      "Decode with this DBC file instead of a built-in protocol");
   decode->add_option("--format", format, format_help);
+
+  auto* identify =
+      app.add_subcommand("identify", "Which battery protocol a capture speaks, and why");
+  std::vector<std::string> identify_in;
+  bool identify_json = false;
+  identify->add_option("FILE", identify_in, "Capture file(s)")->required();
+  identify->add_flag("--json", identify_json, "Machine-readable output (keys in docs/json.md)");
+  identify->add_option("--format", format, format_help);
 
   auto* dbc = app.add_subcommand("dbc", "The built-in protocol definitions, for other CAN tools");
   dbc->require_subcommand(1);
@@ -483,6 +570,7 @@ int main(int argc, char** argv) try {
   if (*frames) return cmd_frames(frames_in, format, frames_json);
   if (*convert) return cmd_convert(convert_in, format, convert_to, convert_out);
   if (*analyze) return cmd_analyze(analyze_in, format, analyze_json);
+  if (*identify) return cmd_identify(identify_in, format, identify_json);
   if (*decode) return cmd_decode(decode_in, format, decode_json, decode_dbc, decode_protocol);
   if (*dbc_list) {
     for (const auto& p : bmslink::protocol::builtin_protocols()) fmt::print("{}\n", p.name);

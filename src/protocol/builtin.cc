@@ -30,7 +30,8 @@ Result<const Database*> builtin_database(std::string_view name) {
     return raw;
   }
   std::string known;
-  for (const auto& p : builtin_protocols()) known += (known.empty() ? "" : ", ") + std::string(p.name);
+  for (const auto& p : builtin_protocols())
+    known += (known.empty() ? "" : ", ") + std::string(p.name);
   return make_error(ErrorCode::kInvalidArgument,
                     fmt::format("no built-in protocol '{}'; known: {}", name, known));
 }

@@ -32,7 +32,9 @@ class Lexer {
     const char c = s_[pos_];
     const std::size_t start = pos_;
     if (std::isalpha(static_cast<unsigned char>(c)) || c == '_') {
-      while (pos_ < s_.size() && (std::isalnum(static_cast<unsigned char>(s_[pos_])) || s_[pos_] == '_')) ++pos_;
+      while (pos_ < s_.size() &&
+             (std::isalnum(static_cast<unsigned char>(s_[pos_])) || s_[pos_] == '_'))
+        ++pos_;
       t.kind = Tok::kIdent;
     } else if (std::isdigit(static_cast<unsigned char>(c)) ||
                ((c == '-' || c == '+' || c == '.') && pos_ + 1 < s_.size() &&
@@ -127,7 +129,8 @@ class Parser {
         auto r = attribute(db);
         if (!r) return tl::unexpected(r.error());
       } else if (kw == "NS_") {
-        while (cur_.kind != Tok::kEnd && !(cur_.kind == Tok::kIdent && cur_.text == "BS_")) advance();
+        while (cur_.kind != Tok::kEnd && !(cur_.kind == Tok::kIdent && cur_.text == "BS_"))
+          advance();
       } else if (kw == "VERSION" || kw == "BS_" || kw == "BU_") {
         skip_line();
       } else {
@@ -145,10 +148,11 @@ class Parser {
   void advance() { cur_ = lex_.next(); }
 
   tl::unexpected<Error> fail(std::string_view what) const {
-    return make_error(ErrorCode::kMalformed,
-                      fmt::format("{}:{}: {}{}", name_, cur_.line, what,
-                                  cur_.kind == Tok::kEnd ? " (at end of file)"
-                                                         : fmt::format(" (got \"{}\")", cur_.text)));
+    return make_error(
+        ErrorCode::kMalformed,
+        fmt::format("{}:{}: {}{}", name_, cur_.line, what,
+                    cur_.kind == Tok::kEnd ? " (at end of file)"
+                                           : fmt::format(" (got \"{}\")", cur_.text)));
   }
 
   void skip_line() {
@@ -224,7 +228,8 @@ class Parser {
     if (!id || *id > 0xFFFFFFFFULL) return fail("expected the message id after BO_");
     m.extended = (*id & 0x80000000ULL) != 0;
     m.id = static_cast<std::uint32_t>(*id & 0x1FFFFFFFULL);
-    if (!m.extended && m.id > 0x7FF) return fail("11-bit message id above 0x7FF (set bit 31 for 29-bit ids)");
+    if (!m.extended && m.id > 0x7FF)
+      return fail("11-bit message id above 0x7FF (set bit 31 for 29-bit ids)");
     auto name = ident();
     if (!name) return fail("expected the message name after the id");
     m.name = *name;
@@ -239,7 +244,8 @@ class Parser {
     return {};
   }
 
-  // SG_ <name> [M|m<n>] : <start>|<len>@<0|1><+|-> (<factor>,<offset>) [<min>|<max>] "<unit>" <rx>...
+  // SG_ <name> [M|m<n>] : <start>|<len>@<0|1><+|-> (<factor>,<offset>) [<min>|<max>] "<unit>"
+  // <rx>...
   Result<void> signal(Message& m) {
     const std::uint64_t line = cur_.line;
     advance();
@@ -256,7 +262,8 @@ class Parser {
     if (!len || *len < 1 || *len > 64) return fail("expected the signal length in bits (1-64)");
     if (!punct("@")) return fail("expected '@' and the byte order");
     const auto order = unsigned_number();
-    if (!order || *order > 1) return fail("expected byte order 0 (Motorola) or 1 (Intel) after '@'");
+    if (!order || *order > 1)
+      return fail("expected byte order 0 (Motorola) or 1 (Intel) after '@'");
     if (punct("+")) {
       s.is_signed = false;
     } else if (punct("-")) {
@@ -285,10 +292,12 @@ class Parser {
     s.maximum = *mx;
     s.unit = *unit;
     // Receivers: identifiers and commas up to the end of the line.
-    while (cur_.kind != Tok::kEnd && cur_.line == line && (cur_.kind == Tok::kIdent || (cur_.kind == Tok::kPunct && cur_.text == ","))) {
+    while (cur_.kind != Tok::kEnd && cur_.line == line &&
+           (cur_.kind == Tok::kIdent || (cur_.kind == Tok::kPunct && cur_.text == ","))) {
       advance();
     }
-    if (!fits(s, m)) return fail(fmt::format("signal {} does not fit in a {}-byte message", s.name, m.dlc));
+    if (!fits(s, m))
+      return fail(fmt::format("signal {} does not fit in a {}-byte message", s.name, m.dlc));
     m.signals.push_back(std::move(s));
     return {};
   }
@@ -377,7 +386,8 @@ class Parser {
       const auto id = unsigned_number();
       if (!id) return fail("expected the message id in BA_ ... BO_");
       m = find_message(db, *id);
-    } else if (cur_.kind == Tok::kIdent && (cur_.text == "SG_" || cur_.text == "BU_" || cur_.text == "EV_")) {
+    } else if (cur_.kind == Tok::kIdent &&
+               (cur_.text == "SG_" || cur_.text == "BU_" || cur_.text == "EV_")) {
       const bool sg = cur_.text == "SG_";
       advance();
       if (sg && !unsigned_number()) return fail("expected the message id in BA_ ... SG_");

@@ -11,7 +11,9 @@ namespace {
 __extension__ typedef unsigned __int128 u128;
 
 // Big-endian bit index (0 = MSB of byte 0) of a Motorola signal's most significant bit.
-std::uint32_t motorola_msb(std::uint32_t start_bit) { return (start_bit / 8) * 8 + (7 - start_bit % 8); }
+std::uint32_t motorola_msb(std::uint32_t start_bit) {
+  return (start_bit / 8) * 8 + (7 - start_bit % 8);
+}
 
 }  // namespace
 

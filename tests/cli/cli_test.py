@@ -135,6 +135,19 @@ with tempfile.TemporaryDirectory() as tmp:
     r = run('decode', SAMPLE, '--dbc', bad)
     check(r.returncode == 1 and bad + ':3:' in r.stderr, 'bad user DBC names file and line: ' + r.stderr)
 
+# identify --json: the contract keys and the Victron GX capture.
+r = run('identify', os.path.join(CAPTURES, 'seplos_victron_gx_candump_a.log'), '--json')
+ident = json.loads(r.stdout) if r.returncode == 0 else {}
+check(all(k in ident for k in ('family', 'variant', 'manufacturer', 'confidence', 'reasons')), 'identify keys')
+check(ident.get('family') == 'pylon-lv' and ident.get('variant') == 'victron' and ident.get('manufacturer') == 'SHEnergy',
+      'identify seplos: %r' % ident)
+# decode picks the protocol from the capture: Victron 0x373 (cell extremes) decodes without --protocol.
+r = run('decode', os.path.join(CAPTURES, 'seplos_victron_gx_candump_a.log'), '--json')
+rows = [json.loads(l) for l in r.stdout.splitlines()]
+# 373 BB 0C C5 0C 26 01 28 01: 0x0CBB = 3259 mV, 0x0CC5 = 3269 mV, 0x126 = 294 K -> 20.85 degC
+check(rows and rows[0]['signals'].get('cell_min_voltage') == {'value': 3.259, 'unit': 'V'} and
+      rows[0]['signals'].get('cell_min_temperature') == {'value': 20.85, 'unit': 'degC'}, 'auto protocol decode: %r' % rows[:1])
+
 if failures:
     print('cli: %d failure(s)' % len(failures))
     for f in failures:

@@ -61,7 +61,8 @@ TEST(ParseDbc, ErrorsNameTheLineAndWhatWasExpected) {
   ASSERT_FALSE(missing_colon);
   EXPECT_NE(missing_colon.error().message.find("bad.dbc:2: expected ':'"), std::string::npos)
       << missing_colon.error().message;
-  const auto bad_order = parse_dbc("BO_ 849 m: 8 X\n SG_ s : 0|16@2+ (1,0) [0|0] \"\" X\n", "b.dbc");
+  const auto bad_order =
+      parse_dbc("BO_ 849 m: 8 X\n SG_ s : 0|16@2+ (1,0) [0|0] \"\" X\n", "b.dbc");
   ASSERT_FALSE(bad_order);
   EXPECT_NE(bad_order.error().message.find("b.dbc:2:"), std::string::npos);
   const auto too_wide = parse_dbc("BO_ 849 m: 2 X\n SG_ s : 8|16@1+ (1,0) [0|0] \"\" X\n", "w.dbc");

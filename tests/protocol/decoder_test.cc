@@ -98,9 +98,14 @@ TEST(PylonLv12, RequestFlagsAndManufacturerText) {
   const auto f = decode(frame(0x35C, {0x20}));  // bit 5 only: force charge I
   EXPECT_DOUBLE_EQ(value(*f, "force_charge_request"), 1.0);
   EXPECT_DOUBLE_EQ(value(*f, "charge_enable"), 0.0);
-  EXPECT_EQ(decode(frame(0x35E, {'P', 'Y', 'L', 'O', 'N', ' ', ' ', ' '}))->by_name.at("manufacturer").text, "PYLON");
-  EXPECT_EQ(decode(frame(0x35E, {'P', 'Y', 'T', 'E', 'S'}))->by_name.at("manufacturer").text, "PYTES");
-  EXPECT_EQ(decode(frame(0x35E, {'B', 'Y', 'D', 0, 0, 0, 0, 0}))->by_name.at("manufacturer").text, "BYD");
+  EXPECT_EQ(decode(frame(0x35E, {'P', 'Y', 'L', 'O', 'N', ' ', ' ', ' '}))
+                ->by_name.at("manufacturer")
+                .text,
+            "PYLON");
+  EXPECT_EQ(decode(frame(0x35E, {'P', 'Y', 'T', 'E', 'S'}))->by_name.at("manufacturer").text,
+            "PYTES");
+  EXPECT_EQ(decode(frame(0x35E, {'B', 'Y', 'D', 0, 0, 0, 0, 0}))->by_name.at("manufacturer").text,
+            "BYD");
 }
 
 TEST(PylonLv12, ShortSocFrameDecodesWhatIsPresent) {
@@ -160,7 +165,8 @@ TEST(Decoder, MatchesTheBitByBitReferenceOnRandomLayouts) {
     std::array<char, 64> text{};
     d.decode(f, std::span<SignalValue>(&v, 1), text);
     ASSERT_TRUE(v.present);
-    ASSERT_EQ(static_cast<std::uint64_t>(v.raw), extract_bits_reference(f.payload(), start, len, order))
+    ASSERT_EQ(static_cast<std::uint64_t>(v.raw),
+              extract_bits_reference(f.payload(), start, len, order))
         << "round " << round << " start " << start << " len " << len;
   }
 }

@@ -24,9 +24,9 @@ namespace bmslink::protocol {
 struct SignalValue {
   const Signal* signal = nullptr;
   bool present = false;
-  std::int64_t raw = 0;  // sign-extended when the signal is signed
-  double value = 0.0;    // raw * factor + offset, rounded to the factor's decimal resolution
-  std::string_view text; // text signals: printable bytes, padding trimmed (points into `buffer`)
+  std::int64_t raw = 0;   // sign-extended when the signal is signed
+  double value = 0.0;     // raw * factor + offset, rounded to the factor's decimal resolution
+  std::string_view text;  // text signals: printable bytes, padding trimmed (points into `buffer`)
 };
 
 class MessageDecoder {
