@@ -2,17 +2,21 @@
 SAMPLE ?= data/samples/pylontech_session.log
 JOBS ?= $(shell nproc)
 
-.PHONY: run test build build-asan bootstrap format format-check fuzz bench clean
+.PHONY: run test build build-asan bootstrap node-deps format format-check fuzz bench clean
 
 run: bootstrap build
 	./build/bmslink analyze $(SAMPLE)
 
-test: bootstrap format-check build build-asan
+test: bootstrap format-check build build-asan node-deps
 	ctest --preset release -j $(JOBS)
 	ctest --preset asan -j $(JOBS)
 
 bootstrap:
 	scripts/bootstrap
+
+# npm packages the tests use (locked in package-lock.json).
+node-deps:
+	cd tests/oracle/candied && npm ci --no-audit --no-fund --loglevel=error
 
 build:
 	cmake --preset release >/dev/null
