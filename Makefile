@@ -42,6 +42,9 @@ fuzz:
 
 bench:
 	scripts/bootstrap --bench
+	cmake --preset release -DBMSLINK_BENCH=ON >/dev/null
+	cmake --build --preset release -j $(JOBS)
+	build/decode_bench --benchmark_repetitions=5 --benchmark_report_aggregates_only=true
 	bench/run.sh
 
 clean:

@@ -183,7 +183,22 @@ std::string opt_ms(const std::optional<double>& v, int decimals = 1) {
   return v ? fmt::format("{:.{}f}", *v, decimals) : "-";
 }
 
-nlohmann::json inventory_json(const FrameReader& reader, const bmslink::analysis::Inventory& inv) {
+nlohmann::json identification_json(const bmslink::protocol::Identification& id) {
+  return {
+      {"family", id.family},
+      {"variant", id.variant.empty() ? nlohmann::json(nullptr) : nlohmann::json(id.variant)},
+      {"manufacturer",
+       id.manufacturer.empty() ? nlohmann::json(nullptr) : nlohmann::json(id.manufacturer)},
+      {"product", id.product.empty() ? nlohmann::json(nullptr) : nlohmann::json(id.product)},
+      {"inverter", id.inverter.empty() ? nlohmann::json(nullptr) : nlohmann::json(id.inverter)},
+      {"confidence", std::round(id.confidence * 100.0) / 100.0},
+      {"reasons", id.reasons},
+      {"ambiguities", id.ambiguities},
+      {"protocol", id.protocol.empty() ? nlohmann::json(nullptr) : nlohmann::json(id.protocol)}};
+}
+
+nlohmann::json inventory_json(const FrameReader& reader, const bmslink::analysis::Inventory& inv,
+                              const bmslink::protocol::Identification& protocol) {
   using nlohmann::json;
   auto opt = [](const std::optional<double>& v) { return v ? json(*v) : json(nullptr); };
   json ids = json::array();
@@ -227,10 +242,12 @@ nlohmann::json inventory_json(const FrameReader& reader, const bmslink::analysis
           {"errors", inv.errors},
           {"channels", inv.channels},
           {"ids", ids},
-          {"talkers", talkers}};
+          {"talkers", talkers},
+          {"protocol", identification_json(protocol)}};
 }
 
-void print_inventory(const FrameReader& reader, const bmslink::analysis::Inventory& inv) {
+void print_inventory(const FrameReader& reader, const bmslink::analysis::Inventory& inv,
+                     const bmslink::protocol::Identification& protocol) {
   const auto& st = reader.stats();
   fmt::print("{}: {} ({})\n", reader.name(), bmslink::capture::format_name(reader.format()),
              reader.variant());
@@ -243,6 +260,12 @@ void print_inventory(const FrameReader& reader, const bmslink::analysis::Invento
              inv.frames, span, inv.data_frames, inv.remote_frames, inv.error_frames, inv.fd_frames,
              inv.extended_frames);
   if (st.malformed > 0) fmt::print("  {} malformed line(s) skipped\n", st.malformed);
+  fmt::print(
+      "  protocol: {}{}{} (confidence {:.2f}){}\n", protocol.family,
+      protocol.variant.empty() ? "" : " / " + protocol.variant,
+      protocol.manufacturer.empty() ? ""
+                                    : fmt::format(", manufacturer \"{}\"", protocol.manufacturer),
+      protocol.confidence, protocol.inverter.empty() ? "" : ", inverter " + protocol.inverter);
   fmt::print("\n  {:<12} {:>8} {:>11} {:>10} {:>11} {:>6} {:>8}\n", "id", "frames", "period ms",
              "jitter ms", "max gap ms", "len", "changes");
   for (const auto& s : inv.ids) {
@@ -283,8 +306,12 @@ int cmd_analyze(const std::vector<std::string>& paths, const std::string& format
       continue;
     }
     bmslink::analysis::InventoryBuilder builder;
+    bmslink::protocol::Identifier identifier;
     bmslink::can::Frame f;
-    while (reader->next(f)) builder.add(f);
+    while (reader->next(f)) {
+      builder.add(f);
+      identifier.add(f);
+    }
     const int read_rc = finish_reading(*reader, sink);
     if (read_rc != kExitOk) {
       rc = read_rc;
@@ -292,9 +319,9 @@ int cmd_analyze(const std::vector<std::string>& paths, const std::string& format
     }
     const auto inv = builder.finish();
     if (json) {
-      all.push_back(inventory_json(*reader, inv));
+      all.push_back(inventory_json(*reader, inv, identifier.result()));
     } else {
-      print_inventory(*reader, inv);
+      print_inventory(*reader, inv, identifier.result());
       if (&path != &paths.back()) fmt::print("\n");
     }
   }
@@ -416,20 +443,6 @@ int cmd_decode(const std::string& path, const std::string& format, bool json,
     fmt::print(stderr, "bmslink: frames of ids not in {}:{}\n", db->name, ids);
   }
   return finish_reading(*reader, sink);
-}
-
-nlohmann::json identification_json(const bmslink::protocol::Identification& id) {
-  return {
-      {"family", id.family},
-      {"variant", id.variant.empty() ? nlohmann::json(nullptr) : nlohmann::json(id.variant)},
-      {"manufacturer",
-       id.manufacturer.empty() ? nlohmann::json(nullptr) : nlohmann::json(id.manufacturer)},
-      {"product", id.product.empty() ? nlohmann::json(nullptr) : nlohmann::json(id.product)},
-      {"inverter", id.inverter.empty() ? nlohmann::json(nullptr) : nlohmann::json(id.inverter)},
-      {"confidence", std::round(id.confidence * 100.0) / 100.0},
-      {"reasons", id.reasons},
-      {"ambiguities", id.ambiguities},
-      {"protocol", id.protocol.empty() ? nlohmann::json(nullptr) : nlohmann::json(id.protocol)}};
 }
 
 int cmd_identify(const std::vector<std::string>& paths, const std::string& format, bool json) {

@@ -1,5 +1,6 @@
 #include "bmslink/protocol/decoder.h"
 
+#include <bit>
 #include <cmath>
 #include <cstring>
 
@@ -9,6 +10,9 @@ namespace bmslink::protocol {
 namespace {
 
 __extension__ typedef unsigned __int128 u128;
+
+// The 64-bit fast path loads payload words with memcpy and byte-swaps for Motorola signals.
+static_assert(std::endian::native == std::endian::little, "decoder assumes a little-endian host");
 
 // Big-endian bit index (0 = MSB of byte 0) of a Motorola signal's most significant bit.
 std::uint32_t motorola_msb(std::uint32_t start_bit) {
@@ -39,13 +43,17 @@ MessageDecoder::MessageDecoder(const Message& message) : message_(&message) {
     if (s.order == ByteOrder::kIntel) {
       p.first_byte = s.start_bit / 8;
       p.last_byte = (s.start_bit + s.length - 1) / 8;
+      p.wide = s.start_bit % 8 + s.length > 64;
       p.shift = s.start_bit % 8;  // little-endian window starting at first_byte
       p.motorola = false;
     } else {
       const std::uint32_t msb = motorola_msb(s.start_bit);
       p.first_byte = msb / 8;
       p.last_byte = (msb + s.length - 1) / 8;
-      p.shift = 128 - (msb % 8) - s.length;  // big-endian window starting at first_byte
+      p.wide = msb % 8 + s.length > 64;
+      // Big-endian window starting at first_byte: 64 bits wide normally, 128 when the signal
+      // straddles more than eight bytes.
+      p.shift = (p.wide ? 128 : 64) - (msb % 8) - s.length;
       p.motorola = true;
     }
     plans_.push_back(p);
@@ -54,9 +62,11 @@ MessageDecoder::MessageDecoder(const Message& message) : message_(&message) {
 
 std::size_t MessageDecoder::decode(const can::Frame& frame, std::span<SignalValue> out,
                                    std::span<char> text_buffer) const noexcept {
-  // Payload padded so a 16-byte window never reads past it.
-  std::uint8_t padded[can::kMaxFdLen + 16] = {};
+  // Payload padded so a 16-byte window never reads past it; only the bytes a window can reach
+  // beyond the payload need clearing.
+  std::uint8_t padded[can::kMaxFdLen + 16];
   std::memcpy(padded, frame.data.data(), frame.len);
+  std::memset(padded + frame.len, 0, 16);
   std::size_t present = 0;
   std::size_t text_used = 0;
   for (std::size_t i = 0; i < plans_.size() && i < out.size(); ++i) {
@@ -84,13 +94,22 @@ std::size_t MessageDecoder::decode(const can::Frame& frame, std::span<SignalValu
       continue;
     }
     if (p.last_byte >= frame.len) continue;  // absent, never zero
-    u128 window = 0;
-    if (p.motorola) {
-      for (std::uint32_t b = 0; b < 16; ++b) window = (window << 8) | padded[p.first_byte + b];
+    std::uint64_t raw;
+    if (!p.wide) {
+      std::uint64_t word;
+      std::memcpy(&word, padded + p.first_byte,
+                  sizeof word);  // host is little-endian (x86-64, arm64)
+      if (p.motorola) word = __builtin_bswap64(word);
+      raw = (word >> p.shift) & p.mask;
     } else {
-      for (std::uint32_t b = 16; b-- > 0;) window = (window << 8) | padded[p.first_byte + b];
+      u128 window = 0;
+      if (p.motorola) {
+        for (std::uint32_t b = 0; b < 16; ++b) window = (window << 8) | padded[p.first_byte + b];
+      } else {
+        for (std::uint32_t b = 16; b-- > 0;) window = (window << 8) | padded[p.first_byte + b];
+      }
+      raw = static_cast<std::uint64_t>(window >> p.shift) & p.mask;
     }
-    std::uint64_t raw = static_cast<std::uint64_t>(window >> p.shift) & p.mask;
     std::int64_t value;
     if (p.is_signed && p.length < 64 && (raw >> (p.length - 1)) & 1U) {
       value = static_cast<std::int64_t>(raw | ~p.mask);
@@ -104,6 +123,60 @@ std::size_t MessageDecoder::decode(const can::Frame& frame, std::span<SignalValu
     ++present;
   }
   return present;
+}
+
+Result<can::Frame> MessageDecoder::encode(std::span<const SignalInput> inputs) const {
+  can::Frame f;
+  f.id = message_->id;
+  f.extended = message_->extended;
+  f.len = static_cast<std::uint8_t>(std::min<std::uint32_t>(message_->dlc, can::kMaxFdLen));
+  f.fd = f.len > can::kMaxClassicLen;
+  f.dlc = f.fd ? can::len_to_fd_dlc(f.len) : f.len;
+  for (const auto& in : inputs) {
+    const Signal* s = nullptr;
+    for (const auto& candidate : message_->signals) {
+      if (candidate.name == in.name) s = &candidate;
+    }
+    if (s == nullptr) {
+      return make_error(ErrorCode::kInvalidArgument,
+                        fmt::format("{} has no signal {}", message_->name, in.name));
+    }
+    std::uint64_t raw = 0;
+    if (s->is_text()) {
+      const std::uint32_t first = s->start_bit / 8;
+      for (std::size_t i = 0; i < s->length / 8; ++i) {
+        f.data[first + i] = i < in.text.size() ? static_cast<std::uint8_t>(in.text[i]) : 0;
+      }
+      continue;
+    }
+    const double scaled = std::round((in.value - s->offset) / s->factor);
+    const double lo = s->is_signed ? -std::ldexp(1.0, static_cast<int>(s->length) - 1) : 0.0;
+    const double hi = s->is_signed ? std::ldexp(1.0, static_cast<int>(s->length) - 1) - 1
+                                   : std::ldexp(1.0, static_cast<int>(s->length)) - 1;
+    if (!(scaled >= lo && scaled <= hi)) {
+      return make_error(ErrorCode::kInvalidArgument,
+                        fmt::format("{} = {} does not fit {} bits{}", s->name, in.value, s->length,
+                                    s->is_signed ? " signed" : ""));
+    }
+    raw = static_cast<std::uint64_t>(static_cast<std::int64_t>(scaled));
+    // Bit by bit, in the same walk as the reference extractor: not a hot path.
+    std::uint32_t bit = s->start_bit;
+    for (std::uint32_t k = 0; k < s->length; ++k) {
+      const std::uint32_t from = s->order == ByteOrder::kIntel ? k : s->length - 1 - k;
+      const auto mask = static_cast<std::uint8_t>(1U << (bit % 8));
+      if ((raw >> from) & 1U) {
+        f.data[bit / 8] = static_cast<std::uint8_t>(f.data[bit / 8] | mask);
+      } else {
+        f.data[bit / 8] = static_cast<std::uint8_t>(f.data[bit / 8] & ~mask);
+      }
+      if (s->order == ByteOrder::kIntel) {
+        ++bit;
+      } else {
+        bit = (bit % 8 == 0) ? bit + 15 : bit - 1;
+      }
+    }
+  }
+  return f;
 }
 
 Decoder::Decoder(const Database& db) : db_(&db) {

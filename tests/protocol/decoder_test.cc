@@ -173,3 +173,70 @@ TEST(Decoder, MatchesTheBitByBitReferenceOnRandomLayouts) {
 
 }  // namespace
 }  // namespace bmslink::protocol
+
+namespace bmslink::protocol {
+namespace {
+
+TEST(Encode, LimitsGiveTheSetfirelabsBytes) {
+  const auto db = builtin_database("pylon_lv_1_2");
+  const Decoder decoder(**db);
+  const SignalInput in[] = {{"charge_voltage_limit", 53.2, {}},
+                            {"charge_current_limit", 370.0, {}},
+                            {"discharge_current_limit", 370.0, {}},
+                            {"discharge_voltage_limit", 46.0, {}}};
+  const auto f = decoder.find(0x351, false)->encode(in);
+  ASSERT_TRUE(f) << f.error().message;
+  EXPECT_EQ(std::vector<std::uint8_t>(f->data.begin(), f->data.begin() + f->len),
+            (std::vector<std::uint8_t>{0x14, 0x02, 0x74, 0x0E, 0x74, 0x0E, 0xCC, 0x01}));
+  const SignalInput too_big[] = {{"charge_voltage_limit", 7000.0, {}}};
+  EXPECT_FALSE(decoder.find(0x351, false)->encode(too_big));
+  const SignalInput unknown[] = {{"no_such_signal", 1.0, {}}};
+  EXPECT_FALSE(decoder.find(0x351, false)->encode(unknown));
+}
+
+TEST(Encode, RoundTripsEverySignalOfEveryBuiltInProtocol) {
+  std::mt19937_64 rng(7);
+  for (const auto& p : builtin_protocols()) {
+    const auto db = builtin_database(p.name);
+    ASSERT_TRUE(db);
+    const Decoder decoder(**db);
+    for (const auto& m : (*db)->messages) {
+      const auto* md = decoder.find(m.id, m.extended);
+      for (int round = 0; round < 50; ++round) {
+        std::vector<SignalInput> in;
+        std::vector<double> expect;
+        for (const auto& s : m.signals) {
+          if (s.is_text()) {
+            in.push_back({s.name, 0.0, "AB"});
+            expect.push_back(0);
+            continue;
+          }
+          const std::int64_t lo =
+              s.is_signed ? -(std::int64_t{1} << (std::min(s.length, 62U) - 1)) : 0;
+          const std::int64_t span = std::int64_t{1} << std::min(s.length, 62U);
+          const auto raw = lo + static_cast<std::int64_t>(rng() % static_cast<std::uint64_t>(span));
+          const double v = static_cast<double>(raw) * s.factor + s.offset;
+          in.push_back({s.name, v, {}});
+          expect.push_back(v);
+        }
+        const auto f = md->encode(in);
+        ASSERT_TRUE(f) << p.name << " " << m.name << ": " << f.error().message;
+        std::vector<SignalValue> out(md->signal_count());
+        std::array<char, 256> text{};
+        md->decode(*f, out, text);
+        for (std::size_t i = 0; i < out.size(); ++i) {
+          ASSERT_TRUE(out[i].present);
+          if (out[i].signal->is_text()) {
+            EXPECT_EQ(out[i].text, "AB");
+          } else {
+            EXPECT_NEAR(out[i].value, expect[i], std::abs(m.signals[i].factor) / 2 + 1e-9)
+                << p.name << " " << m.name << "." << m.signals[i].name;
+          }
+        }
+      }
+    }
+  }
+}
+
+}  // namespace
+}  // namespace bmslink::protocol

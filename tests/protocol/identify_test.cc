@@ -59,7 +59,8 @@ TEST(Identify, BydProductNameAndNegativeDischargeLimitAreReported) {
   EXPECT_EQ(identify_file("byd_lvs_victron_frames.txt").product, "PREMIUM");
   const auto diy = identify_file("diybms_pylon_emulation_early.log");
   bool flagged = false;
-  for (const auto& a : diy.ambiguities) flagged = flagged || a.find("negative") != std::string::npos;
+  for (const auto& a : diy.ambiguities)
+    flagged = flagged || a.find("negative") != std::string::npos;
   EXPECT_TRUE(flagged);
 }
 
@@ -79,10 +80,14 @@ TEST(Identify, CoreIdsOnlyLeaveTheVariantOpen) {
 }
 
 TEST(Identify, NeighbourProtocolsByIdRange) {
-  EXPECT_EQ(identify_text("(1.0) can0 00004210#0102\n(1.1) can0 00004220#0102\n(1.2) can0 00004200#00\n").family,
-            "pylon-hv");
-  EXPECT_EQ(identify_text("(1.0) can0 110#0102\n(1.1) can0 150#0102\n(1.2) can0 1D0#00\n").family, "byd-hvs");
-  EXPECT_EQ(identify_text("(1.0) can0 400#01\n(1.1) can0 401#02\n(1.2) can0 41E#03\n").family, "pytes-native");
+  EXPECT_EQ(
+      identify_text("(1.0) can0 00004210#0102\n(1.1) can0 00004220#0102\n(1.2) can0 00004200#00\n")
+          .family,
+      "pylon-hv");
+  EXPECT_EQ(identify_text("(1.0) can0 110#0102\n(1.1) can0 150#0102\n(1.2) can0 1D0#00\n").family,
+            "byd-hvs");
+  EXPECT_EQ(identify_text("(1.0) can0 400#01\n(1.1) can0 401#02\n(1.2) can0 41E#03\n").family,
+            "pytes-native");
   // RV-C DGN 0x1FFFB (battery status 4) from source 0x42: priority 6 -> 0x19FFFB42.
   EXPECT_EQ(identify_text("(1.0) can0 19FFFB42#0102\n(1.1) can0 19FEC942#0102\n").family, "rv-c");
   EXPECT_EQ(identify_text("(1.0) can0 18F00400#0102\n(1.1) can0 18FEF100#0102\n").family, "j1939");

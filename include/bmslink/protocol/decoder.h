@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "bmslink/can/frame.h"
+#include "bmslink/core/error.h"
 #include "bmslink/protocol/dbc.h"
 
 namespace bmslink::protocol {
@@ -27,6 +28,13 @@ struct SignalValue {
   std::int64_t raw = 0;   // sign-extended when the signal is signed
   double value = 0.0;     // raw * factor + offset, rounded to the factor's decimal resolution
   std::string_view text;  // text signals: printable bytes, padding trimmed (points into `buffer`)
+};
+
+// One signal's value for MessageDecoder::encode: a physical value, or text for text signals.
+struct SignalInput {
+  std::string_view name;
+  double value = 0.0;
+  std::string_view text;
 };
 
 class MessageDecoder {
@@ -41,6 +49,11 @@ class MessageDecoder {
   std::size_t decode(const can::Frame& frame, std::span<SignalValue> out,
                      std::span<char> text_buffer) const noexcept;
 
+  // A frame of the message's length with the given signals set (others 0): the inverse of
+  // decode, for simulators and round-trip tests. Fails naming the signal when a name is unknown or
+  // a value does not fit its raw range.
+  Result<can::Frame> encode(std::span<const SignalInput> inputs) const;
+
  private:
   struct Plan {
     const Signal* signal;
@@ -49,6 +62,7 @@ class MessageDecoder {
     std::uint32_t shift;       // right shift of the loaded 128-bit window
     std::uint64_t mask;
     bool motorola;
+    bool wide;  // needs more than a 64-bit window (start offset + length > 64)
     bool is_signed;
     std::uint32_t length;
     double rounding;  // 10^decimals of the factor: 0.1 -> 10, so 3 * 0.1 prints as 0.3

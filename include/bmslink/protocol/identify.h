@@ -28,7 +28,7 @@ struct Identification {
   double confidence = 0.0;   // 0..1
   std::vector<std::string> reasons;
   std::vector<std::string> ambiguities;  // readings chosen where sources disagree
-  std::string protocol;      // built-in definition to decode with, "" when none fits
+  std::string protocol;                  // built-in definition to decode with, "" when none fits
 };
 
 class Identifier {
