@@ -35,7 +35,8 @@ void decode_frame(benchmark::State& state, const char* protocol, bmslink::can::F
 }
 
 void BM_Pylon351Limits(benchmark::State& s) {
-  decode_frame(s, "pylon_lv_1_2", make_frame(0x351, {0x14, 0x02, 0x74, 0x0E, 0x74, 0x0E, 0xCC, 0x01}));
+  decode_frame(s, "pylon_lv_1_2",
+               make_frame(0x351, {0x14, 0x02, 0x74, 0x0E, 0x74, 0x0E, 0xCC, 0x01}));
 }
 void BM_Pylon356Measurements(benchmark::State& s) {
   decode_frame(s, "pylon_lv_1_2", make_frame(0x356, {0x7A, 0x13, 0xF2, 0xFE, 0x6B, 0x01}));

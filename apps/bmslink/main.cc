@@ -7,6 +7,7 @@
 #include <cstring>
 #include <map>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 
@@ -388,7 +389,7 @@ int cmd_decode(const std::string& path, const std::string& format, bool json,
   auto reader = open_or_report(path, format, sink);
   if (!reader) return kExitInput;
   std::vector<bmslink::can::Frame> ahead;
-  if (dbc_path.empty() && protocol.empty()) {
+  if (protocol.empty()) {
     bmslink::protocol::Identifier identifier;
     bmslink::can::Frame g;
     while (ahead.size() < kIdentifyFrames && reader->next(g)) {
@@ -400,9 +401,17 @@ int cmd_decode(const std::string& path, const std::string& format, bool json,
     fmt::print(stderr, "bmslink: {} {}{}; decoding with {}\n", reader->name(), id.family,
                id.variant.empty() ? "" : " / " + id.variant, protocol);
   }
-  auto db = load_protocol(dbc_path, protocol);
+  // A user's DBC is consulted first; ids it does not define fall back to the built-in protocol.
+  std::unique_ptr<bmslink::protocol::Database> user_db;
+  if (!dbc_path.empty()) {
+    user_db = load_protocol(dbc_path, {});
+    if (!user_db) return kExitInput;
+  }
+  auto db = load_protocol({}, protocol);
   if (!db) return kExitInput;
   const bmslink::protocol::Decoder decoder(*db);
+  std::optional<bmslink::protocol::Decoder> user_decoder;
+  if (user_db) user_decoder.emplace(*user_db);
   std::vector<bmslink::protocol::SignalValue> values;
   std::array<char, 512> text{};
   std::map<std::string, std::uint64_t> unknown;
@@ -418,7 +427,8 @@ int cmd_decode(const std::string& path, const std::string& format, bool json,
   };
   while (next(f)) {
     if (f.error) continue;
-    const auto* md = decoder.find(f.id, f.extended);
+    const auto* md = user_decoder ? user_decoder->find(f.id, f.extended) : nullptr;
+    if (md == nullptr) md = decoder.find(f.id, f.extended);
     if (md == nullptr) {
       ++unknown[bmslink::can::id_hex(f)];
       continue;
@@ -440,7 +450,8 @@ int cmd_decode(const std::string& path, const std::string& format, bool json,
   if (!unknown.empty()) {
     std::string ids;
     for (const auto& [id, n] : unknown) ids += fmt::format(" {}({})", id, n);
-    fmt::print(stderr, "bmslink: frames of ids not in {}:{}\n", db->name, ids);
+    fmt::print(stderr, "bmslink: frames of ids not in {}{}:{}\n", db->name,
+               user_db ? " or " + user_db->name : std::string(), ids);
   }
   return finish_reading(*reader, sink);
 }
@@ -544,8 +555,9 @@ int main(int argc, char** argv) try {
   decode->add_option("--protocol", decode_protocol,
                      "Built-in protocol to decode with (bmslink dbc list); identified from the "
                      "capture by default");
-  decode->add_option("--dbc", decode_dbc,
-                     "Decode with this DBC file instead of a built-in protocol");
+  decode->add_option(
+      "--dbc", decode_dbc,
+      "Add the messages of this DBC file; they take precedence over the built-in protocol");
   decode->add_option("--format", format, format_help);
 
   auto* identify =

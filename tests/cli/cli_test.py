@@ -148,6 +148,15 @@ rows = [json.loads(l) for l in r.stdout.splitlines()]
 check(rows and rows[0]['signals'].get('cell_min_voltage') == {'value': 3.259, 'unit': 'V'} and
       rows[0]['signals'].get('cell_min_temperature') == {'value': 20.85, 'unit': 'degC'}, 'auto protocol decode: %r' % rows[:1])
 
+# --dbc adds a user's messages: 0x305 (no signals built in) decoded by the user DBC, 0x351 still built in.
+with tempfile.TemporaryDirectory() as tmp:
+    mine = os.path.join(tmp, 'mine.dbc')
+    with open(mine, 'w') as fh:
+        fh.write('BO_ 773 my_heartbeat: 8 Inverter\n SG_ first_byte : 0|8@1+ (1,0) [0|255] "" BMS\n')
+    r = run('decode', SAMPLE, '--dbc', mine, '--json')
+    names = {json.loads(l)['name'] for l in r.stdout.splitlines()}
+    check(r.returncode == 0 and 'my_heartbeat' in names and 'limits' in names, 'user DBC adds messages: %r' % names)
+
 if failures:
     print('cli: %d failure(s)' % len(failures))
     for f in failures:
