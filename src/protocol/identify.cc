@@ -273,10 +273,12 @@ Identification Identifier::result() const {
   if (r.family.empty() && !extended_.empty()) {
     // J1939 PGN from the 29-bit id: PDU1 (PF < 240) has a destination in the low byte.
     std::vector<std::uint32_t> rvc;
+    std::string pgns;
     for (const auto& [id, s] : extended_) {
       const std::uint32_t pf = (id >> 16) & 0xFF;
       const std::uint32_t pgn = pf < 240 ? (id >> 8) & 0x3FF00 : (id >> 8) & 0x3FFFF;
       if (pgn >= 0x1FE00 && pgn <= 0x1FFFF) rvc.push_back(pgn);
+      if (pgns.size() < 80) pgns += fmt::format("{}0x{:05X}", pgns.empty() ? "" : " ", pgn);
     }
     r.family = rvc.empty() ? "j1939" : "rv-c";
     r.reasons.push_back(
@@ -285,6 +287,7 @@ Identification Identifier::result() const {
                           extended_.size())
             : fmt::format("29-bit ids carrying RV-C DGNs (0x1FExx-0x1FFxx), e.g. PGN 0x{:05X}",
                           rvc.front()));
+    r.reasons.push_back("PGNs from the ids: " + pgns);
     r.confidence = 0.5;
   }
   if (r.family.empty()) {
