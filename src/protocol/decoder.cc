@@ -254,14 +254,14 @@ std::uint64_t extract_bits_reference(std::span<const std::uint8_t> payload, std:
     // Bit k of the signal is payload bit start+k, counting LSB-first within each byte.
     for (std::uint32_t k = 0; k < length; ++k) {
       const std::uint32_t bit = start_bit + k;
-      const std::uint64_t b = (payload[bit / 8] >> (bit % 8)) & 1U;
+      const std::uint64_t b = (static_cast<std::uint32_t>(payload[bit / 8]) >> (bit % 8)) & 1U;
       raw |= b << k;
     }
   } else {
     // Start at the MSB and walk down: within a byte bit 7 -> 0, then bit 7 of the next byte.
     std::uint32_t bit = start_bit;
     for (std::uint32_t k = 0; k < length; ++k) {
-      const std::uint64_t b = (payload[bit / 8] >> (bit % 8)) & 1U;
+      const std::uint64_t b = (static_cast<std::uint32_t>(payload[bit / 8]) >> (bit % 8)) & 1U;
       raw = (raw << 1) | b;
       bit = (bit % 8 == 0) ? bit + 15 : bit - 1;
     }

@@ -19,12 +19,18 @@ struct Range {
 
 // LV packs (12-58 V class), SOC/SOH in percent, limits of a few hundred amps, -40..80 degC.
 constexpr Range kPlausible[] = {
-    {"charge_voltage_limit", 20, 65},    {"discharge_voltage_limit", 20, 60},
-    {"charge_current_limit", 0, 1000},   {"discharge_current_limit", 0, 1000},
-    {"soc", 0, 100},                     {"soh", 0, 100},
-    {"pack_voltage", 20, 65},            {"pack_current", -1000, 1000},
-    {"pack_temperature", -40, 80},       {"cell_min_voltage", 2.0, 4.3},
-    {"cell_max_voltage", 2.0, 4.3},      {"cell_min_temperature", -40, 80},
+    {"charge_voltage_limit", 20, 65},
+    {"discharge_voltage_limit", 20, 60},
+    {"charge_current_limit", 0, 1000},
+    {"discharge_current_limit", 0, 1000},
+    {"soc", 0, 100},
+    {"soh", 0, 100},
+    {"pack_voltage", 20, 65},
+    {"pack_current", -1000, 1000},
+    {"pack_temperature", -40, 80},
+    {"cell_min_voltage", 2.0, 4.3},
+    {"cell_max_voltage", 2.0, 4.3},
+    {"cell_min_temperature", -40, 80},
     {"cell_max_temperature", -40, 80},
 };
 
@@ -60,20 +66,23 @@ std::vector<std::string> implausible(const std::string& file) {
 }
 
 TEST(RealCapturesDecode, HealthyCapturesArePlausible) {
-  for (const char* file : {"powerforum_byd_victron_dump.log", "powerforum_pylontech_plonkster_dump.log",
-                           "pytes_victron_protocol_opendtu.log", "seplos_victron_gx_candump_a.log",
-                           "byd_lvs_victron_frames.txt", "ecoworthy_cubix100_pylon_v206.log",
-                           "pylontech_us5000_v12_vs_v13_setfirelabs.txt"}) {
+  for (const char* file :
+       {"powerforum_byd_victron_dump.log", "powerforum_pylontech_plonkster_dump.log",
+        "pytes_victron_protocol_opendtu.log", "seplos_victron_gx_candump_a.log",
+        "byd_lvs_victron_frames.txt", "ecoworthy_cubix100_pylon_v206.log",
+        "pylontech_us5000_v12_vs_v13_setfirelabs.txt"}) {
     EXPECT_EQ(implausible(file), std::vector<std::string>{}) << file;
   }
 }
 
 TEST(RealCapturesDecode, KnownOddCapturesShowTheirOddity) {
   // diyBMS early emulation: negative discharge current limit (0xFF9C = -100 -> -10.0 A), twice.
-  EXPECT_EQ(implausible("diybms_pylon_emulation_early.log"),
-            (std::vector<std::string>{"discharge_current_limit=-10", "discharge_current_limit=-10"}));
+  EXPECT_EQ(
+      implausible("diybms_pylon_emulation_early.log"),
+      (std::vector<std::string>{"discharge_current_limit=-10", "discharge_current_limit=-10"}));
   // setfirelabs US2000: 0x356 bytes "02 03 04 05" are illustrative -> 0x0504 = 128.4 degC.
-  EXPECT_EQ(implausible("pylontech_us2000_sofar_setfirelabs.txt"), (std::vector<std::string>{"pack_temperature=128.4"}));
+  EXPECT_EQ(implausible("pylontech_us2000_sofar_setfirelabs.txt"),
+            (std::vector<std::string>{"pack_temperature=128.4"}));
 }
 
 }  // namespace
