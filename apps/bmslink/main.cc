@@ -252,12 +252,12 @@ void print_inventory(const FrameReader& reader, const bmslink::analysis::Invento
   const auto& st = reader.stats();
   fmt::print("{}: {} ({})\n", reader.name(), bmslink::capture::format_name(reader.format()),
              reader.variant());
-  std::string span = "no timestamps";
+  std::string span = "(no timestamps)";
   if (const auto d = inv.duration_s()) {
-    span = fmt::format("{:.1f} s of {} time", *d,
+    span = fmt::format("over {:.1f} s of {} time", *d,
                        inv.time_kind == bmslink::TimeKind::kAbsolute ? "absolute" : "relative");
   }
-  fmt::print("  {} frames over {}: {} data, {} remote, {} error, {} CAN FD, {} with 29-bit ids\n",
+  fmt::print("  {} frames {}: {} data, {} remote, {} error, {} CAN FD, {} with 29-bit ids\n",
              inv.frames, span, inv.data_frames, inv.remote_frames, inv.error_frames, inv.fd_frames,
              inv.extended_frames);
   if (st.malformed > 0) fmt::print("  {} malformed line(s) skipped\n", st.malformed);
@@ -296,7 +296,12 @@ void print_inventory(const FrameReader& reader, const bmslink::analysis::Invento
   }
 }
 
-int cmd_analyze(const std::vector<std::string>& paths, const std::string& format, bool json) {
+// Reads every capture through a fresh `State` (frames go to visit(state, frame)), then lets
+// report(state, reader) print text or return JSON; JSON is printed at the end, one object for one
+// file, an array for several.
+template <typename State, typename Visit, typename Report>
+int over_captures(const std::vector<std::string>& paths, const std::string& format, bool json,
+                  Visit visit, Report report) {
   int rc = kExitOk;
   nlohmann::json all = nlohmann::json::array();
   for (const auto& path : paths) {
@@ -306,28 +311,40 @@ int cmd_analyze(const std::vector<std::string>& paths, const std::string& format
       rc = kExitInput;
       continue;
     }
-    bmslink::analysis::InventoryBuilder builder;
-    bmslink::protocol::Identifier identifier;
+    State state;
     bmslink::can::Frame f;
-    while (reader->next(f)) {
-      builder.add(f);
-      identifier.add(f);
-    }
+    while (reader->next(f)) visit(state, f);
     const int read_rc = finish_reading(*reader, sink);
     if (read_rc != kExitOk) {
       rc = read_rc;
       continue;
     }
-    const auto inv = builder.finish();
-    if (json) {
-      all.push_back(inventory_json(*reader, inv, identifier.result()));
-    } else {
-      print_inventory(*reader, inv, identifier.result());
-      if (&path != &paths.back()) fmt::print("\n");
-    }
+    nlohmann::json one = report(state, *reader);
+    if (json) all.push_back(std::move(one));
+    if (!json && &path != &paths.back()) fmt::print("\n");
   }
   if (json) fmt::print("{}\n", paths.size() == 1 && !all.empty() ? all[0].dump(2) : all.dump(2));
   return rc;
+}
+
+struct AnalyzeState {
+  bmslink::analysis::InventoryBuilder inventory;
+  bmslink::protocol::Identifier identifier;
+};
+
+int cmd_analyze(const std::vector<std::string>& paths, const std::string& format, bool json) {
+  return over_captures<AnalyzeState>(
+      paths, format, json,
+      [](AnalyzeState& s, const bmslink::can::Frame& f) {
+        s.inventory.add(f);
+        s.identifier.add(f);
+      },
+      [json](AnalyzeState& s, const FrameReader& reader) -> nlohmann::json {
+        const auto inv = s.inventory.finish();
+        if (json) return inventory_json(reader, inv, s.identifier.result());
+        print_inventory(reader, inv, s.identifier.result());
+        return nullptr;
+      });
 }
 
 // The protocol to decode with: a user DBC file, or a built-in definition by name.
@@ -457,41 +474,27 @@ int cmd_decode(const std::string& path, const std::string& format, bool json,
 }
 
 int cmd_identify(const std::vector<std::string>& paths, const std::string& format, bool json) {
-  int rc = kExitOk;
-  nlohmann::json all = nlohmann::json::array();
-  for (const auto& path : paths) {
-    bmslink::CollectingSink sink;
-    auto reader = open_or_report(path, format, sink);
-    if (!reader) {
-      rc = kExitInput;
-      continue;
-    }
-    bmslink::protocol::Identifier identifier;
-    bmslink::can::Frame f;
-    while (reader->next(f)) identifier.add(f);
-    const int read_rc = finish_reading(*reader, sink);
-    if (read_rc != kExitOk) {
-      rc = read_rc;
-      continue;
-    }
-    const auto id = identifier.result();
-    if (json) {
-      auto j = identification_json(id);
-      j["file"] = reader->name();
-      all.push_back(std::move(j));
-      continue;
-    }
-    fmt::print("{}: {}{}{} (confidence {:.2f})\n", reader->name(), id.family,
-               id.variant.empty() ? "" : " / " + id.variant,
-               id.manufacturer.empty() ? "" : fmt::format(", manufacturer \"{}\"", id.manufacturer),
-               id.confidence);
-    if (!id.inverter.empty()) fmt::print("  inverter: {}\n", id.inverter);
-    for (const auto& reason : id.reasons) fmt::print("  - {}\n", reason);
-    for (const auto& a : id.ambiguities) fmt::print("  ! {}\n", a);
-    if (!id.protocol.empty()) fmt::print("  decode with: {}\n", id.protocol);
-  }
-  if (json) fmt::print("{}\n", paths.size() == 1 && !all.empty() ? all[0].dump(2) : all.dump(2));
-  return rc;
+  return over_captures<bmslink::protocol::Identifier>(
+      paths, format, json,
+      [](bmslink::protocol::Identifier& s, const bmslink::can::Frame& f) { s.add(f); },
+      [json](bmslink::protocol::Identifier& s, const FrameReader& reader) -> nlohmann::json {
+        const auto id = s.result();
+        if (json) {
+          auto j = identification_json(id);
+          j["file"] = reader.name();
+          return j;
+        }
+        fmt::print(
+            "{}: {}{}{} (confidence {:.2f})\n", reader.name(), id.family,
+            id.variant.empty() ? "" : " / " + id.variant,
+            id.manufacturer.empty() ? "" : fmt::format(", manufacturer \"{}\"", id.manufacturer),
+            id.confidence);
+        if (!id.inverter.empty()) fmt::print("  inverter: {}\n", id.inverter);
+        for (const auto& reason : id.reasons) fmt::print("  - {}\n", reason);
+        for (const auto& a : id.ambiguities) fmt::print("  ! {}\n", a);
+        if (!id.protocol.empty()) fmt::print("  decode with: {}\n", id.protocol);
+        return nullptr;
+      });
 }
 
 int cmd_dbc_export(const std::string& name, const std::string& output) {
