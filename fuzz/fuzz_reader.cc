@@ -9,6 +9,9 @@
 #include "bmslink/analysis/inventory.h"
 #include "bmslink/capture/reader.h"
 #include "bmslink/capture/writer.h"
+#include "bmslink/protocol/builtin.h"
+#include "bmslink/protocol/decoder.h"
+#include "bmslink/protocol/identify.h"
 
 namespace {
 
@@ -43,6 +46,18 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
       bmslink::capture::make_writer(bmslink::capture::OutputFormat::kCandumpLog, null_out);
   auto asc = bmslink::capture::make_writer(bmslink::capture::OutputFormat::kVectorAsc, null_out);
   bmslink::analysis::InventoryBuilder inventory;
+  bmslink::protocol::Identifier identifier;
+  // Every frame is also decoded with every built-in protocol, so arbitrary payloads and lengths
+  // reach the decoders.
+  static const auto decoders = [] {
+    std::vector<bmslink::protocol::Decoder> out;
+    for (const auto& p : bmslink::protocol::builtin_protocols()) {
+      out.emplace_back(**bmslink::protocol::builtin_database(p.name));
+    }
+    return out;
+  }();
+  std::vector<bmslink::protocol::SignalValue> values(64);
+  char text[512];
   bmslink::can::Frame f;
   std::uint64_t n = 0;
   while ((*reader)->next(f)) {
@@ -50,8 +65,16 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     candump->write(f);
     asc->write(f);
     inventory.add(f);
+    identifier.add(f);
+    for (const auto& d : decoders) {
+      if (const auto* md = d.find(f.id, f.extended)) {
+        require(md->signal_count() <= values.size());
+        md->decode(f, values, text);
+      }
+    }
     ++n;
   }
+  (void)identifier.result();
   require(n == (*reader)->stats().frames);
   require(sink.total() == (*reader)->stats().malformed);
   (void)candump->finish();
