@@ -3,6 +3,8 @@
 
 #include "bmslink/protocol/dbc.h"
 
+#include "bmslink/core/diagnostics.h"
+
 #include <cctype>
 #include <charconv>
 #include <cstdlib>
@@ -148,11 +150,11 @@ class Parser {
   void advance() { cur_ = lex_.next(); }
 
   tl::unexpected<Error> fail(std::string_view what) const {
-    return make_error(
-        ErrorCode::kMalformed,
-        fmt::format("{}:{}: {}{}", name_, cur_.line, what,
-                    cur_.kind == Tok::kEnd ? " (at end of file)"
-                                           : fmt::format(" (got \"{}\")", cur_.text)));
+    return make_error(ErrorCode::kMalformed,
+                      fmt::format("{}:{}: {}{}", name_, cur_.line, what,
+                                  cur_.kind == Tok::kEnd
+                                      ? " (at end of file)"
+                                      : fmt::format(" (got \"{}\")", excerpt_of(cur_.text, 40))));
   }
 
   void skip_line() {
