@@ -25,16 +25,25 @@ struct Decoded {
   std::array<char, 256> text{};
 };
 
-std::unique_ptr<Decoded> decode(const can::Frame& f) {
-  const auto db = builtin_database("pylon_lv_1_2");
+// Decodes one frame with a named built-in protocol; values by signal name. Text values point
+// into `text`.
+std::map<std::string, SignalValue> decode_with(const char* protocol, const can::Frame& f,
+                                               std::array<char, 256>& text) {
+  const auto db = builtin_database(protocol);
   EXPECT_TRUE(db);
-  static const Decoder decoder(**db);
+  const Decoder decoder(**db);
   const auto* md = decoder.find(f.id, f.extended);
-  EXPECT_NE(md, nullptr);
-  auto out = std::make_unique<Decoded>();
+  EXPECT_NE(md, nullptr) << protocol;
   std::vector<SignalValue> values(md->signal_count());
-  md->decode(f, values, out->text);
-  for (const auto& v : values) out->by_name[v.signal->name] = v;
+  md->decode(f, values, text);
+  std::map<std::string, SignalValue> out;
+  for (const auto& v : values) out[v.signal->name] = v;
+  return out;
+}
+
+std::unique_ptr<Decoded> decode(const can::Frame& f) {
+  auto out = std::make_unique<Decoded>();
+  out->by_name = decode_with("pylon_lv_1_2", f, out->text);
   return out;
 }
 
@@ -243,21 +252,6 @@ TEST(Encode, RoundTripsEverySignalOfEveryBuiltInProtocol) {
 
 namespace bmslink::protocol {
 namespace {
-
-// Decodes one frame with a named built-in protocol; values by signal name (text as NaN).
-std::map<std::string, SignalValue> decode_with(const char* protocol, const can::Frame& f,
-                                               std::array<char, 256>& text) {
-  const auto db = builtin_database(protocol);
-  EXPECT_TRUE(db);
-  const Decoder decoder(**db);
-  const auto* md = decoder.find(f.id, f.extended);
-  EXPECT_NE(md, nullptr) << protocol;
-  std::vector<SignalValue> values(md->signal_count());
-  md->decode(f, values, text);
-  std::map<std::string, SignalValue> out;
-  for (const auto& v : values) out[v.signal->name] = v;
-  return out;
-}
 
 TEST(PylonLv13, UsFiveThousandV13AndEcoWorthyExtremes) {
   std::array<char, 256> text{};
