@@ -1,12 +1,17 @@
 // bmslink command line: parses arguments, calls the library, prints. Exit codes: 0 done,
 // 1 the input was unusable, 2 wrong usage.
 
+#include <unistd.h>
+
 #include <array>
+#include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <cstring>
+#include <functional>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <span>
 #include <string>
@@ -17,12 +22,16 @@
 #include <nlohmann/json.hpp>
 
 #include "bmslink/analysis/inventory.h"
+#include "bmslink/analysis/run.h"
 #include "bmslink/can/error_frame.h"
 #include "bmslink/capture/reader.h"
 #include "bmslink/capture/writer.h"
+#include "bmslink/diagnosis/findings.h"
 #include "bmslink/protocol/builtin.h"
 #include "bmslink/protocol/decoder.h"
 #include "bmslink/protocol/identify.h"
+#include "bmslink/report/analysis_report.h"
+#include "bmslink/sim/site.h"
 
 namespace {
 
@@ -180,122 +189,6 @@ int cmd_convert(const std::string& path, const std::string& format, const std::s
   return read_rc;
 }
 
-std::string opt_ms(const std::optional<double>& v, int decimals = 1) {
-  return v ? fmt::format("{:.{}f}", *v, decimals) : "-";
-}
-
-nlohmann::json identification_json(const bmslink::protocol::Identification& id) {
-  return {
-      {"family", id.family},
-      {"variant", id.variant.empty() ? nlohmann::json(nullptr) : nlohmann::json(id.variant)},
-      {"manufacturer",
-       id.manufacturer.empty() ? nlohmann::json(nullptr) : nlohmann::json(id.manufacturer)},
-      {"product", id.product.empty() ? nlohmann::json(nullptr) : nlohmann::json(id.product)},
-      {"inverter", id.inverter.empty() ? nlohmann::json(nullptr) : nlohmann::json(id.inverter)},
-      {"confidence", std::round(id.confidence * 100.0) / 100.0},
-      {"reasons", id.reasons},
-      {"ambiguities", id.ambiguities},
-      {"protocol", id.protocol.empty() ? nlohmann::json(nullptr) : nlohmann::json(id.protocol)}};
-}
-
-nlohmann::json inventory_json(const FrameReader& reader, const bmslink::analysis::Inventory& inv,
-                              const bmslink::protocol::Identification& protocol) {
-  using nlohmann::json;
-  auto opt = [](const std::optional<double>& v) { return v ? json(*v) : json(nullptr); };
-  json ids = json::array();
-  for (const auto& s : inv.ids) {
-    ids.push_back(
-        {{"id", bmslink::analysis::key_hex(s.extended ? (s.id | bmslink::can::kEffFlag) : s.id)},
-         {"ext", s.extended},
-         {"count", s.count},
-         {"period_ms", opt(s.period_ms)},
-         {"jitter_ms", opt(s.jitter_ms)},
-         {"max_gap_ms", opt(s.max_gap_ms)},
-         {"min_len", s.min_len},
-         {"max_len", s.max_len},
-         {"payload_changes", s.payload_changes}});
-  }
-  json talkers = json::array();
-  for (const auto& t : inv.talkers) {
-    json members = json::array();
-    for (auto k : t.ids) members.push_back(bmslink::analysis::key_hex(k));
-    talkers.push_back({{"ids", members},
-                       {"period_ms", opt(t.period_ms)},
-                       {"burst_span_ms", opt(t.burst_span_ms)}});
-  }
-  const auto& st = reader.stats();
-  return {{"file", reader.name()},
-          {"format", std::string(bmslink::capture::format_name(reader.format()))},
-          {"variant", reader.variant()},
-          {"lines", st.lines},
-          {"malformed", st.malformed},
-          {"frames", inv.frames},
-          {"data_frames", inv.data_frames},
-          {"remote_frames", inv.remote_frames},
-          {"error_frames", inv.error_frames},
-          {"fd_frames", inv.fd_frames},
-          {"extended_frames", inv.extended_frames},
-          {"untimed_frames", inv.untimed_frames},
-          {"time", inv.time_kind == bmslink::TimeKind::kAbsolute   ? "absolute"
-                   : inv.time_kind == bmslink::TimeKind::kRelative ? "relative"
-                                                                   : "none"},
-          {"duration_s", opt(inv.duration_s())},
-          {"errors", inv.errors},
-          {"channels", inv.channels},
-          {"ids", ids},
-          {"talkers", talkers},
-          {"protocol", identification_json(protocol)}};
-}
-
-void print_inventory(const FrameReader& reader, const bmslink::analysis::Inventory& inv,
-                     const bmslink::protocol::Identification& protocol) {
-  const auto& st = reader.stats();
-  fmt::print("{}: {} ({})\n", reader.name(), bmslink::capture::format_name(reader.format()),
-             reader.variant());
-  std::string span = "(no timestamps)";
-  if (const auto d = inv.duration_s()) {
-    span = fmt::format("over {:.1f} s of {} time", *d,
-                       inv.time_kind == bmslink::TimeKind::kAbsolute ? "absolute" : "relative");
-  }
-  fmt::print("  {} frames {}: {} data, {} remote, {} error, {} CAN FD, {} with 29-bit ids\n",
-             inv.frames, span, inv.data_frames, inv.remote_frames, inv.error_frames, inv.fd_frames,
-             inv.extended_frames);
-  if (st.malformed > 0) fmt::print("  {} malformed line(s) skipped\n", st.malformed);
-  fmt::print(
-      "  protocol: {}{}{} (confidence {:.2f}){}\n", protocol.family,
-      protocol.variant.empty() ? "" : " / " + protocol.variant,
-      protocol.manufacturer.empty() ? ""
-                                    : fmt::format(", manufacturer \"{}\"", protocol.manufacturer),
-      protocol.confidence, protocol.inverter.empty() ? "" : ", inverter " + protocol.inverter);
-  fmt::print("\n  {:<12} {:>8} {:>11} {:>10} {:>11} {:>6} {:>8}\n", "id", "frames", "period ms",
-             "jitter ms", "max gap ms", "len", "changes");
-  for (const auto& s : inv.ids) {
-    const std::string len = s.min_len == s.max_len ? fmt::format("{}", s.min_len)
-                                                   : fmt::format("{}-{}", s.min_len, s.max_len);
-    fmt::print("  {:<12} {:>8} {:>11} {:>10} {:>11} {:>6} {:>8}\n",
-               bmslink::analysis::key_hex(s.extended ? (s.id | bmslink::can::kEffFlag) : s.id),
-               s.count, opt_ms(s.period_ms), opt_ms(s.jitter_ms, 2), opt_ms(s.max_gap_ms), len,
-               s.payload_changes);
-  }
-  if (inv.ids_beyond_cap > 0)
-    fmt::print("  ... and {} frames of further ids\n", inv.ids_beyond_cap);
-  fmt::print("\n  talkers (ids that leave the bus together in bursts):\n");
-  char label = 'A';
-  for (const auto& t : inv.talkers) {
-    std::string members;
-    for (auto k : t.ids) members += (members.empty() ? "" : " ") + bmslink::analysis::key_hex(k);
-    std::string timing;
-    if (t.period_ms) timing += fmt::format(", every {:.0f} ms", *t.period_ms);
-    if (t.burst_span_ms) timing += fmt::format(", burst {:.1f} ms", *t.burst_span_ms);
-    fmt::print("    {}: {}{}\n", label, members, timing);
-    label = label == 'Z' ? 'Z' : static_cast<char>(label + 1);
-  }
-  if (!inv.errors.empty()) {
-    fmt::print("\n  error frames by kind:\n");
-    for (const auto& [kind, n] : inv.errors) fmt::print("    {:<40} {}\n", kind, n);
-  }
-}
-
 // Reads every capture through a fresh `State` (frames go to visit(state, frame)), then lets
 // report(state, reader) print text or return JSON; JSON is printed at the end, one object for one
 // file, an array for several.
@@ -327,24 +220,125 @@ int over_captures(const std::vector<std::string>& paths, const std::string& form
   return rc;
 }
 
-struct AnalyzeState {
-  bmslink::analysis::InventoryBuilder inventory;
-  bmslink::protocol::Identifier identifier;
+// Reading problems of one analysed file on stderr; returns the exit code for it.
+int report_reading(const bmslink::analysis::RunResult& run, const bmslink::CollectingSink& sink) {
+  const auto& st = run.stats;
+  if (st.malformed > 0) {
+    fmt::print(stderr, "bmslink: {}: {} malformed line(s) skipped\n", run.file, st.malformed);
+    for (const auto& d : sink.kept()) {
+      if (&d - sink.kept().data() >= 5) break;
+      fmt::print(stderr, "  {}\n", bmslink::format_diagnostic(d));
+    }
+    if (st.malformed > 5) {
+      fmt::print(stderr, "  by reason:\n");
+      for (const auto& [reason, n] : sink.by_reason())
+        fmt::print(stderr, "  {:>10}  {}\n", n, reason);
+    }
+  }
+  if (run.failure) fmt::print(stderr, "bmslink: {}\n", run.failure->message);
+  if (st.frames == 0) {
+    fmt::print(stderr, "bmslink: {}: no CAN frame could be read\n", run.file);
+    return kExitInput;
+  }
+  return run.failure ? kExitInput : kExitOk;
+}
+
+// A progress bar on stderr, redrawn at most every 100 ms; only when stderr is a terminal.
+class ProgressBar {
+ public:
+  explicit ProgressBar(std::string label) : label_(std::move(label)), tty_(::isatty(2) == 1) {}
+  ~ProgressBar() {
+    if (drawn_) fmt::print(stderr, "\r\033[K");
+  }
+  std::function<void(std::uint64_t, std::uint64_t)> callback() {
+    if (!tty_) return {};
+    return [this](std::uint64_t done, std::uint64_t total) { draw(done, total); };
+  }
+
+ private:
+  void draw(std::uint64_t done, std::uint64_t total) {
+    const std::lock_guard<std::mutex> lock(mutex_);
+    const auto now = std::chrono::steady_clock::now();
+    if (drawn_ && now - last_ < std::chrono::milliseconds(100) && done < total) return;
+    last_ = now;
+    drawn_ = true;
+    const double share = total == 0 ? 1.0 : static_cast<double>(done) / static_cast<double>(total);
+    const int width = 30;
+    const int filled = static_cast<int>(share * width);
+    fmt::print(stderr, "\r{} [{:=<{}}{: <{}}] {:3.0f} % of {:.0f} MB", label_, "", filled, "",
+               width - filled, share * 100, static_cast<double>(total) / 1e6);
+  }
+  std::string label_;
+  bool tty_;
+  bool drawn_ = false;
+  std::mutex mutex_;
+  std::chrono::steady_clock::time_point last_{};
 };
 
-int cmd_analyze(const std::vector<std::string>& paths, const std::string& format, bool json) {
-  return over_captures<AnalyzeState>(
-      paths, format, json,
-      [](AnalyzeState& s, const bmslink::can::Frame& f) {
-        s.inventory.add(f);
-        s.identifier.add(f);
-      },
-      [json](AnalyzeState& s, const FrameReader& reader) -> nlohmann::json {
-        const auto inv = s.inventory.finish();
-        if (json) return inventory_json(reader, inv, s.identifier.result());
-        print_inventory(reader, inv, s.identifier.result());
-        return nullptr;
-      });
+struct AnalyzeArgs {
+  std::vector<std::string> paths;
+  std::string format;
+  bool json = false;
+  std::string html;
+  double timeout_s = 3.0;
+  unsigned bitrate = 500000;
+  unsigned threads = 0;
+};
+
+int cmd_analyze(const AnalyzeArgs& args) {
+  bmslink::analysis::RunOptions options;
+  if (!args.format.empty()) {
+    options.format = bmslink::capture::parse_format_name(args.format);
+    if (!options.format) {
+      fmt::print(stderr, "bmslink: unknown format '{}'; one of: {}\n", args.format,
+                 format_choices());
+      return kExitUsage;
+    }
+  }
+  options.analyzer.inverter_timeout_ms = static_cast<std::int64_t>(args.timeout_s * 1000.0);
+  options.analyzer.bitrate_bps = args.bitrate;
+  options.threads = args.threads;
+  int rc = kExitOk;
+  std::vector<bmslink::report::CaptureReport> reports;
+  nlohmann::json all = nlohmann::json::array();
+  for (const auto& path : args.paths) {
+    bmslink::CollectingSink sink;
+    ProgressBar bar("bmslink: " + path);
+    options.progress = bar.callback();
+    auto run = bmslink::analysis::analyze_capture(path, sink, options);
+    if (!run) {
+      fmt::print(stderr, "bmslink: {}\n", run.error().message);
+      rc = kExitInput;
+      continue;
+    }
+    const int read_rc = report_reading(*run, sink);
+    if (read_rc != kExitOk) rc = read_rc;
+    if (run->stats.frames == 0) continue;
+    bmslink::report::CaptureReport report;
+    report.findings = bmslink::diagnosis::diagnose_capture(run->evidence);
+    report.run = std::move(*run);
+    if (args.json) {
+      all.push_back(bmslink::report::analysis_json(report));
+    } else {
+      if (!reports.empty()) fmt::print("\n");
+      fmt::print("{}", bmslink::report::analysis_text(report));
+    }
+    reports.push_back(std::move(report));
+  }
+  if (args.json)
+    fmt::print("{}\n", args.paths.size() == 1 && !all.empty() ? all[0].dump(2) : all.dump(2));
+  if (!args.html.empty() && !reports.empty()) {
+    const std::string html = bmslink::report::analysis_html(reports);
+    const std::string tmp = args.html + ".tmp";
+    std::FILE* out = std::fopen(tmp.c_str(), "wb");
+    if (out == nullptr || std::fwrite(html.data(), 1, html.size(), out) != html.size() ||
+        std::fclose(out) != 0 || std::rename(tmp.c_str(), args.html.c_str()) != 0) {
+      fmt::print(stderr, "bmslink: cannot write {}: {}\n", args.html, std::strerror(errno));
+      std::remove(tmp.c_str());
+      return kExitInput;
+    }
+  }
+  return rc;
 }
 
 // The protocol to decode with: a user DBC file, or a built-in definition by name.
@@ -480,7 +474,7 @@ int cmd_identify(const std::vector<std::string>& paths, const std::string& forma
       [json](bmslink::protocol::Identifier& s, const FrameReader& reader) -> nlohmann::json {
         const auto id = s.result();
         if (json) {
-          auto j = identification_json(id);
+          auto j = bmslink::report::identification_json(id);
           j["file"] = reader.name();
           return j;
         }
@@ -515,6 +509,44 @@ int cmd_dbc_export(const std::string& name, const std::string& output) {
   return kExitUsage;
 }
 
+int cmd_simulate(const bmslink::sim::SiteOptions& options, const std::string& to,
+                 const std::string& output) {
+  const bool to_stdout = output.empty() || output == "-";
+  const std::string tmp = to_stdout ? std::string() : output + ".tmp";
+  std::FILE* out = to_stdout ? stdout : std::fopen(tmp.c_str(), "wb");
+  if (out == nullptr) {
+    fmt::print(stderr, "bmslink: cannot write {}: {}\n", tmp, std::strerror(errno));
+    return kExitInput;
+  }
+  auto writer =
+      bmslink::capture::make_writer(to == "asc" ? bmslink::capture::OutputFormat::kVectorAsc
+                                                : bmslink::capture::OutputFormat::kCandumpLog,
+                                    out);
+  auto frames =
+      bmslink::sim::simulate(options, [&](const bmslink::can::Frame& f) { writer->write(f); });
+  auto closed = writer->finish();
+  bool ok = frames.has_value() && closed.has_value();
+  if (!to_stdout) {
+    ok = (std::fclose(out) == 0) && ok;
+    if (ok) ok = std::rename(tmp.c_str(), output.c_str()) == 0;
+    if (!ok) std::remove(tmp.c_str());
+  }
+  if (!frames) {
+    fmt::print(stderr, "bmslink: {}\n", frames.error().message);
+    return kExitUsage;
+  }
+  if (!ok) {
+    fmt::print(stderr, "bmslink: cannot write {}\n", output.empty() ? "standard output" : output);
+    return kExitInput;
+  }
+  if (!to_stdout) {
+    fmt::print(stderr, "bmslink: {} frames of a {} site ({}) over {} s written to {}\n", *frames,
+               bmslink::sim::variant_name(options.variant), options.fault, options.duration_s,
+               output);
+  }
+  return kExitOk;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) try {
@@ -542,11 +574,26 @@ int main(int argc, char** argv) try {
   convert->add_option("--format", format, format_help);
 
   auto* analyze = app.add_subcommand(
-      "analyze", "What a capture contains: frames per id, periods, talkers, errors");
-  std::vector<std::string> analyze_in;
-  bool analyze_json = false;
-  analyze->add_option("FILE", analyze_in, "Capture file(s)")->required();
-  analyze->add_flag("--json", analyze_json, "Machine-readable output (keys in docs/json.md)");
+      "analyze",
+      "Diagnose captures: what is wrong, at which layer, the evidence and the fix; plus protocol, "
+      "timing, talkers, errors and signals");
+  AnalyzeArgs aa;
+  analyze->add_option("FILE", aa.paths, "Capture file(s)")->required();
+  analyze->add_flag("--json", aa.json, "Machine-readable output (keys in docs/json.md)");
+  analyze->add_option("--html", aa.html,
+                      "Also write a self-contained HTML report (inline SVG charts) to this file");
+  analyze
+      ->add_option("--timeout", aa.timeout_s,
+                   "Inverter timeout in seconds: longer BMS silences are dropouts (default 3)")
+      ->check(CLI::Range(0.1, 3600.0));
+  analyze
+      ->add_option("--bitrate", aa.bitrate,
+                   "Bus bit rate for the bus-load estimate (default 500000)")
+      ->check(CLI::Range(10000, 8000000));
+  analyze
+      ->add_option("--threads", aa.threads,
+                   "Threads for large candump logs (default: one per core)")
+      ->check(CLI::Range(0, 256));
   analyze->add_option("--format", format, format_help);
 
   auto* decode =
@@ -579,6 +626,22 @@ int main(int argc, char** argv) try {
   dbc_export->add_option("NAME", export_name, "Protocol name (bmslink dbc list)")->required();
   dbc_export->add_option("-o,--output", export_out, "Output file (standard output by default)");
 
+  auto* simulate = app.add_subcommand(
+      "simulate", "Write the capture of a simulated BMS-inverter site, healthy or with one fault");
+  bmslink::sim::SiteOptions sim_options;
+  std::string sim_variant = "pylon", sim_to = "candump", sim_out;
+  std::vector<std::string> fault_choices;
+  for (auto n : bmslink::sim::fault_names()) fault_choices.emplace_back(n);
+  simulate->add_option("--fault", sim_options.fault, "Fault to inject (or healthy)")
+      ->check(CLI::IsMember(fault_choices));
+  simulate->add_option("--variant", sim_variant, "Protocol the BMS speaks")
+      ->check(CLI::IsMember({"pylon", "victron", "sma"}));
+  simulate->add_option("--duration", sim_options.duration_s, "Seconds to simulate (default 3600)")
+      ->check(CLI::Range(1.0, 31.0 * 86400));
+  simulate->add_option("--seed", sim_options.seed, "Random seed (same seed, same capture)");
+  simulate->add_option("--to", sim_to, "Output format")->check(CLI::IsMember({"candump", "asc"}));
+  simulate->add_option("-o,--output", sim_out, "Output file (standard output by default)");
+
   auto* help = app.add_subcommand("help", "Show help for every command");
 
   try {
@@ -597,7 +660,10 @@ int main(int argc, char** argv) try {
   }
   if (*frames) return cmd_frames(frames_in, format, frames_json);
   if (*convert) return cmd_convert(convert_in, format, convert_to, convert_out);
-  if (*analyze) return cmd_analyze(analyze_in, format, analyze_json);
+  if (*analyze) {
+    aa.format = format;
+    return cmd_analyze(aa);
+  }
   if (*identify) return cmd_identify(identify_in, format, identify_json);
   if (*decode) return cmd_decode(decode_in, format, decode_json, decode_dbc, decode_protocol);
   if (*dbc_list) {
@@ -605,6 +671,12 @@ int main(int argc, char** argv) try {
     return kExitOk;
   }
   if (*dbc_export) return cmd_dbc_export(export_name, export_out);
+  if (*simulate) {
+    sim_options.variant = sim_variant == "victron" ? bmslink::sim::Variant::kVictron
+                          : sim_variant == "sma"   ? bmslink::sim::Variant::kSma
+                                                   : bmslink::sim::Variant::kPylon;
+    return cmd_simulate(sim_options, sim_to, sim_out);
+  }
   return kExitUsage;
 } catch (const std::exception& e) {
   fmt::print(stderr, "bmslink: internal error: {}\n", e.what());

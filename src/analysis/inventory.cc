@@ -72,6 +72,13 @@ void InventoryBuilder::add(const can::Frame& f) {
     it->second.stats.extended = f.extended;
     it->second.stats.min_len = f.len;
     it->second.stats.max_len = f.len;
+    it->second.first_len = f.len;
+    std::memcpy(it->second.first_data.data(), f.data.data(), f.len);
+    if (f.has_timestamp()) it->second.first_ns = f.timestamp_ns;
+  }
+  if (!first_key_) {
+    first_key_ = key;
+    if (f.has_timestamp()) first_frame_ns_ = f.timestamp_ns;
   }
   Track& t = it->second;
   IdStats& s = t.stats;
@@ -112,7 +119,8 @@ void InventoryBuilder::add(const can::Frame& f) {
     }
   } else {
     if (burst_first_ && burst_start_ns_ && prev_ns_ && *prev_ns_ > *burst_start_ns_) {
-      spans_by_first_[*burst_first_].push_back(*prev_ns_ - *burst_start_ns_);
+      auto& spans = spans_by_first_[*burst_first_];
+      if (spans.size() < kSpanSample) spans.push_back(*prev_ns_ - *burst_start_ns_);
     }
     burst_first_ = key;
     burst_start_ns_ =
@@ -122,9 +130,112 @@ void InventoryBuilder::add(const can::Frame& f) {
   prev_ns_ = f.has_timestamp() ? std::optional<std::int64_t>(f.timestamp_ns) : std::nullopt;
 }
 
+void InventoryBuilder::merge(InventoryBuilder&& later) {
+  Inventory& a = inv_;
+  Inventory& b = later.inv_;
+  a.frames += b.frames;
+  a.data_frames += b.data_frames;
+  a.remote_frames += b.remote_frames;
+  a.error_frames += b.error_frames;
+  a.fd_frames += b.fd_frames;
+  a.extended_frames += b.extended_frames;
+  a.untimed_frames += b.untimed_frames;
+  a.ids_beyond_cap += b.ids_beyond_cap;
+  if (a.time_kind == TimeKind::kNone) a.time_kind = b.time_kind;
+  if (b.first_ns && (!a.first_ns || *b.first_ns < *a.first_ns)) a.first_ns = b.first_ns;
+  if (b.last_ns && (!a.last_ns || *b.last_ns > *a.last_ns)) a.last_ns = b.last_ns;
+  for (const auto& [k, n] : b.errors) a.errors[k] += n;
+  for (const auto& [k, n] : b.channels) a.channels[k] += n;
+  last_channel_count_ = nullptr;
+
+  for (auto& [key, tb] : later.tracks_) {
+    auto it = tracks_.find(key);
+    if (it == tracks_.end()) {
+      if (tracks_.size() >= kMaxIds) {
+        a.ids_beyond_cap += tb.stats.count;
+        continue;
+      }
+      tracks_.emplace(key, std::move(tb));
+      continue;
+    }
+    Track& ta = it->second;
+    IdStats& sa = ta.stats;
+    const IdStats& sb = tb.stats;
+    if (sa.last_len != tb.first_len ||
+        std::memcmp(sa.last_data.data(), tb.first_data.data(), tb.first_len) != 0) {
+      ++sa.payload_changes;
+    }
+    sa.payload_changes += sb.payload_changes;
+    sa.count += sb.count;
+    sa.min_len = std::min(sa.min_len, sb.min_len);
+    sa.max_len = std::max(sa.max_len, sb.max_len);
+    sa.last_data = sb.last_data;
+    sa.last_len = sb.last_len;
+    ta.max_gap_ns = std::max(ta.max_gap_ns, tb.max_gap_ns);
+    std::vector<std::int64_t> joined_b = std::move(tb.intervals);
+    std::uint64_t seen_b = tb.intervals_seen;
+    if (ta.last_ns && tb.first_ns) {
+      const std::int64_t dt = *tb.first_ns - *ta.last_ns;
+      ta.max_gap_ns = std::max(ta.max_gap_ns, dt);
+      joined_b.push_back(dt);
+      ++seen_b;
+    }
+    // One reservoir from two: draw from each side in proportion to the intervals it stands for.
+    if (ta.intervals.size() + joined_b.size() <= kIntervalSample) {
+      ta.intervals.insert(ta.intervals.end(), joined_b.begin(), joined_b.end());
+    } else {
+      std::vector<std::int64_t> out;
+      out.reserve(kIntervalSample);
+      std::size_t ia = 0, ib = 0;
+      const double pa =
+          static_cast<double>(ta.intervals_seen) / static_cast<double>(ta.intervals_seen + seen_b);
+      while (out.size() < kIntervalSample && (ia < ta.intervals.size() || ib < joined_b.size())) {
+        rng_ = rng_ * 6364136223846793005ULL + 1442695040888963407ULL;
+        const double u = static_cast<double>(rng_ >> 11) / 9007199254740992.0;
+        if ((u < pa && ia < ta.intervals.size()) || ib >= joined_b.size())
+          out.push_back(ta.intervals[ia++]);
+        else
+          out.push_back(joined_b[ib++]);
+      }
+      ta.intervals = std::move(out);
+    }
+    ta.intervals_seen += seen_b;
+    if (tb.last_ns) ta.last_ns = tb.last_ns;
+    if (!ta.first_ns) ta.first_ns = tb.first_ns;
+  }
+  for (const auto& [packed, n] : later.adjacency_) adjacency_[packed] += n;
+  if (prev_key_ && later.first_key_ && *prev_key_ != *later.first_key_ && prev_ns_ &&
+      later.first_frame_ns_ && *later.first_frame_ns_ - *prev_ns_ <= kBurstGapNs) {
+    const auto pair = std::minmax(*prev_key_, *later.first_key_);
+    ++adjacency_[static_cast<std::uint64_t>(pair.first) << 32 | pair.second];
+  }
+  // The burst open at the end of this chunk is closed here; the later chunk's first burst was
+  // recorded from its own first frame, which is good enough for a median span.
+  if (burst_first_ && burst_start_ns_ && prev_ns_ && *prev_ns_ > *burst_start_ns_) {
+    auto& spans = spans_by_first_[*burst_first_];
+    if (spans.size() < kSpanSample) spans.push_back(*prev_ns_ - *burst_start_ns_);
+  }
+  for (auto& [k, v] : later.spans_by_first_) {
+    auto& spans = spans_by_first_[k];
+    for (auto x : v)
+      if (spans.size() < kSpanSample) spans.push_back(x);
+  }
+  if (!first_key_) {
+    first_key_ = later.first_key_;
+    first_frame_ns_ = later.first_frame_ns_;
+  }
+  if (later.prev_key_) {
+    prev_key_ = later.prev_key_;
+    prev_ns_ = later.prev_ns_;
+    burst_first_ = later.burst_first_;
+    burst_start_ns_ = later.burst_start_ns_;
+  }
+}
+
 Inventory InventoryBuilder::finish() {
   if (burst_first_ && burst_start_ns_ && prev_ns_ && *prev_ns_ > *burst_start_ns_) {
-    spans_by_first_[*burst_first_].push_back(*prev_ns_ - *burst_start_ns_);
+    auto& spans = spans_by_first_[*burst_first_];
+    if (spans.size() < kSpanSample) spans.push_back(*prev_ns_ - *burst_start_ns_);
   }
   std::vector<std::uint32_t> keys;
   keys.reserve(tracks_.size());

@@ -67,6 +67,9 @@ class InventoryBuilder {
   static constexpr std::int64_t kBurstGapNs = 5'000'000;  // frames closer than this are one burst
 
   void add(const can::Frame& frame);
+  // Appends the inventory of the frames that follow this builder's (a later chunk of the same
+  // capture); `later` is consumed. Interval samples are merged as one reservoir.
+  void merge(InventoryBuilder&& later);
   Inventory finish();
 
  private:
@@ -76,7 +79,11 @@ class InventoryBuilder {
     std::vector<std::int64_t> intervals;  // reservoir sample
     std::uint64_t intervals_seen = 0;
     std::int64_t max_gap_ns = 0;
+    std::optional<std::int64_t> first_ns;
+    std::array<std::uint8_t, 64> first_data{};
+    std::uint8_t first_len = 0;
   };
+  static constexpr std::size_t kSpanSample = 256;  // burst spans kept per first id
   static std::uint32_t key_of(const can::Frame& f) {
     return f.extended ? (f.id | can::kEffFlag) : f.id;
   }
@@ -90,6 +97,8 @@ class InventoryBuilder {
   std::optional<std::int64_t> prev_ns_;
   std::optional<std::int64_t> burst_start_ns_;
   std::map<std::uint32_t, std::vector<std::int64_t>> spans_by_first_;
+  std::optional<std::uint32_t> first_key_;  // first data frame, for merging the chunk boundary
+  std::optional<std::int64_t> first_frame_ns_;
   std::optional<std::uint32_t> burst_first_;
   std::uint64_t rng_ = 0x9E3779B97F4A7C15ULL;
 };

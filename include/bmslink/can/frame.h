@@ -60,6 +60,11 @@ std::uint32_t socketcan_id(const Frame& frame);
 // Field-by-field equality, ignoring bytes of data beyond len.
 bool same_frame(const Frame& a, const Frame& b);
 
+// Bits the frame occupies on the wire at one bit rate, including an average bit-stuffing
+// allowance and the interframe space: the unit of bus load. FD data phases are counted at the
+// arbitration rate (an upper bound). Error frames count as a 6-bit flag plus delimiter and space.
+std::uint32_t wire_bits(const Frame& frame);
+
 // "0x351" / "0x18FF50E5" style identifier text used in JSON and reports.
 std::string id_hex(const Frame& frame);
 

@@ -1,0 +1,166 @@
+// bmslink analysis: the typed facts a capture yields, for the diagnosis to reason over.
+//
+// Evidence is what the streaming analyzers (capture_analyzer.h) leave behind once the last frame
+// is read: plain data, no thresholds applied beyond what defines a measurement (a gap "longer than
+// the inverter timeout"). The diagnosis module turns it into findings; the report module draws it.
+// Every time is in ns on the capture's clock; every list is bounded.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "bmslink/analysis/inventory.h"
+#include "bmslink/protocol/identify.h"
+
+namespace bmslink::analysis {
+
+// Which side of the battery-inverter conversation an id belongs to (fact sheet, message table).
+enum class Side : std::uint8_t { kOther, kBms, kInverter };
+Side side_of(std::uint32_t id, bool extended);
+
+struct Gap {
+  std::int64_t start_ns = 0;  // last frame before the silence
+  std::int64_t length_ns = 0;
+};
+
+struct TimingEvidence {
+  std::vector<std::uint32_t> bms_ids;       // keys seen, BMS side (0x350-0x382)
+  std::vector<std::uint32_t> inverter_ids;  // keys seen, inverter side (0x300-0x30F)
+  std::vector<std::uint32_t> other_ids;
+  std::uint64_t bms_frames = 0;
+  std::uint64_t inverter_frames = 0;
+  std::uint64_t other_frames = 0;
+  std::optional<double> bms_period_ms;  // median period of the BMS ids
+};
+
+struct AckEvidence {
+  std::uint64_t no_ack_errors = 0;  // error frames of class "no ACK"
+  std::uint64_t back_to_back = 0;   // data frames repeating the previous frame within 2 ms
+  std::uint32_t longest_repeat_run = 0;
+  std::uint32_t repeated_id = 0;  // key of the id repeated most
+  std::optional<std::int64_t> first_repeat_ns;
+  // The capture cannot show missing ACKs when every frame comes from one node and none repeats:
+  // an adapter that is not listen-only acknowledges that node itself.
+  bool ack_visible = true;
+};
+
+struct BusErrorEvidence {
+  std::uint64_t error_frames = 0;
+  std::map<std::string, std::uint64_t> by_kind;  // "no-ack", "bus-off", "stuff", "form", ...
+  std::uint64_t bus_off = 0;
+  std::uint64_t error_passive = 0;
+  std::uint64_t error_warning = 0;
+  std::uint64_t protocol_violations = 0;  // stuff/form/bit errors: what a wrong bit rate makes
+  std::optional<std::uint8_t> max_tec;
+  std::optional<std::uint8_t> max_rec;
+  double errors_per_minute = 0.0;  // over the timed span
+  std::optional<double> peak_errors_per_minute;
+  std::optional<double> bus_load;  // 0..1 at the assumed bit rate, busiest second
+  std::optional<double> mean_bus_load;
+  std::optional<std::int64_t> first_error_ns;
+};
+
+struct IdConflict {
+  std::uint32_t key = 0;
+  double rate_ratio = 0.0;         // frames against cycles: 2 when every cycle carries it twice
+  double alternation = 0.0;        // share of payloads equal to the one two frames back, not one
+  std::uint64_t errors_after = 0;  // error frames right behind a frame of this id
+};
+
+struct PlausibilityIssue {
+  std::string kind;     // "endianness", "scaling", "invalid", "missing"
+  std::string subject;  // signal or id, e.g. "discharge_current_limit", "0x355"
+  std::string detail;   // human-readable: the value and what was expected
+  bool severe = true;   // false: worth a look, the inverter is unlikely to misbehave
+};
+
+struct StateEvidence {
+  struct Active {
+    std::uint32_t key = 0;  // message id
+    std::string signal;     // "protection_cell_over_voltage", "charge_enable" (disabled) ...
+    std::string level;      // "protection", "alarm", "warning", "disabled", "request"
+    std::uint64_t frames = 0;
+    std::optional<std::int64_t> first_ns;
+    std::optional<std::int64_t> last_ns;
+  };
+  std::vector<Active> active;      // most frames first
+  std::uint64_t state_frames = 0;  // frames of the messages carrying state
+};
+
+struct CorrelationEvidence {
+  std::uint64_t binned_minutes = 0;          // minutes with both errors counted and a reading
+  std::optional<double> rho_current;         // Spearman: errors per minute vs mean |pack current|
+  std::optional<double> rho_temperature;     // vs mean pack temperature
+  std::optional<double> current_rate_ratio;  // error rate, top vs bottom quarter of |current|
+  std::optional<double> temperature_rate_ratio;  // same by temperature
+  std::optional<double> hour_concentration;      // share of errors in the busiest 3-hour window
+  std::optional<int> busiest_hour;               // UTC hour the window starts at
+  double hours_covered = 0.0;
+  // Error rate (per minute) by |current| band and by hour of day, for the report.
+  std::vector<std::pair<double, double>> rate_by_current;  // (band centre A, errors/min)
+  std::vector<double> errors_by_hour;                      // 24 entries when absolute time
+};
+
+struct UptimeEvidence {
+  std::vector<std::uint32_t> set;  // ids that make a complete BMS set
+  std::uint64_t seconds = 0;       // seconds of the timed span
+  std::uint64_t complete_seconds = 0;
+  std::optional<double> share;  // complete / seconds
+  std::int64_t timeout_ns = 0;  // the inverter timeout gaps are measured against
+  std::vector<Gap> dropouts;    // gaps of the limits frame (or the BMS set) over the timeout
+  std::uint64_t dropout_count = 0;
+  std::int64_t longest_outage_ns = 0;
+};
+
+struct SignalStats {
+  std::string name;
+  std::string unit;
+  std::uint32_t key = 0;
+  std::uint64_t count = 0;
+  double min = 0.0;
+  double max = 0.0;
+  double last = 0.0;
+  std::string text;  // text signals: the last text
+};
+
+// Per-minute series for timelines: mean values where the BMS reported them.
+struct MinuteBin {
+  std::int64_t start_ns = 0;
+  std::uint32_t frames = 0;
+  std::uint32_t errors = 0;
+  std::uint64_t id_mask = 0;  // tracked ids present (see tracked_id_bit)
+  std::optional<double> voltage_v;
+  std::optional<double> current_a;
+  std::optional<double> temperature_c;
+  std::optional<double> soc;
+};
+
+struct Evidence {
+  Inventory inventory;
+  protocol::Identification protocol;
+  bool timed = false;
+  bool absolute_time = false;
+  double duration_s = 0.0;
+  TimingEvidence timing;
+  AckEvidence ack;
+  BusErrorEvidence bus;
+  std::vector<IdConflict> conflicts;
+  std::vector<PlausibilityIssue> plausibility;
+  StateEvidence state;
+  CorrelationEvidence correlation;
+  UptimeEvidence uptime;
+  std::vector<SignalStats> signals;  // in message then signal order
+  std::vector<MinuteBin> minutes;    // bounded: coarsened beyond kMaxMinuteBins
+  std::uint32_t minute_width_s = 60;
+  std::uint64_t bursts_seen = 0;  // BMS bursts (cycles) observed, for "is this capture partial"
+};
+
+// Ids drawn in the report's presence chart: BMS 0x350-0x35F, 0x370-0x37F, 0x360, 0x380-0x382,
+// inverter 0x300-0x30F. Returns the bit in MinuteBin::id_mask, or -1.
+int tracked_id_bit(std::uint32_t id, bool extended);
+std::uint32_t tracked_bit_id(int bit);
+
+}  // namespace bmslink::analysis

@@ -1,0 +1,43 @@
+// bmslink sim: a simulated battery-inverter site on a simulated bus, with injectable faults.
+//
+// A pack model (current from solar charging, household load events and noise; temperature over
+// the day; SOC integrating the current; LFP 16S voltage) feeds a BMS emulator that sends its set
+// once per cycle as one burst with jitter, using the built-in protocol definitions to encode
+// (Pylontech V1.2, Victron, SMA), and an inverter emulator that answers (0x305 heartbeat, Victron
+// GX 0x307 "VIC", Sunny Island 0x300-0x309). A fault changes what goes on the bus the way the real
+// fault does: a wrong bit rate leaves only error frames, a missing ACK makes the BMS repeat its
+// first frame back to back, a second battery on the same ids interleaves its payloads, and so on.
+// Deterministic: the same options give the same frames.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "bmslink/can/frame.h"
+#include "bmslink/core/error.h"
+
+namespace bmslink::sim {
+
+enum class Variant : std::uint8_t { kPylon, kVictron, kSma };
+std::string_view variant_name(Variant v);  // "pylon", "victron", "sma"
+
+struct SiteOptions {
+  std::string fault = "healthy";  // one of fault_names()
+  Variant variant = Variant::kPylon;
+  double duration_s = 3600.0;
+  std::uint64_t seed = 1;
+  std::int64_t start_ns = 1780293600LL * 1'000'000'000;  // 2026-06-01 06:00:00 UTC
+};
+
+// "healthy" and one fault per cause a capture can show, named by its cause id.
+const std::vector<std::string_view>& fault_names();
+
+// Calls `emit` with every frame in time order. Fails on an unknown fault or a duration outside
+// (0, 31 days].
+Result<std::uint64_t> simulate(const SiteOptions& options,
+                               const std::function<void(const can::Frame&)>& emit);
+
+}  // namespace bmslink::sim
