@@ -160,11 +160,12 @@ const char* level_name(Level l) {
 }
 
 struct SignalTrack {
+  bool text = false;
   std::uint64_t count = 0;
   double min = std::numeric_limits<double>::infinity();
   double max = -std::numeric_limits<double>::infinity();
   double last = 0.0;
-  std::string text;
+  std::string text_value;
   Level level = Level::kNone;
   std::uint64_t active_frames = 0;
   std::optional<std::int64_t> first_active_ns, last_active_ns;
@@ -222,7 +223,25 @@ struct CaptureAnalyzer::State {
   std::array<std::int32_t, 2048> message_of{};  // standard id -> index + 1
   std::array<char, 64> text_buffer{};
 
+  // The second of the previous frame: nearly every frame lands in it, and a 64-bit division
+  // per frame is measurable at a million frames per second.
+  bool cache_valid = false;
+  std::int64_t cache_lo_ns = 0, cache_hi_ns = 0;
+  std::size_t cache_idx = 0;
+
   SecondBin* bin_for(std::int64_t ns) {
+    if (cache_valid && ns >= cache_lo_ns && ns < cache_hi_ns) return &bins[cache_idx];
+    SecondBin* b = bin_slow(ns);
+    if (b != nullptr) {
+      cache_valid = true;
+      cache_idx = static_cast<std::size_t>(b - bins.data());
+      cache_lo_ns = (*base_second + static_cast<std::int64_t>(cache_idx)) * kNsPerS;
+      cache_hi_ns = cache_lo_ns + kNsPerS;
+    }
+    return b;
+  }
+
+  SecondBin* bin_slow(std::int64_t ns) {
     const std::int64_t sec = floor_div(ns, kNsPerS);
     if (!base_second) base_second = sec;
     if (sec < *base_second) {
@@ -232,6 +251,7 @@ struct CaptureAnalyzer::State {
       if (static_cast<std::uint64_t>(grow) + bins.size() > kMaxSeconds) return nullptr;
       bins.insert(bins.begin(), static_cast<std::size_t>(grow), SecondBin{});
       base_second = sec;
+      cache_valid = false;
     }
     const auto idx = static_cast<std::uint64_t>(sec - *base_second);
     if (idx >= kMaxSeconds) return nullptr;
@@ -257,6 +277,7 @@ CaptureAnalyzer::CaptureAnalyzer(const protocol::Decoder* decoder, AnalyzerOptio
       for (std::size_t i = 0; i < md->signal_count(); ++i) {
         const auto& sig = md->message().signals[i];
         t.signals[i].level = level_of(sig);
+        t.signals[i].text = sig.is_text();
         const int idx = static_cast<int>(i);
         if (sig.name == "pack_current") t.current_index = idx;
         if (sig.name == "pack_voltage") t.voltage_index = idx;
@@ -396,8 +417,8 @@ void CaptureAnalyzer::add(const can::Frame& f) {
       const auto& v = m.values[i];
       if (!v.present) continue;
       auto& st = m.signals[i];
-      if (v.signal->is_text()) {
-        st.text.assign(v.text);
+      if (st.text) {
+        if (st.text_value != v.text) st.text_value.assign(v.text);
         continue;
       }
       st.min = std::min(st.min, v.value);
@@ -527,12 +548,12 @@ void CaptureAnalyzer::merge(CaptureAnalyzer&& later_analyzer) {
     for (std::size_t k = 0; k < ma.signals.size(); ++k) {
       auto& sa = ma.signals[k];
       const auto& sb = mb.signals[k];
-      if (sb.count == 0 && sb.text.empty()) continue;
+      if (sb.count == 0 && sb.text_value.empty()) continue;
       sa.count += sb.count;
       sa.min = std::min(sa.min, sb.min);
       sa.max = std::max(sa.max, sb.max);
       if (sb.count > 0) sa.last = sb.last;
-      if (!sb.text.empty()) sa.text = sb.text;
+      if (!sb.text_value.empty()) sa.text_value = sb.text_value;
       sa.active_frames += sb.active_frames;
       if (!sa.first_active_ns) sa.first_active_ns = sb.first_active_ns;
       if (sb.last_active_ns) sa.last_active_ns = sb.last_active_ns;
@@ -735,7 +756,7 @@ Evidence CaptureAnalyzer::finish(const protocol::Identification& identification)
       const auto& st = m.signals[i];
       const auto& sig = msg.signals[i];
       msg_frames = std::max(msg_frames, st.count);
-      if (st.count == 0 && st.text.empty()) continue;
+      if (st.count == 0 && st.text_value.empty()) continue;
       SignalStats out;
       out.name = sig.name;
       out.unit = sig.unit;
@@ -746,7 +767,7 @@ Evidence CaptureAnalyzer::finish(const protocol::Identification& identification)
         out.max = st.max;
         out.last = st.last;
       }
-      out.text = st.text;
+      out.text = st.text_value;
       e.signals.push_back(std::move(out));
       if (st.level != Level::kNone && st.active_frames > 0) {
         e.state.active.push_back({msg.id, sig.name, level_name(st.level), st.active_frames,

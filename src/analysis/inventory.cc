@@ -20,7 +20,67 @@ T percentile(std::vector<T> v, double q) {
   return v[k];
 }
 
+// Payload equality without a libc call for classic frames (data arrays are 64 bytes, so an
+// 8-byte load is always in bounds).
+bool same_payload(const std::uint8_t* a, const std::uint8_t* b, std::size_t len) {
+  if (len <= 8) {
+    std::uint64_t x = 0, y = 0;
+    std::memcpy(&x, a, 8);
+    std::memcpy(&y, b, 8);
+    const std::uint64_t mask = len == 8 ? ~0ULL : ((1ULL << (8 * len)) - 1);
+    return ((x ^ y) & mask) == 0;
+  }
+  return std::memcmp(a, b, len) == 0;
+}
+
+std::uint64_t mix(std::uint64_t k) {
+  k ^= k >> 33;
+  k *= 0xff51afd7ed558ccdULL;
+  k ^= k >> 33;
+  return k;
+}
+
 }  // namespace
+
+void InventoryBuilder::AdjacencyTable::grow() {
+  std::vector<std::pair<std::uint64_t, std::uint64_t>> old = std::move(slots);
+  slots.assign(old.empty() ? 256 : old.size() * 2, {0, 0});
+  used = 0;
+  for (const auto& [k, n] : old)
+    if (k != 0) add(k, n);
+}
+
+void InventoryBuilder::AdjacencyTable::add(std::uint64_t key, std::uint64_t n) {
+  if ((used + 1) * 2 > slots.size()) {
+    if (used >= kMaxPairs) {
+      // Full: count into existing pairs only.
+      const std::size_t m = slots.size() - 1;
+      for (std::size_t i = mix(key) & m;; i = (i + 1) & m) {
+        if (slots[i].first == key) {
+          slots[i].second += n;
+          return;
+        }
+        if (slots[i].first == 0) {
+          dropped += n;
+          return;
+        }
+      }
+    }
+    grow();
+  }
+  const std::size_t m = slots.size() - 1;
+  for (std::size_t i = mix(key) & m;; i = (i + 1) & m) {
+    if (slots[i].first == key) {
+      slots[i].second += n;
+      return;
+    }
+    if (slots[i].first == 0) {
+      slots[i] = {key, n};
+      ++used;
+      return;
+    }
+  }
+}
 
 std::optional<double> Inventory::duration_s() const {
   if (!first_ns || !last_ns) return std::nullopt;
@@ -34,7 +94,10 @@ std::string key_hex(std::uint32_t key) {
 
 void InventoryBuilder::add(const can::Frame& f) {
   ++inv_.frames;
-  if (last_channel_count_ == nullptr || f.channel != last_channel_) {
+  bool same_channel = last_channel_count_ != nullptr && f.channel.size() == last_channel_.size();
+  for (std::size_t i = 0; same_channel && i < f.channel.size(); ++i)
+    same_channel = f.channel[i] == last_channel_[i];
+  if (!same_channel) {
     last_channel_ = f.channel;
     last_channel_count_ = &inv_.channels[f.channel];  // std::map nodes never move
   }
@@ -61,8 +124,14 @@ void InventoryBuilder::add(const can::Frame& f) {
   if (f.extended) ++inv_.extended_frames;
 
   const std::uint32_t key = key_of(f);
-  auto it = tracks_.find(key);
-  if (it == tracks_.end()) {
+  Track* cached = nullptr;
+  auto& ext_slot = extended_cache_[(key ^ (key >> 8) ^ (key >> 16)) & 0xFF];
+  if (!f.extended && f.id < 2048)
+    cached = standard_tracks_[f.id];
+  else if (f.extended && ext_slot.second != nullptr && ext_slot.first == key)
+    cached = ext_slot.second;
+  auto it = cached != nullptr ? tracks_.end() : tracks_.find(key);
+  if (cached == nullptr && it == tracks_.end()) {
     if (tracks_.size() >= kMaxIds) {
       ++inv_.ids_beyond_cap;
       return;
@@ -73,23 +142,33 @@ void InventoryBuilder::add(const can::Frame& f) {
     it->second.stats.min_len = f.len;
     it->second.stats.max_len = f.len;
     it->second.first_len = f.len;
-    std::memcpy(it->second.first_data.data(), f.data.data(), f.len);
+    it->second.first_data = f.data;
     if (f.has_timestamp()) it->second.first_ns = f.timestamp_ns;
   }
   if (!first_key_) {
     first_key_ = key;
     if (f.has_timestamp()) first_frame_ns_ = f.timestamp_ns;
   }
-  Track& t = it->second;
+  if (cached == nullptr) {
+    cached = &it->second;
+    if (!f.extended && f.id < 2048)
+      standard_tracks_[f.id] = cached;
+    else if (f.extended)
+      ext_slot = {key, cached};
+  }
+  Track& t = *cached;
   IdStats& s = t.stats;
   if (s.count > 0 &&
-      (s.last_len != f.len || std::memcmp(s.last_data.data(), f.data.data(), f.len) != 0)) {
+      (s.last_len != f.len || !same_payload(s.last_data.data(), f.data.data(), f.len))) {
     ++s.payload_changes;
   }
   ++s.count;
   s.min_len = std::min(s.min_len, f.len);
   s.max_len = std::max(s.max_len, f.len);
-  std::memcpy(s.last_data.data(), f.data.data(), f.len);
+  if (f.len <= 8)
+    std::memcpy(s.last_data.data(), f.data.data(), 8);
+  else
+    std::memcpy(s.last_data.data(), f.data.data(), f.len);
   s.last_len = f.len;
 
   if (f.has_timestamp()) {
@@ -115,7 +194,7 @@ void InventoryBuilder::add(const can::Frame& f) {
   if (same_burst) {
     if (*prev_key_ != key) {
       const auto pair = std::minmax(*prev_key_, key);
-      ++adjacency_[static_cast<std::uint64_t>(pair.first) << 32 | pair.second];
+      adjacency_.add(static_cast<std::uint64_t>(pair.first) << 32 | pair.second);
     }
   } else {
     if (burst_first_ && burst_start_ns_ && prev_ns_ && *prev_ns_ > *burst_start_ns_) {
@@ -148,6 +227,8 @@ void InventoryBuilder::merge(InventoryBuilder&& later) {
   for (const auto& [k, n] : b.channels) a.channels[k] += n;
   last_channel_count_ = nullptr;
 
+  standard_tracks_.fill(nullptr);  // rebuilt lazily; merging may add nodes
+  extended_cache_.fill({0, nullptr});
   for (auto& [key, tb] : later.tracks_) {
     auto it = tracks_.find(key);
     if (it == tracks_.end()) {
@@ -162,7 +243,7 @@ void InventoryBuilder::merge(InventoryBuilder&& later) {
     IdStats& sa = ta.stats;
     const IdStats& sb = tb.stats;
     if (sa.last_len != tb.first_len ||
-        std::memcmp(sa.last_data.data(), tb.first_data.data(), tb.first_len) != 0) {
+        !same_payload(sa.last_data.data(), tb.first_data.data(), tb.first_len)) {
       ++sa.payload_changes;
     }
     sa.payload_changes += sb.payload_changes;
@@ -203,11 +284,12 @@ void InventoryBuilder::merge(InventoryBuilder&& later) {
     if (tb.last_ns) ta.last_ns = tb.last_ns;
     if (!ta.first_ns) ta.first_ns = tb.first_ns;
   }
-  for (const auto& [packed, n] : later.adjacency_) adjacency_[packed] += n;
+  for (const auto& [packed, n] : later.adjacency_.slots)
+    if (packed != 0) adjacency_.add(packed, n);
   if (prev_key_ && later.first_key_ && *prev_key_ != *later.first_key_ && prev_ns_ &&
       later.first_frame_ns_ && *later.first_frame_ns_ - *prev_ns_ <= kBurstGapNs) {
     const auto pair = std::minmax(*prev_key_, *later.first_key_);
-    ++adjacency_[static_cast<std::uint64_t>(pair.first) << 32 | pair.second];
+    adjacency_.add(static_cast<std::uint64_t>(pair.first) << 32 | pair.second);
   }
   // The burst open at the end of this chunk is closed here; the later chunk's first burst was
   // recorded from its own first frame, which is good enough for a median span.
@@ -263,7 +345,9 @@ Inventory InventoryBuilder::finish() {
     while (parent[x] != x) x = parent[x] = parent[parent[x]];
     return x;
   };
-  std::vector<std::pair<std::uint64_t, std::uint64_t>> pairs(adjacency_.begin(), adjacency_.end());
+  std::vector<std::pair<std::uint64_t, std::uint64_t>> pairs;
+  for (const auto& slot : adjacency_.slots)
+    if (slot.first != 0) pairs.push_back(slot);
   std::sort(pairs.begin(), pairs.end());  // unions in a fixed order: same capture, same groups
   for (const auto& [packed, n] : pairs) {
     const auto first = static_cast<std::uint32_t>(packed >> 32);

@@ -82,7 +82,6 @@ void run_range(int fd, Range range, const std::string& name, std::size_t block_b
   std::vector<char> buf(block_bytes);
   std::size_t carried = 0;  // bytes of an unfinished line at the start of buf
   std::uint64_t pos = range.begin;
-  can::Frame f;
   while (pos < range.end || carried > 0) {
     const auto want =
         static_cast<std::size_t>(std::min<std::uint64_t>(buf.size() - carried, range.end - pos));
@@ -109,22 +108,14 @@ void run_range(int fd, Range range, const std::string& name, std::size_t block_b
       if (i > 0) cut = i;
     }
     w.sink.block = w.block_lines.size();
-    auto reader = capture::open_capture_memory(std::string_view(buf.data(), cut), name, w.sink,
-                                               {capture::Format::kCandumpLog});
-    if (!reader) {
-      w.failure = reader.error();
-      return;
-    }
-    while ((*reader)->next(f)) w.analyzer.add(f);
-    const auto& st = (*reader)->stats();
+    const auto st =
+        capture::read_candump_log_block(std::string_view(buf.data(), cut), name, 1, w.sink,
+                                        [&w](const can::Frame& frame) { w.analyzer.add(frame); });
     w.stats.lines += st.lines;
     w.stats.frames += st.frames;
     w.stats.malformed += st.malformed;
     w.stats.ignored += st.ignored;
-    // A block that ends in a newline has exactly as many lines as newlines.
-    w.block_lines.push_back(
-        static_cast<std::uint64_t>(std::count(buf.data(), buf.data() + cut, '\n') +
-                                   (cut > 0 && buf[cut - 1] != '\n' ? 1 : 0)));
+    w.block_lines.push_back(st.lines);
     carried = filled - cut;
     if (carried > 0) std::memmove(buf.data(), buf.data() + cut, carried);
     const std::uint64_t now = done.fetch_add(cut) + cut;

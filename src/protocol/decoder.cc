@@ -28,6 +28,7 @@ MessageDecoder::MessageDecoder(const Message& message) : message_(&message) {
     p.signal = &s;
     p.length = s.length;
     p.is_signed = s.is_signed;
+    p.text = s.is_text();
     p.mask = s.length >= 64 ? ~0ULL : ((1ULL << s.length) - 1);
     // Decimal places of factor and offset (0.1 -> 1, 0.01 -> 2, 1 -> 0), up to 9.
     p.rounding = 1.0;
@@ -60,13 +61,23 @@ MessageDecoder::MessageDecoder(const Message& message) : message_(&message) {
   }
 }
 
+namespace {
+// std::round without the libm call: half away from zero, exact for |x| < 2^52.
+inline double round_half_away(double x) {
+  if (!(std::fabs(x) < 4503599627370496.0)) return x;
+  const auto i = static_cast<std::int64_t>(x + (x >= 0 ? 0.5 : -0.5));
+  return static_cast<double>(i);
+}
+}  // namespace
+
 std::size_t MessageDecoder::decode(const can::Frame& frame, std::span<SignalValue> out,
                                    std::span<char> text_buffer) const noexcept {
-  // Payload padded so a 16-byte window never reads past it; only the bytes a window can reach
-  // beyond the payload need clearing.
+  // Payload padded so a 16-byte window never reads past it. Bytes beyond `len` may be stale, but
+  // only signals lying wholly inside the payload are decoded and every window is masked to the
+  // signal's bits, so they never reach a value; fixed sizes let the copy inline.
   std::uint8_t padded[can::kMaxFdLen + 16];
-  std::memcpy(padded, frame.data.data(), frame.len);
-  std::memset(padded + frame.len, 0, 16);
+  std::memcpy(padded, frame.data.data(), can::kMaxFdLen);
+  std::memset(padded + can::kMaxFdLen, 0, 16);
   std::size_t present = 0;
   std::size_t text_used = 0;
   for (std::size_t i = 0; i < plans_.size() && i < out.size(); ++i) {
@@ -74,7 +85,7 @@ std::size_t MessageDecoder::decode(const can::Frame& frame, std::span<SignalValu
     SignalValue& v = out[i];
     v = SignalValue{};
     v.signal = p.signal;
-    if (p.signal->is_text()) {
+    if (p.text) {
       // Whatever bytes of the field are present, padding (NUL, space) trimmed at the end.
       if (p.first_byte >= frame.len) continue;
       const std::uint32_t last = std::min<std::uint32_t>(p.last_byte, frame.len - 1U);
@@ -118,7 +129,7 @@ std::size_t MessageDecoder::decode(const can::Frame& frame, std::span<SignalValu
     }
     v.raw = value;
     v.value = static_cast<double>(value) * p.signal->factor + p.signal->offset;
-    if (p.rounding > 1.0) v.value = std::round(v.value * p.rounding) / p.rounding;
+    if (p.rounding > 1.0) v.value = round_half_away(v.value * p.rounding) / p.rounding;
     v.present = true;
     ++present;
   }

@@ -157,6 +157,75 @@ with tempfile.TemporaryDirectory() as tmp:
     names = {json.loads(l)['name'] for l in r.stdout.splitlines()}
     check(r.returncode == 0 and 'my_heartbeat' in names and 'limits' in names, 'user DBC adds messages: %r' % names)
 
+# analyze: the diagnosis keys of docs/json.md on the sample (issue 4).
+r = run('analyze', SAMPLE, '--json')
+a = json.loads(r.stdout)
+check(all(k in a for k in ('protocol', 'summary', 'findings', 'signals')), 'analyze keys: %r' % list(a))
+causes = {'inverter_protocol_mismatch', 'bitrate_mismatch', 'bms_silent', 'can_id_conflict', 'dip_switch_wrong',
+          'no_ack', 'termination_fault', 'connection_fault', 'bus_errors', 'cable_unsuitable', 'emi_power_correlated',
+          'ground_loop', 'thermal_or_time_pattern', 'intermittent_dropouts', 'endianness_mismatch',
+          'scaling_mismatch', 'invalid_values', 'missing_required_frames', 'unknown_protocol',
+          'firmware_incompatibility', 'bms_protection_active', 'healthy'}
+for f in a['findings']:
+    check(set(f) == {'cause', 'layer', 'severity', 'score', 'title', 'evidence', 'fix'} and f['cause'] in causes and
+          f['severity'] in ('fault', 'warning', 'info'), 'finding shape: %r' % f)
+check(a['summary']['frames'] == 6318 and a['summary']['error_frames'] == 18 and a['summary']['uptime']['share'] == 1.0,
+      'summary: %r' % a['summary'])
+sig = {x['name']: x for x in a['signals']}
+# Every 0x351 of the sample is 14 02 E8 03 E8 03 E0 01: 53.2 V, 100.0 A, 100.0 A, 48.0 V.
+check(sig.get('charge_voltage_limit', {}).get('min') == 53.2 and sig['charge_voltage_limit']['max'] == 53.2 and
+      sig.get('discharge_voltage_limit', {}).get('last') == 48.0 and sig.get('manufacturer', {}).get('text') == 'PYLON',
+      'signals min/last/max: %r' % sig.get('charge_voltage_limit'))
+check(r.stdout.count('"cause"') == len(a['findings']), 'one cause per finding')
+
+# simulate -> analyze end to end: the injected fault is the top cause, healthy has no fault.
+with tempfile.TemporaryDirectory() as tmp:
+    for fault, variant, to in (('healthy', 'pylon', 'candump'), ('no_ack', 'victron', 'candump'),
+                               ('endianness_mismatch', 'sma', 'asc'), ('intermittent_dropouts', 'pylon', 'asc')):
+        cap = os.path.join(tmp, '%s.%s' % (fault, 'asc' if to == 'asc' else 'log'))
+        r = run('simulate', '--fault', fault, '--variant', variant, '--duration', '900', '--seed', '4', '--to', to,
+                '-o', cap)
+        check(r.returncode == 0 and os.path.getsize(cap) > 0, 'simulate %s: %s' % (fault, r.stderr))
+        r = run('analyze', cap, '--json')
+        s_ = json.loads(r.stdout)['summary'] if r.returncode == 0 else {}
+        check(s_.get('top_cause') == fault, 'simulated %s/%s via %s: %r' % (fault, variant, to, s_))
+        if fault == 'healthy':
+            check(s_.get('verdict') == 'healthy', 'healthy verdict: %r' % s_)
+    r = run('simulate', '--fault', 'gremlins', '-o', os.path.join(tmp, 'x.log'))
+    check(r.returncode == 2 and not os.path.exists(os.path.join(tmp, 'x.log')), 'unknown fault is a usage error')
+
+    # --html: one self-contained file with charts.
+    html = os.path.join(tmp, 'report.html')
+    r = run('analyze', os.path.join(tmp, 'intermittent_dropouts.asc'), '--html', html)
+    page = open(html).read() if os.path.exists(html) else ''
+    check(r.returncode == 0 and page.startswith('<!DOCTYPE html>') and page.count('<svg') >= 4 and
+          'intermittent_dropouts' in page, 'HTML report written with charts')
+    check('http://' not in page and 'https://' not in page and 'src=' not in page and '<script' not in page,
+          'HTML report is self-contained')
+
+    # A big candump log takes the parallel path: same answer as one thread, true line numbers.
+    big = os.path.join(tmp, 'big.log')
+    r = run('simulate', '--fault', 'can_id_conflict', '--variant', 'sma', '--duration', '11000', '--seed', '2',
+            '-o', big)
+    with open(big) as fh:
+        lines_ = fh.readlines()
+    bad_line = len(lines_) * 3 // 4
+    lines_.insert(bad_line - 1, '(1780300000.000000) can0 351#XYZ\n')
+    with open(big, 'w') as fh:
+        fh.writelines(lines_)
+    check(os.path.getsize(big) > 33 << 20, 'big log is over the parallel threshold: %d' % os.path.getsize(big))
+    one = run('analyze', big, '--json', '--threads', '1')
+    two = run('analyze', big, '--json', '--threads', '2')
+    j1, j2 = json.loads(one.stdout), json.loads(two.stdout)
+    check(j2['summary']['threads'] == 2 and j1['summary']['threads'] == 1, 'threads used')
+    for k in ('frames', 'error_frames', 'uptime', 'verdict', 'top_cause', 'bms_frames'):
+        check(j1['summary'][k] == j2['summary'][k], 'parallel %s: %r vs %r' % (k, j1['summary'][k], j2['summary'][k]))
+    check([f['cause'] for f in j1['findings']] == [f['cause'] for f in j2['findings']], 'parallel findings')
+    check(j1['signals'] == j2['signals'], 'parallel signals')
+    check(j1['summary']['top_cause'] == 'can_id_conflict', 'big conflict capture: %r' % j1['summary'])
+    for out in (one, two):
+        check('%s:%d:' % (big, bad_line) in out.stderr, 'bad line %d named: %s' % (bad_line, out.stderr))
+
 if failures:
     print('cli: %d failure(s)' % len(failures))
     for f in failures:

@@ -90,7 +90,22 @@ class InventoryBuilder {
 
   Inventory inv_;
   std::unordered_map<std::uint32_t, Track> tracks_;
-  std::unordered_map<std::uint64_t, std::uint64_t> adjacency_;  // (lower key << 32 | higher key)
+  // Standard ids straight to their track (map nodes never move): skips hashing per frame.
+  std::array<Track*, 2048> standard_tracks_{};
+  // 29-bit ids: a direct-mapped cache in front of the map.
+  std::array<std::pair<std::uint32_t, Track*>, 256> extended_cache_{};
+  // Open-addressing table of (lower key << 32 | higher key) -> count: the per-frame hot spot,
+  // so no node allocation and one probe in the common case. Key 0 marks an empty slot (a pair
+  // always has two different keys, so it is never 0).
+  struct AdjacencyTable {
+    std::vector<std::pair<std::uint64_t, std::uint64_t>> slots;
+    std::size_t used = 0;
+    std::uint64_t dropped = 0;  // pairs beyond kMaxPairs
+    static constexpr std::size_t kMaxPairs = 1U << 20;
+    void add(std::uint64_t key, std::uint64_t n = 1);
+    void grow();
+  };
+  AdjacencyTable adjacency_;
   std::string last_channel_;
   std::uint64_t* last_channel_count_ = nullptr;
   std::optional<std::uint32_t> prev_key_;

@@ -9,6 +9,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -83,5 +84,18 @@ Result<std::unique_ptr<FrameReader>> open_capture(const std::string& path, Diagn
 Result<std::unique_ptr<FrameReader>> open_capture_memory(std::string_view bytes, std::string name,
                                                          DiagnosticSink& sink,
                                                          ReaderOptions options = {});
+
+}  // namespace bmslink::capture
+
+namespace bmslink::capture {
+
+// The bulk path for what `candump -l` writes, for callers that split a big log into blocks and
+// read them on several cores: parses `block` (which starts at a line start) and calls `on_frame`
+// for each frame. Lines of the canonical shape "(1700000000.123456) can0 351#1402..." are parsed
+// in place; every other line goes through the full candump log reader, so results and
+// diagnostics are the same as open_capture's, with line numbers counted from `first_line`.
+ReaderStats read_candump_log_block(std::string_view block, const std::string& name,
+                                   std::uint64_t first_line, DiagnosticSink& sink,
+                                   const std::function<void(const can::Frame&)>& on_frame);
 
 }  // namespace bmslink::capture

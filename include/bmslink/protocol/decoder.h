@@ -64,6 +64,7 @@ class MessageDecoder {
     bool motorola;
     bool wide;  // needs more than a 64-bit window (start offset + length > 64)
     bool is_signed;
+    bool text;  // unit "ascii"; cached: comparing the unit string per frame showed in profiles
     std::uint32_t length;
     double rounding;  // 10^decimals of the factor: 0.1 -> 10, so 3 * 0.1 prints as 0.3
   };

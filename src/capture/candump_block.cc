@@ -1,0 +1,179 @@
+// Most of a big log's parsing time went into splitting lines, tokens and copying the channel
+// name; the canonical line shape is parsed here in one forward pass instead, and anything
+// unusual falls back to the general parser line by line.
+
+#include <array>
+#include <cstdint>
+#include <cstring>
+#include <string>
+
+#include "bmslink/capture/reader.h"
+#include "capture/line_parser.h"
+
+namespace bmslink::capture {
+namespace {
+
+constexpr std::size_t kMaxLine = 256U << 10;  // same limit as the buffered reader
+constexpr std::int64_t kEpochFloorNs = 100'000'000LL * 1'000'000'000;  // as the log reader: 1973
+
+constexpr std::array<std::int8_t, 256> kHex = [] {
+  std::array<std::int8_t, 256> t{};
+  for (auto& v : t) v = -1;
+  for (int c = '0'; c <= '9'; ++c)
+    t[static_cast<std::size_t>(c)] = static_cast<std::int8_t>(c - '0');
+  for (int c = 'A'; c <= 'F'; ++c)
+    t[static_cast<std::size_t>(c)] = static_cast<std::int8_t>(c - 'A' + 10);
+  for (int c = 'a'; c <= 'f'; ++c)
+    t[static_cast<std::size_t>(c)] = static_cast<std::int8_t>(c - 'a' + 10);
+  return t;
+}();
+
+int hex_value(char c) { return kHex[static_cast<unsigned char>(c)]; }
+
+// Equal short strings without a libc call (interface names are a few bytes).
+bool same_text(const std::string& a, const char* b, std::size_t n) {
+  if (a.size() != n) return false;
+  for (std::size_t i = 0; i < n; ++i)
+    if (a[i] != b[i]) return false;
+  return true;
+}
+
+// Parses one canonical line at p; on success returns the position after its newline (or end).
+const char* parse_line(const char* p, const char* end, can::Frame& f, std::string_view& reason,
+                       bool& token_malformed) {
+  token_malformed = false;
+  if (end - p < 24 || *p != '(') return nullptr;
+  ++p;
+  std::int64_t sec = 0;
+  int digits = 0;
+  while (*p >= '0' && *p <= '9' && digits < 11) {
+    sec = sec * 10 + (*p++ - '0');
+    ++digits;
+  }
+  if (digits == 0 || digits > 10 || sec > 4'000'000'000 || end - p < 12 || *p != '.')
+    return nullptr;
+  ++p;
+  std::int64_t usec = 0;
+  for (int i = 0; i < 6; ++i) {
+    if (p[i] < '0' || p[i] > '9') return nullptr;
+    usec = usec * 10 + (p[i] - '0');
+  }
+  p += 6;
+  if (p[0] != ')' || p[1] != ' ') return nullptr;
+  p += 2;
+  const char* iface = p;
+  while (p < end && *p != ' ' && *p != '\n' && *p != '\t' && *p != '\r') ++p;
+  if (p == iface || p >= end || *p != ' ' || p - iface > 15) return nullptr;
+  const auto iface_len = static_cast<std::size_t>(p - iface);
+  ++p;
+  const char* token = p;
+  std::uint32_t id = 0;
+  int id_digits = 0;
+  int v = 0;
+  while (p < end && (v = hex_value(*p)) >= 0 && id_digits < 9) {
+    id = id << 4 | static_cast<std::uint32_t>(v);
+    ++p;
+    ++id_digits;
+  }
+  bool simple =
+      p < end && *p == '#' && (id_digits == 3 || (id_digits == 8 && (id & 0xE0000000U) == 0));
+  const char* data = p + 1;
+  std::size_t len = 0;
+  std::array<std::uint8_t, 8> bytes{};
+  if (simple) {
+    p = data;
+    while (p + 1 < end && len < 9) {
+      const int hi = hex_value(p[0]);
+      if (hi < 0) break;
+      const int lo = hex_value(p[1]);
+      if (lo < 0) break;
+      if (len < 8) bytes[len] = static_cast<std::uint8_t>(hi << 4 | lo);
+      ++len;
+      p += 2;
+    }
+    simple = len <= 8 && (p == end || *p == '\n');
+  }
+  if (!simple) {
+    // FD, remote, _dlc, error frames, direction flags, CR: the general token parser decides.
+    const char* q = token;
+    while (q < end && *q != '\n' && *q != ' ' && *q != '\t' && *q != '\r') ++q;
+    if (q != end && *q != '\n') return nullptr;
+    if (!detail::parse_candump_frame_token(
+            std::string_view(token, static_cast<std::size_t>(q - token)), f, reason)) {
+      token_malformed = true;
+    }
+    p = q;
+  } else {
+    f.id = id;
+    f.extended = id_digits == 8;
+    f.rtr = f.error = f.fd = f.brs = f.esi = false;
+    f.len = f.dlc = static_cast<std::uint8_t>(len);
+    std::memcpy(f.data.data(), bytes.data(), 8);
+  }
+  f.direction = can::Direction::kUnknown;
+  f.timestamp_ns = sec * 1'000'000'000 + usec * 1000;
+  f.time_kind = f.timestamp_ns >= kEpochFloorNs ? TimeKind::kAbsolute : TimeKind::kRelative;
+  if (!same_text(f.channel, iface, iface_len)) f.channel.assign(iface, iface_len);
+  return p < end ? p + 1 : p;
+}
+
+}  // namespace
+
+ReaderStats read_candump_log_block(std::string_view block, const std::string& name,
+                                   std::uint64_t first_line, DiagnosticSink& sink,
+                                   const std::function<void(const can::Frame&)>& on_frame) {
+  ReaderStats st;
+  std::unique_ptr<detail::LineParser> general;
+  can::Frame f;
+  const char* p = block.data();
+  const char* end = p + block.size();
+  std::uint64_t line_no = first_line;
+  auto report = [&](std::string_view line, std::string_view reason) {
+    ++st.malformed;
+    sink.report(Diagnostic{name, line_no, std::string(reason), excerpt_of(line)});
+  };
+  while (p < end) {
+    ++st.lines;
+    std::string_view reason;
+    bool token_malformed = false;
+    if (const char* next = parse_line(p, end, f, reason, token_malformed)) {
+      if (token_malformed) {
+        const char* stop = next > p && next[-1] == '\n' ? next - 1 : next;
+        report(std::string_view(p, static_cast<std::size_t>(stop - p)), reason);
+      } else {
+        ++st.frames;
+        on_frame(f);
+      }
+      p = next;
+      ++line_no;
+      continue;
+    }
+    const void* nl = std::memchr(p, '\n', static_cast<std::size_t>(end - p));
+    const char* stop = nl != nullptr ? static_cast<const char*>(nl) : end;
+    std::string_view line(p, static_cast<std::size_t>(stop - p));
+    p = nl != nullptr ? stop + 1 : end;
+    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+    if (line.size() > kMaxLine) {
+      report(line.substr(0, 200), "line longer than the 256 KiB read buffer; skipped");
+      ++line_no;
+      continue;
+    }
+    if (!general) general = detail::make_line_parser(Format::kCandumpLog);
+    switch (general->parse(line, f, reason)) {
+      case detail::LineOutcome::kFrame:
+        ++st.frames;
+        on_frame(f);
+        break;
+      case detail::LineOutcome::kIgnored:
+        ++st.ignored;
+        break;
+      case detail::LineOutcome::kMalformed:
+        report(line, reason);
+        break;
+    }
+    ++line_no;
+  }
+  return st;
+}
+
+}  // namespace bmslink::capture
