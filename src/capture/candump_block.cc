@@ -66,6 +66,8 @@ const char* parse_line(const char* p, const char* end, can::Frame& f, std::strin
   if (p == iface || p >= end || *p != ' ' || p - iface > 15) return nullptr;
   const auto iface_len = static_cast<std::size_t>(p - iface);
   ++p;
+  if (p >= end || *p == '\n' || *p == '\r')
+    return nullptr;  // no frame token: the general reader words it
   const char* token = p;
   std::uint32_t id = 0;
   int id_digits = 0;
@@ -75,8 +77,8 @@ const char* parse_line(const char* p, const char* end, can::Frame& f, std::strin
     ++p;
     ++id_digits;
   }
-  bool simple =
-      p < end && *p == '#' && (id_digits == 3 || (id_digits == 8 && (id & 0xE0000000U) == 0));
+  bool simple = p < end && *p == '#' &&
+                ((id_digits == 3 && id <= 0x7FF) || (id_digits == 8 && (id & 0xE0000000U) == 0));
   const char* data = p + 1;
   std::size_t len = 0;
   std::array<std::uint8_t, 8> bytes{};

@@ -77,8 +77,6 @@ std::string seconds(std::int64_t ns) {
 
 class Rules {
  public:
-  explicit Rules(const Evidence& e) : e_(e) {}
-
   Finding& add(std::string_view cause, Severity severity, double score, std::string title,
                std::string fix) {
     Finding f;
@@ -99,7 +97,6 @@ class Rules {
   std::vector<Finding> take() { return std::move(out_); }
 
  private:
-  const Evidence& e_;
   std::vector<Finding> out_;
 };
 
@@ -109,7 +106,7 @@ bool long_enough(const Evidence& e) { return e.timed && e.duration_s >= 5.0; }
 }  // namespace
 
 std::vector<Finding> diagnose_capture(const Evidence& e) {
-  Rules r(e);
+  Rules r;
   const auto& inv = e.inventory;
   const auto& t = e.timing;
   const auto& bus = e.bus;
