@@ -46,6 +46,7 @@ bench:
 	cmake --build --preset release -j $(JOBS)
 	build/decode_bench --benchmark_repetitions=5 --benchmark_report_aggregates_only=true
 	bench/run.sh
+	bench/analyze_1g.sh
 
 clean:
 	rm -rf build build-debug build-asan build-fuzz

@@ -247,8 +247,13 @@ int report_reading(const bmslink::analysis::RunResult& run, const bmslink::Colle
 class ProgressBar {
  public:
   explicit ProgressBar(std::string label) : label_(std::move(label)), tty_(::isatty(2) == 1) {}
-  ~ProgressBar() {
+  ~ProgressBar() { clear(); }
+  // Removes the bar before anything else is written to the terminal.
+  void clear() {
+    const std::lock_guard<std::mutex> lock(mutex_);
     if (drawn_) fmt::print(stderr, "\r\033[K");
+    drawn_ = false;
+    tty_ = false;
   }
   std::function<void(std::uint64_t, std::uint64_t)> callback() {
     if (!tty_) return {};
@@ -258,6 +263,7 @@ class ProgressBar {
  private:
   void draw(std::uint64_t done, std::uint64_t total) {
     const std::lock_guard<std::mutex> lock(mutex_);
+    if (!tty_) return;
     const auto now = std::chrono::steady_clock::now();
     if (drawn_ && now - last_ < std::chrono::milliseconds(100) && done < total) return;
     last_ = now;
@@ -306,6 +312,7 @@ int cmd_analyze(const AnalyzeArgs& args) {
     ProgressBar bar("bmslink: " + path);
     options.progress = bar.callback();
     auto run = bmslink::analysis::analyze_capture(path, sink, options);
+    bar.clear();
     if (!run) {
       fmt::print(stderr, "bmslink: {}\n", run.error().message);
       rc = kExitInput;
