@@ -941,6 +941,7 @@ Evidence CaptureAnalyzer::finish(const protocol::Identification& identification)
   }
   const GapTrack& gaps = s.limits_gaps.first_ns ? s.limits_gaps : s.bms_gaps;
   e.uptime.dropouts = gaps.gaps;
+  e.uptime.dropout_stream = s.limits_gaps.first_ns ? "0x351" : "BMS frames";
   e.uptime.dropout_count = gaps.count;
   e.uptime.longest_outage_ns = gaps.longest;
 

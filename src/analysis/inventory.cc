@@ -184,8 +184,8 @@ void InventoryBuilder::add(const can::Frame& f) {
         // Reservoir sampling with a fixed-seed generator: same capture, same numbers.
         rng_ = rng_ * 6364136223846793005ULL + 1442695040888963407ULL;
         // Multiply-shift instead of a 64-bit modulo: the division cost showed per frame.
-        const auto j = static_cast<std::uint64_t>(
-            (static_cast<Uint128>(rng_) * t.intervals_seen) >> 64);
+        const auto j =
+            static_cast<std::uint64_t>((static_cast<Uint128>(rng_) * t.intervals_seen) >> 64);
         if (j < kIntervalSample) t.intervals[j] = dt;
       }
     }

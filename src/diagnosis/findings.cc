@@ -9,8 +9,6 @@
 
 #include <fmt/format.h>
 
-#include "bmslink/core/time.h"
-
 namespace bmslink::diagnosis {
 
 std::string_view severity_name(Severity s) {
@@ -369,11 +367,11 @@ std::vector<Finding> diagnose_capture(const Evidence& e) {
               "capturing), the BMS supply during load changes, and the BMS's own link timer "
               "(some stop sending without 0x305); verify with a 24 h capture at 100 % uptime.");
     for (std::size_t i = 0; i < up.dropouts.size() && i < 5; ++i) {
-      f.evidence.push_back({fmt::format("silent for {} after {}", seconds(up.dropouts[i].length_ns),
-                                        format_seconds(up.dropouts[i].start_ns, 3)),
-                            up.dropouts[i].start_ns,
-                            {"0x351"},
-                            std::nullopt});
+      f.evidence.push_back(
+          {fmt::format("{} silent for {}", up.dropout_stream, seconds(up.dropouts[i].length_ns)),
+           up.dropouts[i].start_ns,
+           {"0x351"},
+           std::nullopt});
     }
     if (up.share)
       f.evidence.push_back(

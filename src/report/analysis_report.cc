@@ -4,6 +4,7 @@
 #include "bmslink/report/analysis_report.h"
 
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <iterator>
 
@@ -32,8 +33,22 @@ std::string layer_text(const std::optional<int>& layer) {
   return layer ? fmt::format("layer {}", *layer) : std::string("state");
 }
 
+// "2025-11-24 16:00:32.879 UTC" for absolute capture times.
+std::string iso_utc(std::int64_t ns) {
+  using namespace std::chrono;
+  const std::int64_t ms = ns >= 0 ? ns / 1'000'000 : -((-ns + 999'999) / 1'000'000);
+  const sys_time<milliseconds> tp{milliseconds{ms}};
+  const auto day = floor<days>(tp);
+  const year_month_day ymd{day};
+  const hh_mm_ss<milliseconds> tod{tp - day};
+  return fmt::format("{:04d}-{:02d}-{:02d} {:02d}:{:02d}:{:02d}.{:03d} UTC",
+                     static_cast<int>(ymd.year()), static_cast<unsigned>(ymd.month()),
+                     static_cast<unsigned>(ymd.day()), tod.hours().count(), tod.minutes().count(),
+                     tod.seconds().count(), tod.subseconds().count());
+}
+
 std::string when(const analysis::Evidence& e, std::int64_t ns) {
-  if (e.absolute_time) return format_seconds(ns, 3);
+  if (e.absolute_time) return iso_utc(ns);
   if (e.inventory.first_ns)
     return fmt::format("+{:.3f} s", static_cast<double>(ns - *e.inventory.first_ns) / 1e9);
   return format_seconds(ns, 3);
@@ -59,25 +74,28 @@ json summary_json(const CaptureReport& r) {
                  {"dropouts", up.dropout_count},
                  {"longest_outage_s", static_cast<double>(up.longest_outage_ns) / 1e9}};
   for (auto id : up.set) uptime["set"].push_back(analysis::key_hex(id));
-  return {{"frames", e.inventory.frames},
-          {"data_frames", e.inventory.data_frames},
-          {"error_frames", e.inventory.error_frames},
-          {"time", time_kind_name(e.inventory.time_kind)},
-          {"start", e.absolute_time && e.inventory.first_ns
-                        ? json(format_seconds(*e.inventory.first_ns, 6))
-                        : json(nullptr)},
-          {"duration_s", opt(e.inventory.duration_s())},
-          {"bms_frames", e.timing.bms_frames},
-          {"inverter_frames", e.timing.inverter_frames},
-          {"other_frames", e.timing.other_frames},
-          {"errors_per_minute", round_to(e.bus.errors_per_minute, 1e-3)},
-          {"bus_load_peak", e.bus.bus_load ? json(round_to(*e.bus.bus_load, 1e-4)) : json(nullptr)},
-          {"bus_load_mean",
-           e.bus.mean_bus_load ? json(round_to(*e.bus.mean_bus_load, 1e-4)) : json(nullptr)},
-          {"uptime", uptime},
-          {"verdict", verdict},
-          {"top_cause", top.cause},
-          {"threads", r.run.threads_used}};
+  return {
+      {"frames", e.inventory.frames},
+      {"data_frames", e.inventory.data_frames},
+      {"error_frames", e.inventory.error_frames},
+      {"time", time_kind_name(e.inventory.time_kind)},
+      {"start", e.absolute_time && e.inventory.first_ns
+                    ? json(static_cast<double>(*e.inventory.first_ns) / 1e9)
+                    : json(nullptr)},
+      {"start_utc", e.absolute_time && e.inventory.first_ns ? json(iso_utc(*e.inventory.first_ns))
+                                                            : json(nullptr)},
+      {"duration_s", opt(e.inventory.duration_s())},
+      {"bms_frames", e.timing.bms_frames},
+      {"inverter_frames", e.timing.inverter_frames},
+      {"other_frames", e.timing.other_frames},
+      {"errors_per_minute", round_to(e.bus.errors_per_minute, 1e-3)},
+      {"bus_load_peak", e.bus.bus_load ? json(round_to(*e.bus.bus_load, 1e-4)) : json(nullptr)},
+      {"bus_load_mean",
+       e.bus.mean_bus_load ? json(round_to(*e.bus.mean_bus_load, 1e-4)) : json(nullptr)},
+      {"uptime", uptime},
+      {"verdict", verdict},
+      {"top_cause", top.cause},
+      {"threads", r.run.threads_used}};
 }
 
 json findings_json(const CaptureReport& r) {
@@ -85,10 +103,11 @@ json findings_json(const CaptureReport& r) {
   for (const auto& f : r.findings) {
     json ev = json::array();
     for (const auto& item : f.evidence) {
-      ev.push_back({{"text", item.text},
-                    {"t", item.at_ns ? json(format_seconds(*item.at_ns, 6)) : json(nullptr)},
-                    {"ids", item.ids},
-                    {"count", item.count ? json(*item.count) : json(nullptr)}});
+      ev.push_back(
+          {{"text", item.text},
+           {"t", item.at_ns ? json(static_cast<double>(*item.at_ns) / 1e9) : json(nullptr)},
+           {"ids", item.ids},
+           {"count", item.count ? json(*item.count) : json(nullptr)}});
     }
     out.push_back({{"cause", f.cause},
                    {"layer", f.layer ? json(*f.layer) : json(nullptr)},
