@@ -111,6 +111,7 @@ struct UptimeEvidence {
   std::optional<double> share;  // complete / seconds
   std::int64_t timeout_ns = 0;  // the inverter timeout gaps are measured against
   std::vector<Gap> dropouts;    // gaps of the limits frame (or the BMS set) over the timeout
+  std::string dropout_stream;   // "0x351", or "BMS frames" when the capture has no 0x351
   std::uint64_t dropout_count = 0;
   std::int64_t longest_outage_ns = 0;
 };
