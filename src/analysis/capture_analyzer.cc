@@ -161,6 +161,8 @@ const char* level_name(Level l) {
 
 struct SignalTrack {
   bool text = false;
+  bool present = false;  // in the cached decode
+  bool active = false;   // in the cached decode
   std::uint64_t count = 0;
   double min = std::numeric_limits<double>::infinity();
   double max = -std::numeric_limits<double>::infinity();
@@ -299,11 +301,9 @@ namespace {
 // Adds the frames the cached decode stood for to each signal's count and active time.
 void flush_message(MessageTrack& m) {
   if (!m.decoded || m.since_decode == 0) return;
-  for (std::size_t i = 0; i < m.values.size(); ++i) {
-    if (!m.values[i].present) continue;
-    auto& st = m.signals[i];
-    st.count += m.since_decode;
-    if (is_active(st.level, m.values[i])) st.active_frames += m.since_decode;
+  for (auto& st : m.signals) {
+    if (st.present) st.count += m.since_decode;
+    if (st.active) st.active_frames += m.since_decode;
   }
   m.since_decode = 0;
 }
@@ -408,15 +408,21 @@ void CaptureAnalyzer::add(const can::Frame& f) {
   if (mi == 0) return;
   MessageTrack& m = s.messages[static_cast<std::size_t>(mi - 1)];
   if (!m.decoded || h != m.last_hash) {
-    flush_message(m);
     m.decoder->decode(f, m.values, s.text_buffer);
     m.decoded = true;
     m.last_hash = h;
     m.any_active = false;
+    const std::uint64_t since = m.since_decode;
+    m.since_decode = 0;
     for (std::size_t i = 0; i < m.values.size(); ++i) {
       const auto& v = m.values[i];
-      if (!v.present) continue;
       auto& st = m.signals[i];
+      // Frames the previous decode stood for, counted once here rather than per frame.
+      if (st.present) st.count += since;
+      if (st.active) st.active_frames += since;
+      st.present = v.present;
+      st.active = is_active(st.level, v);
+      if (!v.present) continue;
       if (st.text) {
         if (st.text_value != v.text) st.text_value.assign(v.text);
         continue;
@@ -424,7 +430,7 @@ void CaptureAnalyzer::add(const can::Frame& f) {
       st.min = std::min(st.min, v.value);
       st.max = std::max(st.max, v.value);
       st.last = v.value;
-      if (is_active(st.level, v)) {
+      if (st.active) {
         m.any_active = true;
         if (timed && !st.first_active_ns) st.first_active_ns = f.timestamp_ns;
       }
@@ -433,7 +439,7 @@ void CaptureAnalyzer::add(const can::Frame& f) {
   ++m.since_decode;
   if (m.any_active && timed) {
     for (std::size_t i = 0; i < m.values.size(); ++i) {
-      if (is_active(m.signals[i].level, m.values[i])) {
+      if (m.signals[i].active) {
         auto& st = m.signals[i];
         if (!st.first_active_ns) st.first_active_ns = f.timestamp_ns;
         st.last_active_ns = f.timestamp_ns;
@@ -561,8 +567,12 @@ void CaptureAnalyzer::merge(CaptureAnalyzer&& later_analyzer) {
     if (mb.decoded) {
       ma.decoded = true;
       ma.last_hash = mb.last_hash;
-      ma.values = mb.values;
+      ma.values = mb.values;  // numbers only are read from it later; text views are not
       ma.any_active = mb.any_active;
+      for (std::size_t k = 0; k < ma.signals.size(); ++k) {
+        ma.signals[k].present = mb.signals[k].present;
+        ma.signals[k].active = mb.signals[k].active;
+      }
     }
   }
 }
