@@ -57,8 +57,10 @@ std::int64_t floor_div(std::int64_t a, std::int64_t b) {
 
 std::uint64_t payload_hash(const can::Frame& f) {
   std::uint64_t h = 0xcbf29ce484222325ULL ^ f.len;
+  // Bytes beyond len are stale in a reused frame: only the payload counts.
   std::uint64_t first = 0;
   std::memcpy(&first, f.data.data(), 8);
+  if (f.len < 8) first &= (std::uint64_t{1} << (8 * f.len)) - 1;
   h = (h ^ first) * 0x100000001b3ULL;
   for (std::size_t i = 8; i < f.len; ++i) h = (h ^ f.data[i]) * 0x100000001b3ULL;
   return h ^ (h >> 29);
@@ -181,6 +183,7 @@ struct MessageTrack {
   std::vector<protocol::SignalValue> values;
   std::vector<SignalTrack> signals;
   bool any_active = false;
+  std::optional<std::int64_t> last_frame_ns;  // time of the latest frame of this message
   int current_index = -1, voltage_index = -1, temperature_index = -1, soc_index = -1;
 };
 
@@ -303,7 +306,10 @@ void flush_message(MessageTrack& m) {
   if (!m.decoded || m.since_decode == 0) return;
   for (auto& st : m.signals) {
     if (st.present) st.count += m.since_decode;
-    if (st.active) st.active_frames += m.since_decode;
+    if (st.active) {
+      st.active_frames += m.since_decode;
+      if (m.last_frame_ns) st.last_active_ns = m.last_frame_ns;
+    }
   }
   m.since_decode = 0;
 }
@@ -419,7 +425,10 @@ void CaptureAnalyzer::add(const can::Frame& f) {
       auto& st = m.signals[i];
       // Frames the previous decode stood for, counted once here rather than per frame.
       if (st.present) st.count += since;
-      if (st.active) st.active_frames += since;
+      if (st.active) {
+        st.active_frames += since;
+        if (m.last_frame_ns) st.last_active_ns = m.last_frame_ns;
+      }
       st.present = v.present;
       st.active = is_active(st.level, v);
       if (!v.present) continue;
@@ -437,15 +446,8 @@ void CaptureAnalyzer::add(const can::Frame& f) {
     }
   }
   ++m.since_decode;
-  if (m.any_active && timed) {
-    for (std::size_t i = 0; i < m.values.size(); ++i) {
-      if (m.signals[i].active) {
-        auto& st = m.signals[i];
-        if (!st.first_active_ns) st.first_active_ns = f.timestamp_ns;
-        st.last_active_ns = f.timestamp_ns;
-      }
-    }
-  }
+  // When a flag stays active, its last time is this frame's: settled at the next decode.
+  if (timed) m.last_frame_ns = f.timestamp_ns;
   if (bin != nullptr) {
     if (m.current_index >= 0 && m.values[static_cast<std::size_t>(m.current_index)].present)
       bin->current_a =
@@ -569,6 +571,7 @@ void CaptureAnalyzer::merge(CaptureAnalyzer&& later_analyzer) {
       ma.last_hash = mb.last_hash;
       ma.values = mb.values;  // numbers only are read from it later; text views are not
       ma.any_active = mb.any_active;
+      ma.last_frame_ns = mb.last_frame_ns;
       for (std::size_t k = 0; k < ma.signals.size(); ++k) {
         ma.signals[k].present = mb.signals[k].present;
         ma.signals[k].active = mb.signals[k].active;

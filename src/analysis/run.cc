@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <atomic>
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 #include <map>
 #include <memory>
@@ -219,30 +220,36 @@ Result<RunResult> analyze_capture(const std::string& path, DiagnosticSink& sink,
   if (fd < 0)
     return tl::unexpected(
         Error{ErrorCode::kIo, fmt::format("cannot open {}: {}", path, std::strerror(errno))});
+  // More ranges than threads, taken in turn: a thread that finishes early picks up the next
+  // range instead of waiting for the other (states are merged in file order either way).
+  const unsigned parts = threads * std::max(1U, options.ranges_per_thread);
   std::vector<Range> ranges;
   std::uint64_t begin = 0;
-  for (unsigned i = 0; i < threads; ++i) {
-    std::uint64_t end = i + 1 == threads ? size : size / threads * (i + 1);
+  for (unsigned i = 0; i < parts; ++i) {
+    std::uint64_t end = i + 1 == parts ? size : size / parts * (i + 1);
     auto start = next_line_start(fd, end, size);
     if (!start) {
       ::close(fd);
       return tl::unexpected(start.error());
     }
-    end = i + 1 == threads ? size : *start;
+    end = i + 1 == parts ? size : *start;
     ranges.push_back({begin, std::max(begin, end)});
     begin = std::max(begin, end);
   }
   std::vector<std::unique_ptr<Worker>> workers;
-  for (unsigned i = 0; i < threads; ++i)
+  for (unsigned i = 0; i < parts; ++i)
     workers.push_back(std::make_unique<Worker>(CaptureAnalyzer(dec, options.analyzer)));
   std::atomic<std::uint64_t> done{0};
+  std::atomic<unsigned> next_part{0};
+  auto work = [&] {
+    for (unsigned i = next_part++; i < parts; i = next_part++) {
+      run_range(fd, ranges[i], out.file, options.block_bytes, *workers[i], done, options, size);
+    }
+  };
   {
     std::vector<std::thread> pool;
-    for (unsigned i = 1; i < threads; ++i) {
-      pool.emplace_back(run_range, fd, ranges[i], std::cref(out.file), options.block_bytes,
-                        std::ref(*workers[i]), std::ref(done), std::cref(options), size);
-    }
-    run_range(fd, ranges[0], out.file, options.block_bytes, *workers[0], done, options, size);
+    for (unsigned i = 1; i < threads; ++i) pool.emplace_back(work);
+    work();
     for (auto& t : pool) t.join();
   }
   ::close(fd);
@@ -269,8 +276,7 @@ Result<RunResult> analyze_capture(const std::string& path, DiagnosticSink& sink,
     out.stats.ignored += w.stats.ignored;
     if (!out.failure && w.failure) out.failure = w.failure;
   }
-  for (unsigned i = 1; i < threads; ++i)
-    workers[0]->analyzer.merge(std::move(workers[i]->analyzer));
+  for (unsigned i = 1; i < parts; ++i) workers[0]->analyzer.merge(std::move(workers[i]->analyzer));
   out.evidence = workers[0]->analyzer.finish(identification);
   out.threads_used = threads;
   return out;

@@ -29,6 +29,8 @@ MessageDecoder::MessageDecoder(const Message& message) : message_(&message) {
     p.length = s.length;
     p.is_signed = s.is_signed;
     p.text = s.is_text();
+    p.factor = s.factor;
+    p.offset = s.offset;
     p.mask = s.length >= 64 ? ~0ULL : ((1ULL << s.length) - 1);
     // Decimal places of factor and offset (0.1 -> 1, 0.01 -> 2, 1 -> 0), up to 9.
     p.rounding = 1.0;
@@ -83,8 +85,11 @@ std::size_t MessageDecoder::decode(const can::Frame& frame, std::span<SignalValu
   for (std::size_t i = 0; i < plans_.size() && i < out.size(); ++i) {
     const Plan& p = plans_[i];
     SignalValue& v = out[i];
-    v = SignalValue{};
     v.signal = p.signal;
+    v.present = false;
+    v.raw = 0;
+    v.value = 0.0;
+    v.text = {};
     if (p.text) {
       // Whatever bytes of the field are present, padding (NUL, space) trimmed at the end.
       if (p.first_byte >= frame.len) continue;
@@ -128,7 +133,7 @@ std::size_t MessageDecoder::decode(const can::Frame& frame, std::span<SignalValu
       value = static_cast<std::int64_t>(raw);
     }
     v.raw = value;
-    v.value = static_cast<double>(value) * p.signal->factor + p.signal->offset;
+    v.value = static_cast<double>(value) * p.factor + p.offset;
     if (p.rounding > 1.0) v.value = round_half_away(v.value * p.rounding) / p.rounding;
     v.present = true;
     ++present;

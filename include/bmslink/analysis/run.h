@@ -31,6 +31,7 @@ struct RunOptions {
   unsigned threads = 0;                            // 0: one per core
   std::uint64_t parallel_min_bytes = 32ULL << 20;  // smaller files take one pass
   std::size_t block_bytes = 4U << 20;              // per-thread read buffer
+  unsigned ranges_per_thread = 4;  // the file is cut into threads x this, taken in turn
   // Called now and then from the reading threads with bytes done and total (parallel path).
   std::function<void(std::uint64_t done, std::uint64_t total)> progress;
 };

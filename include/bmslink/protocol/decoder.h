@@ -67,6 +67,8 @@ class MessageDecoder {
     bool text;  // unit "ascii"; cached: comparing the unit string per frame showed in profiles
     std::uint32_t length;
     double rounding;  // 10^decimals of the factor: 0.1 -> 10, so 3 * 0.1 prints as 0.3
+    double factor;    // copies of the signal's, next to the plan: no pointer chase per value
+    double offset;
   };
   const Message* message_;
   std::vector<Plan> plans_;
