@@ -202,6 +202,42 @@ with tempfile.TemporaryDirectory() as tmp:
           'intermittent_dropouts' in page, 'HTML report written with charts')
     check('http://' not in page and 'https://' not in page and 'src=' not in page and '<script' not in page,
           'HTML report is self-contained')
+    # Every chart is well-formed SVG (XML) and the page's tags balance.
+    import re
+    import xml.etree.ElementTree as ET
+    from html.parser import HTMLParser
+    svgs = re.findall(r'<svg.*?</svg>', page, re.S)
+    for svg in svgs:
+        try:
+            ET.fromstring(svg.replace('<svg ', '<svg xmlns="http://www.w3.org/2000/svg" ', 1))
+        except ET.ParseError as err:
+            check(False, 'SVG not well-formed: %s: %s' % (err, svg[:120]))
+
+    class Balance(HTMLParser):
+        VOID = {'meta', 'br', 'img', 'input', 'link', 'hr', 'rect', 'path'}
+
+        def __init__(self):
+            super().__init__()
+            self.stack, self.errors = [], []
+
+        def handle_starttag(self, tag, attrs):
+            if tag not in self.VOID:
+                self.stack.append(tag)
+
+        def handle_startendtag(self, tag, attrs):
+            pass
+
+        def handle_endtag(self, tag):
+            if tag in self.VOID:
+                return
+            if not self.stack or self.stack[-1] != tag:
+                self.errors.append('</%s> closes <%s>' % (tag, self.stack[-1] if self.stack else None))
+            else:
+                self.stack.pop()
+
+    b = Balance()
+    b.feed(page)
+    check(not b.errors and not b.stack, 'HTML tags balance: %r %r' % (b.errors[:3], b.stack[:3]))
 
     # A big candump log takes the parallel path: same answer as one thread, true line numbers.
     big = os.path.join(tmp, 'big.log')
