@@ -163,6 +163,8 @@ const char* level_name(Level l) {
 
 struct SignalTrack {
   bool text = false;
+  bool seen = false;  // raw path: rmin/rmax/rlast hold something
+  std::int64_t rmin = 0, rmax = 0, rlast = 0;
   bool present = false;  // in the cached decode
   bool active = false;   // in the cached decode
   std::uint64_t count = 0;
@@ -182,6 +184,11 @@ struct MessageTrack {
   std::uint64_t since_decode = 0;  // frames (incl. the decoded one) the cached values stand for
   std::vector<protocol::SignalValue> values;
   std::vector<SignalTrack> signals;
+  // Messages without text keep raw extremes and convert once at the end: no floating point per
+  // signal per frame (a 0x35A carries 26 flags).
+  bool raw_path = false;
+  std::vector<std::int64_t> raw;
+  std::uint64_t present_bits = 0;
   bool any_active = false;
   std::optional<std::int64_t> last_frame_ns;  // time of the latest frame of this message
   int current_index = -1, voltage_index = -1, temperature_index = -1, soc_index = -1;
@@ -279,6 +286,8 @@ CaptureAnalyzer::CaptureAnalyzer(const protocol::Decoder* decoder, AnalyzerOptio
       t.decoder = md;
       t.values.resize(md->signal_count());
       t.signals.resize(md->signal_count());
+      t.raw_path = !md->has_text() && md->signal_count() <= 64;
+      t.raw.assign(md->signal_count(), std::int64_t{0});
       for (std::size_t i = 0; i < md->signal_count(); ++i) {
         const auto& sig = md->message().signals[i];
         t.signals[i].level = level_of(sig);
@@ -300,6 +309,20 @@ CaptureAnalyzer& CaptureAnalyzer::operator=(CaptureAnalyzer&&) noexcept = defaul
 CaptureAnalyzer::~CaptureAnalyzer() = default;
 
 namespace {
+
+// The physical value of signal `index` in the cached decode, when present.
+bool reading(const MessageTrack& m, int index, double& out) {
+  if (index < 0) return false;
+  const auto i = static_cast<std::size_t>(index);
+  if (m.raw_path) {
+    if (!((m.present_bits >> i) & 1U)) return false;
+    out = m.decoder->physical(i, m.raw[i]);
+    return true;
+  }
+  if (!m.values[i].present) return false;
+  out = m.values[i].value;
+  return true;
+}
 
 // Adds the frames the cached decode stood for to each signal's count and active time.
 void flush_message(MessageTrack& m) {
@@ -413,7 +436,41 @@ void CaptureAnalyzer::add(const can::Frame& f) {
   const std::int32_t mi = s.message_of[f.id];
   if (mi == 0) return;
   MessageTrack& m = s.messages[static_cast<std::size_t>(mi - 1)];
-  if (!m.decoded || h != m.last_hash) {
+  if ((!m.decoded || h != m.last_hash) && m.raw_path) {
+    m.present_bits = m.decoder->decode_raw(f, m.raw);
+    m.decoded = true;
+    m.last_hash = h;
+    m.any_active = false;
+    const std::uint64_t since = m.since_decode;
+    m.since_decode = 0;
+    for (std::size_t i = 0; i < m.signals.size(); ++i) {
+      auto& st = m.signals[i];
+      if (st.present) st.count += since;
+      if (st.active) {
+        st.active_frames += since;
+        if (m.last_frame_ns) st.last_active_ns = m.last_frame_ns;
+      }
+      st.present = (m.present_bits >> i) & 1U;
+      if (!st.present) {
+        st.active = false;
+        continue;
+      }
+      const std::int64_t r = m.raw[i];
+      st.active = st.level != Level::kNone && (st.level == Level::kDisabled ? r == 0 : r == 1);
+      if (!st.seen) {
+        st.seen = true;
+        st.rmin = st.rmax = r;
+      } else {
+        st.rmin = std::min(st.rmin, r);
+        st.rmax = std::max(st.rmax, r);
+      }
+      st.rlast = r;
+      if (st.active) {
+        m.any_active = true;
+        if (timed && !st.first_active_ns) st.first_active_ns = f.timestamp_ns;
+      }
+    }
+  } else if (!m.decoded || h != m.last_hash) {
     m.decoder->decode(f, m.values, s.text_buffer);
     m.decoded = true;
     m.last_hash = h;
@@ -449,21 +506,11 @@ void CaptureAnalyzer::add(const can::Frame& f) {
   // When a flag stays active, its last time is this frame's: settled at the next decode.
   if (timed) m.last_frame_ns = f.timestamp_ns;
   if (bin != nullptr) {
-    if (m.current_index >= 0 && m.values[static_cast<std::size_t>(m.current_index)].present)
-      bin->current_a =
-          static_cast<float>(m.values[static_cast<std::size_t>(m.current_index)].value);
-    if (m.voltage_index >= 0 && m.values[static_cast<std::size_t>(m.voltage_index)].present)
-      bin->voltage_v =
-          static_cast<float>(m.values[static_cast<std::size_t>(m.voltage_index)].value);
-    if (m.temperature_index >= 0 &&
-        m.values[static_cast<std::size_t>(m.temperature_index)].present) {
-      bin->temperature_c =
-          static_cast<float>(m.values[static_cast<std::size_t>(m.temperature_index)].value);
-    }
-    if (m.soc_index >= 0 && m.values[static_cast<std::size_t>(m.soc_index)].present) {
-      const double soc = m.values[static_cast<std::size_t>(m.soc_index)].value;
-      bin->soc = static_cast<std::uint8_t>(std::clamp(soc, 0.0, 254.0));
-    }
+    double x = 0;
+    if (reading(m, m.current_index, x)) bin->current_a = static_cast<float>(x);
+    if (reading(m, m.voltage_index, x)) bin->voltage_v = static_cast<float>(x);
+    if (reading(m, m.temperature_index, x)) bin->temperature_c = static_cast<float>(x);
+    if (reading(m, m.soc_index, x)) bin->soc = static_cast<std::uint8_t>(std::clamp(x, 0.0, 254.0));
   }
 }
 
@@ -558,6 +605,12 @@ void CaptureAnalyzer::merge(CaptureAnalyzer&& later_analyzer) {
       const auto& sb = mb.signals[k];
       if (sb.count == 0 && sb.text_value.empty()) continue;
       sa.count += sb.count;
+      if (sb.seen) {
+        sa.rmin = sa.seen ? std::min(sa.rmin, sb.rmin) : sb.rmin;
+        sa.rmax = sa.seen ? std::max(sa.rmax, sb.rmax) : sb.rmax;
+        sa.rlast = sb.rlast;
+        sa.seen = true;
+      }
       sa.min = std::min(sa.min, sb.min);
       sa.max = std::max(sa.max, sb.max);
       if (sb.count > 0) sa.last = sb.last;
@@ -570,6 +623,8 @@ void CaptureAnalyzer::merge(CaptureAnalyzer&& later_analyzer) {
       ma.decoded = true;
       ma.last_hash = mb.last_hash;
       ma.values = mb.values;  // numbers only are read from it later; text views are not
+      ma.raw = mb.raw;
+      ma.present_bits = mb.present_bits;
       ma.any_active = mb.any_active;
       ma.last_frame_ns = mb.last_frame_ns;
       for (std::size_t k = 0; k < ma.signals.size(); ++k) {
@@ -775,7 +830,12 @@ Evidence CaptureAnalyzer::finish(const protocol::Identification& identification)
       out.unit = sig.unit;
       out.key = msg.id;
       out.count = st.count;
-      if (!sig.is_text()) {
+      if (m.raw_path && st.seen) {
+        const double lo = m.decoder->physical(i, st.rmin), hi = m.decoder->physical(i, st.rmax);
+        out.min = std::min(lo, hi);  // a negative factor turns the raw order round
+        out.max = std::max(lo, hi);
+        out.last = m.decoder->physical(i, st.rlast);
+      } else if (!sig.is_text()) {
         out.min = st.min;
         out.max = st.max;
         out.last = st.last;

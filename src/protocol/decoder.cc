@@ -29,6 +29,7 @@ MessageDecoder::MessageDecoder(const Message& message) : message_(&message) {
     p.length = s.length;
     p.is_signed = s.is_signed;
     p.text = s.is_text();
+    has_text_ |= p.text;
     p.factor = s.factor;
     p.offset = s.offset;
     p.mask = s.length >= 64 ? ~0ULL : ((1ULL << s.length) - 1);
@@ -72,6 +73,55 @@ inline double round_half_away(double x) {
 }
 }  // namespace
 
+std::int64_t MessageDecoder::extract(const Plan& p, const std::uint8_t* padded) noexcept {
+  std::uint64_t raw;
+  if (!p.wide) {
+    std::uint64_t word;
+    std::memcpy(&word, padded + p.first_byte,
+          sizeof word);  // host is little-endian (x86-64, arm64)
+    if (p.motorola) word = __builtin_bswap64(word);
+    raw = (word >> p.shift) & p.mask;
+  } else {
+    u128 window = 0;
+    if (p.motorola) {
+    for (std::uint32_t b = 0; b < 16; ++b) window = (window << 8) | padded[p.first_byte + b];
+    } else {
+    for (std::uint32_t b = 16; b-- > 0;) window = (window << 8) | padded[p.first_byte + b];
+    }
+    raw = static_cast<std::uint64_t>(window >> p.shift) & p.mask;
+  }
+  std::int64_t value;
+  if (p.is_signed && p.length < 64 && (raw >> (p.length - 1)) & 1U) {
+    value = static_cast<std::int64_t>(raw | ~p.mask);
+  } else {
+    value = static_cast<std::int64_t>(raw);
+  }
+  return value;
+}
+
+std::uint64_t MessageDecoder::decode_raw(const can::Frame& frame,
+                                         std::span<std::int64_t> raw) const noexcept {
+  std::uint8_t padded[can::kMaxFdLen + 16];
+  std::memcpy(padded, frame.data.data(), can::kMaxFdLen);
+  std::memset(padded + can::kMaxFdLen, 0, 16);
+  std::uint64_t present = 0;
+  const std::size_t n = std::min<std::size_t>({plans_.size(), raw.size(), 64});
+  for (std::size_t i = 0; i < n; ++i) {
+    const Plan& p = plans_[i];
+    if (p.text || p.last_byte >= frame.len) continue;
+    raw[i] = extract(p, padded);
+    present |= std::uint64_t{1} << i;
+  }
+  return present;
+}
+
+double MessageDecoder::physical(std::size_t signal, std::int64_t raw) const noexcept {
+  const Plan& p = plans_[signal];
+  double value = static_cast<double>(raw) * p.factor + p.offset;
+  if (p.rounding > 1.0) value = round_half_away(value * p.rounding) / p.rounding;
+  return value;
+}
+
 std::size_t MessageDecoder::decode(const can::Frame& frame, std::span<SignalValue> out,
                                    std::span<char> text_buffer) const noexcept {
   // Payload padded so a 16-byte window never reads past it. Bytes beyond `len` may be stale, but
@@ -110,28 +160,7 @@ std::size_t MessageDecoder::decode(const can::Frame& frame, std::span<SignalValu
       continue;
     }
     if (p.last_byte >= frame.len) continue;  // absent, never zero
-    std::uint64_t raw;
-    if (!p.wide) {
-      std::uint64_t word;
-      std::memcpy(&word, padded + p.first_byte,
-                  sizeof word);  // host is little-endian (x86-64, arm64)
-      if (p.motorola) word = __builtin_bswap64(word);
-      raw = (word >> p.shift) & p.mask;
-    } else {
-      u128 window = 0;
-      if (p.motorola) {
-        for (std::uint32_t b = 0; b < 16; ++b) window = (window << 8) | padded[p.first_byte + b];
-      } else {
-        for (std::uint32_t b = 16; b-- > 0;) window = (window << 8) | padded[p.first_byte + b];
-      }
-      raw = static_cast<std::uint64_t>(window >> p.shift) & p.mask;
-    }
-    std::int64_t value;
-    if (p.is_signed && p.length < 64 && (raw >> (p.length - 1)) & 1U) {
-      value = static_cast<std::int64_t>(raw | ~p.mask);
-    } else {
-      value = static_cast<std::int64_t>(raw);
-    }
+    const std::int64_t value = extract(p, padded);
     v.raw = value;
     v.value = static_cast<double>(value) * p.factor + p.offset;
     if (p.rounding > 1.0) v.value = round_half_away(v.value * p.rounding) / p.rounding;

@@ -49,6 +49,14 @@ class MessageDecoder {
   std::size_t decode(const can::Frame& frame, std::span<SignalValue> out,
                      std::span<char> text_buffer) const noexcept;
 
+  // The raw (sign-extended) values of the numeric signals only, without the physical conversion:
+  // for analyzers that keep extremes per signal and convert once at the end. Bit i of the result
+  // is set when signal i is present (only the first 64 signals; text signals never).
+  std::uint64_t decode_raw(const can::Frame& frame, std::span<std::int64_t> raw) const noexcept;
+  // What decode() gives as `value` for signal i with this raw value.
+  double physical(std::size_t signal, std::int64_t raw) const noexcept;
+  bool has_text() const noexcept { return has_text_; }
+
   // A frame of the message's length with the given signals set (others 0): the inverse of
   // decode, for simulators and round-trip tests. Fails naming the signal when a name is unknown or
   // a value does not fit its raw range.
@@ -70,8 +78,10 @@ class MessageDecoder {
     double factor;    // copies of the signal's, next to the plan: no pointer chase per value
     double offset;
   };
+  static std::int64_t extract(const Plan& p, const std::uint8_t* padded) noexcept;
   const Message* message_;
   std::vector<Plan> plans_;
+  bool has_text_ = false;
 };
 
 class Decoder {
