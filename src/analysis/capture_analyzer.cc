@@ -43,6 +43,13 @@ std::uint32_t tracked_bit_id(int bit) {
 
 namespace {
 
+// tracked_id_bit for every standard id, looked up per frame.
+const std::array<std::int8_t, 2048> kTrackedBit = [] {
+  std::array<std::int8_t, 2048> t{};
+  for (std::uint32_t id = 0; id < 2048; ++id) t[id] = static_cast<std::int8_t>(tracked_id_bit(id, false));
+  return t;
+}();
+
 constexpr std::int64_t kNsPerS = 1'000'000'000;
 constexpr std::int64_t kRepeatWindowNs = 2'000'000;  // a retransmission follows within a frame time
 constexpr std::int64_t kErrorAfterNs = 2'000'000;
@@ -409,7 +416,7 @@ void CaptureAnalyzer::add(const can::Frame& f) {
   s.prev_hash = h;
   s.prev_ns = timed ? std::optional<std::int64_t>(f.timestamp_ns) : std::nullopt;
 
-  const int bit = tracked_id_bit(f.id, f.extended);
+  const int bit = f.extended || f.id >= 2048 ? -1 : kTrackedBit[f.id];
   s.last_bit = bit;
   s.last_data_ns = s.prev_ns;
   if (bit >= 0) {
@@ -427,7 +434,7 @@ void CaptureAnalyzer::add(const can::Frame& f) {
     c.h2 = c.h1;
     c.h1 = h;
   }
-  if (timed && side_of(f.id, f.extended) == Side::kBms) {
+  if (timed && !f.extended && f.id >= 0x350 && f.id <= 0x382) {  // the BMS side (side_of)
     s.bms_gaps.add(f.timestamp_ns, s.timeout_ns);
     if (f.id == 0x351) s.limits_gaps.add(f.timestamp_ns, s.timeout_ns);
   }

@@ -46,16 +46,3 @@ std::string id_hex(const Frame& frame) {
 
 }  // namespace bmslink::can
 
-namespace bmslink::can {
-
-std::uint32_t wire_bits(const Frame& f) {
-  if (f.error) return 6 + 8 + 3;
-  // SOF..CRC is the stuffed region: 34 bits + data (11-bit id) or 54 bits + data (29-bit).
-  const std::uint32_t data_bits = f.rtr ? 0U : 8U * f.len;
-  const std::uint32_t stuffed = (f.extended ? 54U : 34U) + data_bits;
-  // One stuff bit per 5 equal bits is the worst case; real payloads average about a tenth.
-  const std::uint32_t stuffing = stuffed / 10;
-  return stuffed + stuffing + 13;  // CRC delimiter, ACK slot and delimiter, EOF, interframe
-}
-
-}  // namespace bmslink::can

@@ -63,7 +63,14 @@ bool same_frame(const Frame& a, const Frame& b);
 // Bits the frame occupies on the wire at one bit rate, including an average bit-stuffing
 // allowance and the interframe space: the unit of bus load. FD data phases are counted at the
 // arbitration rate (an upper bound). Error frames count as a 6-bit flag plus delimiter and space.
-std::uint32_t wire_bits(const Frame& frame);
+inline std::uint32_t wire_bits(const Frame& f) {
+  if (f.error) return 6 + 8 + 3;
+  // SOF..CRC is the stuffed region: 34 bits + data (11-bit id) or 54 bits + data (29-bit).
+  const std::uint32_t data_bits = f.rtr ? 0U : 8U * f.len;
+  const std::uint32_t stuffed = (f.extended ? 54U : 34U) + data_bits;
+  // One stuff bit per 5 equal bits is the worst case; real payloads average about a tenth.
+  return stuffed + stuffed / 10 + 13;  // + CRC delimiter, ACK slot and delimiter, EOF, IFS
+}
 
 // "0x351" / "0x18FF50E5" style identifier text used in JSON and reports.
 std::string id_hex(const Frame& frame);
