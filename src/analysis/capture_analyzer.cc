@@ -46,7 +46,8 @@ namespace {
 // tracked_id_bit for every standard id, looked up per frame.
 const std::array<std::int8_t, 2048> kTrackedBit = [] {
   std::array<std::int8_t, 2048> t{};
-  for (std::uint32_t id = 0; id < 2048; ++id) t[id] = static_cast<std::int8_t>(tracked_id_bit(id, false));
+  for (std::uint32_t id = 0; id < 2048; ++id)
+    t[id] = static_cast<std::int8_t>(tracked_id_bit(id, false));
   return t;
 }();
 

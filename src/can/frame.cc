@@ -45,4 +45,3 @@ std::string id_hex(const Frame& frame) {
 }
 
 }  // namespace bmslink::can
-

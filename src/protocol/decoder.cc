@@ -60,6 +60,7 @@ MessageDecoder::MessageDecoder(const Message& message) : message_(&message) {
       p.shift = (p.wide ? 128 : 64) - (msb % 8) - s.length;
       p.motorola = true;
     }
+    if (p.wide || p.first_byte + 8 > can::kMaxFdLen) direct_ = false;
     plans_.push_back(p);
   }
 }
@@ -73,20 +74,21 @@ inline double round_half_away(double x) {
 }
 }  // namespace
 
-std::int64_t MessageDecoder::extract(const Plan& p, const std::uint8_t* padded) noexcept {
+[[gnu::always_inline]] inline std::int64_t MessageDecoder::extract(
+    const Plan& p, const std::uint8_t* padded) noexcept {
   std::uint64_t raw;
   if (!p.wide) {
     std::uint64_t word;
     std::memcpy(&word, padded + p.first_byte,
-          sizeof word);  // host is little-endian (x86-64, arm64)
+                sizeof word);  // host is little-endian (x86-64, arm64)
     if (p.motorola) word = __builtin_bswap64(word);
     raw = (word >> p.shift) & p.mask;
   } else {
     u128 window = 0;
     if (p.motorola) {
-    for (std::uint32_t b = 0; b < 16; ++b) window = (window << 8) | padded[p.first_byte + b];
+      for (std::uint32_t b = 0; b < 16; ++b) window = (window << 8) | padded[p.first_byte + b];
     } else {
-    for (std::uint32_t b = 16; b-- > 0;) window = (window << 8) | padded[p.first_byte + b];
+      for (std::uint32_t b = 16; b-- > 0;) window = (window << 8) | padded[p.first_byte + b];
     }
     raw = static_cast<std::uint64_t>(window >> p.shift) & p.mask;
   }
@@ -101,15 +103,21 @@ std::int64_t MessageDecoder::extract(const Plan& p, const std::uint8_t* padded) 
 
 std::uint64_t MessageDecoder::decode_raw(const can::Frame& frame,
                                          std::span<std::int64_t> raw) const noexcept {
+  // Classic layouts read their 8-byte windows straight from the frame's 64-byte array; only
+  // windows that could run past it need the padded copy.
   std::uint8_t padded[can::kMaxFdLen + 16];
-  std::memcpy(padded, frame.data.data(), can::kMaxFdLen);
-  std::memset(padded + can::kMaxFdLen, 0, 16);
+  const std::uint8_t* bytes = frame.data.data();
+  if (!direct_) {
+    std::memcpy(padded, frame.data.data(), can::kMaxFdLen);
+    std::memset(padded + can::kMaxFdLen, 0, 16);
+    bytes = padded;
+  }
   std::uint64_t present = 0;
   const std::size_t n = std::min<std::size_t>({plans_.size(), raw.size(), 64});
   for (std::size_t i = 0; i < n; ++i) {
     const Plan& p = plans_[i];
     if (p.text || p.last_byte >= frame.len) continue;
-    raw[i] = extract(p, padded);
+    raw[i] = extract(p, bytes);
     present |= std::uint64_t{1} << i;
   }
   return present;

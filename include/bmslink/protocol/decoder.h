@@ -82,6 +82,7 @@ class MessageDecoder {
   const Message* message_;
   std::vector<Plan> plans_;
   bool has_text_ = false;
+  bool direct_ = true;  // every window fits in Frame::data: decode_raw needs no padded copy
 };
 
 class Decoder {
