@@ -198,8 +198,9 @@ Result<RunResult> analyze_capture(const std::string& path, DiagnosticSink& sink,
   const unsigned cores = std::max(1U, std::thread::hardware_concurrency());
   const unsigned threads = options.threads == 0 ? cores : options.threads;
   const auto size = regular ? static_cast<std::uint64_t>(st.st_size) : 0;
+  // Big candump logs take the bulk path even on one thread: it is the faster parser.
   const bool parallel = regular && reader->format() == capture::Format::kCandumpLog &&
-                        threads > 1 && size >= options.parallel_min_bytes;
+                        size >= options.parallel_min_bytes;
 
   if (!parallel) {
     CaptureAnalyzer analyzer(dec, options.analyzer);
