@@ -142,42 +142,79 @@ int cmd_frames(const std::string& path, const std::string& format, bool json) {
 
 // Writes to OUT through a temporary file renamed into place on success, so a failed conversion
 // never destroys an existing OUT.
+// An output file that appears only complete: written as "<path>.bmslink-partial" and renamed
+// by commit(), so a failed run never destroys an existing file. "" or "-" is standard output.
+class AtomicOutput {
+ public:
+  explicit AtomicOutput(std::string path)
+      : path_(std::move(path)), to_file_(!path_.empty() && path_ != "-") {}
+  AtomicOutput(const AtomicOutput&) = delete;
+  AtomicOutput& operator=(const AtomicOutput&) = delete;
+  ~AtomicOutput() { abandon(); }
+
+  bool to_file() const { return to_file_; }
+  std::FILE* file() const { return file_; }
+  // Prints why not.
+  bool open() {
+    if (!to_file_) {
+      file_ = stdout;
+      return true;
+    }
+    file_ = std::fopen(temp().c_str(), "wb");
+    if (file_ == nullptr)
+      fmt::print(stderr, "bmslink: cannot write {}: {}\n", path_, std::strerror(errno));
+    return file_ != nullptr;
+  }
+  // Closes and renames into place; prints why not.
+  bool commit() {
+    if (!to_file_) return std::fflush(stdout) == 0;
+    const bool closed = file_ != nullptr && std::fclose(file_) == 0;
+    file_ = nullptr;
+    if (!closed || std::rename(temp().c_str(), path_.c_str()) != 0) {
+      fmt::print(stderr, "bmslink: cannot write {}: {}\n", path_, std::strerror(errno));
+      std::remove(temp().c_str());
+      return false;
+    }
+    return true;
+  }
+  void abandon() {
+    if (!to_file_ || file_ == nullptr) return;
+    std::fclose(file_);
+    file_ = nullptr;
+    std::remove(temp().c_str());
+  }
+
+ private:
+  std::string temp() const { return path_ + ".bmslink-partial"; }
+  std::string path_;
+  bool to_file_;
+  std::FILE* file_ = nullptr;
+};
+
 int cmd_convert(const std::string& path, const std::string& format, const std::string& to,
                 const std::string& output) {
   bmslink::CollectingSink sink;
   auto reader = open_or_report(path, format, sink);
   if (!reader) return kExitInput;
-  const bool to_file = !output.empty() && output != "-";
-  const std::string temp = output + ".bmslink-partial";
-  std::FILE* out = stdout;
-  if (to_file) {
-    out = std::fopen(temp.c_str(), "wb");
-    if (out == nullptr) {
-      fmt::print(stderr, "bmslink: cannot write {}: {}\n", output, std::strerror(errno));
-      return kExitInput;
-    }
-  }
+  AtomicOutput out(output);
+  if (!out.open()) return kExitInput;
   auto writer =
       bmslink::capture::make_writer(to == "asc" ? bmslink::capture::OutputFormat::kVectorAsc
                                                 : bmslink::capture::OutputFormat::kCandumpLog,
-                                    out);
+                                    out.file());
   bmslink::can::Frame f;
   while (reader->next(f)) writer->write(f);
   const auto written = writer->finish();
   const int read_rc = finish_reading(*reader, sink);
-  if (to_file) {
-    const bool closed = std::fclose(out) == 0;
-    if (!written || !closed || read_rc != kExitOk ||
-        std::rename(temp.c_str(), output.c_str()) != 0) {
-      if (written && closed && read_rc == kExitOk) {
-        fmt::print(stderr, "bmslink: cannot write {}: {}\n", output, std::strerror(errno));
-      }
-      std::remove(temp.c_str());
+  if (out.to_file()) {
+    if (!written || read_rc != kExitOk) {
+      out.abandon();
       if (!written) fmt::print(stderr, "bmslink: {}: {}\n", output, written.error().message);
       if (read_rc == kExitOk) return kExitInput;
       fmt::print(stderr, "bmslink: {} left unchanged\n", output);
       return read_rc;
     }
+    if (!out.commit()) return kExitInput;
   } else if (!written) {
     fmt::print(stderr, "bmslink: {}\n", written.error().message);
     return kExitInput;
@@ -336,14 +373,13 @@ int cmd_analyze(const AnalyzeArgs& args) {
     fmt::print("{}\n", args.paths.size() == 1 && !all.empty() ? all[0].dump(2) : all.dump(2));
   if (!args.html.empty() && !reports.empty()) {
     const std::string html = bmslink::report::analysis_html(reports);
-    const std::string tmp = args.html + ".tmp";
-    std::FILE* out = std::fopen(tmp.c_str(), "wb");
-    if (out == nullptr || std::fwrite(html.data(), 1, html.size(), out) != html.size() ||
-        std::fclose(out) != 0 || std::rename(tmp.c_str(), args.html.c_str()) != 0) {
+    AtomicOutput out(args.html);
+    if (!out.open()) return kExitInput;
+    if (std::fwrite(html.data(), 1, html.size(), out.file()) != html.size()) {
       fmt::print(stderr, "bmslink: cannot write {}: {}\n", args.html, std::strerror(errno));
-      std::remove(tmp.c_str());
       return kExitInput;
     }
+    if (!out.commit()) return kExitInput;
   }
   return rc;
 }
@@ -518,35 +554,24 @@ int cmd_dbc_export(const std::string& name, const std::string& output) {
 
 int cmd_simulate(const bmslink::sim::SiteOptions& options, const std::string& to,
                  const std::string& output) {
-  const bool to_stdout = output.empty() || output == "-";
-  const std::string tmp = to_stdout ? std::string() : output + ".tmp";
-  std::FILE* out = to_stdout ? stdout : std::fopen(tmp.c_str(), "wb");
-  if (out == nullptr) {
-    fmt::print(stderr, "bmslink: cannot write {}: {}\n", tmp, std::strerror(errno));
-    return kExitInput;
-  }
+  AtomicOutput out(output);
+  if (!out.open()) return kExitInput;
   auto writer =
       bmslink::capture::make_writer(to == "asc" ? bmslink::capture::OutputFormat::kVectorAsc
                                                 : bmslink::capture::OutputFormat::kCandumpLog,
-                                    out);
+                                    out.file());
   auto frames =
       bmslink::sim::simulate(options, [&](const bmslink::can::Frame& f) { writer->write(f); });
-  auto closed = writer->finish();
-  bool ok = frames.has_value() && closed.has_value();
-  if (!to_stdout) {
-    ok = (std::fclose(out) == 0) && ok;
-    if (ok) ok = std::rename(tmp.c_str(), output.c_str()) == 0;
-    if (!ok) std::remove(tmp.c_str());
-  }
   if (!frames) {
     fmt::print(stderr, "bmslink: {}\n", frames.error().message);
     return kExitUsage;
   }
-  if (!ok) {
-    fmt::print(stderr, "bmslink: cannot write {}\n", output.empty() ? "standard output" : output);
+  if (auto closed = writer->finish(); !closed) {
+    fmt::print(stderr, "bmslink: {}\n", closed.error().message);
     return kExitInput;
   }
-  if (!to_stdout) {
+  if (!out.commit()) return kExitInput;
+  if (out.to_file()) {
     fmt::print(stderr, "bmslink: {} frames of a {} site ({}) over {} s written to {}\n", *frames,
                bmslink::sim::variant_name(options.variant), options.fault, options.duration_s,
                output);

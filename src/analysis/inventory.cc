@@ -53,23 +53,9 @@ void InventoryBuilder::AdjacencyTable::grow() {
 }
 
 void InventoryBuilder::AdjacencyTable::add(std::uint64_t key, std::uint64_t n) {
-  if ((used + 1) * 2 > slots.size()) {
-    if (used >= kMaxPairs) {
-      // Full: count into existing pairs only.
-      const std::size_t m = slots.size() - 1;
-      for (std::size_t i = mix(key) & m;; i = (i + 1) & m) {
-        if (slots[i].first == key) {
-          slots[i].second += n;
-          return;
-        }
-        if (slots[i].first == 0) {
-          dropped += n;
-          return;
-        }
-      }
-    }
-    grow();
-  }
+  const bool needs_room = (used + 1) * 2 > slots.size();
+  const bool full = needs_room && used >= kMaxPairs;  // then count into existing pairs only
+  if (needs_room && !full) grow();
   const std::size_t m = slots.size() - 1;
   for (std::size_t i = mix(key) & m;; i = (i + 1) & m) {
     if (slots[i].first == key) {
@@ -77,8 +63,12 @@ void InventoryBuilder::AdjacencyTable::add(std::uint64_t key, std::uint64_t n) {
       return;
     }
     if (slots[i].first == 0) {
-      slots[i] = {key, n};
-      ++used;
+      if (full) {
+        dropped += n;
+      } else {
+        slots[i] = {key, n};
+        ++used;
+      }
       return;
     }
   }
