@@ -209,12 +209,13 @@ class CandumpLogParser final : public LineParser {
     if (p + 2 > end || p[0] != ')' || p[1] != ' ') return std::nullopt;
     p += 2;
     const char* iface = p;
-    while (p < end && *p != ' ' && *p != '\t' && *p != '\r') ++p;
+    while (p < end && !is_space(*p)) ++p;
     if (p == iface || p >= end || *p != ' ') return std::nullopt;
     const std::string_view channel(iface, static_cast<std::size_t>(p - iface));
     ++p;
     const char* token = p;
-    while (p < end && *p != ' ' && *p != '\t' && *p != '\r') ++p;
+    while (p < end && !is_space(*p)) ++p;
+    if (p == token) return std::nullopt;              // no frame token: the general path words it
     if (p != end && *p != '\r') return std::nullopt;  // direction flag or trailing text
     if (p != end && p + 1 != end) return std::nullopt;
     if (!parse_candump_frame_token(std::string_view(token, static_cast<std::size_t>(p - token)), f,

@@ -34,6 +34,11 @@ constexpr std::array<std::int8_t, 256> kHex = [] {
 
 int hex_value(char c) { return kHex[static_cast<unsigned char>(c)]; }
 
+// Whitespace as the general reader splits on it (text_util's is_space), plus the newline.
+bool is_delim(char c) {
+  return c == ' ' || c == '\t' || c == '\r' || c == '\f' || c == '\v' || c == '\n';
+}
+
 // Eight ASCII digits in a little-endian word (first character in the low byte).
 bool all_digits(std::uint64_t w) {
   return (w & 0xF0F0F0F0F0F0F0F0ULL) == 0x3030303030303030ULL &&
@@ -101,7 +106,7 @@ const char* parse_line(const char* p, const char* end, can::Frame& f, std::strin
   if (p[0] != ')' || p[1] != ' ') return nullptr;
   p += 2;
   const char* iface = p;
-  while (p < end && *p != ' ' && *p != '\n' && *p != '\t' && *p != '\r') ++p;
+  while (p < end && !is_delim(*p)) ++p;
   if (p == iface || p >= end || *p != ' ' || p - iface > 15) return nullptr;
   const auto iface_len = static_cast<std::size_t>(p - iface);
   ++p;
@@ -166,7 +171,7 @@ const char* parse_line(const char* p, const char* end, can::Frame& f, std::strin
   if (!simple) {
     // FD, remote, _dlc, error frames, direction flags, CR: the general token parser decides.
     const char* q = token;
-    while (q < end && *q != '\n' && *q != ' ' && *q != '\t' && *q != '\r') ++q;
+    while (q < end && !is_delim(*q)) ++q;
     if (q != end && *q != '\n') return nullptr;
     if (!detail::parse_candump_frame_token(
             std::string_view(token, static_cast<std::size_t>(q - token)), f, reason)) {
