@@ -88,7 +88,13 @@ json summary_json(const CaptureReport& r) {
       {"bms_frames", e.timing.bms_frames},
       {"inverter_frames", e.timing.inverter_frames},
       {"other_frames", e.timing.other_frames},
+      {"talking", e.timing.bms_frames > 0 && e.timing.inverter_frames > 0 ? "both"
+                  : e.timing.bms_frames > 0                               ? "bms"
+                  : e.timing.inverter_frames > 0                          ? "inverter"
+                                                                          : "neither"},
       {"errors_per_minute", round_to(e.bus.errors_per_minute, 1e-3)},
+      {"peak_errors_per_minute", opt(e.bus.peak_errors_per_minute)},
+      {"ack_visible", e.ack.ack_visible},
       {"bus_load_peak", e.bus.bus_load ? json(round_to(*e.bus.bus_load, 1e-4)) : json(nullptr)},
       {"bus_load_mean",
        e.bus.mean_bus_load ? json(round_to(*e.bus.mean_bus_load, 1e-4)) : json(nullptr)},

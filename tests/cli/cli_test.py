@@ -169,6 +169,7 @@ causes = {'inverter_protocol_mismatch', 'bitrate_mismatch', 'bms_silent', 'can_i
 for f in a['findings']:
     check(set(f) == {'cause', 'layer', 'severity', 'score', 'title', 'evidence', 'fix'} and f['cause'] in causes and
           f['severity'] in ('fault', 'warning', 'info'), 'finding shape: %r' % f)
+check(a['summary']['talking'] == 'both' and a['summary']['ack_visible'] is True, 'talkers: %r' % a['summary'])
 check(a['summary']['frames'] == 6318 and a['summary']['error_frames'] == 18 and a['summary']['uptime']['share'] == 1.0,
       'summary: %r' % a['summary'])
 sig = {x['name']: x for x in a['signals']}
@@ -191,6 +192,8 @@ with tempfile.TemporaryDirectory() as tmp:
         check(s_.get('top_cause') == fault, 'simulated %s/%s via %s: %r' % (fault, variant, to, s_))
         if fault == 'healthy':
             check(s_.get('verdict') == 'healthy', 'healthy verdict: %r' % s_)
+        if fault == 'no_ack':
+            check(s_.get('talking') == 'bms', 'no_ack: only the BMS is heard: %r' % s_)
     r = run('simulate', '--fault', 'gremlins', '-o', os.path.join(tmp, 'x.log'))
     check(r.returncode == 2 and not os.path.exists(os.path.join(tmp, 'x.log')), 'unknown fault is a usage error')
 
