@@ -69,11 +69,13 @@ std::unique_ptr<FrameReader> open_or_report(const std::string& path, const std::
   return std::move(*reader);
 }
 
-// What went wrong while reading, on stderr; returns the exit code for the run.
-int finish_reading(const FrameReader& reader, const bmslink::CollectingSink& sink) {
-  const auto& st = reader.stats();
+// What went wrong while reading, on stderr: malformed lines (the first five, then counts by
+// reason), a read failure, no frame at all. Returns kExitInput when nothing could be read.
+int report_problems(const std::string& name, const bmslink::capture::ReaderStats& st,
+                    const std::optional<bmslink::Error>& failure,
+                    const bmslink::CollectingSink& sink, std::string_view read_as) {
   if (st.malformed > 0) {
-    fmt::print(stderr, "bmslink: {}: {} malformed line(s) skipped\n", reader.name(), st.malformed);
+    fmt::print(stderr, "bmslink: {}: {} malformed line(s) skipped\n", name, st.malformed);
     for (const auto& d : sink.kept()) {
       if (&d - sink.kept().data() >= 5) break;
       fmt::print(stderr, "  {}\n", bmslink::format_diagnostic(d));
@@ -84,13 +86,16 @@ int finish_reading(const FrameReader& reader, const bmslink::CollectingSink& sin
         fmt::print(stderr, "  {:>10}  {}\n", n, reason);
     }
   }
-  if (reader.failure()) fmt::print(stderr, "bmslink: {}\n", reader.failure()->message);
+  if (failure) fmt::print(stderr, "bmslink: {}\n", failure->message);
   if (st.frames == 0) {
-    fmt::print(stderr, "bmslink: {}: no CAN frame could be read (read as {})\n", reader.name(),
-               reader.variant());
+    fmt::print(stderr, "bmslink: {}: no CAN frame could be read (read as {})\n", name, read_as);
     return kExitInput;
   }
   return kExitOk;
+}
+
+int finish_reading(const FrameReader& reader, const bmslink::CollectingSink& sink) {
+  return report_problems(reader.name(), reader.stats(), reader.failure(), sink, reader.variant());
 }
 
 // candump-console-like line for people: time only when the capture had one.
@@ -259,25 +264,8 @@ int over_captures(const std::vector<std::string>& paths, const std::string& form
 
 // Reading problems of one analysed file on stderr; returns the exit code for it.
 int report_reading(const bmslink::analysis::RunResult& run, const bmslink::CollectingSink& sink) {
-  const auto& st = run.stats;
-  if (st.malformed > 0) {
-    fmt::print(stderr, "bmslink: {}: {} malformed line(s) skipped\n", run.file, st.malformed);
-    for (const auto& d : sink.kept()) {
-      if (&d - sink.kept().data() >= 5) break;
-      fmt::print(stderr, "  {}\n", bmslink::format_diagnostic(d));
-    }
-    if (st.malformed > 5) {
-      fmt::print(stderr, "  by reason:\n");
-      for (const auto& [reason, n] : sink.by_reason())
-        fmt::print(stderr, "  {:>10}  {}\n", n, reason);
-    }
-  }
-  if (run.failure) fmt::print(stderr, "bmslink: {}\n", run.failure->message);
-  if (st.frames == 0) {
-    fmt::print(stderr, "bmslink: {}: no CAN frame could be read\n", run.file);
-    return kExitInput;
-  }
-  return run.failure ? kExitInput : kExitOk;
+  const int rc = report_problems(run.file, run.stats, run.failure, sink, run.variant);
+  return rc == kExitOk && run.failure ? kExitInput : rc;
 }
 
 // A progress bar on stderr, redrawn at most every 100 ms; only when stderr is a terminal.

@@ -140,7 +140,6 @@ namespace {
 class CandumpLogParser final : public LineParser {
  public:
   LineOutcome parse(std::string_view line, can::Frame& f, std::string_view& reason) override {
-    if (const auto fast = parse_canonical(line, f, reason)) return *fast;
     const std::string_view t = trim(line);
     if (t.empty()) return LineOutcome::kIgnored;
     if (t.front() != '(') {
@@ -180,57 +179,6 @@ class CandumpLogParser final : public LineParser {
     return LineOutcome::kFrame;
   }
   Format format() const override { return Format::kCandumpLog; }
-
- private:
-  // What `candump -l` writes, "(1700000000.123456) can0 351#1402...", parsed without splitting
-  // into tokens: most of a big log's time is spent here. Anything else (other digit counts, a
-  // direction flag, spaces) returns nullopt and takes the general path above.
-  static std::optional<LineOutcome> parse_canonical(std::string_view line, can::Frame& f,
-                                                    std::string_view& reason) {
-    const char* p = line.data();
-    const char* end = p + line.size();
-    if (end - p < 24 || *p != '(') return std::nullopt;
-    ++p;
-    std::int64_t sec = 0;
-    int digits = 0;
-    while (p < end && *p >= '0' && *p <= '9' && digits < 11) {
-      sec = sec * 10 + (*p++ - '0');
-      ++digits;
-    }
-    if (digits == 0 || digits > 10 || sec > 4'000'000'000 || end - p < 9 || *p != '.')
-      return std::nullopt;
-    ++p;
-    std::int64_t usec = 0;
-    for (int i = 0; i < 6; ++i) {
-      if (p[i] < '0' || p[i] > '9') return std::nullopt;
-      usec = usec * 10 + (p[i] - '0');
-    }
-    p += 6;
-    if (p + 2 > end || p[0] != ')' || p[1] != ' ') return std::nullopt;
-    p += 2;
-    const char* iface = p;
-    while (p < end && !is_space(*p)) ++p;
-    if (p == iface || p >= end || *p != ' ') return std::nullopt;
-    const std::string_view channel(iface, static_cast<std::size_t>(p - iface));
-    ++p;
-    const char* token = p;
-    while (p < end && !is_space(*p)) ++p;
-    if (p == token) return std::nullopt;              // no frame token: the general path words it
-    if (p != end && *p != '\r') return std::nullopt;  // direction flag or trailing text
-    if (p != end && p + 1 != end) return std::nullopt;
-    if (!parse_candump_frame_token(std::string_view(token, static_cast<std::size_t>(p - token)), f,
-                                   reason)) {
-      return LineOutcome::kMalformed;
-    }
-    f.direction = can::Direction::kUnknown;
-    f.timestamp_ns = sec * 1'000'000'000 + usec * 1000;
-    f.time_kind = f.timestamp_ns >= kEpochFloorNs ? TimeKind::kAbsolute : TimeKind::kRelative;
-    if (f.channel.size() != channel.size() ||
-        std::memcmp(f.channel.data(), channel.data(), channel.size()) != 0) {
-      f.channel.assign(channel);
-    }
-    return LineOutcome::kFrame;
-  }
 };
 
 // Console output. Timestamps: -ta "(1700000000.123456)", -tA "(2023-03-22 10:11:12.123456)",

@@ -13,6 +13,7 @@
 
 #include "bmslink/capture/reader.h"
 #include "capture/line_parser.h"
+#include "capture/text_util.h"
 
 namespace bmslink::capture {
 namespace {
@@ -20,24 +21,10 @@ namespace {
 constexpr std::size_t kMaxLine = 256U << 10;  // same limit as the buffered reader
 constexpr std::int64_t kEpochFloorNs = 100'000'000LL * 1'000'000'000;  // as the log reader: 1973
 
-constexpr std::array<std::int8_t, 256> kHex = [] {
-  std::array<std::int8_t, 256> t{};
-  for (auto& v : t) v = -1;
-  for (int c = '0'; c <= '9'; ++c)
-    t[static_cast<std::size_t>(c)] = static_cast<std::int8_t>(c - '0');
-  for (int c = 'A'; c <= 'F'; ++c)
-    t[static_cast<std::size_t>(c)] = static_cast<std::int8_t>(c - 'A' + 10);
-  for (int c = 'a'; c <= 'f'; ++c)
-    t[static_cast<std::size_t>(c)] = static_cast<std::int8_t>(c - 'a' + 10);
-  return t;
-}();
+int hex_value(char c) { return detail::kHexValue[static_cast<unsigned char>(c)]; }
 
-int hex_value(char c) { return kHex[static_cast<unsigned char>(c)]; }
-
-// Whitespace as the general reader splits on it (text_util's is_space), plus the newline.
-bool is_delim(char c) {
-  return c == ' ' || c == '\t' || c == '\r' || c == '\f' || c == '\v' || c == '\n';
-}
+// Whitespace as the general reader splits on it, plus the newline.
+bool is_delim(char c) { return detail::is_space(c) || c == '\n'; }
 
 // Eight ASCII digits in a little-endian word (first character in the low byte).
 bool all_digits(std::uint64_t w) {
