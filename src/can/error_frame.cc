@@ -1,5 +1,7 @@
 #include "bmslink/can/error_frame.h"
 
+#include <array>
+
 namespace bmslink::can {
 namespace {
 
@@ -75,6 +77,12 @@ std::string transceiver_name(std::uint8_t code) {
 
 }  // namespace
 
+std::string_view violation_name(Violation v) {
+  static constexpr std::array<std::string_view, kViolationCount> kNames = {
+      "bit", "form", "stuff", "bit0", "bit1", "overload", "active", "tx"};
+  return kNames[static_cast<std::size_t>(v)];
+}
+
 ErrorFrameInfo decode_error_frame(const Frame& frame) {
   ErrorFrameInfo info;
   if (!frame.error) return info;
@@ -97,12 +105,14 @@ ErrorFrameInfo decode_error_frame(const Frame& frame) {
   }
   if (cls & err::kProtocol) {
     info.protocol_violation = true;
-    static constexpr std::pair<std::uint8_t, const char*> kKinds[] = {
-        {err::kProtBit, "bit"},       {err::kProtForm, "form"}, {err::kProtStuff, "stuff"},
-        {err::kProtBit0, "bit0"},     {err::kProtBit1, "bit1"}, {err::kProtOverload, "overload"},
-        {err::kProtActive, "active"}, {err::kProtTx, "tx"}};
-    for (const auto& [bit, name] : kKinds) {
-      if (d[2] & bit) info.violation_kinds.emplace_back(name);
+    // The kernel's data[2] bits are in the order of Violation.
+    static_assert(err::kProtBit == 1U << static_cast<unsigned>(Violation::kBit) &&
+                  err::kProtStuff == 1U << static_cast<unsigned>(Violation::kStuff) &&
+                  err::kProtTx == 1U << static_cast<unsigned>(Violation::kTx));
+    info.violations = d[2];
+    for (std::size_t k = 0; k < kViolationCount; ++k) {
+      const auto v = static_cast<Violation>(k);
+      if (info.has(v)) info.violation_kinds.emplace_back(violation_name(v));
     }
     info.violation_location = location_name(d[3]);
   }

@@ -1,5 +1,7 @@
 #include "bmslink/protocol/builtin.h"
 
+#include <algorithm>
+
 #include <map>
 #include <memory>
 #include <mutex>
@@ -34,6 +36,21 @@ Result<const Database*> builtin_database(std::string_view name) {
     known += (known.empty() ? "" : ", ") + std::string(p.name);
   return make_error(ErrorCode::kInvalidArgument,
                     fmt::format("no built-in protocol '{}'; known: {}", name, known));
+}
+
+DeviceLimits device_limits(const Database& db) {
+  DeviceLimits out;
+  if (auto it = db.attributes.find("BmslinkPackVoltageMin"); it != db.attributes.end())
+    out.pack_voltage_min_v = it->second;
+  if (auto it = db.attributes.find("BmslinkPackVoltageMax"); it != db.attributes.end())
+    out.pack_voltage_max_v = it->second;
+  for (const auto& m : db.messages) {
+    const auto it = m.attributes.find("BmslinkRequired");
+    if (it != m.attributes.end() && it->second == 1.0 && !m.extended)
+      out.required_ids.push_back(m.id);
+  }
+  std::sort(out.required_ids.begin(), out.required_ids.end());
+  return out;
 }
 
 }  // namespace bmslink::protocol

@@ -3,6 +3,8 @@
 
 #include "bmslink/protocol/dbc.h"
 
+#include <cmath>
+
 #include "bmslink/core/diagnostics.h"
 
 #include <cctype>
@@ -383,7 +385,9 @@ class Parser {
     auto name = string();
     if (!name) return fail("expected the attribute name in quotes after BA_");
     Message* m = nullptr;
+    bool network = true;  // no object: an attribute of the whole database
     if (cur_.kind == Tok::kIdent && cur_.text == "BO_") {
+      network = false;
       advance();
       const auto id = unsigned_number();
       if (!id) return fail("expected the message id in BA_ ... BO_");
@@ -391,6 +395,7 @@ class Parser {
     } else if (cur_.kind == Tok::kIdent &&
                (cur_.text == "SG_" || cur_.text == "BU_" || cur_.text == "EV_")) {
       const bool sg = cur_.text == "SG_";
+      network = false;
       advance();
       if (sg && !unsigned_number()) return fail("expected the message id in BA_ ... SG_");
       if (!ident()) return fail("expected a name in BA_");
@@ -399,6 +404,10 @@ class Parser {
     if (!value && !string()) return fail("expected the attribute value");
     if (m != nullptr && *name == "GenMsgCycleTime" && value && *value >= 0 && *value < 4e9) {
       m->cycle_time_ms = static_cast<std::uint32_t>(*value);
+    }
+    if (value && std::isfinite(*value)) {
+      if (m != nullptr) m->attributes[*name] = *value;
+      if (network) db.attributes[*name] = *value;
     }
     if (!punct(";")) return fail("expected ';' after the attribute value");
     return {};

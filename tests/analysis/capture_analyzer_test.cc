@@ -113,7 +113,7 @@ TEST(CaptureAnalyzer, FlagsBigEndianLimitsAndNegativeDischargeLimit) {
           line(1700000000.1003 + i, "356#14C800000000");
   const Evidence e = analyze_text(be);
   ASSERT_FALSE(e.plausibility.empty());
-  EXPECT_EQ(e.plausibility[0].kind, "endianness");
+  EXPECT_EQ(e.plausibility[0].kind, PlausibilityKind::kEndianness);
 
   // diyBMS: DCL 0xFF9C = -10.0 A, 0x359 all zeros, no 0x355 in two cycles.
   const auto r = test::read_file(test::data_path("captures/diybms_pylon_emulation_early.log"));
@@ -122,10 +122,11 @@ TEST(CaptureAnalyzer, FlagsBigEndianLimitsAndNegativeDischargeLimit) {
   const Evidence d = a.finish();
   bool negative_dcl = false, zero_modules = false, missing_355 = false;
   for (const auto& p : d.plausibility) {
-    negative_dcl |= p.kind == "invalid" && p.subject == "discharge_current_limit" && p.severe &&
+    negative_dcl |= p.kind == PlausibilityKind::kInvalid &&
+                    p.subject == "discharge_current_limit" && p.severe &&
                     p.detail.find("-10.0 A") != std::string::npos;
-    zero_modules |= p.kind == "invalid" && p.subject == "0x359";
-    missing_355 |= p.kind == "missing" && p.subject == "0x355" && p.severe;
+    zero_modules |= p.kind == PlausibilityKind::kInvalid && p.subject == "0x359";
+    missing_355 |= p.kind == PlausibilityKind::kMissing && p.subject == "0x355" && p.severe;
   }
   EXPECT_TRUE(negative_dcl);
   EXPECT_TRUE(zero_modules);

@@ -1,10 +1,10 @@
 // bmslink analysis: every streaming analyzer over one pass of a capture.
 //
-// CaptureAnalyzer feeds each frame to the timing/talker inventory, the ACK and bus-error counters,
-// the id-conflict tracker, the signal decoder (min/last/max, state flags) and per-second bins that
-// later give uptime, dropouts, bus load and the error/current/temperature correlation. Per frame it
-// does a few table lookups; it decodes a frame only when its payload changed. Memory is bounded by
-// the number of ids and the capture's duration in seconds (capped), never by the file size.
+// CaptureAnalyzer hands each frame to one analyzer per concern (src/analysis/, each with its own
+// state, add, merge, finish and tests): timing and sides, ACK, bus errors, id conflicts, signals
+// and BMS state, gaps and uptime, time bins and correlation, plausibility. Per frame it does a few
+// table lookups; it decodes a frame only when its payload changed. Memory is bounded by the number
+// of ids and the capture's duration in seconds (capped at ~12 days), never by the file size.
 //
 // State is mergeable: analyse consecutive chunks of one capture with separate analyzers (one per
 // core) and merge them in time order; the result equals one pass up to sampled statistics.
@@ -37,11 +37,13 @@ class CaptureAnalyzer {
   ~CaptureAnalyzer();
 
   void add(const can::Frame& frame);
+  // A clock tick at `now_ns` on the capture's clock (live sources): returns how long the BMS's
+  // limits frame (or the BMS side) has been silent. A silence still open at finish() counts as a
+  // dropout when it is longer than the timeout, though no frame has ended it.
+  std::int64_t tick(std::int64_t now_ns);
   // Appends `later`, which analysed the frames that follow this analyzer's. `later` is consumed.
   void merge(CaptureAnalyzer&& later);
   Evidence finish(const protocol::Identification& identification);
-
-  static constexpr std::size_t kMaxSeconds = 1U << 20;  // ~12 days of per-second bins
 
  private:
   struct State;

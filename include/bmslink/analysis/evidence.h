@@ -10,6 +10,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "bmslink/analysis/inventory.h"
@@ -17,9 +18,20 @@
 
 namespace bmslink::analysis {
 
-// Which side of the battery-inverter conversation an id belongs to (fact sheet, message table).
+// Which side of the battery-inverter conversation an id belongs to. The protocol definition says
+// it (the transmitter of each DBC message, see SideMap); side_by_range() is the fallback for ids a
+// definition does not list: the fact sheet's BMS (0x350-0x382) and inverter (0x300-0x30F) ranges.
 enum class Side : std::uint8_t { kOther, kBms, kInverter };
-Side side_of(std::uint32_t id, bool extended);
+std::string_view side_name(Side side);  // "other", "bms", "inverter"
+Side side_by_range(std::uint32_t id, bool extended);
+
+// What a plausibility check found wrong with the values (the diagnosis maps each to a cause).
+enum class PlausibilityKind : std::uint8_t { kEndianness, kScaling, kInvalid, kMissing };
+std::string_view plausibility_kind_name(PlausibilityKind kind);  // "endianness", ...
+
+// How serious an active BMS state flag is.
+enum class StateLevel : std::uint8_t { kNone, kProtection, kAlarm, kWarning, kDisabled, kRequest };
+std::string_view state_level_name(StateLevel level);  // "protection", "alarm", ...
 
 struct Gap {
   std::int64_t start_ns = 0;  // last frame before the silence
@@ -61,6 +73,7 @@ struct BusErrorEvidence {
   std::optional<double> bus_load;  // 0..1 at the assumed bit rate, busiest second
   std::optional<double> mean_bus_load;
   std::optional<std::int64_t> first_error_ns;
+  std::uint32_t bitrate_bps = 500000;  // the bit rate bus load was computed at
 };
 
 struct IdConflict {
@@ -71,7 +84,7 @@ struct IdConflict {
 };
 
 struct PlausibilityIssue {
-  std::string kind;     // "endianness", "scaling", "invalid", "missing"
+  PlausibilityKind kind = PlausibilityKind::kInvalid;
   std::string subject;  // signal or id, e.g. "discharge_current_limit", "0x355"
   std::string detail;   // human-readable: the value and what was expected
   bool severe = true;   // false: worth a look, the inverter is unlikely to misbehave
@@ -81,13 +94,29 @@ struct StateEvidence {
   struct Active {
     std::uint32_t key = 0;  // message id
     std::string signal;     // "protection_cell_over_voltage", "charge_enable" (disabled) ...
-    std::string level;      // "protection", "alarm", "warning", "disabled", "request"
+    StateLevel level = StateLevel::kNone;
     std::uint64_t frames = 0;
     std::optional<std::int64_t> first_ns;
     std::optional<std::int64_t> last_ns;
   };
   std::vector<Active> active;      // most frames first
   std::uint64_t state_frames = 0;  // frames of the messages carrying state
+};
+
+// A range of one variable (temperature °C, |current| A, hour of day) that holds a larger share of
+// the errors than of the time: [lo, hi] inclusive over per-minute means (hours: from lo for 3 h).
+struct ErrorBand {
+  double lo = 0.0;
+  double hi = 0.0;
+  double error_share = 0.0;  // errors in the band / all errors
+  double time_share = 0.0;   // minutes in the band / all minutes with a reading
+  std::uint64_t errors = 0;
+  std::uint64_t minutes = 0;
+  bool open_low = false;   // starts at the lowest reading: "at or below hi"
+  bool open_high = false;  // ends at the highest reading: "at or above lo"
+  // error_share - time_share: 0 when errors ignore the variable, near 1 when they all fall in a
+  // small band.
+  double excess() const { return error_share - time_share; }
 };
 
 struct CorrelationEvidence {
@@ -99,6 +128,11 @@ struct CorrelationEvidence {
   std::optional<double> hour_concentration;      // share of errors in the busiest 3-hour window
   std::optional<int> busiest_hour;               // UTC hour the window starts at
   double hours_covered = 0.0;
+  // The band of each variable where errors concentrate most (threshold or middle band, either
+  // direction): cold mornings, hot afternoons, high current.
+  std::optional<ErrorBand> temperature_band;
+  std::optional<ErrorBand> current_band;
+  std::optional<ErrorBand> hour_band;  // the busiest 3-hour window
   // Error rate (per minute) by |current| band and by hour of day, for the report.
   std::vector<std::pair<double, double>> rate_by_current;  // (band centre A, errors/min)
   std::vector<double> errors_by_hour;                      // 24 entries when absolute time
@@ -114,6 +148,9 @@ struct UptimeEvidence {
   std::string dropout_stream;   // "0x351", or "BMS frames" when the capture has no 0x351
   std::uint64_t dropout_count = 0;
   std::int64_t longest_outage_ns = 0;
+  // A silence still going on at the last clock tick (live sources): from the last frame of the
+  // stream to the tick. Counted among the dropouts when longer than the timeout.
+  std::optional<Gap> open_silence;
 };
 
 struct SignalStats {

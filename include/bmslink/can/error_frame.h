@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "bmslink/can/frame.h"
@@ -54,6 +55,11 @@ constexpr std::uint8_t kLocAckSlot = 0x19;
 constexpr std::uint8_t kLocAckDelimiter = 0x1B;
 }  // namespace err
 
+// Kinds of protocol violation (data[2]), one name table: violation_name().
+enum class Violation : std::uint8_t { kBit, kForm, kStuff, kBit0, kBit1, kOverload, kActive, kTx };
+inline constexpr std::size_t kViolationCount = 8;
+std::string_view violation_name(Violation violation);  // "bit", "form", "stuff", ...
+
 struct ErrorFrameInfo {
   bool tx_timeout = false;
   bool lost_arbitration = false;
@@ -71,11 +77,23 @@ struct ErrorFrameInfo {
   bool back_to_active = false;
   // Protocol violation (data[2], data[3]) when the class says so.
   bool protocol_violation = false;
-  std::vector<std::string> violation_kinds;  // "bit", "form", "stuff", "bit0", ...
+  std::uint8_t violations = 0;               // bit (1 << Violation) per kind set
+  std::vector<std::string> violation_kinds;  // the same, named: "bit", "form", "stuff", ...
   std::string violation_location;            // "ack slot", "data field", ... or ""
   std::string transceiver;                   // "CANH no wire", ... or ""
   std::optional<std::uint8_t> tx_error_counter;
   std::optional<std::uint8_t> rx_error_counter;
+
+  bool has(Violation v) const { return (violations >> static_cast<unsigned>(v)) & 1U; }
+  // A bit, form or stuff error (bit0/bit1 included): what a receiver at the wrong bit rate sees.
+  bool bit_level_violation() const {
+    constexpr std::uint8_t kMask = (1U << static_cast<unsigned>(Violation::kBit)) |
+                                   (1U << static_cast<unsigned>(Violation::kForm)) |
+                                   (1U << static_cast<unsigned>(Violation::kStuff)) |
+                                   (1U << static_cast<unsigned>(Violation::kBit0)) |
+                                   (1U << static_cast<unsigned>(Violation::kBit1));
+    return (violations & kMask) != 0;
+  }
 
   // Short words for every fact set, in a fixed order ("no-ack", "bus-off", "rx-passive", ...).
   std::vector<std::string> summary() const;

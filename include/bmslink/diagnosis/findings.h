@@ -14,20 +14,9 @@
 #include <vector>
 
 #include "bmslink/analysis/evidence.h"
+#include "bmslink/diagnosis/cause.h"
 
 namespace bmslink::diagnosis {
-
-enum class Severity : std::uint8_t { kFault, kWarning, kInfo };
-std::string_view severity_name(Severity severity);  // "fault", "warning", "info"
-
-struct CauseInfo {
-  std::string_view id;
-  std::optional<int> layer;  // 1 configuration .. 5 protocol/firmware; none for state/healthy
-  std::string_view name;
-};
-// The catalogue in ARCHITECTURE.md plus `bus_errors`; nullptr for an unknown id.
-const CauseInfo* find_cause(std::string_view id);
-const std::vector<CauseInfo>& cause_catalogue();
 
 struct EvidenceItem {
   std::string text;
@@ -37,8 +26,8 @@ struct EvidenceItem {
 };
 
 struct Finding {
-  std::string cause;
-  std::optional<int> layer;
+  Cause cause = Cause::kHealthy;
+  std::optional<Layer> layer;  // the cause's layer
   Severity severity = Severity::kInfo;
   double score = 0.0;  // 0..1: how strongly the evidence points to this cause
   std::string title;
@@ -46,6 +35,10 @@ struct Finding {
   std::string fix;
 };
 
+// Every rule over the Evidence (rules_*.cc, one function per cause, grouped by layer), sorted.
 std::vector<Finding> diagnose_capture(const analysis::Evidence& evidence);
+
+// Faults before warnings before notes, then the stronger first (stable).
+void sort_findings(std::vector<Finding>& findings);
 
 }  // namespace bmslink::diagnosis

@@ -4,6 +4,8 @@
 // bmslink decodes with. Parsed once on first use; thread-safe after that.
 #pragma once
 
+#include <cstdint>
+#include <optional>
 #include <string_view>
 #include <vector>
 
@@ -21,5 +23,16 @@ const std::vector<BuiltinProtocol>& builtin_protocols();
 
 // The parsed database of a built-in protocol, or an error naming the known ones.
 Result<const Database*> builtin_database(std::string_view name);
+
+// Facts about the devices a definition describes, kept in the DBC as attributes so they live next
+// to the frames: "BmslinkPackVoltageMin"/"Max" (network, volts) give the pack voltage range limits
+// must fall in; "BmslinkRequired" 1 on a message puts it in the set every BMS of the protocol must
+// send. Other tools ignore these attributes.
+struct DeviceLimits {
+  std::optional<double> pack_voltage_min_v;
+  std::optional<double> pack_voltage_max_v;
+  std::vector<std::uint32_t> required_ids;  // standard ids, ascending
+};
+DeviceLimits device_limits(const Database& database);
 
 }  // namespace bmslink::protocol

@@ -2,7 +2,8 @@
 //
 // parse_dbc() reads the parts of a DBC file that describe signals: BO_ (messages), SG_ (signals
 // with Intel/Motorola order, sign, factor/offset, min/max, unit), VAL_ (value names), CM_
-// (comments) and BA_ "GenMsgCycleTime". Everything else is skipped. A syntax error fails the
+// (comments) and numeric BA_ attributes (of messages and of the whole database; "GenMsgCycleTime"
+// also as cycle_time_ms). Everything else is skipped. A syntax error fails the
 // whole file with "name:line: expected …". A text signal is written as a plain DBC signal whose
 // unit is "ascii" (other tools see a number; bmslink decodes the bytes as text).
 // Database is a plain value; decoding is const and thread-safe.
@@ -47,11 +48,13 @@ struct Message {
   std::vector<Signal> signals;
   std::optional<std::uint32_t> cycle_time_ms;  // BA_ "GenMsgCycleTime"
   std::string comment;                         // CM_ BO_
+  std::map<std::string, double> attributes;    // numeric BA_ ... BO_ values by name
 };
 
 struct Database {
   std::string name;
   std::vector<Message> messages;
+  std::map<std::string, double> attributes;  // numeric network attributes (BA_ without object)
 
   const Message* find(std::uint32_t id, bool extended) const;
 };

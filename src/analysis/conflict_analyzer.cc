@@ -1,0 +1,43 @@
+#include "analysis/conflict_analyzer.h"
+
+namespace bmslink::analysis::detail {
+
+void ConflictAnalyzer::merge(ConflictAnalyzer&& b) {
+  for (std::size_t i = 0; i < tracks_.size(); ++i) {
+    auto& c = tracks_[i];
+    const auto& d = b.tracks_[i];
+    if (d.count == 0) continue;
+    c.count += d.count;
+    c.alternations += d.alternations;
+    c.changes += d.changes;
+    c.errors_after += d.errors_after;
+    c.short_intervals += d.short_intervals;
+    if (d.last_ns) c.last_ns = d.last_ns;
+    c.h2 = d.count >= 2 ? d.h2 : c.h1;
+    c.h1 = d.h1;
+  }
+  // What comes after this merged range follows the later chunk's last data frame.
+  if (b.seen_data_) {
+    seen_data_ = true;
+    last_bit_ = b.last_bit_;
+    last_timed_ = b.last_timed_;
+    last_ns_ = b.last_ns_;
+  }
+}
+
+std::vector<IdConflict> ConflictAnalyzer::finish() const {
+  std::vector<IdConflict> out;
+  for (std::size_t bit = 0; bit < 40; ++bit) {
+    const auto& c = tracks_[bit];
+    if (c.count < 4 || c.short_intervals >= c.count) continue;
+    IdConflict ic;
+    ic.key = tracked_bit_id(static_cast<int>(bit));
+    ic.rate_ratio = static_cast<double>(c.count) / static_cast<double>(c.count - c.short_intervals);
+    ic.alternation = static_cast<double>(c.alternations) / static_cast<double>(c.count - 2);
+    ic.errors_after = c.errors_after;
+    if (ic.rate_ratio >= 1.6 && ic.alternation >= 0.3) out.push_back(ic);
+  }
+  return out;
+}
+
+}  // namespace bmslink::analysis::detail

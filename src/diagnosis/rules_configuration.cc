@@ -1,0 +1,109 @@
+// Layer 1 (configuration) as a capture shows it: bit rate, who talks, one id from two senders.
+
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+
+#include "diagnosis/rules.h"
+
+namespace bmslink::diagnosis::detail {
+
+// A receiver at the wrong rate sees nothing but stuff/form/bit errors.
+void rule_bitrate_mismatch(const Evidence& e, Findings& r) {
+  const auto& bus = e.bus;
+  const std::uint64_t data = e.inventory.data_frames;
+  const bool only_errors = data == 0;
+  const bool mostly_violations =
+      bus.protocol_violations * 2 >= bus.error_frames && data * 4 < bus.error_frames;
+  if (bus.error_frames < 3 || !(only_errors || mostly_violations)) return;
+  auto& f = r.add(Cause::kBitrateMismatch, Severity::kFault, only_errors ? 0.97 : 0.85,
+                  only_errors ? "Only error frames on the bus: the bit rates do not match"
+                              : "Error frames outnumber valid frames: bit rate mismatch likely",
+                  "Set the BMS, the inverter and the analyzer to the same bit rate; Pylon LV, "
+                  "SMA and Victron BMS-Can use 500 kbit/s (REC/Victron VE.Can and some Emus "
+                  "units 250 kbit/s). Power-cycle both after changing it.");
+  f.evidence.push_back(
+      {fmt::format("{} error frames, {} valid data frames", bus.error_frames, data),
+       bus.first_error_ns,
+       {},
+       bus.error_frames});
+  f.evidence.push_back(
+      {fmt::format("{} protocol violations (stuff/form/bit)", bus.protocol_violations),
+       std::nullopt,
+       {},
+       bus.protocol_violations});
+}
+
+void rule_bms_silent(const Evidence& e, Findings& r) {
+  const auto& t = e.timing;
+  if (!(t.bms_frames == 0 && t.inverter_frames > 0 && t.other_frames == 0)) return;
+  auto& f = r.add(Cause::kBmsSilent, Severity::kFault, 0.92, "The inverter talks, the BMS does not",
+                  "Enable the BMS's CAN output (BMS app or DIP switches: CAN, not RS485), plug "
+                  "the cable into the battery's CAN port (not RS485 / link port) and check the "
+                  "master battery's address.");
+  f.evidence.push_back({fmt::format("{} inverter frames ({}), no BMS frame", t.inverter_frames,
+                                    fmt::join(hex_all(t.inverter_ids), " ")),
+                        std::nullopt, hex_all(t.inverter_ids), t.inverter_frames});
+}
+
+// The inverter never answers although the BMS is heard.
+void rule_inverter_protocol_mismatch(const Evidence& e, Findings& r) {
+  const auto& t = e.timing;
+  if (!(t.bms_frames > 0 && t.inverter_frames == 0) || r.has(Cause::kNoAck) ||
+      r.has(Cause::kBitrateMismatch))
+    return;
+  if (long_enough(e)) {
+    auto& f =
+        r.add(Cause::kInverterProtocolMismatch, Severity::kFault, 0.78,
+              "The BMS talks, the inverter never answers (no 0x305)",
+              "Set the inverter's battery type to the BMS's CAN protocol (e.g. \"Pylontech CAN\", "
+              "not generic lithium or \"LFP-CAN\"), enable BMS communication on the inverter and "
+              "restart it.");
+    f.evidence.push_back(
+        {fmt::format("{} BMS frames over {:.0f} s, no inverter frame", t.bms_frames, e.duration_s),
+         e.inventory.first_ns, hex_all(t.bms_ids), t.bms_frames});
+    if (!e.ack.ack_visible) {
+      f.evidence.push_back(
+          {"This capture cannot show whether the inverter acknowledges: if the "
+           "adapter was not listen-only it acknowledged the BMS itself",
+           std::nullopt,
+           {},
+           std::nullopt});
+    }
+    return;
+  }
+  auto& f = r.add(Cause::kInverterProtocolMismatch, Severity::kInfo, 0.2,
+                  "No inverter frames in this excerpt",
+                  "Capture at least 10 s with timestamps to see whether the inverter answers.");
+  f.evidence.push_back({fmt::format("{} BMS frames, {} untimed or under 5 s", t.bms_frames,
+                                    e.timed ? "capture" : "capture is"),
+                        std::nullopt,
+                        {},
+                        t.bms_frames});
+}
+
+void rule_can_id_conflict(const Evidence& e, Findings& r) {
+  if (e.conflicts.empty()) return;
+  std::vector<std::string> ids;
+  for (const auto& c : e.conflicts) ids.push_back(hex(c.key));
+  auto& f = r.add(Cause::kCanIdConflict, Severity::kFault, 0.88,
+                  fmt::format("{} sent by two transmitters", fmt::join(ids, ", ")),
+                  "Two devices use the same ids: give each battery its own address/id base "
+                  "(master/slave DIP switches, link cable between packs rather than each pack "
+                  "on the inverter bus) or remove the second transmitter.");
+  for (const auto& c : e.conflicts) {
+    f.evidence.push_back({fmt::format("{} arrives {:.1f}x per cycle, its payload alternating "
+                                      "between two streams in {:.0f} % of frames",
+                                      hex(c.key), c.rate_ratio, c.alternation * 100),
+                          std::nullopt,
+                          {hex(c.key)},
+                          std::nullopt});
+    if (c.errors_after > 0)
+      f.evidence.push_back(
+          {fmt::format("{} error frames right after {}", c.errors_after, hex(c.key)),
+           std::nullopt,
+           {hex(c.key)},
+           c.errors_after});
+  }
+}
+
+}  // namespace bmslink::diagnosis::detail

@@ -1,0 +1,165 @@
+// The analyze JSON object: the contract of docs/json.md (keys are only ever added).
+
+#include <algorithm>
+#include <cmath>
+
+#include "bmslink/report/analysis_report.h"
+#include "report/render_util.h"
+
+namespace bmslink::report {
+namespace {
+
+using namespace detail;
+
+json summary_json(const CaptureReport& r) {
+  const auto& e = r.run.evidence;
+  const auto& up = e.uptime;
+  const auto& top = r.findings.front();
+  std::string verdict = "healthy";
+  for (const auto& f : r.findings) {
+    if (f.severity == diagnosis::Severity::kFault) {
+      verdict = "fault";
+      break;
+    }
+    if (f.severity == diagnosis::Severity::kWarning) verdict = "warning";
+  }
+  json uptime = {{"share", up.share ? json(round_to(*up.share, 1e-4)) : json(nullptr)},
+                 {"seconds", up.seconds},
+                 {"complete_seconds", up.complete_seconds},
+                 {"set", json::array()},
+                 {"timeout_s", static_cast<double>(up.timeout_ns) / 1e9},
+                 {"dropouts", up.dropout_count},
+                 {"longest_outage_s", static_cast<double>(up.longest_outage_ns) / 1e9}};
+  for (auto id : up.set) uptime["set"].push_back(analysis::key_hex(id));
+  return {
+      {"frames", e.inventory.frames},
+      {"data_frames", e.inventory.data_frames},
+      {"error_frames", e.inventory.error_frames},
+      {"time", time_kind_name(e.inventory.time_kind)},
+      {"start", e.absolute_time && e.inventory.first_ns
+                    ? json(static_cast<double>(*e.inventory.first_ns) / 1e9)
+                    : json(nullptr)},
+      {"start_utc", e.absolute_time && e.inventory.first_ns ? json(iso_utc(*e.inventory.first_ns))
+                                                            : json(nullptr)},
+      {"duration_s", opt(e.inventory.duration_s())},
+      {"bms_frames", e.timing.bms_frames},
+      {"inverter_frames", e.timing.inverter_frames},
+      {"other_frames", e.timing.other_frames},
+      {"talking", e.timing.bms_frames > 0 && e.timing.inverter_frames > 0 ? "both"
+                  : e.timing.bms_frames > 0                               ? "bms"
+                  : e.timing.inverter_frames > 0                          ? "inverter"
+                                                                          : "neither"},
+      {"errors_per_minute", round_to(e.bus.errors_per_minute, 1e-3)},
+      {"peak_errors_per_minute", opt(e.bus.peak_errors_per_minute)},
+      {"ack_visible", e.ack.ack_visible},
+      {"bus_load_peak", e.bus.bus_load ? json(round_to(*e.bus.bus_load, 1e-4)) : json(nullptr)},
+      {"bus_load_mean",
+       e.bus.mean_bus_load ? json(round_to(*e.bus.mean_bus_load, 1e-4)) : json(nullptr)},
+      {"uptime", uptime},
+      {"verdict", verdict},
+      {"top_cause", diagnosis::cause_id(top.cause)},
+      {"threads", r.run.threads_used}};
+}
+
+json findings_json(const CaptureReport& r) {
+  json out = json::array();
+  for (const auto& f : r.findings) {
+    json ev = json::array();
+    for (const auto& item : f.evidence) {
+      ev.push_back(
+          {{"text", item.text},
+           {"t", item.at_ns ? json(static_cast<double>(*item.at_ns) / 1e9) : json(nullptr)},
+           {"ids", item.ids},
+           {"count", item.count ? json(*item.count) : json(nullptr)}});
+    }
+    out.push_back({{"cause", diagnosis::cause_id(f.cause)},
+                   {"layer", f.layer ? json(diagnosis::layer_number(*f.layer)) : json(nullptr)},
+                   {"severity", std::string(diagnosis::severity_name(f.severity))},
+                   {"score", round_to(f.score, 0.01)},
+                   {"title", f.title},
+                   {"evidence", ev},
+                   {"fix", f.fix}});
+  }
+  return out;
+}
+
+json signals_json(const analysis::Evidence& e) {
+  json out = json::array();
+  for (const auto& s : e.signals) {
+    json one = {{"name", s.name}, {"id", analysis::key_hex(s.key)}, {"count", s.count}};
+    if (s.unit == "ascii") {
+      one["text"] = s.text;
+    } else {
+      one["unit"] = opt_str(s.unit);
+      one["min"] = s.min;
+      one["last"] = s.last;
+      one["max"] = s.max;
+    }
+    out.push_back(std::move(one));
+  }
+  return out;
+}
+
+}  // namespace
+
+json identification_json(const protocol::Identification& id) {
+  return {{"family", id.family},
+          {"variant", opt_str(id.variant)},
+          {"manufacturer", opt_str(id.manufacturer)},
+          {"product", opt_str(id.product)},
+          {"inverter", opt_str(id.inverter)},
+          {"confidence", std::round(id.confidence * 100.0) / 100.0},
+          {"reasons", id.reasons},
+          {"ambiguities", id.ambiguities},
+          {"protocol", opt_str(id.protocol)}};
+}
+
+json analysis_json(const CaptureReport& r) {
+  const auto& e = r.run.evidence;
+  const auto& inv = e.inventory;
+  json ids = json::array();
+  for (const auto& s : inv.ids) {
+    ids.push_back({{"id", analysis::key_hex(s.extended ? (s.id | can::kEffFlag) : s.id)},
+                   {"ext", s.extended},
+                   {"count", s.count},
+                   {"period_ms", opt(s.period_ms)},
+                   {"jitter_ms", opt(s.jitter_ms)},
+                   {"max_gap_ms", opt(s.max_gap_ms)},
+                   {"min_len", s.min_len},
+                   {"max_len", s.max_len},
+                   {"payload_changes", s.payload_changes}});
+  }
+  json talkers = json::array();
+  for (const auto& t : inv.talkers) {
+    json members = json::array();
+    for (auto k : t.ids) members.push_back(analysis::key_hex(k));
+    talkers.push_back({{"ids", members},
+                       {"period_ms", opt(t.period_ms)},
+                       {"burst_span_ms", opt(t.burst_span_ms)}});
+  }
+  const auto& st = r.run.stats;
+  return {{"file", r.run.file},
+          {"format", std::string(capture::format_name(r.run.format))},
+          {"variant", r.run.variant},
+          {"lines", st.lines},
+          {"malformed", st.malformed},
+          {"frames", inv.frames},
+          {"data_frames", inv.data_frames},
+          {"remote_frames", inv.remote_frames},
+          {"error_frames", inv.error_frames},
+          {"fd_frames", inv.fd_frames},
+          {"extended_frames", inv.extended_frames},
+          {"untimed_frames", inv.untimed_frames},
+          {"time", time_kind_name(inv.time_kind)},
+          {"duration_s", opt(inv.duration_s())},
+          {"errors", inv.errors},
+          {"channels", inv.channels},
+          {"ids", ids},
+          {"talkers", talkers},
+          {"protocol", identification_json(e.protocol)},
+          {"summary", summary_json(r)},
+          {"findings", findings_json(r)},
+          {"signals", signals_json(e)}};
+}
+
+}  // namespace bmslink::report

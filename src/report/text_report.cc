@@ -1,0 +1,114 @@
+// The analyze text for a terminal: capture, protocol, uptime, findings with evidence and fix,
+// then the per-id table.
+
+#include <algorithm>
+#include <cctype>
+#include <iterator>
+
+#include "bmslink/report/analysis_report.h"
+#include "report/render_util.h"
+
+namespace bmslink::report {
+
+using namespace detail;
+
+std::string analysis_text(const CaptureReport& r) {
+  std::string out;
+  auto it = std::back_inserter(out);
+  const auto& e = r.run.evidence;
+  const auto& inv = e.inventory;
+  const auto& protocol = e.protocol;
+  fmt::format_to(it, "{}: {} ({})\n", r.run.file, capture::format_name(r.run.format),
+                 r.run.variant);
+  std::string span = "(no timestamps)";
+  if (const auto d = inv.duration_s()) {
+    span = fmt::format("over {:.1f} s of {} time", *d, time_kind_name(inv.time_kind));
+  }
+  fmt::format_to(it,
+                 "  {} frames {}: {} data, {} remote, {} error, {} CAN FD, {} with 29-bit ids\n",
+                 inv.frames, span, inv.data_frames, inv.remote_frames, inv.error_frames,
+                 inv.fd_frames, inv.extended_frames);
+  if (r.run.stats.malformed > 0)
+    fmt::format_to(it, "  {} malformed line(s) skipped\n", r.run.stats.malformed);
+  fmt::format_to(
+      it, "  protocol: {}{}{} (confidence {:.2f}){}\n", protocol.family,
+      protocol.variant.empty() ? "" : " / " + protocol.variant,
+      protocol.manufacturer.empty() ? ""
+                                    : fmt::format(", manufacturer \"{}\"", protocol.manufacturer),
+      protocol.confidence, protocol.inverter.empty() ? "" : ", inverter " + protocol.inverter);
+  if (e.uptime.share) {
+    fmt::format_to(it,
+                   "  uptime: complete BMS set in {:.2f} % of {} s; {} dropout(s) over {:.0f} s; "
+                   "longest silence {:.1f} s\n",
+                   *e.uptime.share * 100, e.uptime.seconds, e.uptime.dropout_count,
+                   static_cast<double>(e.uptime.timeout_ns) / 1e9,
+                   static_cast<double>(e.uptime.longest_outage_ns) / 1e9);
+  }
+  if (e.bus.bus_load) {
+    fmt::format_to(it,
+                   "  bus load at {} kbit/s: mean {:.1f} %, busiest second {:.1f} %; {:.2f} error "
+                   "frames/min\n",
+                   e.bus.bitrate_bps / 1000, e.bus.mean_bus_load.value_or(0) * 100,
+                   *e.bus.bus_load * 100, e.bus.errors_per_minute);
+  }
+
+  fmt::format_to(it, "\n  findings, most likely first:\n");
+  int n = 1;
+  for (const auto& f : r.findings) {
+    std::string sev(diagnosis::severity_name(f.severity));
+    std::transform(sev.begin(), sev.end(), sev.begin(),
+                   [](char c) { return static_cast<char>(std::toupper(c)); });
+    fmt::format_to(it, "  {}. {:<7} {:<8} {}: {}\n", n++, sev, layer_text(f.layer),
+                   diagnosis::cause_id(f.cause), f.title);
+    for (const auto& item : f.evidence) {
+      fmt::format_to(it, "       - {}{}\n", item.text,
+                     item.at_ns ? fmt::format(" (at {})", when(e, *item.at_ns)) : "");
+    }
+    fmt::format_to(it, "       fix: {}\n", f.fix);
+  }
+
+  if (!e.signals.empty()) {
+    fmt::format_to(it, "\n  {:<36} {:>6} {:>10} {:>10} {:>10}  {}\n", "signal", "id", "min", "last",
+                   "max", "unit");
+    for (const auto& s : e.signals) {
+      if (s.unit == "ascii") {
+        fmt::format_to(it, "  {:<36} {:>6} {:>32}\n", s.name, analysis::key_hex(s.key),
+                       fmt::format("\"{}\"", s.text));
+      } else {
+        fmt::format_to(it, "  {:<36} {:>6} {:>10} {:>10} {:>10}  {}\n", s.name,
+                       analysis::key_hex(s.key), s.min, s.last, s.max, s.unit);
+      }
+    }
+  }
+
+  fmt::format_to(it, "\n  {:<12} {:>8} {:>11} {:>10} {:>11} {:>6} {:>8}\n", "id", "frames",
+                 "period ms", "jitter ms", "max gap ms", "len", "changes");
+  for (const auto& s : inv.ids) {
+    const std::string len = s.min_len == s.max_len ? fmt::format("{}", s.min_len)
+                                                   : fmt::format("{}-{}", s.min_len, s.max_len);
+    fmt::format_to(it, "  {:<12} {:>8} {:>11} {:>10} {:>11} {:>6} {:>8}\n",
+                   analysis::key_hex(s.extended ? (s.id | can::kEffFlag) : s.id), s.count,
+                   opt_ms(s.period_ms), opt_ms(s.jitter_ms, 2), opt_ms(s.max_gap_ms), len,
+                   s.payload_changes);
+  }
+  if (inv.ids_beyond_cap > 0)
+    fmt::format_to(it, "  ... and {} frames of further ids\n", inv.ids_beyond_cap);
+  fmt::format_to(it, "\n  talkers (ids that leave the bus together in bursts):\n");
+  char label = 'A';
+  for (const auto& t : inv.talkers) {
+    std::string members;
+    for (auto k : t.ids) members += (members.empty() ? "" : " ") + analysis::key_hex(k);
+    std::string timing;
+    if (t.period_ms) timing += fmt::format(", every {:.0f} ms", *t.period_ms);
+    if (t.burst_span_ms) timing += fmt::format(", burst {:.1f} ms", *t.burst_span_ms);
+    fmt::format_to(it, "    {}: {}{}\n", label, members, timing);
+    label = label == 'Z' ? 'Z' : static_cast<char>(label + 1);
+  }
+  if (!inv.errors.empty()) {
+    fmt::format_to(it, "\n  error frames by kind:\n");
+    for (const auto& [kind, count] : inv.errors) fmt::format_to(it, "    {:<40} {}\n", kind, count);
+  }
+  return out;
+}
+
+}  // namespace bmslink::report
