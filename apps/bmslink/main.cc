@@ -27,6 +27,7 @@
 #include "bmslink/capture/reader.h"
 #include "bmslink/capture/writer.h"
 #include "bmslink/diagnosis/findings.h"
+#include "bmslink/diagnosis/pipeline.h"
 #include "bmslink/protocol/builtin.h"
 #include "bmslink/protocol/decoder.h"
 #include "bmslink/protocol/identify.h"
@@ -231,37 +232,6 @@ int cmd_convert(const std::string& path, const std::string& format, const std::s
   return read_rc;
 }
 
-// Reads every capture through a fresh `State` (frames go to visit(state, frame)), then lets
-// report(state, reader) print text or return JSON; JSON is printed at the end, one object for one
-// file, an array for several.
-template <typename State, typename Visit, typename Report>
-int over_captures(const std::vector<std::string>& paths, const std::string& format, bool json,
-                  Visit visit, Report report) {
-  int rc = kExitOk;
-  nlohmann::json all = nlohmann::json::array();
-  for (const auto& path : paths) {
-    bmslink::CollectingSink sink;
-    auto reader = open_or_report(path, format, sink);
-    if (!reader) {
-      rc = kExitInput;
-      continue;
-    }
-    State state;
-    bmslink::can::Frame f;
-    while (reader->next(f)) visit(state, f);
-    const int read_rc = finish_reading(*reader, sink);
-    if (read_rc != kExitOk) {
-      rc = read_rc;
-      continue;
-    }
-    nlohmann::json one = report(state, *reader);
-    if (json) all.push_back(std::move(one));
-    if (!json && &path != &paths.back()) fmt::print("\n");
-  }
-  if (json) fmt::print("{}\n", paths.size() == 1 && !all.empty() ? all[0].dump(2) : all.dump(2));
-  return rc;
-}
-
 // Reading problems of one analysed file on stderr; returns the exit code for it.
 int report_reading(const bmslink::analysis::RunResult& run, const bmslink::CollectingSink& sink) {
   const int rc = report_problems(run.file, run.stats, run.failure, sink, run.variant);
@@ -318,14 +288,7 @@ struct AnalyzeArgs {
 
 int cmd_analyze(const AnalyzeArgs& args) {
   bmslink::analysis::RunOptions options;
-  if (!args.format.empty()) {
-    options.format = bmslink::capture::parse_format_name(args.format);
-    if (!options.format) {
-      fmt::print(stderr, "bmslink: unknown format '{}'; one of: {}\n", args.format,
-                 format_choices());
-      return kExitUsage;
-    }
-  }
+  if (!args.format.empty()) options.format = bmslink::capture::parse_format_name(args.format);
   options.analyzer.inverter_timeout_ms = static_cast<std::int64_t>(args.timeout_s * 1000.0);
   options.analyzer.bitrate_bps = args.bitrate;
   options.threads = args.threads;
@@ -336,19 +299,18 @@ int cmd_analyze(const AnalyzeArgs& args) {
     bmslink::CollectingSink sink;
     ProgressBar bar("bmslink: " + path);
     options.progress = bar.callback();
-    auto run = bmslink::analysis::analyze_capture(path, sink, options);
+    auto result =
+        bmslink::diagnosis::diagnose(bmslink::analysis::CaptureInput::path(path), sink, options);
     bar.clear();
-    if (!run) {
-      fmt::print(stderr, "bmslink: {}\n", run.error().message);
+    if (!result) {
+      fmt::print(stderr, "bmslink: {}\n", result.error().message);
       rc = kExitInput;
       continue;
     }
-    const int read_rc = report_reading(*run, sink);
+    const int read_rc = report_reading(result->run, sink);
     if (read_rc != kExitOk) rc = read_rc;
-    if (run->stats.frames == 0) continue;
-    bmslink::report::CaptureReport report;
-    report.findings = bmslink::diagnosis::diagnose_capture(run->evidence);
-    report.run = std::move(*run);
+    if (result->run.stats.frames == 0) continue;
+    bmslink::report::CaptureReport report = std::move(*result);
     if (args.json) {
       all.push_back(bmslink::report::analysis_json(report));
     } else {
@@ -422,55 +384,41 @@ void append_decoded_text(std::string& out, const bmslink::can::Frame& f,
   out += '\n';
 }
 
-// Frames read ahead to identify the protocol before decoding; a Pylon burst is 6-20 frames.
-constexpr std::size_t kIdentifyFrames = 2000;
-
 int cmd_decode(const std::string& path, const std::string& format, bool json,
-               const std::string& dbc_path, std::string protocol) {
+               const std::string& dbc_path, const std::string& protocol) {
   bmslink::CollectingSink sink;
   auto reader = open_or_report(path, format, sink);
   if (!reader) return kExitInput;
-  std::vector<bmslink::can::Frame> ahead;
-  if (protocol.empty()) {
-    bmslink::protocol::Identifier identifier;
-    bmslink::can::Frame g;
-    while (ahead.size() < kIdentifyFrames && reader->next(g)) {
-      identifier.add(g);
-      ahead.push_back(g);
-    }
-    const auto id = identifier.result();
-    protocol = id.protocol.empty() ? "pylon_lv_1_2" : id.protocol;
-    fmt::print(stderr, "bmslink: {} {}{}; decoding with {}\n", reader->name(), id.family,
-               id.variant.empty() ? "" : " / " + id.variant, protocol);
-  }
   // A user's DBC is consulted first; ids it does not define fall back to the built-in protocol.
   std::unique_ptr<bmslink::protocol::Database> user_db;
   if (!dbc_path.empty()) {
     user_db = load_protocol(dbc_path, {});
     if (!user_db) return kExitInput;
   }
-  auto db = load_protocol({}, protocol);
-  if (!db) return kExitInput;
-  const bmslink::protocol::Decoder decoder(*db);
-  std::optional<bmslink::protocol::Decoder> user_decoder;
-  if (user_db) user_decoder.emplace(*user_db);
+  bmslink::analysis::IdentifiedSource source(*reader);
+  const auto& id = source.identification();
+  bmslink::analysis::ProtocolOptions po;
+  // Without any definition the Pylon LV V1.2 one shows what can be read.
+  po.protocol = !protocol.empty() ? protocol : id.protocol.empty() ? "pylon_lv_1_2" : "";
+  po.user_dbc = user_db.get();
+  auto setup = bmslink::analysis::choose_decoder(id, po);
+  if (!setup) {
+    fmt::print(stderr, "bmslink: {}\n", setup.error().message);
+    return kExitUsage;
+  }
+  if (protocol.empty()) {
+    fmt::print(stderr, "bmslink: {} {}{}; decoding with {}\n", reader->name(), id.family,
+               id.variant.empty() ? "" : " / " + id.variant, setup->name);
+  }
+  const bmslink::protocol::Decoder& decoder = *setup->decoder;
   std::vector<bmslink::protocol::SignalValue> values;
   std::array<char, 512> text{};
   std::map<std::string, std::uint64_t> unknown;
   std::string out;
   bmslink::can::Frame f;
-  std::size_t next_ahead = 0;
-  auto next = [&](bmslink::can::Frame& frame) {
-    if (next_ahead < ahead.size()) {
-      frame = ahead[next_ahead++];
-      return true;
-    }
-    return reader->next(frame);
-  };
-  while (next(f)) {
+  while (source.next(f)) {
     if (f.error) continue;
-    const auto* md = user_decoder ? user_decoder->find(f.id, f.extended) : nullptr;
-    if (md == nullptr) md = decoder.find(f.id, f.extended);
+    const auto* md = decoder.find(f.id, f.extended);
     if (md == nullptr) {
       ++unknown[bmslink::can::id_hex(f)];
       continue;
@@ -491,35 +439,53 @@ int cmd_decode(const std::string& path, const std::string& format, bool json,
   std::fflush(stdout);
   if (!unknown.empty()) {
     std::string ids;
-    for (const auto& [id, n] : unknown) ids += fmt::format(" {}({})", id, n);
-    fmt::print(stderr, "bmslink: frames of ids not in {}{}:{}\n", db->name,
-               user_db ? " or " + user_db->name : std::string(), ids);
+    for (const auto& [uid, n] : unknown) ids += fmt::format(" {}({})", uid, n);
+    fmt::print(stderr, "bmslink: frames of ids not in {}:{}\n", setup->name, ids);
   }
   return finish_reading(*reader, sink);
 }
 
 int cmd_identify(const std::vector<std::string>& paths, const std::string& format, bool json) {
-  return over_captures<bmslink::protocol::Identifier>(
-      paths, format, json,
-      [](bmslink::protocol::Identifier& s, const bmslink::can::Frame& f) { s.add(f); },
-      [json](bmslink::protocol::Identifier& s, const FrameReader& reader) -> nlohmann::json {
-        const auto id = s.result();
-        if (json) {
-          auto j = bmslink::report::identification_json(id);
-          j["file"] = reader.name();
-          return j;
-        }
-        fmt::print(
-            "{}: {}{}{} (confidence {:.2f})\n", reader.name(), id.family,
-            id.variant.empty() ? "" : " / " + id.variant,
-            id.manufacturer.empty() ? "" : fmt::format(", manufacturer \"{}\"", id.manufacturer),
-            id.confidence);
-        if (!id.inverter.empty()) fmt::print("  inverter: {}\n", id.inverter);
-        for (const auto& reason : id.reasons) fmt::print("  - {}\n", reason);
-        for (const auto& a : id.ambiguities) fmt::print("  ! {}\n", a);
-        if (!id.protocol.empty()) fmt::print("  decode with: {}\n", id.protocol);
-        return nullptr;
-      });
+  bmslink::analysis::RunOptions options;
+  if (!format.empty()) options.format = bmslink::capture::parse_format_name(format);
+  int rc = kExitOk;
+  nlohmann::json all = nlohmann::json::array();
+  bool first = true;
+  for (const auto& path : paths) {
+    bmslink::CollectingSink sink;
+    auto result =
+        bmslink::analysis::identify(bmslink::analysis::CaptureInput::path(path), sink, options);
+    if (!result) {
+      fmt::print(stderr, "bmslink: {}\n", result.error().message);
+      rc = kExitInput;
+      continue;
+    }
+    const int read_rc =
+        report_problems(result->file, result->stats, result->failure, sink, result->variant);
+    if (read_rc != kExitOk) {
+      rc = read_rc;
+      continue;
+    }
+    const auto& id = result->identification;
+    if (json) {
+      auto j = bmslink::report::identification_json(id);
+      j["file"] = result->file;
+      all.push_back(std::move(j));
+      continue;
+    }
+    if (!first) fmt::print("\n");
+    first = false;
+    fmt::print("{}: {}{}{} (confidence {:.2f})\n", result->file, id.family,
+               id.variant.empty() ? "" : " / " + id.variant,
+               id.manufacturer.empty() ? "" : fmt::format(", manufacturer \"{}\"", id.manufacturer),
+               id.confidence);
+    if (!id.inverter.empty()) fmt::print("  inverter: {}\n", id.inverter);
+    for (const auto& reason : id.reasons) fmt::print("  - {}\n", reason);
+    for (const auto& a : id.ambiguities) fmt::print("  ! {}\n", a);
+    if (!id.protocol.empty()) fmt::print("  decode with: {}\n", id.protocol);
+  }
+  if (json) fmt::print("{}\n", paths.size() == 1 && !all.empty() ? all[0].dump(2) : all.dump(2));
+  return rc;
 }
 
 int cmd_dbc_export(const std::string& name, const std::string& output) {
@@ -672,6 +638,11 @@ int main(int argc, char** argv) try {
     return app.exit(e);
   } catch (const CLI::ParseError& e) {
     app.exit(e);
+    return kExitUsage;
+  }
+  // A --format that names no reader is wrong usage, whichever command it was given to.
+  if (!format.empty() && !bmslink::capture::parse_format_name(format)) {
+    fmt::print(stderr, "bmslink: unknown format '{}'; one of: {}\n", format, format_choices());
     return kExitUsage;
   }
   if (*help) {

@@ -1,20 +1,14 @@
-// The parallel path reads with pread() into a per-thread buffer rather than mapping the file:
-// mapped pages of a 1 GB file would count as resident memory, read buffers do not grow.
+// The parallel path reads ranges into a per-thread buffer (RandomAccessFile::read_at) rather than
+// mapping the file: mapped pages of a 1 GB file would count as resident memory, read buffers do
+// not grow.
 
 #include "bmslink/analysis/run.h"
 
-#include <fcntl.h>
-#include <sys/stat.h>
-#include <unistd.h>
-
 #include <algorithm>
 #include <atomic>
-#include <cerrno>
-#include <cstdlib>
 #include <cstring>
 #include <map>
 #include <memory>
-#include <mutex>
 #include <thread>
 #include <vector>
 
@@ -52,19 +46,20 @@ struct Range {
 };
 
 // Moves `pos` forward to the first byte after a newline (or to `limit`).
-Result<std::uint64_t> next_line_start(int fd, std::uint64_t pos, std::uint64_t limit) {
+Result<std::uint64_t> next_line_start(const RandomAccessFile& file, std::uint64_t pos,
+                                      std::uint64_t limit) {
   if (pos == 0) return pos;
   char buf[4096];
   std::uint64_t at = pos - 1;  // a range starting right after a newline keeps its start
   while (at < limit) {
     const auto want = static_cast<std::size_t>(std::min<std::uint64_t>(sizeof buf, limit - at));
-    const ssize_t got = ::pread(fd, buf, want, static_cast<off_t>(at));
-    if (got < 0) return tl::unexpected(Error{ErrorCode::kIo, std::strerror(errno)});
-    if (got == 0) break;
-    if (const void* nl = std::memchr(buf, '\n', static_cast<std::size_t>(got))) {
+    auto got = file.read_at(at, std::span<char>(buf, want));
+    if (!got) return tl::unexpected(got.error());
+    if (*got == 0) break;
+    if (const void* nl = std::memchr(buf, '\n', *got)) {
       return at + static_cast<std::uint64_t>(static_cast<const char*>(nl) - buf) + 1;
     }
-    at += static_cast<std::uint64_t>(got);
+    at += *got;
   }
   return limit;
 }
@@ -78,25 +73,35 @@ struct Worker {
   std::optional<Error> failure;
 };
 
-void run_range(int fd, Range range, const std::string& name, std::size_t block_bytes, Worker& w,
-               std::atomic<std::uint64_t>& done, const RunOptions& options, std::uint64_t total) {
+bool cancelled(const RunOptions& o) {
+  return o.cancel != nullptr && o.cancel->load(std::memory_order_relaxed);
+}
+
+Error cancel_error(const std::string& name) {
+  return Error{ErrorCode::kCancelled, fmt::format("{}: analysis cancelled", name)};
+}
+
+void run_range(const RandomAccessFile& file, Range range, const std::string& name,
+               std::size_t block_bytes, Worker& w, std::atomic<std::uint64_t>& done,
+               const RunOptions& options, std::uint64_t total) {
   std::vector<char> buf(block_bytes);
   std::size_t carried = 0;  // bytes of an unfinished line at the start of buf
   std::uint64_t pos = range.begin;
   while (pos < range.end || carried > 0) {
+    if (cancelled(options)) return;
     const auto want =
         static_cast<std::size_t>(std::min<std::uint64_t>(buf.size() - carried, range.end - pos));
-    ssize_t got = 0;
+    std::size_t got = 0;
     if (want > 0) {
-      got = ::pread(fd, buf.data() + carried, want, static_cast<off_t>(pos));
-      if (got < 0) {
-        w.failure =
-            Error{ErrorCode::kIo, fmt::format("{}: read failed: {}", name, std::strerror(errno))};
+      auto read = file.read_at(pos, std::span<char>(buf.data() + carried, want));
+      if (!read) {
+        w.failure = read.error();
         return;
       }
-      pos += static_cast<std::uint64_t>(got);
+      got = *read;
+      pos += got;
     }
-    const std::size_t filled = carried + static_cast<std::size_t>(got);
+    const std::size_t filled = carried + got;
     if (filled == 0) break;
     // Parse up to the last newline; at the end of the range (or a line longer than the buffer)
     // everything that is there.
@@ -121,33 +126,160 @@ void run_range(int fd, Range range, const std::string& name, std::size_t block_b
     if (carried > 0) std::memmove(buf.data(), buf.data() + cut, carried);
     const std::uint64_t now = done.fetch_add(cut) + cut;
     if (options.progress) options.progress(now, total);
-    if (!more && carried == 0) break;
-    if (!more && carried > 0 && got == 0) {
-      // Unreachable in practice: the final pass parses everything.
-      break;
-    }
+    if (!more) break;
   }
 }
 
-const protocol::Database* database_for(const protocol::Identification& id) {
-  if (id.protocol.empty()) return nullptr;
-  auto found = protocol::builtin_database(id.protocol);
-  return found ? *found : nullptr;
+protocol::Database overlay(const protocol::Database& base, const protocol::Database& top) {
+  protocol::Database out = base;
+  out.name = base.name + " + " + top.name;
+  for (const auto& m : top.messages) {
+    auto it = std::find_if(out.messages.begin(), out.messages.end(),
+                           [&](const auto& x) { return x.id == m.id && x.extended == m.extended; });
+    if (it != out.messages.end())
+      *it = m;
+    else
+      out.messages.push_back(m);
+  }
+  for (const auto& [k, v] : top.attributes) out.attributes[k] = v;
+  return out;
+}
+
+// Every frame of `source` into `analyzer`, with progress and cancel.
+std::optional<Error> pump(can::FrameSource& source, CaptureAnalyzer& analyzer,
+                          const RunOptions& options, const std::string& name) {
+  can::Frame f;
+  std::uint64_t n = 0;
+  while (source.next(f)) {
+    analyzer.add(f);
+    if ((++n & 0xFFFF) == 0) {
+      if (cancelled(options)) return cancel_error(name);
+      if (options.progress) options.progress(n, 0);
+    }
+  }
+  if (const auto now = source.now_ns()) analyzer.tick(*now);
+  return std::nullopt;
 }
 
 }  // namespace
 
-StreamingAnalysis::StreamingAnalysis(AnalyzerOptions options) : options_(options) {}
+Result<DecoderSetup> choose_decoder(const protocol::Identification& identification,
+                                    const ProtocolOptions& options) {
+  DecoderSetup out;
+  const std::string name = !options.protocol.empty() ? options.protocol : identification.protocol;
+  const protocol::Database* base = nullptr;
+  if (!name.empty()) {
+    auto found = protocol::builtin_database(name);
+    if (!found) return tl::unexpected(found.error());
+    base = *found;
+  }
+  if (base != nullptr && options.user_dbc != nullptr) {
+    out.database = std::make_unique<protocol::Database>(overlay(*base, *options.user_dbc));
+  } else if (base != nullptr) {
+    out.database = std::make_unique<protocol::Database>(*base);
+  } else if (options.user_dbc != nullptr) {
+    out.database = std::make_unique<protocol::Database>(*options.user_dbc);
+  }
+  if (out.database) {
+    out.name = out.database->name;
+    out.decoder = std::make_unique<protocol::Decoder>(*out.database);
+  }
+  return out;
+}
+
+IdentifiedSource::IdentifiedSource(can::FrameSource& source, std::size_t ahead) : source_(source) {
+  protocol::Identifier identifier;
+  can::Frame f;
+  ahead_.reserve(std::min<std::size_t>(ahead, 256));
+  while (ahead_.size() < ahead && source_.next(f)) {
+    identifier.add(f);
+    ahead_.push_back(f);
+  }
+  identification_ = identifier.result();
+}
+
+bool IdentifiedSource::next(can::Frame& frame) {
+  if (replayed_ < ahead_.size()) {
+    frame = ahead_[replayed_++];
+    if (replayed_ == ahead_.size()) {
+      ahead_.clear();
+      ahead_.shrink_to_fit();
+      replayed_ = 0;
+    }
+    return true;
+  }
+  return source_.next(frame);
+}
+
+CaptureInput CaptureInput::path(std::string path) {
+  CaptureInput in;
+  in.kind_ = Kind::kPath;
+  in.name_ = std::move(path);
+  return in;
+}
+CaptureInput CaptureInput::memory(std::string_view bytes, std::string name) {
+  CaptureInput in;
+  in.kind_ = Kind::kMemory;
+  in.bytes_ = bytes;
+  in.name_ = std::move(name);
+  return in;
+}
+CaptureInput CaptureInput::stream(int fd, std::string name) {
+  CaptureInput in;
+  in.kind_ = Kind::kStream;
+  in.fd_ = fd;
+  in.name_ = std::move(name);
+  return in;
+}
+CaptureInput CaptureInput::source(can::FrameSource& source, std::string name) {
+  CaptureInput in;
+  in.kind_ = Kind::kSource;
+  in.source_ = &source;
+  in.name_ = std::move(name);
+  return in;
+}
+
+Result<OpenedInput> open_input(const CaptureInput& input, DiagnosticSink& sink,
+                               std::optional<capture::Format> format) {
+  OpenedInput out;
+  capture::ReaderOptions ro;
+  ro.format = format;
+  Result<std::unique_ptr<capture::FrameReader>> reader = nullptr;
+  switch (input.kind()) {
+    case CaptureInput::Kind::kPath:
+      reader = capture::open_capture(input.name(), sink, ro);
+      break;
+    case CaptureInput::Kind::kMemory:
+      reader = capture::open_capture_memory(input.bytes(), input.name(), sink, ro);
+      break;
+    case CaptureInput::Kind::kStream:
+      reader = capture::open_capture_fd(input.fd(), input.name(), sink, ro);
+      break;
+    case CaptureInput::Kind::kSource:
+      out.source = input.frame_source();
+      out.name = input.name();
+      return out;
+  }
+  if (!reader) return tl::unexpected(reader.error());
+  out.reader = std::move(*reader);
+  out.source = out.reader.get();
+  out.name = out.reader->name();
+  return out;
+}
+
+StreamingAnalysis::StreamingAnalysis(AnalyzerOptions options, ProtocolOptions protocol)
+    : options_(options), protocol_(std::move(protocol)) {}
 StreamingAnalysis::~StreamingAnalysis() = default;
 
 void StreamingAnalysis::start() {
   identification_ = identifier_.result();
-  if (const auto* db = database_for(identification_))
-    decoder_ = std::make_unique<protocol::Decoder>(*db);
-  analyzer_ = std::make_unique<CaptureAnalyzer>(decoder_.get(), options_);
+  auto setup = choose_decoder(identification_, protocol_);
+  if (setup) setup_ = std::move(*setup);
+  analyzer_ = std::make_unique<CaptureAnalyzer>(setup_.decoder.get(), options_);
   for (const auto& f : ahead_) analyzer_->add(f);
   ahead_.clear();
   ahead_.shrink_to_fit();
+  if (pending_tick_) analyzer_->tick(*pending_tick_);
 }
 
 void StreamingAnalysis::add(const can::Frame& frame) {
@@ -160,80 +292,83 @@ void StreamingAnalysis::add(const can::Frame& frame) {
   if (ahead_.size() >= kIdentifyFrames) start();
 }
 
+std::int64_t StreamingAnalysis::tick(std::int64_t now_ns) {
+  if (!analyzer_) {
+    // Still identifying: a BMS that falls silent now must not wait for 2,000 frames.
+    if (!ahead_.empty()) start();
+    if (!analyzer_) {
+      pending_tick_ = now_ns;
+      return 0;
+    }
+  }
+  return analyzer_->tick(now_ns);
+}
+
 Evidence StreamingAnalysis::finish() {
   if (!analyzer_) start();
   return analyzer_->finish(identification_);
 }
 
-Result<RunResult> analyze_capture(const std::string& path, DiagnosticSink& sink,
-                                  const RunOptions& options) {
-  capture::ReaderOptions ro;
-  ro.format = options.format;
-  auto opened = capture::open_capture(path, sink, ro);
+Result<RunResult> analyze(const CaptureInput& input, DiagnosticSink& sink,
+                          const RunOptions& options) {
+  auto opened = open_input(input, sink, options.format);
   if (!opened) return tl::unexpected(opened.error());
-  auto& reader = *opened;
-
-  // Identify from the first frames, then pick the built-in definition to decode with.
-  std::vector<can::Frame> ahead;
-  ahead.reserve(256);
-  protocol::Identifier identifier;
-  can::Frame f;
-  while (ahead.size() < kIdentifyFrames && reader->next(f)) {
-    identifier.add(f);
-    ahead.push_back(f);
-  }
-  const auto identification = identifier.result();
-  const protocol::Database* db = database_for(identification);
-  std::optional<protocol::Decoder> decoder;
-  if (db != nullptr) decoder.emplace(*db);
-  const protocol::Decoder* dec = decoder ? &*decoder : nullptr;
-
   RunResult out;
-  out.file = reader->name();
-  out.format = reader->format();
-  out.variant = reader->variant();
+  out.file = opened->name;
+  if (opened->reader) {
+    out.format = opened->reader->format();
+    out.variant = opened->reader->variant();
+  } else {
+    out.variant = "frame source";
+  }
 
-  struct stat st {};
-  const bool regular = path != "-" && ::stat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode);
+  IdentifiedSource ahead(*opened->source);
+  const auto& identification = ahead.identification();
+  auto setup = choose_decoder(identification, options.protocol);
+  if (!setup) return tl::unexpected(setup.error());
+  out.decoded_with = setup->name;
+  const protocol::Decoder* dec = setup->decoder.get();
+  if (cancelled(options)) return tl::unexpected(cancel_error(out.file));
+
+  const Env& env = options.env != nullptr ? *options.env : Env::posix();
+  const auto size = input.kind() == CaptureInput::Kind::kPath ? env.regular_file_size(input.name())
+                                                              : std::nullopt;
   const unsigned cores = std::max(1U, std::thread::hardware_concurrency());
   const unsigned threads = options.threads == 0 ? cores : options.threads;
-  const auto size = regular ? static_cast<std::uint64_t>(st.st_size) : 0;
   // Big candump logs take the bulk path even on one thread: it is the faster parser.
-  const bool parallel = regular && reader->format() == capture::Format::kCandumpLog &&
-                        size >= options.parallel_min_bytes;
+  const bool parallel = size && opened->reader &&
+                        opened->reader->format() == capture::Format::kCandumpLog &&
+                        *size >= options.parallel_min_bytes;
 
   if (!parallel) {
     CaptureAnalyzer analyzer(dec, options.analyzer);
-    for (const auto& g : ahead) analyzer.add(g);
-    ahead.clear();
-    ahead.shrink_to_fit();
-    while (reader->next(f)) analyzer.add(f);
-    out.stats = reader->stats();
-    out.failure = reader->failure();
+    if (auto err = pump(ahead, analyzer, options, out.file)) return tl::unexpected(*err);
     out.evidence = analyzer.finish(identification);
+    if (opened->reader) {
+      out.stats = opened->reader->stats();
+      out.failure = opened->reader->failure();
+    } else {
+      out.stats.frames = out.evidence.inventory.frames;
+    }
     return out;
   }
 
   // Parallel: the sniffing reader is done with; ranges are read afresh from the file.
-  reader.reset();
-  ahead.clear();
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0)
-    return tl::unexpected(
-        Error{ErrorCode::kIo, fmt::format("cannot open {}: {}", path, std::strerror(errno))});
-  // More ranges than threads, taken in turn: a thread that finishes early picks up the next
-  // range instead of waiting for the other (states are merged in file order either way).
+  opened->reader.reset();
+  auto file = env.open_random_access(input.name());
+  if (!file) return tl::unexpected(file.error());
+  const RandomAccessFile& f = **file;
+  const std::uint64_t total = f.size();
+  // More ranges than threads, taken in turn: a thread that finishes early picks up the next range
+  // instead of waiting for the other (states are merged in file order either way).
   const unsigned parts = threads * std::max(1U, options.ranges_per_thread);
   std::vector<Range> ranges;
   std::uint64_t begin = 0;
   for (unsigned i = 0; i < parts; ++i) {
-    std::uint64_t end = i + 1 == parts ? size : size / parts * (i + 1);
-    auto start = next_line_start(fd, end, size);
-    if (!start) {
-      ::close(fd);
-      return tl::unexpected(start.error());
-    }
-    end = i + 1 == parts ? size : *start;
+    std::uint64_t end = i + 1 == parts ? total : total / parts * (i + 1);
+    auto start = next_line_start(f, end, total);
+    if (!start) return tl::unexpected(start.error());
+    end = i + 1 == parts ? total : *start;
     ranges.push_back({begin, std::max(begin, end)});
     begin = std::max(begin, end);
   }
@@ -244,7 +379,7 @@ Result<RunResult> analyze_capture(const std::string& path, DiagnosticSink& sink,
   std::atomic<unsigned> next_part{0};
   auto work = [&] {
     for (unsigned i = next_part++; i < parts; i = next_part++) {
-      run_range(fd, ranges[i], out.file, options.block_bytes, *workers[i], done, options, size);
+      run_range(f, ranges[i], out.file, options.block_bytes, *workers[i], done, options, total);
     }
   };
   {
@@ -253,7 +388,7 @@ Result<RunResult> analyze_capture(const std::string& path, DiagnosticSink& sink,
     work();
     for (auto& t : pool) t.join();
   }
-  ::close(fd);
+  if (cancelled(options)) return tl::unexpected(cancel_error(out.file));
 
   // Renumber diagnostics: block-relative line + lines of every earlier block.
   std::uint64_t line_base = 0;
@@ -280,6 +415,37 @@ Result<RunResult> analyze_capture(const std::string& path, DiagnosticSink& sink,
   for (unsigned i = 1; i < parts; ++i) workers[0]->analyzer.merge(std::move(workers[i]->analyzer));
   out.evidence = workers[0]->analyzer.finish(identification);
   out.threads_used = threads;
+  return out;
+}
+
+Result<RunResult> analyze_capture(const std::string& path, DiagnosticSink& sink,
+                                  const RunOptions& options) {
+  return analyze(CaptureInput::path(path), sink, options);
+}
+
+Result<IdentifyResult> identify(const CaptureInput& input, DiagnosticSink& sink,
+                                const RunOptions& options) {
+  auto opened = open_input(input, sink, options.format);
+  if (!opened) return tl::unexpected(opened.error());
+  IdentifyResult out;
+  out.file = opened->name;
+  protocol::Identifier identifier;
+  can::Frame f;
+  std::uint64_t n = 0;
+  while (opened->source->next(f)) {
+    identifier.add(f);
+    if ((++n & 0xFFFF) == 0 && cancelled(options)) return tl::unexpected(cancel_error(out.file));
+  }
+  out.identification = identifier.result();
+  if (opened->reader) {
+    out.format = opened->reader->format();
+    out.variant = opened->reader->variant();
+    out.stats = opened->reader->stats();
+    out.failure = opened->reader->failure();
+  } else {
+    out.variant = "frame source";
+    out.stats.frames = n;
+  }
   return out;
 }
 

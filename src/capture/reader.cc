@@ -270,6 +270,20 @@ Result<std::unique_ptr<FrameReader>> open_capture(const std::string& path, Diagn
   return open_text(std::move(lines), name, sink, options);
 }
 
+Result<std::unique_ptr<FrameReader>> open_capture_fd(int fd, std::string name, DiagnosticSink& sink,
+                                                     ReaderOptions options) {
+  auto lines = std::make_unique<detail::LineSource>(std::make_unique<detail::FdSource>(fd, false));
+  const std::string_view head = lines->head(1, 8);
+  const bool pcap =
+      options.format ? *options.format == Format::kPcap : detail::looks_like_pcap(head);
+  if (pcap) {
+    return make_error(
+        ErrorCode::kUnsupported,
+        fmt::format("{}: pcap from a stream is not supported; give the file path", name));
+  }
+  return open_text(std::move(lines), std::move(name), sink, options);
+}
+
 Result<std::unique_ptr<FrameReader>> open_capture_memory(std::string_view bytes, std::string name,
                                                          DiagnosticSink& sink,
                                                          ReaderOptions options) {

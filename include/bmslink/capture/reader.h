@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "bmslink/can/frame.h"
+#include "bmslink/can/frame_source.h"
 #include "bmslink/core/diagnostics.h"
 #include "bmslink/core/error.h"
 
@@ -44,15 +45,16 @@ struct ReaderStats {
   std::uint64_t ignored = 0;    // recognised non-frame content: headers, comments, free text
 };
 
-class FrameReader {
+// A capture reader is a frame source (can/frame_source.h) with a name, a format and counters.
+class FrameReader : public can::FrameSource {
  public:
-  virtual ~FrameReader() = default;
+  ~FrameReader() override = default;
   FrameReader(const FrameReader&) = delete;
   FrameReader& operator=(const FrameReader&) = delete;
 
   // Fills `frame` with the next frame; false at the end of the input or after a read failure
   // (see failure()). Malformed records never end the stream.
-  virtual bool next(can::Frame& frame) = 0;
+  bool next(can::Frame& frame) override = 0;
 
   virtual Format format() const = 0;
   // Detail of the format found, e.g. "TRC 2.1", "ASC base hex, absolute timestamps".
@@ -79,6 +81,11 @@ struct ReaderOptions {
 // 64 KiB; the message then names every format tried.
 Result<std::unique_ptr<FrameReader>> open_capture(const std::string& path, DiagnosticSink& sink,
                                                   ReaderOptions options = {});
+
+// Same over an open stream (a pipe, a socket, standard input), reported under `name`; `fd` stays
+// the caller's. pcap needs a path or memory.
+Result<std::unique_ptr<FrameReader>> open_capture_fd(int fd, std::string name, DiagnosticSink& sink,
+                                                     ReaderOptions options = {});
 
 // Same over bytes in memory, reported under `name`. `bytes` must outlive the reader.
 Result<std::unique_ptr<FrameReader>> open_capture_memory(std::string_view bytes, std::string name,

@@ -18,6 +18,7 @@ enum class ErrorCode {
   kMalformed,      // the content was recognised but is unusable
   kInvalidArgument,
   kUnsupported,
+  kCancelled,  // the caller asked the work to stop
 };
 
 struct Error {

@@ -13,14 +13,13 @@
 
 #include "bmslink/analysis/run.h"
 #include "bmslink/diagnosis/findings.h"
+#include "bmslink/diagnosis/pipeline.h"
 #include "bmslink/protocol/identify.h"
 
 namespace bmslink::report {
 
-struct CaptureReport {
-  analysis::RunResult run;
-  std::vector<diagnosis::Finding> findings;
-};
+// What the renderers draw: the pipeline's result (diagnosis/pipeline.h).
+using CaptureReport = diagnosis::CaptureResult;
 
 nlohmann::json identification_json(const protocol::Identification& identification);
 nlohmann::json analysis_json(const CaptureReport& report);
