@@ -88,7 +88,8 @@ class PastedParser final : public LineParser {
         }
         continue;
       }
-      return finish(*id, tok[i].size() - 2 > 3, n, std::nullopt, f, reason);
+      // Only 8 digits (or a value above 0x7FF, see finish) make an id 29-bit: "0x0400" is 11-bit.
+      return finish(*id, tok[i].size() - 2 == 8, n, std::nullopt, f, reason);
     }
     // Bare "[iface] 351 [8] 48 02 ..." with a 3- or 8-digit id first.
     std::size_t i = 0;

@@ -86,7 +86,7 @@ class TrcParser final : public LineParser {
     if (t.starts_with(";$FILEVERSION=")) {
       version_ = std::string(trim(t.substr(14)));
       major_ = version_.starts_with("2") ? 2 : 1;
-      if (version_ == "2.0") columns_ = "NOTIdlD";
+      if (version_ == "2.0") columns_ = "NOTIdLD";  // 2.0 writes the DLC
       if (version_ == "2.1") columns_ = "NOTBIdRLD";
     } else if (t.starts_with(";$STARTTIME=")) {
       const std::string text(trim(t.substr(12)));
@@ -267,12 +267,12 @@ class TrcParser final : public LineParser {
           f.direction = v == "Rx" ? can::Direction::kRx : can::Direction::kTx;
           break;
         case 'R':
-          break;  // reserved, "-"
-        case 'l':
+          break;   // reserved, "-"
+        case 'L':  // data length code: FD codes 9-15 stand for 12-64 bytes
           length = parse_dec(v, 2);
           length_is_dlc = true;
           break;
-        case 'L':
+        case 'l':  // data length in bytes
           length = parse_dec(v, 2);
           length_is_dlc = false;
           break;
@@ -352,7 +352,7 @@ class TrcParser final : public LineParser {
 
   int major_ = 0;
   std::string version_;
-  std::string columns_ = "NOTIdlD";
+  std::string columns_ = "NOTIdLD";
   std::optional<std::int64_t> start_ns_;
 };
 

@@ -47,10 +47,13 @@ Pattern current_pattern(const analysis::CorrelationEvidence& c) {
   Pattern p;
   const double rho = c.rho_current.value_or(0);
   const bool rising = rho >= kRho && c.current_rate_ratio.value_or(0) >= kQuarterRatio;
-  p.fired = rising || strong(c.current_band);
+  // Interference grows with current: a band at the lowest currents is not its signature (it is
+  // night time on a solar site, and temperature or the hour will say more).
+  const bool high_band = strong(c.current_band) && !c.current_band->open_low;
+  p.fired = rising || high_band;
   if (!p.fired) return p;
-  p.strength = std::max(c.current_band ? c.current_band->excess() : 0.0, std::fabs(rho) * 0.5);
-  if (c.current_band) p.lines.push_back(band_text(*c.current_band, "|pack current|", "A"));
+  p.strength = std::max(high_band ? c.current_band->excess() : 0.0, std::fabs(rho) * 0.5);
+  if (high_band) p.lines.push_back(band_text(*c.current_band, "|pack current|", "A"));
   if (c.rho_current)
     p.lines.push_back(
         fmt::format("Spearman rho {:.2f} between |current| and errors per minute; "

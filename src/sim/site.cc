@@ -131,8 +131,8 @@ class Site {
     pack_.soc = std::clamp(pack_.soc + cur / 3600.0 / 200.0 * 100.0, 5.0, 100.0);
     // 16S LFP: ~50 V empty .. ~54.4 V full, IR rise while charging.
     pack_.voltage_v = 49.6 + 0.046 * pack_.soc + 0.01 * cur + gauss(0.01);
-    const double ambient =
-        19.0 + 11.0 * std::max(0.0, std::sin(std::numbers::pi * (h - 9.0) / 12.0));
+    const double ambient = 19.0 + o_.ambient_offset_c +
+                           11.0 * std::max(0.0, std::sin(std::numbers::pi * (h - 9.0) / 12.0));
     pack_.temperature_c += (ambient - pack_.temperature_c) * 0.01 + gauss(0.02);
     pack2_.current_a = cur * 0.9 + gauss(1.0);
     pack2_.voltage_v = pack_.voltage_v - 0.3;
@@ -370,7 +370,9 @@ class Site {
     if (fault == "emi_power_correlated")
       rate = std::max(0.0, std::fabs(pack_.current_a) - 45.0) / 40.0 * 0.5;
     if (fault == "thermal_or_time_pattern")
-      rate = std::max(0.0, pack_.temperature_c - 25.0) / 4.0 * 0.4;
+      rate = o_.cold_errors ? (pack_.temperature_c < 8.0 ? 0.4 : 0.0)
+                            : std::max(0.0, pack_.temperature_c - 25.0) / 4.0 * 0.4;
+    rate *= o_.fault_strength;
     if (rate > 0) {
       const int n = std::poisson_distribution<int>(rate)(rng_);
       for (int k = 0; k < n; ++k) {

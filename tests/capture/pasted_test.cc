@@ -74,5 +74,25 @@ TEST(Pasted, ProseWithNumbersInventsNoFrame) {
   EXPECT_EQ(r->stats.malformed, 0u);
 }
 
+// Issue 8: a 4-digit id such as 0x0400 is an 11-bit id (it is <= 0x7FF); only 8 digits or a
+// value above 0x7FF make it 29-bit.
+TEST(Pasted, Issue8FourDigitIdsUpTo0x7FFAreStandard) {
+  const auto r = test::read_memory(
+      "Received CAN message: 0x0400 - 10 02\n"
+      "Received CAN message: 0x041E - 01\n"
+      "Received CAN message: 0x0800 - 01\n"
+      "Received CAN message: 0x00000401 - 01\n",
+      {.format = Format::kPasted});
+  ASSERT_EQ(r->frames.size(), 4u);
+  EXPECT_EQ(r->frames[0].id, 0x400u);
+  EXPECT_FALSE(r->frames[0].extended);
+  EXPECT_EQ(r->frames[1].id, 0x41Eu);
+  EXPECT_FALSE(r->frames[1].extended);
+  EXPECT_EQ(r->frames[2].id, 0x800u);  // above 0x7FF: only a 29-bit id can carry it
+  EXPECT_TRUE(r->frames[2].extended);
+  EXPECT_EQ(r->frames[3].id, 0x401u);  // 8 digits: written as a 29-bit id
+  EXPECT_TRUE(r->frames[3].extended);
+}
+
 }  // namespace
 }  // namespace bmslink::capture

@@ -107,5 +107,39 @@ TEST(PeakTrc, MissingDataBytesIsMalformed) {
   EXPECT_EQ(r->stats.malformed, 1u);
 }
 
+// Issue 8: $COLUMNS says whether the length is a DLC ('L') or a byte count ('l'); CAN FD records
+// with DLC 9-15 are read (DLC 9 = 12 bytes, 13 = 32 bytes, 15 = 64 bytes: ISO 11898-1 table).
+TEST(PeakTrc, Issue8LengthColumnFollowsColumnsHeader) {
+  std::string bytes12, bytes32;
+  for (int i = 0; i < 12; ++i) bytes12 += " AA";
+  for (int i = 0; i < 32; ++i) bytes32 += " 55";
+  const auto dlc = test::read_memory(
+      ";$FILEVERSION=2.1\n;$COLUMNS=N,O,T,B,I,d,R,L,D\n"
+      "      1      1.000 FD 1      0123 Rx -  9   " +
+      bytes12 + "\n      2      2.000 FB 1      0124 Rx -  13  " + bytes32 + "\n");
+  ASSERT_EQ(dlc->frames.size(), 2u)
+      << (dlc->sink.kept().empty() ? "" : format_diagnostic(dlc->sink.kept()[0]));
+  EXPECT_EQ(dlc->stats.malformed, 0u);
+  EXPECT_EQ(dlc->frames[0].len, 12);
+  EXPECT_EQ(dlc->frames[0].dlc, 9);
+  EXPECT_EQ(dlc->frames[1].len, 32);
+  EXPECT_EQ(dlc->frames[1].data[31], 0x55);
+  const auto count = test::read_memory(
+      ";$FILEVERSION=2.1\n;$COLUMNS=N,O,T,B,I,d,R,l,D\n"
+      "      1      1.000 FD 1      0123 Rx -  12  " +
+      bytes12 + "\n");
+  ASSERT_EQ(count->frames.size(), 1u);
+  EXPECT_EQ(count->frames[0].len, 12);
+  EXPECT_EQ(count->frames[0].dlc, 9);
+  // 9 as a byte count is not a valid CAN FD length: reported, not guessed.
+  const auto bad = test::read_memory(
+      ";$FILEVERSION=2.1\n;$COLUMNS=N,O,T,B,I,d,R,l,D\n"
+      "      1      1.000 DT 1      0351 Rx -  8   14 02 74 0E 74 0E CC 01\n"
+      "      2      2.000 FD 1      0123 Rx -  9   " +
+      bytes12 + "\n");
+  EXPECT_EQ(bad->frames.size(), 1u);
+  EXPECT_EQ(bad->stats.malformed, 1u);
+}
+
 }  // namespace
 }  // namespace bmslink::capture

@@ -121,6 +121,46 @@ TEST(RealCaptures, GiveNoFalseFaultAndFlagTheDiyBmsEmulation) {
   EXPECT_EQ(seen, 9);
 }
 
+// Issue 8, the field guide's "cold mornings": a cold site (ambient 5-16 °C) over a day whose
+// errors come only while the pack is below 8 °C, whatever the current. The finding names the
+// temperature band (at or below ~8 °C), not a generic bus_errors warning, and no EMI fault.
+TEST(Findings, Issue8ColdMorningsAreAThermalPattern) {
+  for (std::uint64_t seed : {1u, 2u, 3u}) {
+    sim::SiteOptions o;
+    o.fault = "thermal_or_time_pattern";
+    o.cold_errors = true;
+    o.ambient_offset_c = -14.0;
+    o.duration_s = 24 * 3600;
+    o.seed = seed;
+    const auto fs = diagnose_sim(o);
+    ASSERT_FALSE(fs.empty());
+    EXPECT_EQ(fs.front().cause, Cause::kThermalOrTimePattern) << describe(fs);
+    EXPECT_EQ(fs.front().severity, Severity::kFault) << describe(fs);
+    bool band_named = false;
+    for (const auto& item : fs.front().evidence)
+      band_named |= item.text.find("pack temperature was at or below") != std::string::npos;
+    EXPECT_TRUE(band_named) << describe(fs);
+    for (const auto& f : fs) {
+      EXPECT_FALSE(f.cause == Cause::kEmiPowerCorrelated && f.severity == Severity::kFault)
+          << describe(fs);
+      EXPECT_NE(f.cause, Cause::kBusErrors) << describe(fs);
+    }
+  }
+}
+
+// Fault strength around the thresholds: the thermal rule needs 20 error frames; a site with the
+// pattern at 1 % of its rate makes a handful and gets no thermal finding.
+TEST(Findings, Issue8ThermalRuleStopsFiringWhenTheFaultIsTooWeak) {
+  sim::SiteOptions o;
+  o.fault = "thermal_or_time_pattern";
+  o.cold_errors = true;
+  o.ambient_offset_c = -14.0;
+  o.duration_s = 24 * 3600;
+  o.fault_strength = 0.0005;
+  const auto fs = diagnose_sim(o);
+  for (const auto& f : fs) EXPECT_NE(f.cause, Cause::kThermalOrTimePattern) << describe(fs);
+}
+
 TEST(Findings, OrderFaultsBeforeWarningsBeforeNotes) {
   // Built out of order on purpose: a note, a weak fault, a warning, a strong fault, a warning.
   auto make = [](Cause c, Severity s, double score) {

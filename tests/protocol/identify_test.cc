@@ -94,6 +94,16 @@ TEST(Identify, NeighbourProtocolsByIdRange) {
   EXPECT_EQ(identify_text("(1.0) can0 123#0102\n(1.1) can0 124#0102\n").family, "unknown");
 }
 
+// Issue 8: a Pytes battery speaking its native protocol, pasted from a serial log with 4-digit ids,
+// is the Pytes family, not J1939 with PGN 0.
+TEST(Identify, Issue8PastedPytesNativeWithFourDigitIds) {
+  const auto id = identify_text(
+      "21:22:39.226 > [Pytes] Received CAN message: 0x0400 - 10 02 00 00\n"
+      "21:22:39.236 > [Pytes] Received CAN message: 0x0401 - 01 02\n"
+      "21:22:39.246 > [Pytes] Received CAN message: 0x041E - 03\n");
+  EXPECT_EQ(id.family, "pytes-native");
+}
+
 TEST(Identify, SmaSunnyIslandIsToldFromThePylonHeartbeat) {
   const auto id = identify_text(
       "351 14 02 74 0E 74 0E CC 01\n355 1A 00 64 00\n356 4E 13 02 03 04 05\n"
