@@ -23,6 +23,11 @@ int main(int argc, char** argv) {
   std::size_t count = 0;
   for (int i = 1; i < argc; ++i) {
     const std::filesystem::path p(argv[i]);
+    // A missing path is an error, not "one input": a renamed corpus must fail the test.
+    if (!std::filesystem::exists(p)) {
+      std::fprintf(stderr, "replay: %s does not exist\n", argv[i]);
+      return 1;
+    }
     if (std::filesystem::is_directory(p)) {
       for (const auto& e : std::filesystem::recursive_directory_iterator(p)) {
         if (e.is_regular_file()) {

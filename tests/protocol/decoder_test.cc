@@ -258,25 +258,25 @@ TEST(PylonLv13, UsFiveThousandV13AndEcoWorthyExtremes) {
   // 35F 4C 49 01 03 3C 02 AA 00: "LI", firmware 1.3, 0x023C = 572 Ah
   auto info = decode_with("pylon_lv_1_3",
                           frame(0x35F, {0x4C, 0x49, 0x01, 0x03, 0x3C, 0x02, 0xAA, 0x00}), text);
-  EXPECT_EQ(info["chemistry"].text, "LI");
-  EXPECT_EQ(info["firmware_major"].value, 1.0);
-  EXPECT_EQ(info["firmware_minor"].value, 3.0);
-  EXPECT_EQ(info["capacity"].value, 572.0);
+  EXPECT_EQ(info.at("chemistry").text, "LI");
+  EXPECT_EQ(info.at("firmware_major").value, 1.0);
+  EXPECT_EQ(info.at("firmware_minor").value, 3.0);
+  EXPECT_EQ(info.at("capacity").value, 572.0);
   // 355 54 00 60 00 00 00 (6 bytes): SOC 84 %, SOH 96 %, high-resolution SOC sent as 0
   auto soc = decode_with("pylon_lv_1_3", frame(0x355, {0x54, 0x00, 0x60, 0x00, 0x00, 0x00}), text);
-  EXPECT_EQ(soc["soc"].value, 84.0);
-  EXPECT_EQ(soc["soh"].value, 96.0);
-  EXPECT_TRUE(soc["soc_high_resolution"].present);
+  EXPECT_EQ(soc.at("soc").value, 84.0);
+  EXPECT_EQ(soc.at("soh").value, 96.0);
+  EXPECT_TRUE(soc.at("soc_high_resolution").present);
   // 370 76 00 6C 00 CF 0C CA 0C: 11.8 degC / 10.8 degC / 3.279 V / 3.274 V (binary, Eco-Worthy)
   auto ext = decode_with("pylon_lv_1_3",
                          frame(0x370, {0x76, 0x00, 0x6C, 0x00, 0xCF, 0x0C, 0xCA, 0x0C}), text);
-  EXPECT_DOUBLE_EQ(ext["cell_max_temperature"].value, 11.8);
-  EXPECT_DOUBLE_EQ(ext["cell_min_temperature"].value, 10.8);
-  EXPECT_DOUBLE_EQ(ext["cell_max_voltage"].value, 3.279);
-  EXPECT_DOUBLE_EQ(ext["cell_min_voltage"].value, 3.274);
+  EXPECT_DOUBLE_EQ(ext.at("cell_max_temperature").value, 11.8);
+  EXPECT_DOUBLE_EQ(ext.at("cell_min_temperature").value, 10.8);
+  EXPECT_DOUBLE_EQ(ext.at("cell_max_voltage").value, 3.279);
+  EXPECT_DOUBLE_EQ(ext.at("cell_min_voltage").value, 3.274);
   // 35A all zeros (V1.3 firmware): every item "not supported", nothing active
   auto alarms = decode_with("pylon_lv_1_3", frame(0x35A, std::vector<std::uint8_t>(8, 0)), text);
-  EXPECT_EQ(alarms["alarm_high_voltage"].raw, 0);
+  EXPECT_EQ(alarms.at("alarm_high_voltage").raw, 0);
 }
 
 TEST(Victron, SeplosFramesAndGxIdentification) {
@@ -284,30 +284,30 @@ TEST(Victron, SeplosFramesAndGxIdentification) {
   // 351 43 02 E8 03 9E 07 D0 01: 57.9 V, 100.0 A, 195.0 A, 46.4 V
   auto lim =
       decode_with("victron", frame(0x351, {0x43, 0x02, 0xE8, 0x03, 0x9E, 0x07, 0xD0, 0x01}), text);
-  EXPECT_DOUBLE_EQ(lim["charge_voltage_limit"].value, 57.9);
-  EXPECT_DOUBLE_EQ(lim["discharge_current_limit"].value, 195.0);
-  EXPECT_DOUBLE_EQ(lim["discharge_voltage_limit"].value, 46.4);
+  EXPECT_DOUBLE_EQ(lim.at("charge_voltage_limit").value, 57.9);
+  EXPECT_DOUBLE_EQ(lim.at("discharge_current_limit").value, 195.0);
+  EXPECT_DOUBLE_EQ(lim.at("discharge_voltage_limit").value, 46.4);
   // 355 3C 00 64 00 84 17 00 00: SOC 60 %, SOH 100 %, 0x1784 = 6020 -> 60.20 %
   auto soc =
       decode_with("victron", frame(0x355, {0x3C, 0x00, 0x64, 0x00, 0x84, 0x17, 0x00, 0x00}), text);
-  EXPECT_DOUBLE_EQ(soc["soc_high_resolution"].value, 60.2);
+  EXPECT_DOUBLE_EQ(soc.at("soc_high_resolution").value, 60.2);
   // 356 61 14 D3 FE EB 00 1A 00: 52.17 V, 0xFED3 = -301 -> -30.1 A, 0x00EB = 235 -> 23.5 degC
   auto m =
       decode_with("victron", frame(0x356, {0x61, 0x14, 0xD3, 0xFE, 0xEB, 0x00, 0x1A, 0x00}), text);
-  EXPECT_DOUBLE_EQ(m["pack_voltage"].value, 52.17);
-  EXPECT_DOUBLE_EQ(m["pack_current"].value, -30.1);
-  EXPECT_DOUBLE_EQ(m["pack_temperature"].value, 23.5);
+  EXPECT_DOUBLE_EQ(m.at("pack_voltage").value, 52.17);
+  EXPECT_DOUBLE_EQ(m.at("pack_current").value, -30.1);
+  EXPECT_DOUBLE_EQ(m.at("pack_temperature").value, 23.5);
   // 35A AA AA AA 02 ...: every supported pair 0b10 = OK; byte 3 pairs 1..3 = 0 (not supported)
   auto a =
       decode_with("victron", frame(0x35A, {0xAA, 0xAA, 0xAA, 0x02, 0xAA, 0xAA, 0xAA, 0x02}), text);
-  EXPECT_EQ(a["alarm_general"].raw, 2);
-  EXPECT_EQ(a["alarm_cell_imbalance"].raw, 2);
-  EXPECT_EQ(a["warning_bms_internal"].raw, 2);
+  EXPECT_EQ(a.at("alarm_general").raw, 2);
+  EXPECT_EQ(a.at("alarm_cell_imbalance").raw, 2);
+  EXPECT_EQ(a.at("warning_bms_internal").raw, 2);
   // 307 12 34 56 78 56 49 43 00: "VIC"
   auto gx =
       decode_with("victron", frame(0x307, {0x12, 0x34, 0x56, 0x78, 0x56, 0x49, 0x43, 0x00}), text);
-  EXPECT_EQ(gx["inverter_id_text"].text, "VIC");
-  EXPECT_EQ(gx["inverter_id_code"].raw, 0x78563412);
+  EXPECT_EQ(gx.at("inverter_id_text").text, "VIC");
+  EXPECT_EQ(gx.at("inverter_id_code").raw, 0x78563412);
 }
 
 TEST(BydLvs, DfchTableValues) {
@@ -315,14 +315,14 @@ TEST(BydLvs, DfchTableValues) {
   // 351 48 02 00 05 00 05 AE 01: 58.4 V / 128.0 A / 128.0 A / 43.0 V
   auto lim =
       decode_with("byd_lvs", frame(0x351, {0x48, 0x02, 0x00, 0x05, 0x00, 0x05, 0xAE, 0x01}), text);
-  EXPECT_DOUBLE_EQ(lim["charge_voltage_limit"].value, 58.4);
-  EXPECT_DOUBLE_EQ(lim["charge_current_limit"].value, 128.0);
-  EXPECT_DOUBLE_EQ(lim["discharge_voltage_limit"].value, 43.0);
+  EXPECT_DOUBLE_EQ(lim.at("charge_voltage_limit").value, 58.4);
+  EXPECT_DOUBLE_EQ(lim.at("charge_current_limit").value, 128.0);
+  EXPECT_DOUBLE_EQ(lim.at("discharge_voltage_limit").value, 43.0);
   // 378 40 08 00 00 2B 07 00 00: 0x0840 = 2112 -> 211.2 kWh, 0x072B = 1835 -> 183.5 kWh
   auto e =
       decode_with("byd_lvs", frame(0x378, {0x40, 0x08, 0x00, 0x00, 0x2B, 0x07, 0x00, 0x00}), text);
-  EXPECT_DOUBLE_EQ(e["charged_energy"].value, 211.2);
-  EXPECT_DOUBLE_EQ(e["discharged_energy"].value, 183.5);
+  EXPECT_DOUBLE_EQ(e.at("charged_energy").value, 211.2);
+  EXPECT_DOUBLE_EQ(e.at("discharged_energy").value, 183.5);
   // 379 9C 00: 156 Ah; 382 "PREMIUM"
   EXPECT_DOUBLE_EQ(
       decode_with("byd_lvs", frame(0x379, {0x9C, 0x00}), text)["installed_capacity"].value, 156.0);
@@ -337,16 +337,16 @@ TEST(Sma, RecQLimitsAndAlarmPairs) {
   // REC Q 351 1F 01 BC 02 E8 03 E7 00: 28.7 V, 70.0 A, 100.0 A, 23.1 V
   auto lim =
       decode_with("sma", frame(0x351, {0x1F, 0x01, 0xBC, 0x02, 0xE8, 0x03, 0xE7, 0x00}), text);
-  EXPECT_DOUBLE_EQ(lim["charge_voltage_limit"].value, 28.7);
-  EXPECT_DOUBLE_EQ(lim["charge_current_limit"].value, 70.0);
-  EXPECT_DOUBLE_EQ(lim["discharge_voltage_limit"].value, 23.1);
+  EXPECT_DOUBLE_EQ(lim.at("charge_voltage_limit").value, 28.7);
+  EXPECT_DOUBLE_EQ(lim.at("charge_current_limit").value, 70.0);
+  EXPECT_DOUBLE_EQ(lim.at("discharge_voltage_limit").value, 23.1);
   // REC 35A A8 ...: 0xA8 = 10 10 10 00 -> general 0 (not supported), high/low voltage and
   // high temperature 2 (OK).
   auto a = decode_with("sma", frame(0x35A, {0xA8, 0xA0, 0x82, 0x00, 0x00, 0x00, 0x80, 0x0A}), text);
-  EXPECT_EQ(a["alarm_general"].raw, 0);
-  EXPECT_EQ(a["alarm_high_voltage"].raw, 2);
-  EXPECT_EQ(a["alarm_high_temperature"].raw, 2);
-  EXPECT_EQ(a["warning_bms_internal"].raw, 2);  // byte 6 = 0x80: bits 6-7 = 10
+  EXPECT_EQ(a.at("alarm_general").raw, 0);
+  EXPECT_EQ(a.at("alarm_high_voltage").raw, 2);
+  EXPECT_EQ(a.at("alarm_high_temperature").raw, 2);
+  EXPECT_EQ(a.at("warning_bms_internal").raw, 2);  // byte 6 = 0x80: bits 6-7 = 10
 }
 
 }  // namespace
