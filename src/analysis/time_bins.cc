@@ -141,7 +141,7 @@ std::optional<ErrorBand> best_error_band(const std::vector<double>& key,
       band.hi = key[order[j - 1]];
       band.open_low = i == 0;
       band.open_high = j == n;
-      // Ties keep the wider band: it names the whole region, not the part of it.
+      // Ties keep the band found first (the narrower of two with the same start).
       if (!best || band.excess() > best->excess() + 1e-12) best = band;
     }
   }
