@@ -65,7 +65,10 @@ class Pipeline : public ::testing::Test {
  protected:
   void SetUp() override {
     log_ = simulated_log("intermittent_dropouts", 1800);
-    path_ = ::testing::TempDir() + "/pipeline_test.log";
+    // One file per test and process: ctest runs the cases of this fixture in parallel.
+    path_ = ::testing::TempDir() + "/pipeline_" +
+            ::testing::UnitTest::GetInstance()->current_test_info()->name() + "_" +
+            std::to_string(::getpid()) + ".log";
     std::ofstream(path_, std::ios::binary) << log_;
   }
   void TearDown() override { std::remove(path_.c_str()); }
@@ -99,7 +102,6 @@ TEST_F(Pipeline, FileMemoryStreamAndFrameSourceGiveTheSameEvidence) {
 
 TEST_F(Pipeline, ParallelPathThroughAnInMemoryEnvEqualsOnePass) {
   MemoryEnv env;
-  env.add_file("big.log", log_);
   RunOptions parallel;
   parallel.env = &env;
   parallel.parallel_min_bytes = 1;  // force the bulk path on this small file
@@ -107,9 +109,8 @@ TEST_F(Pipeline, ParallelPathThroughAnInMemoryEnvEqualsOnePass) {
   parallel.block_bytes = 64 * 1024;
   CollectingSink sink;
   // The sniffing reader opens the real path; the Env serves the ranges.
-  std::ofstream("big.log", std::ios::binary) << log_;
-  auto bulk = analyze(CaptureInput::path("big.log"), sink, parallel);
-  std::remove("big.log");
+  env.add_file(path_, log_);
+  auto bulk = analyze(CaptureInput::path(path_), sink, parallel);
   ASSERT_TRUE(bulk) << bulk.error().message;
   EXPECT_EQ(bulk->threads_used, 2u);
   auto one = analyze(CaptureInput::memory(log_, "mem"), sink);
