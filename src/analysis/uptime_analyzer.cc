@@ -16,7 +16,7 @@ void GapTrack::merge(GapTrack&& b, std::int64_t timeout) {
 void UptimeAnalyzer::merge(UptimeAnalyzer&& b) {
   limits_.merge(std::move(b.limits_), timeout_ns_);
   bms_.merge(std::move(b.bms_), timeout_ns_);
-  if (b.tick_ns_) tick_ns_ = std::max(tick_ns_.value_or(*b.tick_ns_), *b.tick_ns_);
+  if (b.tick_ns_ && (!tick_ns_ || *b.tick_ns_ > *tick_ns_)) tick_ns_ = b.tick_ns_;
 }
 
 UptimeEvidence UptimeAnalyzer::finish(const Inventory& inventory, const TimeBins& time_bins,

@@ -49,7 +49,7 @@ class UptimeAnalyzer {
   // The clock says `now_ns` (capture clock). Returns how long the measured stream has been silent
   // (0 before its first frame).
   std::int64_t tick(std::int64_t now_ns) {
-    tick_ns_ = std::max(tick_ns_.value_or(now_ns), now_ns);
+    if (!tick_ns_ || now_ns > *tick_ns_) tick_ns_ = now_ns;  // the clock never runs back
     const GapTrack& g = stream();
     return g.last_ns && *tick_ns_ > *g.last_ns ? *tick_ns_ - *g.last_ns : 0;
   }
