@@ -16,7 +16,10 @@ void GapTrack::merge(GapTrack&& b, std::int64_t timeout) {
 void UptimeAnalyzer::merge(UptimeAnalyzer&& b) {
   limits_.merge(std::move(b.limits_), timeout_ns_);
   bms_.merge(std::move(b.bms_), timeout_ns_);
-  if (b.tick_ns_ && (!tick_ns_ || *b.tick_ns_ > *tick_ns_)) tick_ns_ = b.tick_ns_;
+  if (b.ticked_ && (!ticked_ || b.tick_ns_ > tick_ns_)) {
+    ticked_ = true;
+    tick_ns_ = b.tick_ns_;
+  }
 }
 
 UptimeEvidence UptimeAnalyzer::finish(const Inventory& inventory, const TimeBins& time_bins,
@@ -53,8 +56,8 @@ UptimeEvidence UptimeAnalyzer::finish(const Inventory& inventory, const TimeBins
   }
   GapTrack gaps = stream();
   u.dropout_stream = limits_.first_ns ? "0x351" : "BMS frames";
-  if (tick_ns_ && gaps.last_ns && *tick_ns_ > *gaps.last_ns) {
-    const Gap open{*gaps.last_ns, *tick_ns_ - *gaps.last_ns};
+  if (ticked_ && gaps.last_ns && tick_ns_ > *gaps.last_ns) {
+    const Gap open{*gaps.last_ns, tick_ns_ - *gaps.last_ns};
     u.open_silence = open;
     gaps.note(open.start_ns, open.length_ns, timeout_ns_);
   }

@@ -49,9 +49,10 @@ class UptimeAnalyzer {
   // The clock says `now_ns` (capture clock). Returns how long the measured stream has been silent
   // (0 before its first frame).
   std::int64_t tick(std::int64_t now_ns) {
-    if (!tick_ns_ || now_ns > *tick_ns_) tick_ns_ = now_ns;  // the clock never runs back
+    if (!ticked_ || now_ns > tick_ns_) tick_ns_ = now_ns;  // the clock never runs back
+    ticked_ = true;
     const GapTrack& g = stream();
-    return g.last_ns && *tick_ns_ > *g.last_ns ? *tick_ns_ - *g.last_ns : 0;
+    return g.last_ns && tick_ns_ > *g.last_ns ? tick_ns_ - *g.last_ns : 0;
   }
   void merge(UptimeAnalyzer&& later);
   // `set` of the complete BMS set: the protocol's required ids that the capture carries, or, with
@@ -63,7 +64,10 @@ class UptimeAnalyzer {
   const GapTrack& stream() const { return limits_.first_ns ? limits_ : bms_; }
   std::int64_t timeout_ns_;
   GapTrack limits_, bms_;
-  std::optional<std::int64_t> tick_ns_;
+  // Plain fields rather than std::optional: GCC 12 at -O2 under ASan warns (wrongly) that an
+  // inlined optional<int64_t> may be read uninitialised.
+  bool ticked_ = false;
+  std::int64_t tick_ns_ = 0;
 };
 
 }  // namespace bmslink::analysis::detail
