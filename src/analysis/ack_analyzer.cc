@@ -5,31 +5,40 @@
 namespace bmslink::analysis::detail {
 
 void AckAnalyzer::merge(AckAnalyzer&& b) {
-  if (have_prev_ && b.have_first_ && prev_key_ == b.first_.key && prev_hash_ == b.first_.hash &&
-      prev_timed_ && b.first_.timed && b.first_.t_ns - prev_ns_ <= kRepeatWindowNs) {
-    // Counted; the run lengths on either side stay separate (a run cut by a chunk boundary may
-    // read one shorter, never the count).
-    ++back_to_back_;
-    if (!first_repeat_ns_) first_repeat_ns_ = b.first_.t_ns;
+  if (!b.have_first_) return;
+  if (!have_first_) {
+    *this = std::move(b);
+    return;
   }
+  const bool joined = have_prev_ && prev_key_ == b.first_.key && prev_hash_ == b.first_.hash &&
+                      prev_timed_ && b.first_.timed && b.first_.t_ns - prev_ns_ <= kRepeatWindowNs;
   back_to_back_ += b.back_to_back_;
+  if (joined) {
+    // The repeat across the cut, and the run it belongs to: this chunk's last run, the frame at
+    // the cut, and the later chunk's leading repeats.
+    ++back_to_back_;
+    const std::uint32_t run = run_ + 1 + b.leading_run_;
+    if (run > longest_run_) {
+      longest_run_ = run;
+      longest_run_key_ = b.first_.key;
+    }
+    if (!broken_) leading_run_ += 1 + b.leading_run_;
+    if (!first_repeat_ns_ || b.first_.t_ns < *first_repeat_ns_) first_repeat_ns_ = b.first_.t_ns;
+    run_ = b.broken_ ? b.run_ : run;
+  } else {
+    run_ = b.run_;
+  }
+  broken_ = broken_ || !joined || b.broken_;
   if (b.longest_run_ > longest_run_) {
     longest_run_ = b.longest_run_;
     longest_run_key_ = b.longest_run_key_;
   }
   if (!first_repeat_ns_) first_repeat_ns_ = b.first_repeat_ns_;
-  if (!have_first_) {
-    have_first_ = b.have_first_;
-    first_ = b.first_;
-  }
-  if (b.have_prev_) {
-    have_prev_ = true;
-    prev_key_ = b.prev_key_;
-    prev_hash_ = b.prev_hash_;
-    prev_timed_ = b.prev_timed_;
-    prev_ns_ = b.prev_ns_;
-    run_ = b.run_;
-  }
+  have_prev_ = b.have_prev_;
+  prev_key_ = b.prev_key_;
+  prev_hash_ = b.prev_hash_;
+  prev_timed_ = b.prev_timed_;
+  prev_ns_ = b.prev_ns_;
 }
 
 AckEvidence AckAnalyzer::finish(std::uint64_t no_ack_errors, std::uint64_t inverter_frames) const {

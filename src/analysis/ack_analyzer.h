@@ -25,8 +25,10 @@ class AckAnalyzer {
         longest_run_ = run_;
         longest_run_key_ = d.key;
       }
+      if (!broken_) ++leading_run_;
     } else {
       run_ = 0;
+      if (have_first_) broken_ = true;  // the chunk's first run has ended
     }
     if (!have_first_) {
       have_first_ = true;
@@ -55,6 +57,10 @@ class AckAnalyzer {
   std::optional<std::int64_t> first_repeat_ns_;
   bool have_first_ = false;
   DataFacts first_;
+  // Repeats of the chunk's first frame right at its start, and whether that run has ended: what
+  // merge() needs to join a run cut by a chunk boundary.
+  std::uint32_t leading_run_ = 0;
+  bool broken_ = false;
 };
 
 }  // namespace bmslink::analysis::detail

@@ -3,10 +3,29 @@
 namespace bmslink::analysis::detail {
 
 void ConflictAnalyzer::merge(ConflictAnalyzer&& b) {
+  // Error frames that opened the later chunk follow this chunk's last data frame.
+  for (const std::int64_t t : b.leading_errors_) {
+    if (!seen_data_) {
+      if (leading_errors_.size() < kMaxLeadingErrors) leading_errors_.push_back(t);
+    } else if (last_bit_ >= 0 && last_timed_ && t - last_ns_ <= kErrorAfterNs) {
+      ++tracks_[static_cast<std::size_t>(last_bit_)].errors_after;
+    }
+  }
   for (std::size_t i = 0; i < tracks_.size(); ++i) {
     auto& c = tracks_[i];
     const auto& d = b.tracks_[i];
     if (d.count == 0) continue;
+    if (c.count == 0) {
+      c = d;
+      continue;
+    }
+    // The later chunk's first frame against this chunk's last two; its second frame against
+    // (its first, this chunk's last). add() saw neither with that history.
+    if (c.count >= 2 && d.f1 != c.h1 && d.f1 == c.h2) ++c.alternations;
+    if (d.f1 != c.h1) ++c.changes;
+    if (d.first_timed && c.last_ns && d.first_ns - *c.last_ns < kShortIntervalNs && d.f1 != c.h1)
+      ++c.short_intervals;
+    if (d.count >= 2 && d.f2 != d.f1 && d.f2 == c.h1) ++c.alternations;
     c.count += d.count;
     c.alternations += d.alternations;
     c.changes += d.changes;

@@ -25,6 +25,14 @@ class ConflictAnalyzer {
     last_ns_ = d.t_ns;
     if (d.bit < 0) return;
     auto& c = tracks_[static_cast<std::size_t>(d.bit)];
+    // The first two frames of the chunk, for merge() to judge them against the earlier chunk.
+    if (c.count == 0) {
+      c.f1 = d.hash;
+      c.first_timed = d.timed;
+      c.first_ns = d.t_ns;
+    } else if (c.count == 1) {
+      c.f2 = d.hash;
+    }
     if (c.count >= 2 && d.hash != c.h1 && d.hash == c.h2) ++c.alternations;
     if (c.count >= 1 && d.hash != c.h1) ++c.changes;
     if (d.timed) {
@@ -39,6 +47,11 @@ class ConflictAnalyzer {
   }
   // An error frame: counted against the id sent right before it.
   void add_error(bool timed, std::int64_t t_ns) {
+    // Before this chunk's first data frame: the id before it is in the earlier chunk (merge).
+    if (!seen_data_) {
+      if (timed && leading_errors_.size() < kMaxLeadingErrors) leading_errors_.push_back(t_ns);
+      return;
+    }
     if (last_bit_ >= 0 && timed && last_timed_ && t_ns - last_ns_ <= kErrorAfterNs)
       ++tracks_[static_cast<std::size_t>(last_bit_)].errors_after;
   }
@@ -54,7 +67,12 @@ class ConflictAnalyzer {
     std::uint64_t errors_after = 0;
     std::uint64_t short_intervals = 0;
     std::optional<std::int64_t> last_ns;
+    std::uint64_t f1 = 0, f2 = 0;  // hashes of the chunk's first two frames of this id
+    bool first_timed = false;
+    std::int64_t first_ns = 0;
   };
+  static constexpr std::size_t kMaxLeadingErrors = 64;
+  std::vector<std::int64_t> leading_errors_;  // timed error frames before the first data frame
   std::array<Track, 64> tracks_{};
   bool seen_data_ = false;
   int last_bit_ = -1;

@@ -319,6 +319,34 @@ TEST(AckAnalyzer, MergedHalvesCountTheRepeatAcrossTheCut) {
   EXPECT_EQ(y.repeated_id, x.repeated_id);
 }
 
+// A run of 29 repeats of 0x351 followed by a run of 4 of 0x355, cut anywhere (also in three
+// chunks): the longest run stays 29 of 0x351, as in one pass; the count stays 29 + 4 = 33.
+TEST(AckAnalyzer, Issue8RunCutByChunkBoundariesIsJoined) {
+  std::vector<DataFacts> frames;
+  for (std::int64_t i = 0; i < 30; ++i)
+    frames.push_back(facts(data_frame(0x351, i * 100 * kUs, {1})));
+  for (std::int64_t i = 0; i < 5; ++i)
+    frames.push_back(facts(data_frame(0x355, 10 * kMs + i * 100 * kUs, {2})));
+  AckAnalyzer one;
+  for (const auto& d : frames) one.add(d);
+  const AckEvidence x = one.finish(0, 0);
+  ASSERT_EQ(x.longest_repeat_run, 29u);
+  ASSERT_EQ(x.back_to_back, 33u);
+  for (std::size_t c1 = 1; c1 < frames.size(); ++c1) {
+    for (std::size_t c2 : {c1, std::min(frames.size(), c1 + 7)}) {
+      AckAnalyzer a, b, c;
+      for (std::size_t i = 0; i < frames.size(); ++i) (i < c1 ? a : i < c2 ? b : c).add(frames[i]);
+      a.merge(std::move(b));
+      a.merge(std::move(c));
+      const AckEvidence y = a.finish(0, 0);
+      EXPECT_EQ(y.back_to_back, 33u) << c1 << "," << c2;
+      EXPECT_EQ(y.longest_repeat_run, 29u) << c1 << "," << c2;
+      EXPECT_EQ(y.repeated_id, 0x351u) << c1 << "," << c2;
+      EXPECT_EQ(y.first_repeat_ns, x.first_repeat_ns) << c1 << "," << c2;
+    }
+  }
+}
+
 // ---------------------------------------------------------------------------------------------
 // Bus errors
 
@@ -547,8 +575,33 @@ TEST(ConflictAnalyzer, MergedHalvesGiveWhatOnePassGives) {
   EXPECT_EQ(y[0].key, x[0].key);
   EXPECT_DOUBLE_EQ(y[0].rate_ratio, x[0].rate_ratio);
   EXPECT_EQ(y[0].errors_after, x[0].errors_after);
-  // Not compared: alternation. merge() does not carry an id's last two payloads into the later
-  // chunk's first two frames, so the merge reads 16/18 here where one pass reads 18/18.
+  EXPECT_DOUBLE_EQ(y[0].alternation, x[0].alternation);
+}
+
+// Every cut, including between the two copies of one cycle and right before an error frame: the
+// merge carries the payload history, the interval and the id an error follows across the cut.
+// One pass: 20 frames of 0x351, 10 short intervals -> rate 2.0; 18 of the 18 judged frames
+// alternate -> 1.0; 3 error frames within 1 ms of 0x351.
+TEST(ConflictAnalyzer, Issue8MergeAtEveryCutEqualsOnePass) {
+  const auto frames = conflict_frames(10);
+  ConflictAnalyzer one;
+  feed(one, frames);
+  const auto x = one.finish();
+  ASSERT_EQ(x.size(), 1u);
+  EXPECT_DOUBLE_EQ(x[0].rate_ratio, 2.0);
+  EXPECT_DOUBLE_EQ(x[0].alternation, 1.0);
+  EXPECT_EQ(x[0].errors_after, 3u);
+  for (std::size_t cut = 1; cut < frames.size(); ++cut) {
+    ConflictAnalyzer a, b;
+    feed(a, {frames.begin(), frames.begin() + static_cast<std::ptrdiff_t>(cut)});
+    feed(b, {frames.begin() + static_cast<std::ptrdiff_t>(cut), frames.end()});
+    a.merge(std::move(b));
+    const auto y = a.finish();
+    ASSERT_EQ(y.size(), 1u) << "cut " << cut;
+    EXPECT_DOUBLE_EQ(y[0].rate_ratio, 2.0) << "cut " << cut;
+    EXPECT_DOUBLE_EQ(y[0].alternation, 1.0) << "cut " << cut;
+    EXPECT_EQ(y[0].errors_after, 3u) << "cut " << cut;
+  }
 }
 
 // ---------------------------------------------------------------------------------------------
