@@ -5,6 +5,7 @@
 # error frames).
 #   bench/analyze_1g.sh            # results in $WORK/results-1g
 # Knobs: WORK=/tmp/bmslink-bench RUNS=5 PEER_RUNS=3 PEERS=1
+#        BEFORE=/path/to/older/bmslink  also times an earlier build in the same run (before/after)
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 shared=${SHARED:-$root/../shared/bench}
@@ -43,6 +44,9 @@ measure() {  # name runs command...
 }
 measure bmslink-analyze-2-threads "$RUNS" "$BMS analyze bms-1G.log --threads 2"
 measure bmslink-analyze-1-thread "$RUNS" "$BMS analyze bms-1G.log --threads 1"
+if [ -n "${BEFORE:-}" ]; then
+  measure bmslink-before-analyze-2-threads "$RUNS" "$BEFORE analyze bms-1G.log --threads 2"
+fi
 if [ "$PEERS" = 1 ]; then
   measure log2asc "$PEER_RUNS" "log2asc -I bms-1G.log -O /dev/null can0"
   measure python-can-count "$PEER_RUNS" "$PY pycan_count.py bms-1G.log"
