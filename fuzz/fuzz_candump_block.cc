@@ -57,10 +57,36 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   bmslink::analysis::StreamingAnalysis whole;
   for (const auto& f : block) whole.add(f);
   (void)bmslink::diagnosis::diagnose_capture(whole.finish());
-  bmslink::analysis::CaptureAnalyzer first(nullptr), second(nullptr);
+  // Two chunks merged must give what one pass gives (everything but the inventory's sampled
+  // period statistics), whatever the timestamps do at the cut.
+  bmslink::analysis::CaptureAnalyzer one(nullptr), first(nullptr), second(nullptr);
+  for (const auto& f : block) one.add(f);
   for (std::size_t i = 0; i < block.size(); ++i)
     (i < block.size() / 2 ? first : second).add(block[i]);
   first.merge(std::move(second));
-  (void)bmslink::diagnosis::diagnose_capture(first.finish({}));
+  const auto x = one.finish({});
+  const auto y = first.finish({});
+  (void)bmslink::diagnosis::diagnose_capture(y);
+  if (x.inventory.frames != y.inventory.frames || x.inventory.errors != y.inventory.errors ||
+      x.timing.bms_frames != y.timing.bms_frames ||
+      x.timing.inverter_frames != y.timing.inverter_frames ||
+      x.ack.back_to_back != y.ack.back_to_back ||
+      x.ack.longest_repeat_run != y.ack.longest_repeat_run ||
+      x.ack.first_repeat_ns != y.ack.first_repeat_ns || x.bus.error_frames != y.bus.error_frames ||
+      x.bus.bus_off != y.bus.bus_off || x.bus.protocol_violations != y.bus.protocol_violations ||
+      x.bus.max_tec != y.bus.max_tec || x.bus.max_rec != y.bus.max_rec ||
+      x.uptime.dropout_count != y.uptime.dropout_count ||
+      x.uptime.longest_outage_ns != y.uptime.longest_outage_ns ||
+      x.uptime.complete_seconds != y.uptime.complete_seconds ||
+      x.minutes.size() != y.minutes.size() || x.conflicts.size() != y.conflicts.size()) {
+    std::abort();
+  }
+  for (std::size_t i = 0; i < x.conflicts.size(); ++i) {
+    const auto& c = x.conflicts[i];
+    const auto& d = y.conflicts[i];
+    if (c.key != d.key || c.rate_ratio != d.rate_ratio || c.alternation != d.alternation ||
+        c.errors_after != d.errors_after)
+      std::abort();
+  }
   return 0;
 }

@@ -23,7 +23,7 @@ void AckAnalyzer::merge(AckAnalyzer&& b) {
       longest_run_key_ = b.first_.key;
     }
     if (!broken_) leading_run_ += 1 + b.leading_run_;
-    if (!first_repeat_ns_ || b.first_.t_ns < *first_repeat_ns_) first_repeat_ns_ = b.first_.t_ns;
+    if (!first_repeat_ns_) first_repeat_ns_ = b.first_.t_ns;  // the first in frame order
     run_ = b.broken_ ? b.run_ : run;
   } else {
     run_ = b.run_;
