@@ -55,6 +55,7 @@ json summary_json(const CaptureReport& r) {
       {"bus_load_peak", e.bus.bus_load ? json(round_to(*e.bus.bus_load, 1e-4)) : json(nullptr)},
       {"bus_load_mean",
        e.bus.mean_bus_load ? json(round_to(*e.bus.mean_bus_load, 1e-4)) : json(nullptr)},
+      {"bitrate_bps", e.bus.bitrate_bps},
       {"uptime", uptime},
       {"verdict", verdict},
       {"top_cause", diagnosis::cause_id(top.cause)},

@@ -39,6 +39,13 @@ def compare(f, name, ours, rows):
             f.check(('bus-off' in kinds) == flag(b['can.err.busoff']), '%s: bus-off' % where)
             f.check(any(k.startswith('protocol-violation') for k in kinds) == flag(b['can.err.prot']),
                     '%s: protocol violation' % where)
+            # The error class bits ride in the id: controller problems are class 0x004.
+            f.check(bool(int(a['id'], 16) & 0x004) == flag(b['can.err.ctrl']),
+                    '%s: controller-problem class %s vs %s' % (where, a['id'], b['can.err.ctrl']))
+            ctrl_words = {'rx-passive', 'tx-passive', 'rx-warning', 'tx-warning', 'back-to-active',
+                          'rx-overflow', 'tx-overflow'}
+            if kinds & ctrl_words:
+                f.check(flag(b['can.err.ctrl']), '%s: controller state without the class' % where)
             continue
         f.check(common.id_int(a) == int(b['can.id']), '%s: id %s vs %s' % (where, a['id'], b['can.id']))
         f.check(a['ext'] == flag(b['can.flags.xtd']), '%s: ext' % where)
