@@ -161,6 +161,32 @@ TEST(Findings, Issue8ThermalRuleStopsFiringWhenTheFaultIsTooWeak) {
   for (const auto& f : fs) EXPECT_NE(f.cause, Cause::kThermalOrTimePattern) << describe(fs);
 }
 
+// The bundled sample (what `make run` shows), its figures worked out from the file itself:
+// 18 error frames (8-digit ids with the 0x20000000 error flag: `grep -c " 2[0-9A-F]{7}#"`) over
+// 1764000899.622224 - 1764000000.117475 = 899.504749 s -> 18 * 60 / 899.504749 = 1.2007 per
+// minute; by minute from 1764000000 they fall 1 2 1 3 1 3 2 . . . 1 1 1 1 1 -> peak 3. One
+// rx-passive controller frame makes bus_errors a fault; 0x359's cell-high-voltage alarm is a
+// warning only (an alarm on 0x359, not a protection).
+TEST(Findings, Issue8SampleCapturesOwnDiagnosisPinnedByHand) {
+  CollectingSink sink;
+  auto run = analysis::analyze_capture(test::data_path("../../data/samples/pylontech_session.log"),
+                                       sink);
+  ASSERT_TRUE(run);
+  const auto& e = run->evidence;
+  EXPECT_EQ(e.bus.error_frames, 18u);
+  EXPECT_NEAR(e.bus.errors_per_minute, 1080.0 / 899.504749, 1e-9);
+  ASSERT_TRUE(e.bus.peak_errors_per_minute);
+  EXPECT_EQ(*e.bus.peak_errors_per_minute, 3.0);
+  EXPECT_EQ(e.bus.error_passive, 1u);
+  const auto fs = diagnose_capture(e);
+  ASSERT_EQ(fs.size(), 2u) << describe(fs);
+  EXPECT_EQ(fs[0].cause, Cause::kBusErrors);
+  EXPECT_EQ(fs[0].severity, Severity::kFault);
+  EXPECT_EQ(fs[1].cause, Cause::kBmsProtectionActive);
+  EXPECT_EQ(fs[1].severity, Severity::kWarning);
+  EXPECT_NE(fs[1].evidence.at(0).text.find("alarm_cell_high_voltage"), std::string::npos);
+}
+
 TEST(Findings, OrderFaultsBeforeWarningsBeforeNotes) {
   // Built out of order on purpose: a note, a weak fault, a warning, a strong fault, a warning.
   auto make = [](Cause c, Severity s, double score) {
