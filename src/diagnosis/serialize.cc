@@ -4,7 +4,9 @@
 
 #include "bmslink/diagnosis/serialize.h"
 
+#include <cmath>
 #include <optional>
+#include <string_view>
 
 #include <fmt/format.h>
 
@@ -128,8 +130,84 @@ NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(Finding, cause, layer, severity,
 
 namespace {
 
+// nlohmann converts a JSON float to an integer member with a plain cast, which is undefined
+// behaviour when the value does not fit (found by fuzzing: a layer of 2e127). bmslink writes
+// integers as JSON integers, so a float is only accepted where the member is a double, or where
+// it is a whole number inside the member's range.
+bool is_double_key(std::string_view k) {
+  static constexpr std::string_view kDoubles[] = {"confidence",
+                                                  "period_ms",
+                                                  "jitter_ms",
+                                                  "max_gap_ms",
+                                                  "burst_span_ms",
+                                                  "bms_period_ms",
+                                                  "errors_per_minute",
+                                                  "peak_errors_per_minute",
+                                                  "bus_load",
+                                                  "mean_bus_load",
+                                                  "rate_ratio",
+                                                  "alternation",
+                                                  "lo",
+                                                  "hi",
+                                                  "error_share",
+                                                  "time_share",
+                                                  "rho_current",
+                                                  "rho_temperature",
+                                                  "current_rate_ratio",
+                                                  "temperature_rate_ratio",
+                                                  "hour_concentration",
+                                                  "hours_covered",
+                                                  "rate_by_current",
+                                                  "errors_by_hour",
+                                                  "share",
+                                                  "min",
+                                                  "max",
+                                                  "last",
+                                                  "voltage_v",
+                                                  "current_a",
+                                                  "temperature_c",
+                                                  "soc",
+                                                  "duration_s",
+                                                  "score"};
+  for (auto d : kDoubles)
+    if (d == k) return true;
+  return false;
+}
+
+struct IntRange {
+  double lo, hi;  // inclusive lower, exclusive upper
+};
+
+IntRange int_range(std::string_view k) {
+  for (auto b : {"min_len", "max_len", "last_len", "max_tec", "max_rec", "last_data"})
+    if (k == b) return {0.0, 256.0};
+  if (k == "busiest_hour" || k == "layer") return {-2147483648.0, 2147483648.0};
+  if (k.ends_with("_ns")) return {-9223372036854775808.0, 9223372036854775808.0};
+  return {0.0, 4294967296.0};  // uint32 members; uint64 counters never need a float
+}
+
+std::optional<std::string> check_numbers(const nlohmann::json& j, std::string_view key) {
+  if (j.is_object()) {
+    for (const auto& [k, v] : j.items())
+      if (auto bad = check_numbers(v, k)) return bad;
+  } else if (j.is_array()) {
+    for (const auto& v : j)
+      if (auto bad = check_numbers(v, key)) return bad;
+  } else if (j.is_number_float()) {
+    const double v = j.get<double>();
+    if (!std::isfinite(v)) return fmt::format("\"{}\": {} is not a finite number", key, v);
+    if (is_double_key(key)) return std::nullopt;
+    const IntRange r = int_range(key);
+    if (v != std::trunc(v) || v < r.lo || v >= r.hi)
+      return fmt::format("\"{}\": expected a whole number in range, got {}", key, v);
+  }
+  return std::nullopt;
+}
+
 template <typename T>
 Result<T> read(const nlohmann::json& j, const char* what) {
+  if (auto bad = check_numbers(j, ""))
+    return make_error(ErrorCode::kMalformed, fmt::format("{}: {}", what, *bad));
   try {
     return j.get<T>();
   } catch (const nlohmann::json::exception& e) {

@@ -75,6 +75,15 @@ TEST(Serialize, BadInputIsAnErrorNotACrash) {
   ASSERT_FALSE(wrong);
   EXPECT_NE(wrong.error().message.find("evidence"), std::string::npos);
   EXPECT_FALSE(identification_from_json(nlohmann::json::parse("[1, 2]")));
+  // Floats where a whole number belongs: refused before any cast (fuzz finding: layer 2e127).
+  EXPECT_FALSE(findings_from_json(nlohmann::json::parse(R"([{"layer": 2e127}])")));
+  EXPECT_FALSE(findings_from_json(nlohmann::json::parse(R"([{"layer": 2.5}])")));
+  EXPECT_FALSE(
+      evidence_from_json(nlohmann::json::parse(R"({"inventory": {"ids": [{"min_len": 300.0}]}})")));
+  EXPECT_FALSE(evidence_from_json(nlohmann::json::parse(R"({"bus": {"max_tec": -1.0}})")));
+  // A float where a double belongs is fine, however large.
+  EXPECT_TRUE(evidence_from_json(nlohmann::json::parse(R"({"signals": [{"max": 1e300}]})")));
+  EXPECT_TRUE(findings_from_json(nlohmann::json::parse(R"([{"layer": 2.0}])")));
   // Missing keys take their defaults: an empty object is an empty Evidence.
   const auto empty = evidence_from_json(nlohmann::json::object());
   ASSERT_TRUE(empty);
