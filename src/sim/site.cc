@@ -86,19 +86,28 @@ class Site {
     ack_errors_ = (o.seed % 2) == 1;
   }
 
-  void run(const std::function<void(const can::Frame&)>& emit, std::uint64_t& count) {
+  // The frames of the next simulated second, in time order; false after the last second.
+  bool next_second(std::vector<can::Frame>& out) {
     const auto seconds = static_cast<std::int64_t>(std::ceil(o_.duration_s));
+    out.clear();
+    if (at_second_ >= seconds) return false;
+    const std::int64_t s = at_second_++;
+    step(static_cast<double>(s));
+    second(s, out);
+    std::stable_sort(out.begin(), out.end(), [](const can::Frame& a, const can::Frame& b) {
+      return a.timestamp_ns < b.timestamp_ns;
+    });
+    const std::int64_t end = o_.start_ns + static_cast<std::int64_t>(o_.duration_s * 1e9);
+    while (!out.empty() && out.back().timestamp_ns >= end) out.pop_back();
+    return true;
+  }
+  // The simulated clock: the end of the last second produced.
+  std::int64_t clock_ns() const { return o_.start_ns + at_second_ * kNsPerS; }
+
+  void run(const std::function<void(const can::Frame&)>& emit, std::uint64_t& count) {
     std::vector<can::Frame> out;
-    for (std::int64_t s = 0; s < seconds; ++s) {
-      out.clear();
-      step(static_cast<double>(s));
-      second(s, out);
-      std::stable_sort(out.begin(), out.end(), [](const can::Frame& a, const can::Frame& b) {
-        return a.timestamp_ns < b.timestamp_ns;
-      });
-      const std::int64_t end = o_.start_ns + static_cast<std::int64_t>(o_.duration_s * 1e9);
+    while (next_second(out)) {
       for (const auto& f : out) {
-        if (f.timestamp_ns >= end) break;
         emit(f);
         ++count;
       }
@@ -388,6 +397,7 @@ class Site {
   double protect_from_ = 0, protect_to_ = 0;
   std::vector<std::pair<double, double>> drops_;
   bool ack_errors_ = false;
+  std::int64_t at_second_ = 0;
 
  public:
   std::optional<Error> error_;  // first frame the protocol definition could not encode
@@ -395,8 +405,9 @@ class Site {
 
 }  // namespace
 
-Result<std::uint64_t> simulate(const SiteOptions& options,
-                               const std::function<void(const can::Frame&)>& emit) {
+namespace {
+
+Result<const protocol::Database*> checked_database(const SiteOptions& options) {
   const auto& names = fault_names();
   if (std::find(names.begin(), names.end(), options.fault) == names.end()) {
     std::string known;
@@ -413,7 +424,14 @@ Result<std::uint64_t> simulate(const SiteOptions& options,
   const char* db_name = options.variant == Variant::kPylon     ? "pylon_lv_1_2"
                         : options.variant == Variant::kVictron ? "victron"
                                                                : "sma";
-  auto db = protocol::builtin_database(db_name);
+  return protocol::builtin_database(db_name);
+}
+
+}  // namespace
+
+Result<std::uint64_t> simulate(const SiteOptions& options,
+                               const std::function<void(const can::Frame&)>& emit) {
+  auto db = checked_database(options);
   if (!db) return tl::unexpected(db.error());
   Site site(options, **db);
   std::uint64_t count = 0;
@@ -421,5 +439,34 @@ Result<std::uint64_t> simulate(const SiteOptions& options,
   if (site.error_) return tl::unexpected(*site.error_);
   return count;
 }
+
+struct SiteSource::Impl {
+  Impl(const SiteOptions& o, const protocol::Database& db) : site(o, db) {}
+  Site site;
+  std::vector<can::Frame> second;
+  std::size_t at = 0;
+};
+
+Result<std::unique_ptr<SiteSource>> SiteSource::open(const SiteOptions& options) {
+  auto db = checked_database(options);
+  if (!db) return tl::unexpected(db.error());
+  return std::unique_ptr<SiteSource>(new SiteSource(std::make_unique<Impl>(options, **db)));
+}
+
+SiteSource::SiteSource(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+SiteSource::~SiteSource() = default;
+
+bool SiteSource::next(can::Frame& frame) {
+  while (impl_->at >= impl_->second.size()) {
+    impl_->at = 0;
+    if (!impl_->site.next_second(impl_->second) || impl_->site.error_) return false;
+  }
+  frame = impl_->second[impl_->at++];
+  return true;
+}
+
+std::optional<std::int64_t> SiteSource::now_ns() const { return impl_->site.clock_ns(); }
+
+const std::optional<Error>& SiteSource::failure() const { return impl_->site.error_; }
 
 }  // namespace bmslink::sim

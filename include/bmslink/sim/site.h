@@ -12,11 +12,14 @@
 
 #include <cstdint>
 #include <functional>
+#include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "bmslink/can/frame.h"
+#include "bmslink/can/frame_source.h"
 #include "bmslink/core/error.h"
 
 namespace bmslink::sim {
@@ -47,5 +50,25 @@ const std::vector<std::string_view>& fault_names();
 // (0, 31 days].
 Result<std::uint64_t> simulate(const SiteOptions& options,
                                const std::function<void(const can::Frame&)>& emit);
+
+// The same site as a frame source pulled one frame at a time (the live-feed seam): frames in time
+// order, second by second, with the simulated clock as now_ns(). Same frames as simulate().
+class SiteSource final : public can::FrameSource {
+ public:
+  static Result<std::unique_ptr<SiteSource>> open(const SiteOptions& options);
+  ~SiteSource() override;
+  SiteSource(const SiteSource&) = delete;
+  SiteSource& operator=(const SiteSource&) = delete;
+
+  bool next(can::Frame& frame) override;
+  std::optional<std::int64_t> now_ns() const override;
+  // Set when the protocol definition could not encode a frame (the source then ends).
+  const std::optional<Error>& failure() const;
+
+ private:
+  struct Impl;
+  explicit SiteSource(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
 
 }  // namespace bmslink::sim
