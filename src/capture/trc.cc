@@ -217,7 +217,63 @@ class TrcParser final : public LineParser {
     return LineOutcome::kFrame;
   }
 
+  // Error and status records leave the id (and often the direction) column empty; a file whose
+  // runs of spaces were collapsed (copied through a chat or a spreadsheet) no longer shows which
+  // columns are empty. When the columns do not fit such a record, its length and data are read
+  // from the end of the line: the last n tokens are the data, the one before them says n.
   LineOutcome parse_v2(const Tokens& tok, can::Frame& f, std::string_view& reason) {
+    const LineOutcome by_columns = parse_v2_columns(tok, f, reason);
+    if (by_columns != LineOutcome::kMalformed) return by_columns;
+    const std::size_t type_at = columns_.find('T');
+    if (type_at == std::string::npos || type_at >= tok.size()) return by_columns;
+    const std::string_view type = tok[type_at];
+    if (type != "ER" && type != "ST" && type != "EC") return by_columns;
+    // The first columns up to the type are never empty: number, time offset.
+    can::Frame ctx;
+    ctx.channel = "1";
+    for (std::size_t c = 0; c < type_at; ++c) {
+      if (columns_[c] == 'O') {
+        const auto ms = parse_milliseconds_ns(tok[c]);
+        if (!ms) return by_columns;
+        set_time(*ms, ctx);
+      }
+    }
+    if (columns_.find('B') == type_at + 1 && parse_dec(tok[type_at + 1], 3))
+      ctx.channel.assign(tok[type_at + 1]);
+    // Largest plausible length first: "2 60 00" is a length of 2, not a length of 0 ("00").
+    for (std::size_t at = type_at + 1; at < tok.size(); ++at) {
+      const auto n = parse_dec(tok[at], 2);
+      if (!n || at + 1 + *n != tok.size() || *n > 8) continue;
+      std::array<std::uint8_t, 8> v{};
+      bool hex = true;
+      for (std::size_t b = 0; b < *n; ++b) {
+        const auto x = parse_hex(tok[at + 1 + b], 2);
+        hex = hex && x && tok[at + 1 + b].size() == 2;
+        if (x) v[b] = static_cast<std::uint8_t>(*x);
+      }
+      if (!hex) continue;
+      f = status_record(type, v);
+      keep_context(f, ctx);
+      return LineOutcome::kFrame;
+    }
+    return by_columns;
+  }
+
+  // An ER, ST or EC record's bytes as a SocketCAN error frame.
+  can::Frame status_record(std::string_view type, const std::array<std::uint8_t, 8>& v) const {
+    if (type == "ER") return peak_error_frame(v[0], v[1], v[2], v[3], v[4]);
+    if (type == "ST")
+      return peak_status_frame(static_cast<std::uint32_t>(v[0]) << 24 |
+                                   static_cast<std::uint32_t>(v[1]) << 16 |
+                                   static_cast<std::uint32_t>(v[2]) << 8 | v[3],
+                               "");
+    std::array<std::uint8_t, 8> d{};  // EC: RX counter, TX counter
+    d[7] = v[0];
+    d[6] = v[1];
+    return can::make_error_frame(can::err::kCounters, d);
+  }
+
+  LineOutcome parse_v2_columns(const Tokens& tok, can::Frame& f, std::string_view& reason) {
     f = can::Frame{};
     f.channel = "1";
     std::string_view type = "DT";
@@ -311,20 +367,7 @@ class TrcParser final : public LineParser {
         }
         v[b] = static_cast<std::uint8_t>(*x);
       }
-      can::Frame e;
-      if (type == "ER") {
-        e = peak_error_frame(v[0], v[1], v[2], v[3], v[4]);
-      } else if (type == "ST") {
-        e = peak_status_frame(static_cast<std::uint32_t>(v[0]) << 24 |
-                                  static_cast<std::uint32_t>(v[1]) << 16 |
-                                  static_cast<std::uint32_t>(v[2]) << 8 | v[3],
-                              "");
-      } else {  // EC: RX counter, TX counter
-        std::array<std::uint8_t, 8> d{};
-        d[7] = v[0];
-        d[6] = v[1];
-        e = can::make_error_frame(can::err::kCounters, d);
-      }
+      can::Frame e = status_record(type, v);
       keep_context(e, f);
       f = e;
       return LineOutcome::kFrame;

@@ -141,5 +141,37 @@ TEST(PeakTrc, Issue8LengthColumnFollowsColumnsHeader) {
   EXPECT_EQ(bad->stats.malformed, 1u);
 }
 
+// Issue 8: error-counter (EC), error (ER) and status (ST) records leave columns empty; with the
+// whitespace collapsed they are still read from the end of the line (EC bytes: RX then TX count).
+TEST(PeakTrc, Issue8StatusRecordsReadWithWhitespaceCollapsed) {
+  const auto r = test::read_memory(
+      ";$FILEVERSION=2.1\n"
+      ";$COLUMNS=N,O,T,B,I,d,R,L,D\n"
+      "1 1059.900 DT 1 0351 Rx - 8 14 02 74 0E 74 0E CC 01\n"
+      "2 1060.900 EC 1 - 2 60 08\n"
+      "3 1061.900 EC 1 2 61 09\n"
+      "4 1062.900 ER 2 - 5 04 01 0A 10 00\n");
+  ASSERT_EQ(r->frames.size(), 4u) << (r->sink.kept().empty()
+                                          ? ""
+                                          : format_diagnostic(r->sink.kept()[0]));
+  EXPECT_EQ(r->stats.malformed, 0u);
+  const auto ec = can::decode_error_frame(r->frames[1]);
+  ASSERT_TRUE(ec.rx_error_counter);
+  EXPECT_EQ(*ec.rx_error_counter, 0x60);
+  EXPECT_EQ(*ec.tx_error_counter, 0x08);
+  EXPECT_EQ(*can::decode_error_frame(r->frames[2]).rx_error_counter, 0x61);
+  EXPECT_TRUE(r->frames[3].error);
+  EXPECT_EQ(r->frames[3].channel, "2");
+  // Offsets are in milliseconds: 1060.900 - 1059.900 = 1 ms after the data frame.
+  EXPECT_EQ(r->frames[1].timestamp_ns - r->frames[0].timestamp_ns, 1'000'000);
+  // Still malformed: a status record whose tail does not add up.
+  const auto bad = test::read_memory(
+      ";$FILEVERSION=2.1\n;$COLUMNS=N,O,T,B,I,d,R,L,D\n"
+      "1 1059.900 DT 1 0351 Rx - 8 14 02 74 0E 74 0E CC 01\n"
+      "2 1060.900 EC 1 - 5 60\n");
+  EXPECT_EQ(bad->frames.size(), 1u);
+  EXPECT_EQ(bad->stats.malformed, 1u);
+}
+
 }  // namespace
 }  // namespace bmslink::capture
