@@ -625,6 +625,17 @@ int main(int argc, char** argv) try {
   simulate->add_option("--duration", sim_options.duration_s, "Seconds to simulate (default 3600)")
       ->check(CLI::Range(1.0, 31.0 * 86400));
   simulate->add_option("--seed", sim_options.seed, "Random seed (same seed, same capture)");
+  simulate
+      ->add_option("--strength", sim_options.fault_strength,
+                   "Scale the fault (1 = as designed; smaller to find where a rule stops firing)")
+      ->check(CLI::Range(0.0, 100.0));
+  simulate
+      ->add_option("--ambient-offset", sim_options.ambient_offset_c,
+                   "Shift the day's ambient temperature in °C (default 0: 19-30 °C)")
+      ->check(CLI::Range(-60.0, 60.0));
+  simulate->add_flag("--cold-errors", sim_options.cold_errors,
+                     "thermal_or_time_pattern: errors while the pack is below 8 °C (cold "
+                     "mornings) instead of above 25 °C");
   simulate->add_option("--to", sim_to, "Output format")->check(CLI::IsMember({"candump", "asc"}));
   simulate->add_option("-o,--output", sim_out, "Output file (standard output by default)");
 

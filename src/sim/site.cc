@@ -81,7 +81,9 @@ class Site {
     const int n_drop = 2 + static_cast<int>(rng_() % 3);
     for (int i = 0; i < n_drop; ++i) {
       const double at = d * (0.1 + 0.8 * (i + 0.5) / n_drop);
-      drops_.emplace_back(at, at + std::uniform_real_distribution<double>(5, 25)(rng_));
+      // 5-25 s at strength 1; the fault strength scales the length.
+      drops_.emplace_back(
+          at, at + std::uniform_real_distribution<double>(5, 25)(rng_) * o.fault_strength);
     }
     ack_errors_ = (o.seed % 2) == 1;
   }
@@ -293,7 +295,8 @@ class Site {
       out.push_back(bus_error(base + 600'000'000 + static_cast<std::int64_t>(gauss(5e6))));
       return;
     }
-    if (fault == "no_ack") {
+    // no_ack at strength s: that share of the cycles goes unacknowledged (1 = every cycle).
+    if (fault == "no_ack" && (o_.fault_strength >= 1.0 || chance(o_.fault_strength))) {
       // Nobody acknowledges: the first frame of the burst goes out again and again until the
       // controller gives up (error passive, then bus-off recovery), once per cycle.
       auto set = bms_set(pack_, sd, burst_at);
@@ -319,8 +322,9 @@ class Site {
         if (fault == "can_id_conflict") {
           // A second pack on the same ids, its burst a few ms later, different readings; when
           // the two collide the bus shows a bit error right behind the frame.
-          auto other =
-              bms_set(pack2_, sd, t0 + 2'000'000 + static_cast<std::int64_t>(uniform(0, 1e6)));
+          // Strength s puts it 2-3 ms / s behind: at 0.05 it is 40-60 ms, a separate burst.
+          const double lag_ns = (2e6 + uniform(0, 1e6)) / std::max(o_.fault_strength, 1e-3);
+          auto other = bms_set(pack2_, sd, t0 + static_cast<std::int64_t>(lag_ns));
           for (auto& f : other) out.push_back(f);
           if (chance(0.2)) out.push_back(bus_error(other[1].timestamp_ns + 150'000));
         }

@@ -197,6 +197,23 @@ with tempfile.TemporaryDirectory() as tmp:
     r = run('simulate', '--fault', 'gremlins', '-o', os.path.join(tmp, 'x.log'))
     check(r.returncode == 2 and not os.path.exists(os.path.join(tmp, 'x.log')), 'unknown fault is a usage error')
 
+    # Issue 8: a cold site whose errors come only below 8 degC is a thermal pattern (not bus_errors),
+    # the text names the band, and --bitrate reaches the text.
+    cold = os.path.join(tmp, 'cold.log')
+    r = run('simulate', '--fault', 'thermal_or_time_pattern', '--cold-errors', '--ambient-offset', '-14',
+            '--duration', '86400', '--seed', '5', '-o', cold)
+    check(r.returncode == 0, 'simulate cold site: %s' % r.stderr)
+    r = run('analyze', cold, '--json', '--bitrate', '250000')
+    s_ = json.loads(r.stdout)['summary'] if r.returncode == 0 else {}
+    check(s_.get('top_cause') == 'thermal_or_time_pattern', 'cold mornings: %r' % s_)
+    check(s_.get('bitrate_bps') == 250000, 'bitrate_bps in the summary: %r' % s_)
+    r = run('analyze', cold, '--bitrate', '250000')
+    check('bus load at 250 kbit/s' in r.stdout, 'text names the given bit rate')
+    check('while the pack temperature was at or below' in r.stdout, 'text names the band:\n' + r.stdout[:1500])
+    for cmd in (('frames',), ('identify',), ('decode',), ('convert',), ('analyze',)):
+        r = run(*cmd, cold, '--format', 'nonsense')
+        check(r.returncode == 2 and 'unknown format' in r.stderr, '%s --format nonsense exits 2' % cmd[0])
+
     # --html: one self-contained file with charts.
     html = os.path.join(tmp, 'report.html')
     r = run('analyze', os.path.join(tmp, 'intermittent_dropouts.asc'), '--html', html)

@@ -169,8 +169,8 @@ TEST(Findings, Issue8ThermalRuleStopsFiringWhenTheFaultIsTooWeak) {
 // warning only (an alarm on 0x359, not a protection).
 TEST(Findings, Issue8SampleCapturesOwnDiagnosisPinnedByHand) {
   CollectingSink sink;
-  auto run = analysis::analyze_capture(test::data_path("../../data/samples/pylontech_session.log"),
-                                       sink);
+  auto run =
+      analysis::analyze_capture(test::data_path("../../data/samples/pylontech_session.log"), sink);
   ASSERT_TRUE(run);
   const auto& e = run->evidence;
   EXPECT_EQ(e.bus.error_frames, 18u);
@@ -186,6 +186,45 @@ TEST(Findings, Issue8SampleCapturesOwnDiagnosisPinnedByHand) {
   EXPECT_EQ(fs[1].severity, Severity::kWarning);
   EXPECT_NE(fs[1].evidence.at(0).text.find("alarm_cell_high_voltage"), std::string::npos);
 }
+
+// Where each rule stops firing, with the fault made weaker than the threshold by hand:
+// - no_ack: every 200th cycle unacknowledged (~30 repeats in 1.5 of 300 cycles) is under 5 % of
+//   the data frames (the rule needs back-to-back x 20 >= data frames);
+// - can_id_conflict: the second pack 40-60 ms behind is outside the 25 ms pairing window;
+// - intermittent_dropouts: drop windows of 0.15-0.75 s (5-25 s x 0.03) hide at most one 1 s
+//   burst, so 0x351 is silent about 2 s, under the 3 s timeout;
+// - bus_errors: 0.05 errors/s x 0.005 = 0.45 expected in 1800 s, under the 3 the rule needs.
+struct Strength {
+  std::string fault;
+  double strong, weak;
+  double duration_s;
+};
+void PrintTo(const Strength& c, std::ostream* os) { *os << c.fault; }
+class FaultStrength : public ::testing::TestWithParam<Strength> {};
+
+TEST_P(FaultStrength, RuleFiresWhenStrongAndStopsWhenWeak) {
+  const Strength c = GetParam();
+  const auto cause = *parse_cause(c.fault);
+  for (std::uint64_t seed : {3u, 8u}) {
+    sim::SiteOptions o;
+    o.fault = c.fault;
+    o.duration_s = c.duration_s;
+    o.seed = seed;
+    o.fault_strength = c.strong;
+    const auto strong = diagnose_sim(o);
+    EXPECT_EQ(strong.front().cause, cause) << describe(strong);
+    o.fault_strength = c.weak;
+    const auto weak = diagnose_sim(o);
+    for (const auto& f : weak) EXPECT_NE(f.cause, cause) << describe(weak);
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Issue8, FaultStrength,
+                         ::testing::Values(Strength{"no_ack", 1.0, 0.005, 300},
+                                           Strength{"can_id_conflict", 1.0, 0.05, 900},
+                                           Strength{"intermittent_dropouts", 1.0, 0.03, 1800},
+                                           Strength{"bus_errors", 1.0, 0.005, 1800}),
+                         [](const ::testing::TestParamInfo<Strength>& p) { return p.param.fault; });
 
 TEST(Findings, OrderFaultsBeforeWarningsBeforeNotes) {
   // Built out of order on purpose: a note, a weak fault, a warning, a strong fault, a warning.

@@ -35,8 +35,10 @@ struct SiteOptions {
   std::int64_t start_ns = 1780293600LL * 1'000'000'000;  // 2026-06-01 06:00:00 UTC
   // Shifts the day's ambient temperature (19-30 °C by default): -14 gives a cold site at 5-16 °C.
   double ambient_offset_c = 0.0;
-  // Scales the injected fault's rate or size (1 = as designed), so tests can find where a rule
-  // stops firing.
+  // Scales the injected fault (1 = as designed), so tests can find where a rule stops firing:
+  // error rates (bus_errors, emi, thermal), the share of unacknowledged cycles (no_ack, up to 1),
+  // dropout lengths (intermittent_dropouts), the inverse of the second pack's lag
+  // (can_id_conflict).
   double fault_strength = 1.0;
   // thermal_or_time_pattern: errors while the pack is cold (below 8 °C, "cold mornings") instead
   // of hot (above 25 °C).
