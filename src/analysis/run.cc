@@ -309,18 +309,39 @@ Evidence StreamingAnalysis::finish() {
   return analyzer_->finish(identification_);
 }
 
+namespace {
+
+// Name, format and reader detail of an opened input ("frame source" for a caller's source).
+template <typename Out>
+void describe_input(const OpenedInput& in, Out& out) {
+  out.file = in.name;
+  if (in.reader) {
+    out.format = in.reader->format();
+    out.variant = in.reader->variant();
+  } else {
+    out.variant = "frame source";
+  }
+}
+
+// The reader's counters and failure; a caller's source counts only the frames it gave.
+template <typename Out>
+void reading_outcome(const OpenedInput& in, Out& out, std::uint64_t frames) {
+  if (in.reader) {
+    out.stats = in.reader->stats();
+    out.failure = in.reader->failure();
+  } else {
+    out.stats.frames = frames;
+  }
+}
+
+}  // namespace
+
 Result<RunResult> analyze(const CaptureInput& input, DiagnosticSink& sink,
                           const RunOptions& options) {
   auto opened = open_input(input, sink, options.format);
   if (!opened) return tl::unexpected(opened.error());
   RunResult out;
-  out.file = opened->name;
-  if (opened->reader) {
-    out.format = opened->reader->format();
-    out.variant = opened->reader->variant();
-  } else {
-    out.variant = "frame source";
-  }
+  describe_input(*opened, out);
 
   IdentifiedSource ahead(*opened->source);
   const auto& identification = ahead.identification();
@@ -344,12 +365,7 @@ Result<RunResult> analyze(const CaptureInput& input, DiagnosticSink& sink,
     CaptureAnalyzer analyzer(dec, options.analyzer);
     if (auto err = pump(ahead, analyzer, options, out.file)) return tl::unexpected(*err);
     out.evidence = analyzer.finish(identification);
-    if (opened->reader) {
-      out.stats = opened->reader->stats();
-      out.failure = opened->reader->failure();
-    } else {
-      out.stats.frames = out.evidence.inventory.frames;
-    }
+    reading_outcome(*opened, out, out.evidence.inventory.frames);
     return out;
   }
 
@@ -428,7 +444,7 @@ Result<IdentifyResult> identify(const CaptureInput& input, DiagnosticSink& sink,
   auto opened = open_input(input, sink, options.format);
   if (!opened) return tl::unexpected(opened.error());
   IdentifyResult out;
-  out.file = opened->name;
+  describe_input(*opened, out);
   protocol::Identifier identifier;
   can::Frame f;
   std::uint64_t n = 0;
@@ -437,15 +453,7 @@ Result<IdentifyResult> identify(const CaptureInput& input, DiagnosticSink& sink,
     if ((++n & 0xFFFF) == 0 && cancelled(options)) return tl::unexpected(cancel_error(out.file));
   }
   out.identification = identifier.result();
-  if (opened->reader) {
-    out.format = opened->reader->format();
-    out.variant = opened->reader->variant();
-    out.stats = opened->reader->stats();
-    out.failure = opened->reader->failure();
-  } else {
-    out.variant = "frame source";
-    out.stats.frames = n;
-  }
+  reading_outcome(*opened, out, n);
   return out;
 }
 
