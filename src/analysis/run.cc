@@ -359,7 +359,7 @@ Result<RunResult> analyze(const CaptureInput& input, DiagnosticSink& sink,
   // Big candump logs take the bulk path even on one thread: it is the faster parser.
   const bool parallel = size && opened->reader &&
                         opened->reader->format() == capture::Format::kCandumpLog &&
-                        *size >= options.parallel_min_bytes;
+                        !opened->reader->transcoded() && *size >= options.parallel_min_bytes;
 
   if (!parallel) {
     CaptureAnalyzer analyzer(dec, options.analyzer);
@@ -369,7 +369,12 @@ Result<RunResult> analyze(const CaptureInput& input, DiagnosticSink& sink,
     return out;
   }
 
-  // Parallel: the sniffing reader is done with; ranges are read afresh from the file.
+  // Parallel: the sniffing reader is done with; ranges are read afresh from the file, after any
+  // byte-order mark and junk the reader already skipped and reported.
+  const std::uint64_t text_offset = opened->reader->text_offset();
+  const std::uint64_t first_line = opened->reader->first_line();
+  out.stats.lines = opened->reader->stats().junk;
+  out.stats.junk = opened->reader->stats().junk;
   opened->reader.reset();
   auto file = env.open_random_access(input.name());
   if (!file) return tl::unexpected(file.error());
@@ -379,7 +384,7 @@ Result<RunResult> analyze(const CaptureInput& input, DiagnosticSink& sink,
   // instead of waiting for the other (states are merged in file order either way).
   const unsigned parts = threads * std::max(1U, options.ranges_per_thread);
   std::vector<Range> ranges;
-  std::uint64_t begin = 0;
+  std::uint64_t begin = std::min(text_offset, total);
   for (unsigned i = 0; i < parts; ++i) {
     std::uint64_t end = i + 1 == parts ? total : total / parts * (i + 1);
     auto start = next_line_start(f, end, total);
@@ -407,7 +412,7 @@ Result<RunResult> analyze(const CaptureInput& input, DiagnosticSink& sink,
   if (cancelled(options)) return tl::unexpected(cancel_error(out.file));
 
   // Renumber diagnostics: block-relative line + lines of every earlier block.
-  std::uint64_t line_base = 0;
+  std::uint64_t line_base = first_line;
   for (auto& wp : workers) {
     Worker& w = *wp;
     std::vector<std::uint64_t> starts;

@@ -45,6 +45,39 @@ class MemorySource final : public ByteSource {
   std::size_t pos_ = 0;
 };
 
+// What the bytes of a text capture turned out to be. Windows tools save UTF-8 with a byte-order
+// mark (Notepad) or UTF-16 (PowerShell's `>`); readers see UTF-8 without the mark either way.
+enum class TextEncoding { kUtf8, kUtf8Bom, kUtf16Le, kUtf16Be };
+std::string_view encoding_name(TextEncoding encoding);  // "UTF-8", "UTF-8 with BOM", "UTF-16LE"...
+
+// Detects the encoding from the first bytes, drops a byte-order mark and converts UTF-16 to
+// UTF-8 (unpaired surrogates become U+FFFD). UTF-16 without a mark is recognised by the NUL
+// byte beside every ASCII character, which no capture format here produces otherwise.
+class DecodingSource final : public ByteSource {
+ public:
+  explicit DecodingSource(std::unique_ptr<ByteSource> inner) : inner_(std::move(inner)) {}
+  std::ptrdiff_t read(char* out, std::size_t n) override;
+  std::string error() const override { return inner_->error(); }
+  // Valid after the first read().
+  TextEncoding encoding() const { return encoding_; }
+  std::size_t mark_bytes() const { return mark_bytes_; }
+
+ private:
+  bool detect();        // reads the first bytes into raw_; false on a read error
+  bool fill_decoded();  // converts more UTF-16 into decoded_; false at the end or on error
+
+  std::unique_ptr<ByteSource> inner_;
+  bool detected_ = false;
+  bool inner_done_ = false;
+  bool failed_ = false;
+  TextEncoding encoding_ = TextEncoding::kUtf8;
+  std::size_t mark_bytes_ = 0;
+  std::string raw_;      // undecoded input bytes
+  std::string decoded_;  // UTF-8 not yet handed out
+  std::size_t decoded_pos_ = 0;
+  std::uint32_t high_surrogate_ = 0;
+};
+
 class LineSource {
  public:
   static constexpr std::size_t kDefaultBuffer = 256 * 1024;
@@ -55,6 +88,7 @@ class LineSource {
   // or `max_bytes` are buffered or the input ends, so a live pipe (candump | bmslink) is not kept
   // waiting for a full buffer. Only valid before the first next_line().
   std::string_view head(std::size_t min_lines = 32, std::size_t max_bytes = 64 * 1024);
+  // May be called again after next_line() to look further ahead from the current line.
   // True when the input ended within what head() buffered.
   bool head_is_everything() const { return eof_; }
 
@@ -63,6 +97,8 @@ class LineSource {
   bool next_line(std::string_view& line, bool& too_long);
 
   std::uint64_t line_number() const { return line_number_; }
+  // Bytes handed out as lines so far, terminators included.
+  std::uint64_t bytes_consumed() const { return bytes_consumed_; }
   const std::optional<std::string>& error() const { return error_; }
 
  private:
@@ -75,6 +111,7 @@ class LineSource {
   bool eof_ = false;
   bool skipping_ = false;  // discarding the rest of an over-long line
   std::uint64_t line_number_ = 0;
+  std::uint64_t bytes_consumed_ = 0;
   std::optional<std::string> error_;
 };
 

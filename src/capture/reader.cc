@@ -27,6 +27,8 @@ constexpr std::array<std::pair<Format, std::string_view>, 7> kNames = {{
 
 constexpr std::size_t kSniffBytes = 64 * 1024;
 constexpr std::size_t kSniffLines = 400;
+// How far the sniffer looks for the first frame past junk at the start.
+constexpr std::uint64_t kJunkLimitBytes = 64ULL * 1024 * 1024;
 
 class TextFrameReader final : public FrameReader {
  public:
@@ -68,7 +70,23 @@ class TextFrameReader final : public FrameReader {
   }
 
   Format format() const override { return parser_->format(); }
-  std::string variant() const override { return parser_->variant(); }
+  std::string variant() const override {
+    std::string v = parser_->variant();
+    if (encoding_ != detail::TextEncoding::kUtf8) {
+      v += fmt::format("{}{}{}", v.empty() ? "" : ", ", detail::encoding_name(encoding_),
+                       transcoded() ? " converted" : "");
+    }
+    return v;
+  }
+
+  void start(const ReaderStats& stats, detail::TextEncoding encoding, std::size_t mark_bytes) {
+    stats_ = stats;
+    encoding_ = encoding;
+    transcoded_ =
+        encoding == detail::TextEncoding::kUtf16Le || encoding == detail::TextEncoding::kUtf16Be;
+    text_offset_ = transcoded_ ? 0 : mark_bytes + lines_->bytes_consumed();
+    first_line_ = lines_->line_number();
+  }
 
  private:
   void report(std::string_view line, std::string_view reason) {
@@ -79,6 +97,7 @@ class TextFrameReader final : public FrameReader {
   std::unique_ptr<detail::LineSource> lines_;
   std::unique_ptr<detail::LineParser> parser_;
   DiagnosticSink& sink_;
+  detail::TextEncoding encoding_ = detail::TextEncoding::kUtf8;
 };
 
 // The first complete lines of the head, for sniffing and prescan.
@@ -157,11 +176,29 @@ std::string tried_list() {
   return s;
 }
 
+// Index of the first line the parser turns into a frame, and whether any line before it was
+// malformed for that parser (then those lines are junk, not a header).
+std::pair<std::size_t, bool> lead_before_first_frame(Format format,
+                                                     std::span<const std::string_view> lines) {
+  auto parser = detail::make_line_parser(format);
+  parser->prescan(lines);
+  can::Frame frame;
+  bool malformed = false;
+  for (std::size_t i = 0; i < lines.size(); ++i) {
+    std::string_view reason;
+    const auto outcome = parser->parse(lines[i], frame, reason);
+    if (outcome == detail::LineOutcome::kFrame) return {i, malformed};
+    if (outcome == detail::LineOutcome::kMalformed) malformed = true;
+  }
+  return {lines.size(), malformed};
+}
+
 Result<std::unique_ptr<FrameReader>> open_text(std::unique_ptr<detail::LineSource> lines,
+                                               const detail::DecodingSource& decoding,
                                                std::string name, DiagnosticSink& sink,
                                                const ReaderOptions& options) {
   // 32 lines are enough to tell formats apart and do not keep a slow live pipe waiting.
-  const std::string_view head = lines->head(32, kSniffBytes);
+  std::string_view head = lines->head(32, kSniffBytes);
   if (lines->error()) {
     return make_error(ErrorCode::kIo, fmt::format("{}: cannot read: {}", name, *lines->error()));
   }
@@ -169,32 +206,88 @@ Result<std::unique_ptr<FrameReader>> open_text(std::unique_ptr<detail::LineSourc
   if (auto what = known_unsupported(head); what && !options.format) {
     return make_error(ErrorCode::kUnsupported, fmt::format("{}: this is {}", name, *what));
   }
-  const auto sample =
-      head_lines(head.substr(0, std::min(head.size(), kSniffBytes)), lines->head_is_everything());
+  auto sample = head_lines(head, lines->head_is_everything());
   std::unique_ptr<detail::LineParser> parser;
+  ReaderStats stats;
   if (options.format) {
     parser = detail::make_line_parser(*options.format);
     parser->prescan(sample);
   } else {
     auto sniffed = sniff_text(sample);
+    // Boot output or a console log before the frames: look further, a window at a time.
+    std::string first_junk;
+    // A first window without one complete line is binary or one endless line, not junk.
+    while (!sniffed.parser && !sample.empty() && !lines->head_is_everything() &&
+           lines->bytes_consumed() < kJunkLimitBytes) {
+      const std::size_t n = std::max<std::size_t>(sample.size(), 1);
+      if (first_junk.empty() && !sample.empty()) first_junk = excerpt_of(sample.front());
+      std::string_view line;
+      bool too_long = false;
+      for (std::size_t i = 0; i < n && lines->next_line(line, too_long); ++i) ++stats.junk;
+      head = lines->head(32, kSniffBytes);
+      if (lines->error()) {
+        return make_error(ErrorCode::kIo, fmt::format("{}: cannot read after line {}: {}", name,
+                                                      lines->line_number(), *lines->error()));
+      }
+      sample = head_lines(head, lines->head_is_everything());
+      sniffed = sniff_text(sample);
+    }
     if (!sniffed.parser) {
-      const std::string where =
-          sample.empty()
-              ? "the first 64 KiB hold no complete line"
-              : fmt::format("no CAN frames recognised in the first {} lines", sample.size());
+      std::string where;
+      if (stats.junk > 0) {
+        where = fmt::format("no CAN frames recognised in the first {} lines ({} KiB)",
+                            lines->line_number() + sample.size(),
+                            (lines->bytes_consumed() + head.size()) / 1024);
+      } else {
+        where = sample.empty()
+                    ? "the first 64 KiB hold no complete line"
+                    : fmt::format("no CAN frames recognised in the first {} lines", sample.size());
+      }
       return make_error(
           ErrorCode::kUnknownFormat,
           fmt::format("{}: {}; tried {}{}", name, where, tried_list(),
                       sniffed.detail.empty() ? "" : " (first problem " + sniffed.detail + ")"));
     }
-    parser = std::move(sniffed.parser);
-    // Sniffing consumed the parser's header state; start again from a fresh one.
-    const Format chosen = parser->format();
-    parser = detail::make_line_parser(chosen);
-    parser->prescan(sample);
+    const Format chosen = sniffed.parser->format();
+    // After skipped windows, lines before the first frame that the chosen reader calls malformed
+    // are junk too; a header before the first frame (only ignored lines) stays with the reader.
+    // In the first window they stay malformed lines, each reported.
+    const auto [lead, malformed] = lead_before_first_frame(chosen, sample);
+    if (stats.junk > 0 && malformed && lead > 0) {
+      if (first_junk.empty()) first_junk = excerpt_of(sample.front());
+      std::vector<std::string> kept(sample.begin(), sample.end());
+      std::string_view line;
+      bool too_long = false;
+      for (std::size_t i = 0; i < lead && lines->next_line(line, too_long); ++i) ++stats.junk;
+      std::vector<std::string_view> views(kept.begin(), kept.end());
+      parser = detail::make_line_parser(chosen);
+      parser->prescan(views);
+    } else {
+      // Sniffing consumed the parser's header state; start again from a fresh one.
+      parser = detail::make_line_parser(chosen);
+      parser->prescan(sample);
+    }
+    if (stats.junk > 0) {
+      stats.lines = stats.junk;
+      sink.report(Diagnostic{
+          name, 1,
+          fmt::format("lines 1-{} ({} KiB) before the first {} frame are not CAN frames (boot "
+                      "output or a console log?); skipped",
+                      stats.junk, (lines->bytes_consumed() + 1023) / 1024, format_name(chosen)),
+          first_junk});
+    }
   }
-  return std::unique_ptr<FrameReader>(
-      new TextFrameReader(std::move(lines), std::move(parser), std::move(name), sink));
+  auto reader =
+      std::make_unique<TextFrameReader>(std::move(lines), std::move(parser), std::move(name), sink);
+  reader->start(stats, decoding.encoding(), decoding.mark_bytes());
+  return std::unique_ptr<FrameReader>(std::move(reader));
+}
+
+std::unique_ptr<detail::LineSource> text_lines(std::unique_ptr<detail::ByteSource> bytes,
+                                               const detail::DecodingSource*& decoding) {
+  auto dec = std::make_unique<detail::DecodingSource>(std::move(bytes));
+  decoding = dec.get();
+  return std::make_unique<detail::LineSource>(std::move(dec));
 }
 
 }  // namespace
@@ -254,8 +347,8 @@ Result<std::unique_ptr<FrameReader>> open_capture(const std::string& path, Diagn
                         fmt::format("{}: cannot open: {}", path, std::strerror(errno)));
     }
   }
-  auto lines =
-      std::make_unique<detail::LineSource>(std::make_unique<detail::FdSource>(fd, !is_stdin));
+  const detail::DecodingSource* decoding = nullptr;
+  auto lines = text_lines(std::make_unique<detail::FdSource>(fd, !is_stdin), decoding);
   const std::string_view head = lines->head(1, 8);  // magic number only
   const bool pcap =
       options.format ? *options.format == Format::kPcap : detail::looks_like_pcap(head);
@@ -267,12 +360,13 @@ Result<std::unique_ptr<FrameReader>> open_capture(const std::string& path, Diagn
     lines.reset();
     return detail::open_pcap(path, {}, name, sink);
   }
-  return open_text(std::move(lines), name, sink, options);
+  return open_text(std::move(lines), *decoding, name, sink, options);
 }
 
 Result<std::unique_ptr<FrameReader>> open_capture_fd(int fd, std::string name, DiagnosticSink& sink,
                                                      ReaderOptions options) {
-  auto lines = std::make_unique<detail::LineSource>(std::make_unique<detail::FdSource>(fd, false));
+  const detail::DecodingSource* decoding = nullptr;
+  auto lines = text_lines(std::make_unique<detail::FdSource>(fd, false), decoding);
   const std::string_view head = lines->head(1, 8);
   const bool pcap =
       options.format ? *options.format == Format::kPcap : detail::looks_like_pcap(head);
@@ -281,7 +375,7 @@ Result<std::unique_ptr<FrameReader>> open_capture_fd(int fd, std::string name, D
         ErrorCode::kUnsupported,
         fmt::format("{}: pcap from a stream is not supported; give the file path", name));
   }
-  return open_text(std::move(lines), std::move(name), sink, options);
+  return open_text(std::move(lines), *decoding, std::move(name), sink, options);
 }
 
 Result<std::unique_ptr<FrameReader>> open_capture_memory(std::string_view bytes, std::string name,
@@ -293,8 +387,9 @@ Result<std::unique_ptr<FrameReader>> open_capture_memory(std::string_view bytes,
     if (bytes.empty()) return make_error(ErrorCode::kUnknownFormat, name + ": the input is empty");
     return detail::open_pcap({}, bytes, std::move(name), sink);
   }
-  auto lines = std::make_unique<detail::LineSource>(std::make_unique<detail::MemorySource>(bytes));
-  return open_text(std::move(lines), std::move(name), sink, options);
+  const detail::DecodingSource* decoding = nullptr;
+  auto lines = text_lines(std::make_unique<detail::MemorySource>(bytes), decoding);
+  return open_text(std::move(lines), *decoding, std::move(name), sink, options);
 }
 
 }  // namespace bmslink::capture

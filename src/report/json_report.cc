@@ -144,6 +144,7 @@ json analysis_json(const CaptureReport& r) {
           {"variant", r.run.variant},
           {"lines", st.lines},
           {"malformed", st.malformed},
+          {"junk_lines", st.junk},
           {"frames", inv.frames},
           {"data_frames", inv.data_frames},
           {"remote_frames", inv.remote_frames},

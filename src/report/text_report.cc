@@ -28,6 +28,9 @@ std::string analysis_text(const CaptureReport& r) {
                  "  {} frames {}: {} data, {} remote, {} error, {} CAN FD, {} with 29-bit ids\n",
                  inv.frames, span, inv.data_frames, inv.remote_frames, inv.error_frames,
                  inv.fd_frames, inv.extended_frames);
+  if (r.run.stats.junk > 0)
+    fmt::format_to(it, "  {} line(s) before the first frame were not CAN frames; skipped\n",
+                   r.run.stats.junk);
   if (r.run.stats.malformed > 0)
     fmt::format_to(it, "  {} malformed line(s) skipped\n", r.run.stats.malformed);
   fmt::format_to(

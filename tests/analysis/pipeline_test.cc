@@ -153,6 +153,39 @@ TEST_F(Pipeline, ParallelPathThroughAnInMemoryEnvEqualsOnePass) {
   expect_same(one->evidence, bulk->evidence, "parallel via MemoryEnv");
 }
 
+TEST_F(Pipeline, ByteOrderMarkAndBootNoiseTakeTheBulkPathWithoutLosingAFrame) {
+  std::string noise;
+  for (int i = 0; i < 2000; ++i) noise += fmt::format("[{:5}.000000] booting gateway\n", i);
+  const std::string saved = "\xEF\xBB\xBF" + noise + log_;
+  const std::string path = ::testing::TempDir() + "/bom_noise.log";
+  {
+    std::ofstream out(path, std::ios::binary);
+    out << saved;
+  }
+  MemoryEnv env;
+  env.add_file(path, saved);
+  RunOptions parallel;
+  parallel.env = &env;
+  parallel.parallel_min_bytes = 1;
+  parallel.threads = 2;
+  parallel.block_bytes = 16 * 1024;
+  CollectingSink bulk_sink;
+  auto bulk = analyze(CaptureInput::path(path), bulk_sink, parallel);
+  ASSERT_TRUE(bulk) << bulk.error().message;
+  EXPECT_EQ(bulk->threads_used, 2u);
+  CollectingSink one_sink;
+  auto one = analyze(CaptureInput::memory(log_, "mem"), one_sink);
+  ASSERT_TRUE(one);
+  expect_same(one->evidence, bulk->evidence, "BOM and noise, bulk path");
+  EXPECT_EQ(bulk->stats.junk, 2000u);
+  EXPECT_EQ(bulk->stats.malformed, 0u);
+  EXPECT_EQ(bulk_sink.total(), 1u);  // the junk, once
+  auto sequential = analyze(CaptureInput::memory(saved, "mem"), one_sink);
+  ASSERT_TRUE(sequential);
+  expect_same(one->evidence, sequential->evidence, "BOM and noise, one pass");
+  EXPECT_EQ(sequential->stats.lines, bulk->stats.lines);
+}
+
 TEST_F(Pipeline, CancelStopsTheRun) {
   std::atomic<bool> cancel{true};
   RunOptions o;

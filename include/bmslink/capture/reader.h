@@ -43,6 +43,7 @@ struct ReaderStats {
   std::uint64_t frames = 0;     // frames delivered
   std::uint64_t malformed = 0;  // reported to the sink and skipped
   std::uint64_t ignored = 0;    // recognised non-frame content: headers, comments, free text
+  std::uint64_t junk = 0;       // lines before the first frame that no reader takes (reported once)
 };
 
 // A capture reader is a frame source (can/frame_source.h) with a name, a format and counters.
@@ -64,12 +65,21 @@ class FrameReader : public can::FrameSource {
   // Set when reading stopped early because the input could not be read further.
   const std::optional<Error>& failure() const { return failure_; }
   const std::string& name() const { return name_; }
+  // Byte offset in the file of the first line after a byte-order mark and junk, for callers that
+  // read the rest in ranges; meaningless when the text was converted (UTF-16).
+  std::uint64_t text_offset() const { return text_offset_; }
+  // Line number (1-based count of lines before it) where that text starts.
+  std::uint64_t first_line() const { return first_line_; }
+  bool transcoded() const { return transcoded_; }
 
  protected:
   explicit FrameReader(std::string name) : name_(std::move(name)) {}
   ReaderStats stats_;
   std::optional<Error> failure_;
   std::string name_;
+  std::uint64_t text_offset_ = 0;
+  std::uint64_t first_line_ = 0;
+  bool transcoded_ = false;
 };
 
 struct ReaderOptions {
