@@ -10,6 +10,7 @@
 #include "analysis/bus_error_analyzer.h"
 #include "analysis/conflict_analyzer.h"
 #include "analysis/frame_facts.h"
+#include "analysis/limit_analyzer.h"
 #include "analysis/plausibility.h"
 #include "analysis/signal_analyzer.h"
 #include "analysis/time_bins.h"
@@ -125,6 +126,10 @@ Evidence CaptureAnalyzer::finish(const protocol::Identification& identification)
   e.state = std::move(signals.state);
   e.plausibility =
       s.plausibility.finish(s.limits ? &*s.limits : nullptr, e.signals, e.inventory, e.bursts_seen);
+  if (e.timed) {
+    e.limit_following = limit_following(s.bins);
+    for (auto& issue : limit_plausibility(s.bins)) e.plausibility.push_back(std::move(issue));
+  }
   e.uptime = s.uptime.finish(e.inventory, s.bins, {}, e.timed);
   if (e.timed) {
     auto series = s.bins.finish(e.absolute_time, e.bus.error_frames);

@@ -46,6 +46,13 @@ struct SecondBin {
   float current_a = kNoReading;
   float voltage_v = kNoReading;
   float temperature_c = kNoReading;
+  // The BMS's limits in force at the end of the second (0x351) and the charge enable flag of
+  // 0x35C (0xFF: none this second), for the limit-following check.
+  float ccl_a = kNoReading;
+  float dcl_a = kNoReading;
+  float cvl_v = kNoReading;
+  float dvl_v = kNoReading;
+  std::uint8_t charge_enable = 0xFF;
 };
 
 // Per data frame (not error, not remote).

@@ -47,7 +47,15 @@ SignalAnalyzer::SignalAnalyzer(const protocol::Decoder* decoder) {
       if (sig.name == "pack_voltage") t.voltage_index = idx;
       if (sig.name == "pack_temperature") t.temperature_index = idx;
       if (sig.name == "soc") t.soc_index = idx;
+      if (sig.name == "charge_current_limit") t.ccl_index = idx;
+      if (sig.name == "discharge_current_limit") t.dcl_index = idx;
+      if (sig.name == "charge_voltage_limit") t.cvl_index = idx;
+      if (sig.name == "discharge_voltage_limit") t.dvl_index = idx;
+      if (sig.name == "charge_enable") t.charge_enable_index = idx;
     }
+    t.binned = t.current_index >= 0 || t.voltage_index >= 0 || t.temperature_index >= 0 ||
+               t.soc_index >= 0 || t.ccl_index >= 0 || t.dcl_index >= 0 || t.cvl_index >= 0 ||
+               t.dvl_index >= 0 || t.charge_enable_index >= 0;
     messages_.push_back(std::move(t));
     message_of_[m.id] = static_cast<std::int32_t>(messages_.size());
   }

@@ -74,6 +74,8 @@ class SignalAnalyzer {
     std::uint64_t present_bits = 0;
     std::optional<std::int64_t> last_frame_ns;  // time of the latest frame of this message
     int current_index = -1, voltage_index = -1, temperature_index = -1, soc_index = -1;
+    int ccl_index = -1, dcl_index = -1, cvl_index = -1, dvl_index = -1, charge_enable_index = -1;
+    bool binned = false;  // carries any of the readings above
   };
 
   void decode(MessageTrack& m, const can::Frame& f, const DataFacts& d);
@@ -91,7 +93,13 @@ class SignalAnalyzer {
     return true;
   }
   static void readings_to(const MessageTrack& m, SecondBin& bin) {
+    if (!m.binned) return;
     double x = 0;
+    if (reading(m, m.ccl_index, x)) bin.ccl_a = static_cast<float>(x);
+    if (reading(m, m.dcl_index, x)) bin.dcl_a = static_cast<float>(x);
+    if (reading(m, m.cvl_index, x)) bin.cvl_v = static_cast<float>(x);
+    if (reading(m, m.dvl_index, x)) bin.dvl_v = static_cast<float>(x);
+    if (reading(m, m.charge_enable_index, x)) bin.charge_enable = x != 0 ? 1 : 0;
     if (reading(m, m.current_index, x)) bin.current_a = static_cast<float>(x);
     if (reading(m, m.voltage_index, x)) bin.voltage_v = static_cast<float>(x);
     if (reading(m, m.temperature_index, x)) bin.temperature_c = static_cast<float>(x);

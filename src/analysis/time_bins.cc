@@ -84,6 +84,11 @@ void TimeBins::merge(TimeBins&& b) {
       if (!std::isnan(src.voltage_v)) dst->voltage_v = src.voltage_v;
       if (!std::isnan(src.temperature_c)) dst->temperature_c = src.temperature_c;
       if (src.soc != 0xFF) dst->soc = src.soc;
+      if (!std::isnan(src.ccl_a)) dst->ccl_a = src.ccl_a;
+      if (!std::isnan(src.dcl_a)) dst->dcl_a = src.dcl_a;
+      if (!std::isnan(src.cvl_v)) dst->cvl_v = src.cvl_v;
+      if (!std::isnan(src.dvl_v)) dst->dvl_v = src.dvl_v;
+      if (src.charge_enable != 0xFF) dst->charge_enable = src.charge_enable;
     }
   }
   unbinned_ += b.unbinned_;

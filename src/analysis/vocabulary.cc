@@ -31,6 +31,12 @@ std::string_view state_level_name(StateLevel level) {
   return kNames[static_cast<std::size_t>(level)];
 }
 
+std::string_view limit_breach_name(LimitBreachKind kind) {
+  static constexpr std::array<std::string_view, 3> kNames = {
+      "charge_over_limit", "discharge_over_limit", "charge_while_disabled"};
+  return kNames[static_cast<std::size_t>(kind)];
+}
+
 int tracked_id_bit(std::uint32_t id, bool extended) {
   if (extended) return -1;
   if (id >= 0x350 && id <= 0x35F) return static_cast<int>(id - 0x350);

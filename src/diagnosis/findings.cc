@@ -63,6 +63,7 @@ std::vector<Finding> diagnose_capture(const analysis::Evidence& e) {
   rule_unknown_protocol(e, r);
   rule_no_ack(e, r);
   rule_inverter_protocol_mismatch(e, r);
+  rule_limits_ignored(e, r);
   rule_can_id_conflict(e, r);
   rule_endianness_mismatch(e, r);
   rule_scaling_mismatch(e, r);

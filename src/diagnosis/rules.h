@@ -30,6 +30,7 @@ using analysis::Evidence;
 void rule_bitrate_mismatch(const Evidence& e, Findings& f);
 void rule_bms_silent(const Evidence& e, Findings& f);
 void rule_inverter_protocol_mismatch(const Evidence& e, Findings& f);
+void rule_limits_ignored(const Evidence& e, Findings& f);
 void rule_can_id_conflict(const Evidence& e, Findings& f);
 // Layer 2: physical connections.
 void rule_no_ack(const Evidence& e, Findings& f);

@@ -81,6 +81,54 @@ void rule_inverter_protocol_mismatch(const Evidence& e, Findings& r) {
                         t.bms_frames});
 }
 
+// The field guide: on the wrong protocol setting the inverter "establishes a connection but ignores
+// all dynamic limits and operates purely on measured voltage". Seen as pack current beyond the
+// BMS's limit (plus tolerance) for longer than an inverter needs to settle.
+void rule_limits_ignored(const Evidence& e, Findings& r) {
+  using LF = analysis::LimitFollowingEvidence;
+  const auto& lf = e.limit_following;
+  std::vector<const analysis::LimitBreach*> persistent;
+  for (const auto& b : lf.breaches)
+    if (b.longest_s >= LF::kPersistS) persistent.push_back(&b);
+  if (persistent.empty() || e.timing.inverter_frames == 0) return;
+  auto& f = r.add(Cause::kInverterProtocolMismatch, Severity::kFault, 0.8,
+                  "The inverter talks but ignores the BMS's current limits",
+                  "Set the inverter's battery type to the BMS's CAN protocol (e.g. \"Pylontech "
+                  "CAN\"; generic lithium or lead-acid settings run on voltage alone), check the "
+                  "inverter's own current limits are not overriding the BMS, restart it, and "
+                  "capture again: the pack current must stay within 0x351's limits.");
+  for (const auto* b : persistent) {
+    std::string what;
+    switch (b->kind) {
+      case analysis::LimitBreachKind::kChargeOverLimit:
+        what = fmt::format("charging at up to {:.1f} A against a charge current limit of {:.1f} A",
+                           b->worst_current_a, b->limit_a);
+        break;
+      case analysis::LimitBreachKind::kDischargeOverLimit:
+        what = fmt::format(
+            "discharging at up to {:.1f} A against a discharge current limit of {:.1f} A",
+            b->worst_current_a, b->limit_a);
+        break;
+      case analysis::LimitBreachKind::kChargeWhileDisabled:
+        what = fmt::format("charging at up to {:.1f} A while 0x35C says charge disabled",
+                           b->worst_current_a);
+        break;
+    }
+    f.evidence.push_back(
+        {fmt::format("{} ({:.1f} A beyond it; tolerance {:.0f} A or {:.0f} %), {} s in all, "
+                     "longest {} s from the time shown",
+                     what, b->worst_current_a - b->limit_a, LF::kToleranceA,
+                     LF::kToleranceShare * 100, b->seconds, b->longest_s),
+         b->longest_start_ns,
+         {b->kind == analysis::LimitBreachKind::kChargeWhileDisabled ? "0x35C" : "0x351", "0x356"},
+         b->seconds});
+  }
+  f.evidence.push_back({fmt::format("the inverter talks ({} frames), so the link is up: it reads "
+                                    "the limits and does not follow them",
+                                    e.timing.inverter_frames),
+                        std::nullopt, hex_all(e.timing.inverter_ids), e.timing.inverter_frames});
+}
+
 void rule_can_id_conflict(const Evidence& e, Findings& r) {
   if (e.conflicts.empty()) return;
   std::vector<std::string> ids;

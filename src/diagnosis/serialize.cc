@@ -94,10 +94,19 @@ NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(SignalStats, name, unit, key, co
                                                 text)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(MinuteBin, start_ns, frames, errors, id_mask,
                                                 voltage_v, current_a, temperature_c, soc)
+NLOHMANN_JSON_SERIALIZE_ENUM(LimitBreachKind,
+                             {{LimitBreachKind::kChargeOverLimit, "charge_over_limit"},
+                              {LimitBreachKind::kDischargeOverLimit, "discharge_over_limit"},
+                              {LimitBreachKind::kChargeWhileDisabled, "charge_while_disabled"}})
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(LimitBreach, kind, seconds, longest_s,
+                                                longest_start_ns, worst_current_a, limit_a,
+                                                worst_ns)
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(LimitFollowingEvidence, judged_seconds, breaches)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(Evidence, inventory, protocol, timed, absolute_time,
                                                 duration_s, timing, ack, bus, conflicts,
-                                                plausibility, state, correlation, uptime, signals,
-                                                minutes, minute_width_s, bursts_seen)
+                                                plausibility, limit_following, state, correlation,
+                                                uptime, signals, minutes, minute_width_s,
+                                                bursts_seen)
 
 }  // namespace analysis
 
@@ -150,6 +159,8 @@ bool is_double_key(std::string_view k) {
                                                   "lo",
                                                   "hi",
                                                   "error_share",
+                                                  "worst_current_a",
+                                                  "limit_a",
                                                   "time_share",
                                                   "rho_current",
                                                   "rho_temperature",

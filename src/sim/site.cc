@@ -49,8 +49,14 @@ const std::vector<std::string_view>& fault_names() {
       "missing_required_frames",
       "unknown_protocol",
       "bms_protection_active",
+      "limits_ignored",
   };
   return kNames;
+}
+
+std::string_view fault_cause(std::string_view fault) {
+  if (fault == "limits_ignored") return "inverter_protocol_mismatch";
+  return fault;
 }
 
 namespace {
@@ -138,6 +144,14 @@ class Site {
     double cur = solar - load + gauss(1.5);
     if (pack_.soc > 98 && cur > 0) cur = 0.5;
     if (pack_.soc < 8 && cur < 0) cur = -0.5;
+    const Limits lim = limits_at(s);
+    if (o_.fault == "limits_ignored") {
+      // Set to a voltage-only battery type, the inverter bulk-charges whatever 0x351 and 0x35C
+      // say: 20 A beyond the limit in force (0 when charge is disabled) at strength 1.
+      cur = (lim.charge_enabled ? lim.ccl_a : 0.0) + 20.0 * o_.fault_strength + gauss(1.5);
+    } else {
+      cur = std::clamp(cur, -lim.dcl_a, lim.charge_enabled ? lim.ccl_a : 0.0);
+    }
     pack_.current_a = cur;
     pack_.soc = std::clamp(pack_.soc + cur / 3600.0 / 200.0 * 100.0, 5.0, 100.0);
     // 16S LFP: ~50 V empty .. ~54.4 V full, IR rise while charging.
@@ -176,6 +190,28 @@ class Site {
     }
   }
 
+  struct Limits {
+    double ccl_a = 100.0;
+    double dcl_a = 100.0;
+    bool charge_enabled = true;
+  };
+  // What the BMS allows at second s. The limits_ignored site's BMS is derated to 25 A charge and
+  // stops charging (pack full) in one window; the inverter ignores both.
+  Limits limits_at(double s) const {
+    Limits l;
+    if (o_.fault == "limits_ignored") {
+      const bool full = s >= protect_from_ && s < protect_to_;
+      l.ccl_a = full ? 0.0 : 25.0;
+      l.charge_enabled = !full;
+      return l;
+    }
+    if (protecting(s)) {
+      l.ccl_a = 0.0;
+      l.charge_enabled = false;
+    }
+    return l;
+  }
+
   bool protecting(double s) const {
     return o_.fault == "bms_protection_active" && s >= protect_from_ && s < protect_to_;
   }
@@ -191,8 +227,9 @@ class Site {
     const bool invalid = o_.fault == "invalid_values";
     const bool scaled = o_.fault == "scaling_mismatch";
     const double cvl = 55.2, dvl = 48.0;
-    const double ccl = protect ? 0.0 : 100.0;
-    const double dcl = invalid ? -10.0 : 100.0;
+    const Limits lim = limits_at(s);
+    const double ccl = lim.ccl_a;
+    const double dcl = invalid ? -10.0 : lim.dcl_a;
     std::vector<protocol::SignalInput> limits = {
         {"charge_voltage_limit", scaled ? cvl * 10 : cvl, {}},
         {"charge_current_limit", ccl, {}},
@@ -224,8 +261,10 @@ class Site {
       push(encode(0x351, limits, at));
       if (!missing) push(encode(0x355, socs, at));
       push(encode(0x356, meas, at));
-      push(encode(0x35C, {{"charge_enable", protect ? 0.0 : 1.0, {}}, {"discharge_enable", 1, {}}},
-                  at));
+      push(encode(
+          0x35C,
+          {{"charge_enable", lim.charge_enabled ? 1.0 : 0.0, {}}, {"discharge_enable", 1, {}}},
+          at));
       push(encode(0x35E, {{"manufacturer", 0, "PYLON"}}, at));
     } else {
       push(encode(0x351, limits, at));

@@ -61,7 +61,7 @@ TEST_P(SimulatedFault, IsTheTopCauseOverManySeedsAndVariants) {
       ASSERT_FALSE(fs.empty());
       const auto where =
           fmt::format("{} {} seed {}: {}", c.fault, sim::variant_name(v), o.seed, describe(fs));
-      EXPECT_EQ(cause_id(fs.front().cause), c.fault) << where;
+      EXPECT_EQ(cause_id(fs.front().cause), sim::fault_cause(c.fault)) << where;
       if (c.fault == "healthy") {
         EXPECT_FALSE(any_fault(fs)) << where;
         EXPECT_EQ(fs.size(), 1u) << where;
@@ -86,12 +86,12 @@ INSTANTIATE_TEST_SUITE_P(
                       Case{"endianness_mismatch", 600, 6}, Case{"scaling_mismatch", 600, 6},
                       Case{"invalid_values", 600, 6}, Case{"missing_required_frames", 600, 6},
                       Case{"unknown_protocol", 600, 6}, Case{"bms_protection_active", 1200, 6},
-                      Case{"emi_power_correlated", 12 * 3600, 4},
+                      Case{"limits_ignored", 600, 6}, Case{"emi_power_correlated", 12 * 3600, 4},
                       Case{"thermal_or_time_pattern", 12 * 3600, 4}),
     [](const ::testing::TestParamInfo<Case>& p) { return p.param.fault; });
 
 TEST(SimulatedFault, EveryFaultOfTheSimulatorIsACatalogueCause) {
-  for (auto name : sim::fault_names()) EXPECT_TRUE(parse_cause(name)) << name;
+  for (auto name : sim::fault_names()) EXPECT_TRUE(parse_cause(sim::fault_cause(name))) << name;
 }
 
 // Real captures (tests/data/captures, see SOURCES.md): short excerpts of working systems must not

@@ -90,6 +90,34 @@ struct PlausibilityIssue {
   bool severe = true;   // false: worth a look, the inverter is unlikely to misbehave
 };
 
+// How the pack current followed the BMS's limits, second by second: the field guide's sign of an
+// inverter set to the wrong protocol ("connects but ignores all dynamic limits").
+enum class LimitBreachKind : std::uint8_t {
+  kChargeOverLimit,     // charging above the charge current limit (0x351)
+  kDischargeOverLimit,  // discharging above the discharge current limit
+  kChargeWhileDisabled  // charging while 0x35C says charge disabled
+};
+std::string_view limit_breach_name(LimitBreachKind kind);  // "charge_over_limit", ...
+
+struct LimitBreach {
+  LimitBreachKind kind = LimitBreachKind::kChargeOverLimit;
+  std::uint64_t seconds = 0;  // seconds beyond the limit and the tolerance
+  std::uint64_t longest_s = 0;
+  std::int64_t longest_start_ns = 0;
+  double worst_current_a = 0.0;  // magnitude of the pack current at the worst second
+  double limit_a = 0.0;          // the limit in force then (0 when charge is disabled)
+  std::int64_t worst_ns = 0;
+};
+
+struct LimitFollowingEvidence {
+  static constexpr double kToleranceA = 5.0;        // shunt error and regulation overshoot
+  static constexpr double kToleranceShare = 0.10;   // of the limit, when that is larger
+  static constexpr std::uint64_t kPersistS = 30;    // an inverter settles within seconds
+  static constexpr std::int64_t kLimitStaleS = 60;  // a limit older than this is not in force
+  std::uint64_t judged_seconds = 0;   // seconds with a current reading and a limit in force
+  std::vector<LimitBreach> breaches;  // kinds with any second over, in enum order
+};
+
 struct StateEvidence {
   struct Active {
     std::uint32_t key = 0;  // message id
@@ -187,6 +215,7 @@ struct Evidence {
   BusErrorEvidence bus;
   std::vector<IdConflict> conflicts;
   std::vector<PlausibilityIssue> plausibility;
+  LimitFollowingEvidence limit_following;
   StateEvidence state;
   CorrelationEvidence correlation;
   UptimeEvidence uptime;

@@ -45,8 +45,12 @@ struct SiteOptions {
   bool cold_errors = false;
 };
 
-// "healthy" and one fault per cause a capture can show, named by its cause id.
+// "healthy" and one fault per cause a capture can show, named by its cause id, plus signatures
+// of a cause that look different on the bus ("limits_ignored": the inverter talks but ignores the
+// BMS's current limits, an inverter_protocol_mismatch).
 const std::vector<std::string_view>& fault_names();
+// The cause id a fault shows: the fault's own name, or the cause a signature belongs to.
+std::string_view fault_cause(std::string_view fault);
 
 // Calls `emit` with every frame in time order. Fails on an unknown fault or a duration outside
 // (0, 31 days].

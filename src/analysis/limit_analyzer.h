@@ -1,0 +1,21 @@
+// Limits against what happened, second by second from the time bins: did the pack current stay
+// within the BMS's charge and discharge current limits and the charge enable flag (an inverter
+// on the wrong protocol setting runs on voltage alone), and are the limits themselves believable
+// against the pack voltage and from one second to the next. Works on the merged bins, so it is
+// the same on one pass and on the parallel path.
+#pragma once
+
+#include <vector>
+
+#include "analysis/time_bins.h"
+#include "bmslink/analysis/evidence.h"
+
+namespace bmslink::analysis::detail {
+
+LimitFollowingEvidence limit_following(const TimeBins& bins);
+
+// invalid_values issues: a discharge voltage limit at or above the pack voltage, a charge voltage
+// limit below it while charging is requested, and limits that jump implausibly.
+std::vector<PlausibilityIssue> limit_plausibility(const TimeBins& bins);
+
+}  // namespace bmslink::analysis::detail

@@ -1,0 +1,226 @@
+// The limit-following signature and limit plausibility, from hand-made Pylontech captures. Every
+// payload below is worked out by hand from the fact sheet (0x351: CVL u16 0.1 V, CCL s16 0.1 A,
+// DCL s16 0.1 A, DVL u16 0.1 V; 0x356: pack V s16 0.01 V, current s16 0.1 A (+ = charging),
+// temperature s16 0.1 °C; 0x355: SOC, SOH u16 %; 0x35C: bit 7 charge enable, bit 6 discharge
+// enable; all little-endian).
+#include <fmt/format.h>
+#include <gtest/gtest.h>
+
+#include <functional>
+
+#include "bmslink/analysis/run.h"
+#include "bmslink/diagnosis/findings.h"
+#include "bmslink/sim/site.h"
+
+namespace bmslink::diagnosis {
+namespace {
+
+// CVL 55.2 V = 552 = 0x0228; CCL 20.0 A = 200 = 0x00C8; DCL 50.0 A = 500 = 0x01F4;
+// DVL 48.0 V = 480 = 0x01E0.
+constexpr const char* kLimits = "2802C800F401E001";
+// Pack 52.00 V = 5200 = 0x1450, current +40.0 A = 400 = 0x0190, 25.0 °C = 250 = 0x00FA.
+constexpr const char* kCharging40A = "50149001FA00";
+// The same at +24.0 A = 240 = 0x00F0 (within CCL 20 A + 5 A tolerance).
+constexpr const char* kCharging24A = "5014F000FA00";
+// -60.0 A = -600 = 0xFDA8 (over DCL 50 A + 5 A).
+constexpr const char* kDischarging60A = "5014A8FDFA00";
+// +10.0 A = 100 = 0x0064.
+constexpr const char* kCharging10A = "50146400FA00";
+
+struct Second {
+  std::string limits = kLimits;
+  std::string meas = kCharging40A;
+  std::string flags = "C000";  // 0x35C: charge and discharge enabled
+};
+
+// A Pylontech site, one BMS burst and one inverter 0x305 per second.
+std::string capture(int seconds, const std::function<Second(int)>& at) {
+  std::string out;
+  for (int s = 0; s < seconds; ++s) {
+    const Second x = at(s);
+    const auto t = [&](int ms) { return fmt::format("(17000{:05}.{:03}000) can0 ", s, ms); };
+    out += t(100) + "351#" + x.limits + "\n";
+    out += t(101) + "355#3C006200\n";  // SOC 60 %, SOH 98 %
+    out += t(102) + "356#" + x.meas + "\n";
+    out += t(103) + "359#0000000004504E\n";  // 4 modules, "PN"
+    out += t(104) + "35C#" + x.flags + "\n";
+    out += t(105) + "35E#50594C4F4E202020\n";  // "PYLON   "
+    out += t(500) + "305#0000000000000000\n";
+  }
+  return out;
+}
+
+std::vector<Finding> diagnose_text(const std::string& text, analysis::Evidence* keep = nullptr) {
+  CollectingSink sink;
+  auto run = analysis::analyze(analysis::CaptureInput::memory(text, "hand-made"), sink);
+  EXPECT_TRUE(run) << (run ? "" : run.error().message);
+  if (!run) return {};
+  EXPECT_EQ(sink.total(), 0u);
+  if (keep != nullptr) *keep = run->evidence;
+  return diagnose_capture(run->evidence);
+}
+
+const Finding* find(const std::vector<Finding>& fs, Cause c) {
+  for (const auto& f : fs)
+    if (f.cause == c) return &f;
+  return nullptr;
+}
+
+TEST(LimitFollowing, ChargingFarOverTheLimitForAMinuteIsTheProtocolSetting) {
+  analysis::Evidence e;
+  const auto fs = diagnose_text(capture(60, [](int) { return Second{}; }), &e);
+  ASSERT_FALSE(fs.empty());
+  EXPECT_EQ(fs.front().cause, Cause::kInverterProtocolMismatch);
+  EXPECT_EQ(fs.front().severity, Severity::kFault);
+  EXPECT_EQ(fs.front().layer, Layer::kConfiguration);
+  ASSERT_EQ(e.limit_following.breaches.size(), 1u);
+  const auto& b = e.limit_following.breaches.front();
+  EXPECT_EQ(b.kind, analysis::LimitBreachKind::kChargeOverLimit);
+  EXPECT_EQ(b.seconds, 60u);
+  EXPECT_EQ(b.longest_s, 60u);
+  EXPECT_NEAR(b.worst_current_a, 40.0, 1e-3);
+  EXPECT_NEAR(b.limit_a, 20.0, 1e-3);
+  EXPECT_EQ(b.longest_start_ns, 1'700'000'000'000'000'000);
+  // How far, how long, when.
+  const auto& text = fs.front().evidence.front().text;
+  EXPECT_NE(text.find("40.0 A against a charge current limit of 20.0 A"), std::string::npos)
+      << text;
+  EXPECT_NE(text.find("20.0 A beyond it"), std::string::npos) << text;
+  EXPECT_NE(text.find("60 s in all"), std::string::npos) << text;
+  EXPECT_EQ(fs.front().evidence.front().at_ns, 1'700'000'000'000'000'000);
+}
+
+TEST(LimitFollowing, WithinTheToleranceIsFollowing) {
+  // 24 A against 20 A: 4 A over, inside max(5 A, 10 % of 20 A) = 5 A.
+  analysis::Evidence e;
+  const auto fs = diagnose_text(capture(120, [](int) { return Second{.meas = kCharging24A}; }), &e);
+  EXPECT_TRUE(e.limit_following.breaches.empty());
+  EXPECT_EQ(e.limit_following.judged_seconds, 120u);
+  EXPECT_EQ(fs.front().cause, Cause::kHealthy);
+}
+
+TEST(LimitFollowing, AShortOvershootIsNotPersistent) {
+  // 29 s over (under the 30 s an inverter is allowed to settle), then within.
+  analysis::Evidence e;
+  const auto fs = diagnose_text(
+      capture(120, [](int s) { return Second{.meas = s < 29 ? kCharging40A : kCharging24A}; }), &e);
+  ASSERT_EQ(e.limit_following.breaches.size(), 1u);
+  EXPECT_EQ(e.limit_following.breaches.front().longest_s, 29u);
+  EXPECT_EQ(find(fs, Cause::kInverterProtocolMismatch), nullptr);
+}
+
+TEST(LimitFollowing, DischargeOverTheLimitAndChargingWhileDisabledAreNamed) {
+  analysis::Evidence e;
+  const auto fs = diagnose_text(capture(100,
+                                        [](int s) {
+                                          if (s < 50) return Second{.meas = kDischarging60A};
+                                          // 0x35C 0x40: discharge enabled, charge disabled.
+                                          return Second{.meas = kCharging10A, .flags = "4000"};
+                                        }),
+                                &e);
+  const Finding* f = find(fs, Cause::kInverterProtocolMismatch);
+  ASSERT_NE(f, nullptr);
+  ASSERT_EQ(e.limit_following.breaches.size(), 2u);
+  EXPECT_EQ(e.limit_following.breaches[0].kind, analysis::LimitBreachKind::kDischargeOverLimit);
+  EXPECT_EQ(e.limit_following.breaches[0].seconds, 50u);
+  EXPECT_NEAR(e.limit_following.breaches[0].worst_current_a, 60.0, 1e-3);
+  EXPECT_EQ(e.limit_following.breaches[1].kind, analysis::LimitBreachKind::kChargeWhileDisabled);
+  EXPECT_EQ(e.limit_following.breaches[1].seconds, 50u);
+  std::string all;
+  for (const auto& item : f->evidence) all += item.text + "\n";
+  EXPECT_NE(all.find("discharging at up to 60.0 A against a discharge current limit of 50.0 A"),
+            std::string::npos)
+      << all;
+  EXPECT_NE(all.find("charging at up to 10.0 A while 0x35C says charge disabled"),
+            std::string::npos)
+      << all;
+}
+
+TEST(LimitFollowing, NoInverterFramesMeansNoLimitFollowingFault) {
+  // Without 0x305 the inverter never answers: that finding, not "ignores the limits".
+  std::string text;
+  for (const auto& line : [&] {
+         std::vector<std::string> v;
+         std::string c = capture(60, [](int) { return Second{}; });
+         std::size_t pos = 0;
+         while (pos < c.size()) {
+           const auto nl = c.find('\n', pos);
+           v.push_back(c.substr(pos, nl - pos + 1));
+           pos = nl + 1;
+         }
+         return v;
+       }()) {
+    if (line.find(" 305#") == std::string::npos) text += line;
+  }
+  const auto fs = diagnose_text(text);
+  const Finding* f = find(fs, Cause::kInverterProtocolMismatch);
+  ASSERT_NE(f, nullptr);
+  EXPECT_EQ(f->title.find("ignores"), std::string::npos) << f->title;
+}
+
+TEST(LimitFollowing, SimulatedLimitIgnoringSiteFiresAboveTheToleranceOnly) {
+  // limits_ignored: CCL 25 A, and charge disabled (CCL 0) in one window; the inverter charges
+  // 20 x strength A beyond the limit in force (noise sd 1.5 A). The tolerance is
+  // max(5 A, 10 % of 25 A) = 5 A over the limit, and 5 A while disabled: strength 1 (20 A
+  // beyond) fires, 0.1 (2 A beyond) does not.
+  for (double strength : {1.0, 0.1}) {
+    sim::SiteOptions o;
+    o.fault = "limits_ignored";
+    o.duration_s = 600;
+    o.fault_strength = strength;
+    analysis::StreamingAnalysis a;
+    ASSERT_TRUE(sim::simulate(o, [&](const can::Frame& f) { a.add(f); }));
+    const auto fs = diagnose_capture(a.finish());
+    const bool fired = find(fs, Cause::kInverterProtocolMismatch) != nullptr;
+    EXPECT_EQ(fired, strength >= 1.0) << strength;
+  }
+}
+
+TEST(LimitPlausibility, DischargeVoltageLimitAboveThePackIsInvalid) {
+  // DVL 53.0 V = 530 = 0x0212 with the pack at 52.00 V and 60 % SOC; current +24 A within CCL.
+  analysis::Evidence e;
+  const auto fs = diagnose_text(
+      capture(30, [](int) { return Second{.limits = "2802C800F4011202", .meas = kCharging24A}; }),
+      &e);
+  const Finding* f = find(fs, Cause::kInvalidValues);
+  ASSERT_NE(f, nullptr);
+  std::string all;
+  for (const auto& item : f->evidence) all += item.text + "\n";
+  EXPECT_NE(all.find("discharge voltage limit 53.0 V is at or above the pack voltage 52.00 V"),
+            std::string::npos)
+      << all;
+}
+
+TEST(LimitPlausibility, ChargeVoltageLimitBelowThePackWhileChargingIsInvalid) {
+  // CVL 50.0 V = 500 = 0x01F4 with the pack at 52.00 V, charge enabled and CCL 20 A.
+  const auto fs = diagnose_text(
+      capture(30, [](int) { return Second{.limits = "F401C800F401E001", .meas = kCharging24A}; }));
+  const Finding* f = find(fs, Cause::kInvalidValues);
+  ASSERT_NE(f, nullptr);
+  std::string all;
+  for (const auto& item : f->evidence) all += item.text + "\n";
+  EXPECT_NE(all.find("charge voltage limit 50.0 V is below the pack voltage 52.00 V"),
+            std::string::npos)
+      << all;
+}
+
+TEST(LimitPlausibility, AVoltageLimitThatJumpsIsInvalidAndASteadyOneIsNot) {
+  // Second 10 carries CVL 35.2 V (352 = 0x0160): 55.2 -> 35.2 -> 55.2.
+  const auto jumping = diagnose_text(capture(30, [](int s) {
+    return Second{.limits = s == 10 ? "6001C800F401E001" : kLimits, .meas = kCharging24A};
+  }));
+  const Finding* f = find(jumping, Cause::kInvalidValues);
+  ASSERT_NE(f, nullptr);
+  std::string all;
+  for (const auto& item : f->evidence) all += item.text + "\n";
+  EXPECT_NE(all.find("charge_voltage_limit 55.2 V -> 35.2 V"), std::string::npos) << all;
+  EXPECT_NE(all.find("2 time(s)"), std::string::npos) << all;  // down and back up
+  // A float step of 55.2 -> 53.6 V (536 = 0x0218) is 3 %: believable.
+  const auto stepping = diagnose_text(capture(30, [](int s) {
+    return Second{.limits = s >= 10 ? "1802C800F401E001" : kLimits, .meas = kCharging24A};
+  }));
+  EXPECT_EQ(find(stepping, Cause::kInvalidValues), nullptr);
+}
+
+}  // namespace
+}  // namespace bmslink::diagnosis
