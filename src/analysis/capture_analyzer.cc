@@ -130,7 +130,10 @@ Evidence CaptureAnalyzer::finish(const protocol::Identification& identification)
     e.limit_following = limit_following(s.bins);
     for (auto& issue : limit_plausibility(s.bins)) e.plausibility.push_back(std::move(issue));
   }
-  e.uptime = s.uptime.finish(e.inventory, s.bins, {}, e.timed);
+  // Complete means every frame the protocol requires (BmslinkRequired), not just the ids seen.
+  e.uptime =
+      s.uptime.finish(e.inventory, s.bins,
+                      s.limits ? s.limits->required_ids : std::vector<std::uint32_t>{}, e.timed);
   if (e.timed) {
     auto series = s.bins.finish(e.absolute_time, e.bus.error_frames);
     e.minutes = std::move(series.minutes);

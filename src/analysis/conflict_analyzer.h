@@ -17,6 +17,8 @@ class ConflictAnalyzer {
  public:
   static constexpr std::int64_t kShortIntervalNs = 25'000'000;
   static constexpr std::int64_t kErrorAfterNs = 2'000'000;
+  // A second copy at least this far behind is another sender, not an ACK repeat (back to back).
+  static constexpr std::int64_t kSecondSenderMinNs = 1'000'000;
 
   void add(const DataFacts& d) {
     seen_data_ = true;
@@ -37,8 +39,10 @@ class ConflictAnalyzer {
     if (c.count >= 1 && d.hash != c.h1) ++c.changes;
     if (d.timed) {
       // Back-to-back identical repeats are the ACK signature, not a second sender.
-      if (c.last_ns && d.t_ns - *c.last_ns < kShortIntervalNs && d.hash != c.h1)
-        ++c.short_intervals;
+      if (c.last_ns && d.t_ns - *c.last_ns < kShortIntervalNs) {
+        if (d.hash != c.h1) ++c.short_intervals;
+        if (d.t_ns - *c.last_ns >= kSecondSenderMinNs) ++c.second_copies;
+      }
       c.last_ns = d.t_ns;
     }
     ++c.count;
@@ -66,6 +70,7 @@ class ConflictAnalyzer {
     std::uint64_t changes = 0;
     std::uint64_t errors_after = 0;
     std::uint64_t short_intervals = 0;
+    std::uint64_t second_copies = 0;  // any payload, 1-25 ms behind the previous copy
     std::optional<std::int64_t> last_ns;
     std::uint64_t f1 = 0, f2 = 0;  // hashes of the chunk's first two frames of this id
     bool first_timed = false;

@@ -95,6 +95,10 @@ void InventoryBuilder::add(const can::Frame& f) {
   }
   ++*last_channel_count_;
   if (f.has_timestamp()) {
+    if (last_timed_ns_ && f.timestamp_ns < *last_timed_ns_)
+      step_back(*last_timed_ns_, f.timestamp_ns);
+    if (!first_timed_ns_) first_timed_ns_ = f.timestamp_ns;
+    last_timed_ns_ = f.timestamp_ns;
     if (inv_.time_kind == TimeKind::kNone) inv_.time_kind = f.time_kind;
     if (!inv_.first_ns || f.timestamp_ns < *inv_.first_ns) inv_.first_ns = f.timestamp_ns;
     if (!inv_.last_ns || f.timestamp_ns > *inv_.last_ns) inv_.last_ns = f.timestamp_ns;
@@ -164,7 +168,7 @@ void InventoryBuilder::add(const can::Frame& f) {
   s.last_len = f.len;
 
   if (f.has_timestamp()) {
-    if (t.last_ns) {
+    if (t.last_ns && f.timestamp_ns >= *t.last_ns) {
       const std::int64_t dt = f.timestamp_ns - *t.last_ns;
       t.max_gap_ns = std::max(t.max_gap_ns, dt);
       ++t.intervals_seen;
@@ -203,9 +207,24 @@ void InventoryBuilder::add(const can::Frame& f) {
   prev_ns_ = f.has_timestamp() ? std::optional<std::int64_t>(f.timestamp_ns) : std::nullopt;
 }
 
+void InventoryBuilder::step_back(std::int64_t from_ns, std::int64_t to_ns) {
+  const std::int64_t back = from_ns - to_ns;
+  if (back <= Inventory::kBackwardToleranceNs) return;
+  ++inv_.backward_steps;
+  inv_.largest_backward_ns = std::max(inv_.largest_backward_ns, back);
+  if (!inv_.first_backward_ns) inv_.first_backward_ns = to_ns;
+}
+
 void InventoryBuilder::merge(InventoryBuilder&& later) {
   Inventory& a = inv_;
   Inventory& b = later.inv_;
+  if (last_timed_ns_ && later.first_timed_ns_ && *later.first_timed_ns_ < *last_timed_ns_)
+    step_back(*last_timed_ns_, *later.first_timed_ns_);
+  a.backward_steps += b.backward_steps;
+  a.largest_backward_ns = std::max(a.largest_backward_ns, b.largest_backward_ns);
+  if (!a.first_backward_ns) a.first_backward_ns = b.first_backward_ns;
+  if (!first_timed_ns_) first_timed_ns_ = later.first_timed_ns_;
+  if (later.last_timed_ns_) last_timed_ns_ = later.last_timed_ns_;
   a.frames += b.frames;
   a.data_frames += b.data_frames;
   a.remote_frames += b.remote_frames;
@@ -249,7 +268,7 @@ void InventoryBuilder::merge(InventoryBuilder&& later) {
     ta.max_gap_ns = std::max(ta.max_gap_ns, tb.max_gap_ns);
     std::vector<std::int64_t> joined_b = std::move(tb.intervals);
     std::uint64_t seen_b = tb.intervals_seen;
-    if (ta.last_ns && tb.first_ns) {
+    if (ta.last_ns && tb.first_ns && *tb.first_ns >= *ta.last_ns) {
       const std::int64_t dt = *tb.first_ns - *ta.last_ns;
       ta.max_gap_ns = std::max(ta.max_gap_ns, dt);
       joined_b.push_back(dt);
@@ -308,6 +327,33 @@ void InventoryBuilder::merge(InventoryBuilder&& later) {
   }
 }
 
+namespace {
+
+// Within a cluster: a second sender's copy or an ACK repeat, far shorter than any BMS cycle.
+constexpr std::int64_t kClusterNs = 25'000'000;
+
+}  // namespace
+
+void InventoryBuilder::period_of(Track& t) {
+  const auto& iv = t.intervals;
+  std::vector<std::int64_t> shorts, longs;
+  for (auto x : iv) (x < kClusterNs ? shorts : longs).push_back(x);
+  // Clustered: at least 30 % of the intervals short and the rest a real cycle. Then the cycle
+  // is one long interval plus the short ones inside a cluster.
+  if (iv.size() >= 4 && !longs.empty() && shorts.size() * 10 >= iv.size() * 3) {
+    const double copies = static_cast<double>(iv.size()) / static_cast<double>(longs.size());
+    const auto k = static_cast<std::uint32_t>(std::lround(copies));
+    t.stats.per_cycle = std::max<std::uint32_t>(k, 2);
+    t.stats.period_ms =
+        ns_to_ms(percentile(longs, 0.5)) +
+        static_cast<double>(t.stats.per_cycle - 1) * ns_to_ms(percentile(shorts, 0.5));
+    t.stats.jitter_ms = ns_to_ms(percentile(longs, 0.9)) - ns_to_ms(percentile(longs, 0.1));
+    return;
+  }
+  t.stats.period_ms = ns_to_ms(percentile(iv, 0.5));
+  t.stats.jitter_ms = ns_to_ms(percentile(iv, 0.9)) - ns_to_ms(percentile(iv, 0.1));
+}
+
 Inventory InventoryBuilder::finish() {
   if (burst_first_ && burst_start_ns_ && prev_ns_ && *prev_ns_ > *burst_start_ns_) {
     auto& spans = spans_by_first_[*burst_first_];
@@ -318,10 +364,7 @@ Inventory InventoryBuilder::finish() {
   for (auto& [key, t] : tracks_) {
     keys.push_back(key);
     if (!t.intervals.empty()) {
-      t.stats.period_ms = ns_to_ms(percentile(t.intervals, 0.5));
-      // In double: intervals of a disordered capture can be far apart in sign.
-      t.stats.jitter_ms =
-          ns_to_ms(percentile(t.intervals, 0.9)) - ns_to_ms(percentile(t.intervals, 0.1));
+      period_of(t);
       t.stats.max_gap_ms = ns_to_ms(t.max_gap_ns);
     }
   }
@@ -332,6 +375,8 @@ Inventory InventoryBuilder::finish() {
   });
   for (std::uint32_t k : keys) inv_.ids.push_back(tracks_[k].stats);
 
+  // Without timestamps there are no bursts to group ids by: no talkers rather than one made up.
+  if (!inv_.first_ns) return std::move(inv_);
   // Union ids that were adjacent in at least half the bursts the rarer of the two appeared in.
   std::map<std::uint32_t, std::uint32_t> parent;
   for (std::uint32_t k : keys) parent[k] = k;

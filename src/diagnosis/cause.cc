@@ -6,7 +6,7 @@ namespace bmslink::diagnosis {
 namespace {
 
 using L = Layer;
-constexpr std::array<CauseInfo, 22> kCauses = {{
+constexpr std::array<CauseInfo, 25> kCauses = {{
     {Cause::kInverterProtocolMismatch, "inverter_protocol_mismatch", L::kConfiguration,
      "inverter not in the BMS's protocol"},
     {Cause::kBitrateMismatch, "bitrate_mismatch", L::kConfiguration, "bit rate mismatch"},
@@ -35,6 +35,10 @@ constexpr std::array<CauseInfo, 22> kCauses = {{
      "firmware incompatibility"},
     {Cause::kBmsProtectionActive, "bms_protection_active", std::nullopt, "BMS protection active"},
     {Cause::kHealthy, "healthy", std::nullopt, "healthy"},
+    {Cause::kNoInverterInExcerpt, "no_inverter_in_excerpt", std::nullopt,
+     "no inverter frames in this excerpt"},
+    {Cause::kCaptureTooShort, "capture_too_short", std::nullopt, "capture too short to judge"},
+    {Cause::kTimestampsBackwards, "timestamps_backwards", std::nullopt, "timestamps run backwards"},
 }};
 
 constexpr bool table_in_enum_order() {
@@ -49,6 +53,11 @@ constexpr std::array<std::string_view, 5> kLayerNames = {"configuration", "physi
                                                          "protocol and firmware"};
 
 }  // namespace
+
+bool is_note(Cause cause) {
+  return cause == Cause::kNoInverterInExcerpt || cause == Cause::kCaptureTooShort ||
+         cause == Cause::kTimestampsBackwards;
+}
 
 int layer_number(Layer layer) { return static_cast<int>(layer); }
 

@@ -73,10 +73,13 @@ std::vector<Finding> diagnose_capture(const analysis::Evidence& e) {
   rule_intermittent_dropouts(e, r);
   rule_bus_errors(e, r);
   rule_bms_protection_active(e, r);
+  rule_capture_too_short(e, r);
+  rule_timestamps_backwards(e, r);
   std::vector<Finding> out = r.take();
   const bool any = std::any_of(out.begin(), out.end(),
                                [](const Finding& f) { return f.severity != Severity::kInfo; });
-  if (!any) out.insert(out.begin(), healthy_finding(e));
+  // "Healthy" only where there was enough to judge; otherwise the capture_too_short note says so.
+  if (!any && !too_short_to_judge(e)) out.insert(out.begin(), healthy_finding(e));
   sort_findings(out);
   return out;
 }

@@ -55,5 +55,10 @@ std::vector<std::string> hex_all(const std::vector<std::uint32_t>& keys, std::si
 std::string seconds(std::int64_t ns);
 // Long enough to expect several BMS cycles and inverter answers (1 s each).
 bool long_enough(const Evidence& e);
+constexpr double kJudgeMinSeconds = 10.0;
+constexpr std::uint64_t kJudgeMinCycles = 5;
+bool too_short_to_judge(const Evidence& e);
+void rule_capture_too_short(const Evidence& e, Findings& f);
+void rule_timestamps_backwards(const Evidence& e, Findings& f);
 
 }  // namespace bmslink::diagnosis::detail

@@ -71,9 +71,9 @@ void rule_inverter_protocol_mismatch(const Evidence& e, Findings& r) {
     }
     return;
   }
-  auto& f = r.add(Cause::kInverterProtocolMismatch, Severity::kInfo, 0.2,
-                  "No inverter frames in this excerpt",
-                  "Capture at least 10 s with timestamps to see whether the inverter answers.");
+  auto& f =
+      r.add(Cause::kNoInverterInExcerpt, Severity::kInfo, 0.2, "No inverter frames in this excerpt",
+            "Capture at least 10 s with timestamps to see whether the inverter answers.");
   f.evidence.push_back({fmt::format("{} BMS frames, {} untimed or under 5 s", t.bms_frames,
                                     e.timed ? "capture" : "capture is"),
                         std::nullopt,
@@ -145,12 +145,24 @@ void rule_can_id_conflict(const Evidence& e, Findings& r) {
                           std::nullopt,
                           {hex(c.key)},
                           std::nullopt});
-    if (c.errors_after > 0)
-      f.evidence.push_back(
-          {fmt::format("{} error frames right after {}", c.errors_after, hex(c.key)),
-           std::nullopt,
-           {hex(c.key)},
-           c.errors_after});
+  }
+  const auto& first = e.conflicts.front();
+  if (first.doubled_ids.size() > e.conflicts.size()) {
+    f.evidence.push_back(
+        {fmt::format("{} ids arrive twice per cycle ({}): the second sender repeats the whole "
+                     "set, most with the same payload",
+                     first.doubled_ids.size(), fmt::join(hex_all(first.doubled_ids), " ")),
+         std::nullopt, hex_all(first.doubled_ids), first.doubled_ids.size()});
+  }
+  std::uint64_t errors = first.doubled_errors_after;
+  if (first.doubled_ids.empty())
+    for (const auto& c : e.conflicts) errors += c.errors_after;
+  if (errors > 0) {
+    f.evidence.push_back(
+        {fmt::format("{} of the capture's {} error frames come right behind these ids: the two "
+                     "senders collide",
+                     errors, e.bus.error_frames),
+         std::nullopt, first.doubled_ids.empty() ? ids : hex_all(first.doubled_ids), errors});
   }
 }
 

@@ -172,9 +172,12 @@ void rule_intermittent_dropouts(const Evidence& e, Findings& r) {
       explained ? 0.4 : std::min(0.9, 0.68 + 0.02 * static_cast<double>(up.dropout_count)),
       fmt::format("The BMS goes silent {} time(s) for longer than the inverter's {:.0f} s timeout",
                   up.dropout_count, static_cast<double>(up.timeout_ns) / 1e9),
-      "Check connectors and terminals for intermittent contact (wiggle test while "
-      "capturing), the BMS supply during load changes, and the BMS's own link timer "
-      "(some stop sending without 0x305); verify with a 24 h capture at 100 % uptime.");
+      "Layer 4 (electrical environment): compare the dropout times with what happened then "
+      "(load or inverter switching, heat, time of day); measure the voltage between battery "
+      "negative and inverter chassis under load (over 0.2 V: lift CAN-GND at the battery end, "
+      "ground the shield at one end only) and keep the CAN cable 10 cm from power cables. If "
+      "nothing lines up, go back to layer 2 with a wiggle test on connectors and terminals "
+      "while capturing. Verify with a 24 h capture at 100 % uptime.");
   // The ids of the stream measured: 0x351, or every BMS id when the capture has no 0x351.
   std::vector<std::string> ids =
       up.dropout_stream == "0x351" ? std::vector<std::string>{"0x351"} : hex_all(e.timing.bms_ids);

@@ -33,6 +33,52 @@ void rule_bms_protection_active(const Evidence& e, Findings& r) {
   }
 }
 
+// Too little to call a system healthy: no timestamps (a paste), under 10 s, or under 5 BMS
+// cycles. Periods, dropouts, uptime, bus load and layer-4 patterns need time.
+bool too_short_to_judge(const Evidence& e) {
+  return !e.timed || e.duration_s < kJudgeMinSeconds || e.bursts_seen < kJudgeMinCycles;
+}
+
+void rule_capture_too_short(const Evidence& e, Findings& r) {
+  if (!too_short_to_judge(e)) return;
+  auto& f = r.add(Cause::kCaptureTooShort, Severity::kInfo, 0.3,
+                  e.timed ? "Too short to judge the link"
+                          : "No timestamps: the link cannot be judged from this capture",
+                  "Capture at least 60 s with timestamps (candump -l, or the adapter's log "
+                  "with time) to judge periods, dropouts and uptime; 24 h to verify a fix.");
+  if (!e.timed) {
+    f.evidence.push_back({fmt::format("{} of {} frames carry no timestamp: periods, dropouts, "
+                                      "uptime, bus load and talkers cannot be measured",
+                                      e.inventory.untimed_frames, e.inventory.frames),
+                          std::nullopt,
+                          {},
+                          e.inventory.untimed_frames});
+  } else {
+    f.evidence.push_back(
+        {fmt::format("{:.1f} s and {} BMS cycles (at least {:.0f} s and {} cycles "
+                     "are needed)",
+                     e.duration_s, e.bursts_seen, kJudgeMinSeconds, kJudgeMinCycles),
+         e.inventory.first_ns,
+         {},
+         e.bursts_seen});
+  }
+}
+
+void rule_timestamps_backwards(const Evidence& e, Findings& r) {
+  const auto& inv = e.inventory;
+  if (inv.backward_steps == 0) return;
+  auto& f = r.add(Cause::kTimestampsBackwards, Severity::kInfo, 0.3,
+                  "Timestamps run backwards: joined or re-sorted captures",
+                  "Analyse each capture on its own, or join them in time order (sort by "
+                  "timestamp); periods and gaps are measured only within each piece here.");
+  f.evidence.push_back(
+      {fmt::format("time steps back {} time(s), by up to {:.3f} s", inv.backward_steps,
+                   static_cast<double>(inv.largest_backward_ns) / 1e9),
+       inv.first_backward_ns,
+       {},
+       inv.backward_steps});
+}
+
 Finding healthy_finding(const Evidence& e) {
   Finding h;
   h.cause = Cause::kHealthy;

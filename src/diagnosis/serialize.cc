@@ -55,12 +55,14 @@ NLOHMANN_JSON_SERIALIZE_ENUM(StateLevel, {{StateLevel::kNone, ""},
 
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(IdStats, id, extended, count, period_ms, jitter_ms,
                                                 max_gap_ms, min_len, max_len, payload_changes,
-                                                last_data, last_len)
+                                                last_data, last_len, per_cycle)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(Talker, ids, period_ms, burst_span_ms)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(Inventory, frames, data_frames, remote_frames,
                                                 error_frames, fd_frames, extended_frames,
                                                 untimed_frames, ids_beyond_cap, time_kind, first_ns,
-                                                last_ns, ids, talkers, errors, channels)
+                                                last_ns, ids, talkers, errors, channels,
+                                                backward_steps, largest_backward_ns,
+                                                first_backward_ns)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(Gap, start_ns, length_ns)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(TimingEvidence, bms_ids, inverter_ids, other_ids,
                                                 bms_frames, inverter_frames, other_frames,
@@ -74,7 +76,7 @@ NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(BusErrorEvidence, error_frames, 
                                                 peak_errors_per_minute, bus_load, mean_bus_load,
                                                 first_error_ns, bitrate_bps)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(IdConflict, key, rate_ratio, alternation,
-                                                errors_after)
+                                                errors_after, doubled_ids, doubled_errors_after)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(PlausibilityIssue, kind, subject, detail, severe)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(StateEvidence::Active, key, signal, level, frames,
                                                 first_ns, last_ns)

@@ -604,6 +604,42 @@ TEST(ConflictAnalyzer, Issue8MergeAtEveryCutEqualsOnePass) {
   }
 }
 
+// The second sender repeats its whole set: 0x351 with other limits (alternating), 0x359 with the
+// same payload 3 ms behind the first copy, and an error frame 1 ms behind that copy in cycles 1
+// and 4; 0x35E is repeated back to back (200 us, the ACK signature), not by a second sender.
+// Doubled: 0x351 (20 frames, 10 second copies: 2.0) and 0x359 (the same); 0x35E's repeats are
+// under 1 ms apart, so it is not. Errors behind the doubled ids: the 2 placed ones.
+TEST(ConflictAnalyzer, CountsEveryIdOfTheSecondSetAndTheErrorsBehindThem) {
+  std::vector<can::Frame> frames;
+  for (std::int64_t i = 0; i < 10; ++i) {
+    const std::int64_t t = i * kS;
+    frames.push_back(data_frame(0x351, t, {0x14, 0x02}));
+    frames.push_back(data_frame(0x351, t + 3 * kMs, {0x10, 0x02}));
+    frames.push_back(data_frame(0x359, t + 10 * kMs, {0, 0, 0, 0, 4, 0x50, 0x4E}));
+    frames.push_back(data_frame(0x359, t + 13 * kMs, {0, 0, 0, 0, 4, 0x50, 0x4E}));
+    if (i == 1 || i == 4) frames.push_back(error_frame(can::err::kBusError, {}, t + 14 * kMs));
+    frames.push_back(data_frame(0x35E, t + 20 * kMs, {0x50}));
+    frames.push_back(data_frame(0x35E, t + 20 * kMs + 200 * kUs, {0x50}));
+  }
+  ConflictAnalyzer one;
+  feed(one, frames);
+  const auto x = one.finish();
+  ASSERT_EQ(x.size(), 1u);
+  EXPECT_EQ(x[0].key, 0x351u);
+  EXPECT_EQ(x[0].doubled_ids, (std::vector<std::uint32_t>{0x351, 0x359}));
+  EXPECT_EQ(x[0].doubled_errors_after, 2u);
+  for (std::size_t cut = 1; cut < frames.size(); ++cut) {
+    ConflictAnalyzer a, b;
+    feed(a, {frames.begin(), frames.begin() + static_cast<std::ptrdiff_t>(cut)});
+    feed(b, {frames.begin() + static_cast<std::ptrdiff_t>(cut), frames.end()});
+    a.merge(std::move(b));
+    const auto y = a.finish();
+    ASSERT_EQ(y.size(), 1u) << "cut " << cut;
+    EXPECT_EQ(y[0].doubled_ids, x[0].doubled_ids) << "cut " << cut;
+    EXPECT_EQ(y[0].doubled_errors_after, 2u) << "cut " << cut;
+  }
+}
+
 // ---------------------------------------------------------------------------------------------
 // Signals and state
 

@@ -53,11 +53,30 @@ TEST(CaptureAnalyzer, SplitsSidesAndCountsHeartbeat) {
   EXPECT_EQ(e.ack.back_to_back, 0u);
   EXPECT_TRUE(e.conflicts.empty());
   EXPECT_TRUE(e.plausibility.empty()) << e.plausibility.front().detail;
-  // Every second from the first holds all six ids (looking back one second).
+  // The set is what Pylon V1.2 requires (BmslinkRequired in its DBC: 0x351 0x355 0x356 0x359
+  // 0x35C; 0x35E is optional), and every second holds it (looking back one second).
   ASSERT_TRUE(e.uptime.share);
-  EXPECT_EQ(e.uptime.set.size(), 6u);  // the six BMS ids; the inverter's 0x305 is not the BMS set
+  EXPECT_EQ(e.uptime.set, (std::vector<std::uint32_t>{0x351, 0x355, 0x356, 0x359, 0x35C}));
   EXPECT_DOUBLE_EQ(*e.uptime.share, 1.0);
   EXPECT_EQ(e.uptime.dropout_count, 0u);
+}
+
+TEST(CaptureAnalyzer, ARequiredIdNeverSentMeansNoCompleteSecond) {
+  // The same site without 0x355: the periodic ids seen are all there every second, but the
+  // protocol's set never is.
+  std::string s;
+  for (int i = 0; i < 10; ++i) {
+    std::string b = burst(1700000000.1 + i);
+    const auto at = b.find("355#");
+    const auto start = b.rfind('(', at);
+    b.erase(start, b.find('\n', at) + 1 - start);
+    s += b + line(1700000000.6 + i, "305#0000000000000000");
+  }
+  const Evidence e = analyze_text(s);
+  ASSERT_TRUE(e.uptime.share);
+  EXPECT_EQ(e.uptime.set, (std::vector<std::uint32_t>{0x351, 0x355, 0x356, 0x359, 0x35C}));
+  EXPECT_EQ(e.uptime.complete_seconds, 0u);
+  EXPECT_DOUBLE_EQ(*e.uptime.share, 0.0);
 }
 
 TEST(CaptureAnalyzer, DecodesSignalsWithMinLastMax) {

@@ -175,10 +175,32 @@ TEST(RuleInverterProtocolMismatch, BmsHeardForFiveSecondsWithoutInverterFires) {
   EXPECT_EQ(fs[0].evidence[0].count, 50u);
 }
 
-TEST(RuleInverterProtocolMismatch, UnderFiveSecondsIsOnlyANote) {
+TEST(RuleInverterProtocolMismatch, UnderFiveSecondsIsOnlyANoteWithItsOwnId) {
   const auto fs = run(rule_inverter_protocol_mismatch, bms_only(4.9));
   ASSERT_EQ(fs.size(), 1u);
-  expect_finding(fs[0], Cause::kInverterProtocolMismatch, Severity::kInfo, Layer::kConfiguration);
+  // A note, not the fault's cause id: statistics and records must never count it as one.
+  expect_finding(fs[0], Cause::kNoInverterInExcerpt, Severity::kInfo, std::nullopt);
+  EXPECT_TRUE(is_note(fs[0].cause));
+}
+
+TEST(RuleCaptureTooShort, UntimedShortOrFewCyclesSaySoAndLongEnoughDoesNot) {
+  Evidence e = bms_only(60.0);
+  e.bursts_seen = 60;
+  EXPECT_TRUE(run(rule_capture_too_short, e).empty());
+  e.bursts_seen = 4;  // under 5 cycles
+  EXPECT_EQ(run(rule_capture_too_short, e).size(), 1u);
+  e = bms_only(9.9);  // under 10 s
+  e.bursts_seen = 10;
+  auto fs = run(rule_capture_too_short, e);
+  ASSERT_EQ(fs.size(), 1u);
+  expect_finding(fs[0], Cause::kCaptureTooShort, Severity::kInfo, std::nullopt);
+  EXPECT_NE(fs[0].evidence.front().text.find("9.9 s and 10 BMS cycles"), std::string::npos)
+      << fs[0].evidence.front().text;
+  e.timed = false;
+  e.inventory.untimed_frames = e.inventory.frames = 12;
+  fs = run(rule_capture_too_short, e);
+  ASSERT_EQ(fs.size(), 1u);
+  EXPECT_NE(fs[0].title.find("No timestamps"), std::string::npos);
 }
 
 TEST(RuleInverterProtocolMismatch, AnInverterFrameOrAnEarlierAckOrBitRateFaultSilencesIt) {
@@ -197,7 +219,7 @@ TEST(RuleInverterProtocolMismatch, AnInverterFrameOrAnEarlierAckOrBitRateFaultSi
 
 TEST(RuleCanIdConflict, AConflictFiresWithItsErrorsAfter) {
   Evidence e;
-  e.conflicts.push_back({0x351, 2.0, 1.0, 3});
+  e.conflicts.push_back({0x351, 2.0, 1.0, 3, {}, 0});
   const auto fs = run(rule_can_id_conflict, e);
   ASSERT_EQ(fs.size(), 1u);
   expect_finding(fs[0], Cause::kCanIdConflict, Severity::kFault, Layer::kConfiguration);
@@ -212,7 +234,7 @@ TEST(RuleCanIdConflict, AConflictFiresWithItsErrorsAfter) {
 TEST(RuleCanIdConflict, NoConflictDoesNotAndNoErrorsAfterAddsNoErrorLine) {
   Evidence e;
   EXPECT_TRUE(run(rule_can_id_conflict, e).empty());
-  e.conflicts.push_back({0x355, 1.9, 0.5, 0});
+  e.conflicts.push_back({0x355, 1.9, 0.5, 0, {}, 0});
   const auto fs = run(rule_can_id_conflict, e);
   ASSERT_EQ(fs.size(), 1u);
   EXPECT_EQ(fs[0].evidence.size(), 1u);

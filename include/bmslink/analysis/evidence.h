@@ -81,6 +81,10 @@ struct IdConflict {
   double rate_ratio = 0.0;         // frames against cycles: 2 when every cycle carries it twice
   double alternation = 0.0;        // share of payloads equal to the one two frames back, not one
   std::uint64_t errors_after = 0;  // error frames right behind a frame of this id
+  // Every id arriving twice per cycle (the second sender's whole set, most with identical
+  // payloads), and the error frames right behind any of them: the conflict's collisions.
+  std::vector<std::uint32_t> doubled_ids;
+  std::uint64_t doubled_errors_after = 0;
 };
 
 struct PlausibilityIssue {

@@ -30,6 +30,9 @@ struct IdStats {
   std::uint8_t min_len = 0;
   std::uint8_t max_len = 0;
   std::uint64_t payload_changes = 0;  // frames whose payload differs from the previous one
+  // Copies per cycle when the id comes in clusters (a second sender 1-25 ms behind, ACK
+  // repeats): then period_ms is the cycle, not the short interval inside the cluster.
+  std::uint32_t per_cycle = 1;
   std::array<std::uint8_t, 64> last_data{};
   std::uint8_t last_len = 0;
 };
@@ -56,6 +59,13 @@ struct Inventory {
   std::vector<Talker> talkers;                    // largest first
   std::map<std::string, std::uint64_t> errors;    // "no-ack" -> count, from decode_error_frame
   std::map<std::string, std::uint64_t> channels;  // frames per channel
+  // Timestamps that run backwards by more than kBackwardToleranceNs (joined or re-sorted
+  // captures): how often, the largest step back and where the first one happened. Intervals
+  // across such a step are not measured.
+  static constexpr std::int64_t kBackwardToleranceNs = 1'000'000;
+  std::uint64_t backward_steps = 0;
+  std::int64_t largest_backward_ns = 0;
+  std::optional<std::int64_t> first_backward_ns;  // the timestamp after the step
 
   std::optional<double> duration_s() const;
 };
@@ -115,6 +125,10 @@ class InventoryBuilder {
   std::optional<std::uint32_t> first_key_;  // first data frame, for merging the chunk boundary
   std::optional<std::int64_t> first_frame_ns_;
   std::optional<std::uint32_t> burst_first_;
+  std::optional<std::int64_t> last_timed_ns_;   // of any frame, for backward steps
+  std::optional<std::int64_t> first_timed_ns_;  // of any frame, for the chunk boundary
+  void step_back(std::int64_t from_ns, std::int64_t to_ns);
+  static void period_of(Track& t);
   std::uint64_t rng_ = 0x9E3779B97F4A7C15ULL;
 };
 

@@ -46,6 +46,10 @@ enum class Cause : std::uint8_t {
   kFirmwareIncompatibility,
   kBmsProtectionActive,
   kHealthy,
+  // Notes: statements about the capture, not causes. Own ids so that no note carries a fault's id.
+  kNoInverterInExcerpt,
+  kCaptureTooShort,
+  kTimestampsBackwards,
 };
 
 struct CauseInfo {
@@ -55,6 +59,9 @@ struct CauseInfo {
   std::string_view name;       // a few words for people
 };
 const CauseInfo& cause_info(Cause cause);
+// True for the notes (no_inverter_in_excerpt, capture_too_short, timestamps_backwards): never a
+// root cause, never counted in statistics.
+bool is_note(Cause cause);
 std::string_view cause_id(Cause cause);
 std::optional<Layer> cause_layer(Cause cause);
 std::optional<Cause> parse_cause(std::string_view id);
