@@ -1,5 +1,7 @@
 #include "analysis/signal_analyzer.h"
 
+#include <cmath>
+
 #include <algorithm>
 
 namespace bmslink::analysis::detail {
@@ -193,6 +195,21 @@ SignalAnalyzer::Result SignalAnalyzer::finish() {
         s.last = st.last;
       }
       s.text = st.text_value;
+      if (!sig.values.empty() && !sig.is_text()) {
+        auto label = [&sig](double v) -> std::string {
+          if (sig.factor == 0) return {};
+          const auto raw = static_cast<std::int64_t>(std::llround((v - sig.offset) / sig.factor));
+          const auto it = sig.values.find(raw);
+          if (it == sig.values.end()) return {};
+          std::string name = it->second;
+          for (char& c : name)
+            if (c == '_') c = ' ';  // "not_supported" reads as "not supported"
+          return name;
+        };
+        s.min_label = label(s.min);
+        s.last_label = label(s.last);
+        s.max_label = label(s.max);
+      }
       out.signals.push_back(std::move(s));
       if (st.level != StateLevel::kNone && st.active_frames > 0) {
         out.state.active.push_back(

@@ -110,6 +110,45 @@ std::optional<double> quartile_ratio(const std::vector<double>& key,
   return (high + 1.0) / (low + 1.0);  // +1: a quiet bottom quarter does not make it infinite
 }
 
+std::optional<std::pair<double, double>> quartile_rates(const std::vector<double>& key,
+                                                        const std::vector<double>& err) {
+  if (key.size() < 8) return std::nullopt;
+  std::vector<std::size_t> order(key.size());
+  std::iota(order.begin(), order.end(), 0);
+  std::sort(order.begin(), order.end(),
+            [&](std::size_t i, std::size_t j) { return key[i] < key[j]; });
+  const std::size_t q = key.size() / 4;
+  double low = 0, high = 0;
+  for (std::size_t i = 0; i < q; ++i) {
+    low += err[order[i]];
+    high += err[order[key.size() - 1 - i]];
+  }
+  return std::pair{high / static_cast<double>(q), low / static_cast<double>(q)};
+}
+
+// Mean errors per minute in `bands` equal-width bands of `key` between its extremes.
+std::vector<std::pair<double, double>> rate_by_band(const std::vector<double>& key,
+                                                    const std::vector<double>& err, int bands,
+                                                    double min_width) {
+  std::vector<std::pair<double, double>> out;
+  if (key.empty()) return out;
+  const double lo = *std::min_element(key.begin(), key.end());
+  const double hi = *std::max_element(key.begin(), key.end());
+  const double width = std::max(min_width, (hi - lo) / bands);
+  std::vector<double> e_sum(static_cast<std::size_t>(bands), 0), m_sum(e_sum);
+  for (std::size_t i = 0; i < key.size(); ++i) {
+    const auto b = std::min<std::size_t>(static_cast<std::size_t>(bands - 1),
+                                         static_cast<std::size_t>((key[i] - lo) / width));
+    e_sum[b] += err[i];
+    m_sum[b] += 1;
+  }
+  for (std::size_t b = 0; b < e_sum.size(); ++b) {
+    if (m_sum[b] > 0)
+      out.emplace_back(lo + (static_cast<double>(b) + 0.5) * width, e_sum[b] / m_sum[b]);
+  }
+  return out;
+}
+
 std::optional<ErrorBand> best_error_band(const std::vector<double>& key,
                                          const std::vector<double>& err) {
   const std::size_t n = std::min(key.size(), err.size());
@@ -220,6 +259,9 @@ TimeBins::Series TimeBins::finish(bool absolute, std::uint64_t error_frames) con
     corr.rho_temperature = spearman(temp, err_t);
     corr.current_rate_ratio = quartile_ratio(cur, err_c);
     corr.temperature_rate_ratio = quartile_ratio(temp, err_t);
+    corr.current_quarter_rates = quartile_rates(cur, err_c);
+    corr.temperature_quarter_rates = quartile_rates(temp, err_t);
+    corr.rate_by_temperature = rate_by_band(temp, err_t, 8, 0.5);
     corr.current_band = best_error_band(cur, err_c);
     corr.temperature_band = best_error_band(temp, err_t);
   }
@@ -263,6 +305,14 @@ TimeBins::Series TimeBins::finish(bool absolute, std::uint64_t error_frames) con
       for (std::size_t k = 0; k < 3; ++k) in += minutes_by_hour[(h0 + k) % 24];
       const double all = std::accumulate(minutes_by_hour.begin(), minutes_by_hour.end(), 0.0);
       band.minutes = static_cast<std::uint64_t>(in);
+      for (std::size_t i = 0; i < bins.size(); i += 60) {
+        const std::int64_t sec = *base_second_ + static_cast<std::int64_t>(i);
+        const auto hour = static_cast<std::size_t>(floor_div(sec, 3600) % 24 + 24) % 24;
+        if ((hour + 24 - h0) % 24 < 3) {
+          corr.hour_band_first_ns = sec * kNsPerS;
+          break;
+        }
+      }
       band.time_share = all > 0 ? in / all : 0.0;
       corr.hour_band = band;
     }

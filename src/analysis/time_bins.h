@@ -70,5 +70,8 @@ std::optional<ErrorBand> best_error_band(const std::vector<double>& key,
 // Error rate in the top versus bottom quarter of `key` ((high+1)/(low+1)); nullopt under 8 points.
 std::optional<double> quartile_ratio(const std::vector<double>& key,
                                      const std::vector<double>& err);
+// Errors per point in the top and in the bottom quarter of `key`; nullopt under 8 points.
+std::optional<std::pair<double, double>> quartile_rates(const std::vector<double>& key,
+                                                        const std::vector<double>& err);
 
 }  // namespace bmslink::analysis::detail

@@ -43,6 +43,28 @@ std::string band_text(const analysis::ErrorBand& b, const char* what, const char
                      b.error_share * 100, what, range, b.time_share * 100);
 }
 
+// "2.40 error frames/min in the top quarter of |current| against 0.10 in the bottom (24x)", or
+// "... against none in the bottom" when the quiet quarter had no errors: a ratio over nothing
+// means nothing.
+std::string quarters_text(const std::optional<std::pair<double, double>>& q, const char* what) {
+  if (!q) return {};
+  const auto [top, bottom] = *q;
+  if (bottom <= 0)
+    return fmt::format(
+        "{:.2f} error frames/min in the top quarter of {}, none in the bottom "
+        "quarter",
+        top, what);
+  if (top <= 0)
+    return fmt::format(
+        "no error frames in the top quarter of {}, {:.2f}/min in the bottom "
+        "quarter",
+        what, bottom);
+  return fmt::format(
+      "{:.2f} error frames/min in the top quarter of {} against {:.2f} in the "
+      "bottom quarter ({:.1f}x)",
+      top, what, bottom, top / bottom);
+}
+
 Pattern current_pattern(const analysis::CorrelationEvidence& c) {
   Pattern p;
   const double rho = c.rho_current.value_or(0);
@@ -56,9 +78,9 @@ Pattern current_pattern(const analysis::CorrelationEvidence& c) {
   if (high_band) p.lines.push_back(band_text(*c.current_band, "|pack current|", "A"));
   if (c.rho_current)
     p.lines.push_back(
-        fmt::format("Spearman rho {:.2f} between |current| and errors per minute; "
-                    "error rate {:.1f}x higher in the top quarter of |current|",
-                    rho, c.current_rate_ratio.value_or(0)));
+        fmt::format("Spearman rho {:.2f} between |current| and errors per minute", rho));
+  if (auto q = quarters_text(c.current_quarter_rates, "|current|"); !q.empty())
+    p.lines.push_back(q);
   return p;
 }
 
@@ -79,6 +101,8 @@ Pattern temperature_pattern(const analysis::CorrelationEvidence& c) {
         fmt::format("Spearman rho {:.2f} between pack temperature and errors per "
                     "minute (more errors as it gets {})",
                     rho, rho >= 0 ? "warmer" : "colder"));
+  if (auto q = quarters_text(c.temperature_quarter_rates, "temperature"); !q.empty())
+    p.lines.push_back(q);
   return p;
 }
 
@@ -113,53 +137,71 @@ void rule_environment_patterns(const Evidence& e, Findings& r) {
       std::max(temp.fired ? temp.strength : 0.0, hour.fired ? hour.strength : 0.0);
   const bool emi_wins = cur.fired && (!thermal || cur.strength >= thermal_strength);
 
-  if (cur.fired) {
-    auto& f = r.add(Cause::kEmiPowerCorrelated, emi_wins ? Severity::kFault : Severity::kWarning,
-                    0.6 + 0.3 * std::min(1.0, cur.strength),
-                    "Bus errors rise with pack current: interference from the power path",
-                    "Route the CAN cable away from DC and AC power cables (cross at right angles), "
-                    "use shielded twisted pair grounded at one end, add ferrites, keep the run "
-                    "under 5 m near the inverter, or fit an isolated CAN transceiver.");
+  // One cause: over a solar day current, temperature and the hour move together, so a second
+  // "correlated" cause would only repeat the first. The pattern that holds more of the errors
+  // in less of the time is the cause; the other is named in it as having moved along.
+  if (emi_wins) {
+    auto& f =
+        r.add(Cause::kEmiPowerCorrelated, Severity::kFault, 0.6 + 0.3 * std::min(1.0, cur.strength),
+              "Bus errors rise with pack current: interference from the power path",
+              "Route the CAN cable away from DC and AC power cables (cross at right angles), "
+              "use shielded twisted pair grounded at one end, add ferrites, keep the run "
+              "under 5 m near the inverter, or fit an isolated CAN transceiver.");
     for (const auto& line : cur.lines) f.evidence.push_back({line, std::nullopt, {}, std::nullopt});
-    if (!emi_wins)
+    if (thermal) {
+      const Pattern& other =
+          temp.fired && (!hour.fired || temp.strength >= hour.strength) ? temp : hour;
       f.evidence.push_back(
-          {"Current moved together with temperature or time of day here; those "
-           "explain the errors better (see the thermal finding)",
+          {fmt::format("{} moved together with current here and explains the errors less well "
+                       "(band excess {:.2f} against {:.2f}); not a second cause:",
+                       &other == &temp ? "Temperature" : "The time of day", other.strength,
+                       cur.strength),
            std::nullopt,
            {},
            std::nullopt});
-  }
-  if (thermal) {
-    auto& f = r.add(Cause::kThermalOrTimePattern, emi_wins ? Severity::kWarning : Severity::kFault,
-                    0.6 + 0.3 * std::min(1.0, thermal_strength),
-                    "Bus errors follow temperature or the time of day",
-                    "Look for what changes at those temperatures or hours: terminals that loosen "
-                    "when cold or warm (re-torque), condensation in a connector on cold mornings, "
-                    "a connector in the sun, a pump/heater on the same supply; check the "
-                    "connections again at that time.");
-    const bool temp_first = temp.fired && (!hour.fired || temp.strength >= hour.strength);
-    const Pattern& first = temp_first ? temp : hour;
-    const Pattern& second = temp_first ? hour : temp;
-    for (const auto& line : first.lines)
-      f.evidence.push_back({line, std::nullopt, {}, std::nullopt});
-    if (second.fired) {
-      f.evidence.push_back(
-          {fmt::format("Temperature and time of day moved together; {} explains the errors "
-                       "better (it holds more of them in less of the time)",
-                       temp_first ? "temperature" : "the hour"),
-           std::nullopt,
-           {},
-           std::nullopt});
-      for (const auto& line : second.lines)
-        f.evidence.push_back({line, std::nullopt, {}, std::nullopt});
+      for (const auto& line : other.lines)
+        f.evidence.push_back({"  " + line, std::nullopt, {}, std::nullopt});
     }
-    if (emi_wins)
-      f.evidence.push_back(
-          {"Temperature/time moved together with current here; current explains "
-           "the errors better",
-           std::nullopt,
-           {},
-           std::nullopt});
+    return;
+  }
+  auto& f = r.add(Cause::kThermalOrTimePattern, Severity::kFault,
+                  0.6 + 0.3 * std::min(1.0, thermal_strength),
+                  "Bus errors follow temperature or the time of day",
+                  "Look for what changes at those temperatures or hours: terminals that loosen "
+                  "when cold or warm (re-torque), condensation in a connector on cold mornings, "
+                  "a connector in the sun, a pump/heater on the same supply; check the "
+                  "connections again at that time.");
+  const bool temp_first = temp.fired && (!hour.fired || temp.strength >= hour.strength);
+  const Pattern& first = temp_first ? temp : hour;
+  const Pattern& second = temp_first ? hour : temp;
+  // The hour band is given in UTC in the text; its first occurrence carries a time so reports
+  // show it in the reader's zone too.
+  const auto at_of = [&c](const Pattern& p, const Pattern& h) -> std::optional<std::int64_t> {
+    return &p == &h ? c.hour_band_first_ns : std::nullopt;
+  };
+  for (const auto& line : first.lines)
+    f.evidence.push_back({line, at_of(first, hour), {}, std::nullopt});
+  if (second.fired) {
+    f.evidence.push_back(
+        {fmt::format("Temperature and time of day moved together; {} explains the errors "
+                     "better (it holds more of them in less of the time)",
+                     temp_first ? "temperature" : "the hour"),
+         std::nullopt,
+         {},
+         std::nullopt});
+    for (const auto& line : second.lines)
+      f.evidence.push_back({"  " + line, at_of(second, hour), {}, std::nullopt});
+  }
+  if (cur.fired) {
+    f.evidence.push_back(
+        {fmt::format("Pack current moved together with it and explains the errors less well "
+                     "(band excess {:.2f} against {:.2f}); not a second cause:",
+                     cur.strength, thermal_strength),
+         std::nullopt,
+         {},
+         std::nullopt});
+    for (const auto& line : cur.lines)
+      f.evidence.push_back({"  " + line, std::nullopt, {}, std::nullopt});
   }
 }
 

@@ -83,17 +83,16 @@ NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(StateEvidence::Active, key, sign
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(StateEvidence, active, state_frames)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(ErrorBand, lo, hi, error_share, time_share, errors,
                                                 minutes, open_low, open_high)
-NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(CorrelationEvidence, binned_minutes, rho_current,
-                                                rho_temperature, current_rate_ratio,
-                                                temperature_rate_ratio, hour_concentration,
-                                                busiest_hour, hours_covered, temperature_band,
-                                                current_band, hour_band, rate_by_current,
-                                                errors_by_hour)
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(
+    CorrelationEvidence, binned_minutes, rho_current, rho_temperature, current_rate_ratio,
+    temperature_rate_ratio, hour_concentration, busiest_hour, hours_covered, temperature_band,
+    current_band, hour_band, rate_by_current, errors_by_hour, current_quarter_rates,
+    temperature_quarter_rates, rate_by_temperature, hour_band_first_ns)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(UptimeEvidence, set, seconds, complete_seconds,
                                                 share, timeout_ns, dropouts, dropout_stream,
                                                 dropout_count, longest_outage_ns, open_silence)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(SignalStats, name, unit, key, count, min, max, last,
-                                                text)
+                                                text, min_label, last_label, max_label)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(MinuteBin, start_ns, frames, errors, id_mask,
                                                 voltage_v, current_a, temperature_c, soc)
 NLOHMANN_JSON_SERIALIZE_ENUM(LimitBreachKind,
@@ -162,6 +161,9 @@ bool is_double_key(std::string_view k) {
                                                   "hi",
                                                   "error_share",
                                                   "worst_current_a",
+                                                  "current_quarter_rates",
+                                                  "temperature_quarter_rates",
+                                                  "rate_by_temperature",
                                                   "limit_a",
                                                   "time_share",
                                                   "rho_current",

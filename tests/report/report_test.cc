@@ -34,7 +34,7 @@ CaptureReport hand_built() {
   e.uptime.timeout_ns = 3'000'000'000;
   e.uptime.dropout_count = 2;
   e.uptime.longest_outage_ns = 7'500'000'000;
-  e.signals.push_back({"pack_voltage", "V", 0x356, 120, 51.5, 53.25, 52.0, ""});
+  e.signals.push_back({"pack_voltage", "V", 0x356, 120, 51.5, 53.25, 52.0, "", "", "", ""});
   diagnosis::Finding f;
   f.cause = diagnosis::Cause::kIntermittentDropouts;
   f.layer = diagnosis::Layer::kEnvironment;

@@ -157,8 +157,12 @@ struct CorrelationEvidence {
   std::optional<double> rho_temperature;     // vs mean pack temperature
   std::optional<double> current_rate_ratio;  // error rate, top vs bottom quarter of |current|
   std::optional<double> temperature_rate_ratio;  // same by temperature
-  std::optional<double> hour_concentration;      // share of errors in the busiest 3-hour window
-  std::optional<int> busiest_hour;               // UTC hour the window starts at
+  // The rates behind those ratios (errors per minute in the top and bottom quarter), so a quiet
+  // bottom quarter reads "none" rather than as a huge ratio.
+  std::optional<std::pair<double, double>> current_quarter_rates;
+  std::optional<std::pair<double, double>> temperature_quarter_rates;
+  std::optional<double> hour_concentration;  // share of errors in the busiest 3-hour window
+  std::optional<int> busiest_hour;           // UTC hour the window starts at
   double hours_covered = 0.0;
   // The band of each variable where errors concentrate most (threshold or middle band, either
   // direction): cold mornings, hot afternoons, high current.
@@ -166,8 +170,10 @@ struct CorrelationEvidence {
   std::optional<ErrorBand> current_band;
   std::optional<ErrorBand> hour_band;  // the busiest 3-hour window
   // Error rate (per minute) by |current| band and by hour of day, for the report.
-  std::vector<std::pair<double, double>> rate_by_current;  // (band centre A, errors/min)
-  std::vector<double> errors_by_hour;                      // 24 entries when absolute time
+  std::vector<std::pair<double, double>> rate_by_current;      // (band centre A, errors/min)
+  std::vector<std::pair<double, double>> rate_by_temperature;  // (band centre °C, errors/min)
+  std::optional<std::int64_t> hour_band_first_ns;  // first time the capture is in the hour band
+  std::vector<double> errors_by_hour;              // 24 entries when absolute time
 };
 
 struct UptimeEvidence {
@@ -194,6 +200,9 @@ struct SignalStats {
   double max = 0.0;
   double last = 0.0;
   std::string text;  // text signals: the last text
+  // Names of min, last and max in the signal's value table (VAL_: "ok", "active", "not
+  // supported"); empty when it has none or the value is not in it.
+  std::string min_label, last_label, max_label;
 };
 
 // Per-minute series for timelines: mean values where the BMS reported them.
