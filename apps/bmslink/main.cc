@@ -41,6 +41,8 @@ using bmslink::capture::FrameReader;
 constexpr int kExitOk = 0;
 constexpr int kExitInput = 1;
 constexpr int kExitUsage = 2;
+// Only with analyze --fail-on-fault: the input was read and a fault was found.
+constexpr int kExitFault = 3;
 
 std::string format_choices() {
   std::string s;
@@ -279,6 +281,8 @@ class ProgressBar {
 struct AnalyzeArgs {
   std::vector<std::string> paths;
   std::string format;
+  std::string tz = "local";
+  bool fail_on_fault = false;
   bool json = false;
   std::string html;
   double timeout_s = 3.0;
@@ -293,6 +297,13 @@ int cmd_analyze(const AnalyzeArgs& args) {
   options.analyzer.bitrate_bps = args.bitrate;
   options.threads = args.threads;
   int rc = kExitOk;
+  bool fault = false;
+  auto zone = bmslink::TimeZone::named(args.tz);
+  if (!zone) {
+    fmt::print(stderr, "bmslink: --tz: {}\n", zone.error().message);
+    return kExitUsage;
+  }
+  const bmslink::report::RenderOptions render{*zone};
   std::vector<bmslink::report::CaptureReport> reports;
   nlohmann::json all = nlohmann::json::array();
   for (const auto& path : args.paths) {
@@ -311,18 +322,20 @@ int cmd_analyze(const AnalyzeArgs& args) {
     if (read_rc != kExitOk) rc = read_rc;
     if (result->run.stats.frames == 0) continue;
     bmslink::report::CaptureReport report = std::move(*result);
+    for (const auto& f : report.findings)
+      fault |= f.severity == bmslink::diagnosis::Severity::kFault;
     if (args.json) {
-      all.push_back(bmslink::report::analysis_json(report));
+      all.push_back(bmslink::report::analysis_json(report, render));
     } else {
       if (!reports.empty()) fmt::print("\n");
-      fmt::print("{}", bmslink::report::analysis_text(report));
+      fmt::print("{}", bmslink::report::analysis_text(report, render));
     }
     reports.push_back(std::move(report));
   }
   if (args.json)
     fmt::print("{}\n", args.paths.size() == 1 && !all.empty() ? all[0].dump(2) : all.dump(2));
   if (!args.html.empty() && !reports.empty()) {
-    const std::string html = bmslink::report::analysis_html(reports);
+    const std::string html = bmslink::report::analysis_html(reports, render);
     AtomicOutput out(args.html);
     if (!out.open()) return kExitInput;
     if (std::fwrite(html.data(), 1, html.size(), out.file()) != html.size()) {
@@ -331,6 +344,8 @@ int cmd_analyze(const AnalyzeArgs& args) {
     }
     if (!out.commit()) return kExitInput;
   }
+  // Reading problems (1) come first; a fault is only reported when asked for.
+  if (rc == kExitOk && args.fail_on_fault && fault) return kExitFault;
   return rc;
 }
 
@@ -581,6 +596,11 @@ int main(int argc, char** argv) try {
                    "Threads for large candump logs (default: one per core)")
       ->check(CLI::Range(0, 256));
   analyze->add_option("--format", format, format_help);
+  analyze->add_option("--tz", aa.tz,
+                      "Time zone for times in the report: an IANA name (Europe/Berlin), UTC or "
+                      "local (default); UTC is shown beside it");
+  analyze->add_flag("--fail-on-fault", aa.fail_on_fault,
+                    "Exit with status 3 when a fault is found (for scripts; 0 otherwise)");
 
   auto* decode =
       app.add_subcommand("decode", "Decoded signals of every frame (table, or JSON lines)");
@@ -639,7 +659,10 @@ int main(int argc, char** argv) try {
   simulate->add_option("--to", sim_to, "Output format")->check(CLI::IsMember({"candump", "asc"}));
   simulate->add_option("-o,--output", sim_out, "Output file (standard output by default)");
 
-  auto* help = app.add_subcommand("help", "Show help for every command");
+  auto* help = app.add_subcommand("help", "Show help: 'bmslink help COMMAND' for one command");
+  std::vector<std::string> help_topic;
+  help->add_option("COMMAND", help_topic, "The command (and subcommand) to explain");
+  app.set_version_flag("--version", std::string("bmslink ") + BMSLINK_VERSION);
 
   try {
     app.parse(argc, argv);
@@ -657,7 +680,30 @@ int main(int argc, char** argv) try {
     return kExitUsage;
   }
   if (*help) {
-    fmt::print("{}", app.get_formatter()->make_help(&app, "bmslink", CLI::AppFormatMode::All));
+    if (help_topic.empty()) {
+      fmt::print("{}", app.get_formatter()->make_help(&app, "bmslink", CLI::AppFormatMode::All));
+      return kExitOk;
+    }
+    // "help dbc export": walk down the named subcommands.
+    CLI::App* topic = &app;
+    std::string path = "bmslink";  // the parents: CLI11 adds the command's own name
+    std::string parent = path;
+    for (const auto& word : help_topic) {
+      CLI::App* sub = nullptr;
+      try {
+        sub = topic->get_subcommand(word);
+      } catch (const CLI::OptionNotFound&) {
+        sub = nullptr;
+      }
+      if (sub == nullptr || sub == help) {
+        fmt::print(stderr, "bmslink: no command '{}'; 'bmslink help' lists them\n", word);
+        return kExitUsage;
+      }
+      topic = sub;
+      parent = path;
+      path += " " + word;
+    }
+    fmt::print("{}", topic->help(parent));
     return kExitOk;
   }
   if (*frames) return cmd_frames(frames_in, format, frames_json);

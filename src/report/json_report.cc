@@ -11,7 +11,7 @@ namespace {
 
 using namespace detail;
 
-json summary_json(const CaptureReport& r) {
+json summary_json(const CaptureReport& r, const RenderOptions& options) {
   const auto& e = r.run.evidence;
   const auto& up = e.uptime;
   const auto& top = r.findings.front();
@@ -23,6 +23,12 @@ json summary_json(const CaptureReport& r) {
     }
     if (f.severity == diagnosis::Severity::kWarning) verdict = "warning";
   }
+  // Nothing wrong found, but too little to judge: not "healthy".
+  if (verdict == "healthy" &&
+      std::any_of(r.findings.begin(), r.findings.end(), [](const diagnosis::Finding& f) {
+        return f.cause == diagnosis::Cause::kCaptureTooShort;
+      }))
+    verdict = "inconclusive";
   json uptime = {{"share", up.share ? json(round_to(*up.share, 1e-4)) : json(nullptr)},
                  {"seconds", up.seconds},
                  {"complete_seconds", up.complete_seconds},
@@ -41,6 +47,10 @@ json summary_json(const CaptureReport& r) {
                     : json(nullptr)},
       {"start_utc", e.absolute_time && e.inventory.first_ns ? json(iso_utc(*e.inventory.first_ns))
                                                             : json(nullptr)},
+      {"start_local", e.absolute_time && e.inventory.first_ns
+                          ? json(options.tz.format(*e.inventory.first_ns))
+                          : json(nullptr)},
+      {"time_zone", options.tz.name()},
       {"duration_s", opt(e.inventory.duration_s())},
       {"bms_frames", e.timing.bms_frames},
       {"inverter_frames", e.timing.inverter_frames},
@@ -75,6 +85,9 @@ json findings_json(const CaptureReport& r) {
     }
     out.push_back({{"cause", diagnosis::cause_id(f.cause)},
                    {"layer", f.layer ? json(diagnosis::layer_number(*f.layer)) : json(nullptr)},
+                   {"layer_name",
+                    f.layer ? json(std::string(diagnosis::layer_name(*f.layer))) : json(nullptr)},
+                   {"note", diagnosis::is_note(f.cause)},
                    {"severity", std::string(diagnosis::severity_name(f.severity))},
                    {"score", round_to(f.score, 0.01)},
                    {"title", f.title},
@@ -95,6 +108,11 @@ json signals_json(const analysis::Evidence& e) {
       one["min"] = s.min;
       one["last"] = s.last;
       one["max"] = s.max;
+      if (!s.min_label.empty() || !s.last_label.empty() || !s.max_label.empty()) {
+        one["min_label"] = opt_str(s.min_label);
+        one["last_label"] = opt_str(s.last_label);
+        one["max_label"] = opt_str(s.max_label);
+      }
     }
     out.push_back(std::move(one));
   }
@@ -115,7 +133,7 @@ json identification_json(const protocol::Identification& id) {
           {"protocol", opt_str(id.protocol)}};
 }
 
-json analysis_json(const CaptureReport& r) {
+json analysis_json(const CaptureReport& r, const RenderOptions& options) {
   const auto& e = r.run.evidence;
   const auto& inv = e.inventory;
   json ids = json::array();
@@ -128,7 +146,8 @@ json analysis_json(const CaptureReport& r) {
                    {"max_gap_ms", opt(s.max_gap_ms)},
                    {"min_len", s.min_len},
                    {"max_len", s.max_len},
-                   {"payload_changes", s.payload_changes}});
+                   {"payload_changes", s.payload_changes},
+                   {"per_cycle", s.per_cycle}});
   }
   json talkers = json::array();
   for (const auto& t : inv.talkers) {
@@ -145,6 +164,7 @@ json analysis_json(const CaptureReport& r) {
           {"lines", st.lines},
           {"malformed", st.malformed},
           {"junk_lines", st.junk},
+          {"backward_steps", inv.backward_steps},
           {"frames", inv.frames},
           {"data_frames", inv.data_frames},
           {"remote_frames", inv.remote_frames},
@@ -159,7 +179,7 @@ json analysis_json(const CaptureReport& r) {
           {"ids", ids},
           {"talkers", talkers},
           {"protocol", identification_json(e.protocol)},
-          {"summary", summary_json(r)},
+          {"summary", summary_json(r, options)},
           {"findings", findings_json(r)},
           {"signals", signals_json(e)}};
 }

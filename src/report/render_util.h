@@ -28,9 +28,35 @@ inline std::string opt_ms(const std::optional<double>& v, int decimals = 1) {
   return v ? fmt::format("{:.{}f}", *v, decimals) : "-";
 }
 
-// "layer 2 (physical connections)", or "state" for findings without a layer.
-inline std::string layer_text(const std::optional<diagnosis::Layer>& layer) {
-  return layer ? fmt::format("layer {}", diagnosis::layer_number(*layer)) : std::string("state");
+// "layer 2 — physical connections"; "note" for statements about the capture; "state" for the
+// BMS's own state (protection) and healthy.
+inline std::string layer_text(const diagnosis::Finding& f) {
+  if (f.layer)
+    return fmt::format("layer {} \u2014 {}", diagnosis::layer_number(*f.layer),
+                       diagnosis::layer_name(*f.layer));
+  return diagnosis::is_note(f.cause) ? "note" : "state";
+}
+
+// A signal's display name, qualified by its message id when another message has a signal of the
+// same name (two "soc" rows must not read as one signal).
+inline std::string signal_label(const std::vector<analysis::SignalStats>& all,
+                                const analysis::SignalStats& s) {
+  for (const auto& o : all)
+    if (&o != &s && o.name == s.name && o.key != s.key)
+      return fmt::format("{} ({})", s.name, analysis::key_hex(s.key));
+  return s.name;
+}
+
+// "1000.4", or "1000.4 (2x)" for an id that comes several times per cycle.
+inline std::string period_text(const analysis::IdStats& s) {
+  if (!s.period_ms) return "-";
+  if (s.per_cycle > 1) return fmt::format("{:.1f} ({}x)", *s.period_ms, s.per_cycle);
+  return fmt::format("{:.1f}", *s.period_ms);
+}
+
+// A value, or its value-table name.
+inline std::string value_text(double v, const std::string& label) {
+  return label.empty() ? fmt::format("{}", v) : label;
 }
 
 // "2025-11-24 16:00:32.879 UTC" for absolute capture times.
@@ -47,8 +73,12 @@ inline std::string iso_utc(std::int64_t ns) {
                      tod.seconds().count(), tod.subseconds().count());
 }
 
-inline std::string when(const analysis::Evidence& e, std::int64_t ns) {
-  if (e.absolute_time) return iso_utc(ns);
+inline std::string when(const analysis::Evidence& e, std::int64_t ns,
+                        const TimeZone& tz = TimeZone::utc()) {
+  if (e.absolute_time) {
+    if (tz.is_utc()) return tz.format(ns);
+    return fmt::format("{} = {} UTC", tz.format(ns), TimeZone::utc().format_clock(ns, true));
+  }
   if (e.inventory.first_ns)
     return fmt::format("+{:.3f} s", static_cast<double>(ns - *e.inventory.first_ns) / 1e9);
   return format_seconds(ns, 3);

@@ -12,7 +12,8 @@ namespace bmslink::report {
 
 using namespace detail;
 
-std::string analysis_text(const CaptureReport& r) {
+std::string analysis_text(const CaptureReport& r, const RenderOptions& options) {
+  const TimeZone& tz = options.tz;
   std::string out;
   auto it = std::back_inserter(out);
   const auto& e = r.run.evidence;
@@ -23,6 +24,7 @@ std::string analysis_text(const CaptureReport& r) {
   std::string span = "(no timestamps)";
   if (const auto d = inv.duration_s()) {
     span = fmt::format("over {:.1f} s of {} time", *d, time_kind_name(inv.time_kind));
+    if (e.absolute_time && inv.first_ns) span += ", from " + when(e, *inv.first_ns, tz);
   }
   fmt::format_to(it,
                  "  {} frames {}: {} data, {} remote, {} error, {} CAN FD, {} with 29-bit ids\n",
@@ -40,10 +42,12 @@ std::string analysis_text(const CaptureReport& r) {
                                     : fmt::format(", manufacturer \"{}\"", protocol.manufacturer),
       protocol.confidence, protocol.inverter.empty() ? "" : ", inverter " + protocol.inverter);
   if (e.uptime.share) {
+    std::string set;
+    for (auto id : e.uptime.set) set += (set.empty() ? "" : " ") + analysis::key_hex(id);
     fmt::format_to(it,
-                   "  uptime: complete BMS set in {:.2f} % of {} s; {} dropout(s) over {:.0f} s; "
-                   "longest silence {:.1f} s\n",
-                   *e.uptime.share * 100, e.uptime.seconds, e.uptime.dropout_count,
+                   "  uptime: complete BMS set ({}) in {:.2f} % of {} s; {} dropout(s) over "
+                   "{:.0f} s; longest silence {:.1f} s\n",
+                   set, *e.uptime.share * 100, e.uptime.seconds, e.uptime.dropout_count,
                    static_cast<double>(e.uptime.timeout_ns) / 1e9,
                    static_cast<double>(e.uptime.longest_outage_ns) / 1e9);
   }
@@ -61,11 +65,11 @@ std::string analysis_text(const CaptureReport& r) {
     std::string sev(diagnosis::severity_name(f.severity));
     std::transform(sev.begin(), sev.end(), sev.begin(),
                    [](char c) { return static_cast<char>(std::toupper(c)); });
-    fmt::format_to(it, "  {}. {:<7} {:<8} {}: {}\n", n++, sev, layer_text(f.layer),
+    fmt::format_to(it, "  {}. {:<7} {}  {}: {}\n", n++, sev, layer_text(f),
                    diagnosis::cause_id(f.cause), f.title);
     for (const auto& item : f.evidence) {
       fmt::format_to(it, "       - {}{}\n", item.text,
-                     item.at_ns ? fmt::format(" (at {})", when(e, *item.at_ns)) : "");
+                     item.at_ns ? fmt::format(" (at {})", when(e, *item.at_ns, tz)) : "");
     }
     fmt::format_to(it, "       fix: {}\n", f.fix);
   }
@@ -74,12 +78,14 @@ std::string analysis_text(const CaptureReport& r) {
     fmt::format_to(it, "\n  {:<36} {:>6} {:>10} {:>10} {:>10}  {}\n", "signal", "id", "min", "last",
                    "max", "unit");
     for (const auto& s : e.signals) {
+      const std::string name = signal_label(e.signals, s);
       if (s.unit == "ascii") {
-        fmt::format_to(it, "  {:<36} {:>6} {:>32}\n", s.name, analysis::key_hex(s.key),
+        fmt::format_to(it, "  {:<36} {:>6} {:>32}\n", name, analysis::key_hex(s.key),
                        fmt::format("\"{}\"", s.text));
       } else {
-        fmt::format_to(it, "  {:<36} {:>6} {:>10} {:>10} {:>10}  {}\n", s.name,
-                       analysis::key_hex(s.key), s.min, s.last, s.max, s.unit);
+        fmt::format_to(it, "  {:<36} {:>6} {:>10} {:>10} {:>10}  {}\n", name,
+                       analysis::key_hex(s.key), value_text(s.min, s.min_label),
+                       value_text(s.last, s.last_label), value_text(s.max, s.max_label), s.unit);
       }
     }
   }
@@ -91,11 +97,29 @@ std::string analysis_text(const CaptureReport& r) {
                                                    : fmt::format("{}-{}", s.min_len, s.max_len);
     fmt::format_to(it, "  {:<12} {:>8} {:>11} {:>10} {:>11} {:>6} {:>8}\n",
                    analysis::key_hex(s.extended ? (s.id | can::kEffFlag) : s.id), s.count,
-                   opt_ms(s.period_ms), opt_ms(s.jitter_ms, 2), opt_ms(s.max_gap_ms), len,
+                   period_text(s), opt_ms(s.jitter_ms, 2), opt_ms(s.max_gap_ms), len,
                    s.payload_changes);
   }
   if (inv.ids_beyond_cap > 0)
     fmt::format_to(it, "  ... and {} frames of further ids\n", inv.ids_beyond_cap);
+  bool clustered = false;
+  for (const auto& s : inv.ids) clustered |= s.per_cycle > 1;
+  if (clustered)
+    fmt::format_to(it,
+                   "  (Nx): the id comes N times per cycle (a second sender or repeats); the "
+                   "period is the cycle\n");
+  if (inv.talkers.empty()) {
+    if (!e.timed)
+      fmt::format_to(it,
+                     "\n  talkers: not grouped (ids are grouped by their timing; this "
+                     "capture has none)\n");
+    if (!inv.errors.empty()) {
+      fmt::format_to(it, "\n  error frames by kind:\n");
+      for (const auto& [kind, count] : inv.errors)
+        fmt::format_to(it, "    {:<40} {}\n", kind, count);
+    }
+    return out;
+  }
   fmt::format_to(it, "\n  talkers (ids that leave the bus together in bursts):\n");
   char label = 'A';
   for (const auto& t : inv.talkers) {

@@ -166,8 +166,13 @@ causes = {'inverter_protocol_mismatch', 'bitrate_mismatch', 'bms_silent', 'can_i
           'ground_loop', 'thermal_or_time_pattern', 'intermittent_dropouts', 'endianness_mismatch',
           'scaling_mismatch', 'invalid_values', 'missing_required_frames', 'unknown_protocol',
           'firmware_incompatibility', 'bms_protection_active', 'healthy'}
+notes = {'no_inverter_in_excerpt', 'capture_too_short', 'timestamps_backwards'}
+layer_names = {1: 'configuration', 2: 'physical connections', 3: 'cable', 4: 'electrical environment',
+               5: 'protocol and firmware', None: None}
 for f in a['findings']:
-    check(set(f) == {'cause', 'layer', 'severity', 'score', 'title', 'evidence', 'fix'} and f['cause'] in causes and
+    check(set(f) == {'cause', 'layer', 'layer_name', 'note', 'severity', 'score', 'title', 'evidence', 'fix'} and
+          f['cause'] in causes | notes and f['note'] == (f['cause'] in notes) and
+          layer_names[f['layer']] == f['layer_name'] and
           f['severity'] in ('fault', 'warning', 'info'), 'finding shape: %r' % f)
 check(a['summary']['talking'] == 'both' and a['summary']['ack_visible'] is True, 'talkers: %r' % a['summary'])
 check(a['summary']['frames'] == 6318 and a['summary']['error_frames'] == 18 and a['summary']['uptime']['share'] == 1.0,
@@ -234,7 +239,7 @@ with tempfile.TemporaryDirectory() as tmp:
             check(False, 'SVG not well-formed: %s: %s' % (err, svg[:120]))
 
     class Balance(HTMLParser):
-        VOID = {'meta', 'br', 'img', 'input', 'link', 'hr', 'rect', 'path'}
+        VOID = {'meta', 'br', 'wbr', 'img', 'input', 'link', 'hr', 'rect', 'path', 'line'}
 
         def __init__(self):
             super().__init__()

@@ -61,12 +61,16 @@ TEST(TextReport, SaysTheGivenBitRateTheUptimeAndTheFindingsInOrder) {
                    "frames/min"),
             std::string::npos)
       << t;
-  EXPECT_NE(t.find("uptime: complete BMS set in 50.00 % of 120 s; 2 dropout(s) over 3 s; longest "
-                   "silence 7.5 s"),
+  EXPECT_NE(t.find("uptime: complete BMS set (0x351 0x355) in 50.00 % of 120 s; 2 dropout(s) "
+                   "over 3 s; longest silence 7.5 s"),
             std::string::npos)
       << t;
-  const auto first = t.find("1. FAULT   layer 4  intermittent_dropouts: The BMS goes silent");
-  const auto second = t.find("2. WARNING layer 2  bus_errors: Occasional bus errors");
+  // Layers by number and name.
+  const auto first = t.find(
+      "1. FAULT   layer 4 \u2014 electrical environment  intermittent_dropouts: The BMS goes "
+      "silent");
+  const auto second =
+      t.find("2. WARNING layer 2 \u2014 physical connections  bus_errors: Occasional bus errors");
   EXPECT_NE(first, std::string::npos) << t;
   EXPECT_NE(second, std::string::npos) << t;
   EXPECT_LT(first, second);
@@ -104,6 +108,79 @@ TEST(HtmlReport, IsOneSelfContainedPageNamingTheFindings) {
   EXPECT_EQ(h.find("<script"), std::string::npos);
   EXPECT_EQ(h.find("http://"), std::string::npos);
   EXPECT_EQ(h.find("https://"), std::string::npos);
+}
+
+TEST(TextReport, ShowsTimesInTheChosenZoneWithUtcBeside) {
+  // 2026-06-01 06:00:30 UTC is 08:00:30 CEST in Berlin (summer time, +2 h).
+  auto berlin = TimeZone::named("Europe/Berlin");
+  ASSERT_TRUE(berlin);
+  const std::string t = analysis_text(hand_built(), RenderOptions{*berlin});
+  EXPECT_NE(t.find("(at 2026-06-01 08:00:30.000 CEST = 06:00:30 UTC)"), std::string::npos) << t;
+  EXPECT_NE(t.find("from 2026-06-01 08:00:00.000 CEST = 06:00:00 UTC"), std::string::npos) << t;
+  const auto j = analysis_json(hand_built(), RenderOptions{*berlin});
+  EXPECT_EQ(j["summary"]["time_zone"], "Europe/Berlin");
+  EXPECT_EQ(j["summary"]["start_local"], "2026-06-01 08:00:00.000 CEST");
+  EXPECT_EQ(j["summary"]["start_utc"], "2026-06-01 06:00:00.000 UTC");
+}
+
+TEST(TextReport, NamesValueTableEntriesQualifiesSharedNamesAndExplainsTwicePerCycle) {
+  CaptureReport r = hand_built();
+  auto& e = r.run.evidence;
+  // A 0x35A alarm field: raw 2 = "ok", 1 = "active" (the Victron/SMA value table).
+  analysis::SignalStats alarm{
+      "alarm_high_voltage", "", 0x35A, 120, 1, 2, 2, "", "active", "ok", "ok"};
+  e.signals.push_back(alarm);
+  // Two messages with a signal called soc.
+  e.signals.push_back({"soc", "%", 0x355, 120, 40, 60, 50, "", "", "", ""});
+  e.signals.push_back({"soc", "%", 0x379, 12, 41, 61, 51, "", "", "", ""});
+  analysis::IdStats doubled;
+  doubled.id = 0x351;
+  doubled.count = 240;
+  doubled.period_ms = 1000.4;
+  doubled.per_cycle = 2;
+  e.inventory.ids.push_back(doubled);
+  const std::string t = analysis_text(r);
+  EXPECT_NE(t.find("alarm_high_voltage"), std::string::npos);
+  EXPECT_NE(t.find("active         ok         ok"), std::string::npos) << t;
+  EXPECT_NE(t.find("soc (0x355)"), std::string::npos) << t;
+  EXPECT_NE(t.find("soc (0x379)"), std::string::npos) << t;
+  EXPECT_NE(t.find("1000.4 (2x)"), std::string::npos) << t;
+  EXPECT_NE(t.find("the id comes N times per cycle"), std::string::npos) << t;
+  const auto j = analysis_json(r);
+  bool labelled = false;
+  for (const auto& s : j["signals"])
+    if (s["name"] == "alarm_high_voltage") labelled = s["last_label"] == "ok";
+  EXPECT_TRUE(labelled);
+  EXPECT_EQ(j["ids"][0]["per_cycle"], 2);
+}
+
+TEST(JsonReport, ACaptureTooShortToJudgeIsInconclusiveNotHealthy) {
+  CaptureReport r = hand_built();
+  diagnosis::Finding note;
+  note.cause = diagnosis::Cause::kCaptureTooShort;
+  note.severity = diagnosis::Severity::kInfo;
+  note.title = "Too short to judge the link";
+  note.fix = "Capture at least 60 s.";
+  r.findings = {note};
+  const auto j = analysis_json(r);
+  EXPECT_EQ(j["summary"]["verdict"], "inconclusive");
+  EXPECT_EQ(j["findings"][0]["note"], true);
+  EXPECT_TRUE(j["findings"][0]["layer"].is_null());
+  const std::string t = analysis_text(r);
+  EXPECT_NE(t.find("1. INFO    note  capture_too_short"), std::string::npos) << t;
+}
+
+TEST(TextReport, AnUntimedCaptureListsNoTalkers) {
+  CaptureReport r = hand_built();
+  auto& e = r.run.evidence;
+  e.timed = false;
+  e.absolute_time = false;
+  e.inventory.time_kind = TimeKind::kNone;
+  e.inventory.first_ns.reset();
+  e.inventory.last_ns.reset();
+  const std::string t = analysis_text(r);
+  EXPECT_EQ(t.find("talkers (ids that leave"), std::string::npos) << t;
+  EXPECT_NE(t.find("talkers: not grouped"), std::string::npos) << t;
 }
 
 }  // namespace

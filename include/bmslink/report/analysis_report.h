@@ -12,6 +12,7 @@
 #include <nlohmann/json.hpp>
 
 #include "bmslink/analysis/run.h"
+#include "bmslink/core/time_zone.h"
 #include "bmslink/diagnosis/findings.h"
 #include "bmslink/diagnosis/pipeline.h"
 #include "bmslink/protocol/identify.h"
@@ -21,9 +22,16 @@ namespace bmslink::report {
 // What the renderers draw: the pipeline's result (diagnosis/pipeline.h).
 using CaptureReport = diagnosis::CaptureResult;
 
+struct RenderOptions {
+  // Absolute times are shown in this zone, with UTC beside them when it is another zone. The
+  // library default is UTC; the CLI passes the machine's zone or --tz.
+  TimeZone tz = TimeZone::utc();
+};
+
 nlohmann::json identification_json(const protocol::Identification& identification);
-nlohmann::json analysis_json(const CaptureReport& report);
-std::string analysis_text(const CaptureReport& report);
-std::string analysis_html(const std::vector<CaptureReport>& reports);
+nlohmann::json analysis_json(const CaptureReport& report, const RenderOptions& options = {});
+std::string analysis_text(const CaptureReport& report, const RenderOptions& options = {});
+std::string analysis_html(const std::vector<CaptureReport>& reports,
+                          const RenderOptions& options = {});
 
 }  // namespace bmslink::report
