@@ -17,6 +17,7 @@ bootstrap:
 # npm packages the tests use (locked in package-lock.json).
 node-deps:
 	cd tests/oracle/candied && npm ci --no-audit --no-fund --loglevel=error
+	cd tests/browser && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund --loglevel=error
 
 build:
 	cmake --preset release >/dev/null

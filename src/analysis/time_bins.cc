@@ -202,8 +202,8 @@ TimeBins::Series TimeBins::finish(bool absolute, std::uint64_t error_frames) con
   for (std::size_t i = 0; i < bins.size(); i += per) {
     MinuteBin mb;
     mb.start_ns = (*base_second_ + static_cast<std::int64_t>(i)) * kNsPerS;
-    double v = 0, c = 0, t = 0, soc = 0;
-    int nv = 0, nc = 0, nt = 0, ns = 0;
+    double v = 0, c = 0, t = 0, soc = 0, ccl = 0, dcl = 0;
+    int nv = 0, nc = 0, nt = 0, ns = 0, nccl = 0, ndcl = 0;
     for (std::size_t k = i; k < std::min(bins.size(), i + per); ++k) {
       const auto& b = bins[k];
       mb.frames += b.frames;
@@ -213,7 +213,11 @@ TimeBins::Series TimeBins::finish(bool absolute, std::uint64_t error_frames) con
       if (!std::isnan(b.current_a)) c += static_cast<double>(b.current_a), ++nc;
       if (!std::isnan(b.temperature_c)) t += static_cast<double>(b.temperature_c), ++nt;
       if (b.soc != 0xFF) soc += b.soc, ++ns;
+      if (!std::isnan(b.ccl_a)) ccl += static_cast<double>(b.ccl_a), ++nccl;
+      if (!std::isnan(b.dcl_a)) dcl += static_cast<double>(b.dcl_a), ++ndcl;
     }
+    if (nccl) mb.ccl_a = ccl / nccl;
+    if (ndcl) mb.dcl_a = dcl / ndcl;
     if (nv) mb.voltage_v = v / nv;
     if (nc) mb.current_a = c / nc;
     if (nt) mb.temperature_c = t / nt;

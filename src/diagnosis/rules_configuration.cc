@@ -114,11 +114,15 @@ void rule_limits_ignored(const Evidence& e, Findings& r) {
                            b->worst_current_a);
         break;
     }
+    const std::string tolerance =
+        b->kind == analysis::LimitBreachKind::kChargeWhileDisabled
+            ? fmt::format("anything over {:.0f} A counts", LF::kToleranceA)
+            : fmt::format("{:.1f} A beyond it; tolerance {:.0f} A or {:.0f} % of the limit",
+                          b->worst_current_a - b->limit_a, LF::kToleranceA,
+                          LF::kToleranceShare * 100);
     f.evidence.push_back(
-        {fmt::format("{} ({:.1f} A beyond it; tolerance {:.0f} A or {:.0f} %), {} s in all, "
-                     "longest {} s from the time shown",
-                     what, b->worst_current_a - b->limit_a, LF::kToleranceA,
-                     LF::kToleranceShare * 100, b->seconds, b->longest_s),
+        {fmt::format("{} ({}), {} s in all, longest {} s from the time shown", what, tolerance,
+                     b->seconds, b->longest_s),
          b->longest_start_ns,
          {b->kind == analysis::LimitBreachKind::kChargeWhileDisabled ? "0x35C" : "0x351", "0x356"},
          b->seconds});

@@ -94,7 +94,8 @@ NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(UptimeEvidence, set, seconds, co
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(SignalStats, name, unit, key, count, min, max, last,
                                                 text, min_label, last_label, max_label)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(MinuteBin, start_ns, frames, errors, id_mask,
-                                                voltage_v, current_a, temperature_c, soc)
+                                                voltage_v, current_a, temperature_c, soc, ccl_a,
+                                                dcl_a)
 NLOHMANN_JSON_SERIALIZE_ENUM(LimitBreachKind,
                              {{LimitBreachKind::kChargeOverLimit, "charge_over_limit"},
                               {LimitBreachKind::kDischargeOverLimit, "discharge_over_limit"},
@@ -161,6 +162,8 @@ bool is_double_key(std::string_view k) {
                                                   "hi",
                                                   "error_share",
                                                   "worst_current_a",
+                                                  "ccl_a",
+                                                  "dcl_a",
                                                   "current_quarter_rates",
                                                   "temperature_quarter_rates",
                                                   "rate_by_temperature",

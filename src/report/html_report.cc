@@ -40,10 +40,11 @@ std::string esc(std::string_view s) {
   return out;
 }
 
-// Charts are drawn at about the size they show on a phone (360 units wide, text 13 units), so
+// Charts are drawn at about the size they show on a phone (360 units wide, text 15 units), so
 // no label ends up under 12 px on a 375 px screen; on a laptop they grow to at most 560 px.
-constexpr double kW = 360, kH = 170;
-constexpr double kLeft = 46, kRight = 10, kTop = 10, kBottom = 34;
+constexpr double kW = 360;
+constexpr double kLeft = 50, kRight = 10, kTop = 24, kBottom = 36;
+constexpr double kH = 184;
 constexpr double kPlotW = kW - kLeft - kRight, kPlotH = kH - kTop - kBottom;
 
 std::string num(double v) {
@@ -94,10 +95,12 @@ std::string time_ticks(const analysis::Evidence& e, const Axis& ax, const TimeZo
     } else {
       label = tz.format_clock(ns);
     }
+    // Labels at the right edge end there instead of running off the chart.
+    const char* anchor = x > kW - kRight - 22 ? "end" : "middle";
     out += fmt::format(
         "<line x1=\"{0:.1f}\" x2=\"{0:.1f}\" y1=\"{1}\" y2=\"{2}\" class=\"grid\"/>"
-        "<text x=\"{0:.1f}\" y=\"{3}\" text-anchor=\"middle\">{4}</text>",
-        x, kTop, kTop + kPlotH + 4, kTop + kPlotH + 17, esc(label));
+        "<text x=\"{0:.1f}\" y=\"{3}\" text-anchor=\"{5}\">{4}</text>",
+        x, kTop, kTop + kPlotH + 4, kTop + kPlotH + 19, esc(label), anchor);
   }
   const std::string zone = absolute ? tz.abbreviation(ax.t0) : "from the start";
   out += fmt::format("<text x=\"{}\" y=\"{}\" text-anchor=\"end\" class=\"axis\">time ({})</text>",
@@ -121,7 +124,7 @@ std::string value_ticks(double lo, double hi, const std::string& unit) {
         "<text x=\"{3}\" y=\"{4:.1f}\" text-anchor=\"end\">0</text>",
         kLeft, kLeft + kPlotW, y(0), kLeft - 4, y(0) + 4);
   }
-  out += fmt::format("<text x=\"2\" y=\"{}\" class=\"axis\">{}</text>", kTop + 2, esc(unit));
+  out += fmt::format("<text x=\"2\" y=\"14\" class=\"axis\">{}</text>", esc(unit));
   return out;
 }
 
@@ -170,6 +173,48 @@ std::string line_chart(const analysis::Evidence& e, const TimeZone& tz, const st
   return figure(title, kH, body);
 }
 
+// The pack current against the BMS's limits (+CCL above, -DCL below): where the line leaves the
+// band the inverter is not following the limits.
+std::string limit_chart(const analysis::Evidence& e, const TimeZone& tz) {
+  std::vector<std::pair<std::int64_t, double>> cur, ccl, dcl;
+  const auto mid = static_cast<std::int64_t>(e.minute_width_s) * 500'000'000;
+  for (const auto& m : e.minutes) {
+    if (m.current_a) cur.emplace_back(m.start_ns + mid, *m.current_a);
+    if (m.ccl_a) ccl.emplace_back(m.start_ns + mid, *m.ccl_a);
+    if (m.dcl_a) dcl.emplace_back(m.start_ns + mid, -*m.dcl_a);
+  }
+  if (cur.size() < 2) return {};
+  double lo = 0, hi = 0;
+  for (const auto* series : {&cur, &ccl, &dcl})
+    for (auto [t, v] : *series) lo = std::min(lo, v), hi = std::max(hi, v);
+  if (hi - lo < 1e-9) hi = lo + 1;
+  const Axis ax = time_axis(e);
+  auto path = [&](const std::vector<std::pair<std::int64_t, double>>& pts) {
+    std::string p;
+    for (auto [t, v] : pts)
+      p += fmt::format("{}{:.1f},{:.1f}", p.empty() ? "M" : " L", ax.x(t),
+                       kTop + kPlotH - (v - lo) / (hi - lo) * kPlotH);
+    return p;
+  };
+  std::string body = value_ticks(lo, hi, "A") + time_ticks(e, ax, tz);
+  if (!ccl.empty())
+    body += fmt::format(
+        "<path d=\"{}\" fill=\"none\" stroke=\"#b03a2e\" stroke-width=\"1.6\" "
+        "stroke-dasharray=\"6 3\"/>",
+        path(ccl));
+  if (!dcl.empty())
+    body += fmt::format(
+        "<path d=\"{}\" fill=\"none\" stroke=\"#b35900\" stroke-width=\"1.6\" "
+        "stroke-dasharray=\"6 3\"/>",
+        path(dcl));
+  body += fmt::format("<path d=\"{}\" fill=\"none\" stroke=\"#1e7d45\" stroke-width=\"2\"/>",
+                      path(cur));
+  return figure(
+      "Pack current (green, + charging) against the BMS's charge limit (red dashes) "
+      "and discharge limit (orange dashes)",
+      kH, body);
+}
+
 std::string presence_chart(const analysis::Evidence& e, const TimeZone& tz) {
   if (e.minutes.empty()) return {};
   std::uint64_t any = 0;
@@ -214,13 +259,13 @@ std::string presence_chart(const analysis::Evidence& e, const TimeZone& tz) {
 
 // Bars of error frames per minute against bands of a variable.
 std::string rate_bars(const std::vector<std::pair<double, double>>& rb, const std::string& title,
-                      const std::string& unit) {
+                      const std::string& unit, const std::string& per = "errors/min") {
   if (rb.empty()) return {};
   double top = 0;
   for (auto [a, r] : rb) top = std::max(top, r);
   if (top <= 0) top = 1;
   const double bw = kPlotW / static_cast<double>(rb.size());
-  std::string body = value_ticks(0, top, "errors/min");
+  std::string body = value_ticks(0, top, per);
   const std::size_t every = rb.size() > 5 ? 2 : 1;  // labels that fit at phone width
   for (std::size_t i = 0; i < rb.size(); ++i) {
     const double bh = rb[i].second / top * kPlotH;
@@ -230,7 +275,7 @@ std::string rate_bars(const std::vector<std::pair<double, double>>& rb, const st
         x + 1.5, kTop + kPlotH - bh, std::max(1.0, bw - 3), bh);
     if (i % every == 0)
       body += fmt::format("<text x=\"{:.1f}\" y=\"{}\" text-anchor=\"middle\">{}</text>",
-                          x + bw / 2, kTop + kPlotH + 17, esc(num(rb[i].first)));
+                          x + bw / 2, kTop + kPlotH + 19, esc(num(rb[i].first)));
   }
   body += fmt::format("<text x=\"{}\" y=\"{}\" text-anchor=\"end\" class=\"axis\">{}</text>",
                       kW - kRight, kH - 2, esc(unit));
@@ -286,9 +331,7 @@ std::string supporting_chart(const diagnosis::Finding& f, const analysis::Eviden
     case Cause::kIntermittentDropouts:
       return presence_chart(e, tz);
     case Cause::kInverterProtocolMismatch:
-      if (!e.limit_following.breaches.empty())
-        return line_chart(e, tz, "Pack current (+ charging)", "A", &analysis::MinuteBin::current_a,
-                          "#1e7d45");
+      if (!e.limit_following.breaches.empty()) return limit_chart(e, tz);
       return {};
     default:
       return {};
@@ -323,7 +366,7 @@ std::string analysis_html(const std::vector<CaptureReport>& reports, const Rende
       ".wrap{overflow-x:auto}table{border-collapse:collapse;font-size:14px}"
       "td,th{padding:3px 6px;text-align:right;vertical-align:top}"
       "td:first-child,th:first-child{text-align:left}tr:nth-child(even){background:#f3f3f3}"
-      "svg{width:100%;max-width:560px;height:auto;display:block;font-size:13px;"
+      "svg{width:100%;max-width:560px;height:auto;display:block;font-size:15px;"
       "font-family:system-ui,sans-serif;background:#fafafa}"
       "svg text{fill:#222}svg .axis{fill:#444}svg .grid{stroke:#ddd;stroke-width:1}"
       "svg .zero{stroke:#555;stroke-width:1.2;stroke-dasharray:4 3}"

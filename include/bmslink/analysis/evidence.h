@@ -215,6 +215,9 @@ struct MinuteBin {
   std::optional<double> current_a;
   std::optional<double> temperature_c;
   std::optional<double> soc;
+  // The BMS's current limits (0x351) in the minute, for drawing the current against them.
+  std::optional<double> ccl_a;
+  std::optional<double> dcl_a;
 };
 
 struct Evidence {
