@@ -38,7 +38,8 @@ SignalAnalyzer::SignalAnalyzer(const protocol::Decoder* decoder) {
     t.decoder = md;
     t.values.resize(md->signal_count());
     t.signals.resize(md->signal_count());
-    t.raw_path = !md->has_text() && md->signal_count() <= 64;
+    // Float bit patterns are not ordered like their values: those messages take the value path.
+    t.raw_path = !md->has_text() && !md->has_float() && md->signal_count() <= 64;
     t.raw.assign(md->signal_count(), std::int64_t{0});
     for (std::size_t i = 0; i < md->signal_count(); ++i) {
       const auto& sig = md->message().signals[i];

@@ -132,6 +132,12 @@ class Parser {
       } else if (kw == "BA_") {
         auto r = attribute(db);
         if (!r) return tl::unexpected(r.error());
+      } else if (kw == "SIG_VALTYPE_") {
+        auto r = value_type(db);
+        if (!r) return tl::unexpected(r.error());
+      } else if (kw == "SG_MUL_VAL_") {
+        auto r = mux_values(db);
+        if (!r) return tl::unexpected(r.error());
       } else if (kw == "NS_") {
         while (cur_.kind != Tok::kEnd && !(cur_.kind == Tok::kIdent && cur_.text == "BS_"))
           advance();
@@ -145,6 +151,7 @@ class Parser {
       }
     }
     if (lex_.unterminated()) return fail("unterminated string");
+    if (auto r = resolve_multiplexing(db); !r) return tl::unexpected(r.error());
     return db;
   }
 
@@ -257,7 +264,29 @@ class Parser {
     auto name = ident();
     if (!name) return fail("expected the signal name after SG_");
     s.name = *name;
-    if (cur_.kind == Tok::kIdent) advance();  // multiplexer indicator: decoded as a plain signal
+    s.line = line;
+    // Multiplexer indicator: "M" (a multiplexer), "m<n>" (selected by value n of the message's
+    // multiplexer), "m<n>M" (both: a nested multiplexer).
+    if (cur_.kind == Tok::kIdent) {
+      const std::string_view ind = cur_.text;
+      if (ind == "M") {
+        s.is_multiplexer = true;
+      } else if (ind.size() >= 2 && ind[0] == 'm') {
+        std::string_view digits = ind.substr(1);
+        if (digits.back() == 'M') {
+          s.is_multiplexer = true;
+          digits.remove_suffix(1);
+        }
+        std::int64_t v = 0;
+        const auto [ptr, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), v);
+        if (digits.empty() || ec != std::errc() || ptr != digits.data() + digits.size())
+          return fail("expected a multiplexer indicator M, m<n> or m<n>M");
+        s.mux = MuxSelector{{}, {{v, v}}};
+      } else {
+        return fail("expected a multiplexer indicator M, m<n> or m<n>M, or ':'");
+      }
+      advance();
+    }
     if (!punct(":")) return fail("expected ':' after the signal name");
     const auto start = unsigned_number();
     if (!start || *start > 511) return fail("expected the start bit (0-511)");
@@ -348,6 +377,112 @@ class Parser {
       s->values[*v] = *text;
     }
     return {};
+  }
+
+  // SIG_VALTYPE_ <id> <signal> : <0|1|2>;
+  Result<void> value_type(Database& db) {
+    advance();
+    const auto id = unsigned_number();
+    if (!id) return fail("expected the message id after SIG_VALTYPE_");
+    auto sig = ident();
+    if (!sig) return fail("expected the signal name in SIG_VALTYPE_");
+    Message* m = find_message(db, *id);
+    Signal* s = m ? find_signal(*m, *sig) : nullptr;
+    if (s == nullptr) return fail(fmt::format("SIG_VALTYPE_ for unknown signal {}", *sig));
+    punct(":");
+    const auto type = unsigned_number();
+    if (!type || *type > 2) return fail("expected 0 (integer), 1 (float) or 2 (double)");
+    if (*type == 1 && s->length != 32)
+      return fail(fmt::format("{} is declared float but is {} bits, not 32", s->name, s->length));
+    if (*type == 2 && s->length != 64)
+      return fail(fmt::format("{} is declared double but is {} bits, not 64", s->name, s->length));
+    if (*type != 0 && s->is_multiplexer)
+      return fail(fmt::format("multiplexer {} cannot be a float", s->name));
+    s->value_type = *type == 1   ? ValueType::kFloat32
+                    : *type == 2 ? ValueType::kFloat64
+                                 : ValueType::kInteger;
+    if (!punct(";")) return fail("expected ';' after SIG_VALTYPE_");
+    return {};
+  }
+
+  // SG_MUL_VAL_ <id> <signal> <multiplexer> <lo>-<hi>[, <lo>-<hi>]... ;
+  Result<void> mux_values(Database& db) {
+    advance();
+    const auto id = unsigned_number();
+    if (!id) return fail("expected the message id after SG_MUL_VAL_");
+    auto sig = ident();
+    if (!sig) return fail("expected the signal name in SG_MUL_VAL_");
+    auto mux = ident();
+    if (!mux) return fail("expected the multiplexer's name in SG_MUL_VAL_");
+    Message* m = find_message(db, *id);
+    Signal* s = m ? find_signal(*m, *sig) : nullptr;
+    if (s == nullptr) return fail(fmt::format("SG_MUL_VAL_ for unknown signal {}", *sig));
+    if (find_signal(*m, *mux) == nullptr)
+      return fail(fmt::format("SG_MUL_VAL_ names {} as multiplexer, which {} does not have", *mux,
+                              m->name));
+    MuxSelector sel{*mux, {}};
+    // "2-5" lexes as 2 and -5 (a number may start with '-'), or as 2, '-', 5.
+    while (!punct(";")) {
+      if (!sel.ranges.empty() && !punct(",")) return fail("expected ',' or ';' in SG_MUL_VAL_");
+      const auto lo = signed_number();
+      if (!lo) return fail("expected a range <lo>-<hi> in SG_MUL_VAL_");
+      std::optional<std::int64_t> hi;
+      if (punct("-")) {
+        hi = signed_number();
+      } else if (cur_.kind == Tok::kNumber && cur_.text.starts_with("-")) {
+        hi = signed_number();
+        if (hi) hi = -*hi;
+      }
+      if (!hi || *hi < *lo) return fail("expected a range <lo>-<hi> with lo <= hi in SG_MUL_VAL_");
+      sel.ranges.emplace_back(*lo, *hi);
+    }
+    if (sel.ranges.empty()) return fail("SG_MUL_VAL_ without a range");
+    // The ranges and the multiplexer named here replace the m<n> of the SG_ line (which cannot say
+    // which multiplexer it means when a message has several).
+    s->mux = std::move(sel);
+    return {};
+  }
+
+  // Every m<n> without SG_MUL_VAL_ belongs to the message's one plain multiplexer ("M"). Where
+  // there are several, or none, the reader cannot tell which: an error naming the signal's line.
+  Result<void> resolve_multiplexing(Database& db) {
+    for (auto& m : db.messages) {
+      std::vector<const Signal*> roots;
+      for (const auto& s : m.signals)
+        if (s.is_multiplexer && !s.mux) roots.push_back(&s);
+      for (auto& s : m.signals) {
+        if (!s.mux || !s.mux->multiplexer.empty()) continue;
+        if (roots.size() != 1) {
+          return make_error(
+              ErrorCode::kMalformed,
+              fmt::format("{}:{}: signal {} of {} is multiplexed but the message has {} "
+                          "multiplexers without a parent; an SG_MUL_VAL_ line must say which",
+                          name_, s.line, s.name, m.name, roots.size()));
+        }
+        s.mux->multiplexer = roots.front()->name;
+      }
+      // Every chain must end at a root, without cycles.
+      for (const auto& s : m.signals) {
+        const Signal* at = &s;
+        for (std::size_t depth = 0; at->mux; ++depth) {
+          const Signal* up = find_signal(m, at->mux->multiplexer);
+          if (up == nullptr || !up->is_multiplexer || depth > m.signals.size()) {
+            return make_error(ErrorCode::kMalformed,
+                              fmt::format("{}:{}: signal {} is selected by {}, which is not a "
+                                          "multiplexer of {} (or the chain loops)",
+                                          name_, s.line, s.name, at->mux->multiplexer, m.name));
+          }
+          at = up;
+        }
+      }
+    }
+    return {};
+  }
+
+  static const Signal* find_signal(const Message& m, std::string_view name) {
+    for (const auto& s : m.signals)
+      if (s.name == name) return &s;
+    return nullptr;
   }
 
   // CM_ [BO_ <id> | SG_ <id> <signal> | BU_ <node> | EV_ <var>] "<text>";

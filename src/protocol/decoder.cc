@@ -1,5 +1,6 @@
 #include "bmslink/protocol/decoder.h"
 
+#include <algorithm>
 #include <bit>
 #include <cmath>
 #include <cstring>
@@ -32,6 +33,14 @@ MessageDecoder::MessageDecoder(const Message& message) : message_(&message) {
     has_text_ |= p.text;
     p.factor = s.factor;
     p.offset = s.offset;
+    p.value_type = s.value_type;
+    p.mux = -1;
+    p.selector = nullptr;
+    // A float's bits are a pattern, never sign-extended.
+    if (s.is_float()) {
+      p.is_signed = false;
+      has_float_ = true;
+    }
     p.mask = s.length >= 64 ? ~0ULL : ((1ULL << s.length) - 1);
     // Decimal places of factor and offset (0.1 -> 1, 0.01 -> 2, 1 -> 0), up to 9.
     p.rounding = 1.0;
@@ -63,6 +72,41 @@ MessageDecoder::MessageDecoder(const Message& message) : message_(&message) {
     if (p.wide || p.first_byte + 8 > can::kMaxFdLen) direct_ = false;
     plans_.push_back(p);
   }
+  // Multiplexing: each selected signal's multiplexer by index, and an order in which every
+  // multiplexer is judged before the signals it selects (the parser checked the chains end).
+  std::vector<std::size_t> depth(plans_.size(), 0);
+  for (std::size_t i = 0; i < plans_.size(); ++i) {
+    const Signal& s = message.signals[i];
+    if (!s.mux) continue;
+    for (std::size_t k = 0; k < message.signals.size(); ++k)
+      if (message.signals[k].name == s.mux->multiplexer) plans_[i].mux = static_cast<int>(k);
+    plans_[i].selector = &*s.mux;
+  }
+  for (std::size_t i = 0; i < plans_.size(); ++i) {
+    for (int at = plans_[i].mux; at >= 0 && depth[i] <= plans_.size();
+         at = plans_[static_cast<std::size_t>(at)].mux)
+      ++depth[i];
+    if (plans_[i].mux >= 0) mux_order_.push_back(i);
+  }
+  std::stable_sort(mux_order_.begin(), mux_order_.end(),
+                   [&depth](std::size_t a, std::size_t b) { return depth[a] < depth[b]; });
+}
+
+double MessageDecoder::to_physical(const Plan& p, std::int64_t raw) noexcept {
+  double base;
+  switch (p.value_type) {
+    case ValueType::kFloat32: {
+      const auto bits = static_cast<std::uint32_t>(static_cast<std::uint64_t>(raw));
+      base = static_cast<double>(std::bit_cast<float>(bits));
+      return base * p.factor + p.offset;  // no decimal rounding: a float has its own precision
+    }
+    case ValueType::kFloat64:
+      base = std::bit_cast<double>(static_cast<std::uint64_t>(raw));
+      return base * p.factor + p.offset;
+    case ValueType::kInteger:
+      break;
+  }
+  return static_cast<double>(raw) * p.factor + p.offset;
 }
 
 namespace {
@@ -120,13 +164,21 @@ std::uint64_t MessageDecoder::decode_raw(const can::Frame& frame,
     raw[i] = extract(p, bytes);
     present |= std::uint64_t{1} << i;
   }
+  for (std::size_t i : mux_order_) {
+    if (i >= n) continue;
+    const auto m = static_cast<std::size_t>(plans_[i].mux);
+    const bool selected =
+        m < n && ((present >> m) & 1U) != 0 && plans_[i].selector->selects(raw[m]);
+    if (!selected) present &= ~(std::uint64_t{1} << i);
+  }
   return present;
 }
 
 double MessageDecoder::physical(std::size_t signal, std::int64_t raw) const noexcept {
   const Plan& p = plans_[signal];
-  double value = static_cast<double>(raw) * p.factor + p.offset;
-  if (p.rounding > 1.0) value = round_half_away(value * p.rounding) / p.rounding;
+  double value = to_physical(p, raw);
+  if (p.rounding > 1.0 && p.value_type == ValueType::kInteger)
+    value = round_half_away(value * p.rounding) / p.rounding;
   return value;
 }
 
@@ -170,10 +222,24 @@ std::size_t MessageDecoder::decode(const can::Frame& frame, std::span<SignalValu
     if (p.last_byte >= frame.len) continue;  // absent, never zero
     const std::int64_t value = extract(p, padded);
     v.raw = value;
-    v.value = static_cast<double>(value) * p.factor + p.offset;
-    if (p.rounding > 1.0) v.value = round_half_away(v.value * p.rounding) / p.rounding;
+    v.value = to_physical(p, value);
+    if (p.rounding > 1.0 && p.value_type == ValueType::kInteger)
+      v.value = round_half_away(v.value * p.rounding) / p.rounding;
     v.present = true;
     ++present;
+  }
+  // A multiplexed signal is there only when its multiplexer is there and selects it.
+  for (std::size_t i : mux_order_) {
+    if (i >= out.size() || !out[i].present) continue;
+    const auto m = static_cast<std::size_t>(plans_[i].mux);
+    const bool selected =
+        m < out.size() && out[m].present && plans_[i].selector->selects(out[m].raw);
+    if (selected) continue;
+    out[i].present = false;
+    out[i].raw = 0;
+    out[i].value = 0.0;
+    out[i].text = {};
+    --present;
   }
   return present;
 }
@@ -202,16 +268,22 @@ Result<can::Frame> MessageDecoder::encode(std::span<const SignalInput> inputs) c
       }
       continue;
     }
+    if (s->is_float()) {
+      const double base = (in.value - s->offset) / s->factor;
+      raw = s->value_type == ValueType::kFloat32
+                ? std::bit_cast<std::uint32_t>(static_cast<float>(base))
+                : std::bit_cast<std::uint64_t>(base);
+    }
     const double scaled = std::round((in.value - s->offset) / s->factor);
     const double lo = s->is_signed ? -std::ldexp(1.0, static_cast<int>(s->length) - 1) : 0.0;
     const double hi = s->is_signed ? std::ldexp(1.0, static_cast<int>(s->length) - 1) - 1
                                    : std::ldexp(1.0, static_cast<int>(s->length)) - 1;
-    if (!(scaled >= lo && scaled <= hi)) {
+    if (!s->is_float() && !(scaled >= lo && scaled <= hi)) {
       return make_error(ErrorCode::kInvalidArgument,
                         fmt::format("{} = {} does not fit {} bits{}", s->name, in.value, s->length,
                                     s->is_signed ? " signed" : ""));
     }
-    raw = static_cast<std::uint64_t>(static_cast<std::int64_t>(scaled));
+    if (!s->is_float()) raw = static_cast<std::uint64_t>(static_cast<std::int64_t>(scaled));
     // Bit by bit, in the same walk as the reference extractor: not a hot path.
     std::uint32_t bit = s->start_bit;
     for (std::uint32_t k = 0; k < s->length; ++k) {
@@ -286,12 +358,19 @@ void append_decoded_json(std::string& out, const can::Frame& f, const MessageDec
     out += ":{\"value\":";
     if (v.signal->is_text()) {
       append_json_text(out, v.text);
+    } else if (!std::isfinite(v.value)) {
+      // A float signal can carry inf or NaN, which JSON cannot: null, and the IEEE name beside.
+      fmt::format_to(it, "null,\"ieee\":\"{}\"",
+                     std::isnan(v.value) ? "nan"
+                     : v.value > 0       ? "inf"
+                                         : "-inf");
     } else {
       fmt::format_to(it, "{}", v.value);
     }
     out += ",\"unit\":";
     append_json_text(out, v.signal->is_text() ? "" : v.signal->unit);
-    if (const auto label = v.signal->values.find(v.raw); label != v.signal->values.end()) {
+    if (const auto label = v.signal->values.find(v.raw);
+        !v.signal->is_float() && label != v.signal->values.end()) {
       out += ",\"label\":";
       append_json_text(out, label->second);
     }

@@ -41,7 +41,7 @@ std::string esc(std::string_view s) {
 }
 
 // Charts are drawn at about the size they show on a phone (360 units wide, text 15 units), so
-// no label ends up under 12 px on a 375 px screen; on a laptop they grow to at most 560 px.
+// no label ends up under 12 px on a 375 px screen; on a laptop they grow to at most 480 px.
 constexpr double kW = 360;
 constexpr double kLeft = 50, kRight = 10, kTop = 24, kBottom = 36;
 constexpr double kH = 184;
@@ -312,7 +312,7 @@ std::string errors_by_hour(const analysis::Evidence& e, const TimeZone& tz) {
   return rate_bars(
       local,
       fmt::format("Error frames by hour of the day ({})", tz.abbreviation(*e.inventory.first_ns)),
-      "hour");
+      "hour", "error frames");
 }
 
 // The chart that supports a finding, drawn inside it.
@@ -366,7 +366,7 @@ std::string analysis_html(const std::vector<CaptureReport>& reports, const Rende
       ".wrap{overflow-x:auto}table{border-collapse:collapse;font-size:14px}"
       "td,th{padding:3px 6px;text-align:right;vertical-align:top}"
       "td:first-child,th:first-child{text-align:left}tr:nth-child(even){background:#f3f3f3}"
-      "svg{width:100%;max-width:560px;height:auto;display:block;font-size:15px;"
+      "svg{width:100%;max-width:480px;height:auto;display:block;font-size:15px;"
       "font-family:system-ui,sans-serif;background:#fafafa}"
       "svg text{fill:#222}svg .axis{fill:#444}svg .grid{stroke:#ddd;stroke-width:1}"
       "svg .zero{stroke:#555;stroke-width:1.2;stroke-dasharray:4 3}"

@@ -3,7 +3,10 @@
 // parse_dbc() reads the parts of a DBC file that describe signals: BO_ (messages), SG_ (signals
 // with Intel/Motorola order, sign, factor/offset, min/max, unit), VAL_ (value names), CM_
 // (comments) and numeric BA_ attributes (of messages and of the whole database; "GenMsgCycleTime"
-// also as cycle_time_ms). Everything else is skipped. A syntax error fails the
+// also as cycle_time_ms), multiplexing (M, mN, mNM and SG_MUL_VAL_ ranges) and SIG_VALTYPE_
+// (IEEE float and double). Everything else is skipped. What cannot be decoded right (a float that
+// is not 32 bits, a multiplexed signal whose multiplexer cannot be told) is an error naming the
+// line, never a silently wrong value. A syntax error fails the
 // whole file with "name:line: expected …". A text signal is written as a plain DBC signal whose
 // unit is "ascii" (other tools see a number; bmslink decodes the bytes as text).
 // Database is a plain value; decoding is const and thread-safe.
@@ -21,6 +24,19 @@
 namespace bmslink::protocol {
 
 enum class ByteOrder { kIntel, kMotorola };
+// SIG_VALTYPE_: 0 integer (default), 1 IEEE float (32 bits), 2 IEEE double (64 bits).
+enum class ValueType { kInteger, kFloat32, kFloat64 };
+
+// Which values of which multiplexer select a signal (inclusive ranges).
+struct MuxSelector {
+  std::string multiplexer;  // the multiplexer signal's name
+  std::vector<std::pair<std::int64_t, std::int64_t>> ranges;
+  bool selects(std::int64_t v) const {
+    for (const auto& [lo, hi] : ranges)
+      if (v >= lo && v <= hi) return true;
+    return false;
+  }
+};
 
 struct Signal {
   std::string name;
@@ -35,8 +51,13 @@ struct Signal {
   std::string unit;
   std::map<std::int64_t, std::string> values;  // VAL_
   std::string comment;                         // CM_ SG_
+  ValueType value_type = ValueType::kInteger;
+  bool is_multiplexer = false;     // "M", or "mNM" for a nested one
+  std::optional<MuxSelector> mux;  // present only when this multiplexer value selects it
+  std::uint64_t line = 0;          // of its SG_ line, for messages
 
   bool is_text() const { return unit == "ascii"; }
+  bool is_float() const { return value_type != ValueType::kInteger; }
 };
 
 struct Message {

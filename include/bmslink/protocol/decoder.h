@@ -24,8 +24,10 @@ namespace bmslink::protocol {
 
 struct SignalValue {
   const Signal* signal = nullptr;
+  // False when the signal's bytes lie beyond the frame, or its multiplexer does not select it.
   bool present = false;
-  std::int64_t raw = 0;   // sign-extended when the signal is signed
+  // Sign-extended when the signal is signed; the IEEE bit pattern for float and double signals.
+  std::int64_t raw = 0;
   double value = 0.0;     // raw * factor + offset, rounded to the factor's decimal resolution
   std::string_view text;  // text signals: printable bytes, padding trimmed (points into `buffer`)
 };
@@ -56,6 +58,8 @@ class MessageDecoder {
   // What decode() gives as `value` for signal i with this raw value.
   double physical(std::size_t signal, std::int64_t raw) const noexcept;
   bool has_text() const noexcept { return has_text_; }
+  // Float/double signals: their raw values are bit patterns, not ordered numbers.
+  bool has_float() const noexcept { return has_float_; }
 
   // A frame of the message's length with the given signals set (others 0): the inverse of
   // decode, for simulators and round-trip tests. Fails naming the signal when a name is unknown or
@@ -73,15 +77,22 @@ class MessageDecoder {
     bool wide;  // needs more than a 64-bit window (start offset + length > 64)
     bool is_signed;
     bool text;  // unit "ascii"; cached: comparing the unit string per frame showed in profiles
+    ValueType value_type;
+    int mux;  // index of the multiplexer that must select this signal, -1 for none
+    const MuxSelector* selector;
     std::uint32_t length;
     double rounding;  // 10^decimals of the factor: 0.1 -> 10, so 3 * 0.1 prints as 0.3
     double factor;    // copies of the signal's, next to the plan: no pointer chase per value
     double offset;
   };
   static std::int64_t extract(const Plan& p, const std::uint8_t* padded) noexcept;
+  static double to_physical(const Plan& p, std::int64_t raw) noexcept;
   const Message* message_;
   std::vector<Plan> plans_;
+  // Multiplexed signals, multiplexers before what they select: judged after extraction.
+  std::vector<std::size_t> mux_order_;
   bool has_text_ = false;
+  bool has_float_ = false;
   bool direct_ = true;  // every window fits in Frame::data: decode_raw needs no padded copy
 };
 
