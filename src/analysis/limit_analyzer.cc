@@ -53,6 +53,8 @@ struct Stretch {
   void within() { run_start = run_last = -1; }
 };
 
+double d(float v) { return static_cast<double>(v); }
+
 double tolerance(double limit) { return std::max(L::kToleranceA, L::kToleranceShare * limit); }
 
 }  // namespace
@@ -74,7 +76,7 @@ LimitFollowingEvidence limit_following(const TimeBins& bins) {
     dcl.take(bin.dcl_a, s);
     if (bin.charge_enable != 0xFF) enable.take(bin.charge_enable, s);
     if (std::isnan(bin.current_a)) continue;
-    const double current = bin.current_a;
+    const double current = d(bin.current_a);
     const auto c = ccl.at_second(s);
     const auto d = dcl.at_second(s);
     const auto en = enable.at_second(s);
@@ -141,23 +143,23 @@ std::vector<PlausibilityIssue> limit_plausibility(const TimeBins& bins) {
                                  std::tuple{bin.dvl_v, &dvl_prev, "discharge_voltage_limit"}}) {
       if (std::isnan(v)) continue;
       if (prev->at >= 0 && s - prev->at <= 5 && prev->value > 0 && v > 0) {
-        const double lo = std::min<double>(prev->value, v), hi = std::max<double>(prev->value, v);
+        const double lo = std::min(prev->value, d(v)), hi = std::max(prev->value, d(v));
         if (hi - lo > 0.15 * lo) {
           if (v_jumps++ == 0)
             first_jump = fmt::format("{} {:.1f} V -> {:.1f} V within {} s", name, prev->value,
-                                     static_cast<double>(v), s - prev->at);
+                                     d(v), s - prev->at);
         }
       }
-      *prev = {v, s};
+      *prev = {d(v), s};
     }
     if (std::isnan(bin.voltage_v) || bin.voltage_v < 5) continue;
-    const double pack = bin.voltage_v;
+    const double pack = d(bin.voltage_v);
     const bool soc_known = bin.soc != 0xFF;
     if (!std::isnan(bin.dvl_v) && bin.dvl_v > 0 && (!soc_known || bin.soc >= 15)) {
       ++dvl_judged;
       if (static_cast<double>(bin.dvl_v) >= pack) {
         if (dvl_over++ == 0) {
-          dvl_at = bin.dvl_v;
+          dvl_at = d(bin.dvl_v);
           pack_at_dvl = pack;
         }
       }
@@ -169,7 +171,7 @@ std::vector<PlausibilityIssue> limit_plausibility(const TimeBins& bins) {
       ++cvl_judged;
       if (pack - static_cast<double>(bin.cvl_v) > std::max(0.5, 0.01 * pack)) {
         if (cvl_under++ == 0) {
-          cvl_at = bin.cvl_v;
+          cvl_at = d(bin.cvl_v);
           pack_at_cvl = pack;
         }
       }

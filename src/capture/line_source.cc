@@ -142,8 +142,8 @@ bool DecodingSource::fill_decoded() {
     const bool le = encoding_ == TextEncoding::kUtf16Le;
     std::size_t i = 0;
     for (; i + 1 < raw_.size(); i += 2) {
-      const auto a = static_cast<unsigned char>(raw_[i]);
-      const auto b = static_cast<unsigned char>(raw_[i + 1]);
+      const std::uint32_t a = static_cast<unsigned char>(raw_[i]);
+      const std::uint32_t b = static_cast<unsigned char>(raw_[i + 1]);
       const std::uint32_t unit = le ? (a | (b << 8)) : ((a << 8) | b);
       if (unit >= 0xD800 && unit < 0xDC00) {
         if (high_surrogate_ != 0) append_utf8(decoded_, kReplacement);
