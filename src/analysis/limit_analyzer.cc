@@ -146,8 +146,8 @@ std::vector<PlausibilityIssue> limit_plausibility(const TimeBins& bins) {
         const double lo = std::min(prev->value, d(v)), hi = std::max(prev->value, d(v));
         if (hi - lo > 0.15 * lo) {
           if (v_jumps++ == 0)
-            first_jump = fmt::format("{} {:.1f} V -> {:.1f} V within {} s", name, prev->value,
-                                     d(v), s - prev->at);
+            first_jump = fmt::format("{} {:.1f} V -> {:.1f} V within {} s", name, prev->value, d(v),
+                                     s - prev->at);
         }
       }
       *prev = {d(v), s};

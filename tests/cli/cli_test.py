@@ -287,6 +287,60 @@ with tempfile.TemporaryDirectory() as tmp:
     for out in (one, two):
         check('%s:%d:' % (big, bad_line) in out.stderr, 'bad line %d named: %s' % (bad_line, out.stderr))
 
+# Issue 9: readable everywhere, files as people save them, an exit status for scripts.
+r = run('--version')
+check(r.returncode == 0 and r.stdout.startswith('bmslink '), '--version: %r' % r.stdout)
+r = run('help', 'analyze')
+check(r.returncode == 0 and '--tz' in r.stdout and '--fail-on-fault' in r.stdout and 'Usage: bmslink analyze ' in r.stdout,
+      'help analyze: %r' % r.stdout[:200])
+check(run('help', 'no-such-command').returncode == 2, 'help for an unknown command is a usage error')
+check(run('analyze', SAMPLE, '--tz', 'Mars/Olympus').returncode == 2, 'unknown --tz is a usage error')
+# The sample starts 2025-11-24 16:00:00 UTC (1764000000): 10:00 in Chicago (CST, -6 h).
+r = run('analyze', SAMPLE, '--tz', 'America/Chicago')
+check('from 2025-11-24 10:00:00.117 CST = 16:00:00 UTC' in r.stdout, '--tz Chicago: ' + r.stdout[:400])
+check('layer 2 \u2014 physical connections' in r.stdout or 'state' in r.stdout, 'layers named: ' + r.stdout[:800])
+# 0x35A alarm fields by name in analyze, as decode names them (a Victron-protocol capture).
+r = run('analyze', os.path.join(CAPTURES, 'seplos_victron_gx_candump_a.log'))
+check(any(l.split()[:2] == ['alarm_general', '0x35A'] and l.split()[2:5] == ['ok', 'ok', 'ok']
+          for l in r.stdout.splitlines()), '0x35A alarm names in analyze: ' + r.stdout)
+with tempfile.TemporaryDirectory() as tmp:
+    lines = open(SAMPLE, 'rb').read().decode().splitlines()[:400]
+    text = '\r\n'.join(lines) + '\r\n'
+    for name, data in (('bom.log', b'\xef\xbb\xbf' + text.encode()),
+                       ('ps.log', b'\xff\xfe' + text.encode('utf-16-le'))):
+        path = os.path.join(tmp, name)
+        with open(path, 'wb') as fh:
+            fh.write(data)
+        a = json.loads(run('analyze', path, '--json').stdout)
+        first = json.loads(run('frames', path, '--json').stdout.splitlines()[0])
+        check(a['frames'] == 400 and a['malformed'] == 0 and first['id'] == '0x359',
+              '%s: all 400 frames, the first one kept: %r %r' % (name, a['frames'], first))
+    cap = os.path.join(tmp, 'ignored.log')
+    run('simulate', '--fault', 'limits_ignored', '--duration', '600', '-o', cap)
+    r = run('analyze', cap, '--fail-on-fault')
+    check(r.returncode == 3 and 'ignores the BMS' in r.stdout, 'limits_ignored: exit 3 and the finding: %d' % r.returncode)
+    check(run('analyze', cap).returncode == 0, 'without --fail-on-fault a fault is exit 0')
+    cap2 = os.path.join(tmp, 'healthy.log')
+    run('simulate', '--fault', 'healthy', '--duration', '600', '-o', cap2)
+    check(run('analyze', cap2, '--fail-on-fault').returncode == 0, 'healthy with --fail-on-fault: exit 0')
+    # A joined capture: the second half's clock restarts 400 s earlier.
+    halves = open(cap2).read().splitlines()
+    joined = os.path.join(tmp, 'joined.log')
+    with open(joined, 'w') as fh:
+        fh.write('\n'.join(halves + halves[:200]) + '\n')
+    j = json.loads(run('analyze', joined, '--json').stdout)
+    check(j['backward_steps'] == 1 and any(f['cause'] == 'timestamps_backwards' for f in j['findings']),
+          'joined capture: %r' % j['backward_steps'])
+    check(all(x['period_ms'] is None or x['period_ms'] > 0 for x in j['ids']), 'no negative periods: %r' % j['ids'])
+    # A short untimed paste: not "healthy", no talkers.
+    paste = os.path.join(tmp, 'paste.txt')
+    with open(paste, 'w') as fh:
+        fh.write('359 00 00 00 00 04 50 4E\n351 14 02 74 0E 74 0E CC 01\n355 1A 00 64 00\n'
+                 '356 4E 13 00 00 F0 00\n35C C0 00\n')
+    j = json.loads(run('analyze', paste, '--json').stdout)
+    check(j['summary']['verdict'] == 'inconclusive' and j['talkers'] == [] and
+          j['findings'][0]['cause'] == 'capture_too_short', 'untimed paste: %r' % j['summary'])
+
 if failures:
     print('cli: %d failure(s)' % len(failures))
     for f in failures:

@@ -194,7 +194,7 @@ TEST(RuleCaptureTooShort, UntimedShortOrFewCyclesSaySoAndLongEnoughDoesNot) {
   auto fs = run(rule_capture_too_short, e);
   ASSERT_EQ(fs.size(), 1u);
   expect_finding(fs[0], Cause::kCaptureTooShort, Severity::kInfo, std::nullopt);
-  EXPECT_NE(fs[0].evidence.front().text.find("9.9 s and 10 BMS cycles"), std::string::npos)
+  EXPECT_NE(fs[0].evidence.front().text.find("9.9 s and 10 BMS cycle(s)"), std::string::npos)
       << fs[0].evidence.front().text;
   e.timed = false;
   e.inventory.untimed_frames = e.inventory.frames = 12;
@@ -562,6 +562,11 @@ TEST(RuleIntermittentDropouts, SilencesOfTheLimitsFrameFire) {
   EXPECT_EQ(fs[0].evidence[0].ids, (std::vector<std::string>{"0x351"}));
   EXPECT_EQ(fs[0].evidence[1].text, "0x351 silent for 4.2 s");
   EXPECT_EQ(fs[0].evidence[2].count, 54u);
+  // The layer and the fix agree: a layer-4 cause starts with layer-4 checks (ground potential,
+  // routing), and sends back to layer 2 only when nothing lines up.
+  EXPECT_TRUE(fs[0].fix.starts_with("Layer 4")) << fs[0].fix;
+  EXPECT_NE(fs[0].fix.find("0.2 V"), std::string::npos);
+  EXPECT_LT(fs[0].fix.find("0.2 V"), fs[0].fix.find("layer 2"));
 }
 
 TEST(RuleIntermittentDropouts, WithoutTheLimitsFrameTheEvidenceNamesTheBmsIds) {
