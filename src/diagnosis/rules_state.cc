@@ -55,10 +55,10 @@ void rule_capture_too_short(const Evidence& e, Findings& r) {
                           e.inventory.untimed_frames});
   } else {
     f.evidence.push_back(
-        {fmt::format("{:.1f} s and {} BMS cycles (at least {:.0f} s and {} cycles "
+        {fmt::format("{:.1f} s and {} BMS cycle(s) (at least {:.0f} s and {} cycles "
                      "are needed)",
                      e.duration_s, e.bursts_seen, kJudgeMinSeconds, kJudgeMinCycles),
-         e.inventory.first_ns,
+         std::nullopt,
          {},
          e.bursts_seen});
   }
