@@ -77,12 +77,14 @@ std::unique_ptr<FrameReader> open_or_report(const std::string& path, const std::
 int report_problems(const std::string& name, const bmslink::capture::ReaderStats& st,
                     const std::optional<bmslink::Error>& failure,
                     const bmslink::CollectingSink& sink, std::string_view read_as) {
+  // The junk before the first frame is the sink's first diagnostic, reported once.
+  const std::size_t junk_diagnostics = st.junk > 0 && !sink.kept().empty() ? 1 : 0;
+  if (junk_diagnostics > 0)
+    fmt::print(stderr, "bmslink: {}\n", bmslink::format_diagnostic(sink.kept().front()));
   if (st.malformed > 0) {
     fmt::print(stderr, "bmslink: {}: {} malformed line(s) skipped\n", name, st.malformed);
-    for (const auto& d : sink.kept()) {
-      if (&d - sink.kept().data() >= 5) break;
-      fmt::print(stderr, "  {}\n", bmslink::format_diagnostic(d));
-    }
+    for (std::size_t i = junk_diagnostics; i < sink.kept().size() && i < 5 + junk_diagnostics; ++i)
+      fmt::print(stderr, "  {}\n", bmslink::format_diagnostic(sink.kept()[i]));
     if (st.malformed > 5) {
       fmt::print(stderr, "  by reason:\n");
       for (const auto& [reason, n] : sink.by_reason())

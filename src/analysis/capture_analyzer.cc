@@ -129,6 +129,8 @@ Evidence CaptureAnalyzer::finish(const protocol::Identification& identification)
   if (e.timed) {
     e.limit_following = limit_following(s.bins);
     for (auto& issue : limit_plausibility(s.bins)) e.plausibility.push_back(std::move(issue));
+  } else {
+    for (auto& issue : limit_snapshot(e.signals)) e.plausibility.push_back(std::move(issue));
   }
   // Complete means every frame the protocol requires (BmslinkRequired), not just the ids seen.
   e.uptime =

@@ -67,7 +67,8 @@ std::vector<IdConflict> ConflictAnalyzer::finish() const {
   std::uint64_t errors = 0;
   for (std::size_t bit = 0; bit < 40; ++bit) {
     const auto& c = tracks_[bit];
-    if (c.count < 4 || c.second_copies >= c.count) continue;
+    // More than ~3 copies per cycle is a fast id or ACK repeats, not a second sender's set.
+    if (c.count < 4 || c.second_copies * 10 > c.count * 7) continue;
     const double ratio =
         static_cast<double>(c.count) / static_cast<double>(c.count - c.second_copies);
     if (ratio < 1.6) continue;

@@ -338,17 +338,20 @@ void InventoryBuilder::period_of(Track& t) {
   const auto& iv = t.intervals;
   std::vector<std::int64_t> shorts, longs;
   for (auto x : iv) (x < kClusterNs ? shorts : longs).push_back(x);
-  // Clustered: at least 30 % of the intervals short and the rest a real cycle. Then the cycle
-  // is one long interval plus the short ones inside a cluster.
-  if (iv.size() >= 4 && !longs.empty() && shorts.size() * 10 >= iv.size() * 3) {
+  // Clustered: copies come in bursts far shorter than the cycle (a second sender 2-3 ms behind,
+  // ACK repeats 0.3 ms apart), on average at least 1.5 per cycle. A fast id with jitter (every
+  // 20 ms, some intervals over 25 ms) is not: its short and long intervals are alike.
+  if (iv.size() >= 4 && longs.size() >= 2 && !shorts.empty()) {
+    const double short_ms = ns_to_ms(percentile(shorts, 0.5));
+    const double long_ms = ns_to_ms(percentile(longs, 0.5));
     const double copies = static_cast<double>(iv.size()) / static_cast<double>(longs.size());
-    const auto k = static_cast<std::uint32_t>(std::lround(copies));
-    t.stats.per_cycle = std::max<std::uint32_t>(k, 2);
-    t.stats.period_ms =
-        ns_to_ms(percentile(longs, 0.5)) +
-        static_cast<double>(t.stats.per_cycle - 1) * ns_to_ms(percentile(shorts, 0.5));
-    t.stats.jitter_ms = ns_to_ms(percentile(longs, 0.9)) - ns_to_ms(percentile(longs, 0.1));
-    return;
+    if (long_ms >= 10 * short_ms && copies >= 1.5) {
+      t.stats.per_cycle = static_cast<std::uint32_t>(std::lround(copies));
+      // The mean cycle: one long interval plus the short ones inside a cluster.
+      t.stats.period_ms = long_ms + (copies - 1) * short_ms;
+      t.stats.jitter_ms = ns_to_ms(percentile(longs, 0.9)) - ns_to_ms(percentile(longs, 0.1));
+      return;
+    }
   }
   t.stats.period_ms = ns_to_ms(percentile(iv, 0.5));
   t.stats.jitter_ms = ns_to_ms(percentile(iv, 0.9)) - ns_to_ms(percentile(iv, 0.1));

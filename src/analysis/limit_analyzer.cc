@@ -27,20 +27,27 @@ struct Held {
   }
 };
 
+// A stretch bridges up to this many seconds without a reading (a late 0x356), no more: an hour
+// without readings is not "over the limit for an hour".
+constexpr std::int64_t kBridgeS = 5;
+
 struct Stretch {
   LimitBreach breach;
-  std::int64_t run_start = -1;  // second the current stretch began, -1: none
-  std::int64_t run_last = -1;   // last second over in it
+  std::int64_t run_start = -1;    // second the current stretch began, -1: none
+  std::int64_t run_last = -1;     // last second over in it
+  std::uint64_t run_seconds = 0;  // seconds over in it (the bridged ones do not count)
   double worst_over = -1.0;
 
   void over(std::int64_t s, std::int64_t base, double current, double limit) {
-    // Seconds without a reading (no bin) do not break a stretch; a reading within limits does.
-    if (run_start < 0) run_start = s;
+    if (run_start < 0 || s - run_last > kBridgeS + 1) {
+      run_start = s;
+      run_seconds = 0;
+    }
     run_last = s;
+    ++run_seconds;
     ++breach.seconds;
-    const auto len = static_cast<std::uint64_t>(run_last - run_start + 1);
-    if (len > breach.longest_s) {
-      breach.longest_s = len;
+    if (run_seconds > breach.longest_s) {
+      breach.longest_s = run_seconds;
       breach.longest_start_ns = (base + run_start) * kNsPerS;
     }
     if (current - limit > worst_over) {
@@ -50,7 +57,10 @@ struct Stretch {
       breach.worst_ns = (base + s) * kNsPerS;
     }
   }
-  void within() { run_start = run_last = -1; }
+  void within() {
+    run_start = run_last = -1;
+    run_seconds = 0;
+  }
 };
 
 double d(float v) { return static_cast<double>(v); }
@@ -166,8 +176,11 @@ std::vector<PlausibilityIssue> limit_plausibility(const TimeBins& bins) {
     }
     const auto en = enable.at_second(s);
     const auto c = ccl.at_second(s);
+    // Charging requested and happening: after a step down to float voltage the pack sits above
+    // the new CVL at rest for a while, which is no fault.
     const bool requested = (!en || *en != 0) && c && *c > 0;
-    if (!std::isnan(bin.cvl_v) && bin.cvl_v > 0 && requested) {
+    const bool charging = !std::isnan(bin.current_a) && d(bin.current_a) > 2.0;
+    if (!std::isnan(bin.cvl_v) && bin.cvl_v > 0 && requested && charging) {
       ++cvl_judged;
       if (pack - static_cast<double>(bin.cvl_v) > std::max(0.5, 0.01 * pack)) {
         if (cvl_under++ == 0) {
@@ -224,6 +237,39 @@ std::vector<PlausibilityIssue> limit_plausibility(const TimeBins& bins) {
                    fmt::format("current limits spike for a single reading {} time(s), first {}",
                                i_spikes, first_spike),
                    false});
+  }
+  return out;
+}
+
+std::vector<PlausibilityIssue> limit_snapshot(const std::vector<SignalStats>& signals) {
+  std::vector<PlausibilityIssue> out;
+  auto last = [&signals](std::string_view name) -> std::optional<double> {
+    for (const auto& x : signals)
+      if (x.name == name && x.count > 0) return x.last;
+    return std::nullopt;
+  };
+  const auto pack = last("pack_voltage");
+  if (!pack || *pack < 5) return out;
+  const auto soc = last("soc");
+  if (const auto dvl = last("discharge_voltage_limit");
+      dvl && *dvl > 0 && *dvl >= *pack && (!soc || *soc >= 15)) {
+    out.push_back({PlausibilityKind::kInvalid, "discharge_voltage_limit",
+                   fmt::format("discharge voltage limit {:.1f} V is at or above the pack voltage "
+                               "{:.2f} V: the inverter would stop discharging at once",
+                               *dvl, *pack),
+                   true});
+  }
+  const auto cvl = last("charge_voltage_limit");
+  const auto ccl = last("charge_current_limit");
+  const auto enable = last("charge_enable");
+  const auto current = last("pack_current");
+  if (cvl && *cvl > 0 && ccl && *ccl > 0 && (!enable || *enable != 0) && current &&
+      *current > 2.0 && *pack - *cvl > std::max(0.5, 0.01 * *pack)) {
+    out.push_back({PlausibilityKind::kInvalid, "charge_voltage_limit",
+                   fmt::format("charge voltage limit {:.1f} V is below the pack voltage {:.2f} V "
+                               "while charging is requested",
+                               *cvl, *pack),
+                   true});
   }
   return out;
 }

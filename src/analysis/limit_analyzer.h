@@ -18,4 +18,8 @@ LimitFollowingEvidence limit_following(const TimeBins& bins);
 // limit below it while charging is requested, and limits that jump implausibly.
 std::vector<PlausibilityIssue> limit_plausibility(const TimeBins& bins);
 
+// The same two voltage checks from the last values alone, for captures without timestamps (a
+// paste has no seconds to count).
+std::vector<PlausibilityIssue> limit_snapshot(const std::vector<SignalStats>& signals);
+
 }  // namespace bmslink::analysis::detail

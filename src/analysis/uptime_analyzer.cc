@@ -51,7 +51,9 @@ UptimeEvidence UptimeAnalyzer::finish(const Inventory& inventory, const TimeBins
       const std::uint64_t seen = bins[i].id_mask | (i > 0 ? bins[i - 1].id_mask : 0);
       if (set_mask != 0 && (seen & set_mask) == set_mask) ++u.complete_seconds;
     }
-    if (set_mask != 0)
+    // Across a step back in time (joined captures) the seconds between the pieces are neither
+    // covered nor silences: no share rather than a wrong one.
+    if (set_mask != 0 && inventory.backward_steps == 0)
       u.share = static_cast<double>(u.complete_seconds) / static_cast<double>(u.seconds);
   }
   GapTrack gaps = stream();

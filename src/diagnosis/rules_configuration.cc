@@ -74,11 +74,12 @@ void rule_inverter_protocol_mismatch(const Evidence& e, Findings& r) {
   auto& f =
       r.add(Cause::kNoInverterInExcerpt, Severity::kInfo, 0.2, "No inverter frames in this excerpt",
             "Capture at least 10 s with timestamps to see whether the inverter answers.");
-  f.evidence.push_back({fmt::format("{} BMS frames, {} untimed or under 5 s", t.bms_frames,
-                                    e.timed ? "capture" : "capture is"),
-                        std::nullopt,
-                        {},
-                        t.bms_frames});
+  f.evidence.push_back(
+      {e.timed ? fmt::format("{} BMS frames in {:.1f} s (under 5 s)", t.bms_frames, e.duration_s)
+               : fmt::format("{} BMS frames without timestamps", t.bms_frames),
+       std::nullopt,
+       {},
+       t.bms_frames});
 }
 
 // The field guide: on the wrong protocol setting the inverter "establishes a connection but ignores
@@ -121,8 +122,8 @@ void rule_limits_ignored(const Evidence& e, Findings& r) {
                           b->worst_current_a - b->limit_a, LF::kToleranceA,
                           LF::kToleranceShare * 100);
     f.evidence.push_back(
-        {fmt::format("{} ({}), {} s in all, longest {} s from the time shown", what, tolerance,
-                     b->seconds, b->longest_s),
+        {fmt::format("{} ({}), {} s in all, the longest stretch {} s from the time shown", what,
+                     tolerance, b->seconds, b->longest_s),
          b->longest_start_ns,
          {b->kind == analysis::LimitBreachKind::kChargeWhileDisabled ? "0x35C" : "0x351", "0x356"},
          b->seconds});

@@ -152,10 +152,9 @@ void rule_environment_patterns(const Evidence& e, Findings& r) {
       const Pattern& other =
           temp.fired && (!hour.fired || temp.strength >= hour.strength) ? temp : hour;
       f.evidence.push_back(
-          {fmt::format("{} moved together with current here and explains the errors less well "
-                       "(band excess {:.2f} against {:.2f}); not a second cause:",
-                       &other == &temp ? "Temperature" : "The time of day", other.strength,
-                       cur.strength),
+          {fmt::format("{} moved together with current here but explains the errors less well "
+                       "(its errors are spread over more of the time); not a second cause:",
+                       &other == &temp ? "Temperature" : "The time of day"),
            std::nullopt,
            {},
            std::nullopt});
@@ -194,9 +193,8 @@ void rule_environment_patterns(const Evidence& e, Findings& r) {
   }
   if (cur.fired) {
     f.evidence.push_back(
-        {fmt::format("Pack current moved together with it and explains the errors less well "
-                     "(band excess {:.2f} against {:.2f}); not a second cause:",
-                     cur.strength, thermal_strength),
+        {std::string("Pack current moved together with it but explains the errors less well "
+                     "(its errors are spread over more of the time); not a second cause:"),
          std::nullopt,
          {},
          std::nullopt});

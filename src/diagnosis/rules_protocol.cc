@@ -82,13 +82,19 @@ void rule_missing_required_frames(const Evidence& e, Findings& r) {
     severe |= p.severe;
   }
   if (missing.empty() || e.timing.bms_frames == 0) return;
-  auto& f = r.add(Cause::kMissingRequiredFrames, severe ? Severity::kFault : Severity::kWarning,
-                  severe ? 0.66 : 0.3,
-                  severe ? "The BMS does not send the protocol's required frames"
-                         : "Required frames not in this excerpt",
-                  "Select the full protocol in the BMS (e.g. Pylontech V1.2 with 0x351, 0x355, "
-                  "0x356, 0x359, 0x35C) or update the emulator; capture longer if this was a "
-                  "partial excerpt.");
+  auto& f =
+      r.add(Cause::kMissingRequiredFrames, severe ? Severity::kFault : Severity::kWarning,
+            severe ? 0.66 : 0.3,
+            severe ? "The BMS does not send the protocol's required frames"
+                   : "Required frames not in this excerpt",
+            e.uptime.set.empty()
+                ? std::string("Select the full protocol in the BMS or update the emulator; "
+                              "capture longer if this was a partial excerpt.")
+                : fmt::format("Select the full protocol in the BMS ({} requires {}) or "
+                              "update the emulator; capture longer if this was a partial "
+                              "excerpt.",
+                              e.protocol.variant.empty() ? e.protocol.family : e.protocol.variant,
+                              fmt::join(hex_all(e.uptime.set), " ")));
   for (const auto* p : missing) f.evidence.push_back({p->detail, std::nullopt, {p->subject}, {}});
 }
 

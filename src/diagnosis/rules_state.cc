@@ -16,13 +16,25 @@ void rule_bms_protection_active(const Evidence& e, Findings& r) {
         (a.level == StateLevel::kAlarm && a.key == 0x35A))
       refusing = true;
   }
+  // The BMS refused, but the inverter charged anyway: the protocol-setting finding says so, and
+  // "the inverter resumes on its own" would be wrong. The refusal stays as a warning beside it.
+  bool ignored = false;
+  for (const auto& b : e.limit_following.breaches)
+    ignored |= b.kind == analysis::LimitBreachKind::kChargeWhileDisabled;
+  ignored = ignored && r.has(Cause::kInverterProtocolMismatch);
+  if (ignored) refusing = false;
   auto& f = r.add(Cause::kBmsProtectionActive, refusing ? Severity::kFault : Severity::kWarning,
                   refusing ? 0.7 : 0.35,
-                  refusing ? "Communication works; the BMS reports a protection and refuses"
-                           : "Communication works; the BMS reports alarms or requests",
-                  "Not a link fault: read the BMS's alarm (cell voltage, temperature, current) "
-                  "in its app or display, fix that condition (charge a flat pack, let it cool "
-                  "or warm, reduce current) and the inverter resumes on its own.");
+                  ignored    ? "The BMS disabled charging at times; the inverter charged anyway"
+                  : refusing ? "Communication works; the BMS reports a protection and refuses"
+                             : "Communication works; the BMS reports alarms or requests",
+                  ignored ? std::string("The BMS's refusal is right to send; that the inverter "
+                                        "ignored it is the protocol-setting finding above. Fix "
+                                        "that first, then read the BMS's alarm in its app.")
+                          : std::string("Not a link fault: read the BMS's alarm (cell voltage, "
+                                        "temperature, current) in its app or display, fix that "
+                                        "condition (charge a flat pack, let it cool or warm, "
+                                        "reduce current) and the inverter resumes on its own."));
   for (std::size_t i = 0; i < e.state.active.size() && i < 8; ++i) {
     const auto& a = e.state.active[i];
     f.evidence.push_back({fmt::format("{} {} ({}) in {} frames", hex(a.key), a.signal,
@@ -36,7 +48,9 @@ void rule_bms_protection_active(const Evidence& e, Findings& r) {
 // Too little to call a system healthy: no timestamps (a paste), under 10 s, or under 5 BMS
 // cycles. Periods, dropouts, uptime, bus load and layer-4 patterns need time.
 bool too_short_to_judge(const Evidence& e) {
-  return !e.timed || e.duration_s < kJudgeMinSeconds || e.bursts_seen < kJudgeMinCycles;
+  // Cycles count only where the BMS talks: a long capture of a silent BMS is long enough to say so.
+  return !e.timed || e.duration_s < kJudgeMinSeconds ||
+         (e.timing.bms_frames > 0 && e.bursts_seen < kJudgeMinCycles);
 }
 
 void rule_capture_too_short(const Evidence& e, Findings& r) {

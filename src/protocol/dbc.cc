@@ -166,6 +166,11 @@ class Parser {
                                       : fmt::format(" (got \"{}\")", excerpt_of(cur_.text, 40))));
   }
 
+  // A statement that parsed but cannot be honoured: the line, without the next token.
+  tl::unexpected<Error> refuse(std::uint64_t line, std::string_view what) const {
+    return make_error(ErrorCode::kMalformed, fmt::format("{}:{}: {}", name_, line, what));
+  }
+
   void skip_line() {
     const std::uint64_t line = cur_.line;
     advance();
@@ -392,12 +397,15 @@ class Parser {
     punct(":");
     const auto type = unsigned_number();
     if (!type || *type > 2) return fail("expected 0 (integer), 1 (float) or 2 (double)");
+    const std::uint64_t at = cur_.line;
     if (*type == 1 && s->length != 32)
-      return fail(fmt::format("{} is declared float but is {} bits, not 32", s->name, s->length));
+      return refuse(at, fmt::format("{} is declared float but is {} bits, not 32 (line {})",
+                                    s->name, s->length, s->line));
     if (*type == 2 && s->length != 64)
-      return fail(fmt::format("{} is declared double but is {} bits, not 64", s->name, s->length));
+      return refuse(at, fmt::format("{} is declared double but is {} bits, not 64 (line {})",
+                                    s->name, s->length, s->line));
     if (*type != 0 && s->is_multiplexer)
-      return fail(fmt::format("multiplexer {} cannot be a float", s->name));
+      return refuse(at, fmt::format("multiplexer {} cannot be a float", s->name));
     s->value_type = *type == 1   ? ValueType::kFloat32
                     : *type == 2 ? ValueType::kFloat64
                                  : ValueType::kInteger;

@@ -109,20 +109,25 @@ std::string time_ticks(const analysis::Evidence& e, const Axis& ax, const TimeZo
 }
 
 // Y ticks at the bottom, middle and top with the unit, and a zero line when zero is in range.
+// Round tick values (1, 2, 2.5 or 5 times a power of ten) across [lo, hi], three to five of
+// them, with a dashed zero line when zero is in range.
 std::string value_ticks(double lo, double hi, const std::string& unit) {
   std::string out;
   auto y = [&](double v) { return kTop + kPlotH - (v - lo) / (hi - lo) * kPlotH; };
-  for (double v : {lo, (lo + hi) / 2, hi}) {
-    out += fmt::format(
-        "<line x1=\"{0}\" x2=\"{1}\" y1=\"{2:.1f}\" y2=\"{2:.1f}\" class=\"grid\"/>"
-        "<text x=\"{3}\" y=\"{4:.1f}\" text-anchor=\"end\">{5}</text>",
-        kLeft, kLeft + kPlotW, y(v), kLeft - 4, y(v) + 4, esc(num(v)));
+  const double raw_step = (hi - lo) / 3.0;
+  const double power = std::pow(10.0, std::floor(std::log10(raw_step)));
+  double step = power;
+  for (double m : {1.0, 2.0, 2.5, 5.0, 10.0}) {
+    step = m * power;
+    if ((hi - lo) / step <= 4.0) break;
   }
-  if (lo < 0 && hi > 0) {
+  for (double v = std::ceil(lo / step - 1e-9) * step; v <= hi + 1e-9 * step; v += step) {
+    const double tick = std::fabs(v) < 1e-9 * step ? 0.0 : v;
     out += fmt::format(
-        "<line x1=\"{0}\" x2=\"{1}\" y1=\"{2:.1f}\" y2=\"{2:.1f}\" class=\"zero\"/>"
-        "<text x=\"{3}\" y=\"{4:.1f}\" text-anchor=\"end\">0</text>",
-        kLeft, kLeft + kPlotW, y(0), kLeft - 4, y(0) + 4);
+        "<line x1=\"{0}\" x2=\"{1}\" y1=\"{2:.1f}\" y2=\"{2:.1f}\" class=\"{5}\"/>"
+        "<text x=\"{3}\" y=\"{4:.1f}\" text-anchor=\"end\">{6}</text>",
+        kLeft, kLeft + kPlotW, y(tick), kLeft - 4, y(tick) + 5,
+        tick == 0.0 && lo < 0 ? "zero" : "grid", esc(num(tick)));
   }
   out += fmt::format("<text x=\"2\" y=\"14\" class=\"axis\">{}</text>", esc(unit));
   return out;

@@ -41,12 +41,14 @@ std::string analysis_text(const CaptureReport& r, const RenderOptions& options) 
       protocol.manufacturer.empty() ? ""
                                     : fmt::format(", manufacturer \"{}\"", protocol.manufacturer),
       protocol.confidence, protocol.inverter.empty() ? "" : ", inverter " + protocol.inverter);
+  if (!e.uptime.share && inv.backward_steps > 0)
+    fmt::format_to(it, "  uptime: not measured: the timestamps run backwards (joined captures)\n");
   if (e.uptime.share) {
     std::string set;
     for (auto id : e.uptime.set) set += (set.empty() ? "" : " ") + analysis::key_hex(id);
     fmt::format_to(it,
-                   "  uptime: complete BMS set ({}) in {:.2f} % of {} s; {} dropout(s) over "
-                   "{:.0f} s; longest silence {:.1f} s\n",
+                   "  uptime: complete BMS set ({}) in {:.2f} % of {} s; {} dropout(s) longer "
+                   "than the {:.0f} s timeout; longest silence {:.1f} s\n",
                    set, *e.uptime.share * 100, e.uptime.seconds, e.uptime.dropout_count,
                    static_cast<double>(e.uptime.timeout_ns) / 1e9,
                    static_cast<double>(e.uptime.longest_outage_ns) / 1e9);
@@ -75,15 +77,16 @@ std::string analysis_text(const CaptureReport& r, const RenderOptions& options) 
   }
 
   if (!e.signals.empty()) {
-    fmt::format_to(it, "\n  {:<36} {:>6} {:>10} {:>10} {:>10}  {}\n", "signal", "id", "min", "last",
+    // Value columns wide enough for a value-table name ("not supported").
+    fmt::format_to(it, "\n  {:<36} {:>6} {:>13} {:>13} {:>13}  {}\n", "signal", "id", "min", "last",
                    "max", "unit");
     for (const auto& s : e.signals) {
       const std::string name = signal_label(e.signals, s);
       if (s.unit == "ascii") {
-        fmt::format_to(it, "  {:<36} {:>6} {:>32}\n", name, analysis::key_hex(s.key),
+        fmt::format_to(it, "  {:<36} {:>6} {:>41}\n", name, analysis::key_hex(s.key),
                        fmt::format("\"{}\"", s.text));
       } else {
-        fmt::format_to(it, "  {:<36} {:>6} {:>10} {:>10} {:>10}  {}\n", name,
+        fmt::format_to(it, "  {:<36} {:>6} {:>13} {:>13} {:>13}  {}\n", name,
                        analysis::key_hex(s.key), value_text(s.min, s.min_label),
                        value_text(s.last, s.last_label), value_text(s.max, s.max_label), s.unit);
       }

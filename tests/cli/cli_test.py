@@ -298,7 +298,7 @@ check(run('analyze', SAMPLE, '--tz', 'Mars/Olympus').returncode == 2, 'unknown -
 # The sample starts 2025-11-24 16:00:00 UTC (1764000000): 10:00 in Chicago (CST, -6 h).
 r = run('analyze', SAMPLE, '--tz', 'America/Chicago')
 check('from 2025-11-24 10:00:00.117 CST = 16:00:00 UTC' in r.stdout, '--tz Chicago: ' + r.stdout[:400])
-check('layer 2 \u2014 physical connections' in r.stdout or 'state' in r.stdout, 'layers named: ' + r.stdout[:800])
+check('FAULT   layer 2 \u2014 physical connections  bus_errors' in r.stdout, 'layers named: ' + r.stdout[:800])
 # 0x35A alarm fields by name in analyze, as decode names them (a Victron-protocol capture).
 r = run('analyze', os.path.join(CAPTURES, 'seplos_victron_gx_candump_a.log'))
 check(any(l.split()[:2] == ['alarm_general', '0x35A'] and l.split()[2:5] == ['ok', 'ok', 'ok']

@@ -114,6 +114,15 @@ TEST(RealCaptures, GiveNoFalseFaultAndFlagTheDiyBmsEmulation) {
       bool missing = false;
       for (const auto& f : fs) missing |= f.cause == Cause::kMissingRequiredFrames;
       EXPECT_TRUE(missing) << describe(fs);
+      // Its 0x351 ends 3F 02: DVL 0x023F = 575 x 0.1 = 57.5 V; its 0x356 starts 94 14 = 0x1494 =
+      // 5268 x 0.01 = 52.68 V: the inverter would stop discharging at once. An untimed paste is
+      // judged from its last values.
+      bool dvl = false;
+      for (const auto& item : fs.front().evidence)
+        dvl |= item.text.find(
+                   "discharge voltage limit 57.5 V is at or above the pack voltage "
+                   "52.68 V") != std::string::npos;
+      EXPECT_TRUE(dvl) << describe(fs);
     } else {
       EXPECT_FALSE(any_fault(fs)) << path << ": " << describe(fs);
     }

@@ -109,6 +109,29 @@ TEST(LimitFollowing, AShortOvershootIsNotPersistent) {
   EXPECT_EQ(find(fs, Cause::kInverterProtocolMismatch), nullptr);
 }
 
+TEST(LimitFollowing, AHoleWithoutReadingsEndsAStretch) {
+  // 20 s over the limit, 60 s without 0x356, 20 s over again: two stretches of 20 s, 40 s in
+  // all, not one of 100 s (and no fault: neither reaches 30 s).
+  std::string text;
+  const std::string over = capture(100, [](int) { return Second{}; });
+  std::size_t pos = 0;
+  int line = 0;
+  while (pos < over.size()) {
+    const auto nl = over.find('\n', pos);
+    const std::string l = over.substr(pos, nl - pos + 1);
+    pos = nl + 1;
+    const int second = line++ / 7;
+    if (l.find(" 356#") != std::string::npos && second >= 20 && second < 80) continue;
+    text += l;
+  }
+  analysis::Evidence e;
+  const auto fs = diagnose_text(text, &e);
+  ASSERT_EQ(e.limit_following.breaches.size(), 1u);
+  EXPECT_EQ(e.limit_following.breaches[0].seconds, 40u);
+  EXPECT_EQ(e.limit_following.breaches[0].longest_s, 20u);
+  EXPECT_EQ(find(fs, Cause::kInverterProtocolMismatch), nullptr);
+}
+
 TEST(LimitFollowing, DischargeOverTheLimitAndChargingWhileDisabledAreNamed) {
   analysis::Evidence e;
   const auto fs = diagnose_text(capture(100,
@@ -202,6 +225,33 @@ TEST(LimitPlausibility, ChargeVoltageLimitBelowThePackWhileChargingIsInvalid) {
   EXPECT_NE(all.find("charge voltage limit 50.0 V is below the pack voltage 52.00 V"),
             std::string::npos)
       << all;
+}
+
+TEST(LimitPlausibility, AStepDownToFloatVoltageAtRestIsNotInvalid) {
+  // CVL 50.0 V below the pack at 52.00 V, but no current flows (0.0 A = 0x0000): a pack resting
+  // after the BMS lowered its CVL, not an invalid limit.
+  const auto fs = diagnose_text(capture(
+      30, [](int) { return Second{.limits = "F401C800F401E001", .meas = "50140000FA00"}; }));
+  EXPECT_EQ(find(fs, Cause::kInvalidValues), nullptr);
+}
+
+TEST(LimitPlausibility, ACurrentLimitSpikeForOneReadingIsAWarning) {
+  // CCL 20.0 A every second except second 10: 80.0 A (800 = 0x0320). Neighbours agree, the spike
+  // is 60 A away from both (over half of 20 A): a warning naming it. A drop to 0 is not a spike.
+  const auto fs = diagnose_text(capture(30, [](int s) {
+    return Second{.limits = s == 10 ? "28022003F401E001" : kLimits, .meas = kCharging24A};
+  }));
+  const Finding* f = find(fs, Cause::kInvalidValues);
+  ASSERT_NE(f, nullptr);
+  EXPECT_EQ(f->severity, Severity::kWarning);
+  std::string all;
+  for (const auto& item : f->evidence) all += item.text + "\n";
+  EXPECT_NE(all.find("charge_current_limit 80.0 A between 20.0 A and 20.0 A"), std::string::npos)
+      << all;
+  const auto dropping = diagnose_text(capture(30, [](int s) {
+    return Second{.limits = s == 10 ? "28020000F401E001" : kLimits, .meas = kCharging24A};
+  }));
+  EXPECT_EQ(find(dropping, Cause::kInvalidValues), nullptr);
 }
 
 TEST(LimitPlausibility, AVoltageLimitThatJumpsIsInvalidAndASteadyOneIsNot) {
