@@ -67,6 +67,66 @@ TEST(Inventory, UntimedCaptureHasNoPeriods) {
   EXPECT_FALSE(inv.duration_s());
 }
 
+can::Frame at(std::uint32_t id, std::int64_t ns, std::uint8_t b0 = 0) {
+  can::Frame f;
+  f.id = id;
+  f.len = 1;
+  f.data[0] = b0;
+  f.timestamp_ns = ns;
+  f.time_kind = TimeKind::kAbsolute;
+  return f;
+}
+
+constexpr std::int64_t kMs = 1'000'000;
+
+TEST(Inventory, AnIdTwicePerCycleReportsTheCycleAndTheCopies) {
+  // 0x351 at 0, 1000, 2000 ... ms and a second copy 3 ms after each: intervals 3, 997, 3, 997...
+  // Cycle = median long 997 + (copies - 1) x median short 3 with copies = 20 / 10 = 2: 1000 ms.
+  InventoryBuilder b;
+  for (int i = 0; i < 11; ++i) {
+    b.add(at(0x351, i * 1000 * kMs, 1));
+    if (i < 10) b.add(at(0x351, i * 1000 * kMs + 3 * kMs, 2));
+  }
+  const Inventory inv = b.finish();
+  ASSERT_EQ(inv.ids.size(), 1u);
+  EXPECT_EQ(inv.ids[0].per_cycle, 2u);
+  EXPECT_NEAR(*inv.ids[0].period_ms, 1000.0, 1e-9);
+}
+
+TEST(Inventory, AJitteryFastIdIsNotClustered) {
+  // Every 20 ms with +-3 ms jitter: some intervals over 25 ms, but short and long are alike (17
+  // to 26 ms), so no "copies": the period is the median interval, 20 ms.
+  InventoryBuilder b;
+  std::int64_t t = 0;
+  for (int i = 0; i < 200; ++i) {
+    b.add(at(0x356, t));
+    t += (20 + (i % 3 == 0 ? 6 : i % 3 == 1 ? -3 : -3)) * kMs;  // 26, 17, 17, ...
+  }
+  const Inventory inv = b.finish();
+  EXPECT_EQ(inv.ids[0].per_cycle, 1u);
+  EXPECT_NEAR(*inv.ids[0].period_ms, 17.0, 1e-9);  // median of 26, 17, 17 repeating
+}
+
+TEST(Inventory, TimeSteppingBackIsCountedAndNotAnInterval) {
+  // Two pieces joined: 0..9 s, then the clock restarts at 0.5 s. One backward step of 8.5 s; the
+  // period stays 1000 ms and no negative interval appears; the same when cut at any frame.
+  std::vector<can::Frame> frames;
+  for (int i = 0; i < 10; ++i) frames.push_back(at(0x351, i * 1000 * kMs));
+  for (int i = 0; i < 10; ++i) frames.push_back(at(0x351, 500 * kMs + i * 1000 * kMs));
+  for (std::size_t cut = 0; cut <= frames.size(); ++cut) {
+    InventoryBuilder a, b;
+    for (std::size_t i = 0; i < frames.size(); ++i) (i < cut ? a : b).add(frames[i]);
+    a.merge(std::move(b));
+    const Inventory inv = a.finish();
+    EXPECT_EQ(inv.backward_steps, 1u) << "cut " << cut;
+    EXPECT_EQ(inv.largest_backward_ns, 8500 * kMs) << "cut " << cut;
+    ASSERT_TRUE(inv.first_backward_ns) << "cut " << cut;
+    EXPECT_EQ(*inv.first_backward_ns, 500 * kMs) << "cut " << cut;
+    EXPECT_NEAR(*inv.ids[0].period_ms, 1000.0, 1e-9) << "cut " << cut;
+    EXPECT_GE(*inv.ids[0].max_gap_ms, 0.0);
+  }
+}
+
 TEST(Inventory, CapsDistinctIdsToBoundMemory) {
   InventoryBuilder b;
   can::Frame f;

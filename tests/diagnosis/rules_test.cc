@@ -196,6 +196,12 @@ TEST(RuleCaptureTooShort, UntimedShortOrFewCyclesSaySoAndLongEnoughDoesNot) {
   expect_finding(fs[0], Cause::kCaptureTooShort, Severity::kInfo, std::nullopt);
   EXPECT_NE(fs[0].evidence.front().text.find("9.9 s and 10 BMS cycle(s)"), std::string::npos)
       << fs[0].evidence.front().text;
+  // A silent BMS over 30 minutes is long enough to say so, whatever the cycle count.
+  Evidence silent;
+  silent.timed = true;
+  silent.duration_s = 1800;
+  silent.timing.inverter_frames = 1800;
+  EXPECT_TRUE(run(rule_capture_too_short, silent).empty());
   e.timed = false;
   e.inventory.untimed_frames = e.inventory.frames = 12;
   fs = run(rule_capture_too_short, e);
