@@ -700,7 +700,11 @@ int main(int argc, char** argv) try {
         sub = nullptr;
       }
       if (sub == nullptr || sub == help) {
-        fmt::print(stderr, "bmslink: no command '{}'; 'bmslink help' lists them\n", word);
+        if (topic == &app)
+          fmt::print(stderr, "bmslink: no command '{}'; 'bmslink help' lists them\n", word);
+        else
+          fmt::print(stderr, "bmslink: '{}' has no subcommand '{}'; 'bmslink help {}' shows it\n",
+                     path, word, path.substr(8));
         return kExitUsage;
       }
       topic = sub;
