@@ -3,6 +3,8 @@
 function(bmslink_embed_dbc out_file)
   file(GLOB dbc_files CONFIGURE_DEPENDS ${PROJECT_SOURCE_DIR}/data/protocols/*.dbc)
   list(SORT dbc_files)
+  # Editing a file re-runs the configure step (the glob alone only sees files come and go).
+  set_property(DIRECTORY APPEND PROPERTY CMAKE_CONFIGURE_DEPENDS ${dbc_files})
   set(body "// Generated from data/protocols/*.dbc by cmake/EmbedDbc.cmake. Do not edit.\n")
   string(APPEND body "#include \"bmslink/protocol/builtin.h\"\n\nnamespace bmslink::protocol::generated {\n")
   string(APPEND body "extern const std::vector<BuiltinProtocol> kProtocols;\n")

@@ -33,6 +33,7 @@
 #include "bmslink/protocol/identify.h"
 #include "bmslink/report/analysis_report.h"
 #include "bmslink/sim/site.h"
+#include "guided_cmd.h"
 
 namespace {
 
@@ -661,6 +662,48 @@ int main(int argc, char** argv) try {
   simulate->add_option("--to", sim_to, "Output format")->check(CLI::IsMember({"candump", "asc"}));
   simulate->add_option("-o,--output", sim_out, "Output file (standard output by default)");
 
+  auto* diagnose = app.add_subcommand(
+      "diagnose",
+      "Guided five-layer diagnosis: the field method's checks, cheapest and most likely first, "
+      "decided from your answers and a capture; interactive on a terminal");
+  bmslink::app::GuidedArgs ga;
+  diagnose->add_option("--answers", ga.answers,
+                       "Answers file (JSON, docs/diagnose.md); interactive sessions resume and "
+                       "save to it");
+  diagnose->add_option("--capture", ga.capture, "A capture whose analysis pre-decides checks");
+  diagnose->add_option("--save", ga.save, "Save the answers given interactively to this file");
+  diagnose->add_flag("--json", ga.json, "Machine-readable result (docs/diagnose.md)");
+  diagnose->add_flag("--interactive", ga.interactive,
+                     "Ask the questions even when standard input is not a terminal");
+  diagnose->add_option("--checks", ga.check_files, "Your own check catalogue file(s) on top");
+  diagnose->add_option("--devices", ga.device_files, "Your own knowledge-base file(s) on top");
+
+  auto* devices = app.add_subcommand(
+      "devices", "The device knowledge base: inverter menu values, pins, bit rates, known issues");
+  bmslink::app::GuidedArgs da;
+  std::string device_query;
+  devices->add_option("MODEL", device_query, "An inverter or battery model to look up");
+  devices->add_flag("--json", da.json, "Everything as JSON (for pickers)");
+  devices->add_option("--devices", da.device_files, "Your own knowledge-base file(s) on top");
+
+  auto* hardcode = app.add_subcommand(
+      "hardcode",
+      "When every layer is exhausted: static inverter settings, whether hardcoding is acceptable, "
+      "what is lost, and the customer's acknowledgment");
+  bmslink::app::HardcodeArgs ha;
+  hardcode->add_option("--chemistry", ha.chemistry, "Cell chemistry (lfp)");
+  hardcode->add_option("--cells", ha.cells, "Cells in series (16 for a 48 V LFP pack)");
+  hardcode->add_option("--capacity-ah", ha.capacity_ah, "Capacity in Ah")->required();
+  hardcode->add_option("--kwh", ha.kwh, "Energy in kWh (default: cells x 3.2 V x Ah)");
+  hardcode->add_option("--c-rate", ha.c_rate, "Usual current as a C-rate (e.g. 0.25)");
+  hardcode->add_option("--spread-mv", ha.spread_mv, "Cell voltage spread in mV");
+  hardcode->add_option("--soc-window", ha.soc_window, "SOC window used, e.g. 30-80");
+  hardcode->add_flag("--indoor", ha.indoor, "Temperature-controlled indoors");
+  hardcode->add_flag("--outdoor", ha.outdoor, "Outdoors, uncontrolled temperature");
+  hardcode->add_flag("--commercial", ha.commercial,
+                     "Commercial or critical use, warranty or insurance constraints");
+  hardcode->add_flag("--json", ha.json, "Machine-readable output");
+
   auto* help = app.add_subcommand("help", "Show help: 'bmslink help COMMAND' for one command");
   std::vector<std::string> help_topic;
   help->add_option("COMMAND", help_topic, "The command (and subcommand) to explain");
@@ -727,6 +770,9 @@ int main(int argc, char** argv) try {
     return kExitOk;
   }
   if (*dbc_export) return cmd_dbc_export(export_name, export_out);
+  if (*diagnose) return bmslink::app::cmd_diagnose(ga);
+  if (*devices) return bmslink::app::cmd_devices(da, device_query);
+  if (*hardcode) return bmslink::app::cmd_hardcode(ha);
   if (*simulate) {
     sim_options.variant = sim_variant == "victron" ? bmslink::sim::Variant::kVictron
                           : sim_variant == "sma"   ? bmslink::sim::Variant::kSma

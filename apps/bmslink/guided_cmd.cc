@@ -1,0 +1,419 @@
+// `bmslink diagnose` (guided five-layer diagnosis, interactive on a terminal or from an answers
+// file), `bmslink hardcode` and `bmslink devices`: argument handling, prompts and printing only;
+// the method is the library's (diagnosis/guided.h).
+
+#include "guided_cmd.h"
+
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+#include <iostream>
+#include <sstream>
+
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+
+#include "bmslink/analysis/run.h"
+#include "bmslink/diagnosis/pipeline.h"
+
+namespace bmslink::app {
+namespace {
+
+using diagnosis::Answers;
+using diagnosis::CheckCatalogue;
+using diagnosis::GuidedResult;
+using diagnosis::KnowledgeBase;
+
+constexpr int kOk = 0, kInput = 1, kUsage = 2;
+
+std::optional<std::string> read_file(const std::string& path, std::string& error) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    error = fmt::format("{}: cannot open: {}", path, std::strerror(errno));
+    return std::nullopt;
+  }
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+// The catalogue and knowledge base: built in, plus the user's own files.
+bool load(const GuidedArgs& args, CheckCatalogue& cat, KnowledgeBase& kb) {
+  auto c = CheckCatalogue::builtin();
+  auto k = KnowledgeBase::builtin();
+  if (!c || !k) {
+    fmt::print(stderr, "bmslink: built-in data: {}\n", !c ? c.error().message : k.error().message);
+    return false;
+  }
+  cat = std::move(*c);
+  kb = std::move(*k);
+  std::string error;
+  for (const auto& f : args.check_files) {
+    auto text = read_file(f, error);
+    if (!text) {
+      fmt::print(stderr, "bmslink: {}\n", error);
+      return false;
+    }
+    auto more = CheckCatalogue::parse(*text, f, &cat);
+    if (!more) {
+      fmt::print(stderr, "bmslink: {}\n", more.error().message);
+      return false;
+    }
+    (void)cat.add(*more);
+  }
+  for (const auto& f : args.device_files) {
+    auto text = read_file(f, error);
+    if (!text) {
+      fmt::print(stderr, "bmslink: {}\n", error);
+      return false;
+    }
+    auto more = KnowledgeBase::parse(*text, f);
+    if (!more) {
+      fmt::print(stderr, "bmslink: {}\n", more.error().message);
+      return false;
+    }
+    (void)kb.add(*more);
+  }
+  return true;
+}
+
+std::string layer_label(diagnosis::Layer l) {
+  return fmt::format("layer {} \u2014 {}", diagnosis::layer_number(l), diagnosis::layer_name(l));
+}
+
+std::string guided_text(const GuidedResult& r, const CheckCatalogue& cat) {
+  std::string out;
+  auto it = std::back_inserter(out);
+  std::optional<diagnosis::Layer> shown;
+  for (const auto& v : r.verdicts) {
+    if (!shown || *shown != v.layer) {
+      const auto li = static_cast<std::size_t>(diagnosis::layer_number(v.layer) - 1);
+      fmt::format_to(it, "\n{} ({:.0f} of {:.0f} min)\n", layer_label(v.layer), r.minutes[li],
+                     r.budget[li]);
+      shown = v.layer;
+    }
+    const auto* c = cat.find(v.check);
+    std::string verdict(diagnosis::verdict_name(v.verdict));
+    for (char& ch : verdict) ch = static_cast<char>(std::toupper(static_cast<unsigned char>(ch)));
+    fmt::format_to(it, "  {:<8} {}{}\n", verdict, c ? c->title : v.check,
+                   v.reason.empty() ? "" : ": " + v.reason);
+  }
+  fmt::format_to(it, "\n");
+  if (r.confirmed) {
+    fmt::format_to(it, "CONFIRMED  {} ({}) by {}\n", diagnosis::cause_id(*r.confirmed),
+                   layer_label(*r.layer), r.confirmed_by);
+    fmt::format_to(it, "  why:    {}\n  fix:    {}\n", r.reason, r.fix);
+    if (!r.reverify.empty()) fmt::format_to(it, "  verify: {}\n", r.reverify);
+    if (!r.customer.empty()) fmt::format_to(it, "  for the customer: {}\n", r.customer);
+    if (!r.still_open.empty())
+      fmt::format_to(it, "  not yet checked before it: {}\n", fmt::join(r.still_open, ", "));
+  } else if (r.next) {
+    fmt::format_to(it, "NEXT  {} ({}): {}\n", r.next->check, layer_label(r.next->layer),
+                   r.next->title);
+    for (const auto& a : r.next->asks)
+      fmt::format_to(it, "  - {}: {}{}\n", a.key, a.prompt,
+                     a.unit.empty() ? "" : " [" + a.unit + "]");
+  } else if (r.escalate) {
+    fmt::format_to(it,
+                   "ESCALATE  all five layers checked without a cause: consider hardcoding "
+                   "(bmslink hardcode) or the manufacturer\n");
+  }
+  fmt::format_to(it, "time: {:.0f} min\n", r.total_minutes);
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Interactive: one question at a time, from the engine's "next".
+
+std::string choices_text(const diagnosis::InputSpec& s) {
+  std::vector<std::string> c;
+  int i = 1;
+  for (const auto& v : s.choices)
+    c.push_back(fmt::format("{}) {}", i++, v.is_string() ? v.get<std::string>() : v.dump()));
+  return fmt::format("{}", fmt::join(c, "  "));
+}
+
+bool save(const Answers& a, const std::string& path) {
+  std::ofstream out(path + ".tmp", std::ios::binary);
+  out << a.to_json().dump(2) << "\n";
+  out.close();
+  if (!out || std::rename((path + ".tmp").c_str(), path.c_str()) != 0) {
+    fmt::print(stderr, "bmslink: cannot write {}: {}\n", path, std::strerror(errno));
+    return false;
+  }
+  return true;
+}
+
+int interactive(const GuidedArgs& args, const CheckCatalogue& cat, const KnowledgeBase& kb,
+                Answers answers, const diagnosis::GuidedOptions& options) {
+  std::vector<std::string> order;  // keys answered here, for "back"
+  const std::string save_to = !args.save.empty() ? args.save : args.answers;
+  fmt::print(
+      "bmslink guided diagnosis: the five layers, cheapest and most likely first.\n"
+      "Answer each question; b = back, s = save{}, ? = why, q = quit.\n",
+      save_to.empty() ? " (give --save FILE)" : " to " + save_to);
+  if (answers.inverter_model.empty()) {
+    fmt::print("Inverter model (Enter to skip): ");
+    std::string line;
+    if (!std::getline(std::cin, line)) return kOk;
+    answers.inverter_model = line;
+  }
+  if (answers.bms_model.empty()) {
+    fmt::print("Battery / BMS model (Enter to skip): ");
+    std::string line;
+    if (!std::getline(std::cin, line)) return kOk;
+    answers.bms_model = line;
+  }
+  for (;;) {
+    const auto r = diagnosis::run_guided(cat, kb, answers, options);
+    if (r.confirmed || r.escalate || !r.next) {
+      fmt::print("{}", guided_text(r, cat));
+      if (!save_to.empty()) save(answers, save_to);
+      return kOk;
+    }
+    const auto& step = *r.next;
+    fmt::print("\n{} \u2014 {}\n", layer_label(step.layer), step.title);
+    for (const auto& spec : step.asks) {
+      if (spec.key == "capture") {
+        fmt::print("{}: ", spec.prompt);
+        std::string line;
+        if (!std::getline(std::cin, line) || line == "q") return kOk;
+        if (line.empty()) {
+          fmt::print("{}", guided_text(r, cat));
+          return kOk;
+        }
+        answers.capture = line;
+        fmt::print("(analyse it with: bmslink diagnose --answers FILE --capture {})\n", line);
+        fmt::print("{}", guided_text(r, cat));
+        if (!save_to.empty()) save(answers, save_to);
+        return kOk;
+      }
+      for (;;) {
+        std::string hint;
+        if (spec.type == diagnosis::InputType::kChoice) hint = " [" + choices_text(spec) + "]";
+        if (spec.type == diagnosis::InputType::kYesNo) hint = " [yes/no]";
+        if (!spec.unit.empty() && spec.type == diagnosis::InputType::kNumber)
+          hint = " [" + spec.unit + "]";
+        fmt::print("{}{}: ", spec.prompt, hint);
+        std::string line;
+        if (!std::getline(std::cin, line) || line == "q") {
+          if (!save_to.empty()) save(answers, save_to);
+          return kOk;
+        }
+        if (line == "?") {
+          fmt::print("  {}\n", step.why);
+          continue;
+        }
+        if (line == "s") {
+          if (save_to.empty())
+            fmt::print("  no file to save to: start with --save FILE\n");
+          else if (save(answers, save_to))
+            fmt::print("  saved to {}\n", save_to);
+          continue;
+        }
+        if (line == "b") {
+          if (order.empty()) {
+            fmt::print("  nothing to go back to\n");
+            continue;
+          }
+          answers.values.erase(order.back());
+          order.pop_back();
+          break;  // the engine asks again from there
+        }
+        // A choice by its number.
+        if (spec.type == diagnosis::InputType::kChoice) {
+          char* end = nullptr;
+          const long n = std::strtol(line.c_str(), &end, 10);
+          if (end != line.c_str() && *end == '\0' && n >= 1 &&
+              static_cast<std::size_t>(n) <= spec.choices.size() &&
+              !spec.choices[static_cast<std::size_t>(n - 1)].is_number())
+            line = spec.choices[static_cast<std::size_t>(n - 1)].get<std::string>();
+        }
+        auto v = diagnosis::parse_input_text(spec, line);
+        if (!v) {
+          fmt::print("  {}\n", v.error().message);
+          continue;
+        }
+        answers.values[spec.key] = *v;
+        order.push_back(spec.key);
+        break;
+      }
+    }
+  }
+}
+
+}  // namespace
+
+int cmd_diagnose(const GuidedArgs& args) {
+  CheckCatalogue cat;
+  KnowledgeBase kb;
+  if (!load(args, cat, kb)) return kInput;
+  Answers answers;
+  if (!args.answers.empty()) {
+    std::string error;
+    auto text = read_file(args.answers, error);
+    if (!text) {
+      if (args.interactive || (::isatty(0) == 1 && !args.json)) {
+        // A new session saved to this file later.
+      } else {
+        fmt::print(stderr, "bmslink: {}\n", error);
+        return kInput;
+      }
+    } else {
+      auto parsed = diagnosis::parse_answers(*text, args.answers, cat);
+      if (!parsed) {
+        fmt::print(stderr, "bmslink: {}\n", parsed.error().message);
+        return kInput;
+      }
+      answers = std::move(*parsed);
+    }
+  }
+  if (!args.capture.empty()) answers.capture = args.capture;
+  // A capture (from the command line or the answers file) pre-decides checks.
+  std::optional<diagnosis::CaptureResult> capture;
+  diagnosis::GuidedOptions options;
+  if (!answers.capture.empty()) {
+    CollectingSink sink;
+    auto r = diagnosis::diagnose(analysis::CaptureInput::path(answers.capture), sink);
+    if (!r) {
+      fmt::print(stderr, "bmslink: {}\n", r.error().message);
+      return kInput;
+    }
+    capture = std::move(*r);
+    options.evidence = &capture->run.evidence;
+    options.findings = &capture->findings;
+  }
+  const bool tty = ::isatty(0) == 1 && ::isatty(1) == 1;
+  if (args.interactive || (tty && !args.json && args.answers.empty())) {
+    return interactive(args, cat, kb, std::move(answers), options);
+  }
+  const auto r = diagnosis::run_guided(cat, kb, answers, options);
+  if (args.json) {
+    auto j = diagnosis::guided_json(r);
+    if (capture) j["capture"] = answers.capture;
+    fmt::print("{}\n", j.dump(2));
+  } else {
+    fmt::print("{}", guided_text(r, cat));
+  }
+  return kOk;
+}
+
+int cmd_hardcode(const HardcodeArgs& args) {
+  diagnosis::HardcodeInput in;
+  in.chemistry = args.chemistry;
+  in.cells = args.cells;
+  in.capacity_ah = args.capacity_ah;
+  in.kwh = args.kwh;
+  in.c_rate = args.c_rate;
+  in.spread_mv = args.spread_mv;
+  if (!args.soc_window.empty()) {
+    double lo = 0, hi = 0;
+    char dash = 0;
+    std::istringstream ss(args.soc_window);
+    if (!(ss >> lo >> dash >> hi) || dash != '-' || !ss.eof()) {
+      fmt::print(stderr, "bmslink: --soc-window: expected LOW-HIGH in %, e.g. 30-80\n");
+      return kUsage;
+    }
+    in.soc_low = lo;
+    in.soc_high = hi;
+  }
+  if (args.indoor && args.outdoor) {
+    fmt::print(stderr, "bmslink: --indoor and --outdoor exclude each other\n");
+    return kUsage;
+  }
+  if (args.indoor) in.indoor = true;
+  if (args.outdoor) in.indoor = false;
+  in.commercial = args.commercial;
+  auto advice = diagnosis::advise_hardcode(in);
+  if (!advice) {
+    fmt::print(stderr, "bmslink: {}\n", advice.error().message);
+    return advice.error().code == ErrorCode::kUnsupported ? kInput : kUsage;
+  }
+  if (args.json)
+    fmt::print("{}\n", diagnosis::hardcode_json(*advice).dump(2));
+  else
+    fmt::print("{}", diagnosis::hardcode_text(*advice));
+  return kOk;
+}
+
+int cmd_devices(const GuidedArgs& args, const std::string& query) {
+  CheckCatalogue cat;
+  KnowledgeBase kb;
+  if (!load(args, cat, kb)) return kInput;
+  nlohmann::json out = {{"protocols", nlohmann::json::array()},
+                        {"inverters", nlohmann::json::array()},
+                        {"batteries", nlohmann::json::array()}};
+  const diagnosis::DeviceInfo* inv = query.empty() ? nullptr : kb.find_inverter(query);
+  const diagnosis::DeviceInfo* bat = query.empty() ? nullptr : kb.find_battery(query);
+  for (const auto& p : kb.protocols()) {
+    if (!query.empty()) continue;
+    out["protocols"].push_back({{"id", p.id},
+                                {"name", p.name},
+                                {"transport", p.transport},
+                                {"bitrate_kbps", p.bitrate_kbps ? nlohmann::json(*p.bitrate_kbps)
+                                                                : nlohmann::json(nullptr)},
+                                {"aliases", p.aliases},
+                                {"sources", p.sources},
+                                {"confidence", p.confidence}});
+  }
+  for (const auto& d : kb.inverters())
+    if (query.empty() || &d == inv) out["inverters"].push_back(d.raw);
+  for (const auto& d : kb.batteries())
+    if (query.empty() || &d == bat) out["batteries"].push_back(d.raw);
+  if (args.json) {
+    fmt::print("{}\n", out.dump(2));
+    return kOk;
+  }
+  if (query.empty()) {
+    fmt::print("{} protocols, {} inverter families, {} battery families (--json for all of it)\n",
+               kb.protocols().size(), kb.inverters().size(), kb.batteries().size());
+    for (const auto& d : kb.inverters())
+      fmt::print("  inverter  {:<24} {} {}\n", d.id, d.brand, d.family);
+    for (const auto& d : kb.batteries())
+      fmt::print("  battery   {:<24} {} {}\n", d.id, d.brand, d.family);
+    return kOk;
+  }
+  if (!inv && !bat) {
+    fmt::print(stderr, "bmslink: no device matches \"{}\"\n", query);
+    return kInput;
+  }
+  for (const auto* d : {inv, bat}) {
+    if (!d) continue;
+    fmt::print("{} {} {} ({})\n",
+               d->kind == diagnosis::DeviceInfo::Kind::kInverter ? "inverter" : "battery", d->brand,
+               d->family, d->id);
+    if (!d->battery_settings.empty()) {
+      fmt::print("  battery menu{}:\n", d->menu.empty() ? "" : " \"" + d->menu + "\"");
+      for (const auto& m : d->battery_settings) {
+        const auto* p = kb.protocol(m.protocol);
+        fmt::print("    {:<28} {}{}\n", m.value, p ? p->name : m.protocol,
+                   m.note.empty() ? "" : " — " + m.note);
+      }
+    }
+    if (!d->protocol.empty()) {
+      const auto* p = kb.protocol(d->protocol);
+      fmt::print("  protocol: {}\n", p ? p->name : d->protocol);
+    }
+    if (d->can_port)
+      fmt::print("  CAN: {} pins H {} L {}{}\n", d->can_port->port,
+                 d->can_port->can_h ? std::to_string(*d->can_port->can_h) : "?",
+                 d->can_port->can_l ? std::to_string(*d->can_port->can_l) : "?",
+                 d->can_port->gnd ? " GND " + std::to_string(*d->can_port->gnd) : "");
+    if (!d->pin_trap.empty()) fmt::print("  pin trap: {}\n", d->pin_trap);
+    if (!d->comms_loss.empty() || !d->comms_loss_codes.empty())
+      fmt::print("  comms loss: {} {}\n", fmt::join(d->comms_loss_codes, ", "), d->comms_loss);
+    for (const auto& f : d->firmware_issues) {
+      if (f.firmware.empty())
+        fmt::print("  known issue: {}\n", f.issue);
+      else
+        fmt::print("  firmware {}: {}\n", f.firmware, f.issue);
+    }
+    fmt::print("  sources: {} ({})\n", fmt::join(d->sources, ", "), d->confidence);
+  }
+  return kOk;
+}
+
+}  // namespace bmslink::app

@@ -1,0 +1,119 @@
+// bmslink diagnosis: the device knowledge base (data/devices/*.json, built into the binary,
+// extensible with the user's own files): protocols with the names menus and manuals give them,
+// inverters with their battery-menu values, CAN pins and pin traps, bit rates, multi-battery
+// support and comms-loss codes, batteries/BMS with protocol, DIP/address notes and known firmware
+// issues. Every entry cites its sources and a confidence ("man", "impl", "user", "low").
+#pragma once
+
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "bmslink/core/error.h"
+
+namespace bmslink::diagnosis {
+
+struct ProtocolInfo {
+  std::string id;  // "pylon-lv"
+  std::string name;
+  std::string transport;  // "can", "rs485", "none"
+  std::optional<int> bitrate_kbps;
+  bool voltage_only = false;  // no communication at all (generic lithium, lead-acid)
+  std::vector<std::string> aliases;
+  // Protocols whose batteries a device on this protocol also reads (a Victron GX on "CAN-bus
+  // BMS" reads Pylontech LV packs).
+  std::vector<std::string> interoperates_with;
+  std::string note;
+  std::vector<std::string> sources;
+  std::string confidence;
+};
+
+struct MenuValue {
+  std::string value;                 // as the menu shows it: "Lithium 00"
+  std::string protocol;              // a ProtocolInfo id
+  std::vector<std::string> accepts;  // further protocols this setting reads
+  std::string note;
+};
+
+struct CanPort {
+  std::string port;
+  std::optional<int> can_h, can_l, gnd;
+  std::string note;
+};
+
+struct FirmwareIssue {
+  std::string firmware;  // the version(s) concerned; empty for a quirk of every version
+  std::string device;    // the other side, when the issue is about a pair
+  std::string issue;
+  bool breaks_comms = false;  // this version is known to break the BMS-inverter link
+  std::vector<std::string> sources;
+  std::string confidence;
+};
+
+struct DeviceInfo {
+  enum class Kind { kInverter, kBattery };
+  Kind kind = Kind::kInverter;
+  std::string id, brand, family;
+  std::vector<std::string> models;
+  std::vector<std::string> match;  // lower-case fragments of a model name that identify it
+  // Inverters: the battery-type menu and its values.
+  std::string menu;
+  std::vector<MenuValue> battery_settings;
+  // Batteries: the protocol they send.
+  std::string protocol;
+  std::vector<int> bitrate_kbps;
+  std::optional<CanPort> can_port;
+  std::string pin_trap;
+  std::optional<bool> multiple_batteries;
+  std::string multiple_batteries_note;
+  std::vector<std::string> comms_loss_codes;
+  std::string comms_loss;
+  std::string termination;
+  std::string dip;  // DIP/address notes, as text
+  std::optional<int> max_parallel;
+  std::vector<FirmwareIssue> firmware_issues;
+  std::vector<std::string> sources;
+  std::string confidence;
+  nlohmann::json raw;  // the entry as written, for the API's pickers
+};
+
+class KnowledgeBase {
+ public:
+  static Result<KnowledgeBase> builtin();
+  // One file: {"protocols": [...]} and/or {"inverters": [...]} and/or {"batteries": [...]}.
+  static Result<KnowledgeBase> parse(std::string_view json, std::string_view name);
+  // A user's file on top: entries with a known id replace the built-in ones.
+  Result<void> add(const KnowledgeBase& more);
+
+  const std::vector<ProtocolInfo>& protocols() const { return protocols_; }
+  const std::vector<DeviceInfo>& inverters() const { return inverters_; }
+  const std::vector<DeviceInfo>& batteries() const { return batteries_; }
+
+  // An id, a name or an alias ("Pylontech CAN" -> pylon-lv), ignoring case and runs of spaces,
+  // nothing else.
+  const ProtocolInfo* find_protocol(std::string_view text) const;
+  const ProtocolInfo* protocol(std::string_view id) const;
+  // The entry whose id, a model or a match fragment best fits what the user typed.
+  const DeviceInfo* find_inverter(std::string_view model) const;
+  const DeviceInfo* find_battery(std::string_view model) const;
+  // The menu value of `inverter` named like `text` (case and spacing ignored), or null.
+  static const MenuValue* menu_value(const DeviceInfo& inverter, std::string_view text);
+  // Whether an inverter on `inverter_protocol` (through `menu`, when known) reads a battery on
+  // `battery_protocol`: the same protocol, or one the setting or the protocol says it reads.
+  bool compatible(std::string_view inverter_protocol, std::string_view battery_protocol,
+                  const MenuValue* menu = nullptr) const;
+
+ private:
+  std::vector<ProtocolInfo> protocols_;
+  std::vector<DeviceInfo> inverters_;
+  std::vector<DeviceInfo> batteries_;
+};
+
+// Lower case with runs of white space collapsed to one space, trimmed. "LFP-CAN" stays apart from
+// "LFP CAN": menus that differ by a character are different entries.
+std::string normalized_name(std::string_view text);
+
+}  // namespace bmslink::diagnosis

@@ -1,0 +1,98 @@
+// bmslink diagnosis: the guided five-layer diagnosis. Given the check catalogue, the knowledge
+// base, what the technician answered and (optionally) a capture's result, it orders the checks
+// (layer first, then likelihood per minute), decides each from the capture where it can (and says
+// so) or from the answers, stops at the first confirmed cause with its fix and re-verification,
+// otherwise names the next check and what it asks, and counts minutes per layer against the
+// budget. Escalation (hardcoding) only when all five layers are exhausted. Pure and thread-safe.
+#pragma once
+
+#include <array>
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "bmslink/analysis/evidence.h"
+#include "bmslink/core/error.h"
+#include "bmslink/diagnosis/checks.h"
+#include "bmslink/diagnosis/devices.h"
+#include "bmslink/diagnosis/findings.h"
+
+namespace bmslink::diagnosis {
+
+// The answers file (docs/diagnose.md): {"answers": {...}, "bms_model", "inverter_model",
+// "bms_firmware", "inverter_firmware", "capture"}; the device fields may also sit inside
+// "answers". Values are normalised: yes/no -> bool, numbers -> double, lists -> strings.
+struct Answers {
+  std::map<std::string, nlohmann::json> values;
+  std::map<std::string, double> minutes;  // per check id, what the technician spent
+  std::string bms_model, inverter_model, bms_firmware, inverter_firmware, capture;
+
+  bool has(std::string_view key) const { return values.count(std::string(key)) > 0; }
+  nlohmann::json to_json() const;
+};
+
+// Parses and checks an answers file against the catalogue: an unknown key or a value of the
+// wrong type (or out of range, or not one of the choices) is an error naming the key.
+Result<Answers> parse_answers(std::string_view text, std::string_view name,
+                              const CheckCatalogue& catalogue);
+// One value typed by a person for `spec` ("yes", "120", "open", "0x350 0x360"): the normalised
+// JSON value or an error saying what was expected.
+Result<nlohmann::json> parse_input_text(const InputSpec& spec, std::string_view text);
+
+enum class Verdict { kPass, kFail, kSkipped, kUnknown };
+std::string_view verdict_name(Verdict verdict);  // "pass", "fail", "skipped", "unknown"
+
+struct CheckVerdict {
+  std::string check;
+  Layer layer = Layer::kConfiguration;
+  Verdict verdict = Verdict::kUnknown;
+  std::string reason;
+  bool from_capture = false;
+  std::optional<Cause> cause;  // for a fail: the cause it confirms
+};
+
+struct NextStep {
+  std::string check;
+  Layer layer = Layer::kConfiguration;
+  std::string title;
+  std::vector<InputSpec> asks;  // "capture" (a file) for the capture-only checks
+  std::string why;              // the technician's explanation
+};
+
+struct GuidedResult {
+  std::optional<Cause> confirmed;
+  std::optional<Layer> layer;
+  std::string confirmed_by;  // check id
+  std::string reason;
+  std::string fix, reverify, technician, customer;
+  std::vector<CheckVerdict> verdicts;  // in the order the method takes them
+  std::optional<NextStep> next;
+  std::array<double, 5> minutes{};  // spent per layer
+  std::array<double, 5> budget{};
+  double total_minutes = 0;
+  bool escalate = false;                // all five layers exhausted: time to consider hardcoding
+  std::vector<std::string> still_open;  // earlier checks not decided when a later one confirmed
+};
+
+struct GuidedOptions {
+  // A capture's result, when one was analysed: pre-decides checks.
+  const analysis::Evidence* evidence = nullptr;
+  const std::vector<Finding>* findings = nullptr;
+  // The company's own cause counts (records), replacing the field guide's breakdown in ordering.
+  std::map<Cause, double> cause_weights;
+};
+
+// The checks in the order the method takes them: layer, then likelihood per minute.
+std::vector<const Check*> ordered_checks(const CheckCatalogue& catalogue,
+                                         const std::map<Cause, double>& cause_weights = {});
+
+GuidedResult run_guided(const CheckCatalogue& catalogue, const KnowledgeBase& kb,
+                        const Answers& answers, const GuidedOptions& options = {});
+
+nlohmann::json guided_json(const GuidedResult& result);
+
+}  // namespace bmslink::diagnosis

@@ -1,0 +1,350 @@
+// Reading the check catalogue. Every rule is validated when the file is read (operators, input
+// names, verdicts, causes), so evaluation never meets a malformed rule.
+
+#include "bmslink/diagnosis/checks.h"
+
+#include <algorithm>
+#include <array>
+
+#include <fmt/format.h>
+
+#include "diagnosis/embedded_data.h"
+
+namespace bmslink::diagnosis {
+namespace {
+
+using nlohmann::json;
+
+constexpr std::array<std::string_view, 5> kTypeNames = {"text", "number", "choice", "yes_no",
+                                                        "list"};
+
+std::optional<InputType> parse_type(std::string_view s) {
+  for (std::size_t i = 0; i < kTypeNames.size(); ++i)
+    if (kTypeNames[i] == s) return static_cast<InputType>(i);
+  return std::nullopt;
+}
+
+const std::vector<std::string_view> kFacts = {
+    "limits_followed", "bms_and_inverter_talk",  "unique_ids",  "bms_talks",
+    "acknowledged",    "no_environment_pattern", "no_dropouts", "clean_protocol"};
+
+constexpr std::array<std::string_view, 3> kFunctions = {"protocol_match", "pinout", "firmware"};
+
+// Operators a condition may use besides all/any/not.
+constexpr std::array<std::string_view, 9> kOps = {
+    "is", "in", "between", "above", "below", "at_least", "at_most", "equals_input", "distinct"};
+
+class Reader {
+ public:
+  explicit Reader(std::string_view name) : name_(name) {}
+
+  tl::unexpected<Error> error(const std::string& where, const std::string& what) const {
+    return make_error(ErrorCode::kMalformed, fmt::format("{}: {}: {}", name_, where, what));
+  }
+
+  Result<std::string> text(const json& j, const char* key, const std::string& where,
+                           bool required) const {
+    if (!j.contains(key)) {
+      if (required) return error(where, fmt::format("\"{}\" is missing", key));
+      return std::string();
+    }
+    if (!j[key].is_string()) return error(where, fmt::format("\"{}\" must be a string", key));
+    return j[key].get<std::string>();
+  }
+
+  Result<double> number(const json& j, const char* key, const std::string& where,
+                        std::optional<double> fallback) const {
+    if (!j.contains(key)) {
+      if (fallback) return *fallback;
+      return error(where, fmt::format("\"{}\" is missing", key));
+    }
+    if (!j[key].is_number()) return error(where, fmt::format("\"{}\" must be a number", key));
+    return j[key].get<double>();
+  }
+
+  Result<std::vector<std::string>> strings(const json& j, const char* key,
+                                           const std::string& where) const {
+    std::vector<std::string> out;
+    if (!j.contains(key)) return out;
+    if (!j[key].is_array()) return error(where, fmt::format("\"{}\" must be a list", key));
+    for (const auto& v : j[key]) {
+      if (!v.is_string()) return error(where, fmt::format("\"{}\" must be a list of strings", key));
+      out.push_back(v.get<std::string>());
+    }
+    return out;
+  }
+
+ private:
+  std::string_view name_;
+};
+
+Result<void> check_condition(const Reader& r, const json& c, const std::string& where,
+                             const std::map<std::string, InputSpec>& inputs) {
+  if (!c.is_object() || c.empty()) return r.error(where, "a condition must be an object");
+  if (c.contains("all") || c.contains("any")) {
+    const json& list = c.contains("all") ? c["all"] : c["any"];
+    if (!list.is_array() || list.empty())
+      return r.error(where, "\"all\"/\"any\" take a non-empty list of conditions");
+    for (const auto& sub : list) {
+      if (auto ok = check_condition(r, sub, where, inputs); !ok) return ok;
+    }
+    return {};
+  }
+  if (c.contains("not")) return check_condition(r, c["not"], where, inputs);
+  if (!c.contains("input") || !c["input"].is_string())
+    return r.error(where, "a condition names an \"input\"");
+  const auto key = c["input"].get<std::string>();
+  if (!inputs.count(key)) return r.error(where, fmt::format("unknown input \"{}\"", key));
+  int ops = 0;
+  for (const auto& [k, v] : c.items()) {
+    if (k == "input") continue;
+    if (std::find(kOps.begin(), kOps.end(), k) == kOps.end())
+      return r.error(where, fmt::format("unknown operator \"{}\"", k));
+    ++ops;
+    if ((k == "above" || k == "below" || k == "at_least" || k == "at_most") && !v.is_number())
+      return r.error(where, fmt::format("\"{}\" takes a number", k));
+    if (k == "between" &&
+        !(v.is_array() && v.size() == 2 && v[0].is_number() && v[1].is_number() && v[0] <= v[1]))
+      return r.error(where, "\"between\" takes [low, high]");
+    if (k == "in" && !v.is_array()) return r.error(where, "\"in\" takes a list");
+    if (k == "equals_input" && !(v.is_string() && inputs.count(v.get<std::string>())))
+      return r.error(where, "\"equals_input\" names another input");
+    if (k == "distinct" && !v.is_boolean()) return r.error(where, "\"distinct\" takes true/false");
+  }
+  if (ops != 1) return r.error(where, "a condition has exactly one operator");
+  return {};
+}
+
+Result<InputSpec> read_input(const Reader& r, const std::string& key, const json& j) {
+  const std::string where = "input " + key;
+  if (!j.is_object()) return r.error(where, "must be an object");
+  InputSpec s;
+  s.key = key;
+  auto type = r.text(j, "type", where, true);
+  if (!type) return tl::unexpected(type.error());
+  const auto t = parse_type(*type);
+  if (!t) return r.error(where, "\"type\" is one of text, number, choice, yes_no, list");
+  s.type = *t;
+  auto unit = r.text(j, "unit", where, false);
+  auto prompt = r.text(j, "prompt", where, false);
+  if (!unit || !prompt) return tl::unexpected(!unit ? unit.error() : prompt.error());
+  s.unit = *unit;
+  s.prompt = *prompt;
+  if (j.contains("choices")) {
+    if (!j["choices"].is_array() || j["choices"].empty())
+      return r.error(where, "\"choices\" is a non-empty list");
+    for (const auto& c : j["choices"]) s.choices.push_back(c);
+  }
+  if (s.type == InputType::kChoice && s.choices.empty())
+    return r.error(where, "a choice needs \"choices\"");
+  if (j.contains("min")) s.min = j["min"].is_number() ? j["min"].get<double>() : s.min;
+  if (j.contains("max")) s.max = j["max"].is_number() ? j["max"].get<double>() : s.max;
+  auto allow = r.strings(j, "allow", where);
+  if (!allow) return tl::unexpected(allow.error());
+  s.allow = *allow;
+  auto items = r.text(j, "items", where, false);
+  if (!items) return tl::unexpected(items.error());
+  s.items = *items;
+  return s;
+}
+
+Result<Cause> read_cause(const Reader& r, const json& j, const char* key,
+                         const std::string& where) {
+  auto id = r.text(j, key, where, true);
+  if (!id) return tl::unexpected(id.error());
+  const auto c = parse_cause(*id);
+  if (!c || is_note(*c)) return r.error(where, fmt::format("unknown cause id \"{}\"", *id));
+  return *c;
+}
+
+Result<Check> read_check(const Reader& r, const json& j,
+                         const std::map<std::string, InputSpec>& inputs) {
+  Check c;
+  auto id = r.text(j, "id", "check", true);
+  if (!id) return tl::unexpected(id.error());
+  c.id = *id;
+  const std::string where = "check " + c.id;
+  auto layer = r.number(j, "layer", where, std::nullopt);
+  if (!layer) return tl::unexpected(layer.error());
+  const auto l = layer_from_number(static_cast<int>(*layer));
+  if (!l || *layer != static_cast<int>(*layer)) return r.error(where, "\"layer\" is 1 to 5");
+  c.layer = *l;
+  for (auto [field, key, required] :
+       {std::tuple{&c.title, "title", true}, std::tuple{&c.fix, "fix", true},
+        std::tuple{&c.technician, "technician", true}, std::tuple{&c.customer, "customer", true},
+        std::tuple{&c.reverify, "reverify", false}}) {
+    auto v = r.text(j, key, where, required);
+    if (!v) return tl::unexpected(v.error());
+    *field = *v;
+  }
+  auto minutes = r.number(j, "minutes", where, 0.0);
+  auto likelihood = r.number(j, "likelihood", where, 0.0);
+  if (!minutes || !likelihood)
+    return tl::unexpected(!minutes ? minutes.error() : likelihood.error());
+  if (*minutes < 0 || *likelihood < 0)
+    return r.error(where, "\"minutes\" and \"likelihood\" are not negative");
+  c.minutes = *minutes;
+  c.likelihood = *likelihood;
+  auto ins = r.strings(j, "inputs", where);
+  auto opt = r.strings(j, "optional_inputs", where);
+  if (!ins || !opt) return tl::unexpected(!ins ? ins.error() : opt.error());
+  c.inputs = *ins;
+  c.optional_inputs = *opt;
+  for (const auto& k : c.inputs)
+    if (!inputs.count(k)) return r.error(where, fmt::format("unknown input \"{}\"", k));
+  for (const auto& k : c.optional_inputs)
+    if (!inputs.count(k)) return r.error(where, fmt::format("unknown input \"{}\"", k));
+  c.capture_only = j.value("capture_only", false);
+  auto cause = read_cause(r, j, "confirms", where);
+  if (!cause) return tl::unexpected(cause.error());
+  c.confirms = *cause;
+  if (j.contains("capture")) {
+    const json& cap = j["capture"];
+    auto confirms = r.strings(cap, "confirms", where + " capture");
+    auto clears = r.strings(cap, "clears", where + " capture");
+    if (!confirms || !clears) return tl::unexpected(!confirms ? confirms.error() : clears.error());
+    for (const auto& id2 : *confirms) {
+      const auto cc = parse_cause(id2);
+      if (!cc || is_note(*cc)) return r.error(where, fmt::format("unknown cause id \"{}\"", id2));
+      c.capture_confirms.push_back(*cc);
+    }
+    for (const auto& f : *clears) {
+      if (std::find(kFacts.begin(), kFacts.end(), f) == kFacts.end())
+        return r.error(where, fmt::format("unknown capture fact \"{}\"", f));
+    }
+    c.capture_clears = *clears;
+  }
+  if (j.contains("rule")) {
+    const json& rule = j["rule"];
+    if (rule.contains("function")) {
+      c.function = rule.value("function", "");
+      if (std::find(kFunctions.begin(), kFunctions.end(), c.function) == kFunctions.end())
+        return r.error(where, fmt::format("unknown rule function \"{}\"", c.function));
+    } else {
+      if (!rule.contains("outcomes") || !rule["outcomes"].is_array() || rule["outcomes"].empty())
+        return r.error(where, "a rule has \"outcomes\" or a \"function\"");
+      std::size_t n = 0;
+      for (const auto& o : rule["outcomes"]) {
+        const std::string at = fmt::format("{} outcome {}", where, ++n);
+        if (!o.is_object()) return r.error(at, "must be an object");
+        const std::string verdict = o.value("verdict", "");
+        if (verdict != "pass" && verdict != "fail" && verdict != "unknown")
+          return r.error(at, "\"verdict\" is pass, fail or unknown");
+        if (!o.contains("reason") || !o["reason"].is_string())
+          return r.error(at, "\"reason\" is missing");
+        if (o.contains("confirms")) {
+          auto oc = read_cause(r, o, "confirms", at);
+          if (!oc) return tl::unexpected(oc.error());
+        }
+        if (o.value("otherwise", false)) continue;
+        if (!o.contains("when")) return r.error(at, "needs \"when\" or \"otherwise\": true");
+        if (auto ok = check_condition(r, o["when"], at, inputs); !ok)
+          return tl::unexpected(ok.error());
+      }
+      c.outcomes = rule["outcomes"];
+    }
+  } else if (!c.capture_only) {
+    return r.error(where, "a check that is not capture_only needs a \"rule\"");
+  }
+  return c;
+}
+
+}  // namespace
+
+std::string_view input_type_name(InputType type) {
+  return kTypeNames[static_cast<std::size_t>(type)];
+}
+
+const std::vector<std::string_view>& capture_fact_names() { return kFacts; }
+
+Result<CheckCatalogue> CheckCatalogue::parse(std::string_view text, std::string_view name,
+                                             const CheckCatalogue* base) {
+  const Reader r(name);
+  json j = json::parse(text, nullptr, false);
+  if (j.is_discarded() || !j.is_object())
+    return make_error(ErrorCode::kMalformed,
+                      fmt::format("{}: not a JSON object (a check catalogue)", name));
+  CheckCatalogue out;
+  std::map<std::string, InputSpec> known = base != nullptr ? base->inputs_ : decltype(known){};
+  if (j.contains("layers")) {
+    if (!j["layers"].is_array()) return r.error("layers", "must be a list");
+    for (const auto& l : j["layers"]) {
+      const auto n = l.value("layer", 0);
+      const auto layer = layer_from_number(n);
+      if (!layer) return r.error("layers", "\"layer\" is 1 to 5");
+      out.layers_.push_back({*layer, l.value("name", std::string(layer_name(*layer))),
+                             l.value("budget_minutes", 0.0)});
+    }
+  }
+  if (j.contains("inputs")) {
+    if (!j["inputs"].is_object()) return r.error("inputs", "must be an object");
+    for (const auto& [key, spec] : j["inputs"].items()) {
+      auto s = read_input(r, key, spec);
+      if (!s) return tl::unexpected(s.error());
+      out.inputs_[key] = *s;
+      known[key] = *s;
+    }
+  }
+  if (j.contains("checks")) {
+    if (!j["checks"].is_array()) return r.error("checks", "must be a list");
+    for (const auto& c : j["checks"]) {
+      if (!c.is_object()) return r.error("checks", "each check is an object");
+      auto check = read_check(r, c, known);
+      if (!check) return tl::unexpected(check.error());
+      if (out.find(check->id)) return r.error("check " + check->id, "the id is used twice");
+      out.checks_.push_back(std::move(*check));
+    }
+  }
+  return out;
+}
+
+Result<void> CheckCatalogue::add(const CheckCatalogue& more) {
+  for (const auto& [k, v] : more.inputs_) inputs_[k] = v;
+  for (const auto& l : more.layers_) {
+    auto it = std::find_if(layers_.begin(), layers_.end(),
+                           [&](const LayerInfo& x) { return x.layer == l.layer; });
+    if (it != layers_.end())
+      *it = l;
+    else
+      layers_.push_back(l);
+  }
+  for (const auto& c : more.checks_) {
+    auto it =
+        std::find_if(checks_.begin(), checks_.end(), [&](const Check& x) { return x.id == c.id; });
+    if (it != checks_.end())
+      *it = c;
+    else
+      checks_.push_back(c);
+  }
+  return {};
+}
+
+const Check* CheckCatalogue::find(std::string_view id) const {
+  for (const auto& c : checks_)
+    if (c.id == id) return &c;
+  return nullptr;
+}
+
+const InputSpec* CheckCatalogue::input(std::string_view key) const {
+  auto it = inputs_.find(std::string(key));
+  return it == inputs_.end() ? nullptr : &it->second;
+}
+
+double CheckCatalogue::budget(Layer layer) const {
+  for (const auto& l : layers_)
+    if (l.layer == layer) return l.budget_minutes;
+  return 0;
+}
+
+Result<CheckCatalogue> CheckCatalogue::builtin() {
+  CheckCatalogue all;
+  for (const auto& [name, text] : detail::embedded_checks()) {
+    // A later file may use inputs an earlier one declared: read each against what came before.
+    auto one = parse(text, name, &all);
+    if (!one) return tl::unexpected(one.error());
+    if (auto ok = all.add(*one); !ok) return tl::unexpected(ok.error());
+  }
+  return all;
+}
+
+}  // namespace bmslink::diagnosis

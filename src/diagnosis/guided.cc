@@ -1,0 +1,845 @@
+// The guided five-layer engine: answers in, verdicts, the confirmed cause or the next check out.
+
+#include "bmslink/diagnosis/guided.h"
+
+#include <algorithm>
+#include <cctype>
+#include <cmath>
+#include <limits>
+#include <set>
+
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+
+namespace bmslink::diagnosis {
+namespace {
+
+using nlohmann::json;
+
+constexpr std::array<std::string_view, 4> kVerdictNames = {"pass", "fail", "skipped", "unknown"};
+// Device fields of the answers file, allowed at the top level and inside "answers".
+constexpr std::array<std::string_view, 5> kDeviceKeys = {
+    "bms_model", "inverter_model", "bms_firmware", "inverter_firmware", "capture"};
+
+std::string lower(std::string_view s) {
+  std::string out(s);
+  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return out;
+}
+
+std::string trim(std::string_view s) {
+  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.front()))) s.remove_prefix(1);
+  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back()))) s.remove_suffix(1);
+  return std::string(s);
+}
+
+std::optional<bool> yes_no(std::string_view s) {
+  const std::string t = lower(trim(s));
+  if (t == "yes" || t == "y" || t == "true") return true;
+  if (t == "no" || t == "n" || t == "false") return false;
+  return std::nullopt;
+}
+
+std::optional<double> number_of(std::string_view s) {
+  const std::string t = trim(s);
+  if (t.empty()) return std::nullopt;
+  char* end = nullptr;
+  const double v = std::strtod(t.c_str(), &end);
+  if (end != t.c_str() + t.size() || !std::isfinite(v)) return std::nullopt;
+  return v;
+}
+
+bool hex_id(std::string_view s) {
+  std::string t = lower(trim(s));
+  if (t.starts_with("0x")) t = t.substr(2);
+  if (t.empty() || t.size() > 8) return false;
+  return std::all_of(t.begin(), t.end(), [](char c) { return std::isxdigit(c) != 0; });
+}
+
+std::string expected(const InputSpec& spec) {
+  switch (spec.type) {
+    case InputType::kYesNo:
+      return "yes or no";
+    case InputType::kNumber: {
+      std::string s = "a number";
+      if (!spec.unit.empty()) s += " in " + spec.unit;
+      if (spec.min && spec.max) s += fmt::format(" from {} to {}", *spec.min, *spec.max);
+      for (const auto& a : spec.allow) s += fmt::format(", or \"{}\"", a);
+      return s;
+    }
+    case InputType::kChoice: {
+      std::vector<std::string> c;
+      for (const auto& v : spec.choices)
+        c.push_back(v.is_string() ? v.get<std::string>() : v.dump());
+      return fmt::format("one of {}", fmt::join(c, ", "));
+    }
+    case InputType::kText:
+      return "text";
+    case InputType::kList:
+      return spec.items == "hex" ? "a list of hex ids such as \"0x350\"" : "a list of strings";
+  }
+  return "a value";
+}
+
+// A JSON value checked against its spec, normalised; nullopt when it does not fit.
+std::optional<json> normalise(const InputSpec& spec, const json& v) {
+  switch (spec.type) {
+    case InputType::kYesNo:
+      if (v.is_boolean()) return v;
+      if (v.is_string()) {
+        if (auto b = yes_no(v.get<std::string>())) return json(*b);
+      }
+      return std::nullopt;
+    case InputType::kNumber: {
+      std::optional<double> x;
+      if (v.is_number()) x = v.get<double>();
+      if (v.is_string()) {
+        const std::string t = lower(trim(v.get<std::string>()));
+        for (const auto& a : spec.allow)
+          if (lower(a) == t) return json(a);
+        x = number_of(t);
+      }
+      if (!x || !std::isfinite(*x)) return std::nullopt;
+      if ((spec.min && *x < *spec.min) || (spec.max && *x > *spec.max)) return std::nullopt;
+      return json(*x);
+    }
+    case InputType::kChoice:
+      for (const auto& c : spec.choices) {
+        if (c.is_number()) {
+          std::optional<double> x;
+          if (v.is_number()) x = v.get<double>();
+          if (v.is_string()) x = number_of(v.get<std::string>());
+          if (x && *x == c.get<double>()) return c;
+        } else if (v.is_string() &&
+                   lower(trim(v.get<std::string>())) == lower(c.get<std::string>())) {
+          return c;
+        }
+      }
+      return std::nullopt;
+    case InputType::kText:
+      if (v.is_string() && !trim(v.get<std::string>()).empty())
+        return json(trim(v.get<std::string>()));
+      return std::nullopt;
+    case InputType::kList: {
+      std::vector<std::string> items;
+      if (v.is_array()) {
+        for (const auto& x : v) {
+          if (!x.is_string()) return std::nullopt;
+          items.push_back(trim(x.get<std::string>()));
+        }
+      } else if (v.is_string()) {
+        std::string cur;
+        for (char c : v.get<std::string>() + " ") {
+          if (c == ' ' || c == ',' || c == ';' || c == '\t') {
+            if (!cur.empty()) items.push_back(cur);
+            cur.clear();
+          } else {
+            cur += c;
+          }
+        }
+      } else {
+        return std::nullopt;
+      }
+      if (items.empty()) return std::nullopt;
+      if (spec.items == "hex") {
+        for (auto& i : items) {
+          if (!hex_id(i)) return std::nullopt;
+          std::string t = lower(i);
+          if (!t.starts_with("0x")) t = "0x" + t;
+          i = t;
+        }
+      }
+      return json(items);
+    }
+  }
+  return std::nullopt;
+}
+
+// How an answer reads in a sentence.
+std::string show(const json& v) {
+  if (v.is_boolean()) return v.get<bool>() ? "yes" : "no";
+  if (v.is_number()) return fmt::format("{}", v.get<double>());
+  if (v.is_string()) return v.get<std::string>();
+  if (v.is_array()) {
+    std::vector<std::string> parts;
+    for (const auto& x : v) parts.push_back(show(x));
+    return fmt::format("{}", fmt::join(parts, " "));
+  }
+  return v.dump();
+}
+
+// ---------------------------------------------------------------------------------------------
+// Rules from data.
+
+bool same_value(const json& answer, const json& want) {
+  if (answer.is_boolean() && want.is_string()) {
+    const auto b = yes_no(want.get<std::string>());
+    return b && *b == answer.get<bool>();
+  }
+  if (answer.is_number() && want.is_number()) return answer.get<double>() == want.get<double>();
+  if (answer.is_string() && want.is_string())
+    return lower(answer.get<std::string>()) == lower(want.get<std::string>());
+  return answer == want;
+}
+
+// true/false, or nullopt when an input it needs was not answered.
+std::optional<bool> eval(const json& c, const Answers& a) {
+  if (c.contains("all") || c.contains("any")) {
+    const bool all = c.contains("all");
+    bool unknown = false;
+    for (const auto& sub : all ? c["all"] : c["any"]) {
+      const auto v = eval(sub, a);
+      if (!v) {
+        unknown = true;
+        continue;
+      }
+      if (all && !*v) return false;
+      if (!all && *v) return true;
+    }
+    if (unknown) return std::nullopt;
+    return all;
+  }
+  if (c.contains("not")) {
+    const auto v = eval(c["not"], a);
+    if (!v) return std::nullopt;
+    return !*v;
+  }
+  const auto key = c["input"].get<std::string>();
+  auto it = a.values.find(key);
+  if (it == a.values.end()) return std::nullopt;
+  const json& v = it->second;
+  for (const auto& [op, arg] : c.items()) {
+    if (op == "input") continue;
+    if (op == "is") return same_value(v, arg);
+    if (op == "in") {
+      for (const auto& x : arg)
+        if (same_value(v, x)) return true;
+      return false;
+    }
+    if (op == "equals_input") {
+      auto other = a.values.find(arg.get<std::string>());
+      if (other == a.values.end()) return std::nullopt;
+      return same_value(v, other->second);
+    }
+    if (op == "distinct") {
+      if (!v.is_array()) return false;
+      std::set<std::string> seen;
+      bool distinct = true;
+      for (const auto& x : v) distinct &= seen.insert(lower(show(x))).second;
+      return distinct == arg.get<bool>();
+    }
+    if (!v.is_number()) return false;  // "open" is no number: no numeric band matches it
+    const double x = v.get<double>();
+    if (op == "between") return x >= arg[0].get<double>() && x <= arg[1].get<double>();
+    if (op == "above") return x > arg.get<double>();
+    if (op == "below") return x < arg.get<double>();
+    if (op == "at_least") return x >= arg.get<double>();
+    if (op == "at_most") return x <= arg.get<double>();
+  }
+  return std::nullopt;
+}
+
+// "{termination_ohms} Ω" with the answers; {resistors_120} is 120 Ω over the measured value.
+std::string fill(std::string text, const Answers& a) {
+  std::string out;
+  std::size_t pos = 0;
+  while (pos < text.size()) {
+    const auto open = text.find('{', pos);
+    if (open == std::string::npos) break;
+    const auto close = text.find('}', open);
+    if (close == std::string::npos) break;
+    out += text.substr(pos, open - pos);
+    const std::string key = text.substr(open + 1, close - open - 1);
+    if (key == "resistors_120") {
+      auto it = a.values.find("termination_ohms");
+      if (it != a.values.end() && it->second.is_number() && it->second.get<double>() > 0)
+        out += fmt::format("{:.1f}", 120.0 / it->second.get<double>());
+      else
+        out += "?";
+    } else if (auto it = a.values.find(key); it != a.values.end()) {
+      out += show(it->second);
+    } else {
+      out += "?";
+    }
+    pos = close + 1;
+  }
+  out += text.substr(pos);
+  return out;
+}
+
+struct Decision {
+  Verdict verdict = Verdict::kUnknown;
+  std::string reason;
+  bool from_capture = false;
+  std::optional<Cause> cause;
+  std::string fix;  // an outcome's own fix
+  std::vector<std::string> missing;
+};
+
+Decision from_outcomes(const Check& check, const Answers& a) {
+  Decision d;
+  for (const auto& o : check.outcomes) {
+    if (!o.value("otherwise", false)) {
+      const auto v = eval(o["when"], a);
+      if (!v || !*v) continue;
+    }
+    const std::string verdict = o["verdict"].get<std::string>();
+    d.verdict = verdict == "pass"   ? Verdict::kPass
+                : verdict == "fail" ? Verdict::kFail
+                                    : Verdict::kUnknown;
+    d.reason = fill(o["reason"].get<std::string>(), a);
+    if (d.verdict == Verdict::kFail)
+      d.cause =
+          o.contains("confirms") ? *parse_cause(o["confirms"].get<std::string>()) : check.confirms;
+    if (o.contains("fix") && o["fix"].is_string()) d.fix = o["fix"].get<std::string>();
+    return d;
+  }
+  d.reason = "no rule matched the answers";
+  return d;
+}
+
+std::string menu_values_for(const KnowledgeBase& kb, const DeviceInfo& inverter,
+                            const std::string& protocol) {
+  std::vector<std::string> v;
+  for (const auto& m : inverter.battery_settings)
+    if (kb.compatible(m.protocol, protocol, &m)) v.push_back("\"" + m.value + "\"");
+  return fmt::format("{}", fmt::join(v, " or "));
+}
+
+// L1: the inverter's battery setting against the BMS's protocol. With the inverter in the
+// knowledge base its menu value maps to a protocol; otherwise the text is a protocol name or
+// alias; otherwise the two names must be identical, case and spacing included (the field guide:
+// "Pylontech" is not "Pylontech CAN" is not "Pylontech US2000").
+Decision protocol_match(const Check& check, const KnowledgeBase& kb, const Answers& a) {
+  Decision d;
+  const std::string setting = show(a.values.at("inverter_battery_setting"));
+  const std::string bms = show(a.values.at("bms_protocol"));
+  const DeviceInfo* inverter =
+      a.inverter_model.empty() ? nullptr : kb.find_inverter(a.inverter_model);
+  const DeviceInfo* battery = a.bms_model.empty() ? nullptr : kb.find_battery(a.bms_model);
+  const ProtocolInfo* bms_proto = kb.find_protocol(bms);
+  if (!bms_proto && battery && !battery->protocol.empty())
+    bms_proto = kb.protocol(battery->protocol);
+  const ProtocolInfo* inv_proto = nullptr;
+  const MenuValue* menu = inverter ? KnowledgeBase::menu_value(*inverter, setting) : nullptr;
+  if (menu) inv_proto = kb.protocol(menu->protocol);
+  if (!inv_proto) inv_proto = kb.find_protocol(setting);
+  const auto wanted = [&]() -> std::string {
+    if (inverter && bms_proto) {
+      const std::string v = menu_values_for(kb, *inverter, bms_proto->id);
+      if (!v.empty())
+        return fmt::format(
+            "; on {} {} select {}", inverter->brand,
+            inverter->menu.empty() ? "the battery menu" : "\"" + inverter->menu + "\"", v);
+    }
+    return {};
+  };
+  if (inv_proto && inv_proto->voltage_only) {
+    d.verdict = Verdict::kFail;
+    d.reason = fmt::format("\"{}\" is {}: voltage-only control, no CAN at all{}", setting,
+                           inv_proto->name, wanted());
+    d.cause = check.confirms;
+    return d;
+  }
+  if (inv_proto && bms_proto) {
+    if (kb.compatible(inv_proto->id, bms_proto->id, menu)) {
+      d.verdict = Verdict::kPass;
+      d.reason =
+          inv_proto->id == bms_proto->id
+              ? fmt::format("\"{}\" is {}, the protocol the BMS sends", setting, bms_proto->name)
+              : fmt::format("\"{}\" ({}) reads {}, the protocol the BMS sends", setting,
+                            inv_proto->name, bms_proto->name);
+    } else {
+      d.verdict = Verdict::kFail;
+      d.reason = fmt::format("\"{}\" is {}, but the BMS sends {}{}", setting, inv_proto->name,
+                             bms_proto->name, wanted());
+      d.cause = check.confirms;
+    }
+    return d;
+  }
+  if (setting == bms) {
+    d.verdict = Verdict::kPass;
+    d.reason =
+        fmt::format("the inverter's setting reads exactly as the BMS's protocol (\"{}\")", setting);
+    return d;
+  }
+  d.verdict = Verdict::kFail;
+  d.cause = check.confirms;
+  d.reason = fmt::format(
+      "\"{}\" is not \"{}\": the names must match exactly, case and spacing "
+      "included (\"LFP-CAN\" is not \"Pylontech CAN\" is not \"Pylontech US2000\")",
+      setting, bms);
+  if (inverter && bms_proto) d.reason += wanted();
+  return d;
+}
+
+std::string port_text(const CanPort& p) {
+  auto pin = [](const std::optional<int>& x) { return x ? std::to_string(*x) : std::string("?"); };
+  return fmt::format("CAN-H {}, CAN-L {}{}", pin(p.can_h), pin(p.can_l),
+                     p.gnd ? ", GND " + std::to_string(*p.gnd) : "");
+}
+
+Decision pinout(const Check& check, const KnowledgeBase& kb, const Answers& a) {
+  Decision d;
+  const bool matches = a.values.at("rj45_pinout_matches").get<bool>();
+  const DeviceInfo* inverter =
+      a.inverter_model.empty() ? nullptr : kb.find_inverter(a.inverter_model);
+  const DeviceInfo* battery = a.bms_model.empty() ? nullptr : kb.find_battery(a.bms_model);
+  std::string known;
+  const auto has_pins = [](const DeviceInfo* dev) {
+    return dev && dev->can_port && (dev->can_port->can_h || dev->can_port->can_l);
+  };
+  if (has_pins(inverter))
+    known += fmt::format("; {} {}: {}", inverter->brand, inverter->family,
+                         port_text(*inverter->can_port));
+  if (has_pins(battery))
+    known +=
+        fmt::format("; {} {}: {}", battery->brand, battery->family, port_text(*battery->can_port));
+  for (const auto* dev : {inverter, battery})
+    if (dev && !dev->pin_trap.empty()) known += "; pin trap: " + dev->pin_trap;
+  if (matches) {
+    d.verdict = Verdict::kPass;
+    d.reason = "CAN-H, CAN-L and GND land on the right pins at both ends" + known;
+  } else {
+    d.verdict = Verdict::kFail;
+    d.cause = check.confirms;
+    d.reason = "the pins differ between the cable and the ports" + known;
+  }
+  return d;
+}
+
+bool contains_ci(std::string_view hay, std::string_view needle) {
+  return !needle.empty() && lower(hay).find(lower(needle)) != std::string::npos;
+}
+
+Decision firmware(const Check& check, const KnowledgeBase& kb, const Answers& a) {
+  Decision d;
+  if (a.bms_firmware.empty() && a.inverter_firmware.empty()) {
+    d.reason = "the firmware versions are needed";
+    d.missing = {"bms_firmware", "inverter_firmware"};
+    return d;
+  }
+  const DeviceInfo* inverter =
+      a.inverter_model.empty() ? nullptr : kb.find_inverter(a.inverter_model);
+  const DeviceInfo* battery = a.bms_model.empty() ? nullptr : kb.find_battery(a.bms_model);
+  for (auto [dev, own, other_model] : {std::tuple{battery, a.bms_firmware, a.inverter_model},
+                                       std::tuple{inverter, a.inverter_firmware, a.bms_model}}) {
+    if (!dev) continue;
+    for (const auto& issue : dev->firmware_issues) {
+      // Only versions known to break the link decide; other notes are quirks of the device.
+      if (issue.firmware.empty() || !issue.breaks_comms) continue;
+      const bool version = contains_ci(own, issue.firmware) || contains_ci(issue.firmware, own);
+      const bool pair = issue.device.empty() || contains_ci(other_model, issue.device) ||
+                        contains_ci(issue.device, other_model);
+      if (!own.empty() && version && pair) {
+        d.verdict = Verdict::kFail;
+        d.cause = check.confirms;
+        d.reason =
+            fmt::format("known issue of {} {} firmware {}{}: {} [{}]", dev->brand, dev->family,
+                        issue.firmware, issue.device.empty() ? "" : " with " + issue.device,
+                        issue.issue, fmt::join(issue.sources, ", "));
+        return d;
+      }
+    }
+  }
+  d.verdict = Verdict::kPass;
+  d.reason = fmt::format("no known issue for {} {} with {} {} in the knowledge base",
+                         a.bms_model.empty() ? "the BMS" : a.bms_model, a.bms_firmware,
+                         a.inverter_model.empty() ? "the inverter" : a.inverter_model,
+                         a.inverter_firmware);
+  return d;
+}
+
+// What a capture shows about a check's question.
+bool fact(std::string_view name, const analysis::Evidence& e, const std::vector<Finding>& fs) {
+  auto has = [&fs](Cause c, bool fault_only) {
+    return std::any_of(fs.begin(), fs.end(), [&](const Finding& f) {
+      return f.cause == c && (!fault_only || f.severity != Severity::kInfo);
+    });
+  };
+  const bool long_enough = e.timed && e.duration_s >= 10;
+  if (name == "bms_talks") return e.timing.bms_frames > 0;
+  if (name == "bms_and_inverter_talk")
+    return e.timing.bms_frames > 0 && e.timing.inverter_frames > 0 &&
+           !has(Cause::kBitrateMismatch, true);
+  if (name == "limits_followed") {
+    if (e.timing.inverter_frames == 0 || e.limit_following.judged_seconds < 60) return false;
+    return std::none_of(e.limit_following.breaches.begin(), e.limit_following.breaches.end(),
+                        [](const analysis::LimitBreach& b) {
+                          return b.longest_s >= analysis::LimitFollowingEvidence::kPersistS;
+                        });
+  }
+  if (name == "unique_ids") return long_enough && e.timing.bms_frames > 0 && e.conflicts.empty();
+  if (name == "acknowledged")
+    return long_enough && e.ack.ack_visible && !has(Cause::kNoAck, true) &&
+           e.timing.inverter_frames > 0;
+  if (name == "no_environment_pattern")
+    return e.correlation.binned_minutes >= 30 && !has(Cause::kEmiPowerCorrelated, true) &&
+           !has(Cause::kThermalOrTimePattern, true);
+  if (name == "no_dropouts")
+    return e.timed && e.duration_s >= 600 && e.timing.bms_frames > 0 && e.uptime.dropout_count == 0;
+  if (name == "clean_protocol") {
+    if (!long_enough || e.timing.bms_frames == 0 || e.protocol.family == "unknown") return false;
+    return std::none_of(fs.begin(), fs.end(), [](const Finding& f) {
+      return f.layer == Layer::kProtocol && f.severity != Severity::kInfo;
+    });
+  }
+  return false;
+}
+
+std::string fact_text(std::string_view name) {
+  if (name == "limits_followed") return "the inverter answers and keeps within the BMS's limits";
+  if (name == "bms_and_inverter_talk") return "frames from both the BMS and the inverter";
+  if (name == "unique_ids") return "each id from one sender";
+  if (name == "bms_talks") return "the BMS sends its frames";
+  if (name == "acknowledged") return "the frames are acknowledged";
+  if (name == "no_environment_pattern") return "no error pattern with current, temperature or time";
+  if (name == "no_dropouts") return "no BMS silence longer than the inverter's timeout";
+  if (name == "clean_protocol") return "a well-formed protocol without findings";
+  return std::string(name);
+}
+
+Decision decide(const Check& check, const KnowledgeBase& kb, const Answers& a,
+                const GuidedOptions& o) {
+  const bool capture = o.evidence != nullptr && o.findings != nullptr;
+  if (capture) {
+    for (const auto& f : *o.findings) {
+      if (f.severity != Severity::kFault) continue;
+      if (std::find(check.capture_confirms.begin(), check.capture_confirms.end(), f.cause) ==
+          check.capture_confirms.end())
+        continue;
+      Decision d;
+      d.verdict = Verdict::kFail;
+      d.from_capture = true;
+      d.cause = check.capture_only || f.cause == check.confirms ? f.cause : check.confirms;
+      if (check.capture_only) d.cause = f.cause;
+      d.reason = "the capture shows: " + f.title;
+      d.fix = f.fix;
+      return d;
+    }
+    for (const auto& name : check.capture_clears) {
+      if (!fact(name, *o.evidence, *o.findings)) continue;
+      Decision d;
+      d.verdict = Verdict::kSkipped;
+      d.from_capture = true;
+      d.reason = "not needed: the capture shows " + fact_text(name);
+      return d;
+    }
+  }
+  if (check.capture_only) {
+    Decision d;
+    d.reason = capture ? "the capture cannot decide it" : "needs a capture";
+    if (!capture) d.missing = {"capture"};
+    return d;
+  }
+  Decision d;
+  for (const auto& k : check.inputs)
+    if (!a.has(k)) d.missing.push_back(k);
+  if (check.function == "firmware") return firmware(check, kb, a);
+  if (!d.missing.empty()) {
+    d.reason = fmt::format("needs {}", fmt::join(d.missing, ", "));
+    return d;
+  }
+  if (check.inputs.empty() && !check.optional_inputs.empty()) {
+    const bool any = std::any_of(check.optional_inputs.begin(), check.optional_inputs.end(),
+                                 [&](const std::string& k) { return a.has(k); });
+    if (!any) {
+      d.missing = check.optional_inputs;
+      d.reason = fmt::format("needs {}", fmt::join(d.missing, " or "));
+      return d;
+    }
+  }
+  if (check.function == "protocol_match") return protocol_match(check, kb, a);
+  if (check.function == "pinout") return pinout(check, kb, a);
+  Decision out = from_outcomes(check, a);
+  if (out.verdict == Verdict::kUnknown) {
+    for (const auto& k : check.optional_inputs)
+      if (!a.has(k)) out.missing.push_back(k);
+  }
+  return out;
+}
+
+// Calls out of 100 each cause settles in the field guide, for spreading a company's own counts
+// over the checks of a cause in the catalogue's proportions.
+double cause_share(const CheckCatalogue& cat, Cause c) {
+  double sum = 0;
+  for (const auto& ch : cat.checks())
+    if (ch.confirms == c) sum += ch.likelihood;
+  return sum;
+}
+
+}  // namespace
+
+std::string_view verdict_name(Verdict v) { return kVerdictNames[static_cast<std::size_t>(v)]; }
+
+nlohmann::json Answers::to_json() const {
+  json a = json::object();
+  for (const auto& [k, v] : values) a[k] = v;
+  if (!minutes.empty()) a["minutes"] = minutes;
+  json out = {{"answers", a}};
+  for (auto [key, value] : {std::pair{"bms_model", &bms_model},
+                            {"inverter_model", &inverter_model},
+                            {"bms_firmware", &bms_firmware},
+                            {"inverter_firmware", &inverter_firmware},
+                            {"capture", &capture}}) {
+    if (!value->empty()) out[key] = *value;
+  }
+  return out;
+}
+
+Result<json> parse_input_text(const InputSpec& spec, std::string_view text) {
+  const auto v = normalise(spec, json(std::string(text)));
+  if (!v)
+    return make_error(ErrorCode::kInvalidArgument,
+                      fmt::format("{}: expected {}", spec.key, expected(spec)));
+  return *v;
+}
+
+Result<Answers> parse_answers(std::string_view text, std::string_view name,
+                              const CheckCatalogue& catalogue) {
+  const json j = json::parse(text, nullptr, false);
+  auto fail = [&](const std::string& what) {
+    return make_error(ErrorCode::kMalformed, fmt::format("{}: {}", name, what));
+  };
+  if (j.is_discarded()) return fail("not valid JSON (an answers file is a JSON object)");
+  if (!j.is_object()) return fail("expected a JSON object with \"answers\"");
+  Answers out;
+  auto device_field = [&](const std::string& key, const json& v) -> Result<void> {
+    if (!v.is_string()) return fail(fmt::format("\"{}\": expected text", key));
+    const std::string s = trim(v.get<std::string>());
+    if (key == "bms_model") out.bms_model = s;
+    if (key == "inverter_model") out.inverter_model = s;
+    if (key == "bms_firmware") out.bms_firmware = s;
+    if (key == "inverter_firmware") out.inverter_firmware = s;
+    if (key == "capture") out.capture = s;
+    return {};
+  };
+  auto minutes = [&](const json& m) -> Result<void> {
+    if (!m.is_object()) return fail("\"minutes\": expected an object of check id -> minutes");
+    for (const auto& [id, v] : m.items()) {
+      if (!catalogue.find(id)) return fail(fmt::format("\"minutes\": unknown check \"{}\"", id));
+      if (!v.is_number() || v.get<double>() < 0 || !std::isfinite(v.get<double>()))
+        return fail(fmt::format("\"minutes\".\"{}\": expected minutes (a number, 0 or more)", id));
+      out.minutes[id] = v.get<double>();
+    }
+    return {};
+  };
+  for (const auto& [key, v] : j.items()) {
+    if (key == "answers") continue;
+    if (key == "minutes") {
+      if (auto ok = minutes(v); !ok) return tl::unexpected(ok.error());
+      continue;
+    }
+    if (std::find(kDeviceKeys.begin(), kDeviceKeys.end(), key) == kDeviceKeys.end())
+      return fail(
+          fmt::format("unknown key \"{}\" (expected answers, bms_model, inverter_model, "
+                      "bms_firmware, inverter_firmware, capture)",
+                      key));
+    if (auto ok = device_field(key, v); !ok) return tl::unexpected(ok.error());
+  }
+  if (j.contains("answers")) {
+    const json& a = j["answers"];
+    if (!a.is_object()) return fail("\"answers\": expected an object");
+    for (const auto& [key, v] : a.items()) {
+      if (key == "minutes") {
+        if (auto ok = minutes(v); !ok) return tl::unexpected(ok.error());
+        continue;
+      }
+      if (std::find(kDeviceKeys.begin(), kDeviceKeys.end(), key) != kDeviceKeys.end()) {
+        if (auto ok = device_field(key, v); !ok) return tl::unexpected(ok.error());
+        continue;
+      }
+      const InputSpec* spec = catalogue.input(key);
+      if (spec == nullptr) return fail(fmt::format("\"answers\": unknown key \"{}\"", key));
+      if (v.is_null()) continue;  // not answered
+      const auto n = normalise(*spec, v);
+      if (!n)
+        return fail(
+            fmt::format("\"answers\".\"{}\": expected {}, got {}", key, expected(*spec), v.dump()));
+      out.values[key] = *n;
+    }
+  }
+  return out;
+}
+
+std::vector<const Check*> ordered_checks(const CheckCatalogue& catalogue,
+                                         const std::map<Cause, double>& weights) {
+  std::vector<const Check*> out;
+  for (const auto& c : catalogue.checks()) out.push_back(&c);
+  auto likelihood = [&](const Check& c) {
+    if (weights.empty()) return c.likelihood;
+    const auto it = weights.find(c.confirms);
+    const double share = cause_share(catalogue, c.confirms);
+    const double w = it == weights.end() ? 0.0 : it->second;
+    return share > 0 ? w * c.likelihood / share : w;
+  };
+  // Capture-only checks cost nothing once a capture exists: first in their layer.
+  auto per_minute = [&](const Check& c) {
+    if (c.capture_only || c.minutes <= 0) return std::numeric_limits<double>::infinity();
+    return likelihood(c) / c.minutes;
+  };
+  std::stable_sort(out.begin(), out.end(), [&](const Check* a, const Check* b) {
+    if (a->layer != b->layer) return a->layer < b->layer;
+    return per_minute(*a) > per_minute(*b);
+  });
+  return out;
+}
+
+GuidedResult run_guided(const CheckCatalogue& catalogue, const KnowledgeBase& kb,
+                        const Answers& answers, const GuidedOptions& options) {
+  GuidedResult r;
+  const bool capture = options.evidence != nullptr && options.findings != nullptr;
+  std::optional<std::size_t> confirmed_at;
+  const Check* confirmed_check = nullptr;
+  Decision confirmed_decision;
+  struct Pending {
+    const Check* check;
+    Decision decision;
+  };
+  std::vector<Pending> unknown;
+  for (const Check* c : ordered_checks(catalogue, options.cause_weights)) {
+    CheckVerdict v;
+    v.check = c->id;
+    v.layer = c->layer;
+    const auto li = static_cast<std::size_t>(layer_number(c->layer) - 1);
+    if (confirmed_check != nullptr) {
+      v.verdict = Verdict::kSkipped;
+      v.reason = fmt::format("stopped: {} is confirmed (layer {})", cause_id(*r.confirmed),
+                             layer_number(confirmed_check->layer));
+      r.verdicts.push_back(std::move(v));
+      continue;
+    }
+    Decision d = decide(*c, kb, answers, options);
+    v.verdict = d.verdict;
+    v.reason = d.reason;
+    v.from_capture = d.from_capture;
+    v.cause = d.cause;
+    if (d.verdict == Verdict::kPass || d.verdict == Verdict::kFail) {
+      const auto m = answers.minutes.find(c->id);
+      r.minutes[li] += m != answers.minutes.end() ? m->second : d.from_capture ? 0.0 : c->minutes;
+    }
+    if (d.verdict == Verdict::kUnknown) unknown.push_back({c, d});
+    if (d.verdict == Verdict::kFail) {
+      confirmed_check = c;
+      confirmed_decision = d;
+      r.confirmed = d.cause ? *d.cause : c->confirms;
+      r.layer = cause_layer(*r.confirmed).value_or(c->layer);
+      confirmed_at = r.verdicts.size();
+    }
+    r.verdicts.push_back(std::move(v));
+  }
+  for (std::size_t i = 0; i < 5; ++i) {
+    r.budget[i] = catalogue.budget(static_cast<Layer>(i + 1));
+    r.total_minutes += r.minutes[i];
+  }
+  if (confirmed_check != nullptr) {
+    r.confirmed_by = confirmed_check->id;
+    r.reason = confirmed_decision.reason;
+    r.fix = confirmed_decision.fix.empty() ? confirmed_check->fix : confirmed_decision.fix;
+    r.reverify = confirmed_check->reverify;
+    r.technician = confirmed_check->technician;
+    r.customer = confirmed_check->customer;
+    for (const auto& p : unknown)
+      if (!p.check->capture_only) r.still_open.push_back(p.check->id);
+    return r;
+  }
+  // Nothing confirmed: the next check that can be asked, else a capture, else escalate.
+  for (const auto& p : unknown) {
+    if (p.check->capture_only) continue;
+    NextStep n{p.check->id, p.check->layer, p.check->title, {}, p.check->technician};
+    for (const auto& k : p.decision.missing) {
+      if (const InputSpec* s = catalogue.input(k)) {
+        n.asks.push_back(*s);
+      } else {
+        InputSpec s2;
+        s2.key = k;
+        s2.type = InputType::kText;
+        s2.prompt = k == "bms_firmware"        ? "BMS firmware version"
+                    : k == "inverter_firmware" ? "Inverter firmware version"
+                                               : k;
+        n.asks.push_back(s2);
+      }
+    }
+    if (n.asks.empty()) continue;  // undecidable from answers (no rule matched): not askable
+    r.next = std::move(n);
+    return r;
+  }
+  if (!capture) {
+    // One capture decides every capture-only check; it is asked for under the layer-5 check
+    // (the analyzer is the rarest, most expensive tool: last in the method).
+    std::stable_sort(unknown.begin(), unknown.end(), [](const Pending& x, const Pending& y) {
+      return x.check->layer > y.check->layer;
+    });
+    for (const auto& p : unknown) {
+      if (!p.check->capture_only) continue;
+      InputSpec cap;
+      cap.key = "capture";
+      cap.type = InputType::kText;
+      cap.prompt = "A capture of the bus (candump -l, ASC, TRC, CSV, pcap), at least a minute";
+      r.next = NextStep{p.check->id, p.check->layer, p.check->title, {cap}, p.check->technician};
+      return r;
+    }
+  }
+  r.escalate = true;
+  return r;
+}
+
+nlohmann::json guided_json(const GuidedResult& r) {
+  json verdicts = json::array();
+  for (const auto& v : r.verdicts) {
+    verdicts.push_back(
+        {{"check", v.check},
+         {"layer", layer_number(v.layer)},
+         {"verdict", std::string(verdict_name(v.verdict))},
+         {"reason", v.reason},
+         {"from_capture", v.from_capture},
+         {"cause", v.cause ? json(std::string(cause_id(*v.cause))) : json(nullptr)}});
+  }
+  json minutes = json::object();
+  json budget = json::object();
+  json over = json::array();
+  for (std::size_t i = 0; i < 5; ++i) {
+    const std::string k = std::to_string(i + 1);
+    minutes[k] = r.minutes[i];
+    budget[k] = r.budget[i];
+    if (r.budget[i] > 0 && r.minutes[i] > r.budget[i]) over.push_back(static_cast<int>(i + 1));
+  }
+  minutes["total"] = r.total_minutes;
+  json next = nullptr;
+  if (r.next) {
+    json asks = json::array();
+    for (const auto& s : r.next->asks) {
+      json a = {
+          {"key", s.key}, {"type", std::string(input_type_name(s.type))}, {"prompt", s.prompt}};
+      if (!s.unit.empty()) a["unit"] = s.unit;
+      if (!s.choices.empty()) a["choices"] = s.choices;
+      if (s.min) a["min"] = *s.min;
+      if (s.max) a["max"] = *s.max;
+      if (!s.allow.empty()) a["allow"] = s.allow;
+      asks.push_back(std::move(a));
+    }
+    next = {{"check", r.next->check},
+            {"layer", layer_number(r.next->layer)},
+            {"title", r.next->title},
+            {"asks", asks},
+            {"why", r.next->why}};
+  }
+  auto opt = [](const std::string& s) { return s.empty() ? json(nullptr) : json(s); };
+  return {{"confirmed", r.confirmed ? json(std::string(cause_id(*r.confirmed))) : json(nullptr)},
+          {"layer", r.layer ? json(layer_number(*r.layer)) : json(nullptr)},
+          {"layer_name", r.layer ? json(std::string(layer_name(*r.layer))) : json(nullptr)},
+          {"confirmed_by", opt(r.confirmed_by)},
+          {"reason", opt(r.reason)},
+          {"fix", opt(r.fix)},
+          {"reverify", opt(r.reverify)},
+          {"explain", {{"technician", opt(r.technician)}, {"customer", opt(r.customer)}}},
+          {"verdicts", verdicts},
+          {"next", next},
+          {"minutes", minutes},
+          {"budget", budget},
+          {"over_budget", over},
+          {"still_open", r.still_open},
+          {"escalate", r.escalate}};
+}
+
+}  // namespace bmslink::diagnosis

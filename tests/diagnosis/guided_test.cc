@@ -1,0 +1,525 @@
+// The guided five-layer diagnosis: every rule at and around its thresholds (values from the field
+// guide), one scripted answers file per cause reaching that cause in its layer and stopping there,
+// an earlier layer winning, a capture pre-deciding checks, the knowledge base naming the right
+// menu value, the hardcode advisor's numbers and rules, and bad answers files refused clearly.
+#include "bmslink/diagnosis/guided.h"
+
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "bmslink/analysis/run.h"
+#include "bmslink/diagnosis/hardcode.h"
+#include "bmslink/diagnosis/pipeline.h"
+#include "bmslink/sim/site.h"
+#include "support/frames.h"
+
+namespace bmslink::diagnosis {
+namespace {
+
+using nlohmann::json;
+
+const CheckCatalogue& catalogue() {
+  static const CheckCatalogue c = [] {
+    auto r = CheckCatalogue::builtin();
+    EXPECT_TRUE(r) << (r ? "" : r.error().message);
+    return r ? *r : CheckCatalogue{};
+  }();
+  return c;
+}
+
+const KnowledgeBase& kb() {
+  static const KnowledgeBase k = [] {
+    auto r = KnowledgeBase::builtin();
+    EXPECT_TRUE(r) << (r ? "" : r.error().message);
+    return r ? *r : KnowledgeBase{};
+  }();
+  return k;
+}
+
+Answers answers(const json& values, const json& extra = json::object()) {
+  json doc = extra;
+  doc["answers"] = values;
+  auto a = parse_answers(doc.dump(), "test", catalogue());
+  EXPECT_TRUE(a) << (a ? "" : a.error().message);
+  return a ? *a : Answers{};
+}
+
+const CheckVerdict& verdict(const GuidedResult& r, std::string_view id) {
+  for (const auto& v : r.verdicts)
+    if (v.check == id) return v;
+  static CheckVerdict none;
+  ADD_FAILURE() << "no verdict for " << id;
+  return none;
+}
+
+Verdict one(std::string_view id, const json& values, const json& extra = json::object()) {
+  return verdict(run_guided(catalogue(), kb(), answers(values, extra)), id).verdict;
+}
+
+TEST(Catalogue, HoldsEveryCheckOfTheFieldGuideInItsLayer) {
+  const std::vector<std::pair<std::string, int>> expected = {{"l1.protocol_setting", 1},
+                                                             {"l1.bitrate", 1},
+                                                             {"l1.dip_switches", 1},
+                                                             {"l1.can_ids", 1},
+                                                             {"l2.termination", 2},
+                                                             {"l2.terminals", 2},
+                                                             {"l2.cable_damage", 2},
+                                                             {"l2.connectors", 2},
+                                                             {"l2.crimps", 2},
+                                                             {"l2.corrosion", 2},
+                                                             {"l2.rj45_pinout", 2},
+                                                             {"l3.cable_type", 3},
+                                                             {"l3.gauge", 3},
+                                                             {"l3.length", 3},
+                                                             {"l3.routing", 3},
+                                                             {"l3.bend_radius", 3},
+                                                             {"l4.ground_potential", 4},
+                                                             {"l4.errors_vs_power", 4},
+                                                             {"l4.error_timing", 4},
+                                                             {"l5.capture_analysis", 5},
+                                                             {"l5.firmware", 5}};
+  for (const auto& [id, layer] : expected) {
+    const Check* c = catalogue().find(id);
+    ASSERT_NE(c, nullptr) << id;
+    EXPECT_EQ(layer_number(c->layer), layer) << id;
+    EXPECT_FALSE(c->fix.empty()) << id;
+    EXPECT_FALSE(c->technician.empty()) << id;
+    EXPECT_FALSE(c->customer.empty()) << id;
+    EXPECT_EQ(cause_layer(c->confirms), c->layer) << id << " confirms " << cause_id(c->confirms);
+  }
+  // The layer budgets of the field guide: 5, 10, 15, 20 minutes, then an hour and more.
+  EXPECT_EQ(catalogue().budget(Layer::kConfiguration), 5);
+  EXPECT_EQ(catalogue().budget(Layer::kConnections), 10);
+  EXPECT_EQ(catalogue().budget(Layer::kCable), 15);
+  EXPECT_EQ(catalogue().budget(Layer::kEnvironment), 20);
+  EXPECT_EQ(catalogue().budget(Layer::kProtocol), 60);
+}
+
+TEST(Catalogue, OrdersByLayerThenLikelihoodPerMinute) {
+  const auto order = ordered_checks(catalogue());
+  // Layer 1: the protocol setting (43 calls in 2 min) before the bit rate (5 in 1) before the
+  // DIP switches (6 in 2) before the CAN ids (2 in 1); the capture-only check first (free).
+  std::vector<std::string> l1;
+  for (const auto* c : order)
+    if (c->layer == Layer::kConfiguration) l1.push_back(c->id);
+  EXPECT_EQ(l1, (std::vector<std::string>{"l1.bms_transmits", "l1.protocol_setting", "l1.bitrate",
+                                          "l1.dip_switches", "l1.can_ids"}));
+  for (std::size_t i = 1; i < order.size(); ++i) EXPECT_LE(order[i - 1]->layer, order[i]->layer);
+  // The company's own records reorder within a layer: with DIP switches as their commonest
+  // layer-1 cause, that check comes before the protocol setting.
+  const auto mine = ordered_checks(
+      catalogue(), {{Cause::kDipSwitchWrong, 60}, {Cause::kInverterProtocolMismatch, 10}});
+  std::vector<std::string> first;
+  for (const auto* c : mine)
+    if (c->layer == Layer::kConfiguration && !c->capture_only) first.push_back(c->id);
+  EXPECT_EQ(first.front(), "l1.dip_switches");
+}
+
+TEST(Termination, SixtyPlusMinusFiveOhmsPassesAndEachWrongValueSaysWhy) {
+  const auto reason = [](const json& ohms) {
+    return verdict(run_guided(catalogue(), kb(), answers({{"termination_ohms", ohms}})),
+                   "l2.termination");
+  };
+  EXPECT_EQ(reason(60).verdict, Verdict::kPass);
+  EXPECT_EQ(reason(64.9).verdict, Verdict::kPass);
+  EXPECT_EQ(reason(65).verdict, Verdict::kPass);
+  EXPECT_EQ(reason(65.1).verdict, Verdict::kFail);
+  EXPECT_EQ(reason(55).verdict, Verdict::kPass);
+  EXPECT_EQ(reason(54.9).verdict, Verdict::kFail);
+  EXPECT_NE(reason(120).reason.find("one 120 Ω terminator, the other is missing"),
+            std::string::npos);
+  EXPECT_NE(reason(40).reason.find("one too many"), std::string::npos);
+  EXPECT_NE(reason("open").reason.find("no terminator at all"), std::string::npos);
+  EXPECT_NE(reason(0.5).reason.find("shorted"), std::string::npos);
+  // 30 Ω is four 120 Ω in parallel (120 / 30); 80 Ω is 1.5 of them: another resistor somewhere.
+  EXPECT_NE(reason(30).reason.find("4.0 resistors of 120 Ω"), std::string::npos)
+      << reason(30).reason;
+  EXPECT_NE(reason(80).reason.find("1.5 resistors of 120 Ω"), std::string::npos);
+  EXPECT_EQ(reason(65.1).verdict, Verdict::kFail);
+  EXPECT_EQ(
+      verdict(run_guided(catalogue(), kb(), answers({{"termination_ohms", 120}})), "l2.termination")
+          .cause,
+      Cause::kTerminationFault);
+}
+
+TEST(GroundLoop, PointTwoVoltsDoesNotTripPointTwoOneDoes) {
+  EXPECT_EQ(one("l4.ground_potential", {{"ground_potential_v", 0.2}}), Verdict::kPass);
+  EXPECT_EQ(one("l4.ground_potential", {{"ground_potential_v", 0.21}}), Verdict::kFail);
+}
+
+TEST(CableLength, LimitsByEnvironmentAndShield) {
+  auto len = [](double m, const char* env, const char* shield) {
+    return one("l3.length",
+               {{"cable_length_m", m}, {"emi_environment", env}, {"cable_shielded", shield}});
+  };
+  // Inside an inverter enclosure: under 3 m shielded, under 2 m unshielded.
+  EXPECT_EQ(len(2.9, "inverter_enclosure", "yes"), Verdict::kPass);
+  EXPECT_EQ(len(3.0, "inverter_enclosure", "yes"), Verdict::kFail);
+  EXPECT_EQ(len(1.9, "inverter_enclosure", "no"), Verdict::kPass);
+  EXPECT_EQ(len(2.0, "inverter_enclosure", "no"), Verdict::kFail);
+  // Unshielded in moderate EMI: reliable to 10 m, marginal 10-20 m.
+  EXPECT_EQ(len(10, "moderate", "no"), Verdict::kPass);
+  EXPECT_EQ(len(10.5, "moderate", "no"), Verdict::kFail);
+  // Clean and shielded: 20-50 m; 100 m is the ideal-conditions ceiling.
+  EXPECT_EQ(len(50, "clean", "yes"), Verdict::kPass);
+  EXPECT_EQ(len(51, "clean", "yes"), Verdict::kFail);
+  EXPECT_EQ(len(101, "clean", "yes"), Verdict::kFail);
+}
+
+TEST(CableType, SpeakerWireToAboutOneMetreCatFiveMarginalAlarmCableNot) {
+  auto type = [](const char* t, double m, const char* env) {
+    return one("l3.cable_type",
+               {{"cable_type", t}, {"cable_length_m", m}, {"emi_environment", env}});
+  };
+  EXPECT_EQ(type("can_twisted_pair", 30, "moderate"), Verdict::kPass);
+  EXPECT_EQ(type("speaker_wire", 1.0, "clean"), Verdict::kPass);
+  EXPECT_EQ(type("speaker_wire", 1.2, "clean"), Verdict::kFail);
+  EXPECT_EQ(type("cat5", 5, "clean"), Verdict::kPass);
+  EXPECT_EQ(type("cat6", 12, "clean"), Verdict::kFail);
+  EXPECT_EQ(type("cat5", 5, "moderate"), Verdict::kFail);
+  EXPECT_EQ(type("alarm_cable", 1, "clean"), Verdict::kFail);
+}
+
+TEST(Gauge, EighteenToTwentyFourFineThinOnlyWhenShort) {
+  EXPECT_EQ(one("l3.gauge", {{"cable_gauge_awg", 18}}), Verdict::kPass);
+  EXPECT_EQ(one("l3.gauge", {{"cable_gauge_awg", 24}}), Verdict::kPass);
+  EXPECT_EQ(one("l3.gauge", {{"cable_gauge_awg", 26}, {"cable_length_m", 2}}), Verdict::kPass);
+  EXPECT_EQ(one("l3.gauge", {{"cable_gauge_awg", 26}, {"cable_length_m", 8}}), Verdict::kFail);
+  EXPECT_EQ(one("l3.gauge", {{"cable_gauge_awg", 28}}), Verdict::kFail);  // length unknown
+}
+
+TEST(Corrosion, FreshUnderFiveMilliohmCorrodedFromFifty) {
+  EXPECT_EQ(one("l2.corrosion", {{"contact_resistance_mohm", 4.9}}), Verdict::kPass);
+  EXPECT_EQ(one("l2.corrosion", {{"contact_resistance_mohm", 50}}), Verdict::kFail);
+  EXPECT_EQ(one("l2.corrosion", {{"contact_resistance_mohm", 20}}), Verdict::kUnknown);
+  EXPECT_EQ(one("l2.corrosion", {{"corrosion_visible", "yes"}, {"contact_resistance_mohm", 2}}),
+            Verdict::kFail);
+}
+
+TEST(CanIds, UniqueIdsOnAMultiBatteryInverterPass) {
+  EXPECT_EQ(one("l1.can_ids", {{"battery_count", 1}}), Verdict::kPass);
+  EXPECT_EQ(one("l1.can_ids", {{"battery_count", 2},
+                               {"battery_can_ids", {"0x350", "0x360"}},
+                               {"inverter_supports_multiple_batteries", "yes"}}),
+            Verdict::kPass);
+  EXPECT_EQ(one("l1.can_ids", {{"battery_count", 2}, {"battery_can_ids", "0x350 0X350"}}),
+            Verdict::kFail);
+  EXPECT_EQ(
+      one("l1.can_ids", {{"battery_count", 3}, {"inverter_supports_multiple_batteries", "no"}}),
+      Verdict::kFail);
+  EXPECT_EQ(one("l1.can_ids", {{"battery_count", 2}}), Verdict::kUnknown);
+}
+
+TEST(ProtocolSetting, ExactNamesOrTheKnowledgeBase) {
+  // Without a known inverter: names must match exactly, or both be names of one protocol.
+  EXPECT_EQ(one("l1.protocol_setting",
+                {{"inverter_battery_setting", "Pylontech CAN"}, {"bms_protocol", "pylon-lv"}}),
+            Verdict::kPass);
+  const auto lfp = run_guided(
+      catalogue(), kb(),
+      answers({{"inverter_battery_setting", "LFP-CAN"}, {"bms_protocol", "Pylontech CAN"}}));
+  EXPECT_EQ(verdict(lfp, "l1.protocol_setting").verdict, Verdict::kFail);
+  EXPECT_EQ(lfp.confirmed, Cause::kInverterProtocolMismatch);
+  EXPECT_EQ(one("l1.protocol_setting", {{"inverter_battery_setting", "Pylontech US2000"},
+                                        {"bms_protocol", "Pylontech CAN"}}),
+            Verdict::kFail);
+  const auto generic = run_guided(catalogue(), kb(),
+                                  answers({{"inverter_battery_setting", "Generic Lithium"},
+                                           {"bms_protocol", "Pylontech CAN"}}));
+  EXPECT_NE(verdict(generic, "l1.protocol_setting").reason.find("voltage-only"), std::string::npos)
+      << verdict(generic, "l1.protocol_setting").reason;
+}
+
+TEST(ProtocolSetting, DeyeSaysLithiumZeroZeroNotTwelve) {
+  const auto r = run_guided(
+      catalogue(), kb(),
+      answers({{"inverter_battery_setting", "Lithium 12"}, {"bms_protocol", "Pylontech CAN"}},
+              {{"inverter_model", "Deye SUN-5K-SG03LP1-EU"}}));
+  const auto& v = verdict(r, "l1.protocol_setting");
+  EXPECT_EQ(v.verdict, Verdict::kFail);
+  EXPECT_NE(v.reason.find("select \"Lithium 00\""), std::string::npos) << v.reason;
+  EXPECT_EQ(one("l1.protocol_setting",
+                {{"inverter_battery_setting", "lithium  00"}, {"bms_protocol", "Pylontech CAN"}},
+                {{"inverter_model", "Deye SUN-5K-SG03LP1-EU"}}),
+            Verdict::kPass);
+}
+
+// Every inverter of the knowledge base: choosing one of its menu values that reads the battery's
+// protocol passes; choosing one that does not fails and names a right value.
+TEST(KnowledgeBase, TellsTheRightMenuValueForEveryInverterItLists) {
+  int checked = 0;
+  for (const auto& inv : kb().inverters()) {
+    if (inv.models.empty()) continue;
+    for (const auto& right : inv.battery_settings) {
+      const auto* p = kb().protocol(right.protocol);
+      ASSERT_NE(p, nullptr) << inv.id << " " << right.value;
+      if (p->voltage_only) continue;
+      for (const auto& wrong : inv.battery_settings) {
+        if (kb().compatible(wrong.protocol, right.protocol, &wrong)) continue;
+        const json extra = {{"inverter_model", inv.models.front()}};
+        const auto ok = run_guided(
+            catalogue(), kb(),
+            answers({{"inverter_battery_setting", right.value}, {"bms_protocol", p->id}}, extra));
+        EXPECT_EQ(verdict(ok, "l1.protocol_setting").verdict, Verdict::kPass)
+            << inv.id << ": " << right.value << " / " << p->id << ": "
+            << verdict(ok, "l1.protocol_setting").reason;
+        const auto bad = run_guided(
+            catalogue(), kb(),
+            answers({{"inverter_battery_setting", wrong.value}, {"bms_protocol", p->id}}, extra));
+        const auto& v = verdict(bad, "l1.protocol_setting");
+        EXPECT_EQ(v.verdict, Verdict::kFail) << inv.id << ": " << wrong.value << " for " << p->id;
+        EXPECT_NE(v.reason.find("\"" + right.value + "\""), std::string::npos)
+            << inv.id << ": " << v.reason;
+        ++checked;
+      }
+    }
+  }
+  EXPECT_GE(checked, 20);
+}
+
+TEST(KnowledgeBase, EveryEntryCitesSourcesWithAConfidence) {
+  for (const auto* list : {&kb().inverters(), &kb().batteries()}) {
+    for (const auto& d : *list) {
+      EXPECT_FALSE(d.sources.empty()) << d.id;
+      EXPECT_TRUE(d.confidence == "man" || d.confidence == "impl" || d.confidence == "user" ||
+                  d.confidence == "low")
+          << d.id << ": " << d.confidence;
+    }
+  }
+  for (const auto& p : kb().protocols()) EXPECT_FALSE(p.sources.empty()) << p.id;
+  // Lookups by what people type.
+  ASSERT_NE(kb().find_inverter("victron cerbo gx"), nullptr);
+  EXPECT_EQ(kb().find_inverter("victron cerbo gx")->brand, "Victron");
+  ASSERT_NE(kb().find_protocol("PYLONTECH can"), nullptr);
+  EXPECT_EQ(kb().find_protocol("PYLONTECH can")->id, "pylon-lv");
+  EXPECT_EQ(kb().find_protocol("LFP-CAN")->id, "lfp-can");
+}
+
+std::string read(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+// tests/data/answers/<cause>.json: the answers of a site where one check fails. Each reaches its
+// cause in its layer, and every later check is skipped.
+TEST(AnswersFiles, EachScriptedCauseIsReachedInItsLayerAndStopsThere) {
+  const std::string dir = test::data_path("answers");
+  int seen = 0;
+  for (const auto& e : std::filesystem::directory_iterator(dir)) {
+    const std::string name = e.path().stem().string();
+    const auto cause = parse_cause(name);
+    if (!cause) continue;
+    ++seen;
+    auto a = parse_answers(read(e.path().string()), name, catalogue());
+    ASSERT_TRUE(a) << a.error().message;
+    const auto r = run_guided(catalogue(), kb(), *a);
+    ASSERT_TRUE(r.confirmed) << name;
+    EXPECT_EQ(*r.confirmed, *cause) << name;
+    EXPECT_EQ(r.layer, cause_layer(*cause)) << name;
+    EXPECT_FALSE(r.fix.empty());
+    EXPECT_FALSE(r.reverify.empty());
+    bool after = false;
+    for (const auto& v : r.verdicts) {
+      if (after) {
+        EXPECT_EQ(v.verdict, Verdict::kSkipped) << name << ": " << v.check;
+      }
+      if (v.check == r.confirmed_by) after = true;
+    }
+    EXPECT_FALSE(r.escalate);
+    EXPECT_FALSE(r.next);
+  }
+  EXPECT_EQ(seen, 11);
+}
+
+TEST(AnswersFiles, AnEarlierLayerWinsOverALaterOne) {
+  // Termination at 120 Ω (layer 2) and a 0.5 V ground potential (layer 4): layer 2 is confirmed.
+  const auto r = run_guided(catalogue(), kb(),
+                            answers({{"termination_ohms", 120}, {"ground_potential_v", 0.5}}));
+  EXPECT_EQ(r.confirmed, Cause::kTerminationFault);
+  EXPECT_EQ(verdict(r, "l4.ground_potential").verdict, Verdict::kSkipped);
+  // Layer 1 still unanswered before it is named as open.
+  EXPECT_FALSE(r.still_open.empty());
+  EXPECT_EQ(r.still_open.front(), "l1.protocol_setting");
+}
+
+TEST(AnswersFiles, NothingAnsweredAsksTheProtocolSettingFirstAndCountsTheBudget) {
+  const auto r = run_guided(catalogue(), kb(), Answers{});
+  ASSERT_TRUE(r.next);
+  EXPECT_EQ(r.next->check, "l1.protocol_setting");
+  ASSERT_EQ(r.next->asks.size(), 2u);
+  EXPECT_EQ(r.next->asks[0].key, "inverter_battery_setting");
+  // Minutes: the checks answered, the technician's own figure where given.
+  auto a = answers({{"inverter_battery_setting", "Pylontech CAN"},
+                    {"bms_protocol", "Pylontech CAN"},
+                    {"inverter_bitrate_kbps", 500},
+                    {"bms_bitrate_kbps", 500},
+                    {"minutes", {{"l1.protocol_setting", 7}}}});
+  const auto timed = run_guided(catalogue(), kb(), a);
+  EXPECT_DOUBLE_EQ(timed.minutes[0], 8.0);  // 7 as logged + 1 for the bit rate
+  const auto j = guided_json(timed);
+  EXPECT_EQ(j["over_budget"], json::array({1}));  // 8 of 5 minutes
+  EXPECT_EQ(j["next"]["check"], "l1.dip_switches");
+}
+
+TEST(AnswersFiles, AllPassingWithoutACaptureAsksForOneThenEscalates) {
+  auto a = parse_answers(read(test::data_path("answers/all_pass.json")), "all_pass", catalogue());
+  ASSERT_TRUE(a);
+  const auto r = run_guided(catalogue(), kb(), *a);
+  EXPECT_FALSE(r.confirmed);
+  ASSERT_TRUE(r.next);
+  EXPECT_EQ(r.next->check, "l5.capture_analysis");
+  EXPECT_EQ(r.next->asks.front().key, "capture");
+  EXPECT_FALSE(r.escalate);
+  // With a healthy capture every layer is exhausted: escalate.
+  sim::SiteOptions o;
+  o.duration_s = 900;
+  analysis::StreamingAnalysis s;
+  ASSERT_TRUE(sim::simulate(o, [&](const can::Frame& f) { s.add(f); }));
+  const auto e = s.finish();
+  const auto fs = diagnose_capture(e);
+  GuidedOptions with;
+  with.evidence = &e;
+  with.findings = &fs;
+  const auto done = run_guided(catalogue(), kb(), *a, with);
+  EXPECT_FALSE(done.confirmed);
+  EXPECT_TRUE(done.escalate) << (done.next ? done.next->check : "");
+}
+
+TEST(Capture, PreDecidesChecksAndSaysSo) {
+  // A healthy simulated site: the inverter answers and follows the limits, so the protocol and
+  // bit-rate checks are skipped; the first question is the DIP switches.
+  sim::SiteOptions o;
+  o.duration_s = 900;
+  analysis::StreamingAnalysis s;
+  ASSERT_TRUE(sim::simulate(o, [&](const can::Frame& f) { s.add(f); }));
+  const auto e = s.finish();
+  const auto fs = diagnose_capture(e);
+  GuidedOptions with;
+  with.evidence = &e;
+  with.findings = &fs;
+  const auto r = run_guided(catalogue(), kb(), Answers{}, with);
+  const auto& p = verdict(r, "l1.protocol_setting");
+  EXPECT_EQ(p.verdict, Verdict::kSkipped);
+  EXPECT_TRUE(p.from_capture);
+  EXPECT_NE(p.reason.find("the capture shows"), std::string::npos);
+  EXPECT_EQ(verdict(r, "l1.bitrate").verdict, Verdict::kSkipped);
+  ASSERT_TRUE(r.next);
+  EXPECT_EQ(r.next->check, "l1.dip_switches");
+
+  // A site at the wrong bit rate: the capture confirms layer 1 without a question.
+  sim::SiteOptions b;
+  b.fault = "bitrate_mismatch";
+  b.duration_s = 300;
+  analysis::StreamingAnalysis s2;
+  ASSERT_TRUE(sim::simulate(b, [&](const can::Frame& f) { s2.add(f); }));
+  const auto e2 = s2.finish();
+  const auto fs2 = diagnose_capture(e2);
+  GuidedOptions with2{&e2, &fs2, {}};
+  const auto r2 = run_guided(catalogue(), kb(), Answers{}, with2);
+  EXPECT_EQ(r2.confirmed, Cause::kBitrateMismatch);
+  EXPECT_EQ(r2.confirmed_by, "l1.bitrate");
+  EXPECT_TRUE(verdict(r2, "l1.bitrate").from_capture);
+}
+
+TEST(BadAnswers, AreRefusedNamingTheKey) {
+  const auto err = [](const std::string& text) {
+    auto r = parse_answers(text, "site.json", catalogue());
+    EXPECT_FALSE(r) << text;
+    return r ? std::string() : r.error().message;
+  };
+  EXPECT_NE(err(R"({"answers": {"termination_ohm": 60}})").find("\"termination_ohm\""),
+            std::string::npos);
+  EXPECT_NE(err(R"({"answers": {"termination_ohms": "sixty"}})").find("expected a number in Ω"),
+            std::string::npos);
+  EXPECT_NE(err(R"({"answers": {"termination_ohms": -3}})").find("termination_ohms"),
+            std::string::npos);
+  EXPECT_NE(
+      err(R"({"answers": {"inverter_bitrate_kbps": 300}})").find("one of 125, 250, 500, 1000"),
+      std::string::npos);
+  EXPECT_NE(err(R"({"answers": {"terminals_loose": "maybe"}})").find("yes or no"),
+            std::string::npos);
+  EXPECT_NE(err(R"({"answers": {"battery_can_ids": ["0x35G"]}})").find("hex"), std::string::npos);
+  EXPECT_NE(err(R"({"answers": {}, "inverter": "Deye"})").find("unknown key \"inverter\""),
+            std::string::npos);
+  EXPECT_NE(err(R"({"answers": {"minutes": {"l9.nothing": 3}}})").find("l9.nothing"),
+            std::string::npos);
+  EXPECT_NE(err("[1, 2]").find("site.json"), std::string::npos);
+  EXPECT_NE(err("{\"answers\": ").find("not valid JSON"), std::string::npos);
+  // What parses: yes/no words, "open", numbers as text, a space-separated id list.
+  auto ok = parse_answers(
+      R"({"answers": {"terminals_loose": "No", "termination_ohms": "open", "cable_length_m": "12.5",
+          "battery_can_ids": "0x350 360"}, "bms_model": "US3000C"})",
+      "ok.json", catalogue());
+  ASSERT_TRUE(ok) << ok.error().message;
+  EXPECT_EQ(ok->values.at("terminals_loose"), false);
+  EXPECT_EQ(ok->values.at("termination_ohms"), "open");
+  EXPECT_EQ(ok->values.at("cable_length_m"), 12.5);
+  EXPECT_EQ(ok->values.at("battery_can_ids"), json({"0x350", "0x360"}));
+  EXPECT_EQ(ok->bms_model, "US3000C");
+}
+
+TEST(Hardcode, ReproducesTheFieldGuideNumbers) {
+  HardcodeInput in;
+  in.cells = 16;
+  in.capacity_ah = 200;
+  auto a = advise_hardcode(in);
+  ASSERT_TRUE(a);
+  // 3.40 V x 16 = 54.4 V; 3.00 V x 16 = 48.0 V; 0.3-0.5 C of 200 Ah = 60-100 A.
+  EXPECT_DOUBLE_EQ(a->charge_voltage_v, 54.4);
+  EXPECT_DOUBLE_EQ(a->cutoff_voltage_v, 48.0);
+  EXPECT_DOUBLE_EQ(a->current_low_a, 60);
+  EXPECT_DOUBLE_EQ(a->current_high_a, 100);
+  // 16 x 3.2 V x 200 Ah = 10.24 kWh, estimated.
+  EXPECT_NEAR(a->kwh, 10.2, 1e-9);
+  EXPECT_TRUE(a->kwh_estimated);
+  EXPECT_NE(a->expected_life.find("6 to 8 years"), std::string::npos);
+  EXPECT_NE(a->maintenance.find("every quarter"), std::string::npos);
+  EXPECT_NE(a->acknowledgment.find("54.4 V"), std::string::npos);
+}
+
+TEST(Hardcode, AcceptableNotAcceptableOrWhatDecides) {
+  HardcodeInput small;
+  small.capacity_ah = 100;
+  small.kwh = 5;
+  small.spread_mv = 20;
+  small.soc_low = 30;
+  small.soc_high = 80;
+  small.c_rate = 0.25;
+  small.indoor = true;
+  EXPECT_EQ(advise_hardcode(small)->verdict, Acceptability::kAcceptable);
+  auto at = [&](auto change) {
+    HardcodeInput in = small;
+    change(in);
+    return advise_hardcode(in)->verdict;
+  };
+  // Not acceptable: above 20 kWh, above 0.5 C, outdoors, commercial.
+  EXPECT_EQ(at([](HardcodeInput& i) { i.kwh = 20.1; }), Acceptability::kNotAcceptable);
+  EXPECT_EQ(at([](HardcodeInput& i) { i.kwh = 20.0; }), Acceptability::kDepends);
+  EXPECT_EQ(at([](HardcodeInput& i) { i.kwh = 10.0; }), Acceptability::kDepends);
+  EXPECT_EQ(at([](HardcodeInput& i) { i.kwh = 9.9; }), Acceptability::kAcceptable);
+  EXPECT_EQ(at([](HardcodeInput& i) { i.c_rate = 0.51; }), Acceptability::kNotAcceptable);
+  EXPECT_EQ(at([](HardcodeInput& i) { i.c_rate = 0.5; }), Acceptability::kDepends);
+  EXPECT_EQ(at([](HardcodeInput& i) { i.c_rate = 0.3; }), Acceptability::kDepends);
+  EXPECT_EQ(at([](HardcodeInput& i) { i.indoor = false; }), Acceptability::kNotAcceptable);
+  EXPECT_EQ(at([](HardcodeInput& i) { i.commercial = true; }), Acceptability::kNotAcceptable);
+  EXPECT_EQ(at([](HardcodeInput& i) { i.spread_mv = 30; }), Acceptability::kDepends);
+  EXPECT_EQ(at([](HardcodeInput& i) { i.soc_high = 90; }), Acceptability::kDepends);
+  // Between the lists the advice says which condition decides.
+  HardcodeInput mid = small;
+  mid.kwh = 15;
+  const auto m = advise_hardcode(mid);
+  ASSERT_EQ(m->deciding.size(), 1u);
+  EXPECT_NE(m->deciding.front().find("between 10 and 20 kWh"), std::string::npos);
+  // Other chemistries: refused.
+  HardcodeInput nmc = small;
+  nmc.chemistry = "nmc";
+  EXPECT_FALSE(advise_hardcode(nmc));
+}
+
+}  // namespace
+}  // namespace bmslink::diagnosis
