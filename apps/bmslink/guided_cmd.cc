@@ -88,11 +88,17 @@ std::string guided_text(const GuidedResult& r, const CheckCatalogue& cat) {
   std::string out;
   auto it = std::back_inserter(out);
   std::optional<diagnosis::Layer> shown;
+  std::size_t stopped = 0;
   for (const auto& v : r.verdicts) {
+    // After the confirmed cause the method stops: one line for all of those, below.
+    if (r.confirmed && v.verdict == diagnosis::Verdict::kSkipped && !v.from_capture) {
+      ++stopped;
+      continue;
+    }
     if (!shown || *shown != v.layer) {
       const auto li = static_cast<std::size_t>(diagnosis::layer_number(v.layer) - 1);
-      fmt::format_to(it, "\n{} ({:.0f} of {:.0f} min)\n", layer_label(v.layer), r.minutes[li],
-                     r.budget[li]);
+      fmt::format_to(it, "\n{} ({:.0f} of {:.0f} min{})\n", layer_label(v.layer), r.minutes[li],
+                     r.budget[li], r.minutes[li] > r.budget[li] ? ", over budget" : "");
       shown = v.layer;
     }
     const auto* c = cat.find(v.check);
@@ -101,6 +107,11 @@ std::string guided_text(const GuidedResult& r, const CheckCatalogue& cat) {
     fmt::format_to(it, "  {:<8} {}{}\n", verdict, c ? c->title : v.check,
                    v.reason.empty() ? "" : ": " + v.reason);
   }
+  if (stopped > 0)
+    fmt::format_to(it,
+                   "\n  ({} later check(s) not needed: the method stops at the first confirmed "
+                   "cause)\n",
+                   stopped);
   fmt::format_to(it, "\n");
   if (r.confirmed) {
     fmt::format_to(it, "CONFIRMED  {} ({}) by {}\n", diagnosis::cause_id(*r.confirmed),
@@ -223,14 +234,16 @@ int interactive(const GuidedArgs& args, const CheckCatalogue& cat, const Knowled
           order.pop_back();
           break;  // the engine asks again from there
         }
-        // A choice by its number.
-        if (spec.type == diagnosis::InputType::kChoice) {
+        // A choice by its number in the list, unless the number is itself one of the values.
+        if (spec.type == diagnosis::InputType::kChoice &&
+            !diagnosis::parse_input_text(spec, line)) {
           char* end = nullptr;
           const long n = std::strtol(line.c_str(), &end, 10);
           if (end != line.c_str() && *end == '\0' && n >= 1 &&
-              static_cast<std::size_t>(n) <= spec.choices.size() &&
-              !spec.choices[static_cast<std::size_t>(n - 1)].is_number())
-            line = spec.choices[static_cast<std::size_t>(n - 1)].get<std::string>();
+              static_cast<std::size_t>(n) <= spec.choices.size()) {
+            const auto& c = spec.choices[static_cast<std::size_t>(n - 1)];
+            line = c.is_string() ? c.get<std::string>() : c.dump();
+          }
         }
         auto v = diagnosis::parse_input_text(spec, line);
         if (!v) {

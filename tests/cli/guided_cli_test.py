@@ -1,0 +1,108 @@
+"""bmslink diagnose / devices / hardcode as users run them: the answers file contract, the JSON
+keys, the interactive session (answers, go back, save and resume), errors and exit codes."""
+import json
+import os
+import subprocess
+import sys
+import tempfile
+
+BMSLINK, ROOT = sys.argv[1], sys.argv[2]
+ANSWERS = os.path.join(ROOT, 'tests/data/answers')
+failures = []
+
+
+def run(*args, stdin=None):
+    return subprocess.run([BMSLINK, *args], input=stdin, capture_output=True, text=True, timeout=300)
+
+
+def check(ok, message):
+    if not ok:
+        failures.append(message)
+
+
+# --json: the contract keys (docs/diagnose.md).
+r = run('diagnose', '--answers', os.path.join(ANSWERS, 'termination_fault.json'), '--json')
+check(r.returncode == 0, 'diagnose --json: %s' % r.stderr)
+j = json.loads(r.stdout)
+for key in ('confirmed', 'layer', 'fix', 'verdicts', 'next', 'minutes', 'escalate'):
+    check(key in j, 'diagnose --json lacks %s' % key)
+check(j['confirmed'] == 'termination_fault' and j['layer'] == 2 and j['next'] is None and j['escalate'] is False,
+      'termination case: %r' % {k: j[k] for k in ('confirmed', 'layer', 'escalate')})
+check(all(set(v) >= {'check', 'layer', 'verdict', 'reason'} and v['verdict'] in ('pass', 'fail', 'skipped', 'unknown')
+          for v in j['verdicts']), 'verdict shape')
+check(set(j['minutes']) >= {'1', '2', '3', '4', '5'}, 'minutes per layer: %r' % j['minutes'])
+
+# Nothing answered: the next check and what it asks.
+r = run('diagnose', '--json', stdin='')
+j = json.loads(r.stdout)
+check(j['confirmed'] is None and j['next']['check'] == 'l1.protocol_setting' and
+      [a['key'] for a in j['next']['asks']] == ['inverter_battery_setting', 'bms_protocol'], 'next: %r' % j['next'])
+
+with tempfile.TemporaryDirectory() as tmp:
+    # Bad answers files: exit 1, the file and the key named.
+    bad = os.path.join(tmp, 'bad.json')
+    with open(bad, 'w') as fh:
+        json.dump({'answers': {'termination_ohms': 'sixty'}}, fh)
+    r = run('diagnose', '--answers', bad, '--json')
+    check(r.returncode == 1 and 'bad.json' in r.stderr and 'termination_ohms' in r.stderr, 'bad value: %r' % r.stderr)
+    with open(bad, 'w') as fh:
+        fh.write('{"answers": {"ohms": 60}}')
+    r = run('diagnose', '--answers', bad)
+    check(r.returncode == 1 and '"ohms"' in r.stderr, 'unknown key: %r' % r.stderr)
+    r = run('diagnose', '--answers', os.path.join(tmp, 'missing.json'), '--json')
+    check(r.returncode == 1 and 'missing.json' in r.stderr, 'missing file: %r' % r.stderr)
+
+    # A capture pre-decides: the simulated bit-rate mismatch confirms layer 1 without a question.
+    cap = os.path.join(tmp, 'rate.log')
+    run('simulate', '--fault', 'bitrate_mismatch', '--duration', '120', '-o', cap)
+    j = json.loads(run('diagnose', '--capture', cap, '--json', stdin='').stdout)
+    check(j['confirmed'] == 'bitrate_mismatch' and j['confirmed_by'] == 'l1.bitrate', 'capture decides: %r' % j['confirmed'])
+
+    # Interactive: Deye with Lithium 00 and a Pylontech: the protocol passes. Bit rate: "3" picks
+    # the third choice (500) for the inverter; "five hundred" for the BMS is refused; "b" goes back
+    # to the inverter's rate, then 500 and 500. DIP switches yes, one battery, save, 120 ohm.
+    saved = os.path.join(tmp, 'session.json')
+    script = '\n'.join(['Deye SUN-5K-SG03LP1-EU', 'Pylontech US3000C', 'Lithium 00', 'Pylontech CAN',
+                        '3', 'five hundred', 'b', '500', '500', 'yes', '1', 's', '120']) + '\n'
+    r = run('diagnose', '--interactive', '--save', saved, stdin=script)
+    check(r.returncode == 0, 'interactive exit: %d %s' % (r.returncode, r.stderr))
+    check('CONFIRMED  termination_fault' in r.stdout, 'interactive reaches termination:\n' + r.stdout[-1500:])
+    check('expected one of 125, 250, 500, 1000' in r.stdout, 'a wrong choice is explained')
+    check(r.stdout.count('CAN bit rate set in the inverter') == 2, 'back asks the inverter rate again')
+    check('saved to ' + saved in r.stdout, 'save on request')
+    s = json.load(open(saved))
+    check(s['answers'].get('termination_ohms') == 120 and s['inverter_model'] == 'Deye SUN-5K-SG03LP1-EU' and
+          s['answers'].get('inverter_bitrate_kbps') == 500, 'saved answers: %r' % s)
+    # Resume: the saved file answers everything up to termination; the result is the same.
+    j = json.loads(run('diagnose', '--answers', saved, '--json').stdout)
+    check(j['confirmed'] == 'termination_fault', 'resumed: %r' % j['confirmed'])
+
+    # Quitting part way leaves no verdict and exit 0.
+    script = '\n'.join(['', '', 'Pylontech CAN', 'Pylontech CAN', '500', '500', 'yes', '1', '60', 'q']) + '\n'
+    r = run('diagnose', '--interactive', stdin=script)
+    check('CONFIRMED' not in r.stdout and r.returncode == 0, 'quit part way:\n' + r.stdout[-800:])
+
+# devices: a lookup names the menu value.
+r = run('devices', 'Deye SUN-5K-SG03LP1-EU')
+check(r.returncode == 0 and 'Lithium 00' in r.stdout and 'Pylontech LV CAN' in r.stdout, 'devices Deye: ' + r.stdout)
+j = json.loads(run('devices', '--json').stdout)
+check(len(j['inverters']) >= 20 and len(j['batteries']) >= 20 and len(j['protocols']) >= 20, 'devices --json sizes')
+check(run('devices', 'Nonexistent Brand 9000').returncode == 1, 'unknown device: exit 1')
+
+# hardcode: the field guide's numbers, JSON, refusal.
+r = run('hardcode', '--cells', '16', '--capacity-ah', '200', '--json')
+j = json.loads(r.stdout)
+check(j['settings']['charge_voltage_v'] == 54.4 and j['settings']['cutoff_voltage_v'] == 48.0 and
+      j['settings']['charge_current_a'] == [60, 100], 'hardcode numbers: %r' % j['settings'])
+r = run('hardcode', '--capacity-ah', '100', '--kwh', '25')
+check('NOT ACCEPTABLE' in r.stdout and '20 kWh' in r.stdout, 'large system refused: ' + r.stdout)
+r = run('hardcode', '--chemistry', 'nmc', '--capacity-ah', '100')
+check(r.returncode == 1 and 'LFP only' in r.stderr, 'other chemistry refused: %r' % r.stderr)
+check(run('hardcode', '--capacity-ah', '100', '--soc-window', 'most').returncode == 2, 'bad --soc-window: usage')
+
+if failures:
+    print('guided cli: %d failure(s)' % len(failures))
+    for f in failures:
+        print('  ' + f)
+    sys.exit(1)
+print('guided cli: all checks passed')
