@@ -202,15 +202,34 @@ int interactive(const GuidedArgs& args, const CheckCatalogue& cat, const Knowled
         if (!save_to.empty()) save(answers, save_to);
         return kOk;
       }
+      // A default the technician accepts with Enter: the catalogue's, or for a bit rate the rate of
+      // the BMS's protocol as the knowledge base knows it.
+      nlohmann::json def = spec.default_value;
+      if (def.is_null() &&
+          (spec.key == "inverter_bitrate_kbps" || spec.key == "bms_bitrate_kbps")) {
+        const diagnosis::ProtocolInfo* p = nullptr;
+        if (auto it = answers.values.find("bms_protocol"); it != answers.values.end())
+          p = kb.find_protocol(it->second.get<std::string>());
+        if (!p && !answers.bms_model.empty())
+          if (const auto* b = kb.find_battery(answers.bms_model); b && !b->protocol.empty())
+            p = kb.protocol(b->protocol);
+        if (p && p->bitrate_kbps) def = *p->bitrate_kbps;
+      }
       for (;;) {
         std::string hint;
         if (spec.type == diagnosis::InputType::kChoice) hint = " [" + choices_text(spec) + "]";
         if (spec.type == diagnosis::InputType::kYesNo) hint = " [yes/no]";
         if (!spec.unit.empty() && spec.type == diagnosis::InputType::kNumber)
           hint = " [" + spec.unit + "]";
+        if (!def.is_null())
+          hint +=
+              fmt::format(" (Enter: {})", def.is_string() ? def.get<std::string>() : def.dump());
         fmt::print("{}{}: ", spec.prompt, hint);
         std::string line;
-        if (!std::getline(std::cin, line) || line == "q") {
+        if (std::cin && std::cin.peek() == '\n' && !def.is_null()) {
+          std::getline(std::cin, line);
+          line = def.is_string() ? def.get<std::string>() : def.dump();
+        } else if (!std::getline(std::cin, line) || line == "q") {
           if (!save_to.empty()) save(answers, save_to);
           return kOk;
         }

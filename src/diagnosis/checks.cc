@@ -142,6 +142,7 @@ Result<InputSpec> read_input(const Reader& r, const std::string& key, const json
   auto allow = r.strings(j, "allow", where);
   if (!allow) return tl::unexpected(allow.error());
   s.allow = *allow;
+  if (j.contains("default")) s.default_value = j["default"];
   auto items = r.text(j, "items", where, false);
   if (!items) return tl::unexpected(items.error());
   s.items = *items;

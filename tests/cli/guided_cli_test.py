@@ -60,19 +60,22 @@ with tempfile.TemporaryDirectory() as tmp:
 
     # Interactive: Deye with Lithium 00 and a Pylontech: the protocol passes. Bit rate: "3" picks
     # the third choice (500) for the inverter; "five hundred" for the BMS is refused; "b" goes back
-    # to the inverter's rate, then 500 and 500. DIP switches yes, one battery, save, 120 ohm.
+    # to the inverter's rate, then 500, and Enter takes the BMS's default (500, Pylontech LV CAN's
+    # rate in the knowledge base). DIP switches yes, Enter for one battery, save, 120 ohm.
     saved = os.path.join(tmp, 'session.json')
     script = '\n'.join(['Deye SUN-5K-SG03LP1-EU', 'Pylontech US3000C', 'Lithium 00', 'Pylontech CAN',
-                        '3', 'five hundred', 'b', '500', '500', 'yes', '1', 's', '120']) + '\n'
+                        '3', 'five hundred', 'b', '500', '', 'yes', '', 's', '120']) + '\n'
     r = run('diagnose', '--interactive', '--save', saved, stdin=script)
     check(r.returncode == 0, 'interactive exit: %d %s' % (r.returncode, r.stderr))
     check('CONFIRMED  termination_fault' in r.stdout, 'interactive reaches termination:\n' + r.stdout[-1500:])
     check('expected one of 125, 250, 500, 1000' in r.stdout, 'a wrong choice is explained')
     check(r.stdout.count('CAN bit rate set in the inverter') == 2, 'back asks the inverter rate again')
+    check('(Enter: 500)' in r.stdout and '(Enter: 1)' in r.stdout, 'defaults offered')
     check('saved to ' + saved in r.stdout, 'save on request')
     s = json.load(open(saved))
     check(s['answers'].get('termination_ohms') == 120 and s['inverter_model'] == 'Deye SUN-5K-SG03LP1-EU' and
-          s['answers'].get('inverter_bitrate_kbps') == 500, 'saved answers: %r' % s)
+          s['answers'].get('inverter_bitrate_kbps') == 500 and s['answers'].get('bms_bitrate_kbps') == 500 and
+          s['answers'].get('battery_count') == 1, 'saved answers: %r' % s)
     # Resume: the saved file answers everything up to termination; the result is the same.
     j = json.loads(run('diagnose', '--answers', saved, '--json').stdout)
     check(j['confirmed'] == 'termination_fault', 'resumed: %r' % j['confirmed'])

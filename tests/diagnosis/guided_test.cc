@@ -191,6 +191,27 @@ TEST(Gauge, EighteenToTwentyFourFineThinOnlyWhenShort) {
   EXPECT_EQ(one("l3.gauge", {{"cable_gauge_awg", 28}}), Verdict::kFail);  // length unknown
 }
 
+TEST(BitRate, EqualPassesAnyDifferenceFails) {
+  EXPECT_EQ(one("l1.bitrate", {{"inverter_bitrate_kbps", 500}, {"bms_bitrate_kbps", 500}}),
+            Verdict::kPass);
+  const auto r = run_guided(catalogue(), kb(),
+                            answers({{"inverter_bitrate_kbps", 125}, {"bms_bitrate_kbps", 500}}));
+  EXPECT_EQ(verdict(r, "l1.bitrate").verdict, Verdict::kFail);
+  EXPECT_NE(verdict(r, "l1.bitrate").reason.find("listens at 125 kbit/s, the BMS sends at 500"),
+            std::string::npos);
+}
+
+TEST(ErrorTiming, ALoadIsInterferenceTheClockOrTemperatureAPattern) {
+  const auto load = run_guided(catalogue(), kb(), answers({{"error_timing", "with_a_load"}}));
+  EXPECT_EQ(verdict(load, "l4.error_timing").cause, Cause::kEmiPowerCorrelated);
+  EXPECT_NE(load.fix.find("Find the load"), std::string::npos) << load.fix;
+  for (const char* t : {"cold_mornings", "hot_afternoons", "scheduled"}) {
+    const auto r = run_guided(catalogue(), kb(), answers({{"error_timing", t}}));
+    EXPECT_EQ(verdict(r, "l4.error_timing").cause, Cause::kThermalOrTimePattern) << t;
+  }
+  EXPECT_EQ(one("l4.error_timing", {{"error_timing", "none"}}), Verdict::kPass);
+}
+
 TEST(Corrosion, FreshUnderFiveMilliohmCorrodedFromFifty) {
   EXPECT_EQ(one("l2.corrosion", {{"contact_resistance_mohm", 4.9}}), Verdict::kPass);
   EXPECT_EQ(one("l2.corrosion", {{"contact_resistance_mohm", 50}}), Verdict::kFail);

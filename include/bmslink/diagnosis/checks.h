@@ -29,6 +29,7 @@ struct InputSpec {
   std::optional<double> min, max;
   std::vector<std::string> allow;  // words a number may also be ("open")
   std::string items;               // for lists: "hex" when every item is a hex id
+  nlohmann::json default_value;    // offered when the technician just presses Enter (or null)
   std::string prompt;
 };
 
