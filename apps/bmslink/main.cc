@@ -34,6 +34,7 @@
 #include "bmslink/report/analysis_report.h"
 #include "bmslink/sim/site.h"
 #include "guided_cmd.h"
+#include "records_cmd.h"
 
 namespace {
 
@@ -704,6 +705,71 @@ int main(int argc, char** argv) try {
                      "Commercial or critical use, warranty or insurance constraints");
   hardcode->add_flag("--json", ha.json, "Machine-readable output");
 
+  // Service records (docs/records.md).
+  auto* case_cmd = app.add_subcommand("case", "Service records: one case per call");
+  case_cmd->require_subcommand(1);
+  bmslink::app::CaseArgs ca;
+  const std::string db_help =
+      "Records: sqlite:///path/file.db (or a path) or postgresql://...; default: the SQLite file "
+      "in your data directory";
+  std::map<std::string, CLI::App*> case_sub;
+  for (const auto& [name, what] : std::vector<std::pair<std::string, std::string>>{
+           {"new", "Open a case; prints its id"},
+           {"list", "The cases, oldest first"},
+           {"show", "One case as JSON"},
+           {"update", "Change a case"},
+           {"close", "Close a case with its outcome"},
+           {"delete", "Delete a case"},
+           {"export", "Cases as JSON (an array, or --jsonl)"},
+           {"import",
+            "Import one case, an array or JSON lines; idempotent by id, all or nothing"}}) {
+    auto* sub = case_cmd->add_subcommand(name, what);
+    sub->add_option("--db", ca.db, db_help);
+    case_sub[name] = sub;
+  }
+  case_sub["show"]->add_option("ID", ca.ids, "Case id")->required();
+  case_sub["delete"]->add_option("ID", ca.ids, "Case id")->required();
+  case_sub["import"]->add_option("FILE", ca.file, "Case JSON file")->required();
+  case_sub["export"]->add_option("ID", ca.ids, "Case ids (default: all)");
+  case_sub["export"]->add_option("-o,--output", ca.output, "Output file");
+  case_sub["export"]->add_flag("--jsonl", ca.jsonl, "One case per line");
+  for (const char* n : {"list", "export"}) {
+    case_sub[n]->add_option("--since", ca.since, "Cases opened on or after this date (2026-01-01)");
+    case_sub[n]->add_option("--installer", ca.installer, "Only this installer's cases");
+  }
+  case_sub["list"]->add_flag("--json", ca.json, "As JSON");
+  case_sub["new"]->add_option("--id", ca.id, "The id (default: date, time and a random suffix)");
+  for (const char* n : {"new", "update"}) {
+    case_sub[n]->add_option("--symptom", ca.symptom, "The symptom as reported");
+  }
+  case_sub["new"]->add_option("--site", ca.site, "Site name");
+  case_sub["new"]->add_option("--customer", ca.customer, "Customer");
+  case_sub["new"]->add_option("--address", ca.address, "Address");
+  case_sub["new"]->add_option("--installer", ca.installer, "Who does the call");
+  case_sub["new"]->add_option("--bms-model", ca.bms_model, "BMS / battery model");
+  case_sub["new"]->add_option("--bms-firmware", ca.bms_firmware, "BMS firmware");
+  case_sub["new"]->add_option("--inverter-model", ca.inverter_model, "Inverter model");
+  case_sub["new"]->add_option("--inverter-firmware", ca.inverter_firmware, "Inverter firmware");
+  for (const char* n : {"update", "close"}) {
+    auto* sub = case_sub[n];
+    sub->add_option("ID", ca.ids, "Case id")->required();
+    sub->add_option("--root-cause", ca.root_cause, "Cause id (docs/diagnosis.md), or null");
+    sub->add_option("--layer", ca.layer, "Layer 1-5 (default: the cause's)");
+    sub->add_option("--fix", ca.fix, "The fix applied");
+    sub->add_option("--notes", ca.notes, "Notes");
+    sub->add_option("--outcome", ca.outcome, "fixed, hardcoded, escalated or open");
+    sub->add_option("--uptime-share", ca.uptime_share, "Verification: uptime share 0-1");
+    sub->add_option("--hours", ca.hours, "Verification: hours watched");
+    sub->add_option("--minutes", ca.minutes, "Minutes spent in a layer: LAYER=MINUTES (repeat)");
+    sub->add_option("--acknowledged-by", ca.acknowledged_by, "The customer who acknowledged");
+  }
+  auto* stats = app.add_subcommand("stats", "Statistics of the service records");
+  bmslink::app::StatsArgs sa;
+  stats->add_option("--db", sa.db, db_help);
+  stats->add_flag("--json", sa.json, "Machine-readable (docs/records.md)");
+  stats->add_option("--since", sa.since, "Cases opened on or after this date");
+  stats->add_option("--installer", sa.installer, "Only this installer's cases");
+
   auto* help = app.add_subcommand("help", "Show help: 'bmslink help COMMAND' for one command");
   std::vector<std::string> help_topic;
   help->add_option("COMMAND", help_topic, "The command (and subcommand) to explain");
@@ -771,6 +837,12 @@ int main(int argc, char** argv) try {
   }
   if (*dbc_export) return cmd_dbc_export(export_name, export_out);
   if (*diagnose) return bmslink::app::cmd_diagnose(ga);
+  if (*case_cmd) {
+    for (const auto& [name, sub] : case_sub)
+      if (*sub) ca.action = name;
+    return bmslink::app::cmd_case(ca);
+  }
+  if (*stats) return bmslink::app::cmd_stats(sa);
   if (*devices) return bmslink::app::cmd_devices(da, device_query);
   if (*hardcode) return bmslink::app::cmd_hardcode(ha);
   if (*simulate) {

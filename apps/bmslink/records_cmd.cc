@@ -1,0 +1,288 @@
+// `bmslink case ...` and `bmslink stats`: arguments and printing only; the records module keeps
+// the cases (records/store.h) and computes the statistics (records/stats.h).
+
+#include "records_cmd.h"
+
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+#include <random>
+#include <sstream>
+
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+
+#include "bmslink/records/stats.h"
+
+namespace bmslink::app {
+namespace {
+
+constexpr int kOk = 0, kInput = 1, kUsage = 2;
+
+std::unique_ptr<records::Store> open(const std::string& db) {
+  auto s = records::open_store(db.empty() ? records::default_store_url() : db);
+  if (!s) {
+    fmt::print(stderr, "bmslink: {}\n", s.error().message);
+    return nullptr;
+  }
+  return std::move(*s);
+}
+
+std::string new_id() {
+  std::random_device rd;
+  const std::string now = records::now_iso_utc();  // 2026-12-01T14:00:00Z
+  std::string compact;
+  for (char c : now)
+    if (c >= '0' && c <= '9') compact += c;
+  return fmt::format("{}-{}-{:04x}", compact.substr(0, 8), compact.substr(8, 6), rd() & 0xFFFF);
+}
+
+bool write_out(const std::string& text, const std::string& path) {
+  if (path.empty() || path == "-") {
+    fmt::print("{}", text);
+    return true;
+  }
+  std::ofstream out(path + ".tmp", std::ios::binary);
+  out << text;
+  out.close();
+  if (!out || std::rename((path + ".tmp").c_str(), path.c_str()) != 0) {
+    fmt::print(stderr, "bmslink: cannot write {}: {}\n", path, std::strerror(errno));
+    return false;
+  }
+  return true;
+}
+
+std::string one_line(const records::Case& c) {
+  return fmt::format("{:<24} {:<20} {:<9} {:<28} {:>5.0f} min  {}", c.id, c.opened.substr(0, 16),
+                     records::outcome_name(c.outcome),
+                     c.root_cause ? std::string(diagnosis::cause_id(*c.root_cause)) : "-",
+                     c.total_minutes(), c.site.name);
+}
+
+}  // namespace
+
+int cmd_case(const CaseArgs& a) {
+  auto store = open(a.db);
+  if (!store) return kInput;
+  if (a.action == "import") {
+    std::ifstream in(a.file, std::ios::binary);
+    if (!in) {
+      fmt::print(stderr, "bmslink: {}: cannot open: {}\n", a.file, std::strerror(errno));
+      return kInput;
+    }
+    std::stringstream ss;
+    ss << in.rdbuf();
+    auto cases = records::parse_cases(ss.str(), a.file);
+    if (!cases) {
+      fmt::print(stderr, "bmslink: {} (nothing imported)\n", cases.error().message);
+      return kInput;
+    }
+    if (auto ok = store->put_all(*cases); !ok) {
+      fmt::print(stderr, "bmslink: {} (nothing imported)\n", ok.error().message);
+      return kInput;
+    }
+    fmt::print("imported {} case(s) into {}\n", cases->size(), store->url());
+    return kOk;
+  }
+  if (a.action == "export") {
+    std::vector<records::Case> out;
+    if (a.ids.empty()) {
+      auto all = store->list({a.since, a.installer});
+      if (!all) {
+        fmt::print(stderr, "bmslink: {}\n", all.error().message);
+        return kInput;
+      }
+      out = std::move(*all);
+    } else {
+      for (const auto& id : a.ids) {
+        auto c = store->get(id);
+        if (!c || !*c) {
+          fmt::print(stderr, "bmslink: no case {}\n", id);
+          return kInput;
+        }
+        out.push_back(std::move(**c));
+      }
+    }
+    std::string text;
+    if (a.jsonl) {
+      for (const auto& c : out) text += records::case_to_json(c).dump() + "\n";
+    } else {
+      nlohmann::json arr = nlohmann::json::array();
+      for (const auto& c : out) arr.push_back(records::case_to_json(c));
+      text = arr.dump(2) + "\n";
+    }
+    return write_out(text, a.output) ? kOk : kInput;
+  }
+  if (a.action == "list") {
+    auto all = store->list({a.since, a.installer});
+    if (!all) {
+      fmt::print(stderr, "bmslink: {}\n", all.error().message);
+      return kInput;
+    }
+    if (a.json) {
+      nlohmann::json arr = nlohmann::json::array();
+      for (const auto& c : *all) arr.push_back(records::case_to_json(c));
+      fmt::print("{}\n", arr.dump(2));
+    } else {
+      for (const auto& c : *all) fmt::print("{}\n", one_line(c));
+      if (all->empty()) fmt::print("no cases in {}\n", store->url());
+    }
+    return kOk;
+  }
+  if (a.action == "new") {
+    records::Case c;
+    c.id = a.id.empty() ? new_id() : a.id;
+    auto existing = store->get(c.id);
+    if (existing && *existing) {
+      fmt::print(stderr, "bmslink: case {} exists\n", c.id);
+      return kInput;
+    }
+    c.opened = records::now_iso_utc();
+    c.installer = a.installer;
+    c.site = {a.site, a.customer, a.address};
+    c.bms.model = a.bms_model;
+    c.bms.firmware = a.bms_firmware;
+    c.inverter = {a.inverter_model, a.inverter_firmware};
+    c.symptom = a.symptom;
+    // Read back through the contract so a case made here is one an import would accept.
+    auto checked = records::case_from_json(records::case_to_json(c), "new case");
+    if (!checked) {
+      fmt::print(stderr, "bmslink: {}\n", checked.error().message);
+      return kUsage;
+    }
+    if (auto ok = store->put(*checked); !ok) {
+      fmt::print(stderr, "bmslink: {}\n", ok.error().message);
+      return kInput;
+    }
+    fmt::print("{}\n", c.id);
+    return kOk;
+  }
+  // show, update, close, delete: one case.
+  if (a.ids.size() != 1) {
+    fmt::print(stderr, "bmslink: case {} takes one case id\n", a.action);
+    return kUsage;
+  }
+  const std::string& id = a.ids.front();
+  if (a.action == "delete") {
+    auto removed = store->remove(id);
+    if (!removed) {
+      fmt::print(stderr, "bmslink: {}\n", removed.error().message);
+      return kInput;
+    }
+    if (!*removed) {
+      fmt::print(stderr, "bmslink: no case {}\n", id);
+      return kInput;
+    }
+    fmt::print("deleted {}\n", id);
+    return kOk;
+  }
+  auto got = store->get(id);
+  if (!got) {
+    fmt::print(stderr, "bmslink: {}\n", got.error().message);
+    return kInput;
+  }
+  if (!*got) {
+    fmt::print(stderr, "bmslink: no case {}\n", id);
+    return kInput;
+  }
+  records::Case c = std::move(**got);
+  if (a.action == "show") {
+    fmt::print("{}\n", records::case_to_json(c).dump(2));
+    return kOk;
+  }
+  // update / close: set what was given, then read back through the contract.
+  nlohmann::json j = records::case_to_json(c);
+  if (!a.root_cause.empty())
+    j["root_cause"] =
+        a.root_cause == "null" ? nlohmann::json(nullptr) : nlohmann::json(a.root_cause);
+  if (a.layer) j["layer"] = *a.layer;
+  if (!a.fix.empty()) j["fix"] = a.fix;
+  if (!a.notes.empty()) j["notes"] = a.notes;
+  if (!a.symptom.empty()) j["symptom"] = a.symptom;
+  if (!a.outcome.empty()) j["outcome"] = a.outcome;
+  if (a.uptime_share) j["verification"]["uptime_share"] = *a.uptime_share;
+  if (a.hours) j["verification"]["hours"] = *a.hours;
+  if (!a.acknowledged_by.empty()) {
+    j["acknowledged_by"] = a.acknowledged_by;
+    j["acknowledged_at"] = records::now_iso_utc();
+  }
+  for (const auto& m : a.minutes) {
+    const auto eq = m.find('=');
+    if (eq == std::string::npos) {
+      fmt::print(stderr, "bmslink: --minutes: expected LAYER=MINUTES, e.g. 2=10\n");
+      return kUsage;
+    }
+    char* end = nullptr;
+    const double v = std::strtod(m.c_str() + eq + 1, &end);
+    if (*end != '\0') {
+      fmt::print(stderr, "bmslink: --minutes {}: expected LAYER=MINUTES\n", m);
+      return kUsage;
+    }
+    j["minutes_by_layer"][m.substr(0, eq)] = v;
+  }
+  j.erase("total_minutes");
+  if (j.contains("root_cause") && j["root_cause"].is_string() && !a.layer) {
+    if (const auto cause = diagnosis::parse_cause(j["root_cause"].get<std::string>()))
+      if (const auto l = diagnosis::cause_layer(*cause)) j["layer"] = diagnosis::layer_number(*l);
+  }
+  if (a.action == "close") {
+    j["closed"] = records::now_iso_utc();
+    if (a.outcome.empty() && j["outcome"] == "open") {
+      fmt::print(stderr, "bmslink: case close needs --outcome fixed|hardcoded|escalated\n");
+      return kUsage;
+    }
+  }
+  auto updated = records::case_from_json(j, "case " + id);
+  if (!updated) {
+    fmt::print(stderr, "bmslink: {}\n", updated.error().message);
+    return kUsage;
+  }
+  if (auto ok = store->put(*updated); !ok) {
+    fmt::print(stderr, "bmslink: {}\n", ok.error().message);
+    return kInput;
+  }
+  fmt::print("{}\n", one_line(*updated));
+  return kOk;
+}
+
+int cmd_stats(const StatsArgs& a) {
+  auto store = open(a.db);
+  if (!store) return kInput;
+  auto cases = store->list({a.since, a.installer});
+  if (!cases) {
+    fmt::print(stderr, "bmslink: {}\n", cases.error().message);
+    return kInput;
+  }
+  const auto s = records::compute_stats(*cases);
+  if (a.json) {
+    fmt::print("{}\n", s.dump(2));
+    return kOk;
+  }
+  fmt::print("{} case(s) in {}\n", cases->size(), store->url());
+  fmt::print("\nroot causes:\n");
+  std::vector<std::pair<int, std::string>> causes;
+  for (const auto& [k, v] : s["by_cause"].items()) causes.emplace_back(v.get<int>(), k);
+  std::sort(causes.rbegin(), causes.rend());
+  for (const auto& [n, k] : causes) fmt::print("  {:<28} {:>5}\n", k, n);
+  fmt::print("\nlayer  cases  solved  cumulative  minutes (mean / median)\n");
+  for (int l = 1; l <= 5; ++l) {
+    const std::string k = std::to_string(l);
+    const auto& m = s["minutes_by_layer"][k];
+    fmt::print("  {}   {:>5}  {:>5.1f} %  {:>8.1f} %  {:>6.1f} / {:.1f}\n", l,
+               s["by_layer"][k].get<int>(), s["layer_yield"][k].get<double>() * 100,
+               s["cumulative_yield"][k].get<double>() * 100,
+               m["mean"].is_null() ? 0.0 : m["mean"].get<double>(),
+               m["median"].is_null() ? 0.0 : m["median"].get<double>());
+  }
+  fmt::print("\nsolved (fixed) within 15 / 30 / 50 min: {:.1f} % / {:.1f} % / {:.1f} %\n",
+             s["solved_within_minutes"]["15"].get<double>() * 100,
+             s["solved_within_minutes"]["30"].get<double>() * 100,
+             s["solved_within_minutes"]["50"].get<double>() * 100);
+  fmt::print("outcomes: fixed {}, hardcoded {}, escalated {}, open {}\n",
+             s["outcomes"]["fixed"].get<int>(), s["outcomes"]["hardcoded"].get<int>(),
+             s["outcomes"]["escalated"].get<int>(), s["outcomes"]["open"].get<int>());
+  return kOk;
+}
+
+}  // namespace bmslink::app

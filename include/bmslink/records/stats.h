@@ -1,0 +1,24 @@
+// bmslink records: statistics over cases, the JSON of `bmslink stats --json` (docs/records.md):
+// counts by cause, layer and outcome, the yield of each layer, minutes per layer and per cause,
+// the share solved within 15/30/50 minutes, and the check order the company's own records teach.
+#pragma once
+
+#include <map>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "bmslink/diagnosis/cause.h"
+#include "bmslink/records/case.h"
+
+namespace bmslink::records {
+
+// Cases with at least this many closed ones teach the check order (diagnose uses by_cause then).
+constexpr std::size_t kMinClosedForOrder = 20;
+
+nlohmann::json compute_stats(const std::vector<Case>& cases);
+
+// Root causes of the closed cases, for diagnose's ordering; empty under kMinClosedForOrder.
+std::map<diagnosis::Cause, double> cause_weights(const std::vector<Case>& cases);
+
+}  // namespace bmslink::records

@@ -1,0 +1,50 @@
+// bmslink records: where cases live. One interface, two stores: SQLite (the embedded default, one
+// file in the user's data directory, WAL, foreign keys, versioned migrations) and PostgreSQL (a
+// team server, libpq). Every write is one transaction: a process killed mid-burst loses no
+// committed case and corrupts nothing; two writers at once both succeed or fail cleanly.
+#pragma once
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "bmslink/core/error.h"
+#include "bmslink/records/case.h"
+
+namespace bmslink::records {
+
+struct CaseFilter {
+  std::string since;      // cases opened at or after this ISO date/time ("2026-01-01")
+  std::string installer;  // exact name, empty for all
+};
+
+class Store {
+ public:
+  virtual ~Store() = default;
+  // Inserts or replaces the case with this id.
+  virtual Result<void> put(const Case& c) = 0;
+  // All of them in one transaction, or none (import is idempotent by id).
+  virtual Result<void> put_all(const std::vector<Case>& cases) = 0;
+  virtual Result<std::optional<Case>> get(std::string_view id) = 0;
+  // Oldest first.
+  virtual Result<std::vector<Case>> list(const CaseFilter& filter = {}) = 0;
+  // False when there was no such case.
+  virtual Result<bool> remove(std::string_view id) = 0;
+  virtual int schema_version() = 0;
+  virtual std::string url() const = 0;
+};
+
+// `sqlite:///path/file.db`, a plain path, or `postgresql://user@host:port/db` (also
+// `postgres://`). The schema is created or migrated on opening.
+Result<std::unique_ptr<Store>> open_store(std::string_view url);
+
+// The SQLite file used without --db: $XDG_DATA_HOME/bmslink/bmslink.db, else
+// ~/.local/share/bmslink/bmslink.db (the directory is created).
+std::string default_store_url();
+
+// The schema as migrations, in order; a store's schema_version() is how many it has applied.
+const std::vector<std::string_view>& schema_migrations();
+
+}  // namespace bmslink::records

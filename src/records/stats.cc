@@ -1,0 +1,118 @@
+#include "bmslink/records/stats.h"
+
+#include <algorithm>
+#include <array>
+#include <numeric>
+
+namespace bmslink::records {
+namespace {
+
+using nlohmann::json;
+
+json mean_median(std::vector<double> v) {
+  if (v.empty()) return {{"mean", nullptr}, {"median", nullptr}, {"n", 0}};
+  const double mean = std::accumulate(v.begin(), v.end(), 0.0) / static_cast<double>(v.size());
+  std::sort(v.begin(), v.end());
+  const std::size_t n = v.size();
+  const double median = n % 2 == 1 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2.0;
+  return {{"mean", mean}, {"median", median}, {"n", n}};
+}
+
+}  // namespace
+
+json compute_stats(const std::vector<Case>& cases) {
+  const double n = static_cast<double>(cases.size());
+  json by_cause = json::object();
+  std::array<std::size_t, 5> by_layer{}, solved_layer{};
+  std::map<std::string, std::size_t> outcomes;
+  for (auto o : {Outcome::kFixed, Outcome::kHardcoded, Outcome::kEscalated, Outcome::kOpen})
+    outcomes[std::string(outcome_name(o))] = 0;
+  std::array<std::vector<double>, 5> minutes{};
+  std::map<std::string, std::vector<double>> by_cause_minutes;
+  std::map<int, std::size_t> within = {{15, 0}, {30, 0}, {50, 0}};
+  struct CheckTally {
+    std::size_t confirmed = 0;
+    double minutes = 0;
+    std::size_t done = 0;
+  };
+  std::map<std::string, CheckTally> checks;
+  for (const auto& c : cases) {
+    if (c.root_cause) {
+      const std::string id(diagnosis::cause_id(*c.root_cause));
+      by_cause[id] = by_cause.value(id, 0) + 1;
+      by_cause_minutes[id].push_back(c.total_minutes());
+    }
+    if (c.layer) {
+      ++by_layer[static_cast<std::size_t>(*c.layer - 1)];
+      if (c.outcome == Outcome::kFixed) ++solved_layer[static_cast<std::size_t>(*c.layer - 1)];
+    }
+    ++outcomes[std::string(outcome_name(c.outcome))];
+    for (std::size_t l = 0; l < 5; ++l) minutes[l].push_back(c.minutes_by_layer[l]);
+    if (c.outcome == Outcome::kFixed)
+      for (auto& [limit, count] : within)
+        if (c.total_minutes() <= limit) ++count;
+    for (const auto& ch : c.checks) {
+      auto& t = checks[ch.check];
+      ++t.done;
+      t.minutes += ch.minutes;
+      if (ch.verdict == "fail") ++t.confirmed;
+    }
+  }
+  json layers = json::object(), yield = json::object(), cumulative = json::object(),
+       minutes_by_layer = json::object();
+  double sum = 0;
+  for (std::size_t l = 0; l < 5; ++l) {
+    const std::string k = std::to_string(l + 1);
+    layers[k] = by_layer[l];
+    const double share = n > 0 ? static_cast<double>(solved_layer[l]) / n : 0.0;
+    yield[k] = share;
+    sum += share;
+    cumulative[k] = sum;
+    minutes_by_layer[k] = mean_median(minutes[l]);
+  }
+  json minutes_by_cause = json::object();
+  for (auto& [cause, v] : by_cause_minutes) minutes_by_cause[cause] = mean_median(v);
+  json solved = json::object();
+  for (const auto& [limit, count] : within)
+    solved[std::to_string(limit)] = n > 0 ? static_cast<double>(count) / n : 0.0;
+  // Checks by confirmed causes per minute spent on them; checks nobody spent time on last.
+  std::vector<std::pair<std::string, CheckTally>> order(checks.begin(), checks.end());
+  auto rate = [](const CheckTally& t) {
+    return t.minutes > 0 ? static_cast<double>(t.confirmed) / t.minutes : 0.0;
+  };
+  std::stable_sort(order.begin(), order.end(), [&](const auto& a, const auto& b) {
+    if (rate(a.second) != rate(b.second)) return rate(a.second) > rate(b.second);
+    return a.second.confirmed > b.second.confirmed;
+  });
+  json check_order = json::array();
+  for (const auto& [id, t] : order)
+    check_order.push_back({{"check", id},
+                           {"confirmed", t.confirmed},
+                           {"done", t.done},
+                           {"minutes", t.minutes},
+                           {"confirmed_per_minute", rate(t)}});
+  return {{"cases", cases.size()},
+          {"by_cause", by_cause},
+          {"by_layer", layers},
+          {"layer_yield", yield},
+          {"cumulative_yield", cumulative},
+          {"minutes_by_layer", minutes_by_layer},
+          {"minutes_by_cause", minutes_by_cause},
+          {"solved_within_minutes", solved},
+          {"outcomes", outcomes},
+          {"check_order", check_order}};
+}
+
+std::map<diagnosis::Cause, double> cause_weights(const std::vector<Case>& cases) {
+  std::map<diagnosis::Cause, double> out;
+  std::size_t closed = 0;
+  for (const auto& c : cases) {
+    if (!c.closed) continue;
+    ++closed;
+    if (c.root_cause) out[*c.root_cause] += 1;
+  }
+  if (closed < kMinClosedForOrder) return {};
+  return out;
+}
+
+}  // namespace bmslink::records

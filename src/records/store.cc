@@ -1,0 +1,525 @@
+// The two stores. Both keep the case JSON whole (what was imported comes back identical) beside
+// the columns statistics and lists select on; captures are a child table with a foreign key.
+
+#include "bmslink/records/store.h"
+
+#include <libpq-fe.h>
+#include <sqlite3.h>
+#include <sys/stat.h>
+
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+
+#include <fmt/format.h>
+
+namespace bmslink::records {
+namespace {
+
+using nlohmann::json;
+
+// Version 1. Later versions are appended, never edited: a store applies those it has not.
+const std::vector<std::string_view> kMigrations = {
+    "CREATE TABLE cases ("
+    " id TEXT PRIMARY KEY,"
+    " opened TEXT NOT NULL,"
+    " closed TEXT,"
+    " installer TEXT NOT NULL DEFAULT '',"
+    " outcome TEXT NOT NULL,"
+    " root_cause TEXT,"
+    " layer INTEGER,"
+    " bms_model TEXT NOT NULL DEFAULT '',"
+    " bms_firmware TEXT NOT NULL DEFAULT '',"
+    " inverter_model TEXT NOT NULL DEFAULT '',"
+    " inverter_firmware TEXT NOT NULL DEFAULT '',"
+    " total_minutes DOUBLE PRECISION NOT NULL,"
+    " body TEXT NOT NULL);"
+    "CREATE INDEX cases_opened ON cases (opened);"
+    "CREATE TABLE case_captures ("
+    " case_id TEXT NOT NULL REFERENCES cases (id) ON DELETE CASCADE,"
+    " position INTEGER NOT NULL,"
+    " sha256 TEXT NOT NULL,"
+    " file TEXT NOT NULL,"
+    " PRIMARY KEY (case_id, position));"
+    "CREATE INDEX case_captures_sha256 ON case_captures (sha256);"};
+
+// The values of the columns beside the body, as text (NULL as nullopt).
+std::vector<std::optional<std::string>> columns(const Case& c, const std::string& body) {
+  auto opt = [](const std::optional<std::string>& s) { return s; };
+  return {c.id,
+          c.opened,
+          opt(c.closed),
+          c.installer,
+          std::string(outcome_name(c.outcome)),
+          c.root_cause ? std::optional<std::string>(std::string(diagnosis::cause_id(*c.root_cause)))
+                       : std::nullopt,
+          c.layer ? std::optional<std::string>(std::to_string(*c.layer)) : std::nullopt,
+          c.bms.model,
+          c.bms.firmware,
+          c.inverter.model,
+          c.inverter.firmware,
+          fmt::format("{}", c.total_minutes()),
+          body};
+}
+
+constexpr const char* kColumns =
+    "id, opened, closed, installer, outcome, root_cause, layer, bms_model, bms_firmware, "
+    "inverter_model, inverter_firmware, total_minutes, body";
+
+Result<Case> read_body(const std::string& body, const std::string& id) {
+  const json j = json::parse(body, nullptr, false);
+  if (j.is_discarded())
+    return make_error(ErrorCode::kMalformed, fmt::format("stored case {} is not JSON", id));
+  return case_from_json(j, "stored case " + id);
+}
+
+bool matches(const Case& c, const CaseFilter& f) {
+  // ISO 8601 compares as text: "2026-01-01T08:00:00Z" is not before "2026-01-01".
+  if (!f.since.empty() && c.opened < f.since) return false;
+  if (!f.installer.empty() && c.installer != f.installer) return false;
+  return true;
+}
+
+// ---------------------------------------------------------------------------------------------
+// SQLite
+
+class SqliteStore final : public Store {
+ public:
+  SqliteStore(sqlite3* db, std::string url) : db_(db), url_(std::move(url)) {}
+  ~SqliteStore() override { sqlite3_close(db_); }
+
+  Result<void> init() {
+    for (const char* pragma : {"PRAGMA journal_mode=WAL", "PRAGMA foreign_keys=ON",
+                               "PRAGMA busy_timeout=30000", "PRAGMA synchronous=FULL"}) {
+      if (auto ok = exec(pragma); !ok) return ok;
+    }
+    return migrate();
+  }
+
+  Result<void> put(const Case& c) override { return put_all({c}); }
+
+  Result<void> put_all(const std::vector<Case>& cases) override {
+    // IMMEDIATE takes the write lock up front: a second writer waits (busy_timeout) instead of
+    // failing half-way through its transaction.
+    if (auto ok = exec("BEGIN IMMEDIATE"); !ok) return ok;
+    for (const auto& c : cases) {
+      if (auto ok = write(c); !ok) {
+        exec("ROLLBACK");
+        return ok;
+      }
+    }
+    if (auto ok = exec("COMMIT"); !ok) {
+      exec("ROLLBACK");
+      return ok;
+    }
+    return {};
+  }
+
+  Result<std::optional<Case>> get(std::string_view id) override {
+    sqlite3_stmt* st = nullptr;
+    if (sqlite3_prepare_v2(db_, "SELECT body FROM cases WHERE id = ?", -1, &st, nullptr) !=
+        SQLITE_OK)
+      return error("select");
+    sqlite3_bind_text(st, 1, id.data(), static_cast<int>(id.size()), SQLITE_TRANSIENT);
+    std::optional<Case> out;
+    const int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+      const std::string body(reinterpret_cast<const char*>(sqlite3_column_text(st, 0)));
+      auto c = read_body(body, std::string(id));
+      sqlite3_finalize(st);
+      if (!c) return tl::unexpected(c.error());
+      out = std::move(*c);
+      return out;
+    }
+    sqlite3_finalize(st);
+    if (rc != SQLITE_DONE) return error("select");
+    return out;
+  }
+
+  Result<std::vector<Case>> list(const CaseFilter& filter) override {
+    sqlite3_stmt* st = nullptr;
+    if (sqlite3_prepare_v2(db_, "SELECT id, body FROM cases ORDER BY opened, id", -1, &st,
+                           nullptr) != SQLITE_OK)
+      return error("list");
+    std::vector<Case> out;
+    int rc = SQLITE_ROW;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+      const std::string id(reinterpret_cast<const char*>(sqlite3_column_text(st, 0)));
+      const std::string body(reinterpret_cast<const char*>(sqlite3_column_text(st, 1)));
+      auto c = read_body(body, id);
+      if (!c) {
+        sqlite3_finalize(st);
+        return tl::unexpected(c.error());
+      }
+      if (matches(*c, filter)) out.push_back(std::move(*c));
+    }
+    sqlite3_finalize(st);
+    if (rc != SQLITE_DONE) return error("list");
+    return out;
+  }
+
+  Result<bool> remove(std::string_view id) override {
+    if (auto ok = exec("BEGIN IMMEDIATE"); !ok) return tl::unexpected(ok.error());
+    sqlite3_stmt* st = nullptr;
+    if (sqlite3_prepare_v2(db_, "DELETE FROM cases WHERE id = ?", -1, &st, nullptr) != SQLITE_OK) {
+      exec("ROLLBACK");
+      return error("delete");
+    }
+    sqlite3_bind_text(st, 1, id.data(), static_cast<int>(id.size()), SQLITE_TRANSIENT);
+    const int rc = sqlite3_step(st);
+    sqlite3_finalize(st);
+    if (rc != SQLITE_DONE) {
+      exec("ROLLBACK");
+      return error("delete");
+    }
+    const bool removed = sqlite3_changes(db_) > 0;
+    if (auto ok = exec("COMMIT"); !ok) return tl::unexpected(ok.error());
+    return removed;
+  }
+
+  int schema_version() override {
+    sqlite3_stmt* st = nullptr;
+    int v = 0;
+    if (sqlite3_prepare_v2(db_, "SELECT version FROM schema_version", -1, &st, nullptr) ==
+            SQLITE_OK &&
+        sqlite3_step(st) == SQLITE_ROW)
+      v = sqlite3_column_int(st, 0);
+    sqlite3_finalize(st);
+    return v;
+  }
+
+  std::string url() const override { return url_; }
+
+ private:
+  tl::unexpected<Error> error(std::string_view what) const {
+    return make_error(ErrorCode::kIo, fmt::format("{}: {}: {}", url_, what, sqlite3_errmsg(db_)));
+  }
+
+  Result<void> exec(const char* sql) {
+    char* msg = nullptr;
+    if (sqlite3_exec(db_, sql, nullptr, nullptr, &msg) != SQLITE_OK) {
+      const std::string m = msg != nullptr ? msg : sqlite3_errmsg(db_);
+      sqlite3_free(msg);
+      return make_error(ErrorCode::kIo, fmt::format("{}: {}", url_, m));
+    }
+    return {};
+  }
+
+  Result<void> migrate() {
+    if (auto ok = exec("BEGIN IMMEDIATE"); !ok) return ok;
+    auto fail = [this](Result<void> r) {
+      exec("ROLLBACK");
+      return r;
+    };
+    if (auto ok = exec("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)"); !ok)
+      return fail(ok);
+    int v = schema_version();
+    if (v == 0) {
+      if (auto ok = exec("INSERT INTO schema_version SELECT 0 WHERE NOT EXISTS (SELECT 1 FROM "
+                         "schema_version)");
+          !ok)
+        return fail(ok);
+    }
+    if (v > static_cast<int>(kMigrations.size()))
+      return fail(make_error(ErrorCode::kUnsupported,
+                             fmt::format("{}: schema version {} is newer than this bmslink ({})",
+                                         url_, v, kMigrations.size())));
+    for (std::size_t i = static_cast<std::size_t>(v); i < kMigrations.size(); ++i) {
+      if (auto ok = exec(std::string(kMigrations[i]).c_str()); !ok) return fail(ok);
+      if (auto ok = exec(fmt::format("UPDATE schema_version SET version = {}", i + 1).c_str()); !ok)
+        return fail(ok);
+    }
+    return exec("COMMIT");
+  }
+
+  Result<void> write(const Case& c) {
+    const std::string body = case_to_json(c).dump();
+    const auto cols = columns(c, body);
+    const std::string sql = fmt::format(
+        "INSERT INTO cases ({}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT (id) DO UPDATE SET "
+        "opened=excluded.opened, closed=excluded.closed, installer=excluded.installer, "
+        "outcome=excluded.outcome, root_cause=excluded.root_cause, layer=excluded.layer, "
+        "bms_model=excluded.bms_model, bms_firmware=excluded.bms_firmware, "
+        "inverter_model=excluded.inverter_model, inverter_firmware=excluded.inverter_firmware, "
+        "total_minutes=excluded.total_minutes, body=excluded.body",
+        kColumns);
+    sqlite3_stmt* st = nullptr;
+    if (sqlite3_prepare_v2(db_, sql.c_str(), -1, &st, nullptr) != SQLITE_OK) return error("insert");
+    for (std::size_t i = 0; i < cols.size(); ++i) {
+      const int at = static_cast<int>(i + 1);
+      if (cols[i])
+        sqlite3_bind_text(st, at, cols[i]->c_str(), static_cast<int>(cols[i]->size()),
+                          SQLITE_TRANSIENT);
+      else
+        sqlite3_bind_null(st, at);
+    }
+    const int rc = sqlite3_step(st);
+    sqlite3_finalize(st);
+    if (rc != SQLITE_DONE) return error("insert " + c.id);
+    sqlite3_stmt* del = nullptr;
+    if (sqlite3_prepare_v2(db_, "DELETE FROM case_captures WHERE case_id = ?", -1, &del, nullptr) !=
+        SQLITE_OK)
+      return error("captures");
+    sqlite3_bind_text(del, 1, c.id.c_str(), static_cast<int>(c.id.size()), SQLITE_TRANSIENT);
+    const int drc = sqlite3_step(del);
+    sqlite3_finalize(del);
+    if (drc != SQLITE_DONE) return error("captures");
+    for (std::size_t i = 0; i < c.captures.size(); ++i) {
+      sqlite3_stmt* ins = nullptr;
+      if (sqlite3_prepare_v2(
+              db_, "INSERT INTO case_captures (case_id, position, sha256, file) VALUES (?,?,?,?)",
+              -1, &ins, nullptr) != SQLITE_OK)
+        return error("captures");
+      sqlite3_bind_text(ins, 1, c.id.c_str(), static_cast<int>(c.id.size()), SQLITE_TRANSIENT);
+      sqlite3_bind_int(ins, 2, static_cast<int>(i));
+      sqlite3_bind_text(ins, 3, c.captures[i].sha256.c_str(), -1, SQLITE_TRANSIENT);
+      sqlite3_bind_text(ins, 4, c.captures[i].file.c_str(), -1, SQLITE_TRANSIENT);
+      const int irc = sqlite3_step(ins);
+      sqlite3_finalize(ins);
+      if (irc != SQLITE_DONE) return error("captures");
+    }
+    return {};
+  }
+
+  sqlite3* db_;
+  std::string url_;
+};
+
+// ---------------------------------------------------------------------------------------------
+// PostgreSQL
+
+class PgStore final : public Store {
+ public:
+  PgStore(PGconn* conn, std::string url) : conn_(conn), url_(std::move(url)) {}
+  ~PgStore() override { PQfinish(conn_); }
+
+  Result<void> init() {
+    // Quiet NOTICEs ("relation exists") on stderr.
+    PQsetNoticeProcessor(
+        conn_, [](void*, const char*) {}, nullptr);
+    return migrate();
+  }
+
+  Result<void> put(const Case& c) override { return put_all({c}); }
+
+  Result<void> put_all(const std::vector<Case>& cases) override {
+    if (auto ok = command("BEGIN"); !ok) return ok;
+    for (const auto& c : cases) {
+      if (auto ok = write(c); !ok) {
+        command("ROLLBACK");
+        return ok;
+      }
+    }
+    if (auto ok = command("COMMIT"); !ok) {
+      command("ROLLBACK");
+      return ok;
+    }
+    return {};
+  }
+
+  Result<std::optional<Case>> get(std::string_view id) override {
+    const std::string sid(id);
+    const char* params[] = {sid.c_str()};
+    PGresult* res = PQexecParams(conn_, "SELECT body FROM cases WHERE id = $1", 1, nullptr, params,
+                                 nullptr, nullptr, 0);
+    if (PQresultStatus(res) != PGRES_TUPLES_OK) return failed(res, "select");
+    std::optional<Case> out;
+    if (PQntuples(res) == 1) {
+      auto c = read_body(PQgetvalue(res, 0, 0), sid);
+      PQclear(res);
+      if (!c) return tl::unexpected(c.error());
+      out = std::move(*c);
+      return out;
+    }
+    PQclear(res);
+    return out;
+  }
+
+  Result<std::vector<Case>> list(const CaseFilter& filter) override {
+    PGresult* res = PQexec(conn_, "SELECT id, body FROM cases ORDER BY opened, id");
+    if (PQresultStatus(res) != PGRES_TUPLES_OK) return failed(res, "list");
+    std::vector<Case> out;
+    for (int i = 0; i < PQntuples(res); ++i) {
+      auto c = read_body(PQgetvalue(res, i, 1), PQgetvalue(res, i, 0));
+      if (!c) {
+        PQclear(res);
+        return tl::unexpected(c.error());
+      }
+      if (matches(*c, filter)) out.push_back(std::move(*c));
+    }
+    PQclear(res);
+    return out;
+  }
+
+  Result<bool> remove(std::string_view id) override {
+    const std::string sid(id);
+    const char* params[] = {sid.c_str()};
+    PGresult* res = PQexecParams(conn_, "DELETE FROM cases WHERE id = $1", 1, nullptr, params,
+                                 nullptr, nullptr, 0);
+    if (PQresultStatus(res) != PGRES_COMMAND_OK) return failed(res, "delete");
+    const bool removed = std::strcmp(PQcmdTuples(res), "0") != 0;
+    PQclear(res);
+    return removed;
+  }
+
+  int schema_version() override {
+    PGresult* res = PQexec(conn_, "SELECT version FROM schema_version");
+    int v = 0;
+    if (PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1)
+      v = std::atoi(PQgetvalue(res, 0, 0));
+    PQclear(res);
+    return v;
+  }
+
+  std::string url() const override { return url_; }
+
+ private:
+  tl::unexpected<Error> failed(PGresult* res, std::string_view what) {
+    const std::string msg = res != nullptr ? PQresultErrorMessage(res) : PQerrorMessage(conn_);
+    PQclear(res);
+    std::string m = msg;
+    while (!m.empty() && (m.back() == '\n' || m.back() == ' ')) m.pop_back();
+    return make_error(ErrorCode::kIo, fmt::format("{}: {}: {}", url_, what, m));
+  }
+
+  Result<void> command(const std::string& sql) {
+    PGresult* res = PQexec(conn_, sql.c_str());
+    const auto st = PQresultStatus(res);
+    if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) return failed(res, "sql");
+    PQclear(res);
+    return {};
+  }
+
+  Result<void> migrate() {
+    if (auto ok = command("BEGIN"); !ok) return ok;
+    auto fail = [this](Result<void> r) {
+      command("ROLLBACK");
+      return r;
+    };
+    // One migrating process at a time (two first-time users at once would both create tables).
+    if (auto ok = command("SELECT pg_advisory_xact_lock(4242424242)"); !ok) return fail(ok);
+    if (auto ok = command("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)");
+        !ok)
+      return fail(ok);
+    if (auto ok = command(
+            "INSERT INTO schema_version SELECT 0 WHERE NOT EXISTS (SELECT 1 FROM schema_version)");
+        !ok)
+      return fail(ok);
+    const int v = schema_version();
+    if (v > static_cast<int>(kMigrations.size()))
+      return fail(make_error(ErrorCode::kUnsupported,
+                             fmt::format("{}: schema version {} is newer than this bmslink ({})",
+                                         url_, v, kMigrations.size())));
+    for (std::size_t i = static_cast<std::size_t>(v); i < kMigrations.size(); ++i) {
+      if (auto ok = command(std::string(kMigrations[i])); !ok) return fail(ok);
+      if (auto ok = command(fmt::format("UPDATE schema_version SET version = {}", i + 1)); !ok)
+        return fail(ok);
+    }
+    return command("COMMIT");
+  }
+
+  Result<void> write(const Case& c) {
+    const std::string body = case_to_json(c).dump();
+    const auto cols = columns(c, body);
+    std::vector<const char*> params;
+    for (const auto& col : cols) params.push_back(col ? col->c_str() : nullptr);
+    const std::string sql = fmt::format(
+        "INSERT INTO cases ({}) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13) "
+        "ON CONFLICT (id) DO UPDATE SET opened=EXCLUDED.opened, closed=EXCLUDED.closed, "
+        "installer=EXCLUDED.installer, outcome=EXCLUDED.outcome, root_cause=EXCLUDED.root_cause, "
+        "layer=EXCLUDED.layer, bms_model=EXCLUDED.bms_model, bms_firmware=EXCLUDED.bms_firmware, "
+        "inverter_model=EXCLUDED.inverter_model, inverter_firmware=EXCLUDED.inverter_firmware, "
+        "total_minutes=EXCLUDED.total_minutes, body=EXCLUDED.body",
+        kColumns);
+    PGresult* res = PQexecParams(conn_, sql.c_str(), static_cast<int>(params.size()), nullptr,
+                                 params.data(), nullptr, nullptr, 0);
+    if (PQresultStatus(res) != PGRES_COMMAND_OK) return failed(res, "insert " + c.id);
+    PQclear(res);
+    const char* del[] = {c.id.c_str()};
+    res = PQexecParams(conn_, "DELETE FROM case_captures WHERE case_id = $1", 1, nullptr, del,
+                       nullptr, nullptr, 0);
+    if (PQresultStatus(res) != PGRES_COMMAND_OK) return failed(res, "captures");
+    PQclear(res);
+    for (std::size_t i = 0; i < c.captures.size(); ++i) {
+      const std::string pos = std::to_string(i);
+      const char* p[] = {c.id.c_str(), pos.c_str(), c.captures[i].sha256.c_str(),
+                         c.captures[i].file.c_str()};
+      res = PQexecParams(conn_,
+                         "INSERT INTO case_captures (case_id, position, sha256, file) VALUES "
+                         "($1,$2,$3,$4)",
+                         4, nullptr, p, nullptr, nullptr, 0);
+      if (PQresultStatus(res) != PGRES_COMMAND_OK) return failed(res, "captures");
+      PQclear(res);
+    }
+    return {};
+  }
+
+  PGconn* conn_;
+  std::string url_;
+};
+
+Result<void> make_dirs(const std::string& path) {
+  for (std::size_t i = 1; i <= path.size(); ++i) {
+    if (i == path.size() || path[i] == '/') {
+      const std::string part = path.substr(0, i);
+      if (::mkdir(part.c_str(), 0700) != 0 && errno != EEXIST)
+        return make_error(ErrorCode::kIo,
+                          fmt::format("cannot create {}: {}", part, std::strerror(errno)));
+    }
+  }
+  return {};
+}
+
+}  // namespace
+
+const std::vector<std::string_view>& schema_migrations() { return kMigrations; }
+
+std::string default_store_url() {
+  std::string dir;
+  if (const char* x = std::getenv("XDG_DATA_HOME"); x != nullptr && *x == '/') {
+    dir = std::string(x) + "/bmslink";
+  } else if (const char* h = std::getenv("HOME"); h != nullptr && *h != '\0') {
+    dir = std::string(h) + "/.local/share/bmslink";
+  } else {
+    dir = ".";
+  }
+  (void)make_dirs(dir);
+  return "sqlite://" + dir + "/bmslink.db";
+}
+
+Result<std::unique_ptr<Store>> open_store(std::string_view url) {
+  const std::string u(url);
+  if (u.starts_with("postgresql://") || u.starts_with("postgres://")) {
+    PGconn* conn = PQconnectdb(u.c_str());
+    if (PQstatus(conn) != CONNECTION_OK) {
+      std::string msg = PQerrorMessage(conn);
+      PQfinish(conn);
+      while (!msg.empty() && (msg.back() == '\n' || msg.back() == ' ')) msg.pop_back();
+      return make_error(ErrorCode::kIo, fmt::format("{}: cannot connect: {}", u, msg));
+    }
+    auto store = std::make_unique<PgStore>(conn, u);
+    if (auto ok = store->init(); !ok) return tl::unexpected(ok.error());
+    return std::unique_ptr<Store>(std::move(store));
+  }
+  std::string path = u;
+  if (path.starts_with("sqlite://")) path = path.substr(9);
+  if (path.empty())
+    return make_error(ErrorCode::kInvalidArgument,
+                      "--db: expected sqlite:///path/to/file.db, a path or postgresql://...");
+  if (path.find("://") != std::string::npos)
+    return make_error(ErrorCode::kInvalidArgument,
+                      fmt::format("--db {}: expected sqlite://, postgresql:// or a path", u));
+  sqlite3* db = nullptr;
+  if (sqlite3_open_v2(path.c_str(), &db,
+                      SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX,
+                      nullptr) != SQLITE_OK) {
+    const std::string msg = db != nullptr ? sqlite3_errmsg(db) : "out of memory";
+    sqlite3_close(db);
+    return make_error(ErrorCode::kIo, fmt::format("{}: cannot open: {}", path, msg));
+  }
+  auto store = std::make_unique<SqliteStore>(db, "sqlite://" + path);
+  if (auto ok = store->init(); !ok) return tl::unexpected(ok.error());
+  return std::unique_ptr<Store>(std::move(store));
+}
+
+}  // namespace bmslink::records

@@ -1,0 +1,102 @@
+// Statistics: the 100 calls of the field guide (43 protocol setting, 31 termination, 12 cable,
+// 6 DIP switches, 5 bit rate, 3 firmware) come back exactly, and every figure is worked out here
+// by hand from the fixture.
+#include "bmslink/records/stats.h"
+
+#include <gtest/gtest.h>
+
+namespace bmslink::records {
+namespace {
+
+using diagnosis::Cause;
+
+// 100 fixed cases; minutes: layer-1 causes spend 5 min in layer 1; termination 5 + 10; cable
+// 5 + 10 + 15; firmware 5 + 10 + 15 + 20 + 60. Every case is closed.
+std::vector<Case> field_guide_cases() {
+  struct Row {
+    Cause cause;
+    int layer;
+    int count;
+    std::array<double, 5> minutes;
+  };
+  const Row rows[] = {{Cause::kInverterProtocolMismatch, 1, 43, {5, 0, 0, 0, 0}},
+                      {Cause::kTerminationFault, 2, 31, {5, 10, 0, 0, 0}},
+                      {Cause::kCableUnsuitable, 3, 12, {5, 10, 15, 0, 0}},
+                      {Cause::kDipSwitchWrong, 1, 6, {5, 0, 0, 0, 0}},
+                      {Cause::kBitrateMismatch, 1, 5, {5, 0, 0, 0, 0}},
+                      {Cause::kFirmwareIncompatibility, 5, 3, {5, 10, 15, 20, 60}}};
+  std::vector<Case> out;
+  int n = 0;
+  for (const auto& r : rows) {
+    for (int i = 0; i < r.count; ++i) {
+      Case c;
+      c.id = "fg-" + std::to_string(n++);
+      c.opened = "2026-01-01T08:00:00Z";
+      c.closed = "2026-01-01T09:00:00Z";
+      c.root_cause = r.cause;
+      c.layer = r.layer;
+      c.outcome = Outcome::kFixed;
+      c.minutes_by_layer = r.minutes;
+      // The check that confirmed it, with its minutes in that layer.
+      c.checks.push_back({r.layer == 1 ? "l1.x" : "l" + std::to_string(r.layer) + ".x", r.layer,
+                          nlohmann::json::object(), "fail",
+                          r.minutes[static_cast<std::size_t>(r.layer - 1)]});
+      out.push_back(std::move(c));
+    }
+  }
+  return out;
+}
+
+TEST(Stats, TheFieldGuidesHundredCallsComeBackExactly) {
+  const auto s = compute_stats(field_guide_cases());
+  EXPECT_EQ(s["cases"], 100);
+  EXPECT_EQ(s["by_cause"]["inverter_protocol_mismatch"], 43);
+  EXPECT_EQ(s["by_cause"]["termination_fault"], 31);
+  EXPECT_EQ(s["by_cause"]["cable_unsuitable"], 12);
+  EXPECT_EQ(s["by_cause"]["dip_switch_wrong"], 6);
+  EXPECT_EQ(s["by_cause"]["bitrate_mismatch"], 5);
+  EXPECT_EQ(s["by_cause"]["firmware_incompatibility"], 3);
+  // Layer 1: 43 + 6 + 5 = 54; layer 2: 31; layer 3: 12; layer 4: 0; layer 5: 3.
+  EXPECT_EQ(s["by_layer"]["1"], 54);
+  EXPECT_EQ(s["by_layer"]["2"], 31);
+  EXPECT_EQ(s["by_layer"]["3"], 12);
+  EXPECT_EQ(s["by_layer"]["4"], 0);
+  EXPECT_EQ(s["by_layer"]["5"], 3);
+  EXPECT_DOUBLE_EQ(s["layer_yield"]["1"].get<double>(), 0.54);
+  EXPECT_DOUBLE_EQ(s["cumulative_yield"]["2"].get<double>(), 0.85);
+  EXPECT_DOUBLE_EQ(s["cumulative_yield"]["3"].get<double>(), 0.97);
+  EXPECT_DOUBLE_EQ(s["cumulative_yield"]["4"].get<double>(), 0.97);
+  EXPECT_NEAR(s["cumulative_yield"]["5"].get<double>(), 1.0, 1e-12);
+  // Totals: 54 cases at 5 min, 31 at 15, 12 at 30, 3 at 110. Within 15 min: 85 %; 30: 97 %;
+  // 50: 97 %.
+  EXPECT_DOUBLE_EQ(s["solved_within_minutes"]["15"].get<double>(), 0.85);
+  EXPECT_DOUBLE_EQ(s["solved_within_minutes"]["30"].get<double>(), 0.97);
+  EXPECT_DOUBLE_EQ(s["solved_within_minutes"]["50"].get<double>(), 0.97);
+  // Layer 2 minutes: 46 cases at 10, 54 at 0: mean 4.6, median (50th and 51st of 100 sorted:
+  // 54 zeros first) 0.
+  EXPECT_DOUBLE_EQ(s["minutes_by_layer"]["2"]["mean"].get<double>(), 4.6);
+  EXPECT_DOUBLE_EQ(s["minutes_by_layer"]["2"]["median"].get<double>(), 0.0);
+  EXPECT_DOUBLE_EQ(s["minutes_by_cause"]["firmware_incompatibility"]["mean"].get<double>(), 110.0);
+  EXPECT_EQ(s["outcomes"]["fixed"], 100);
+  // Check order: confirmed per minute; l1.x: 54 confirmed in 270 min = 0.2; l2.x 31 in 310 = 0.1;
+  // l3.x 12 in 180 = 0.0667; l5.x 3 in 180 = 0.0167.
+  ASSERT_EQ(s["check_order"].size(), 4u);
+  EXPECT_EQ(s["check_order"][0]["check"], "l1.x");
+  EXPECT_DOUBLE_EQ(s["check_order"][0]["confirmed_per_minute"].get<double>(), 0.2);
+  EXPECT_EQ(s["check_order"][3]["check"], "l5.x");
+  // Enough closed cases: diagnose orders by them.
+  const auto w = cause_weights(field_guide_cases());
+  EXPECT_EQ(w.at(Cause::kInverterProtocolMismatch), 43);
+  const auto all = field_guide_cases();
+  EXPECT_TRUE(cause_weights(std::vector<Case>(all.begin(), all.begin() + 19)).empty());
+}
+
+TEST(Stats, EmptyIsZeroesNotNaN) {
+  const auto s = compute_stats({});
+  EXPECT_EQ(s["cases"], 0);
+  EXPECT_DOUBLE_EQ(s["layer_yield"]["1"].get<double>(), 0.0);
+  EXPECT_TRUE(s["minutes_by_layer"]["1"]["mean"].is_null());
+}
+
+}  // namespace
+}  // namespace bmslink::records
