@@ -344,7 +344,10 @@ int cmd_hardcode(const HardcodeArgs& args) {
   if (!args.soc_window.empty()) {
     double lo = 0, hi = 0;
     char dash = 0;
-    std::istringstream ss(args.soc_window);
+    std::string window = args.soc_window;
+    std::erase(window, '%');
+    std::erase(window, ' ');
+    std::istringstream ss(window);
     if (!(ss >> lo >> dash >> hi) || dash != '-' || !ss.eof()) {
       fmt::print(stderr, "bmslink: --soc-window: expected LOW-HIGH in %, e.g. 30-80\n");
       return kUsage;

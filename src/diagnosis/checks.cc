@@ -31,8 +31,9 @@ const std::vector<std::string_view> kFacts = {
 constexpr std::array<std::string_view, 3> kFunctions = {"protocol_match", "pinout", "firmware"};
 
 // Operators a condition may use besides all/any/not.
-constexpr std::array<std::string_view, 9> kOps = {
-    "is", "in", "between", "above", "below", "at_least", "at_most", "equals_input", "distinct"};
+constexpr std::array<std::string_view, 10> kOps = {
+    "is",       "in",      "between",      "above",    "below",
+    "at_least", "at_most", "equals_input", "distinct", "size_equals_input"};
 
 class Reader {
  public:
@@ -107,8 +108,9 @@ Result<void> check_condition(const Reader& r, const json& c, const std::string& 
         !(v.is_array() && v.size() == 2 && v[0].is_number() && v[1].is_number() && v[0] <= v[1]))
       return r.error(where, "\"between\" takes [low, high]");
     if (k == "in" && !v.is_array()) return r.error(where, "\"in\" takes a list");
-    if (k == "equals_input" && !(v.is_string() && inputs.count(v.get<std::string>())))
-      return r.error(where, "\"equals_input\" names another input");
+    if ((k == "equals_input" || k == "size_equals_input") &&
+        !(v.is_string() && inputs.count(v.get<std::string>())))
+      return r.error(where, fmt::format("\"{}\" names another input", k));
     if (k == "distinct" && !v.is_boolean()) return r.error(where, "\"distinct\" takes true/false");
   }
   if (ops != 1) return r.error(where, "a condition has exactly one operator");
@@ -143,6 +145,8 @@ Result<InputSpec> read_input(const Reader& r, const std::string& key, const json
   if (!allow) return tl::unexpected(allow.error());
   s.allow = *allow;
   if (j.contains("default")) s.default_value = j["default"];
+  s.integer = j.value("integer", false);
+  s.magnitude = j.value("magnitude", false);
   auto items = r.text(j, "items", where, false);
   if (!items) return tl::unexpected(items.error());
   s.items = *items;

@@ -172,7 +172,7 @@ Result<DeviceInfo> read_device(const Reader& r, const json& j, DeviceInfo::Kind 
       MenuValue m;
       if (!v.is_object() || !r.text(v, "value", m.value) || m.value.empty() ||
           !r.text(v, "protocol", m.protocol) || m.protocol.empty() || !r.text(v, "note", m.note) ||
-          !protocol_list(v, "accepts", m.accepts))
+          !protocol_list(v, "accepts", m.accepts) || !r.opt_int(v, "bitrate_kbps", m.bitrate_kbps))
         return r.error(where, "each battery setting has a \"value\" and a \"protocol\"");
       d.battery_settings.push_back(std::move(m));
     }
@@ -216,34 +216,69 @@ void replace_or_add(std::vector<T>& into, const T& item) {
     into.push_back(item);
 }
 
-// How well `model` fits an entry: an exact model or id beats a match fragment, a longer fragment
-// beats a shorter one.
-std::size_t fit(const DeviceInfo& d, const std::string& model) {
+std::string first_word(const std::string& s) {
+  const auto sp = s.find(' ');
+  return sp == std::string::npos ? s : s.substr(0, sp);
+}
+
+bool word_in(const std::string& text, const std::string& word) {
+  if (word.empty()) return false;
+  for (auto at = text.find(word); at != std::string::npos; at = text.find(word, at + 1)) {
+    const bool start = at == 0 || !std::isalnum(static_cast<unsigned char>(text[at - 1]));
+    const auto end = at + word.size();
+    const bool stop = end >= text.size() || !std::isalnum(static_cast<unsigned char>(text[end]));
+    if (start && stop) return true;
+  }
+  return false;
+}
+
+// How well `model` fits an entry: an exact model or id first, then a model name within what was
+// typed, then a match fragment. Short model names ("5K", "EM", "ET") only count as whole words
+// together with the brand: they are in many other names.
+std::size_t fit(const DeviceInfo& d, const std::string& model, bool brand_named) {
   if (model.empty()) return 0;
+  const std::string brand = first_word(normalized_name(d.brand));
+  const bool brand_here = word_in(model, brand);
+  // Another brand named and not this one: not this entry.
+  if (brand_named && !brand_here) return 0;
   if (normalized_name(d.id) == model) return 10000;
-  for (const auto& m : d.models)
-    if (normalized_name(m) == model) return 9000;
   std::size_t best = 0;
   for (const auto& m : d.models) {
     const std::string n = normalized_name(m);
-    if (!n.empty() && model.find(n) != std::string::npos) best = std::max(best, 1000 + n.size());
+    if (n.empty()) continue;
+    if (n == model) return 9000;
+    const bool specific = n.size() >= 6 && std::any_of(n.begin(), n.end(), [](char c) {
+                            return std::isdigit(static_cast<unsigned char>(c)) != 0;
+                          });
+    if ((specific && model.find(n) != std::string::npos) || (brand_here && word_in(model, n)))
+      best = std::max(best, 1000 + n.size());
   }
-  for (const auto& f : d.match)
-    if (!f.empty() && model.find(f) != std::string::npos) best = std::max(best, f.size());
+  for (const auto& f : d.match) {
+    if (f.size() < 4 && !brand_here) continue;
+    if (f == brand ? word_in(model, f) : model.find(f) != std::string::npos)
+      best = std::max(best, f.size() + (brand_here ? 100 : 0));
+  }
+  if (best == 0 && brand_here) best = 1;  // the brand alone: its (first) family
   return best;
 }
 
 const DeviceInfo* best(const std::vector<DeviceInfo>& list, std::string_view model) {
   const std::string m = normalized_name(model);
+  bool brand_named = false;
+  for (const auto& d : list) brand_named |= word_in(m, first_word(normalized_name(d.brand)));
   const DeviceInfo* out = nullptr;
   std::size_t score = 0;
+  std::size_t brand_only = 0;
   for (const auto& d : list) {
-    const std::size_t s = fit(d, m);
+    const std::size_t s = fit(d, m, brand_named);
+    if (s == 1) ++brand_only;
     if (s > score) {
       score = s;
       out = &d;
     }
   }
+  // The brand alone names a family only when the brand has one; otherwise it is a guess.
+  if (score == 1 && brand_only > 1) return nullptr;
   return out;
 }
 

@@ -40,13 +40,34 @@ std::optional<bool> yes_no(std::string_view s) {
   return std::nullopt;
 }
 
-std::optional<double> number_of(std::string_view s) {
-  const std::string t = trim(s);
+std::optional<double> number_of(std::string_view s, std::string_view unit = {}) {
+  std::string t = trim(s);
   if (t.empty()) return std::nullopt;
+  // "64,9" as typed on a European phone: a decimal comma when there is no point.
+  if (t.find('.') == std::string::npos && std::count(t.begin(), t.end(), ',') == 1)
+    std::replace(t.begin(), t.end(), ',', '.');
   char* end = nullptr;
   const double v = std::strtod(t.c_str(), &end);
-  if (end != t.c_str() + t.size() || !std::isfinite(v)) return std::nullopt;
-  return v;
+  if (end == t.c_str() || !std::isfinite(v)) return std::nullopt;
+  // A unit after the number: the input's own, or a way of writing it.
+  std::string rest = lower(trim(std::string_view(end)));
+  if (rest.empty()) return v;
+  const std::string u = lower(unit);
+  if (rest == u) return v;
+  static const std::vector<std::pair<std::string, std::vector<std::string>>> kSynonyms = {
+      {"Ω", {"ohm", "ohms", "r"}},
+      {"kbit/s", {"k", "kbps", "kbit", "kb/s", "kbaud"}},
+      {"mΩ", {"mohm", "milliohm", "milliohms"}},
+      {"v", {"volt", "volts"}},
+      {"m", {"metre", "metres", "meter", "meters"}},
+      {"awg", {"ga", "gauge"}}};
+  for (const auto& [canonical, words] : kSynonyms) {
+    if (canonical != u) continue;
+    if (std::find(words.begin(), words.end(), rest) != words.end()) return v;
+  }
+  if (u == "Ω" && (rest == "kΩ" || rest == "kohm" || rest == "k")) return v * 1000;
+  if (u == "v" && rest == "mv") return v / 1000;
+  return std::nullopt;
 }
 
 bool hex_id(std::string_view s) {
@@ -92,14 +113,24 @@ std::optional<json> normalise(const InputSpec& spec, const json& v) {
       return std::nullopt;
     case InputType::kNumber: {
       std::optional<double> x;
+      const bool open_allowed =
+          std::find(spec.allow.begin(), spec.allow.end(), "open") != spec.allow.end();
       if (v.is_number()) x = v.get<double>();
       if (v.is_string()) {
         const std::string t = lower(trim(v.get<std::string>()));
         for (const auto& a : spec.allow)
           if (lower(a) == t) return json(a);
-        x = number_of(t);
+        // What a multimeter shows for an open circuit.
+        if (open_allowed &&
+            (t == "ol" || t == "o.l." || t == "inf" || t == "infinite" || t == "\u221e"))
+          return json("open");
+        x = number_of(t, spec.unit);
       }
       if (!x || !std::isfinite(*x)) return std::nullopt;
+      if (spec.magnitude) x = std::fabs(*x);
+      if (spec.integer && *x != std::floor(*x)) return std::nullopt;
+      // Beyond the meter's range where "open" is a valid answer: open.
+      if (open_allowed && spec.max && *x > *spec.max) return json("open");
       if ((spec.min && *x < *spec.min) || (spec.max && *x > *spec.max)) return std::nullopt;
       return json(*x);
     }
@@ -108,7 +139,7 @@ std::optional<json> normalise(const InputSpec& spec, const json& v) {
         if (c.is_number()) {
           std::optional<double> x;
           if (v.is_number()) x = v.get<double>();
-          if (v.is_string()) x = number_of(v.get<std::string>());
+          if (v.is_string()) x = number_of(v.get<std::string>(), spec.unit);
           if (x && *x == c.get<double>()) return c;
         } else if (v.is_string() &&
                    lower(trim(v.get<std::string>())) == lower(c.get<std::string>())) {
@@ -145,8 +176,9 @@ std::optional<json> normalise(const InputSpec& spec, const json& v) {
         for (auto& i : items) {
           if (!hex_id(i)) return std::nullopt;
           std::string t = lower(i);
-          if (!t.starts_with("0x")) t = "0x" + t;
-          i = t;
+          if (t.starts_with("0x")) t = t.substr(2);
+          // 0x0350 and 0x350 are the same id.
+          i = fmt::format("0x{:03X}", std::stoul(t, nullptr, 16));
         }
       }
       return json(items);
@@ -220,6 +252,12 @@ std::optional<bool> eval(const json& c, const Answers& a) {
       auto other = a.values.find(arg.get<std::string>());
       if (other == a.values.end()) return std::nullopt;
       return same_value(v, other->second);
+    }
+    if (op == "size_equals_input") {
+      auto other = a.values.find(arg.get<std::string>());
+      if (other == a.values.end() || !other->second.is_number() || !v.is_array())
+        return std::nullopt;
+      return static_cast<double>(v.size()) == other->second.get<double>();
     }
     if (op == "distinct") {
       if (!v.is_array()) return false;
@@ -313,7 +351,7 @@ std::string menu_values_for(const KnowledgeBase& kb, const DeviceInfo& inverter,
 Decision protocol_match(const Check& check, const KnowledgeBase& kb, const Answers& a) {
   Decision d;
   const std::string setting = show(a.values.at("inverter_battery_setting"));
-  const std::string bms = show(a.values.at("bms_protocol"));
+  const std::string bms = a.has("bms_protocol") ? show(a.values.at("bms_protocol")) : std::string();
   const DeviceInfo* inverter =
       a.inverter_model.empty() ? nullptr : kb.find_inverter(a.inverter_model);
   const DeviceInfo* battery = a.bms_model.empty() ? nullptr : kb.find_battery(a.bms_model);
@@ -341,6 +379,15 @@ Decision protocol_match(const Check& check, const KnowledgeBase& kb, const Answe
     d.cause = check.confirms;
     return d;
   }
+  if (inv_proto && bms_proto && menu && menu->bitrate_kbps && bms_proto->bitrate_kbps &&
+      *menu->bitrate_kbps != *bms_proto->bitrate_kbps) {
+    d.verdict = Verdict::kFail;
+    d.cause = check.confirms;
+    d.reason =
+        fmt::format("\"{}\" runs the bus at {} kbit/s, but {} is sent at {} kbit/s{}", setting,
+                    *menu->bitrate_kbps, bms_proto->name, *bms_proto->bitrate_kbps, wanted());
+    return d;
+  }
   if (inv_proto && bms_proto) {
     if (kb.compatible(inv_proto->id, bms_proto->id, menu)) {
       d.verdict = Verdict::kPass;
@@ -363,13 +410,24 @@ Decision protocol_match(const Check& check, const KnowledgeBase& kb, const Answe
         fmt::format("the inverter's setting reads exactly as the BMS's protocol (\"{}\")", setting);
     return d;
   }
+  // The inverter is in the knowledge base but the setting is none of its menu values: what it
+  // selects cannot be told from here. Unknown, with the right menu values where they are known.
+  if (inverter) {
+    d.verdict = Verdict::kUnknown;
+    d.reason = fmt::format("cannot tell which protocol \"{}\" selects{}", setting,
+                           inverter && bms_proto && !wanted().empty()
+                               ? wanted()
+                               : std::string("; compare it with the inverter's manual"));
+    return d;
+  }
+  // Neither side is known: the field guide's rule, the names must be the same exactly.
   d.verdict = Verdict::kFail;
   d.cause = check.confirms;
   d.reason = fmt::format(
       "\"{}\" is not \"{}\": the names must match exactly, case and spacing "
-      "included (\"LFP-CAN\" is not \"Pylontech CAN\" is not \"Pylontech US2000\")",
+      "included (\"LFP-CAN\" is not \"Pylontech CAN\" is not \"Pylontech "
+      "US2000\")",
       setting, bms);
-  if (inverter && bms_proto) d.reason += wanted();
   return d;
 }
 
@@ -428,7 +486,9 @@ Decision firmware(const Check& check, const KnowledgeBase& kb, const Answers& a)
     for (const auto& issue : dev->firmware_issues) {
       // Only versions known to break the link decide; other notes are quirks of the device.
       if (issue.firmware.empty() || !issue.breaks_comms) continue;
-      const bool version = contains_ci(own, issue.firmware) || contains_ci(issue.firmware, own);
+      // The issue's version must appear in what was answered ("ARM 17(449)" in "ARM 17(449)
+      // beta"), not the other way round: "1" is no version of anything in particular.
+      const bool version = contains_ci(own, issue.firmware);
       const bool pair = issue.device.empty() || contains_ci(other_model, issue.device) ||
                         contains_ci(issue.device, other_model);
       if (!own.empty() && version && pair) {
@@ -473,8 +533,10 @@ bool fact(std::string_view name, const analysis::Evidence& e, const std::vector<
   if (name == "acknowledged")
     return long_enough && e.ack.ack_visible && !has(Cause::kNoAck, true) &&
            e.timing.inverter_frames > 0;
+  // Time-of-day and temperature patterns need most of a day to show (the hour pattern itself
+  // needs 20 h): a shorter capture clears nothing here.
   if (name == "no_environment_pattern")
-    return e.correlation.binned_minutes >= 30 && !has(Cause::kEmiPowerCorrelated, true) &&
+    return e.correlation.hours_covered >= 20 && !has(Cause::kEmiPowerCorrelated, true) &&
            !has(Cause::kThermalOrTimePattern, true);
   if (name == "no_dropouts")
     return e.timed && e.duration_s >= 600 && e.timing.bms_frames > 0 && e.uptime.dropout_count == 0;
@@ -499,6 +561,51 @@ std::string fact_text(std::string_view name) {
   return std::string(name);
 }
 
+Decision from_answers(const Check& check, const KnowledgeBase& kb, const Answers& a) {
+  Decision d;
+  for (const auto& k : check.inputs) {
+    if (a.has(k)) continue;
+    // The BMS's protocol is known from its model in the knowledge base.
+    if (k == "bms_protocol" && check.function == "protocol_match" && !a.bms_model.empty()) {
+      const DeviceInfo* b = kb.find_battery(a.bms_model);
+      if (b && !b->protocol.empty()) continue;
+    }
+    d.missing.push_back(k);
+  }
+  if (check.function == "firmware") return firmware(check, kb, a);
+  if (!d.missing.empty()) {
+    const bool known = std::any_of(d.missing.begin(), d.missing.end(),
+                                   [&](const std::string& k) { return !a.not_known.count(k); });
+    if (!known) {
+      d.reason = fmt::format("not known: {}", fmt::join(d.missing, ", "));
+      d.missing.clear();  // nothing left to ask here
+      return d;
+    }
+    std::erase_if(d.missing, [&](const std::string& k) { return a.not_known.count(k) > 0; });
+    d.reason = fmt::format("needs {}", fmt::join(d.missing, ", "));
+    return d;
+  }
+  if (check.inputs.empty() && !check.optional_inputs.empty()) {
+    const bool any = std::any_of(check.optional_inputs.begin(), check.optional_inputs.end(),
+                                 [&](const std::string& k) { return a.has(k); });
+    if (!any) {
+      for (const auto& k : check.optional_inputs)
+        if (!a.not_known.count(k)) d.missing.push_back(k);
+      d.reason =
+          d.missing.empty() ? "not known" : fmt::format("needs {}", fmt::join(d.missing, " or "));
+      return d;
+    }
+  }
+  if (check.function == "protocol_match") return protocol_match(check, kb, a);
+  if (check.function == "pinout") return pinout(check, kb, a);
+  Decision out = from_outcomes(check, a);
+  if (out.verdict == Verdict::kUnknown) {
+    for (const auto& k : check.optional_inputs)
+      if (!a.has(k) && !a.not_known.count(k)) out.missing.push_back(k);
+  }
+  return out;
+}
+
 Decision decide(const Check& check, const KnowledgeBase& kb, const Answers& a,
                 const GuidedOptions& o) {
   const bool capture = o.evidence != nullptr && o.findings != nullptr;
@@ -517,46 +624,35 @@ Decision decide(const Check& check, const KnowledgeBase& kb, const Answers& a,
       d.fix = f.fix;
       return d;
     }
-    for (const auto& name : check.capture_clears) {
-      if (!fact(name, *o.evidence, *o.findings)) continue;
-      Decision d;
-      d.verdict = Verdict::kSkipped;
-      d.from_capture = true;
-      d.reason = "not needed: the capture shows " + fact_text(name);
-      return d;
-    }
   }
   if (check.capture_only) {
     Decision d;
+    if (capture) {
+      for (const auto& name : check.capture_clears) {
+        if (!fact(name, *o.evidence, *o.findings)) continue;
+        d.verdict = Verdict::kSkipped;
+        d.from_capture = true;
+        d.reason = "not needed: the capture shows " + fact_text(name);
+        return d;
+      }
+    }
     d.reason = capture ? "the capture cannot decide it" : "needs a capture";
     if (!capture) d.missing = {"capture"};
     return d;
   }
-  Decision d;
-  for (const auto& k : check.inputs)
-    if (!a.has(k)) d.missing.push_back(k);
-  if (check.function == "firmware") return firmware(check, kb, a);
-  if (!d.missing.empty()) {
-    d.reason = fmt::format("needs {}", fmt::join(d.missing, ", "));
+  // What the technician found wins over a capture that did not show it: a capture is a window
+  // of time, the answer may be about another one (the cold mornings the capture missed).
+  Decision answered = from_answers(check, kb, a);
+  if (answered.verdict == Verdict::kFail || !capture) return answered;
+  for (const auto& name : check.capture_clears) {
+    if (!fact(name, *o.evidence, *o.findings)) continue;
+    Decision d;
+    d.verdict = Verdict::kSkipped;
+    d.from_capture = true;
+    d.reason = "not needed: the capture shows " + fact_text(name);
     return d;
   }
-  if (check.inputs.empty() && !check.optional_inputs.empty()) {
-    const bool any = std::any_of(check.optional_inputs.begin(), check.optional_inputs.end(),
-                                 [&](const std::string& k) { return a.has(k); });
-    if (!any) {
-      d.missing = check.optional_inputs;
-      d.reason = fmt::format("needs {}", fmt::join(d.missing, " or "));
-      return d;
-    }
-  }
-  if (check.function == "protocol_match") return protocol_match(check, kb, a);
-  if (check.function == "pinout") return pinout(check, kb, a);
-  Decision out = from_outcomes(check, a);
-  if (out.verdict == Verdict::kUnknown) {
-    for (const auto& k : check.optional_inputs)
-      if (!a.has(k)) out.missing.push_back(k);
-  }
-  return out;
+  return answered;
 }
 
 // Calls out of 100 each cause settles in the field guide, for spreading a company's own counts
@@ -575,6 +671,8 @@ std::string_view verdict_name(Verdict v) { return kVerdictNames[static_cast<std:
 nlohmann::json Answers::to_json() const {
   json a = json::object();
   for (const auto& [k, v] : values) a[k] = v;
+  for (const auto& k : not_known)
+    if (!values.count(k)) a[k] = nullptr;
   if (!minutes.empty()) a["minutes"] = minutes;
   json out = {{"answers", a}};
   for (auto [key, value] : {std::pair{"bms_model", &bms_model},
@@ -651,7 +749,10 @@ Result<Answers> parse_answers(std::string_view text, std::string_view name,
       }
       const InputSpec* spec = catalogue.input(key);
       if (spec == nullptr) return fail(fmt::format("\"answers\": unknown key \"{}\"", key));
-      if (v.is_null()) continue;  // not answered
+      if (v.is_null()) {  // asked, not known
+        out.not_known.insert(key);
+        continue;
+      }
       const auto n = normalise(*spec, v);
       if (!n)
         return fail(

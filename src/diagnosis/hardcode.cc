@@ -152,7 +152,9 @@ nlohmann::json hardcode_json(const HardcodeAdvice& a) {
           {"lost_protection", a.lost_protection},
           {"maintenance", a.maintenance},
           {"expected_life", a.expected_life},
-          {"acknowledgment", a.acknowledgment}};
+          {"acknowledgment", a.verdict == Acceptability::kNotAcceptable
+                                 ? nlohmann::json(nullptr)
+                                 : nlohmann::json(a.acknowledgment)}};
 }
 
 std::string hardcode_text(const HardcodeAdvice& a) {
@@ -179,7 +181,12 @@ std::string hardcode_text(const HardcodeAdvice& a) {
   fmt::format_to(it, "\nProtection lost:\n");
   for (const auto& s : a.lost_protection) fmt::format_to(it, "  - {}\n", s);
   fmt::format_to(it, "\nMaintenance: {}\nExpected life: {}\n", a.maintenance, a.expected_life);
-  fmt::format_to(it, "\nFor the customer to sign:\n  {}\n", a.acknowledgment);
+  if (a.verdict == Acceptability::kNotAcceptable)
+    fmt::format_to(it,
+                   "\nNothing for the customer to sign: hardcoding is not acceptable for this "
+                   "system. Escalate to the manufacturer or replace the BMS or the inverter.\n");
+  else
+    fmt::format_to(it, "\nFor the customer to sign:\n  {}\n", a.acknowledgment);
   return out;
 }
 

@@ -63,11 +63,13 @@ with tempfile.TemporaryDirectory() as tmp:
     # to the inverter's rate, then 500, and Enter takes the BMS's default (500, Pylontech LV CAN's
     # rate in the knowledge base). DIP switches yes, Enter for one battery, save, 120 ohm.
     saved = os.path.join(tmp, 'session.json')
-    script = '\n'.join(['Deye SUN-5K-SG03LP1-EU', 'Pylontech US3000C', 'Lithium 00', 'Pylontech CAN',
+    # The BMS's protocol is not asked: the knowledge base knows what a US3000C sends.
+    script = '\n'.join(['Deye SUN-5K-SG03LP1-EU', 'Pylontech US3000C', 'Lithium 00',
                         '3', 'five hundred', 'b', '500', '', 'yes', '', 's', '120']) + '\n'
     r = run('diagnose', '--interactive', '--save', saved, stdin=script)
     check(r.returncode == 0, 'interactive exit: %d %s' % (r.returncode, r.stderr))
     check('CONFIRMED  termination_fault' in r.stdout, 'interactive reaches termination:\n' + r.stdout[-1500:])
+    check('Protocol the BMS sends' not in r.stdout, 'the BMS protocol is taken from the knowledge base')
     check('expected one of 125, 250, 500, 1000' in r.stdout, 'a wrong choice is explained')
     check(r.stdout.count('CAN bit rate set in the inverter') == 2, 'back asks the inverter rate again')
     check('(Enter: 500)' in r.stdout and '(Enter: 1)' in r.stdout, 'defaults offered')

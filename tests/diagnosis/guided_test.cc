@@ -170,9 +170,11 @@ TEST(CableLength, LimitsByEnvironmentAndShield) {
 }
 
 TEST(CableType, SpeakerWireToAboutOneMetreCatFiveMarginalAlarmCableNot) {
-  auto type = [](const char* t, double m, const char* env) {
-    return one("l3.cable_type",
-               {{"cable_type", t}, {"cable_length_m", m}, {"emi_environment", env}});
+  auto type = [](const char* t, double m, const char* env, const char* shield = "no") {
+    return one("l3.cable_type", {{"cable_type", t},
+                                 {"cable_length_m", m},
+                                 {"emi_environment", env},
+                                 {"cable_shielded", shield}});
   };
   EXPECT_EQ(type("can_twisted_pair", 30, "moderate"), Verdict::kPass);
   EXPECT_EQ(type("speaker_wire", 1.0, "clean"), Verdict::kPass);
@@ -180,7 +182,13 @@ TEST(CableType, SpeakerWireToAboutOneMetreCatFiveMarginalAlarmCableNot) {
   EXPECT_EQ(type("cat5", 5, "clean"), Verdict::kPass);
   EXPECT_EQ(type("cat6", 12, "clean"), Verdict::kFail);
   EXPECT_EQ(type("cat5", 5, "moderate"), Verdict::kFail);
+  // Shielded Cat5/6: battery makers accept it to 20 m (BYD in the knowledge base).
+  EXPECT_EQ(type("cat5", 20, "moderate", "yes"), Verdict::kPass);
+  EXPECT_EQ(type("cat5", 21, "moderate", "yes"), Verdict::kFail);
   EXPECT_EQ(type("alarm_cable", 1, "clean"), Verdict::kFail);
+  // Cat6 with nothing else known: not a verdict, a question about the length and the shield.
+  const auto r = run_guided(catalogue(), kb(), answers({{"cable_type", "cat6"}}));
+  EXPECT_EQ(verdict(r, "l3.cable_type").verdict, Verdict::kUnknown);
 }
 
 TEST(Gauge, EighteenToTwentyFourFineThinOnlyWhenShort) {
@@ -252,6 +260,70 @@ TEST(ProtocolSetting, ExactNamesOrTheKnowledgeBase) {
                                            {"bms_protocol", "Pylontech CAN"}}));
   EXPECT_NE(verdict(generic, "l1.protocol_setting").reason.find("voltage-only"), std::string::npos)
       << verdict(generic, "l1.protocol_setting").reason;
+}
+
+TEST(ProtocolSetting, ASettingTheKnownInverterDoesNotListIsUnknownNotAFault) {
+  // A Deye with a setting that is none of its menu values: not a confirmed cause.
+  const auto r = run_guided(
+      catalogue(), kb(),
+      answers({{"inverter_battery_setting", "Lithium 99"}, {"bms_protocol", "Pylontech CAN"}},
+              {{"inverter_model", "Deye SUN-5K-SG03LP1-EU"}}));
+  EXPECT_EQ(verdict(r, "l1.protocol_setting").verdict, Verdict::kUnknown);
+  EXPECT_NE(verdict(r, "l1.protocol_setting").reason.find("\"Lithium 00\""), std::string::npos);
+  EXPECT_FALSE(r.confirmed);
+  // The BMS's protocol comes from its model when not answered.
+  const auto m = run_guided(
+      catalogue(), kb(),
+      answers({{"inverter_battery_setting", "Lithium 00"}},
+              {{"inverter_model", "Deye SUN-5K-SG03LP1-EU"}, {"bms_model", "Pylontech US3000C"}}));
+  EXPECT_EQ(verdict(m, "l1.protocol_setting").verdict, Verdict::kPass)
+      << verdict(m, "l1.protocol_setting").reason;
+}
+
+TEST(ProtocolSetting, AVictronProfileAtTheWrongRateFails) {
+  // The GX's VE.Can profile runs at 250 kbit/s; a Pylontech LV battery sends at 500.
+  const auto* gx = kb().find_inverter("Victron Cerbo GX");
+  ASSERT_NE(gx, nullptr);
+  const MenuValue* slow = nullptr;
+  for (const auto& m : gx->battery_settings)
+    if (m.bitrate_kbps && *m.bitrate_kbps == 250) slow = &m;
+  ASSERT_NE(slow, nullptr);
+  const auto r = run_guided(
+      catalogue(), kb(),
+      answers({{"inverter_battery_setting", slow->value}, {"bms_protocol", "Pylontech CAN"}},
+              {{"inverter_model", "Victron Cerbo GX"}}));
+  EXPECT_EQ(verdict(r, "l1.protocol_setting").verdict, Verdict::kFail);
+  EXPECT_NE(verdict(r, "l1.protocol_setting").reason.find("250 kbit/s"), std::string::npos);
+}
+
+TEST(Answers, WhatATechnicianTypesIsUnderstood) {
+  auto a = answers({{"termination_ohms", "OL"},
+                    {"ground_potential_v", -0.3},
+                    {"cable_length_m", "12,5 m"},
+                    {"inverter_bitrate_kbps", "500k"},
+                    {"bms_bitrate_kbps", "500 kbit/s"},
+                    {"contact_resistance_mohm", "4 mohm"},
+                    {"battery_can_ids", "0x0350 0x350"}});
+  EXPECT_EQ(a.values.at("termination_ohms"), "open");
+  EXPECT_EQ(a.values.at("ground_potential_v"), 0.3);  // probe polarity does not matter
+  EXPECT_EQ(a.values.at("cable_length_m"), 12.5);
+  EXPECT_EQ(a.values.at("inverter_bitrate_kbps"), 500);
+  EXPECT_EQ(a.values.at("bms_bitrate_kbps"), 500);
+  EXPECT_EQ(a.values.at("battery_can_ids"), json({"0x350", "0x350"}));
+  EXPECT_EQ(answers({{"termination_ohms", "60 ohm"}}).values.at("termination_ohms"), 60);
+  EXPECT_EQ(answers({{"termination_ohms", 250000}}).values.at("termination_ohms"), "open");
+  EXPECT_FALSE(parse_answers(R"({"answers": {"battery_count": 1.5}})", "x", catalogue()));
+  // Three batteries, two ids: not enough to decide.
+  EXPECT_EQ(one("l1.can_ids", {{"battery_count", 3},
+                               {"battery_can_ids", "0x350 0x360"},
+                               {"inverter_supports_multiple_batteries", "yes"}}),
+            Verdict::kUnknown);
+  // "Don't know" (null): the check stays unknown and is not asked again.
+  auto dk = answers({{"termination_ohms", nullptr}});
+  EXPECT_TRUE(dk.not_known.count("termination_ohms"));
+  const auto r = run_guided(catalogue(), kb(), dk);
+  EXPECT_EQ(verdict(r, "l2.termination").verdict, Verdict::kUnknown);
+  EXPECT_NE(verdict(r, "l2.termination").reason.find("not known"), std::string::npos);
 }
 
 TEST(ProtocolSetting, DeyeSaysLithiumZeroZeroNotTwelve) {
@@ -411,6 +483,20 @@ TEST(AnswersFiles, AllPassingWithoutACaptureAsksForOneThenEscalates) {
   EXPECT_TRUE(done.escalate) << (done.next ? done.next->check : "");
 }
 
+TEST(Capture, ALoggedFailBeatsAShortCaptureThatSawNothing) {
+  // An hour of a healthy site cannot clear "cold mornings": the technician's answer stands.
+  sim::SiteOptions o;
+  o.duration_s = 3600;
+  analysis::StreamingAnalysis s;
+  ASSERT_TRUE(sim::simulate(o, [&](const can::Frame& f) { s.add(f); }));
+  const auto e = s.finish();
+  const auto fs = diagnose_capture(e);
+  GuidedOptions with{&e, &fs, {}};
+  const auto r = run_guided(catalogue(), kb(), answers({{"error_timing", "cold_mornings"}}), with);
+  EXPECT_EQ(verdict(r, "l4.error_timing").verdict, Verdict::kFail);
+  EXPECT_FALSE(verdict(r, "l4.error_timing").from_capture);
+}
+
 TEST(Capture, PreDecidesChecksAndSaysSo) {
   // A healthy simulated site: the inverter answers and follows the limits, so the protocol and
   // bit-rate checks are skipped; the first question is the DIP switches.
@@ -501,6 +587,10 @@ TEST(Hardcode, ReproducesTheFieldGuideNumbers) {
   EXPECT_NE(a->expected_life.find("6 to 8 years"), std::string::npos);
   EXPECT_NE(a->maintenance.find("every quarter"), std::string::npos);
   EXPECT_NE(a->acknowledgment.find("54.4 V"), std::string::npos);
+  // Nothing to sign when hardcoding is not acceptable.
+  HardcodeInput outdoor = in;
+  outdoor.indoor = false;
+  EXPECT_TRUE(hardcode_json(*advise_hardcode(outdoor))["acknowledgment"].is_null());
 }
 
 TEST(Hardcode, AcceptableNotAcceptableOrWhatDecides) {

@@ -29,6 +29,8 @@ struct InputSpec {
   std::optional<double> min, max;
   std::vector<std::string> allow;  // words a number may also be ("open")
   std::string items;               // for lists: "hex" when every item is a hex id
+  bool integer = false;            // whole numbers only
+  bool magnitude = false;          // the sign does not matter (a meter's probe polarity)
   nlohmann::json default_value;    // offered when the technician just presses Enter (or null)
   std::string prompt;
 };

@@ -35,6 +35,7 @@ struct MenuValue {
   std::string value;                 // as the menu shows it: "Lithium 00"
   std::string protocol;              // a ProtocolInfo id
   std::vector<std::string> accepts;  // further protocols this setting reads
+  std::optional<int> bitrate_kbps;   // when this setting fixes the bus rate (Victron's profiles)
   std::string note;
 };
 

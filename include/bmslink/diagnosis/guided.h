@@ -9,6 +9,7 @@
 #include <array>
 #include <map>
 #include <optional>
+#include <set>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -29,6 +30,9 @@ namespace bmslink::diagnosis {
 struct Answers {
   std::map<std::string, nlohmann::json> values;
   std::map<std::string, double> minutes;  // per check id, what the technician spent
+  // Asked, but the technician could not say ("null" in the file, "-" at the prompt): the checks
+  // that need them stay unknown and are not asked again.
+  std::set<std::string> not_known;
   std::string bms_model, inverter_model, bms_firmware, inverter_firmware, capture;
 
   bool has(std::string_view key) const { return values.count(std::string(key)) > 0; }
