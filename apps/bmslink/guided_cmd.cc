@@ -159,12 +159,13 @@ bool save(const Answers& a, const std::string& path) {
 }
 
 int interactive(const GuidedArgs& args, const CheckCatalogue& cat, const KnowledgeBase& kb,
-                Answers answers, const diagnosis::GuidedOptions& options) {
+                Answers answers, diagnosis::GuidedOptions options) {
+  std::optional<diagnosis::CaptureResult> session_capture;
   std::vector<std::string> order;  // keys answered here, for "back"
   const std::string save_to = !args.save.empty() ? args.save : args.answers;
   fmt::print(
       "bmslink guided diagnosis: the five layers, cheapest and most likely first.\n"
-      "Answer each question; b = back, s = save{}, ? = why, q = quit.\n",
+      "Answer each question; - = don't know, b = back, s = save{}, ? = why, q = quit.\n",
       save_to.empty() ? " (give --save FILE)" : " to " + save_to);
   if (answers.inverter_model.empty()) {
     fmt::print("Inverter model (Enter to skip): ");
@@ -189,18 +190,26 @@ int interactive(const GuidedArgs& args, const CheckCatalogue& cat, const Knowled
     fmt::print("\n{} \u2014 {}\n", layer_label(step.layer), step.title);
     for (const auto& spec : step.asks) {
       if (spec.key == "capture") {
-        fmt::print("{}: ", spec.prompt);
+        fmt::print("{} (a path; Enter to stop here): ", spec.prompt);
         std::string line;
         if (!std::getline(std::cin, line) || line == "q") return kOk;
         if (line.empty()) {
           fmt::print("{}", guided_text(r, cat));
+          if (!save_to.empty()) save(answers, save_to);
           return kOk;
         }
+        CollectingSink sink;
+        auto analysed = diagnosis::diagnose(analysis::CaptureInput::path(line), sink);
+        if (!analysed) {
+          fmt::print("  {}\n", analysed.error().message);
+          continue;
+        }
         answers.capture = line;
-        fmt::print("(analyse it with: bmslink diagnose --answers FILE --capture {})\n", line);
-        fmt::print("{}", guided_text(r, cat));
-        if (!save_to.empty()) save(answers, save_to);
-        return kOk;
+        session_capture = std::move(*analysed);
+        options.evidence = &session_capture->run.evidence;
+        options.findings = &session_capture->findings;
+        fmt::print("  analysed: {} findings\n", session_capture->findings.size());
+        break;
       }
       // A default the technician accepts with Enter: the catalogue's, or for a bit rate the rate of
       // the BMS's protocol as the knowledge base knows it.
@@ -214,6 +223,18 @@ int interactive(const GuidedArgs& args, const CheckCatalogue& cat, const Knowled
           if (const auto* b = kb.find_battery(answers.bms_model); b && !b->protocol.empty())
             p = kb.protocol(b->protocol);
         if (p && p->bitrate_kbps) def = *p->bitrate_kbps;
+      }
+      // The knowledge base's menu values for the inverter named.
+      if (spec.key == "inverter_battery_setting" && !answers.inverter_model.empty()) {
+        if (const auto* inv = kb.find_inverter(answers.inverter_model);
+            inv && !inv->battery_settings.empty()) {
+          fmt::print("  {} {} menu{}:\n", inv->brand, inv->family,
+                     inv->menu.empty() ? "" : " \"" + inv->menu + "\"");
+          for (const auto& m : inv->battery_settings) {
+            const auto* p = kb.protocol(m.protocol);
+            fmt::print("    {:<26} {}\n", m.value, p ? p->name : m.protocol);
+          }
+        }
       }
       for (;;) {
         std::string hint;
@@ -236,6 +257,10 @@ int interactive(const GuidedArgs& args, const CheckCatalogue& cat, const Knowled
         if (line == "?") {
           fmt::print("  {}\n", step.why);
           continue;
+        }
+        if (line == "-") {  // cannot tell: the check stays unknown and the method moves on
+          answers.not_known.insert(spec.key);
+          break;
         }
         if (line == "s") {
           if (save_to.empty())
@@ -301,6 +326,12 @@ int cmd_diagnose(const GuidedArgs& args) {
         return kInput;
       }
       answers = std::move(*parsed);
+      // A capture named in the file is relative to the file.
+      if (!answers.capture.empty() && answers.capture.front() != '/') {
+        const auto slash = args.answers.rfind('/');
+        if (slash != std::string::npos)
+          answers.capture = args.answers.substr(0, slash + 1) + answers.capture;
+      }
     }
   }
   if (!args.capture.empty()) answers.capture = args.capture;

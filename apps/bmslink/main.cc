@@ -676,8 +676,10 @@ int main(int argc, char** argv) try {
   diagnose->add_flag("--json", ga.json, "Machine-readable result (docs/diagnose.md)");
   diagnose->add_flag("--interactive", ga.interactive,
                      "Ask the questions even when standard input is not a terminal");
-  diagnose->add_option("--checks", ga.check_files, "Your own check catalogue file(s) on top");
-  diagnose->add_option("--devices", ga.device_files, "Your own knowledge-base file(s) on top");
+  diagnose->add_option("--checks", ga.check_files, "Your own check catalogue file(s) on top")
+      ->expected(1);
+  diagnose->add_option("--devices", ga.device_files, "Your own knowledge-base file(s) on top")
+      ->expected(1);
 
   auto* devices = app.add_subcommand(
       "devices", "The device knowledge base: inverter menu values, pins, bit rates, known issues");
@@ -685,7 +687,8 @@ int main(int argc, char** argv) try {
   std::string device_query;
   devices->add_option("MODEL", device_query, "An inverter or battery model to look up");
   devices->add_flag("--json", da.json, "Everything as JSON (for pickers)");
-  devices->add_option("--devices", da.device_files, "Your own knowledge-base file(s) on top");
+  devices->add_option("--devices", da.device_files, "Your own knowledge-base file(s) on top")
+      ->expected(1);
 
   auto* hardcode = app.add_subcommand(
       "hardcode",

@@ -789,6 +789,10 @@ std::vector<const Check*> ordered_checks(const CheckCatalogue& catalogue,
 GuidedResult run_guided(const CheckCatalogue& catalogue, const KnowledgeBase& kb,
                         const Answers& answers, const GuidedOptions& options) {
   GuidedResult r;
+  if (!answers.inverter_model.empty())
+    if (const auto* d = kb.find_inverter(answers.inverter_model)) r.inverter_entry = d->id;
+  if (!answers.bms_model.empty())
+    if (const auto* d = kb.find_battery(answers.bms_model)) r.battery_entry = d->id;
   const bool capture = options.evidence != nullptr && options.findings != nullptr;
   std::optional<std::size_t> confirmed_at;
   const Check* confirmed_check = nullptr;
@@ -940,6 +944,7 @@ nlohmann::json guided_json(const GuidedResult& r) {
           {"budget", budget},
           {"over_budget", over},
           {"still_open", r.still_open},
+          {"devices", {{"inverter", opt(r.inverter_entry)}, {"battery", opt(r.battery_entry)}}},
           {"escalate", r.escalate}};
 }
 

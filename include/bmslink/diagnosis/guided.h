@@ -80,6 +80,9 @@ struct GuidedResult {
   double total_minutes = 0;
   bool escalate = false;                // all five layers exhausted: time to consider hardcoding
   std::vector<std::string> still_open;  // earlier checks not decided when a later one confirmed
+  // The knowledge-base entries the models were matched to ("" when none): shown so a wrong
+  // match is seen.
+  std::string inverter_entry, battery_entry;
 };
 
 struct GuidedOptions {
