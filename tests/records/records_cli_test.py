@@ -1,0 +1,168 @@
+"""bmslink case / stats from the outside: imports all or nothing, idempotent, the export gives
+back what was imported, and `stats --json` equals statistics computed here independently from
+the same random cases."""
+import json
+import os
+import random
+import statistics
+import subprocess
+import sys
+import tempfile
+
+BMSLINK = sys.argv[1]
+failures = []
+
+
+def run(*args):
+    return subprocess.run([BMSLINK, *args], capture_output=True, text=True, timeout=120)
+
+
+def check(ok, message):
+    if not ok:
+        failures.append(message)
+
+
+CAUSES = {'inverter_protocol_mismatch': 1, 'bitrate_mismatch': 1, 'dip_switch_wrong': 1, 'termination_fault': 2,
+          'connection_fault': 2, 'cable_unsuitable': 3, 'ground_loop': 4, 'emi_power_correlated': 4,
+          'firmware_incompatibility': 5, 'invalid_values': 5}
+OUTCOMES = ['fixed', 'hardcoded', 'escalated', 'open']
+
+
+def random_cases(n, seed):
+    rnd = random.Random(seed)
+    cases = []
+    for i in range(n):
+        cause = rnd.choice(list(CAUSES) + [None])
+        minutes = {str(l): rnd.choice([0, 0, 2, 5, 7.5, 12, 30]) for l in range(1, 6)}
+        checks = []
+        for k in range(rnd.randint(0, 4)):
+            checks.append({'check': rnd.choice(['l1.protocol_setting', 'l2.termination', 'l3.cable_type']),
+                           'layer': rnd.randint(1, 3), 'inputs': {}, 'verdict': rnd.choice(['pass', 'fail']),
+                           'minutes': rnd.choice([1, 2, 3])})
+        cases.append({'id': 'r%03d' % i, 'opened': '2026-%02d-%02dT10:00:00Z' % (rnd.randint(1, 12), rnd.randint(1, 28)),
+                      'installer': rnd.choice(['Ana', 'Bo']), 'root_cause': cause,
+                      'layer': CAUSES[cause] if cause else None, 'outcome': rnd.choice(OUTCOMES),
+                      'minutes_by_layer': minutes, 'checks': checks})
+    return cases
+
+
+def median(v):
+    return statistics.median(v) if v else None
+
+
+def expected_stats(cases):
+    n = len(cases)
+    total = lambda c: sum(c['minutes_by_layer'].values())
+    by_cause = {}
+    for c in cases:
+        if c['root_cause']:
+            by_cause[c['root_cause']] = by_cause.get(c['root_cause'], 0) + 1
+    by_layer = {str(l): sum(1 for c in cases if c['layer'] == l) for l in range(1, 6)}
+    yield_ = {str(l): sum(1 for c in cases if c['layer'] == l and c['outcome'] == 'fixed') / n for l in range(1, 6)}
+    cumulative, acc = {}, 0.0
+    for l in range(1, 6):
+        acc += yield_[str(l)]
+        cumulative[str(l)] = acc
+    within = {str(m): sum(1 for c in cases if c['outcome'] == 'fixed' and total(c) <= m) / n for m in (15, 30, 50)}
+    outcomes = {o: sum(1 for c in cases if c['outcome'] == o) for o in OUTCOMES}
+    mbl = {}
+    for l in range(1, 6):
+        v = [c['minutes_by_layer'][str(l)] for c in cases]
+        mbl[str(l)] = (sum(v) / len(v), median(v))
+    mbc = {}
+    for cause in by_cause:
+        v = [total(c) for c in cases if c['root_cause'] == cause]
+        mbc[cause] = (sum(v) / len(v), median(v))
+    return by_cause, by_layer, yield_, cumulative, within, outcomes, mbl, mbc
+
+
+def close(a, b):
+    return abs(a - b) <= 1e-9 * max(1, abs(b))
+
+
+with tempfile.TemporaryDirectory() as tmp:
+    db = os.path.join(tmp, 'r.db')
+    cases = random_cases(150, 20261201)
+    f = os.path.join(tmp, 'cases.json')
+    json.dump(cases, open(f, 'w'))
+    r = run('case', 'import', f, '--db', db)
+    check(r.returncode == 0 and 'imported 150' in r.stdout, 'import: %s %s' % (r.stdout, r.stderr))
+    # Idempotent: again, still 150.
+    run('case', 'import', f, '--db', db)
+    listed = json.loads(run('case', 'list', '--db', db, '--json').stdout)
+    check(len(listed) == 150, 'idempotent import: %d' % len(listed))
+
+    s = json.loads(run('stats', '--db', db, '--json').stdout)
+    by_cause, by_layer, yield_, cumulative, within, outcomes, mbl, mbc = expected_stats(cases)
+    check(s['cases'] == 150, 'cases')
+    check(s['by_cause'] == by_cause, 'by_cause %r != %r' % (s['by_cause'], by_cause))
+    check(s['by_layer'] == by_layer, 'by_layer %r != %r' % (s['by_layer'], by_layer))
+    check(all(close(s['layer_yield'][k], v) for k, v in yield_.items()), 'layer_yield %r' % s['layer_yield'])
+    check(all(close(s['cumulative_yield'][k], v) for k, v in cumulative.items()), 'cumulative %r' % s['cumulative_yield'])
+    check(all(close(s['solved_within_minutes'][k], v) for k, v in within.items()), 'within %r' % s['solved_within_minutes'])
+    check(s['outcomes'] == outcomes, 'outcomes %r != %r' % (s['outcomes'], outcomes))
+    for k, (mean, med) in mbl.items():
+        check(close(s['minutes_by_layer'][k]['mean'], mean) and close(s['minutes_by_layer'][k]['median'], med),
+              'minutes layer %s: %r vs %r %r' % (k, s['minutes_by_layer'][k], mean, med))
+    for k, (mean, med) in mbc.items():
+        check(close(s['minutes_by_cause'][k]['mean'], mean) and close(s['minutes_by_cause'][k]['median'], med),
+              'minutes cause %s' % k)
+    # Filters: one installer, a date.
+    only = [c for c in cases if c['installer'] == 'Ana']
+    s2 = json.loads(run('stats', '--db', db, '--json', '--installer', 'Ana').stdout)
+    check(s2['cases'] == len(only), 'installer filter: %d vs %d' % (s2['cases'], len(only)))
+    later = [c for c in cases if c['opened'] >= '2026-07-01']
+    s3 = json.loads(run('stats', '--db', db, '--json', '--since', '2026-07-01').stdout)
+    check(s3['cases'] == len(later), 'since filter: %d vs %d' % (s3['cases'], len(later)))
+
+    # Export gives back what was imported (the fields written), in the contract's form.
+    exp = os.path.join(tmp, 'exp.json')
+    check(run('case', 'export', '--db', db, '-o', exp).returncode == 0, 'export')
+    exported = {c['id']: c for c in json.load(open(exp))}
+    for c in cases:
+        e = exported[c['id']]
+        check(e['root_cause'] == c['root_cause'] and e['minutes_by_layer'] == {k: float(v) for k, v in c['minutes_by_layer'].items()} or
+              e['minutes_by_layer'] == c['minutes_by_layer'], 'export of %s' % c['id'])
+        check(e['total_minutes'] == sum(c['minutes_by_layer'].values()), 'total of %s' % c['id'])
+    # Re-importing the export into a second store gives the same export.
+    db2 = os.path.join(tmp, 'r2.db')
+    run('case', 'import', exp, '--db', db2)
+    exp2 = os.path.join(tmp, 'exp2.json')
+    run('case', 'export', '--db', db2, '-o', exp2)
+    check(open(exp).read() == open(exp2).read(), 'export -> import -> export is identical')
+
+    # All or nothing: the second case is bad; nothing of the file is stored, the error names it.
+    bad = [dict(cases[0], id='new-1'), dict(cases[1], id='new-2', outcome='sorted')]
+    fb = os.path.join(tmp, 'bad.json')
+    json.dump(bad, open(fb, 'w'))
+    r = run('case', 'import', fb, '--db', db)
+    check(r.returncode == 1 and 'case 2' in r.stderr and '"outcome"' in r.stderr and 'nothing imported' in r.stderr,
+          'bad import: %r' % r.stderr)
+    check(len(json.loads(run('case', 'list', '--db', db, '--json').stdout)) == 150, 'nothing stored from a bad file')
+    # JSON lines.
+    fl = os.path.join(tmp, 'lines.jsonl')
+    with open(fl, 'w') as fh:
+        for c in random_cases(3, 7):
+            c['id'] = 'line-' + c['id']
+            fh.write(json.dumps(c) + '\n')
+    check(run('case', 'import', fl, '--db', db).returncode == 0, 'JSON lines import')
+    # Lifecycle.
+    cid = run('case', 'new', '--db', db, '--site', 'S <x>', '--symptom', 'F58').stdout.strip()
+    check(run('case', 'close', cid, '--db', db).returncode == 2, 'close without outcome is a usage error')
+    r = run('case', 'close', cid, '--db', db, '--outcome', 'fixed', '--root-cause', 'termination_fault',
+            '--minutes', '2=10')
+    check(r.returncode == 0, 'close: %s' % r.stderr)
+    shown = json.loads(run('case', 'show', cid, '--db', db).stdout)
+    check(shown['closed'] and shown['layer'] == 2 and shown['total_minutes'] == 10 and shown['site']['name'] == 'S <x>',
+          'closed case: %r' % shown)
+    check(run('case', 'update', cid, '--db', db, '--root-cause', 'gremlins').returncode == 2, 'unknown cause refused')
+    check(run('case', 'delete', cid, '--db', db).returncode == 0 and run('case', 'show', cid, '--db', db).returncode == 1,
+          'delete')
+    check(run('case', 'list', '--db', 'mysql://x').returncode == 1, 'bad --db: exit 1')
+
+if failures:
+    print('records cli: %d failure(s)' % len(failures))
+    for f in failures:
+        print('  ' + f)
+    sys.exit(1)
+print('records cli: all checks passed')
