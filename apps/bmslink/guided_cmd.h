@@ -20,6 +20,8 @@ struct GuidedArgs {
   bool interactive = false;               // force the prompts even without a terminal
   std::vector<std::string> check_files;   // the user's own catalogue files
   std::vector<std::string> device_files;  // the user's own knowledge-base files
+  std::string case_id;                    // record the session in this case (resumable)
+  std::string db;  // records store for --case and for the company's own check order
 };
 
 struct HardcodeArgs {

@@ -676,6 +676,11 @@ int main(int argc, char** argv) try {
   diagnose->add_flag("--json", ga.json, "Machine-readable result (docs/diagnose.md)");
   diagnose->add_flag("--interactive", ga.interactive,
                      "Ask the questions even when standard input is not a terminal");
+  diagnose->add_option("--case", ga.case_id,
+                       "Record the session in this case as it goes (and resume from it)");
+  diagnose->add_option("--db", ga.db,
+                       "Records (sqlite:///file.db, a path or postgresql://...): the case, and the "
+                       "company's own check order once 20 cases are closed");
   diagnose->add_option("--checks", ga.check_files, "Your own check catalogue file(s) on top")
       ->expected(1);
   diagnose->add_option("--devices", ga.device_files, "Your own knowledge-base file(s) on top")

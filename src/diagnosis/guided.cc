@@ -643,7 +643,8 @@ Decision decide(const Check& check, const KnowledgeBase& kb, const Answers& a,
   // What the technician found wins over a capture that did not show it: a capture is a window
   // of time, the answer may be about another one (the cold mornings the capture missed).
   Decision answered = from_answers(check, kb, a);
-  if (answered.verdict == Verdict::kFail || !capture) return answered;
+  if (answered.verdict == Verdict::kFail || answered.verdict == Verdict::kPass || !capture)
+    return answered;
   for (const auto& name : check.capture_clears) {
     if (!fact(name, *o.evidence, *o.findings)) continue;
     Decision d;

@@ -160,6 +160,29 @@ with tempfile.TemporaryDirectory() as tmp:
           'delete')
     check(run('case', 'list', '--db', 'mysql://x').returncode == 1, 'bad --db: exit 1')
 
+    # diagnose --case records the session as it goes and resumes from it; a capture is kept once,
+    # named by its SHA-256, beside the database.
+    gdb = os.path.join(tmp, 'g.db')
+    run('case', 'new', '--db', gdb, '--id', 'site-7', '--bms-model', 'Pylontech US3000C',
+        '--inverter-model', 'Deye SUN-5K-SG03LP1-EU')
+    part = subprocess.run([BMSLINK, 'diagnose', '--case', 'site-7', '--db', gdb, '--interactive'],
+                          input='Lithium 00\n\n\nyes\n\nq\n', capture_output=True, text=True, timeout=120)
+    check(part.returncode == 0, 'part one: %s' % part.stderr)
+    c = json.loads(run('case', 'show', 'site-7', '--db', gdb).stdout)
+    check([x['check'] for x in c['checks']] == ['l1.protocol_setting', 'l1.bitrate', 'l1.dip_switches', 'l1.can_ids'] and
+          c['minutes_by_layer']['1'] == 5 and c['root_cause'] is None, 'recorded so far: %r' % c['checks'])
+    cap = os.path.join(tmp, 'site.log')
+    run('simulate', '--fault', 'healthy', '--duration', '300', '-o', cap)
+    for _ in range(2):
+        rest = subprocess.run([BMSLINK, 'diagnose', '--case', 'site-7', '--db', gdb, '--interactive', '--capture', cap],
+                              input='120\n', capture_output=True, text=True, timeout=120)
+        check('CONFIRMED  termination_fault' in rest.stdout, 'resumed at termination:\n' + rest.stdout[-600:])
+    c = json.loads(run('case', 'show', 'site-7', '--db', gdb).stdout)
+    sha = subprocess.run(['sha256sum', cap], capture_output=True, text=True).stdout.split()[0]
+    check(c['root_cause'] == 'termination_fault' and c['layer'] == 2 and len(c['captures']) == 1 and
+          c['captures'][0]['sha256'] == sha and c['captures'][0]['file'] == 'site.log', 'case after: %r' % c['captures'])
+    check(os.path.exists(os.path.join(tmp, 'captures', sha)), 'capture kept beside the database by its hash')
+
 if failures:
     print('records cli: %d failure(s)' % len(failures))
     for f in failures:

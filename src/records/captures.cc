@@ -1,0 +1,72 @@
+#include "bmslink/records/captures.h"
+
+#include <openssl/evp.h>
+#include <sys/stat.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+#include <memory>
+#include <vector>
+
+#include <fmt/format.h>
+
+#include "bmslink/records/store.h"
+
+namespace bmslink::records {
+
+Result<std::string> sha256_of_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in)
+    return make_error(ErrorCode::kIo,
+                      fmt::format("{}: cannot open: {}", path, std::strerror(errno)));
+  std::unique_ptr<EVP_MD_CTX, decltype(&EVP_MD_CTX_free)> ctx(EVP_MD_CTX_new(), EVP_MD_CTX_free);
+  if (!ctx || EVP_DigestInit_ex(ctx.get(), EVP_sha256(), nullptr) != 1)
+    return make_error(ErrorCode::kIo, "SHA-256 unavailable");
+  std::vector<char> buf(1 << 20);
+  while (in) {
+    in.read(buf.data(), static_cast<std::streamsize>(buf.size()));
+    const auto got = in.gcount();
+    if (got > 0) EVP_DigestUpdate(ctx.get(), buf.data(), static_cast<std::size_t>(got));
+  }
+  if (in.bad()) return make_error(ErrorCode::kIo, fmt::format("{}: read failed", path));
+  unsigned char md[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  EVP_DigestFinal_ex(ctx.get(), md, &len);
+  std::string hex;
+  for (unsigned int i = 0; i < len; ++i) hex += fmt::format("{:02x}", md[i]);
+  return hex;
+}
+
+std::string captures_dir(std::string_view store_url) {
+  std::string u(store_url);
+  if (u.starts_with("sqlite://")) u = u.substr(9);
+  if (u.find("://") == std::string::npos) {
+    const auto slash = u.rfind('/');
+    return (slash == std::string::npos ? std::string(".") : u.substr(0, slash)) + "/captures";
+  }
+  std::string def = default_store_url().substr(9);
+  return def.substr(0, def.rfind('/')) + "/captures";
+}
+
+Result<std::string> keep_capture(const std::string& path, const std::string& dir) {
+  auto sha = sha256_of_file(path);
+  if (!sha) return sha;
+  if (::mkdir(dir.c_str(), 0700) != 0 && errno != EEXIST)
+    return make_error(ErrorCode::kIo,
+                      fmt::format("cannot create {}: {}", dir, std::strerror(errno)));
+  const std::string target = dir + "/" + *sha;
+  struct stat st {};
+  if (::stat(target.c_str(), &st) == 0) return sha;  // kept already
+  std::ifstream in(path, std::ios::binary);
+  std::ofstream out(target + ".tmp", std::ios::binary);
+  out << in.rdbuf();
+  out.close();
+  if (!out || std::rename((target + ".tmp").c_str(), target.c_str()) != 0)
+    return make_error(ErrorCode::kIo,
+                      fmt::format("cannot keep {} in {}: {}", path, dir, std::strerror(errno)));
+  return sha;
+}
+
+}  // namespace bmslink::records
