@@ -778,6 +778,20 @@ int main(int argc, char** argv) try {
   stats->add_option("--since", sa.since, "Cases opened on or after this date");
   stats->add_option("--installer", sa.installer, "Only this installer's cases");
 
+  auto* compat = app.add_subcommand(
+      "compat", "The compatibility matrix: which BMS and firmware worked with which inverter");
+  bmslink::app::CompatArgs cpa;
+  compat->add_option("--db", cpa.db, db_help);
+  auto* compat_fmt = compat->add_option_group("format");
+  compat_fmt->add_flag_callback(
+      "--json", [&cpa] { cpa.format = "json"; }, "As JSON");
+  compat_fmt->add_flag_callback(
+      "--csv", [&cpa] { cpa.format = "csv"; }, "As CSV");
+  compat_fmt->add_flag_callback(
+      "--md", [&cpa] { cpa.format = "md"; }, "As a Markdown post for a forum");
+  compat_fmt->require_option(0, 1);
+  compat->add_option("-o,--output", cpa.output, "Output file");
+
   auto* help = app.add_subcommand("help", "Show help: 'bmslink help COMMAND' for one command");
   std::vector<std::string> help_topic;
   help->add_option("COMMAND", help_topic, "The command (and subcommand) to explain");
@@ -851,6 +865,7 @@ int main(int argc, char** argv) try {
     return bmslink::app::cmd_case(ca);
   }
   if (*stats) return bmslink::app::cmd_stats(sa);
+  if (*compat) return bmslink::app::cmd_compat(cpa);
   if (*devices) return bmslink::app::cmd_devices(da, device_query);
   if (*hardcode) return bmslink::app::cmd_hardcode(ha);
   if (*simulate) {

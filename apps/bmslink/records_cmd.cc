@@ -13,6 +13,7 @@
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
+#include "bmslink/records/compat.h"
 #include "bmslink/records/stats.h"
 
 namespace bmslink::app {
@@ -244,6 +245,33 @@ int cmd_case(const CaseArgs& a) {
   }
   fmt::print("{}\n", one_line(*updated));
   return kOk;
+}
+
+int cmd_compat(const CompatArgs& a) {
+  auto store = open(a.db);
+  if (!store) return kInput;
+  auto cases = store->list();
+  if (!cases) {
+    fmt::print(stderr, "bmslink: {}\n", cases.error().message);
+    return kInput;
+  }
+  const auto rows = records::compatibility(*cases);
+  std::string text;
+  if (a.format == "json") {
+    text = records::compat_json(rows).dump(2) + "\n";
+  } else if (a.format == "csv") {
+    text = records::compat_csv(rows);
+  } else if (a.format == "md") {
+    text = records::compat_markdown(rows);
+  } else {
+    for (const auto& r : rows)
+      text += fmt::format("{:<28} {:<28} worked {:>3}  failed {:>3}  hardcoded {:>3}\n",
+                          r.bms_model + " " + r.bms_firmware,
+                          r.inverter_model + " " + r.inverter_firmware, r.worked, r.failed,
+                          r.hardcoded);
+    if (rows.empty()) text = "no cases in " + store->url() + "\n";
+  }
+  return write_out(text, a.output) ? kOk : kInput;
 }
 
 int cmd_stats(const StatsArgs& a) {

@@ -31,7 +31,12 @@ struct StatsArgs {
   bool json = false;
 };
 
+struct CompatArgs {
+  std::string db, format = "text", output;
+};
+
 int cmd_case(const CaseArgs& args);
+int cmd_compat(const CompatArgs& args);
 int cmd_stats(const StatsArgs& args);
 
 }  // namespace bmslink::app

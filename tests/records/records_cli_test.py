@@ -160,6 +160,28 @@ with tempfile.TemporaryDirectory() as tmp:
           'delete')
     check(run('case', 'list', '--db', 'mysql://x').returncode == 1, 'bad --db: exit 1')
 
+    # compat: pairs counted by outcome, with causes; CSV quoted; Markdown escaped.
+    cdb = os.path.join(tmp, 'c.db')
+    pairs = []
+    for i, (outcome, cause) in enumerate([('fixed', 'termination_fault'), ('fixed', 'termination_fault'),
+                                          ('escalated', 'firmware_incompatibility'), ('hardcoded', None)]):
+        pairs.append({'id': 'p%d' % i, 'opened': '2026-02-0%dT10:00:00Z' % (i + 1), 'outcome': outcome,
+                      'root_cause': cause, 'bms': {'model': 'US3000C', 'firmware': 'V1,2'},
+                      'inverter': {'model': 'Deye <b>SUN</b>', 'firmware': '1.0'},
+                      'fix': 'terminator' if cause == 'termination_fault' else ''})
+    pf = os.path.join(tmp, 'pairs.json')
+    json.dump(pairs, open(pf, 'w'))
+    run('case', 'import', pf, '--db', cdb)
+    m = json.loads(run('compat', '--db', cdb, '--json').stdout)
+    check(len(m) == 1 and m[0]['worked'] == 2 and m[0]['failed'] == 1 and m[0]['hardcoded'] == 1 and
+          m[0]['causes'] == {'termination_fault': 2, 'firmware_incompatibility': 1} and m[0]['fixes'] == ['terminator'],
+          'compat json: %r' % m)
+    csv_text = run('compat', '--db', cdb, '--csv').stdout
+    check('"V1,2"' in csv_text.splitlines()[1], 'csv quoting: %r' % csv_text)
+    md_text = run('compat', '--db', cdb, '--md').stdout
+    check('\\<b\\>SUN\\</b\\>' in md_text and '<b>' not in md_text, 'markdown escaping: %r' % md_text)
+    check(run('compat', '--db', cdb, '--csv', '--md').returncode == 2, 'one format at a time')
+
     # diagnose --case records the session as it goes and resumes from it; a capture is kept once,
     # named by its SHA-256, beside the database.
     gdb = os.path.join(tmp, 'g.db')

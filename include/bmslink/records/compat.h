@@ -1,0 +1,32 @@
+// bmslink records: the compatibility matrix. BMS model and firmware against inverter model and
+// firmware, from the cases: how often the pair worked (fixed), failed (escalated) or was
+// hardcoded, with the causes found, the time per layer and the fixes; as JSON, CSV, or a
+// Markdown post ready for a forum.
+#pragma once
+
+#include <array>
+#include <map>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "bmslink/records/case.h"
+
+namespace bmslink::records {
+
+struct CompatRow {
+  std::string bms_model, bms_firmware, inverter_model, inverter_firmware;
+  int worked = 0, failed = 0, hardcoded = 0, open = 0;
+  std::map<std::string, int> causes;
+  std::array<double, 5> minutes_by_layer{};  // mean over the pair's cases
+  std::vector<std::string> fixes;            // distinct, in case order
+  std::vector<std::string> symptoms;         // distinct, in case order
+};
+
+std::vector<CompatRow> compatibility(const std::vector<Case>& cases);
+nlohmann::json compat_json(const std::vector<CompatRow>& rows);
+std::string compat_csv(const std::vector<CompatRow>& rows);
+std::string compat_markdown(const std::vector<CompatRow>& rows);
+
+}  // namespace bmslink::records

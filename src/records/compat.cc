@@ -1,0 +1,152 @@
+#include "bmslink/records/compat.h"
+
+#include <algorithm>
+#include <iterator>
+#include <map>
+#include <tuple>
+
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+
+namespace bmslink::records {
+namespace {
+
+std::string or_unknown(const std::string& s) { return s.empty() ? "?" : s; }
+
+// A CSV field: quoted when it holds a separator, a quote or a line break.
+std::string csv(const std::string& s) {
+  if (s.find_first_of(",\"\n\r") == std::string::npos) return s;
+  std::string out = "\"";
+  for (char c : s) {
+    if (c == '"') out += '"';
+    out += c;
+  }
+  return out + "\"";
+}
+
+// Markdown: characters that would format, escaped; line breaks as spaces.
+std::string md(const std::string& s) {
+  std::string out;
+  for (char c : s) {
+    if (c == '\n' || c == '\r') {
+      out += ' ';
+      continue;
+    }
+    if (std::string_view("\\`*_[]<>|").find(c) != std::string_view::npos) out += '\\';
+    out += c;
+  }
+  return out;
+}
+
+}  // namespace
+
+std::vector<CompatRow> compatibility(const std::vector<Case>& cases) {
+  std::map<std::tuple<std::string, std::string, std::string, std::string>, CompatRow> rows;
+  std::map<std::tuple<std::string, std::string, std::string, std::string>, int> counts;
+  for (const auto& c : cases) {
+    const auto key =
+        std::make_tuple(c.bms.model, c.bms.firmware, c.inverter.model, c.inverter.firmware);
+    auto& r = rows[key];
+    r.bms_model = c.bms.model;
+    r.bms_firmware = c.bms.firmware;
+    r.inverter_model = c.inverter.model;
+    r.inverter_firmware = c.inverter.firmware;
+    switch (c.outcome) {
+      case Outcome::kFixed:
+        ++r.worked;
+        break;
+      case Outcome::kEscalated:
+        ++r.failed;
+        break;
+      case Outcome::kHardcoded:
+        ++r.hardcoded;
+        break;
+      case Outcome::kOpen:
+        ++r.open;
+        break;
+    }
+    if (c.root_cause) ++r.causes[std::string(diagnosis::cause_id(*c.root_cause))];
+    const int n = ++counts[key];
+    for (std::size_t l = 0; l < 5; ++l)
+      r.minutes_by_layer[l] += (c.minutes_by_layer[l] - r.minutes_by_layer[l]) / n;  // running mean
+    if (!c.fix.empty() && std::find(r.fixes.begin(), r.fixes.end(), c.fix) == r.fixes.end())
+      r.fixes.push_back(c.fix);
+    if (!c.symptom.empty() &&
+        std::find(r.symptoms.begin(), r.symptoms.end(), c.symptom) == r.symptoms.end())
+      r.symptoms.push_back(c.symptom);
+  }
+  std::vector<CompatRow> out;
+  for (auto& [k, r] : rows) out.push_back(std::move(r));
+  return out;
+}
+
+nlohmann::json compat_json(const std::vector<CompatRow>& rows) {
+  nlohmann::json out = nlohmann::json::array();
+  for (const auto& r : rows) {
+    nlohmann::json minutes = nlohmann::json::object();
+    for (std::size_t l = 0; l < 5; ++l) minutes[std::to_string(l + 1)] = r.minutes_by_layer[l];
+    out.push_back({{"bms", {{"model", r.bms_model}, {"firmware", r.bms_firmware}}},
+                   {"inverter", {{"model", r.inverter_model}, {"firmware", r.inverter_firmware}}},
+                   {"worked", r.worked},
+                   {"failed", r.failed},
+                   {"hardcoded", r.hardcoded},
+                   {"open", r.open},
+                   {"causes", r.causes},
+                   {"minutes_by_layer", minutes},
+                   {"fixes", r.fixes},
+                   {"symptoms", r.symptoms}});
+  }
+  return out;
+}
+
+std::string compat_csv(const std::vector<CompatRow>& rows) {
+  std::string out =
+      "bms_model,bms_firmware,inverter_model,inverter_firmware,worked,failed,hardcoded,open,"
+      "causes\n";
+  for (const auto& r : rows) {
+    std::vector<std::string> causes;
+    for (const auto& [c, n] : r.causes) causes.push_back(fmt::format("{}:{}", c, n));
+    out += fmt::format("{},{},{},{},{},{},{},{},{}\n", csv(r.bms_model), csv(r.bms_firmware),
+                       csv(r.inverter_model), csv(r.inverter_firmware), r.worked, r.failed,
+                       r.hardcoded, r.open, csv(fmt::format("{}", fmt::join(causes, " "))));
+  }
+  return out;
+}
+
+std::string compat_markdown(const std::vector<CompatRow>& rows) {
+  std::string out;
+  auto it = std::back_inserter(out);
+  fmt::format_to(it, "# BMS and inverter pairs from our service calls\n\n");
+  fmt::format_to(
+      it,
+      "| BMS (firmware) | inverter (firmware) | worked | failed | hardcoded | causes found |\n"
+      "|---|---|---|---|---|---|\n");
+  for (const auto& r : rows) {
+    std::vector<std::string> causes;
+    for (const auto& [c, n] : r.causes) causes.push_back(fmt::format("{} ({})", c, n));
+    fmt::format_to(it, "| {} ({}) | {} ({}) | {} | {} | {} | {} |\n", md(or_unknown(r.bms_model)),
+                   md(or_unknown(r.bms_firmware)), md(or_unknown(r.inverter_model)),
+                   md(or_unknown(r.inverter_firmware)), r.worked, r.failed, r.hardcoded,
+                   md(fmt::format("{}", fmt::join(causes, ", "))));
+  }
+  for (const auto& r : rows) {
+    fmt::format_to(it, "\n## {} {} with {} {}\n\n", md(or_unknown(r.bms_model)), md(r.bms_firmware),
+                   md(or_unknown(r.inverter_model)), md(r.inverter_firmware));
+    fmt::format_to(it, "- Outcome: worked {} time(s), failed {}, hardcoded {}.\n", r.worked,
+                   r.failed, r.hardcoded);
+    if (!r.symptoms.empty()) {
+      std::vector<std::string> s;
+      for (const auto& x : r.symptoms) s.push_back(md(x));
+      fmt::format_to(it, "- Symptoms: {}.\n", fmt::join(s, "; "));
+    }
+    fmt::format_to(it,
+                   "- Time per layer (mean minutes): configuration {:.0f}, connections {:.0f}, "
+                   "cable {:.0f}, environment {:.0f}, protocol/firmware {:.0f}.\n",
+                   r.minutes_by_layer[0], r.minutes_by_layer[1], r.minutes_by_layer[2],
+                   r.minutes_by_layer[3], r.minutes_by_layer[4]);
+    for (const auto& f : r.fixes) fmt::format_to(it, "- Fix that worked: {}\n", md(f));
+  }
+  return out;
+}
+
+}  // namespace bmslink::records
