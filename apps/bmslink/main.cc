@@ -774,9 +774,38 @@ int main(int argc, char** argv) try {
   auto* stats = app.add_subcommand("stats", "Statistics of the service records");
   bmslink::app::StatsArgs sa;
   stats->add_option("--db", sa.db, db_help);
-  stats->add_flag("--json", sa.json, "Machine-readable (docs/records.md)");
   stats->add_option("--since", sa.since, "Cases opened on or after this date");
   stats->add_option("--installer", sa.installer, "Only this installer's cases");
+  auto* stats_fmt = stats->add_option_group("format");
+  stats_fmt->add_flag("--json", sa.json, "Machine-readable (docs/records.md)");
+  stats_fmt->add_flag("--html", sa.html,
+                      "One print-ready page with charts (causes, layer yield, minutes)");
+  stats_fmt->require_option(0, 1);
+  stats->add_option("-o,--output", sa.output, "Output file (default: standard output)");
+
+  auto* report = app.add_subcommand(
+      "report", "A case's report: for the technician, for the customer, or the acknowledgment");
+  bmslink::app::ReportArgs ra;
+  report->add_option("CASE", ra.id, "The case id")->required();
+  report->add_option("--db", ra.db, db_help);
+  auto* report_kind = report->add_option_group("kind");
+  report_kind->add_flag_callback(
+      "--technician", [&ra] { ra.kind = "technician"; },
+      "Everything checked per layer with times, evidence and capture findings");
+  report_kind->add_flag_callback(
+      "--customer", [&ra] { ra.kind = "customer"; },
+      "Plain words: what was wrong, what was done, what to watch for");
+  report_kind->add_flag_callback(
+      "--acknowledgment", [&ra] { ra.kind = "acknowledgment"; },
+      "For a hardcoded system: what is lost, and the form the customer signs");
+  report_kind->require_option(1);
+  auto* report_fmt = report->add_option_group("format");
+  report_fmt->add_flag_callback(
+      "--html", [&ra] { ra.format = "html"; }, "One print-ready HTML file (A4 or Letter)");
+  report_fmt->add_flag_callback(
+      "--md", [&ra] { ra.format = "md"; }, "Markdown (the default, unless -o names a .html file)");
+  report_fmt->require_option(0, 1);
+  report->add_option("-o,--output", ra.output, "Output file (default: standard output)");
 
   auto* compat = app.add_subcommand(
       "compat", "The compatibility matrix: which BMS and firmware worked with which inverter");
@@ -866,6 +895,7 @@ int main(int argc, char** argv) try {
   }
   if (*stats) return bmslink::app::cmd_stats(sa);
   if (*compat) return bmslink::app::cmd_compat(cpa);
+  if (*report) return bmslink::app::cmd_report(ra);
   if (*devices) return bmslink::app::cmd_devices(da, device_query);
   if (*hardcode) return bmslink::app::cmd_hardcode(ha);
   if (*simulate) {

@@ -15,6 +15,7 @@
 
 #include "bmslink/records/compat.h"
 #include "bmslink/records/stats.h"
+#include "bmslink/report/records_report.h"
 
 namespace bmslink::app {
 namespace {
@@ -283,9 +284,15 @@ int cmd_stats(const StatsArgs& a) {
     return kInput;
   }
   const auto s = records::compute_stats(*cases);
-  if (a.json) {
-    fmt::print("{}\n", s.dump(2));
-    return kOk;
+  if (a.json) return write_out(s.dump(2) + "\n", a.output) ? kOk : kInput;
+  if (a.html) {
+    std::string scope = store->url();
+    if (!a.since.empty()) scope += ", opened since " + a.since;
+    if (!a.installer.empty()) scope += ", installer " + a.installer;
+    const auto catalogue = diagnosis::CheckCatalogue::builtin();
+    return write_out(report::stats_report(s, scope, catalogue ? &*catalogue : nullptr), a.output)
+               ? kOk
+               : kInput;
   }
   fmt::print("{} case(s) in {}\n", cases->size(), store->url());
   fmt::print("\nroot causes:\n");
@@ -311,6 +318,43 @@ int cmd_stats(const StatsArgs& a) {
              s["outcomes"]["fixed"].get<int>(), s["outcomes"]["hardcoded"].get<int>(),
              s["outcomes"]["escalated"].get<int>(), s["outcomes"]["open"].get<int>());
   return kOk;
+}
+
+int cmd_report(const ReportArgs& a) {
+  auto store = open(a.db);
+  if (!store) return kInput;
+  auto found = store->get(a.id);
+  if (!found) {
+    fmt::print(stderr, "bmslink: {}\n", found.error().message);
+    return kInput;
+  }
+  if (!*found) {
+    fmt::print(stderr, "bmslink: no case {} in {}\n", a.id, store->url());
+    return kInput;
+  }
+  const records::Case* c = &**found;
+  if (a.kind == "acknowledgment" && c->outcome != records::Outcome::kHardcoded) {
+    fmt::print(stderr,
+               "bmslink: case {} is {}, not hardcoded: there is no acknowledgment to sign "
+               "(close it with --outcome hardcoded and its settings first)\n",
+               c->id, records::outcome_name(c->outcome));
+    return kInput;
+  }
+  auto format = a.format;
+  if (format.empty()) {
+    const auto dot = a.output.rfind('.');
+    const auto ext = dot == std::string::npos ? std::string() : a.output.substr(dot);
+    format = ext == ".html" || ext == ".htm" ? "html" : "md";
+  }
+  const auto kind = a.kind == "technician" ? report::CaseReportKind::kTechnician
+                    : a.kind == "customer" ? report::CaseReportKind::kCustomer
+                                           : report::CaseReportKind::kAcknowledgment;
+  const auto catalogue = diagnosis::CheckCatalogue::builtin();
+  const auto text = report::case_report(
+      *c, kind,
+      format == "html" ? report::CaseReportFormat::kHtml : report::CaseReportFormat::kMarkdown,
+      catalogue ? &*catalogue : nullptr);
+  return write_out(text, a.output) ? kOk : kInput;
 }
 
 }  // namespace bmslink::app

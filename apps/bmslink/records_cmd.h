@@ -27,8 +27,13 @@ struct CaseArgs {
 };
 
 struct StatsArgs {
-  std::string db, since, installer;
-  bool json = false;
+  std::string db, since, installer, output;
+  bool json = false, html = false;
+};
+
+struct ReportArgs {
+  std::string db, id, kind, output;  // kind: technician, customer, acknowledgment
+  std::string format;                // html, md; empty: from the output's extension, else md
 };
 
 struct CompatArgs {
@@ -38,5 +43,6 @@ struct CompatArgs {
 int cmd_case(const CaseArgs& args);
 int cmd_compat(const CompatArgs& args);
 int cmd_stats(const StatsArgs& args);
+int cmd_report(const ReportArgs& args);
 
 }  // namespace bmslink::app

@@ -41,7 +41,7 @@ constexpr std::array<std::string_view, 22> kKeys = {"id",
 
 class Reader {
  public:
-  Reader(const json& j, std::string where) : j_(j), where_(std::move(where)) {}
+  explicit Reader(std::string where) : where_(std::move(where)) {}
 
   tl::unexpected<Error> fail(std::string_view field, std::string_view what) const {
     return make_error(ErrorCode::kMalformed, fmt::format("{}: \"{}\": {}", where_, field, what));
@@ -89,7 +89,6 @@ class Reader {
   const std::string& where() const { return where_; }
 
  private:
-  const json& j_;
   std::string where_;
 };
 
@@ -155,7 +154,7 @@ std::string now_iso_utc() {
 Result<Case> case_from_json(const json& j, const std::string& where) {
   if (!j.is_object())
     return make_error(ErrorCode::kMalformed, fmt::format("{}: expected a JSON object", where));
-  const Reader r(j, where);
+  const Reader r(where);
   for (const auto& [k, v] : j.items()) {
     if (std::find(kKeys.begin(), kKeys.end(), k) == kKeys.end()) return r.fail(k, "unknown key");
   }

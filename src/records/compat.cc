@@ -8,6 +8,8 @@
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
+#include "bmslink/core/text.h"
+
 namespace bmslink::records {
 namespace {
 
@@ -24,17 +26,20 @@ std::string csv(const std::string& s) {
   return out + "\"";
 }
 
-// Markdown: characters that would format, escaped; line breaks as spaces.
-std::string md(const std::string& s) {
+std::string md(const std::string& s) { return markdown_escape(s); }
+
+// Installers type the same model differently ("US3000C", " us3000c"): grouped by the trimmed,
+// lower-case text with runs of spaces as one; the first spelling seen is the one shown.
+std::string group_key(const std::string& s) {
   std::string out;
   for (char c : s) {
-    if (c == '\n' || c == '\r') {
-      out += ' ';
+    if (c == ' ' || c == '\t') {
+      if (!out.empty() && out.back() != ' ') out += ' ';
       continue;
     }
-    if (std::string_view("\\`*_[]<>|").find(c) != std::string_view::npos) out += '\\';
-    out += c;
+    out += static_cast<char>(c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : c);
   }
+  if (!out.empty() && out.back() == ' ') out.pop_back();
   return out;
 }
 
@@ -44,13 +49,15 @@ std::vector<CompatRow> compatibility(const std::vector<Case>& cases) {
   std::map<std::tuple<std::string, std::string, std::string, std::string>, CompatRow> rows;
   std::map<std::tuple<std::string, std::string, std::string, std::string>, int> counts;
   for (const auto& c : cases) {
-    const auto key =
-        std::make_tuple(c.bms.model, c.bms.firmware, c.inverter.model, c.inverter.firmware);
+    const auto key = std::make_tuple(group_key(c.bms.model), group_key(c.bms.firmware),
+                                     group_key(c.inverter.model), group_key(c.inverter.firmware));
     auto& r = rows[key];
-    r.bms_model = c.bms.model;
-    r.bms_firmware = c.bms.firmware;
-    r.inverter_model = c.inverter.model;
-    r.inverter_firmware = c.inverter.firmware;
+    if (counts[key] == 0) {
+      r.bms_model = c.bms.model;
+      r.bms_firmware = c.bms.firmware;
+      r.inverter_model = c.inverter.model;
+      r.inverter_firmware = c.inverter.firmware;
+    }
     switch (c.outcome) {
       case Outcome::kFixed:
         ++r.worked;

@@ -5,6 +5,7 @@
 #include <cmath>
 #include <iterator>
 
+#include "bmslink/core/text.h"
 #include "bmslink/report/analysis_report.h"
 #include "report/render_util.h"
 
@@ -14,31 +15,7 @@ using namespace detail;
 
 namespace {
 
-std::string esc(std::string_view s) {
-  std::string out;
-  for (char c : s) {
-    switch (c) {
-      case '&':
-        out += "&amp;";
-        break;
-      case '<':
-        out += "&lt;";
-        break;
-      case '>':
-        out += "&gt;";
-        break;
-      case '"':
-        out += "&quot;";
-        break;
-      default:
-        if (static_cast<unsigned char>(c) < 0x20 && c != '\n' && c != '\t')
-          out += ' ';
-        else
-          out += c;
-    }
-  }
-  return out;
-}
+std::string esc(std::string_view s) { return html_escape(s); }
 
 // Charts are drawn at about the size they show on a phone (360 units wide, text 15 units), so
 // no label ends up under 12 px on a 375 px screen; on a laptop they grow to at most 480 px.

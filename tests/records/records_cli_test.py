@@ -205,6 +205,46 @@ with tempfile.TemporaryDirectory() as tmp:
           c['captures'][0]['sha256'] == sha and c['captures'][0]['file'] == 'site.log', 'case after: %r' % c['captures'])
     check(os.path.exists(os.path.join(tmp, 'captures', sha)), 'capture kept beside the database by its hash')
 
+    # report: the session recorded above, closed, in each kind and format.
+    r = run('case', 'close', 'site-7', '--db', gdb, '--outcome', 'fixed', '--fix', 'Terminator fitted at the inverter',
+            '--uptime-share', '0.998', '--hours', '24')
+    check(r.returncode == 0, 'close site-7: ' + r.stderr)
+    tech = run('report', 'site-7', '--technician', '--db', gdb)
+    check(tech.returncode == 0 and tech.stdout.startswith('# Technician report: site-7') and
+          'Inverter battery protocol matches the BMS exactly' in tech.stdout and
+          'termination\\_ohms = 120' in tech.stdout and 'site.log (sha256 %s)' % sha[:16] in tech.stdout,
+          'technician report of the recorded session:\n' + tech.stdout + tech.stderr)
+    out = os.path.join(tmp, 'customer.html')
+    r = run('report', 'site-7', '--customer', '--db', gdb, '-o', out)
+    html = open(out).read() if os.path.exists(out) else ''
+    check(r.returncode == 0 and r.stdout == '' and html.startswith('<!DOCTYPE html>') and
+          'Terminator fitted at the inverter' in html and '99.8 %' in html,
+          'customer report chosen as HTML by the .html name: ' + r.stderr)
+    md = run('report', 'site-7', '--customer', '--md', '--db', gdb)
+    check(md.returncode == 0 and md.stdout.startswith('# Your battery and inverter'), 'customer report in Markdown')
+    ack = run('report', 'site-7', '--acknowledgment', '--db', gdb)
+    check(ack.returncode == 1 and ack.stdout == '' and 'not hardcoded' in ack.stderr,
+          'no acknowledgment for a fixed case: %d %s' % (ack.returncode, ack.stderr))
+    both = run('report', 'site-7', '--technician', '--customer', '--db', gdb)
+    check(both.returncode == 2, 'one kind of report at a time')
+    none = run('report', 'site-7', '--db', gdb)
+    check(none.returncode == 2, 'a kind of report is required')
+    missing = run('report', 'no-such-case', '--customer', '--db', gdb)
+    check(missing.returncode == 1 and 'no case no-such-case' in missing.stderr, 'unknown case named')
+    cases_dir = os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', 'data', 'cases')
+    rdb = os.path.join(tmp, 'reports.db')
+    for name in ('fixed', 'hardcoded', 'escalated'):
+        run('case', 'import', os.path.join(cases_dir, name + '.json'), '--db', rdb)
+    ack = run('report', '2026-0520-hardcode', '--acknowledgment', '--html', '--db', rdb)
+    check(ack.returncode == 0 and 'Mary O&#39;Neill' in ack.stdout and 'Orchard &lt;b&gt;cabin&lt;/b&gt;' in ack.stdout,
+          'acknowledgment of the hardcoded case, escaped')
+    page = os.path.join(tmp, 'stats.html')
+    r = run('stats', '--html', '-o', page, '--db', rdb)
+    text = open(page).read() if os.path.exists(page) else ''
+    check(r.returncode == 0 and text.count('<figure>') == 6 and '3 case(s)' in text, 'stats --html: ' + r.stderr)
+    both = run('stats', '--html', '--json', '--db', rdb)
+    check(both.returncode == 2, 'stats takes one format')
+
 if failures:
     print('records cli: %d failure(s)' % len(failures))
     for f in failures:
