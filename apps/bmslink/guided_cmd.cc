@@ -22,6 +22,7 @@
 #include "bmslink/diagnosis/pipeline.h"
 #include "bmslink/diagnosis/serialize.h"
 #include "bmslink/records/captures.h"
+#include "bmslink/records/session.h"
 #include "bmslink/records/stats.h"
 #include "bmslink/records/store.h"
 
@@ -312,68 +313,6 @@ int interactive(const GuidedArgs& args, const CheckCatalogue& cat, const Knowled
   }
 }
 
-// The session as the case records it: every check taken with the answers it used, its verdict
-// and minutes, the minutes per layer, the cause and fix when confirmed.
-void record(records::Case& c, const CheckCatalogue& cat, const Answers& a, const GuidedResult& r) {
-  c.checks.clear();
-  for (const auto& v : r.verdicts) {
-    const auto* check = cat.find(v.check);
-    if (v.verdict == diagnosis::Verdict::kUnknown && !v.from_capture) {
-      bool answered = false;
-      for (const auto& k : check ? check->inputs : std::vector<std::string>{})
-        answered |= a.has(k) || a.not_known.count(k) > 0;
-      if (!answered) continue;  // not reached yet
-    }
-    if (v.verdict == diagnosis::Verdict::kSkipped && !v.from_capture) continue;
-    records::CaseCheck cc;
-    cc.check = v.check;
-    cc.layer = diagnosis::layer_number(v.layer);
-    cc.verdict = std::string(diagnosis::verdict_name(v.verdict));
-    if (check) {
-      std::vector<std::string> keys = check->inputs;
-      keys.insert(keys.end(), check->optional_inputs.begin(), check->optional_inputs.end());
-      for (const auto& k : keys) {
-        if (auto it = a.values.find(k); it != a.values.end()) cc.inputs[k] = it->second;
-        if (a.not_known.count(k)) cc.inputs[k] = nullptr;
-      }
-      const auto m = a.minutes.find(v.check);
-      const bool decided =
-          v.verdict == diagnosis::Verdict::kPass || v.verdict == diagnosis::Verdict::kFail;
-      cc.minutes = m != a.minutes.end()         ? m->second
-                   : decided && !v.from_capture ? check->minutes
-                                                : 0;
-    }
-    c.checks.push_back(std::move(cc));
-  }
-  for (std::size_t i = 0; i < 5; ++i) c.minutes_by_layer[i] = r.minutes[i];
-  if (r.confirmed) {
-    c.root_cause = *r.confirmed;
-    c.layer = r.layer ? std::optional<int>(diagnosis::layer_number(*r.layer)) : std::nullopt;
-    if (c.fix.empty()) c.fix = r.fix;
-  }
-  if (!a.bms_model.empty()) c.bms.model = a.bms_model;
-  if (!a.inverter_model.empty()) c.inverter.model = a.inverter_model;
-  if (!a.bms_firmware.empty()) c.bms.firmware = a.bms_firmware;
-  if (!a.inverter_firmware.empty()) c.inverter.firmware = a.inverter_firmware;
-}
-
-// What a case already holds, as answers to resume from.
-void resume(const records::Case& c, Answers& a) {
-  for (const auto& ch : c.checks) {
-    if (!ch.inputs.is_object()) continue;
-    for (const auto& [k, v] : ch.inputs.items()) {
-      if (v.is_null())
-        a.not_known.insert(k);
-      else if (!a.has(k))
-        a.values[k] = v;
-    }
-  }
-  if (a.bms_model.empty()) a.bms_model = c.bms.model;
-  if (a.inverter_model.empty()) a.inverter_model = c.inverter.model;
-  if (a.bms_firmware.empty()) a.bms_firmware = c.bms.firmware;
-  if (a.inverter_firmware.empty()) a.inverter_firmware = c.inverter.firmware;
-}
-
 }  // namespace
 
 int cmd_diagnose(const GuidedArgs& args) {
@@ -411,7 +350,7 @@ int cmd_diagnose(const GuidedArgs& args) {
   // cases (20 or more) order the checks by the company's own causes.
   std::unique_ptr<records::Store> store;
   std::optional<records::Case> the_case;
-  std::map<diagnosis::Cause, double> weights;
+  std::map<std::string, double> rates;
   if (!args.case_id.empty() || !args.db.empty()) {
     auto s = records::open_store(args.db.empty() ? records::default_store_url() : args.db);
     if (!s) {
@@ -419,7 +358,7 @@ int cmd_diagnose(const GuidedArgs& args) {
       return kInput;
     }
     store = std::move(*s);
-    if (auto all = store->list()) weights = records::cause_weights(*all);
+    if (auto all = store->list()) rates = records::check_rates(*all);
     if (!args.case_id.empty()) {
       auto c = store->get(args.case_id);
       if (!c) {
@@ -432,18 +371,18 @@ int cmd_diagnose(const GuidedArgs& args) {
         return kInput;
       }
       the_case = std::move(**c);
-      resume(*the_case, answers);
+      records::resume_answers(*the_case, answers);
     }
   }
   // A capture (from the command line or the answers file) pre-decides checks.
   std::optional<diagnosis::CaptureResult> capture;
   diagnosis::GuidedOptions options;
-  options.cause_weights = weights;
+  options.check_rates = rates;
   // Keeps the case up to date: the checks, the minutes, the cause; a capture once, by hash.
   auto keep = [&](const Answers& a, const GuidedResult& r,
                   const std::optional<diagnosis::CaptureResult>& session) {
     if (!store || !the_case) return;
-    record(*the_case, cat, a, r);
+    records::record_session(*the_case, cat, a, r);
     const auto& cap = session ? session : capture;
     if (cap && !a.capture.empty()) {
       auto sha = records::keep_capture(a.capture, records::captures_dir(store->url()));

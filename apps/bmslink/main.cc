@@ -713,7 +713,21 @@ int main(int argc, char** argv) try {
                      "Commercial or critical use, warranty or insurance constraints");
   hardcode->add_flag("--json", ha.json, "Machine-readable output");
 
-  // Service records (docs/records.md).
+  // Service records (docs/records.md). Dates compare as ISO 8601 text, so a date written another
+  // way would silently select the wrong cases.
+  const CLI::Validator iso_date(
+      [](std::string& v) -> std::string {
+        const auto digits = [&](std::size_t from, std::size_t n) {
+          for (std::size_t i = from; i < from + n; ++i)
+            if (i >= v.size() || v[i] < '0' || v[i] > '9') return false;
+          return true;
+        };
+        const bool date = v.size() >= 10 && digits(0, 4) && v[4] == '-' && digits(5, 2) &&
+                          v[7] == '-' && digits(8, 2);
+        const bool rest = v.size() == 10 || (v.size() >= 11 && v[10] == 'T');
+        return date && rest ? "" : "expected a date as YYYY-MM-DD (or an ISO 8601 UTC time)";
+      },
+      "DATE");
   auto* case_cmd = app.add_subcommand("case", "Service records: one case per call");
   case_cmd->require_subcommand(1);
   bmslink::app::CaseArgs ca;
@@ -742,7 +756,9 @@ int main(int argc, char** argv) try {
   case_sub["export"]->add_option("-o,--output", ca.output, "Output file");
   case_sub["export"]->add_flag("--jsonl", ca.jsonl, "One case per line");
   for (const char* n : {"list", "export"}) {
-    case_sub[n]->add_option("--since", ca.since, "Cases opened on or after this date (2026-01-01)");
+    case_sub[n]
+        ->add_option("--since", ca.since, "Cases opened on or after this date (2026-01-01)")
+        ->check(iso_date);
     case_sub[n]->add_option("--installer", ca.installer, "Only this installer's cases");
   }
   case_sub["list"]->add_flag("--json", ca.json, "As JSON");
@@ -750,14 +766,21 @@ int main(int argc, char** argv) try {
   for (const char* n : {"new", "update"}) {
     case_sub[n]->add_option("--symptom", ca.symptom, "The symptom as reported");
   }
-  case_sub["new"]->add_option("--site", ca.site, "Site name");
-  case_sub["new"]->add_option("--customer", ca.customer, "Customer");
-  case_sub["new"]->add_option("--address", ca.address, "Address");
-  case_sub["new"]->add_option("--installer", ca.installer, "Who does the call");
-  case_sub["new"]->add_option("--bms-model", ca.bms_model, "BMS / battery model");
-  case_sub["new"]->add_option("--bms-firmware", ca.bms_firmware, "BMS firmware");
-  case_sub["new"]->add_option("--inverter-model", ca.inverter_model, "Inverter model");
-  case_sub["new"]->add_option("--inverter-firmware", ca.inverter_firmware, "Inverter firmware");
+  for (const char* n : {"new", "update"}) {
+    auto* sub = case_sub[n];
+    sub->add_option("--site", ca.site, "Site name");
+    sub->add_option("--customer", ca.customer, "Customer");
+    sub->add_option("--address", ca.address, "Address");
+    sub->add_option("--installer", ca.installer, "Who does the call");
+    sub->add_option("--bms-model", ca.bms_model, "BMS / battery model");
+    sub->add_option("--bms-firmware", ca.bms_firmware, "BMS firmware");
+    sub->add_option("--bms-count", ca.bms_count, "Batteries (modules) on the bus")
+        ->check(CLI::Range(1, 64));
+    sub->add_option("--energy-kwh", ca.energy_kwh, "Battery energy in kWh")
+        ->check(CLI::PositiveNumber);
+    sub->add_option("--inverter-model", ca.inverter_model, "Inverter model");
+    sub->add_option("--inverter-firmware", ca.inverter_firmware, "Inverter firmware");
+  }
   for (const char* n : {"update", "close"}) {
     auto* sub = case_sub[n];
     sub->add_option("ID", ca.ids, "Case id")->required();
@@ -770,11 +793,14 @@ int main(int argc, char** argv) try {
     sub->add_option("--hours", ca.hours, "Verification: hours watched");
     sub->add_option("--minutes", ca.minutes, "Minutes spent in a layer: LAYER=MINUTES (repeat)");
     sub->add_option("--acknowledged-by", ca.acknowledged_by, "The customer who acknowledged");
+    sub->add_option("--hardcoded", ca.hardcoded,
+                    "A hardcoded inverter setting: SETTING=VALUE (repeat), or none");
   }
   auto* stats = app.add_subcommand("stats", "Statistics of the service records");
   bmslink::app::StatsArgs sa;
   stats->add_option("--db", sa.db, db_help);
-  stats->add_option("--since", sa.since, "Cases opened on or after this date");
+  stats->add_option("--since", sa.since, "Cases opened on or after this date (2026-01-01)")
+      ->check(iso_date);
   stats->add_option("--installer", sa.installer, "Only this installer's cases");
   auto* stats_fmt = stats->add_option_group("format");
   stats_fmt->add_flag("--json", sa.json, "Machine-readable (docs/records.md)");

@@ -62,6 +62,75 @@ std::string one_line(const records::Case& c) {
                      c.total_minutes(), c.site.name);
 }
 
+// "KEY=VALUE" split; the value as a JSON number when it reads as one.
+std::optional<std::pair<std::string, nlohmann::json>> key_value(const std::string& s) {
+  const auto eq = s.find('=');
+  if (eq == std::string::npos || eq == 0) return std::nullopt;
+  const std::string v = s.substr(eq + 1);
+  char* end = nullptr;
+  const double d = std::strtod(v.c_str(), &end);
+  if (!v.empty() && end != nullptr && *end == '\0') return std::make_pair(s.substr(0, eq), d);
+  return std::make_pair(s.substr(0, eq), nlohmann::json(v));
+}
+
+// Sets what the options give on a case's JSON; the result is read back through the contract.
+int apply(const CaseArgs& a, nlohmann::json& j) {
+  auto set = [&](const char* key, const std::string& v) {
+    if (!v.empty()) j[key] = v;
+  };
+  auto set_in = [&](const char* obj, const char* key, const std::string& v) {
+    if (!v.empty()) j[obj][key] = v;
+  };
+  set_in("site", "name", a.site);
+  set_in("site", "customer", a.customer);
+  set_in("site", "address", a.address);
+  set("installer", a.installer);
+  set_in("bms", "model", a.bms_model);
+  set_in("bms", "firmware", a.bms_firmware);
+  if (a.bms_count) j["bms"]["count"] = *a.bms_count;
+  if (a.energy_kwh) j["bms"]["energy_kwh"] = *a.energy_kwh;
+  set_in("inverter", "model", a.inverter_model);
+  set_in("inverter", "firmware", a.inverter_firmware);
+  if (!a.root_cause.empty())
+    j["root_cause"] =
+        a.root_cause == "null" ? nlohmann::json(nullptr) : nlohmann::json(a.root_cause);
+  if (a.layer) j["layer"] = *a.layer;
+  set("fix", a.fix);
+  set("notes", a.notes);
+  set("symptom", a.symptom);
+  set("outcome", a.outcome);
+  if (a.uptime_share) j["verification"]["uptime_share"] = *a.uptime_share;
+  if (a.hours) j["verification"]["hours"] = *a.hours;
+  if (!a.acknowledged_by.empty()) {
+    j["acknowledged_by"] = a.acknowledged_by;
+    j["acknowledged_at"] = records::now_iso_utc();
+  }
+  for (const auto& h : a.hardcoded) {
+    if (h == "none") {
+      j["hardcoded"] = nullptr;
+      continue;
+    }
+    const auto kv = key_value(h);
+    if (!kv) {
+      fmt::print(stderr,
+                 "bmslink: --hardcoded {}: expected SETTING=VALUE, e.g. charge_voltage_v=56.0\n",
+                 h);
+      return kUsage;
+    }
+    if (!j["hardcoded"].is_object()) j["hardcoded"] = nlohmann::json::object();
+    j["hardcoded"][kv->first] = kv->second;
+  }
+  for (const auto& m : a.minutes) {
+    const auto kv = key_value(m);
+    if (!kv || !kv->second.is_number()) {
+      fmt::print(stderr, "bmslink: --minutes {}: expected LAYER=MINUTES, e.g. 2=10\n", m);
+      return kUsage;
+    }
+    j["minutes_by_layer"][kv->first] = kv->second;
+  }
+  return kOk;
+}
+
 }  // namespace
 
 int cmd_case(const CaseArgs& a) {
@@ -136,19 +205,19 @@ int cmd_case(const CaseArgs& a) {
     records::Case c;
     c.id = a.id.empty() ? new_id() : a.id;
     auto existing = store->get(c.id);
-    if (existing && *existing) {
+    if (!existing) {
+      fmt::print(stderr, "bmslink: {}\n", existing.error().message);
+      return kInput;
+    }
+    if (*existing) {
       fmt::print(stderr, "bmslink: case {} exists\n", c.id);
       return kInput;
     }
     c.opened = records::now_iso_utc();
-    c.installer = a.installer;
-    c.site = {a.site, a.customer, a.address};
-    c.bms.model = a.bms_model;
-    c.bms.firmware = a.bms_firmware;
-    c.inverter = {a.inverter_model, a.inverter_firmware};
-    c.symptom = a.symptom;
+    nlohmann::json j = records::case_to_json(c);
+    if (const int rc = apply(a, j); rc != kOk) return rc;
     // Read back through the contract so a case made here is one an import would accept.
-    auto checked = records::case_from_json(records::case_to_json(c), "new case");
+    auto checked = records::case_from_json(j, "new case");
     if (!checked) {
       fmt::print(stderr, "bmslink: {}\n", checked.error().message);
       return kUsage;
@@ -195,34 +264,7 @@ int cmd_case(const CaseArgs& a) {
   }
   // update / close: set what was given, then read back through the contract.
   nlohmann::json j = records::case_to_json(c);
-  if (!a.root_cause.empty())
-    j["root_cause"] =
-        a.root_cause == "null" ? nlohmann::json(nullptr) : nlohmann::json(a.root_cause);
-  if (a.layer) j["layer"] = *a.layer;
-  if (!a.fix.empty()) j["fix"] = a.fix;
-  if (!a.notes.empty()) j["notes"] = a.notes;
-  if (!a.symptom.empty()) j["symptom"] = a.symptom;
-  if (!a.outcome.empty()) j["outcome"] = a.outcome;
-  if (a.uptime_share) j["verification"]["uptime_share"] = *a.uptime_share;
-  if (a.hours) j["verification"]["hours"] = *a.hours;
-  if (!a.acknowledged_by.empty()) {
-    j["acknowledged_by"] = a.acknowledged_by;
-    j["acknowledged_at"] = records::now_iso_utc();
-  }
-  for (const auto& m : a.minutes) {
-    const auto eq = m.find('=');
-    if (eq == std::string::npos) {
-      fmt::print(stderr, "bmslink: --minutes: expected LAYER=MINUTES, e.g. 2=10\n");
-      return kUsage;
-    }
-    char* end = nullptr;
-    const double v = std::strtod(m.c_str() + eq + 1, &end);
-    if (*end != '\0') {
-      fmt::print(stderr, "bmslink: --minutes {}: expected LAYER=MINUTES\n", m);
-      return kUsage;
-    }
-    j["minutes_by_layer"][m.substr(0, eq)] = v;
-  }
+  if (const int rc = apply(a, j); rc != kOk) return rc;
   j.erase("total_minutes");
   if (j.contains("root_cause") && j["root_cause"].is_string() && !a.layer) {
     if (const auto cause = diagnosis::parse_cause(j["root_cause"].get<std::string>()))
@@ -230,7 +272,7 @@ int cmd_case(const CaseArgs& a) {
   }
   if (a.action == "close") {
     j["closed"] = records::now_iso_utc();
-    if (a.outcome.empty() && j["outcome"] == "open") {
+    if (j["outcome"] == "open") {
       fmt::print(stderr, "bmslink: case close needs --outcome fixed|hardcoded|escalated\n");
       return kUsage;
     }
@@ -333,6 +375,14 @@ int cmd_report(const ReportArgs& a) {
     return kInput;
   }
   const records::Case* c = &**found;
+  if (a.kind == "acknowledgment" && c->outcome == records::Outcome::kHardcoded &&
+      !c->hardcoded.is_object()) {
+    fmt::print(stderr,
+               "bmslink: case {} records no hardcoded settings to acknowledge (case update {} "
+               "--hardcoded charge_voltage_v=... first)\n",
+               c->id, c->id);
+    return kInput;
+  }
   if (a.kind == "acknowledgment" && c->outcome != records::Outcome::kHardcoded) {
     fmt::print(stderr,
                "bmslink: case {} is {}, not hardcoded: there is no acknowledgment to sign "

@@ -22,8 +22,10 @@ struct CaseArgs {
   std::string id, site, customer, address, bms_model, bms_firmware, inverter_model,
       inverter_firmware, symptom, root_cause, fix, notes, outcome, acknowledged_by;
   std::optional<int> layer;
-  std::optional<double> uptime_share, hours;
-  std::vector<std::string> minutes;  // LAYER=MINUTES
+  std::optional<double> uptime_share, hours, energy_kwh;
+  std::optional<int> bms_count;
+  std::vector<std::string> minutes;    // LAYER=MINUTES
+  std::vector<std::string> hardcoded;  // SETTING=VALUE, or "none"
 };
 
 struct StatsArgs {

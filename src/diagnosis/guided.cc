@@ -765,7 +765,8 @@ Result<Answers> parse_answers(std::string_view text, std::string_view name,
 }
 
 std::vector<const Check*> ordered_checks(const CheckCatalogue& catalogue,
-                                         const std::map<Cause, double>& weights) {
+                                         const std::map<Cause, double>& weights,
+                                         const std::map<std::string, double>& rates) {
   std::vector<const Check*> out;
   for (const auto& c : catalogue.checks()) out.push_back(&c);
   auto likelihood = [&](const Check& c) {
@@ -776,9 +777,12 @@ std::vector<const Check*> ordered_checks(const CheckCatalogue& catalogue,
     return share > 0 ? w * c.likelihood / share : w;
   };
   // Capture-only checks cost nothing once a capture exists: first in their layer.
+  // Learned rates are confirmations per minute; the field guide's likelihood is calls out of 100,
+  // so /100 puts both on the same scale.
   auto per_minute = [&](const Check& c) {
     if (c.capture_only || c.minutes <= 0) return std::numeric_limits<double>::infinity();
-    return likelihood(c) / c.minutes;
+    if (const auto it = rates.find(c.id); it != rates.end()) return it->second;
+    return likelihood(c) / 100.0 / c.minutes;
   };
   std::stable_sort(out.begin(), out.end(), [&](const Check* a, const Check* b) {
     if (a->layer != b->layer) return a->layer < b->layer;
@@ -803,7 +807,7 @@ GuidedResult run_guided(const CheckCatalogue& catalogue, const KnowledgeBase& kb
     Decision decision;
   };
   std::vector<Pending> unknown;
-  for (const Check* c : ordered_checks(catalogue, options.cause_weights)) {
+  for (const Check* c : ordered_checks(catalogue, options.cause_weights, options.check_rates)) {
     CheckVerdict v;
     v.check = c->id;
     v.layer = c->layer;

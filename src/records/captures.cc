@@ -1,5 +1,7 @@
 #include "bmslink/records/captures.h"
 
+#include <unistd.h>
+
 #include <openssl/evp.h>
 #include <sys/stat.h>
 
@@ -59,13 +61,30 @@ Result<std::string> keep_capture(const std::string& path, const std::string& dir
   const std::string target = dir + "/" + *sha;
   struct stat st {};
   if (::stat(target.c_str(), &st) == 0) return sha;  // kept already
-  std::ifstream in(path, std::ios::binary);
-  std::ofstream out(target + ".tmp", std::ios::binary);
-  out << in.rdbuf();
-  out.close();
-  if (!out || std::rename((target + ".tmp").c_str(), target.c_str()) != 0)
+  // A name of this process's own, and the copy hashed again: a file changed since it was hashed
+  // must not be kept under the wrong name, and two processes keeping it at once must not mix.
+  const std::string tmp = fmt::format("{}.{}.tmp", target, ::getpid());
+  {
+    std::ifstream in(path, std::ios::binary);
+    std::ofstream out(tmp, std::ios::binary);
+    out << in.rdbuf();
+    out.close();
+    if (!in || !out) {
+      std::remove(tmp.c_str());
+      return make_error(ErrorCode::kIo, fmt::format("cannot keep {} in {}", path, dir));
+    }
+  }
+  auto copied = sha256_of_file(tmp);
+  if (!copied || *copied != *sha) {
+    std::remove(tmp.c_str());
     return make_error(ErrorCode::kIo,
-                      fmt::format("cannot keep {} in {}: {}", path, dir, std::strerror(errno)));
+                      fmt::format("{} changed while it was being kept; try again", path));
+  }
+  if (std::rename(tmp.c_str(), target.c_str()) != 0) {
+    const std::string why = std::strerror(errno);
+    std::remove(tmp.c_str());
+    return make_error(ErrorCode::kIo, fmt::format("cannot keep {} in {}: {}", path, dir, why));
+  }
   return sha;
 }
 

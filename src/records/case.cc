@@ -4,6 +4,7 @@
 #include <array>
 #include <chrono>
 #include <cmath>
+#include <map>
 #include <numeric>
 
 #include <fmt/format.h>
@@ -267,6 +268,10 @@ Result<Case> case_from_json(const json& j, const std::string& where) {
     if (**layer != std::floor(**layer)) return r.fail("layer", "expected 1 to 5 or null");
     c.layer = static_cast<int>(**layer);
   }
+  // A root cause without its layer would drop out of the statistics by layer.
+  if (c.root_cause && !c.layer)
+    if (const auto cl = diagnosis::cause_layer(*c.root_cause))
+      c.layer = diagnosis::layer_number(*cl);
   if (c.root_cause && c.layer) {
     const auto cl = diagnosis::cause_layer(*c.root_cause);
     if (cl && diagnosis::layer_number(*cl) != *c.layer)
@@ -367,6 +372,36 @@ json case_to_json(const Case& c) {
       {"notes", c.notes}};
 }
 
+namespace {
+
+// Line and column of a JSON syntax error, from nlohmann's byte position. The exception never
+// leaves this function.
+Error where_broken(std::string_view text, std::string_view name) {
+  std::size_t byte = 0;
+  std::string what = "not JSON";
+  try {
+    const json parsed = json::parse(text);
+    (void)parsed;
+  } catch (const json::parse_error& e) {
+    byte = e.byte;
+    const std::string msg = e.what();
+    const auto colon = msg.rfind(": ");
+    if (colon != std::string::npos) what = msg.substr(colon + 2);
+  }
+  std::size_t line = 1, column = 1;
+  for (std::size_t i = 0; i + 1 < byte && i < text.size(); ++i) {
+    if (text[i] == '\n') {
+      ++line;
+      column = 1;
+    } else {
+      ++column;
+    }
+  }
+  return Error{ErrorCode::kMalformed, fmt::format("{}:{}:{}: {}", name, line, column, what)};
+}
+
+}  // namespace
+
 Result<std::vector<Case>> parse_cases(std::string_view text, std::string_view name) {
   std::vector<json> docs;
   const json whole = json::parse(text, nullptr, false);
@@ -387,20 +422,29 @@ Result<std::vector<Case>> parse_cases(std::string_view text, std::string_view na
       pos = nl == std::string_view::npos ? text.size() + 1 : nl + 1;
       if (l.find_first_not_of(" \t\r") == std::string_view::npos) continue;
       const json one = json::parse(l, nullptr, false);
-      if (one.is_discarded())
+      if (one.is_discarded()) {
+        // The first line is not a case by itself: the file is one JSON document spread over
+        // lines, and the error is where that document breaks.
+        if (docs.empty()) return tl::unexpected(where_broken(text, name));
         return make_error(ErrorCode::kMalformed,
                           fmt::format("{}:{}: not JSON (a file holds one case, an array of cases "
                                       "or one case per line)",
                                       name, line));
+      }
       docs.push_back(one);
     }
   }
   if (docs.empty())
     return make_error(ErrorCode::kMalformed, fmt::format("{}: no case in it", name));
   std::vector<Case> out;
+  std::map<std::string, std::size_t> seen;
   for (std::size_t i = 0; i < docs.size(); ++i) {
     auto c = case_from_json(docs[i], fmt::format("{}: case {}", name, i + 1));
     if (!c) return tl::unexpected(c.error());
+    if (const auto [it, fresh] = seen.emplace(c->id, i + 1); !fresh)
+      return make_error(ErrorCode::kMalformed,
+                        fmt::format("{}: case {}: \"id\": \"{}\" is also case {} of this file",
+                                    name, i + 1, c->id, it->second));
     out.push_back(std::move(*c));
   }
   return out;

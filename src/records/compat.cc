@@ -15,8 +15,11 @@ namespace {
 
 std::string or_unknown(const std::string& s) { return s.empty() ? "?" : s; }
 
-// A CSV field: quoted when it holds a separator, a quote or a line break.
-std::string csv(const std::string& s) {
+// A CSV field: quoted when it holds a separator, a quote or a line break. A field a spreadsheet
+// would run as a formula (= + - @ first) is prefixed with ' so it stays text.
+std::string csv(std::string s) {
+  if (!s.empty() && std::string_view("=+-@\t\r").find(s.front()) != std::string_view::npos)
+    s.insert(0, 1, '\'');
   if (s.find_first_of(",\"\n\r") == std::string::npos) return s;
   std::string out = "\"";
   for (char c : s) {
@@ -76,7 +79,9 @@ std::vector<CompatRow> compatibility(const std::vector<Case>& cases) {
     const int n = ++counts[key];
     for (std::size_t l = 0; l < 5; ++l)
       r.minutes_by_layer[l] += (c.minutes_by_layer[l] - r.minutes_by_layer[l]) / n;  // running mean
-    if (!c.fix.empty() && std::find(r.fixes.begin(), r.fixes.end(), c.fix) == r.fixes.end())
+    // Only a fix that worked is worth repeating.
+    if (c.outcome == Outcome::kFixed && !c.fix.empty() &&
+        std::find(r.fixes.begin(), r.fixes.end(), c.fix) == r.fixes.end())
       r.fixes.push_back(c.fix);
     if (!c.symptom.empty() &&
         std::find(r.symptoms.begin(), r.symptoms.end(), c.symptom) == r.symptoms.end())

@@ -2,7 +2,11 @@
 
 #include <algorithm>
 #include <array>
+#include <cmath>
+#include <limits>
 #include <numeric>
+
+#include "bmslink/diagnosis/checks.h"
 
 namespace bmslink::records {
 namespace {
@@ -18,6 +22,45 @@ json mean_median(std::vector<double> v) {
   return {{"mean", mean}, {"median", median}, {"n", n}};
 }
 
+// A failed check counts as confirming only when it confirms the case's root cause: a case may
+// record other fails (a capture finding, a second problem) that did not settle it. Checks the
+// catalogue does not know are taken at their word.
+bool confirms_root(const CaseCheck& ch, const Case& c) {
+  static const auto catalogue = diagnosis::CheckCatalogue::builtin();
+  if (ch.verdict != "fail") return false;
+  if (!c.root_cause) return false;
+  const auto* check = catalogue ? catalogue->find(ch.check) : nullptr;
+  if (check == nullptr) return true;
+  return check->confirms == *c.root_cause ||
+         std::find(check->capture_confirms.begin(), check->capture_confirms.end(), *c.root_cause) !=
+             check->capture_confirms.end();
+}
+
+struct CheckTally {
+  std::size_t confirmed = 0;
+  double minutes = 0;
+  std::size_t done = 0;
+};
+
+// Confirmed causes per minute spent; a check that confirmed causes at no cost (decided by a
+// capture) is infinitely cheap.
+double rate(const CheckTally& t) {
+  if (t.minutes > 0) return static_cast<double>(t.confirmed) / t.minutes;
+  return t.confirmed > 0 ? std::numeric_limits<double>::infinity() : 0.0;
+}
+
+std::map<std::string, CheckTally> tally_checks(const std::vector<Case>& cases) {
+  std::map<std::string, CheckTally> checks;
+  for (const auto& c : cases)
+    for (const auto& ch : c.checks) {
+      auto& t = checks[ch.check];
+      ++t.done;
+      t.minutes += ch.minutes;
+      if (confirms_root(ch, c)) ++t.confirmed;
+    }
+  return checks;
+}
+
 }  // namespace
 
 json compute_stats(const std::vector<Case>& cases) {
@@ -30,12 +73,6 @@ json compute_stats(const std::vector<Case>& cases) {
   std::array<std::vector<double>, 5> minutes{};
   std::map<std::string, std::vector<double>> by_cause_minutes;
   std::map<int, std::size_t> within = {{15, 0}, {30, 0}, {50, 0}};
-  struct CheckTally {
-    std::size_t confirmed = 0;
-    double minutes = 0;
-    std::size_t done = 0;
-  };
-  std::map<std::string, CheckTally> checks;
   for (const auto& c : cases) {
     if (c.root_cause) {
       const std::string id(diagnosis::cause_id(*c.root_cause));
@@ -51,13 +88,8 @@ json compute_stats(const std::vector<Case>& cases) {
     if (c.outcome == Outcome::kFixed)
       for (auto& [limit, count] : within)
         if (c.total_minutes() <= limit) ++count;
-    for (const auto& ch : c.checks) {
-      auto& t = checks[ch.check];
-      ++t.done;
-      t.minutes += ch.minutes;
-      if (ch.verdict == "fail") ++t.confirmed;
-    }
   }
+  const auto checks = tally_checks(cases);
   json layers = json::object(), yield = json::object(), cumulative = json::object(),
        minutes_by_layer = json::object();
   double sum = 0;
@@ -75,22 +107,20 @@ json compute_stats(const std::vector<Case>& cases) {
   json solved = json::object();
   for (const auto& [limit, count] : within)
     solved[std::to_string(limit)] = n > 0 ? static_cast<double>(count) / n : 0.0;
-  // Checks by confirmed causes per minute spent on them; checks nobody spent time on last.
+  // Checks by confirmed causes per minute spent on them.
   std::vector<std::pair<std::string, CheckTally>> order(checks.begin(), checks.end());
-  auto rate = [](const CheckTally& t) {
-    return t.minutes > 0 ? static_cast<double>(t.confirmed) / t.minutes : 0.0;
-  };
   std::stable_sort(order.begin(), order.end(), [&](const auto& a, const auto& b) {
     if (rate(a.second) != rate(b.second)) return rate(a.second) > rate(b.second);
     return a.second.confirmed > b.second.confirmed;
   });
   json check_order = json::array();
   for (const auto& [id, t] : order)
-    check_order.push_back({{"check", id},
-                           {"confirmed", t.confirmed},
-                           {"done", t.done},
-                           {"minutes", t.minutes},
-                           {"confirmed_per_minute", rate(t)}});
+    check_order.push_back(
+        {{"check", id},
+         {"confirmed", t.confirmed},
+         {"done", t.done},
+         {"minutes", t.minutes},
+         {"confirmed_per_minute", std::isinf(rate(t)) ? json(nullptr) : json(rate(t))}});
   return {{"cases", cases.size()},
           {"by_cause", by_cause},
           {"by_layer", layers},
@@ -112,6 +142,18 @@ std::map<diagnosis::Cause, double> cause_weights(const std::vector<Case>& cases)
     if (c.root_cause) out[*c.root_cause] += 1;
   }
   if (closed < kMinClosedForOrder) return {};
+  return out;
+}
+
+std::map<std::string, double> check_rates(const std::vector<Case>& cases) {
+  const auto closed = static_cast<std::size_t>(std::count_if(
+      cases.begin(), cases.end(), [](const Case& c) { return c.closed.has_value(); }));
+  if (closed < kMinClosedForOrder) return {};
+  std::vector<Case> done;
+  for (const auto& c : cases)
+    if (c.closed) done.push_back(c);
+  std::map<std::string, double> out;
+  for (const auto& [id, t] : tally_checks(done)) out[id] = rate(t);
   return out;
 }
 

@@ -173,7 +173,10 @@ class SqliteStore final : public Store {
       return error("delete");
     }
     const bool removed = sqlite3_changes(db_) > 0;
-    if (auto ok = exec("COMMIT"); !ok) return tl::unexpected(ok.error());
+    if (auto ok = exec("COMMIT"); !ok) {
+      exec("ROLLBACK");
+      return tl::unexpected(ok.error());
+    }
     return removed;
   }
 
@@ -487,6 +490,22 @@ std::string default_store_url() {
   return "sqlite://" + dir + "/bmslink.db";
 }
 
+// postgresql://user:secret@host/db -> postgresql://user:***@host/db, and password=... in a
+// query string: the URL is printed in messages and written into reports.
+std::string redact_password(std::string url) {
+  const auto scheme = url.find("://");
+  const auto at = url.find('@', scheme == std::string::npos ? 0 : scheme + 3);
+  if (scheme != std::string::npos && at != std::string::npos) {
+    const auto colon = url.find(':', scheme + 3);
+    if (colon != std::string::npos && colon < at) url.replace(colon + 1, at - colon - 1, "***");
+  }
+  for (auto p = url.find("password="); p != std::string::npos; p = url.find("password=", p + 1)) {
+    const auto end = url.find('&', p);
+    url.replace(p + 9, (end == std::string::npos ? url.size() : end) - p - 9, "***");
+  }
+  return url;
+}
+
 Result<std::unique_ptr<Store>> open_store(std::string_view url) {
   const std::string u(url);
   if (u.starts_with("postgresql://") || u.starts_with("postgres://")) {
@@ -495,9 +514,10 @@ Result<std::unique_ptr<Store>> open_store(std::string_view url) {
       std::string msg = PQerrorMessage(conn);
       PQfinish(conn);
       while (!msg.empty() && (msg.back() == '\n' || msg.back() == ' ')) msg.pop_back();
-      return make_error(ErrorCode::kIo, fmt::format("{}: cannot connect: {}", u, msg));
+      return make_error(ErrorCode::kIo,
+                        fmt::format("{}: cannot connect: {}", redact_password(u), msg));
     }
-    auto store = std::make_unique<PgStore>(conn, u);
+    auto store = std::make_unique<PgStore>(conn, redact_password(u));
     if (auto ok = store->init(); !ok) return tl::unexpected(ok.error());
     return std::unique_ptr<Store>(std::move(store));
   }
@@ -517,6 +537,8 @@ Result<std::unique_ptr<Store>> open_store(std::string_view url) {
     sqlite3_close(db);
     return make_error(ErrorCode::kIo, fmt::format("{}: cannot open: {}", path, msg));
   }
+  // Before any statement: two processes opening a new file at once wait instead of failing.
+  sqlite3_busy_timeout(db, 30000);
   auto store = std::make_unique<SqliteStore>(db, "sqlite://" + path);
   if (auto ok = store->init(); !ok) return tl::unexpected(ok.error());
   return std::unique_ptr<Store>(std::move(store));

@@ -199,16 +199,22 @@ std::string cause_words(const records::Case& c) {
                      diagnosis::cause_id(*c.root_cause));
 }
 
-// The check that confirmed the cause, for its plain-words explanation.
+// The check that confirmed the root cause, for its plain-words explanation: a failed check of
+// the case that stands for that cause, else the catalogue's check for it.
 const diagnosis::Check* confirming(const records::Case& c, const diagnosis::CheckCatalogue* cat) {
-  if (cat == nullptr) return nullptr;
+  if (cat == nullptr || !c.root_cause) return nullptr;
   for (const auto& ch : c.checks)
     if (ch.verdict == "fail")
-      if (const auto* found = cat->find(ch.check)) return found;
-  if (c.root_cause)
-    for (const auto& ch : cat->checks())
-      if (ch.confirms == *c.root_cause) return &ch;
+      if (const auto* found = cat->find(ch.check); found && found->confirms == *c.root_cause)
+        return found;
+  for (const auto& ch : cat->checks())
+    if (ch.confirms == *c.root_cause) return &ch;
   return nullptr;
+}
+
+// "over 24 h" when the hours are known.
+std::string over_hours(const records::Case& c) {
+  return c.verification.hours ? fmt::format(" over {:g} h", *c.verification.hours) : "";
 }
 
 std::string show_value(const nlohmann::json& v) {
@@ -337,9 +343,20 @@ std::string case_report(const records::Case& c, CaseReportKind kind, CaseReportF
       for (const auto& cap : c.captures) {
         std::vector<std::string> items;
         for (const auto& f : cap.findings)
-          if (f.is_object())
-            items.push_back(fmt::format("{} {}: {}", field(f, "severity"), field(f, "cause"),
-                                        field(f, "title")));
+          if (f.is_object()) {
+            std::vector<std::string> evidence;
+            if (f.contains("evidence") && f["evidence"].is_array())
+              for (const auto& e : f["evidence"]) {
+                if (e.is_string()) evidence.push_back(e.get<std::string>());
+                if (e.is_object() && !field(e, "text").empty())
+                  evidence.push_back(field(e, "text"));
+              }
+            std::string item = fmt::format("{} {}: {}", field(f, "severity"), field(f, "cause"),
+                                           field(f, "title"));
+            if (!evidence.empty()) item += fmt::format(" \u2014 {}", fmt::join(evidence, "; "));
+            if (!field(f, "fix").empty()) item += ". Fix: " + field(f, "fix");
+            items.push_back(std::move(item));
+          }
         d.text(fmt::format("{} (sha256 {})", cap.file, cap.sha256.substr(0, 16)));
         d.list(items);
       }
@@ -349,8 +366,8 @@ std::string case_report(const records::Case& c, CaseReportKind kind, CaseReportF
            (c.layer ? fmt::format(", layer {}", *c.layer) : std::string()));
     d.text("Fix: " + (c.fix.empty() ? std::string("-") : c.fix));
     if (c.verification.uptime_share)
-      d.text(fmt::format("Verification: complete BMS set in {:.2f} % of the time over {:g} h",
-                         *c.verification.uptime_share * 100, c.verification.hours.value_or(0)));
+      d.text(fmt::format("Verification: complete BMS set in {:.2f} % of the time{}",
+                         *c.verification.uptime_share * 100, over_hours(c)));
     if (c.outcome == records::Outcome::kHardcoded) hardcoded_blocks(c, d, false);
     d.text(c.notes.empty() ? "" : "Notes: " + c.notes);
   } else if (kind == CaseReportKind::kCustomer) {
@@ -376,7 +393,7 @@ std::string case_report(const records::Case& c, CaseReportKind kind, CaseReportF
           "their answer.");
     else
       d.text("The work is still in progress.");
-    if (c.outcome == records::Outcome::kFixed) {
+    if (c.outcome == records::Outcome::kFixed && c.layer) {
       d.heading("Why it should not come back");
       d.text(stays_fixed(c));
     }
@@ -393,10 +410,13 @@ std::string case_report(const records::Case& c, CaseReportKind kind, CaseReportF
               "empty"});
     if (c.verification.uptime_share) {
       d.heading("What the monitoring showed");
-      d.text(
-          fmt::format("Over {:g} hours after the work, the battery's messages reached the "
-                      "inverter {:.1f} % of the time.",
-                      c.verification.hours.value_or(0), *c.verification.uptime_share * 100));
+      d.text(c.verification.hours
+                 ? fmt::format("Over {:g} hours after the work, the battery's messages reached "
+                               "the inverter {:.1f} % of the time.",
+                               *c.verification.hours, *c.verification.uptime_share * 100)
+                 : fmt::format("After the work, the battery's messages reached the inverter "
+                               "{:.1f} % of the time.",
+                               *c.verification.uptime_share * 100));
     }
     if (c.outcome == records::Outcome::kHardcoded) hardcoded_blocks(c, d, true);
   } else {

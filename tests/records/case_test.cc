@@ -116,6 +116,32 @@ TEST(ParseCases, OneAnArrayOrJsonLinesAllOrNothing) {
   EXPECT_FALSE(parse_cases("", "empty.json"));
 }
 
+TEST(ParseCases, TheSameIdTwiceInOneFileIsRefusedNamingBoth) {
+  auto r = parse_cases(json::array({minimal("a"), minimal("b"), minimal("a")}).dump(), "f.json");
+  ASSERT_FALSE(r);
+  EXPECT_NE(r.error().message.find("f.json: case 3: \"id\": \"a\" is also case 1"),
+            std::string::npos)
+      << r.error().message;
+}
+
+TEST(ParseCases, APrettyPrintedFileWithASyntaxErrorIsReportedWhereItBreaks) {
+  // Line 3, after "opened": the comma is missing before "symptom".
+  const std::string text =
+      "{\n  \"id\": \"x\",\n  \"opened\": \"2026-12-01T14:00:00Z\"\n  \"symptom\": \"F58\"\n}\n";
+  auto r = parse_cases(text, "pretty.json");
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().message.rfind("pretty.json:4:", 0), 0u) << r.error().message;
+}
+
+TEST(CaseJson, ARootCauseWithoutItsLayerGetsTheCausesLayer) {
+  json j = minimal();
+  j["root_cause"] = "cable_unsuitable";
+  auto c = case_from_json(j, "case 1");
+  ASSERT_TRUE(c);
+  ASSERT_TRUE(c->layer);
+  EXPECT_EQ(*c->layer, 3);
+}
+
 TEST(IsoUtc, AcceptsZuluAndOffsetZeroOnly) {
   EXPECT_TRUE(is_iso_utc("2026-12-01T14:00:00Z"));
   EXPECT_TRUE(is_iso_utc("2026-12-01T14:00:00.250Z"));

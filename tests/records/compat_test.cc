@@ -1,6 +1,7 @@
 // The compatibility matrix: pairs grouped as installers mean them (case and spacing aside), counted
 // by outcome with their causes, mean minutes per layer, and written safely as CSV and Markdown.
 #include "bmslink/records/compat.h"
+#include "bmslink/records/store.h"
 
 #include <gtest/gtest.h>
 
@@ -51,6 +52,23 @@ TEST(Compat, GroupsSpellingsOfOnePairAndCountsOutcomesAndCauses) {
   EXPECT_TRUE(us2000.causes.empty());
 }
 
+TEST(Compat, OnlyFixesThatWorkedAreListed) {
+  auto fixed = make("a", "B", "I", Outcome::kFixed, std::nullopt, {});
+  fixed.fix = "terminator fitted";
+  auto escalated = make("b", "B", "I", Outcome::kEscalated, std::nullopt, {});
+  escalated.fix = "swapped the cable (did not help)";
+  const auto rows = compatibility({fixed, escalated});
+  ASSERT_EQ(rows.size(), 1U);
+  EXPECT_EQ(rows[0].fixes, std::vector<std::string>{"terminator fitted"});
+}
+
+TEST(Compat, ACsvCellASpreadsheetWouldRunStaysText) {
+  const auto csv = compat_csv(compatibility(
+      {make("a", "=HYPERLINK(\"x\")", "@SUM(1)", Outcome::kFixed, std::nullopt, {})}));
+  EXPECT_NE(csv.find("\"'=HYPERLINK(\"\"x\"\")\""), std::string::npos) << csv;
+  EXPECT_NE(csv.find(",'@SUM(1),"), std::string::npos) << csv;
+}
+
 TEST(Compat, CsvQuotesAndMarkdownEscapesWhatInstallersType) {
   auto c = make("a", "Box, \"HV\"", "X|<b>*", Outcome::kFixed, std::nullopt, {});
   const auto rows = compatibility({c});
@@ -59,6 +77,22 @@ TEST(Compat, CsvQuotesAndMarkdownEscapesWhatInstallersType) {
   const auto md = compat_markdown(rows);
   EXPECT_NE(md.find("| Box, \"HV\" (V1.4) | X\\|\\<b\\>\\* (2.1) | 1 | 0 | 0 |"), std::string::npos)
       << md;
+}
+
+}  // namespace
+}  // namespace bmslink::records
+
+namespace bmslink::records {
+namespace {
+
+TEST(StoreUrl, APasswordNeverShows) {
+  EXPECT_EQ(redact_password("postgresql://tech:s3cret@db.local:5432/bmslink"),
+            "postgresql://tech:***@db.local:5432/bmslink");
+  EXPECT_EQ(redact_password("postgresql://db.local/bmslink?user=t&password=s3cret&sslmode=require"),
+            "postgresql://db.local/bmslink?user=t&password=***&sslmode=require");
+  EXPECT_EQ(redact_password("postgresql://tech@db.local/bmslink"),
+            "postgresql://tech@db.local/bmslink");
+  EXPECT_EQ(redact_password("sqlite:///home/a/b.db"), "sqlite:///home/a/b.db");
 }
 
 }  // namespace

@@ -121,8 +121,8 @@ with tempfile.TemporaryDirectory() as tmp:
     exported = {c['id']: c for c in json.load(open(exp))}
     for c in cases:
         e = exported[c['id']]
-        check(e['root_cause'] == c['root_cause'] and e['minutes_by_layer'] == {k: float(v) for k, v in c['minutes_by_layer'].items()} or
-              e['minutes_by_layer'] == c['minutes_by_layer'], 'export of %s' % c['id'])
+        check(e['root_cause'] == c['root_cause'] and
+              e['minutes_by_layer'] == {k: float(v) for k, v in c['minutes_by_layer'].items()}, 'export of %s' % c['id'])
         check(e['total_minutes'] == sum(c['minutes_by_layer'].values()), 'total of %s' % c['id'])
     # Re-importing the export into a second store gives the same export.
     db2 = os.path.join(tmp, 'r2.db')
@@ -204,6 +204,24 @@ with tempfile.TemporaryDirectory() as tmp:
     check(c['root_cause'] == 'termination_fault' and c['layer'] == 2 and len(c['captures']) == 1 and
           c['captures'][0]['sha256'] == sha and c['captures'][0]['file'] == 'site.log', 'case after: %r' % c['captures'])
     check(os.path.exists(os.path.join(tmp, 'captures', sha)), 'capture kept beside the database by its hash')
+
+    # Every field can be set from the command line; close refuses to leave a case open; a date
+    # not written as YYYY-MM-DD is refused rather than silently selecting the wrong cases.
+    r = run('case', 'new', '--db', gdb, '--id', 'hc-1', '--bms-count', '2', '--energy-kwh', '7.1',
+            '--site', 'Barn', '--bms-model', 'X')
+    check(r.returncode == 0, 'new with count and energy: ' + r.stderr)
+    r = run('case', 'update', 'hc-1', '--db', gdb, '--hardcoded', 'charge_voltage_v=56.0',
+            '--hardcoded', 'mode=lead-acid', '--site', 'Barn 2')
+    c = json.loads(run('case', 'show', 'hc-1', '--db', gdb).stdout)
+    check(r.returncode == 0 and c['hardcoded'] == {'charge_voltage_v': 56.0, 'mode': 'lead-acid'} and
+          c['bms']['count'] == 2 and c['bms']['energy_kwh'] == 7.1 and c['site']['name'] == 'Barn 2',
+          'update sets hardcoded settings and site: %r %s' % (c, r.stderr))
+    r = run('case', 'close', 'hc-1', '--db', gdb, '--outcome', 'open')
+    check(r.returncode == 2 and 'needs --outcome' in r.stderr, 'close --outcome open refused')
+    r = run('case', 'list', '--db', gdb, '--since', '2026-7-1')
+    check(r.returncode == 2 and 'YYYY-MM-DD' in r.stderr, '--since 2026-7-1 refused: ' + r.stderr)
+    r = run('case', 'update', 'hc-1', '--db', gdb, '--hardcoded', '=5')
+    check(r.returncode == 2 and 'SETTING=VALUE' in r.stderr, 'a bad --hardcoded is refused')
 
     # report: the session recorded above, closed, in each kind and format.
     r = run('case', 'close', 'site-7', '--db', gdb, '--outcome', 'fixed', '--fix', 'Terminator fitted at the inverter',

@@ -3,6 +3,8 @@
 // by hand from the fixture.
 #include "bmslink/records/stats.h"
 
+#include <cmath>
+
 #include <gtest/gtest.h>
 
 namespace bmslink::records {
@@ -89,6 +91,60 @@ TEST(Stats, TheFieldGuidesHundredCallsComeBackExactly) {
   EXPECT_EQ(w.at(Cause::kInverterProtocolMismatch), 43);
   const auto all = field_guide_cases();
   EXPECT_TRUE(cause_weights(std::vector<Case>(all.begin(), all.begin() + 19)).empty());
+}
+
+// Twenty closed termination cases: each recorded a failed l1.protocol_setting that did not settle
+// it (the root cause is termination) and the failing l2.termination (3 min in the catalogue, 4
+// recorded), and a capture-decided l2.ack fail at 0 minutes in five of them.
+std::vector<Case> termination_cases(std::size_t n) {
+  std::vector<Case> out;
+  for (std::size_t i = 0; i < n; ++i) {
+    Case c;
+    c.id = "t-" + std::to_string(i);
+    c.opened = "2026-02-01T08:00:00Z";
+    c.closed = "2026-02-01T09:00:00Z";
+    c.root_cause = Cause::kTerminationFault;
+    c.layer = 2;
+    c.outcome = Outcome::kFixed;
+    c.checks.push_back({"l1.protocol_setting", 1, nlohmann::json::object(), "fail", 2});
+    c.checks.push_back({"l2.termination", 2, nlohmann::json::object(), "fail", 4});
+    if (i < 5) c.checks.push_back({"l2.ack", 2, nlohmann::json::object(), "fail", 0});
+    out.push_back(std::move(c));
+  }
+  return out;
+}
+
+TEST(Stats, ACheckConfirmsOnlyTheRootCauseItStandsFor) {
+  const auto s = compute_stats(termination_cases(20));
+  // l2.ack (no_ack) is not the termination fault: 0 confirmed; l1.protocol_setting neither.
+  // l2.termination: 20 confirmed in 80 min = 0.25 per minute, first.
+  ASSERT_EQ(s["check_order"].size(), 3u);
+  EXPECT_EQ(s["check_order"][0]["check"], "l2.termination");
+  EXPECT_DOUBLE_EQ(s["check_order"][0]["confirmed_per_minute"].get<double>(), 0.25);
+  EXPECT_EQ(s["check_order"][0]["confirmed"], 20);
+  for (std::size_t i = 1; i < 3; ++i) EXPECT_EQ(s["check_order"][i]["confirmed"], 0);
+}
+
+TEST(Stats, ACheckThatConfirmsAtNoCostComesFirstWithNoFiniteRate) {
+  auto cases = termination_cases(20);
+  // A capture-decided check of the termination cause: confirmed 3 times at 0 minutes.
+  for (std::size_t i = 0; i < 3; ++i)
+    cases[i].checks.push_back({"my.capture_check", 2, nlohmann::json::object(), "fail", 0});
+  const auto s = compute_stats(cases);
+  EXPECT_EQ(s["check_order"][0]["check"], "my.capture_check");
+  EXPECT_TRUE(s["check_order"][0]["confirmed_per_minute"].is_null());
+  const auto rates = check_rates(cases);
+  EXPECT_TRUE(std::isinf(rates.at("my.capture_check")));
+  EXPECT_DOUBLE_EQ(rates.at("l2.termination"), 0.25);
+  EXPECT_DOUBLE_EQ(rates.at("l1.protocol_setting"), 0.0);
+}
+
+TEST(Stats, CheckRatesNeedTwentyClosedCases) {
+  EXPECT_TRUE(check_rates(termination_cases(19)).empty());
+  auto cases = termination_cases(25);
+  for (std::size_t i = 0; i < 6; ++i) cases[i].closed.reset();  // 19 closed
+  EXPECT_TRUE(check_rates(cases).empty());
+  EXPECT_FALSE(check_rates(termination_cases(20)).empty());
 }
 
 TEST(Stats, EmptyIsZeroesNotNaN) {

@@ -91,11 +91,15 @@ struct GuidedOptions {
   const std::vector<Finding>* findings = nullptr;
   // The company's own cause counts (records), replacing the field guide's breakdown in ordering.
   std::map<Cause, double> cause_weights;
+  // The company's own check order (records::check_rates): check id -> confirmed causes per minute.
+  // A check it holds is ordered by it; the others by the field guide's likelihood per minute.
+  std::map<std::string, double> check_rates;
 };
 
 // The checks in the order the method takes them: layer, then likelihood per minute.
 std::vector<const Check*> ordered_checks(const CheckCatalogue& catalogue,
-                                         const std::map<Cause, double>& cause_weights = {});
+                                         const std::map<Cause, double>& cause_weights = {},
+                                         const std::map<std::string, double>& check_rates = {});
 
 GuidedResult run_guided(const CheckCatalogue& catalogue, const KnowledgeBase& kb,
                         const Answers& answers, const GuidedOptions& options = {});

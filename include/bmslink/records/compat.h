@@ -20,7 +20,7 @@ struct CompatRow {
   int worked = 0, failed = 0, hardcoded = 0, open = 0;
   std::map<std::string, int> causes;
   std::array<double, 5> minutes_by_layer{};  // mean over the pair's cases
-  std::vector<std::string> fixes;            // distinct, in case order
+  std::vector<std::string> fixes;            // of the fixed cases, distinct, in case order
   std::vector<std::string> symptoms;         // distinct, in case order
 };
 

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <map>
+#include <string>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -18,7 +19,12 @@ constexpr std::size_t kMinClosedForOrder = 20;
 
 nlohmann::json compute_stats(const std::vector<Case>& cases);
 
-// Root causes of the closed cases, for diagnose's ordering; empty under kMinClosedForOrder.
+// The check order the closed cases teach: check id -> confirmed root causes per minute spent on
+// it (infinite for a check that confirmed at no cost), what `diagnose` orders by in place of the
+// field guide's likelihoods; empty under kMinClosedForOrder closed cases.
+std::map<std::string, double> check_rates(const std::vector<Case>& cases);
+
+// Root causes of the closed cases; empty under kMinClosedForOrder.
 std::map<diagnosis::Cause, double> cause_weights(const std::vector<Case>& cases);
 
 }  // namespace bmslink::records

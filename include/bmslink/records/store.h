@@ -44,6 +44,9 @@ Result<std::unique_ptr<Store>> open_store(std::string_view url);
 // ~/.local/share/bmslink/bmslink.db (the directory is created).
 std::string default_store_url();
 
+// The URL with any password replaced by "***" (what Store::url() returns for PostgreSQL).
+std::string redact_password(std::string url);
+
 // The schema as migrations, in order; a store's schema_version() is how many it has applied.
 const std::vector<std::string_view>& schema_migrations();
 

@@ -1,0 +1,77 @@
+// A guided diagnosis kept in a case as it goes, and a case's answers to resume from: what
+// `bmslink diagnose --case` and the web console's guided checks share.
+#include "bmslink/records/session.h"
+
+#include <algorithm>
+
+namespace bmslink::records {
+
+// The session as the case records it: every check taken with the answers it used, its verdict
+// and minutes, the minutes per layer, the cause and fix when confirmed.
+void record_session(Case& c, const diagnosis::CheckCatalogue& cat, const diagnosis::Answers& a,
+                    const diagnosis::GuidedResult& r) {
+  c.checks.clear();
+  for (const auto& v : r.verdicts) {
+    const auto* check = cat.find(v.check);
+    if (v.verdict == diagnosis::Verdict::kUnknown && !v.from_capture) {
+      bool answered = false;
+      for (const auto& k : check ? check->inputs : std::vector<std::string>{})
+        answered |= a.has(k) || a.not_known.count(k) > 0;
+      if (!answered) continue;  // not reached yet
+    }
+    if (v.verdict == diagnosis::Verdict::kSkipped && !v.from_capture) continue;
+    CaseCheck cc;
+    cc.check = v.check;
+    cc.layer = diagnosis::layer_number(v.layer);
+    cc.verdict = std::string(diagnosis::verdict_name(v.verdict));
+    if (check) {
+      std::vector<std::string> keys = check->inputs;
+      keys.insert(keys.end(), check->optional_inputs.begin(), check->optional_inputs.end());
+      for (const auto& k : keys) {
+        if (auto it = a.values.find(k); it != a.values.end()) cc.inputs[k] = it->second;
+        if (a.not_known.count(k)) cc.inputs[k] = nullptr;
+      }
+      const auto m = a.minutes.find(v.check);
+      const bool decided =
+          v.verdict == diagnosis::Verdict::kPass || v.verdict == diagnosis::Verdict::kFail;
+      cc.minutes = m != a.minutes.end()         ? m->second
+                   : decided && !v.from_capture ? check->minutes
+                                                : 0;
+    }
+    c.checks.push_back(std::move(cc));
+  }
+  // Minutes typed with `case update --minutes` (travel, a second visit) are not lost to a
+  // session that counted fewer.
+  for (std::size_t i = 0; i < 5; ++i)
+    c.minutes_by_layer[i] = std::max(c.minutes_by_layer[i], r.minutes[i]);
+  if (r.confirmed) {
+    c.root_cause = *r.confirmed;
+    c.layer = r.layer ? std::optional<int>(diagnosis::layer_number(*r.layer)) : std::nullopt;
+    if (c.fix.empty()) c.fix = r.fix;
+  }
+  if (!a.bms_model.empty()) c.bms.model = a.bms_model;
+  if (!a.inverter_model.empty()) c.inverter.model = a.inverter_model;
+  if (!a.bms_firmware.empty()) c.bms.firmware = a.bms_firmware;
+  if (!a.inverter_firmware.empty()) c.inverter.firmware = a.inverter_firmware;
+}
+
+// What a case already holds, as answers to resume from.
+void resume_answers(const Case& c, diagnosis::Answers& a) {
+  for (const auto& ch : c.checks) {
+    // The minutes the technician gave a check stay with it.
+    if (ch.minutes > 0 && !a.minutes.count(ch.check)) a.minutes[ch.check] = ch.minutes;
+    if (!ch.inputs.is_object()) continue;
+    for (const auto& [k, v] : ch.inputs.items()) {
+      if (v.is_null())
+        a.not_known.insert(k);
+      else if (!a.has(k))
+        a.values[k] = v;
+    }
+  }
+  if (a.bms_model.empty()) a.bms_model = c.bms.model;
+  if (a.inverter_model.empty()) a.inverter_model = c.inverter.model;
+  if (a.bms_firmware.empty()) a.bms_firmware = c.bms.firmware;
+  if (a.inverter_firmware.empty()) a.inverter_firmware = c.inverter.firmware;
+}
+
+}  // namespace bmslink::records
