@@ -2,10 +2,13 @@
 SAMPLE ?= data/samples/pylontech_session.log
 JOBS ?= $(shell nproc)
 
-.PHONY: run test build build-asan bootstrap node-deps format format-check fuzz bench clean
+.PHONY: run test build build-asan bootstrap node-deps web format format-check fuzz bench clean
 
+# The web console on http://127.0.0.1:8080/ with the embedded SQLite records; the first start
+# loads a demo case with the bundled sample capture. PORT=... to change the port.
+PORT ?= 8080
 run: bootstrap build
-	./build/bmslink analyze $(SAMPLE)
+	./build/bmslink serve --port $(PORT) --samples $(SAMPLE)
 
 test: bootstrap format-check build build-asan node-deps
 	ctest --preset release -j $(JOBS)
@@ -19,11 +22,16 @@ node-deps:
 	cd tests/oracle/candied && npm ci --no-audit --no-fund --loglevel=error
 	cd tests/browser && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund --loglevel=error
 
-build:
+# The front end (TypeScript, Vite; locked in web/package-lock.json) into web/dist, which the
+# server compiles in.
+web:
+	cd web && npm ci --no-audit --no-fund --loglevel=error && npm run build --silent
+
+build: web
 	cmake --preset release >/dev/null
 	cmake --build --preset release -j $(JOBS)
 
-build-asan:
+build-asan: web
 	cmake --preset asan >/dev/null
 	cmake --build --preset asan -j $(JOBS)
 

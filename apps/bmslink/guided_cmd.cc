@@ -475,26 +475,14 @@ int cmd_devices(const GuidedArgs& args, const std::string& query) {
   CheckCatalogue cat;
   KnowledgeBase kb;
   if (!load(args, cat, kb)) return kInput;
-  nlohmann::json out = {{"protocols", nlohmann::json::array()},
-                        {"inverters", nlohmann::json::array()},
-                        {"batteries", nlohmann::json::array()}};
   const diagnosis::DeviceInfo* inv = query.empty() ? nullptr : kb.find_inverter(query);
   const diagnosis::DeviceInfo* bat = query.empty() ? nullptr : kb.find_battery(query);
-  for (const auto& p : kb.protocols()) {
-    if (!query.empty()) continue;
-    out["protocols"].push_back({{"id", p.id},
-                                {"name", p.name},
-                                {"transport", p.transport},
-                                {"bitrate_kbps", p.bitrate_kbps ? nlohmann::json(*p.bitrate_kbps)
-                                                                : nlohmann::json(nullptr)},
-                                {"aliases", p.aliases},
-                                {"sources", p.sources},
-                                {"confidence", p.confidence}});
+  nlohmann::json out = diagnosis::knowledge_json(kb);
+  if (!query.empty()) {
+    out["protocols"] = nlohmann::json::array();
+    out["inverters"] = inv ? nlohmann::json::array({inv->raw}) : nlohmann::json::array();
+    out["batteries"] = bat ? nlohmann::json::array({bat->raw}) : nlohmann::json::array();
   }
-  for (const auto& d : kb.inverters())
-    if (query.empty() || &d == inv) out["inverters"].push_back(d.raw);
-  for (const auto& d : kb.batteries())
-    if (query.empty() || &d == bat) out["batteries"].push_back(d.raw);
   if (args.json) {
     fmt::print("{}\n", out.dump(2));
     return kOk;

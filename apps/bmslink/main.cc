@@ -35,6 +35,7 @@
 #include "bmslink/sim/site.h"
 #include "guided_cmd.h"
 #include "records_cmd.h"
+#include "serve_cmd.h"
 
 namespace {
 
@@ -847,6 +848,30 @@ int main(int argc, char** argv) try {
   compat_fmt->require_option(0, 1);
   compat->add_option("-o,--output", cpa.output, "Output file");
 
+  auto* serve = app.add_subcommand(
+      "serve", "The web console: cases, guided checks, capture upload, reports, statistics");
+  bmslink::app::ServeArgs sva;
+  serve->add_option("--port", sva.port, "TCP port (default 8080)")->check(CLI::Range(0, 65535));
+  serve->add_option("--bind", sva.bind,
+                    "Address to listen on (default 127.0.0.1: this machine only)");
+  serve->add_option("--db", sva.db, db_help);
+  serve->add_flag("--team", sva.team,
+                  "Team mode: accounts (bmslink user add), sessions, CSRF protection, roles");
+  serve->add_option("--max-upload-mb", sva.max_upload_mb, "Largest capture accepted (2048)")
+      ->check(CLI::PositiveNumber);
+  serve->add_option("--samples", sva.samples,
+                    "Captures analysed into a demo case when the records are empty");
+
+  auto* user = app.add_subcommand("user", "Team-mode accounts");
+  user->require_subcommand(1);
+  auto* user_add = user->add_subcommand(
+      "add", "Add or replace an account; the password is read from standard input");
+  bmslink::app::UserArgs ua;
+  user_add->add_option("NAME", ua.name, "Login name")->required();
+  user_add->add_option("--role", ua.role, "technician (default) or admin")
+      ->check(CLI::IsMember({"technician", "admin"}));
+  user_add->add_option("--db", ua.db, db_help);
+
   auto* help = app.add_subcommand("help", "Show help: 'bmslink help COMMAND' for one command");
   std::vector<std::string> help_topic;
   help->add_option("COMMAND", help_topic, "The command (and subcommand) to explain");
@@ -922,6 +947,8 @@ int main(int argc, char** argv) try {
   if (*stats) return bmslink::app::cmd_stats(sa);
   if (*compat) return bmslink::app::cmd_compat(cpa);
   if (*report) return bmslink::app::cmd_report(ra);
+  if (*serve) return bmslink::app::cmd_serve(sva);
+  if (*user_add) return bmslink::app::cmd_user_add(ua);
   if (*devices) return bmslink::app::cmd_devices(da, device_query);
   if (*hardcode) return bmslink::app::cmd_hardcode(ha);
   if (*simulate) {

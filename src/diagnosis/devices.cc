@@ -410,4 +410,22 @@ const MenuValue* KnowledgeBase::menu_value(const DeviceInfo& inverter, std::stri
   return nullptr;
 }
 
+nlohmann::json knowledge_json(const KnowledgeBase& kb) {
+  nlohmann::json out = {{"protocols", nlohmann::json::array()},
+                        {"inverters", nlohmann::json::array()},
+                        {"batteries", nlohmann::json::array()}};
+  for (const auto& p : kb.protocols())
+    out["protocols"].push_back({{"id", p.id},
+                                {"name", p.name},
+                                {"transport", p.transport},
+                                {"bitrate_kbps", p.bitrate_kbps ? nlohmann::json(*p.bitrate_kbps)
+                                                                : nlohmann::json(nullptr)},
+                                {"aliases", p.aliases},
+                                {"sources", p.sources},
+                                {"confidence", p.confidence}});
+  for (const auto& d : kb.inverters()) out["inverters"].push_back(d.raw);
+  for (const auto& d : kb.batteries()) out["batteries"].push_back(d.raw);
+  return out;
+}
+
 }  // namespace bmslink::diagnosis

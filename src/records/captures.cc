@@ -88,4 +88,80 @@ Result<std::string> keep_capture(const std::string& path, const std::string& dir
   return sha;
 }
 
+struct CaptureKeeper::Hash {
+  std::unique_ptr<EVP_MD_CTX, decltype(&EVP_MD_CTX_free)> ctx{EVP_MD_CTX_new(), EVP_MD_CTX_free};
+};
+
+Result<std::unique_ptr<CaptureKeeper>> CaptureKeeper::open(const std::string& dir) {
+  if (::mkdir(dir.c_str(), 0700) != 0 && errno != EEXIST)
+    return make_error(ErrorCode::kIo,
+                      fmt::format("cannot create {}: {}", dir, std::strerror(errno)));
+  std::unique_ptr<CaptureKeeper> k(new CaptureKeeper());
+  k->hash_ = std::make_unique<Hash>();
+  if (!k->hash_->ctx || EVP_DigestInit_ex(k->hash_->ctx.get(), EVP_sha256(), nullptr) != 1)
+    return make_error(ErrorCode::kIo, "SHA-256 unavailable");
+  k->dir_ = dir;
+  std::string pattern = dir + "/upload.XXXXXX";
+  const int fd = ::mkstemp(pattern.data());
+  if (fd < 0)
+    return make_error(ErrorCode::kIo,
+                      fmt::format("cannot create a file in {}: {}", dir, std::strerror(errno)));
+  k->tmp_ = pattern;
+  k->file_ = ::fdopen(fd, "wb");
+  if (k->file_ == nullptr) {
+    ::close(fd);
+    return make_error(ErrorCode::kIo, fmt::format("cannot write {}", pattern));
+  }
+  return k;
+}
+
+CaptureKeeper::~CaptureKeeper() {
+  if (file_ != nullptr) std::fclose(file_);
+  if (!tmp_.empty()) std::remove(tmp_.c_str());
+}
+
+Result<void> CaptureKeeper::write(std::string_view bytes) {
+  if (file_ == nullptr) return make_error(ErrorCode::kIo, "capture already finished");
+  if (std::fwrite(bytes.data(), 1, bytes.size(), file_) != bytes.size())
+    return make_error(ErrorCode::kIo,
+                      fmt::format("cannot write {}: {}", tmp_, std::strerror(errno)));
+  EVP_DigestUpdate(hash_->ctx.get(), bytes.data(), bytes.size());
+  size_ += bytes.size();
+  return {};
+}
+
+Result<std::string> CaptureKeeper::finish() {
+  if (file_ == nullptr) return make_error(ErrorCode::kIo, "capture already finished");
+  const bool ok = std::fflush(file_) == 0 && ::fsync(::fileno(file_)) == 0;
+  std::fclose(file_);
+  file_ = nullptr;
+  if (!ok) return make_error(ErrorCode::kIo, fmt::format("cannot write {}", tmp_));
+  unsigned char md[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  EVP_DigestFinal_ex(hash_->ctx.get(), md, &len);
+  std::string hex;
+  for (unsigned int i = 0; i < len; ++i) hex += fmt::format("{:02x}", md[i]);
+  const std::string target = dir_ + "/" + hex;
+  struct stat st {};
+  if (::stat(target.c_str(), &st) != 0 && std::rename(tmp_.c_str(), target.c_str()) != 0)
+    return make_error(ErrorCode::kIo,
+                      fmt::format("cannot keep the capture in {}: {}", dir_, std::strerror(errno)));
+  std::remove(tmp_.c_str());  // kept already, or renamed (then this finds nothing)
+  tmp_.clear();
+  return hex;
+}
+
+Result<std::string> kept_capture_path(const std::string& dir, std::string_view sha256) {
+  const bool hex =
+      sha256.size() == 64 && sha256.find_first_not_of("0123456789abcdef") == std::string_view::npos;
+  if (!hex)
+    return make_error(ErrorCode::kInvalidArgument,
+                      "capture id: expected the 64 lower-case hex digits of its SHA-256");
+  const std::string path = dir + "/" + std::string(sha256);
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0)
+    return make_error(ErrorCode::kNotFound, fmt::format("no capture {} is kept", sha256));
+  return path;
+}
+
 }  // namespace bmslink::records

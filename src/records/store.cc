@@ -41,7 +41,12 @@ const std::vector<std::string_view> kMigrations = {
     " sha256 TEXT NOT NULL,"
     " file TEXT NOT NULL,"
     " PRIMARY KEY (case_id, position));"
-    "CREATE INDEX case_captures_sha256 ON case_captures (sha256);"};
+    "CREATE INDEX case_captures_sha256 ON case_captures (sha256);",
+    // 2: team-mode accounts (bmslink serve --team).
+    "CREATE TABLE users ("
+    " name TEXT PRIMARY KEY,"
+    " password_hash TEXT NOT NULL,"
+    " role TEXT NOT NULL CHECK (role IN ('technician', 'admin')));"};
 
 // The values of the columns beside the body, as text (NULL as nullopt).
 std::vector<std::optional<std::string>> columns(const Case& c, const std::string& body) {
@@ -178,6 +183,43 @@ class SqliteStore final : public Store {
       return tl::unexpected(ok.error());
     }
     return removed;
+  }
+
+  Result<void> put_user(const User& u) override {
+    sqlite3_stmt* st = nullptr;
+    if (sqlite3_prepare_v2(
+            db_,
+            "INSERT INTO users (name, password_hash, role) VALUES (?, ?, ?) "
+            "ON CONFLICT (name) DO UPDATE SET password_hash = excluded.password_hash, "
+            "role = excluded.role",
+            -1, &st, nullptr) != SQLITE_OK)
+      return error("user");
+    sqlite3_bind_text(st, 1, u.name.c_str(), -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(st, 2, u.password_hash.c_str(), -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(st, 3, u.role.c_str(), -1, SQLITE_TRANSIENT);
+    const int rc = sqlite3_step(st);
+    sqlite3_finalize(st);
+    if (rc != SQLITE_DONE) return error("user");
+    return {};
+  }
+
+  Result<std::optional<User>> get_user(std::string_view name) override {
+    sqlite3_stmt* st = nullptr;
+    if (sqlite3_prepare_v2(db_, "SELECT name, password_hash, role FROM users WHERE name = ?", -1,
+                           &st, nullptr) != SQLITE_OK)
+      return error("user");
+    sqlite3_bind_text(st, 1, name.data(), static_cast<int>(name.size()), SQLITE_TRANSIENT);
+    std::optional<User> out;
+    const int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+      auto text = [&](int col) {
+        return std::string(reinterpret_cast<const char*>(sqlite3_column_text(st, col)));
+      };
+      out = User{text(0), text(1), text(2)};
+    }
+    sqlite3_finalize(st);
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE) return error("user");
+    return out;
   }
 
   int schema_version() override {
@@ -363,6 +405,33 @@ class PgStore final : public Store {
     const bool removed = std::strcmp(PQcmdTuples(res), "0") != 0;
     PQclear(res);
     return removed;
+  }
+
+  Result<void> put_user(const User& u) override {
+    const char* params[] = {u.name.c_str(), u.password_hash.c_str(), u.role.c_str()};
+    PGresult* res =
+        PQexecParams(conn_,
+                     "INSERT INTO users (name, password_hash, role) VALUES ($1, $2, $3) "
+                     "ON CONFLICT (name) DO UPDATE SET password_hash = "
+                     "EXCLUDED.password_hash, role = EXCLUDED.role",
+                     3, nullptr, params, nullptr, nullptr, 0);
+    if (PQresultStatus(res) != PGRES_COMMAND_OK) return failed(res, "user");
+    PQclear(res);
+    return {};
+  }
+
+  Result<std::optional<User>> get_user(std::string_view name) override {
+    const std::string n(name);
+    const char* params[] = {n.c_str()};
+    PGresult* res =
+        PQexecParams(conn_, "SELECT name, password_hash, role FROM users WHERE name = $1", 1,
+                     nullptr, params, nullptr, nullptr, 0);
+    if (PQresultStatus(res) != PGRES_TUPLES_OK) return failed(res, "user");
+    std::optional<User> out;
+    if (PQntuples(res) == 1)
+      out = User{PQgetvalue(res, 0, 0), PQgetvalue(res, 0, 1), PQgetvalue(res, 0, 2)};
+    PQclear(res);
+    return out;
   }
 
   int schema_version() override {

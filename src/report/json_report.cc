@@ -133,6 +133,40 @@ json identification_json(const protocol::Identification& id) {
           {"protocol", opt_str(id.protocol)}};
 }
 
+namespace {
+
+// The per-minute series the web console plots: start of each bin (seconds, as `t` elsewhere),
+// frames, error frames, the BMS's values and limits, and which tracked ids were present.
+json timeline_json(const analysis::Evidence& e) {
+  json bins = json::array();
+  std::uint64_t seen = 0;
+  for (const auto& b : e.minutes) seen |= b.id_mask;
+  std::vector<int> bits;
+  json ids = json::array();
+  for (int bit = 0; bit < 64; ++bit)
+    if ((seen >> bit) & 1U) {
+      bits.push_back(bit);
+      ids.push_back(fmt::format("0x{:03X}", analysis::tracked_bit_id(bit)));
+    }
+  for (const auto& b : e.minutes) {
+    json present = json::array();
+    for (int bit : bits) present.push_back(((b.id_mask >> bit) & 1U) != 0);
+    bins.push_back({{"t", static_cast<double>(b.start_ns) / 1e9},
+                    {"frames", b.frames},
+                    {"errors", b.errors},
+                    {"voltage_v", opt(b.voltage_v)},
+                    {"current_a", opt(b.current_a)},
+                    {"temperature_c", opt(b.temperature_c)},
+                    {"soc", opt(b.soc)},
+                    {"ccl_a", opt(b.ccl_a)},
+                    {"dcl_a", opt(b.dcl_a)},
+                    {"present", present}});
+  }
+  return {{"width_s", e.minute_width_s}, {"ids", ids}, {"bins", bins}};
+}
+
+}  // namespace
+
 json analysis_json(const CaptureReport& r, const RenderOptions& options) {
   const auto& e = r.run.evidence;
   const auto& inv = e.inventory;
@@ -181,7 +215,8 @@ json analysis_json(const CaptureReport& r, const RenderOptions& options) {
           {"protocol", identification_json(e.protocol)},
           {"summary", summary_json(r, options)},
           {"findings", findings_json(r)},
-          {"signals", signals_json(e)}};
+          {"signals", signals_json(e)},
+          {"timeline", timeline_json(e)}};
 }
 
 }  // namespace bmslink::report

@@ -19,6 +19,7 @@ enum class ErrorCode {
   kInvalidArgument,
   kUnsupported,
   kCancelled,  // the caller asked the work to stop
+  kNotFound,   // what was asked for (a case, a kept capture) does not exist
 };
 
 struct Error {

@@ -117,4 +117,9 @@ class KnowledgeBase {
 // "LFP CAN": menus that differ by a character are different entries.
 std::string normalized_name(std::string_view text);
 
+// The whole knowledge base for pickers (`bmslink devices --json`, GET /api/devices):
+// {"protocols": [{id, name, transport, bitrate_kbps, aliases, sources, confidence}],
+//  "inverters": [entries as written], "batteries": [entries as written]}.
+nlohmann::json knowledge_json(const KnowledgeBase& kb);
+
 }  // namespace bmslink::diagnosis

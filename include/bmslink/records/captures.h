@@ -2,6 +2,8 @@
 // file analysed twice is stored once.
 #pragma once
 
+#include <cstdio>
+#include <memory>
 #include <string>
 #include <string_view>
 
@@ -18,5 +20,32 @@ std::string captures_dir(std::string_view store_url);
 
 // Copies `path` into `dir` as <sha256> unless that file is there already; returns the hash.
 Result<std::string> keep_capture(const std::string& path, const std::string& dir);
+
+// A capture kept as it arrives (an upload): bytes are written to a private file in `dir` and
+// hashed on the way; finish() names the file by its SHA-256 (once; a second copy is dropped) and
+// returns the hash. Destroyed unfinished, the partial file is removed.
+class CaptureKeeper {
+ public:
+  static Result<std::unique_ptr<CaptureKeeper>> open(const std::string& dir);
+  ~CaptureKeeper();
+  CaptureKeeper(const CaptureKeeper&) = delete;
+  CaptureKeeper& operator=(const CaptureKeeper&) = delete;
+
+  Result<void> write(std::string_view bytes);
+  Result<std::string> finish();
+  std::uint64_t size() const { return size_; }
+
+ private:
+  CaptureKeeper() = default;
+  struct Hash;
+  std::unique_ptr<Hash> hash_;
+  std::FILE* file_ = nullptr;
+  std::string dir_, tmp_;
+  std::uint64_t size_ = 0;
+};
+
+// The path of a kept capture by its hash, or an error when `sha256` is not 64 hex digits or no
+// such capture is kept (never a path outside `dir`).
+Result<std::string> kept_capture_path(const std::string& dir, std::string_view sha256);
 
 }  // namespace bmslink::records

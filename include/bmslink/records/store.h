@@ -20,6 +20,13 @@ struct CaseFilter {
   std::string installer;  // exact name, empty for all
 };
 
+// A team-mode account (bmslink serve --team). The hash is the KDF's encoded string (argon2id).
+struct User {
+  std::string name;
+  std::string password_hash;
+  std::string role;  // "technician" or "admin"
+};
+
 class Store {
  public:
   virtual ~Store() = default;
@@ -32,6 +39,9 @@ class Store {
   virtual Result<std::vector<Case>> list(const CaseFilter& filter = {}) = 0;
   // False when there was no such case.
   virtual Result<bool> remove(std::string_view id) = 0;
+  // Team-mode accounts: insert or replace; look up by name.
+  virtual Result<void> put_user(const User& user) = 0;
+  virtual Result<std::optional<User>> get_user(std::string_view name) = 0;
   virtual int schema_version() = 0;
   virtual std::string url() const = 0;
 };

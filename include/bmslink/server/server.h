@@ -1,0 +1,64 @@
+// bmslink server: the web console's HTTP side (`bmslink serve`). Serves the front end built from
+// web/ (compiled into the binary: works offline) and the JSON API of docs/api.md — analyze,
+// diagnose, hardcode, cases, stats, compat, reports, devices — with the same JSON as the CLI.
+// Single-user mode binds to localhost; team mode (accounts, sessions, CSRF, roles) is for a
+// shared server. The library never prints: what it has to say goes to `log`.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "bmslink/core/error.h"
+#include "bmslink/records/store.h"
+
+namespace bmslink::server {
+
+struct ServerOptions {
+  std::string bind = "127.0.0.1";
+  int port = 8080;     // 0: any free port (tests)
+  std::string db_url;  // empty: the SQLite file in the user's data directory
+  bool team = false;
+  std::uint64_t max_upload_bytes = 2ULL << 30;  // a week-long capture fits; beyond is refused
+  std::uint64_t max_json_bytes = 16ULL << 20;   // case and answers bodies
+  unsigned threads = 16;                        // request workers
+  // One line per event worth a line (start, refused logins, failed writes).
+  std::function<void(const std::string&)> log;
+};
+
+// An account for team mode with its password hashed (argon2id); errors name the field.
+Result<records::User> make_user(const std::string& name, const std::string& password,
+                                const std::string& role);
+
+class Server {
+ public:
+  // Opens the store (migrating it) and the built-in catalogue and knowledge base.
+  static Result<std::unique_ptr<Server>> create(ServerOptions options);
+  ~Server();
+  Server(const Server&) = delete;
+  Server& operator=(const Server&) = delete;
+
+  // Binds; returns the port (the one chosen when options.port is 0).
+  Result<int> bind();
+  // Serves until stop() (from another thread or a signal handler's thread).
+  void run();
+  void stop();
+  std::string url() const;
+
+  // Team mode: adds or replaces an account ("technician" or "admin").
+  Result<void> set_user(const std::string& name, const std::string& password,
+                        const std::string& role);
+
+  // First start of the embedded default: when the store has no case, a demo case with these
+  // captures (the bundled samples) analysed and kept. False when there were cases already.
+  Result<bool> seed_demo(const std::vector<std::string>& sample_paths);
+
+ private:
+  Server() = default;
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace bmslink::server

@@ -1,0 +1,213 @@
+#include "server/auth.h"
+
+#include <argon2.h>
+#include <sys/random.h>
+
+#include <algorithm>
+
+#include <fmt/format.h>
+
+namespace bmslink::server {
+namespace {
+
+// OWASP's argon2id floor: 19 MiB, 2 passes, one lane.
+constexpr std::uint32_t kMemoryKiB = 19 * 1024, kPasses = 2, kLanes = 1;
+constexpr std::size_t kSaltBytes = 16, kHashBytes = 32;
+constexpr const char* kCookie = "bmslink_session";
+
+std::string random_hex(std::size_t bytes) {
+  std::string raw(bytes, '\0');
+  std::size_t got = 0;
+  while (got < bytes) {
+    const ssize_t n = ::getrandom(raw.data() + got, bytes - got, 0);
+    if (n > 0) got += static_cast<std::size_t>(n);
+  }
+  std::string hex;
+  for (char c : raw) hex += fmt::format("{:02x}", static_cast<unsigned char>(c));
+  return hex;
+}
+
+std::string cookie_value(const httplib::Request& req) {
+  const std::string header = req.get_header_value("Cookie");
+  const std::string key = std::string(kCookie) + "=";
+  std::size_t at = 0;
+  while ((at = header.find(key, at)) != std::string::npos) {
+    if (at == 0 || header[at - 1] == ' ' || header[at - 1] == ';') {
+      const auto start = at + key.size();
+      const auto end = header.find(';', start);
+      return header.substr(start, end == std::string::npos ? std::string::npos : end - start);
+    }
+    at += key.size();
+  }
+  return "";
+}
+
+bool is_write(const httplib::Request& req) {
+  return req.method == "POST" || req.method == "PUT" || req.method == "DELETE" ||
+         req.method == "PATCH";
+}
+
+// "http://host:port" -> "host:port".
+std::string host_of(const std::string& origin) {
+  const auto scheme = origin.find("://");
+  return scheme == std::string::npos ? origin : origin.substr(scheme + 3);
+}
+
+// Constant-time equality for tokens.
+bool same(const std::string& a, const std::string& b) {
+  if (a.size() != b.size()) return false;
+  unsigned char diff = 0;
+  for (std::size_t i = 0; i < a.size(); ++i) diff |= static_cast<unsigned char>(a[i] ^ b[i]);
+  return diff == 0;
+}
+
+}  // namespace
+
+Result<records::User> make_user(const std::string& name, const std::string& password,
+                                const std::string& role) {
+  const bool name_ok =
+      !name.empty() && name.size() <= 64 && std::all_of(name.begin(), name.end(), [](char c) {
+        return std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '-' || c == '_' ||
+               c == '@';
+      });
+  if (!name_ok)
+    return make_error(ErrorCode::kInvalidArgument,
+                      "user \"name\": expected 1-64 letters, digits or . - _ @");
+  if (password.size() < 10 || password.size() > 1024)
+    return make_error(ErrorCode::kInvalidArgument,
+                      "user \"password\": expected at least 10 characters");
+  if (role != "technician" && role != "admin")
+    return make_error(ErrorCode::kInvalidArgument, "user \"role\": expected technician or admin");
+  const std::string salt = random_hex(kSaltBytes / 2);
+  std::string encoded(
+      argon2_encodedlen(kPasses, kMemoryKiB, kLanes, kSaltBytes, kHashBytes, Argon2_id), '\0');
+  const int rc =
+      argon2id_hash_encoded(kPasses, kMemoryKiB, kLanes, password.data(), password.size(),
+                            salt.data(), salt.size(), kHashBytes, encoded.data(), encoded.size());
+  if (rc != ARGON2_OK)
+    return make_error(ErrorCode::kIo, fmt::format("argon2: {}", argon2_error_message(rc)));
+  encoded.resize(std::strlen(encoded.c_str()));
+  return records::User{name, encoded, role};
+}
+
+bool verify_password(const std::string& encoded_hash, const std::string& password) {
+  return argon2id_verify(encoded_hash.c_str(), password.data(), password.size()) == ARGON2_OK;
+}
+
+std::optional<Auth::Session> Auth::session_of(const httplib::Request& req) {
+  const std::string token = cookie_value(req);
+  if (token.empty()) return std::nullopt;
+  std::lock_guard lock(mutex_);
+  const auto it = sessions_.find(token);
+  if (it == sessions_.end()) return std::nullopt;
+  const auto now = std::chrono::steady_clock::now();
+  if (it->second.expires < now) {
+    sessions_.erase(it);
+    return std::nullopt;
+  }
+  it->second.expires = now + kSessionLife;
+  return it->second;
+}
+
+Verdict Auth::gate(const httplib::Request& req, records::Store&, std::mutex&) {
+  if (is_write(req)) {
+    // Browsers say where a request comes from; a write from another site is refused even in
+    // single-user mode.
+    if (req.get_header_value("Sec-Fetch-Site") == "cross-site")
+      return {403, "cross-site request refused"};
+    const std::string origin = req.get_header_value("Origin");
+    if (!origin.empty() && origin != "null" && host_of(origin) != req.get_header_value("Host"))
+      return {403, fmt::format("cross-site request refused (origin {})", origin)};
+  }
+  if (!team) {
+    if (req.path == "/api/login" || req.path == "/api/users")
+      return {400, "single-user mode has no accounts (bmslink serve --team)"};
+    return {};
+  }
+  if (req.path == "/api/login" || req.path == "/api/session") return {};
+  const auto session = session_of(req);
+  if (!session) return {401, "log in first"};
+  if (is_write(req) && req.path != "/api/logout" &&
+      !same(req.get_header_value("X-CSRF-Token"), session->csrf))
+    return {403, "missing or wrong CSRF token (X-CSRF-Token)"};
+  const bool admin_only =
+      req.path == "/api/users" || (req.method == "DELETE" && req.path.starts_with("/api/cases/"));
+  if (admin_only && session->role != "admin") return {403, "only an admin may do this"};
+  return {};
+}
+
+bool Auth::limited(const std::string& key, int most, std::chrono::steady_clock::time_point now) {
+  auto& q = failures_[key];
+  while (!q.empty() && q.front() < now - kFailureWindow) q.pop_front();
+  return q.size() >= static_cast<std::size_t>(most);
+}
+
+void Auth::record_failure(const std::string& key, std::chrono::steady_clock::time_point now) {
+  failures_[key].push_back(now);
+}
+
+LoginResult Auth::login(const nlohmann::json& body, const std::string& address,
+                        records::Store& store, std::mutex& store_mutex) {
+  if (!body.is_object() || !body.contains("name") || !body["name"].is_string() ||
+      !body.contains("password") || !body["password"].is_string())
+    return {400, "login: expected {\"name\": ..., \"password\": ...}", "", {}};
+  const std::string name = body["name"].get<std::string>();
+  const std::string password = body["password"].get<std::string>();
+  const auto now = std::chrono::steady_clock::now();
+  const std::string by_address = "addr:" + address, by_name = "user:" + name;
+  {
+    std::lock_guard lock(mutex_);
+    if (limited(by_address, kMaxFailuresPerAddress, now) ||
+        limited(by_name, kMaxFailuresPerAccount, now))
+      return {429, "too many failed logins; wait a few minutes", "", {}};
+  }
+  std::optional<records::User> user;
+  {
+    std::lock_guard lock(store_mutex);
+    auto u = store.get_user(name);
+    if (!u) return {500, u.error().message, "", {}};
+    user = std::move(*u);
+  }
+  // An unknown name costs the same as a wrong password.
+  static const std::string kDummy = [] {
+    auto u = make_user("dummy", "dummy-password-0", "technician");
+    return u ? u->password_hash : std::string();
+  }();
+  const bool ok = verify_password(user ? user->password_hash : kDummy, password) && user;
+  std::lock_guard lock(mutex_);
+  if (!ok) {
+    record_failure(by_address, now);
+    record_failure(by_name, now);
+    return {401, "wrong name or password", "", {}};
+  }
+  Session s{user->name, user->role, random_hex(16), now + kSessionLife};
+  const std::string token = random_hex(32);
+  sessions_[token] = s;
+  failures_.erase(by_name);
+  const std::string cookie =
+      fmt::format("{}={}; Path=/; HttpOnly; Secure; SameSite=Strict; Max-Age={}", kCookie, token,
+                  std::chrono::duration_cast<std::chrono::seconds>(kSessionLife).count());
+  return {200, "", cookie, {{"user", s.user}, {"role", s.role}, {"csrf", s.csrf}, {"team", true}}};
+}
+
+std::string Auth::logout(const httplib::Request& req) {
+  const std::string token = cookie_value(req);
+  std::lock_guard lock(mutex_);
+  sessions_.erase(token);
+  return fmt::format("{}=; Path=/; HttpOnly; Secure; SameSite=Strict; Max-Age=0", kCookie);
+}
+
+nlohmann::json Auth::session_json(const httplib::Request& req) {
+  if (!team) return {{"team", false}, {"user", nullptr}, {"role", "admin"}, {"csrf", nullptr}};
+  const auto s = session_of(req);
+  if (!s) return {{"team", true}, {"user", nullptr}, {"role", nullptr}, {"csrf", nullptr}};
+  return {{"team", true}, {"user", s->user}, {"role", s->role}, {"csrf", s->csrf}};
+}
+
+std::string Auth::user_of(const httplib::Request& req) {
+  if (!team) return "";
+  const auto s = session_of(req);
+  return s ? s->user : "";
+}
+
+}  // namespace bmslink::server

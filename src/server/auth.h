@@ -1,0 +1,67 @@
+// Who may call the API. In both modes a write from another site is refused (its Origin or
+// Sec-Fetch-Site says so), so a web page cannot drive a technician's localhost console. Team
+// mode adds accounts (argon2id hashes in the store), sessions in an HttpOnly, Secure,
+// SameSite=Strict cookie, a CSRF token every write must echo, roles (technician, admin) and a
+// limit on failed logins per address and per account.
+#pragma once
+
+#include <chrono>
+#include <deque>
+#include <map>
+#include <mutex>
+#include <string>
+
+#include <httplib.h>
+#include <nlohmann/json.hpp>
+
+#include "bmslink/records/store.h"
+#include "bmslink/server/server.h"
+
+namespace bmslink::server {
+
+bool verify_password(const std::string& encoded_hash, const std::string& password);
+
+struct Verdict {
+  int status = 0;  // 0: go on; else the HTTP status to answer with
+  std::string message;
+};
+
+struct LoginResult {
+  int status = 200;
+  std::string message;
+  std::string cookie;
+  nlohmann::json body;
+};
+
+class Auth {
+ public:
+  bool team = false;
+  // Failed logins allowed in the window: per account, and per address (a team behind one NAT
+  // shares one).
+  static constexpr int kMaxFailuresPerAccount = 5;
+  static constexpr int kMaxFailuresPerAddress = 20;
+  static constexpr std::chrono::minutes kFailureWindow{10};
+  static constexpr std::chrono::hours kSessionLife{12};
+
+  Verdict gate(const httplib::Request& req, records::Store& store, std::mutex& store_mutex);
+  LoginResult login(const nlohmann::json& body, const std::string& address, records::Store& store,
+                    std::mutex& store_mutex);
+  std::string logout(const httplib::Request& req);  // the cookie that clears the session
+  nlohmann::json session_json(const httplib::Request& req);
+  std::string user_of(const httplib::Request& req);
+
+ private:
+  struct Session {
+    std::string user, role, csrf;
+    std::chrono::steady_clock::time_point expires;
+  };
+  std::optional<Session> session_of(const httplib::Request& req);
+  bool limited(const std::string& key, int most, std::chrono::steady_clock::time_point now);
+  void record_failure(const std::string& key, std::chrono::steady_clock::time_point now);
+
+  std::mutex mutex_;
+  std::map<std::string, Session> sessions_;  // by token
+  std::map<std::string, std::deque<std::chrono::steady_clock::time_point>> failures_;
+};
+
+}  // namespace bmslink::server

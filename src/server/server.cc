@@ -1,0 +1,723 @@
+// The HTTP side of the web console: routes, the streaming upload, and the team mode's
+// accounts, sessions and CSRF checks (auth.cc). Handlers parse, call the library and answer
+// JSON; exceptions stop at the handler (httplib's exception handler answers 500 and logs).
+
+#include "bmslink/server/server.h"
+
+#include <unistd.h>
+
+#include <httplib.h>
+
+#include <atomic>
+#include <cerrno>
+#include <cstring>
+#include <mutex>
+#include <regex>
+#include <thread>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "bmslink/core/diagnostics.h"
+#include "bmslink/diagnosis/guided.h"
+#include "bmslink/diagnosis/hardcode.h"
+#include "bmslink/diagnosis/pipeline.h"
+#include "bmslink/diagnosis/serialize.h"
+#include "bmslink/records/captures.h"
+#include "bmslink/records/compat.h"
+#include "bmslink/records/session.h"
+#include "bmslink/records/stats.h"
+#include "bmslink/records/store.h"
+#include "bmslink/report/analysis_report.h"
+#include "bmslink/report/records_report.h"
+#include "server/auth.h"
+#include "server/web_assets.h"
+
+namespace bmslink::server {
+
+using nlohmann::json;
+
+namespace {
+
+void send_json(httplib::Response& res, const json& body, int status = 200) {
+  res.status = status;
+  res.set_content(body.dump(), "application/json");
+}
+
+void send_error(httplib::Response& res, int status, const std::string& message) {
+  send_json(res, {{"error", message}}, status);
+}
+
+int status_of(const Error& e) {
+  switch (e.code) {
+    case ErrorCode::kNotFound:
+      return 404;
+    case ErrorCode::kIo:
+      return 500;
+    case ErrorCode::kCancelled:
+      return 499;
+    default:
+      return 400;
+  }
+}
+
+// A JSON body, or an error naming what was wrong with it.
+Result<json> parse_body(const httplib::Request& req, std::string_view what) {
+  json j = json::parse(req.body, nullptr, false);
+  if (j.is_discarded())
+    return make_error(ErrorCode::kMalformed, fmt::format("{}: the request body is not JSON", what));
+  return j;
+}
+
+// Tolerates a parse failure of a query number by answering with the parameter's name.
+Result<std::optional<double>> query_number(const httplib::Request& req, const char* key, double lo,
+                                           double hi) {
+  if (!req.has_param(key)) return std::optional<double>();
+  const std::string v = req.get_param_value(key);
+  char* end = nullptr;
+  const double d = std::strtod(v.c_str(), &end);
+  if (v.empty() || *end != '\0' || !(d >= lo && d <= hi))
+    return make_error(ErrorCode::kInvalidArgument,
+                      fmt::format("?{}={}: expected a number from {:g} to {:g}", key, v, lo, hi));
+  return std::optional<double>(d);
+}
+
+// What a pipe's reader drains: the analysis thread reads the upload as it streams in.
+class Pipe {
+ public:
+  Pipe() {
+    int fds[2];
+    if (::pipe(fds) == 0) {
+      read_ = fds[0];
+      write_ = fds[1];
+    }
+  }
+  ~Pipe() {
+    close_write();
+    if (read_ >= 0) ::close(read_);
+  }
+  bool ok() const { return read_ >= 0; }
+  int read_fd() const { return read_; }
+  bool write(const char* data, std::size_t len) {
+    while (len > 0) {
+      const ssize_t n = ::write(write_, data, len);
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) return false;
+      data += n;
+      len -= static_cast<std::size_t>(n);
+    }
+    return true;
+  }
+  void close_write() {
+    if (write_ >= 0) ::close(write_);
+    write_ = -1;
+  }
+
+ private:
+  int read_ = -1, write_ = -1;
+};
+
+std::string new_case_id() {
+  static std::atomic<unsigned> counter{0};
+  std::string digits;
+  for (char c : records::now_iso_utc())
+    if (c >= '0' && c <= '9') digits += c;
+  return fmt::format("{}-{}-{:04x}", digits.substr(0, 8), digits.substr(8, 6),
+                     (static_cast<unsigned>(::getpid()) * 7919U + counter++) & 0xFFFFU);
+}
+
+// The hardcode advisor's inputs as JSON: the CLI's options by name (docs/api.md).
+Result<diagnosis::HardcodeInput> hardcode_input(const json& j) {
+  if (!j.is_object()) return make_error(ErrorCode::kMalformed, "hardcode: expected a JSON object");
+  diagnosis::HardcodeInput in;
+  for (const auto& [key, v] : j.items()) {
+    auto number = [&, k = key](double lo, double hi) -> Result<double> {
+      if (!v.is_number() || !(v.get<double>() >= lo && v.get<double>() <= hi))
+        return make_error(
+            ErrorCode::kInvalidArgument,
+            fmt::format("hardcode: \"{}\": expected a number from {:g} to {:g}", k, lo, hi));
+      return v.get<double>();
+    };
+    if (v.is_null()) continue;
+    if (key == "chemistry") {
+      if (!v.is_string())
+        return make_error(ErrorCode::kInvalidArgument, "hardcode: \"chemistry\": expected text");
+      in.chemistry = v.get<std::string>();
+    } else if (key == "cells") {
+      auto n = number(1, 400);
+      if (!n) return tl::unexpected(n.error());
+      in.cells = static_cast<int>(*n);
+    } else if (key == "capacity_ah") {
+      auto n = number(0.1, 100000);
+      if (!n) return tl::unexpected(n.error());
+      in.capacity_ah = *n;
+    } else if (key == "kwh" || key == "c_rate" || key == "spread_mv" || key == "soc_low" ||
+               key == "soc_high") {
+      auto n = number(0, key == "spread_mv" ? 5000 : key == "c_rate" ? 10 : 100000);
+      if (!n) return tl::unexpected(n.error());
+      if (key == "kwh") in.kwh = *n;
+      if (key == "c_rate") in.c_rate = *n;
+      if (key == "spread_mv") in.spread_mv = *n;
+      if (key == "soc_low") in.soc_low = *n;
+      if (key == "soc_high") in.soc_high = *n;
+    } else if (key == "indoor" || key == "commercial") {
+      if (!v.is_boolean())
+        return make_error(ErrorCode::kInvalidArgument,
+                          fmt::format("hardcode: \"{}\": expected true or false", key));
+      if (key == "indoor") in.indoor = v.get<bool>();
+      if (key == "commercial") in.commercial = v.get<bool>();
+    } else {
+      return make_error(ErrorCode::kInvalidArgument,
+                        fmt::format("hardcode: \"{}\": unknown key", key));
+    }
+  }
+  if (in.capacity_ah <= 0)
+    return make_error(ErrorCode::kInvalidArgument, "hardcode: \"capacity_ah\" is required");
+  return in;
+}
+
+}  // namespace
+
+struct Server::Impl {
+  ServerOptions options;
+  std::unique_ptr<records::Store> store;
+  std::mutex store_mutex;  // SQLite handles and PGconn are used by one thread at a time
+  diagnosis::CheckCatalogue catalogue;
+  diagnosis::KnowledgeBase kb;
+  json devices;
+  std::string captures_dir;
+  httplib::Server http;
+  int port = 0;
+  Auth auth;
+
+  void log(const std::string& line) const {
+    if (options.log) options.log(line);
+  }
+
+  template <typename F>
+  auto locked(F&& f) {
+    std::lock_guard lock(store_mutex);
+    return f(*store);
+  }
+
+  void routes();
+  void analyze(const httplib::Request& req, httplib::Response& res,
+               const httplib::ContentReader& reader);
+  void diagnose(const httplib::Request& req, httplib::Response& res);
+  void hardcode(const httplib::Request& req, httplib::Response& res);
+  void cases(const httplib::Request& req, httplib::Response& res);
+  void case_one(const httplib::Request& req, httplib::Response& res);
+  void report(const httplib::Request& req, httplib::Response& res);
+};
+
+Result<std::unique_ptr<Server>> Server::create(ServerOptions options) {
+  std::unique_ptr<Server> s(new Server());
+  s->impl_ = std::make_unique<Impl>();
+  auto& m = *s->impl_;
+  m.options = std::move(options);
+  const std::string url =
+      m.options.db_url.empty() ? records::default_store_url() : m.options.db_url;
+  auto store = records::open_store(url);
+  if (!store) return tl::unexpected(store.error());
+  m.store = std::move(*store);
+  m.captures_dir = records::captures_dir(m.store->url());
+  auto cat = diagnosis::CheckCatalogue::builtin();
+  if (!cat) return tl::unexpected(cat.error());
+  m.catalogue = std::move(*cat);
+  auto kb = diagnosis::KnowledgeBase::builtin();
+  if (!kb) return tl::unexpected(kb.error());
+  m.kb = std::move(*kb);
+  m.devices = diagnosis::knowledge_json(m.kb);
+  m.auth.team = m.options.team;
+  m.routes();
+  return s;
+}
+
+Server::~Server() {
+  if (impl_) impl_->http.stop();
+}
+
+Result<int> Server::bind() {
+  auto& m = *impl_;
+  if (m.options.port == 0) {
+    m.port = m.http.bind_to_any_port(m.options.bind);
+  } else {
+    m.port = m.http.bind_to_port(m.options.bind, m.options.port) ? m.options.port : -1;
+  }
+  if (m.port <= 0)
+    return make_error(ErrorCode::kIo, fmt::format("cannot listen on {}:{}: {}", m.options.bind,
+                                                  m.options.port, std::strerror(errno)));
+  return m.port;
+}
+
+void Server::run() { impl_->http.listen_after_bind(); }
+void Server::stop() { impl_->http.stop(); }
+
+std::string Server::url() const {
+  const auto& b = impl_->options.bind;
+  const std::string host = b == "0.0.0.0" || b == "::" ? "127.0.0.1" : b;
+  return fmt::format("http://{}:{}/", host, impl_->port);
+}
+
+Result<void> Server::set_user(const std::string& name, const std::string& password,
+                              const std::string& role) {
+  auto user = make_user(name, password, role);
+  if (!user) return tl::unexpected(user.error());
+  return impl_->locked([&](records::Store& st) { return st.put_user(*user); });
+}
+
+Result<bool> Server::seed_demo(const std::vector<std::string>& sample_paths) {
+  auto& m = *impl_;
+  return m.locked([&](records::Store& st) -> Result<bool> {
+    auto all = st.list();
+    if (!all) return tl::unexpected(all.error());
+    if (!all->empty()) return false;
+    records::Case c;
+    c.id = "demo-termination";
+    c.opened = "2026-11-30T08:10:00Z";
+    c.closed = "2026-11-30T08:31:00Z";
+    c.installer = "Demo";
+    c.site = {"Demo site (bundled example)", "Example customer", ""};
+    c.bms = {"Pylontech US3000C", "V1.4", 2, 7.1};
+    c.inverter = {"Deye SUN-5K-SG03LP1-EU", ""};
+    c.symptom = "Battery communication fault on the inverter";
+    c.checks.push_back(
+        {"l1.protocol_setting", 1,
+         json{{"inverter_battery_setting", "Lithium 00"}, {"bms_protocol", "Pylontech CAN"}},
+         "pass", 3});
+    c.checks.push_back({"l2.termination", 2, json{{"termination_ohms", 120.0}}, "fail", 4});
+    c.root_cause = diagnosis::Cause::kTerminationFault;
+    c.layer = 2;
+    c.fix = "Second 120 ohm terminator fitted at the inverter end; the bus reads 60 ohm";
+    c.verification.uptime_share = 1.0;
+    c.verification.hours = 24;
+    c.outcome = records::Outcome::kFixed;
+    c.minutes_by_layer = {3, 4, 0, 0, 0};
+    for (const auto& path : sample_paths) {
+      CollectingSink sink;
+      auto r = diagnosis::diagnose(analysis::CaptureInput::path(path), sink);
+      if (!r) return tl::unexpected(r.error());
+      auto sha = records::keep_capture(path, m.captures_dir);
+      if (!sha) return tl::unexpected(sha.error());
+      const auto slash = path.rfind('/');
+      c.captures.push_back({slash == std::string::npos ? path : path.substr(slash + 1), *sha,
+                            diagnosis::findings_to_json(r->findings)});
+    }
+    if (auto ok = st.put(c); !ok) return tl::unexpected(ok.error());
+    return true;
+  });
+}
+
+void Server::Impl::routes() {
+  http.new_task_queue = [n = options.threads] { return new httplib::ThreadPool(n); };
+  // Uploads check their own limit (413 with a message); this only bounds everything else.
+  http.set_payload_max_length(options.max_upload_bytes + (1 << 20));
+  http.set_read_timeout(60, 0);
+  http.set_write_timeout(60, 0);
+  http.set_exception_handler(
+      [this](const httplib::Request& req, httplib::Response& res, std::exception_ptr ep) {
+        std::string what = "unknown";
+        try {
+          if (ep) std::rethrow_exception(ep);
+        } catch (const std::exception& e) {
+          what = e.what();
+        } catch (...) {
+        }
+        log(fmt::format("{} {}: internal error: {}", req.method, req.path, what));
+        send_error(res, 500, "internal error: " + what);
+      });
+  // Every API call passes the gate first: the origin check for writes (both modes) and, in
+  // team mode, the session, the CSRF token and the role.
+  http.set_pre_routing_handler([this](const httplib::Request& req, httplib::Response& res) {
+    if (!req.path.starts_with("/api/")) return httplib::Server::HandlerResponse::Unhandled;
+    // JSON bodies are small; only the capture upload may be large.
+    const std::string length = req.get_header_value("Content-Length");
+    if (req.path != "/api/analyze" && !length.empty() &&
+        std::strtoull(length.c_str(), nullptr, 10) > options.max_json_bytes) {
+      send_error(
+          res, 413,
+          fmt::format("the request body is larger than {} MB", options.max_json_bytes >> 20));
+      return httplib::Server::HandlerResponse::Handled;
+    }
+    const auto verdict = auth.gate(req, *this->store, store_mutex);
+    if (verdict.status == 0) return httplib::Server::HandlerResponse::Unhandled;
+    if (verdict.status == 401 || verdict.status == 403 || verdict.status == 429)
+      log(fmt::format("refused {} {}: {}", req.method, req.path, verdict.message));
+    send_error(res, verdict.status, verdict.message);
+    return httplib::Server::HandlerResponse::Handled;
+  });
+
+  http.Post("/api/login", [this](const httplib::Request& req, httplib::Response& res) {
+    auto body = parse_body(req, "login");
+    if (!body) return send_error(res, 400, body.error().message);
+    const auto r = auth.login(*body, req.remote_addr, *store, store_mutex);
+    if (r.status != 200) return send_error(res, r.status, r.message);
+    res.set_header("Set-Cookie", r.cookie);
+    send_json(res, r.body);
+  });
+  http.Post("/api/logout", [this](const httplib::Request& req, httplib::Response& res) {
+    res.set_header("Set-Cookie", auth.logout(req));
+    send_json(res, {{"ok", true}});
+  });
+  http.Get("/api/session", [this](const httplib::Request& req, httplib::Response& res) {
+    json j = auth.session_json(req);
+    j["max_upload_bytes"] = options.max_upload_bytes;
+    send_json(res, j);
+  });
+  http.Post("/api/users", [this](const httplib::Request& req, httplib::Response& res) {
+    auto body = parse_body(req, "user");
+    if (!body) return send_error(res, 400, body.error().message);
+    auto get = [&](const char* k) {
+      return body->contains(k) && (*body)[k].is_string() ? (*body)[k].get<std::string>() : "";
+    };
+    auto user = make_user(get("name"), get("password"), get("role"));
+    if (!user) return send_error(res, 400, user.error().message);
+    auto ok = locked([&](records::Store& st) { return st.put_user(*user); });
+    if (!ok) return send_error(res, 500, ok.error().message);
+    send_json(res, {{"name", user->name}, {"role", user->role}}, 201);
+  });
+
+  http.Post("/api/analyze",
+            [this](const httplib::Request& req, httplib::Response& res,
+                   const httplib::ContentReader& reader) { analyze(req, res, reader); });
+  http.Post("/api/diagnose",
+            [this](const httplib::Request& req, httplib::Response& res) { diagnose(req, res); });
+  http.Post("/api/hardcode",
+            [this](const httplib::Request& req, httplib::Response& res) { hardcode(req, res); });
+  http.Get("/api/cases",
+           [this](const httplib::Request& req, httplib::Response& res) { cases(req, res); });
+  http.Post("/api/cases",
+            [this](const httplib::Request& req, httplib::Response& res) { cases(req, res); });
+  http.Get(R"(/api/cases/([^/]+)/report)",
+           [this](const httplib::Request& req, httplib::Response& res) { report(req, res); });
+  for (const char* method : {"GET", "PUT", "DELETE"}) {
+    auto handler = [this](const httplib::Request& req, httplib::Response& res) {
+      case_one(req, res);
+    };
+    const std::string pattern = R"(/api/cases/([^/]+))";
+    if (std::string_view(method) == "GET") http.Get(pattern, handler);
+    if (std::string_view(method) == "PUT") http.Put(pattern, handler);
+    if (std::string_view(method) == "DELETE") http.Delete(pattern, handler);
+  }
+  http.Get("/api/stats", [this](const httplib::Request& req, httplib::Response& res) {
+    records::CaseFilter filter{req.get_param_value("since"), req.get_param_value("installer")};
+    auto all = locked([&](records::Store& st) { return st.list(filter); });
+    if (!all) return send_error(res, 500, all.error().message);
+    const auto stats = records::compute_stats(*all);
+    if (req.get_param_value("format") == "html")
+      return res.set_content(
+          report::stats_report(stats, fmt::format("{} case(s)", all->size()), &catalogue),
+          "text/html; charset=utf-8");
+    send_json(res, stats);
+  });
+  http.Get("/api/compat", [this](const httplib::Request& req, httplib::Response& res) {
+    auto all = locked([&](records::Store& st) { return st.list(); });
+    if (!all) return send_error(res, 500, all.error().message);
+    const auto rows = records::compatibility(*all);
+    const auto format = req.get_param_value("format");
+    if (format == "md") return res.set_content(records::compat_markdown(rows), "text/markdown");
+    if (format == "csv") return res.set_content(records::compat_csv(rows), "text/csv");
+    send_json(res, records::compat_json(rows));
+  });
+  http.Get("/api/devices",
+           [this](const httplib::Request&, httplib::Response& res) { send_json(res, devices); });
+  http.Get("/api/checks", [this](const httplib::Request&, httplib::Response& res) {
+    json layers = json::array(), checks = json::array();
+    for (const auto& l : catalogue.layers())
+      layers.push_back({{"layer", diagnosis::layer_number(l.layer)},
+                        {"name", l.name},
+                        {"budget_minutes", l.budget_minutes}});
+    for (const auto& c : diagnosis::ordered_checks(catalogue))
+      checks.push_back({{"check", c->id},
+                        {"layer", diagnosis::layer_number(c->layer)},
+                        {"title", c->title},
+                        {"minutes", c->minutes},
+                        {"capture_only", c->capture_only}});
+    send_json(res, {{"layers", layers}, {"checks", checks}});
+  });
+  http.Get("/api/.*", [](const httplib::Request& req, httplib::Response& res) {
+    send_error(res, 404, fmt::format("no such API route: {}", req.path));
+  });
+
+  // The front end: files built from web/ and compiled in; every other path is the app (its
+  // router reads the hash).
+  http.Get(".*", [](const httplib::Request& req, httplib::Response& res) {
+    const auto* asset = find_web_asset(req.path == "/" ? "/index.html" : req.path);
+    if (asset == nullptr) asset = find_web_asset("/index.html");
+    if (asset == nullptr) return send_error(res, 404, "the web front end was not built");
+    const bool hashed = req.path.starts_with("/assets/");
+    res.set_header("Cache-Control", hashed ? "public, max-age=31536000, immutable" : "no-cache");
+    res.set_header("X-Content-Type-Options", "nosniff");
+    res.set_header("Content-Security-Policy",
+                   "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; "
+                   "frame-ancestors 'none'");
+    res.set_content(std::string(asset->body), std::string(asset->mime));
+  });
+}
+
+// The upload is analysed as it streams in: the bytes go into a pipe the analysis reads and
+// into the capture kept by hash (so diagnose can take it by id). A client that goes away
+// mid-upload ends the analysis at what arrived and leaves nothing kept.
+void Server::Impl::analyze(const httplib::Request& req, httplib::Response& res,
+                           const httplib::ContentReader& reader) {
+  auto timeout = query_number(req, "timeout", 0.1, 3600);
+  auto bitrate = query_number(req, "bitrate", 10000, 1000000);
+  if (!timeout) return send_error(res, 400, timeout.error().message);
+  if (!bitrate) return send_error(res, 400, bitrate.error().message);
+  // Refused before reading a byte when the client says how much is coming; a chunked upload is
+  // counted as it arrives.
+  const std::string length = req.get_header_value("Content-Length");
+  if (!length.empty() && std::strtoull(length.c_str(), nullptr, 10) > options.max_upload_bytes)
+    return send_error(res, 413,
+                      fmt::format("the capture is larger than the server takes ({} MB)",
+                                  options.max_upload_bytes >> 20));
+  auto keeper = records::CaptureKeeper::open(captures_dir);
+  if (!keeper) return send_error(res, 500, keeper.error().message);
+  Pipe pipe;
+  if (!pipe.ok()) return send_error(res, 500, "cannot create a pipe");
+  std::string name = req.has_param("name") ? req.get_param_value("name") : "upload";
+
+  analysis::RunOptions run_options;
+  if (*timeout)
+    run_options.analyzer.inverter_timeout_ms = static_cast<std::int64_t>(**timeout * 1000);
+  if (*bitrate) run_options.analyzer.bitrate_bps = static_cast<std::uint32_t>(**bitrate);
+  std::optional<Result<diagnosis::CaptureResult>> result;
+  CollectingSink sink;
+  bool started = false;
+  std::thread worker;
+  auto start = [&] {
+    if (started) return;
+    started = true;
+    worker = std::thread([&] {
+      result = diagnosis::diagnose(analysis::CaptureInput::stream(pipe.read_fd(), name), sink,
+                                   run_options);
+      // Drain what is still coming so the writer never blocks on a finished reader.
+      char buf[65536];
+      while (::read(pipe.read_fd(), buf, sizeof buf) > 0) {
+      }
+    });
+  };
+  std::uint64_t received = 0;
+  std::string failure;
+  auto feed = [&](const char* data, std::size_t len) {
+    received += len;
+    if (received > options.max_upload_bytes) {
+      failure = "too large";
+      return false;
+    }
+    if (auto ok = (*keeper)->write({data, len}); !ok) {
+      failure = ok.error().message;
+      return false;
+    }
+    start();
+    return pipe.write(data, len);
+  };
+  bool read_ok = true;
+  bool saw_file = false;
+  if (req.is_multipart_form_data()) {
+    bool in_file = false;
+    read_ok = reader(
+        [&](const httplib::MultipartFormData& part) {
+          in_file = part.name == "file";
+          if (in_file) {
+            if (saw_file) {
+              failure = "one capture per request (several 'file' fields)";
+              return false;
+            }
+            saw_file = true;
+            if (!part.filename.empty()) name = part.filename;
+          }
+          return true;
+        },
+        [&](const char* data, std::size_t len) { return in_file ? feed(data, len) : true; });
+    if (!saw_file && failure.empty()) failure = "multipart upload without a 'file' field";
+  } else {
+    read_ok = reader([&](const char* data, std::size_t len) { return feed(data, len); });
+  }
+  pipe.close_write();
+  if (!started) start();  // an empty body: the analysis says so
+  worker.join();
+  if (!read_ok || !failure.empty()) {
+    if (failure == "too large")
+      return send_error(res, 413,
+                        fmt::format("the capture is larger than the server takes ({} MB)",
+                                    options.max_upload_bytes >> 20));
+    return send_error(res, 400,
+                      failure.empty() ? "the upload was cut off before its end" : failure);
+  }
+  if (!*result) return send_error(res, 400, fmt::format("{}: {}", name, result->error().message));
+  auto& r = **result;
+  r.run.file = name;
+  json out = report::analysis_json(r);
+  auto sha = (*keeper)->finish();
+  if (sha) out["capture_id"] = *sha;
+  out["size_bytes"] = received;
+  send_json(res, out);
+}
+
+// The answers object of docs/diagnose.md, plus "capture_id" (a capture uploaded to
+// /api/analyze) and "case" (record the session in that case, resuming from what it holds). A
+// path in "capture" is refused: the server reads only captures it kept.
+void Server::Impl::diagnose(const httplib::Request& req, httplib::Response& res) {
+  auto body = parse_body(req, "diagnose");
+  if (!body) return send_error(res, 400, body.error().message);
+  if (!body->is_object()) return send_error(res, 400, "diagnose: expected a JSON object");
+  std::string capture_id, case_id, capture_name = "upload";
+  for (auto [key, target] : {std::pair{"capture_id", &capture_id}, std::pair{"case", &case_id},
+                             std::pair{"capture_name", &capture_name}}) {
+    if (!body->contains(key)) continue;
+    if (!(*body)[key].is_string() && !(*body)[key].is_null())
+      return send_error(res, 400, fmt::format("diagnose: \"{}\": expected a string", key));
+    if ((*body)[key].is_string()) *target = (*body)[key].get<std::string>();
+    body->erase(key);
+  }
+  const bool path_given = (body->contains("capture") && !(*body)["capture"].is_null()) ||
+                          (body->contains("answers") && (*body)["answers"].is_object() &&
+                           (*body)["answers"].contains("capture"));
+  if (path_given)
+    return send_error(res, 400,
+                      "diagnose: \"capture\": the server takes a capture by \"capture_id\" "
+                      "(upload it to /api/analyze first)");
+  auto answers = diagnosis::parse_answers(body->dump(), "diagnose", catalogue);
+  if (!answers) return send_error(res, 400, answers.error().message);
+
+  std::optional<records::Case> the_case;
+  std::map<std::string, double> rates;
+  {
+    std::lock_guard lock(store_mutex);
+    if (auto all = store->list()) rates = records::check_rates(*all);
+    if (!case_id.empty()) {
+      auto c = store->get(case_id);
+      if (!c) return send_error(res, 500, c.error().message);
+      if (!*c) return send_error(res, 404, fmt::format("no case {}", case_id));
+      the_case = std::move(**c);
+      records::resume_answers(*the_case, *answers);
+    }
+  }
+  diagnosis::GuidedOptions guided;
+  guided.check_rates = rates;
+  std::optional<diagnosis::CaptureResult> capture;
+  if (!capture_id.empty()) {
+    auto path = records::kept_capture_path(captures_dir, capture_id);
+    if (!path) return send_error(res, status_of(path.error()), path.error().message);
+    CollectingSink sink;
+    auto r = diagnosis::diagnose(analysis::CaptureInput::path(*path), sink);
+    if (!r) return send_error(res, 400, r.error().message);
+    capture = std::move(*r);
+    guided.evidence = &capture->run.evidence;
+    guided.findings = &capture->findings;
+  }
+  const auto result = diagnosis::run_guided(catalogue, kb, *answers, guided);
+  json out = diagnosis::guided_json(result);
+  out["answers"] = answers->to_json();
+  if (!capture_id.empty()) out["capture_id"] = capture_id;
+  if (the_case) {
+    records::record_session(*the_case, catalogue, *answers, result);
+    if (capture) {
+      const bool known = std::any_of(the_case->captures.begin(), the_case->captures.end(),
+                                     [&](const auto& x) { return x.sha256 == capture_id; });
+      if (!known)
+        the_case->captures.push_back(
+            {capture_name, capture_id, diagnosis::findings_to_json(capture->findings)});
+    }
+    auto ok = locked([&](records::Store& st) { return st.put(*the_case); });
+    if (!ok) return send_error(res, 500, ok.error().message);
+    out["case"] = records::case_to_json(*the_case);
+  }
+  send_json(res, out);
+}
+
+void Server::Impl::hardcode(const httplib::Request& req, httplib::Response& res) {
+  auto body = parse_body(req, "hardcode");
+  if (!body) return send_error(res, 400, body.error().message);
+  auto in = hardcode_input(*body);
+  if (!in) return send_error(res, 400, in.error().message);
+  auto advice = diagnosis::advise_hardcode(*in);
+  if (!advice) return send_error(res, 400, advice.error().message);
+  send_json(res, diagnosis::hardcode_json(*advice));
+}
+
+void Server::Impl::cases(const httplib::Request& req, httplib::Response& res) {
+  if (req.method == "GET") {
+    records::CaseFilter filter{req.get_param_value("since"), req.get_param_value("installer")};
+    auto all = locked([&](records::Store& st) { return st.list(filter); });
+    if (!all) return send_error(res, 500, all.error().message);
+    json out = json::array();
+    for (const auto& c : *all) out.push_back(records::case_to_json(c));
+    return send_json(res, out);
+  }
+  auto body = parse_body(req, "case");
+  if (!body) return send_error(res, 400, body.error().message);
+  if (!body->is_object()) return send_error(res, 400, "case: expected a JSON object");
+  if (!body->contains("id") || (*body)["id"].is_null() || (*body)["id"] == "")
+    (*body)["id"] = new_case_id();
+  if (!body->contains("opened") || (*body)["opened"].is_null())
+    (*body)["opened"] = records::now_iso_utc();
+  auto c = records::case_from_json(*body, "case");
+  if (!c) return send_error(res, 400, c.error().message);
+  const auto& who = auth.user_of(req);
+  if (c->installer.empty() && !who.empty()) c->installer = who;
+  auto created = locked([&](records::Store& st) -> Result<bool> {
+    auto existing = st.get(c->id);
+    if (!existing) return tl::unexpected(existing.error());
+    if (*existing) return false;
+    if (auto ok = st.put(*c); !ok) return tl::unexpected(ok.error());
+    return true;
+  });
+  if (!created) return send_error(res, 500, created.error().message);
+  if (!*created) return send_error(res, 409, fmt::format("case {} exists", c->id));
+  send_json(res, records::case_to_json(*c), 201);
+}
+
+void Server::Impl::case_one(const httplib::Request& req, httplib::Response& res) {
+  const std::string id = req.matches[1];
+  if (req.method == "DELETE") {
+    auto removed = locked([&](records::Store& st) { return st.remove(id); });
+    if (!removed) return send_error(res, 500, removed.error().message);
+    if (!*removed) return send_error(res, 404, fmt::format("no case {}", id));
+    res.status = 204;
+    return;
+  }
+  if (req.method == "PUT") {
+    auto body = parse_body(req, "case");
+    if (!body) return send_error(res, 400, body.error().message);
+    if (!body->is_object()) return send_error(res, 400, "case: expected a JSON object");
+    if (!body->contains("id")) (*body)["id"] = id;
+    if ((*body)["id"] != id)
+      return send_error(res, 400, fmt::format("case: \"id\": the URL names {}", id));
+    auto c = records::case_from_json(*body, "case " + id);
+    if (!c) return send_error(res, 400, c.error().message);
+    auto ok = locked([&](records::Store& st) { return st.put(*c); });
+    if (!ok) return send_error(res, 500, ok.error().message);
+    return send_json(res, records::case_to_json(*c));
+  }
+  auto c = locked([&](records::Store& st) { return st.get(id); });
+  if (!c) return send_error(res, 500, c.error().message);
+  if (!*c) return send_error(res, 404, fmt::format("no case {}", id));
+  send_json(res, records::case_to_json(**c));
+}
+
+void Server::Impl::report(const httplib::Request& req, httplib::Response& res) {
+  const std::string id = req.matches[1];
+  const std::string kind = req.has_param("kind") ? req.get_param_value("kind") : "customer";
+  const auto k = kind == "technician"       ? std::optional(report::CaseReportKind::kTechnician)
+                 : kind == "customer"       ? std::optional(report::CaseReportKind::kCustomer)
+                 : kind == "acknowledgment" ? std::optional(report::CaseReportKind::kAcknowledgment)
+                                            : std::nullopt;
+  if (!k) return send_error(res, 400, "?kind=: expected technician, customer or acknowledgment");
+  auto c = locked([&](records::Store& st) { return st.get(id); });
+  if (!c) return send_error(res, 500, c.error().message);
+  if (!*c) return send_error(res, 404, fmt::format("no case {}", id));
+  if (*k == report::CaseReportKind::kAcknowledgment &&
+      (**c).outcome != records::Outcome::kHardcoded)
+    return send_error(
+        res, 409, fmt::format("case {} is not hardcoded: there is no acknowledgment to sign", id));
+  const bool md = req.get_param_value("format") == "md";
+  res.set_content(
+      report::case_report(
+          **c, *k, md ? report::CaseReportFormat::kMarkdown : report::CaseReportFormat::kHtml,
+          &catalogue),
+      md ? "text/markdown; charset=utf-8" : "text/html; charset=utf-8");
+}
+
+}  // namespace bmslink::server

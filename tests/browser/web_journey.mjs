@@ -1,0 +1,300 @@
+// The web console driven by Debian's Chromium through a whole call, at a phone (390 px) and a
+// laptop (1280 px) viewport, each against its own `bmslink serve` and SQLite file: the statistics
+// before; a new case; layer 1 answered; layer 2's 120 Ω reading confirming the termination fault;
+// a simulated capture whose dropouts show; the case closed; the customer report; the
+// statistics after. Then team mode: nothing readable without a login, a wrong password refused,
+// repeated failures rate-limited, a forged write (no CSRF token, another origin) refused, a
+// technician refused an admin's delete. Screenshots of every page are kept for people to see.
+import {chromium} from 'playwright-core';
+import {execFileSync, spawn} from 'child_process';
+import {existsSync, mkdirSync, readFileSync, rmSync} from 'fs';
+import {dirname, join} from 'path';
+import {fileURLToPath} from 'url';
+
+const [bmslink, work, shots] = process.argv.slice(2);
+const here = dirname(fileURLToPath(import.meta.url));
+rmSync(work, {recursive: true, force: true});
+mkdirSync(work, {recursive: true});
+mkdirSync(shots, {recursive: true});
+const failures = [];
+let checks = 0;
+const check = (ok, what) => { checks++; if (!ok) failures.push(what); };
+
+// The layer-1 answers that pass for this battery and inverter (tests/data/answers/all_pass.json).
+const pass = JSON.parse(readFileSync(join(here, '..', 'data', 'answers', 'all_pass.json'), 'utf8')).answers;
+
+function serve(db, extra = []) {
+  return new Promise((resolve, reject) => {
+    const p = spawn(bmslink, ['serve', '--port', '0', '--db', db, ...extra], {stdio: ['ignore', 'pipe', 'pipe']});
+    let out = '';
+    const timer = setTimeout(() => reject(new Error('serve did not start: ' + out)), 15000);
+    p.stdout.on('data', (d) => {
+      out += d;
+      const m = out.match(/(http:\/\/127\.0\.0\.1:\d+\/)/);
+      if (m) {
+        clearTimeout(timer);
+        resolve({url: m[1], proc: p});
+      }
+    });
+    p.stderr.on('data', (d) => { out += d; });
+    p.on('exit', (code) => reject(new Error(`serve exited ${code}: ${out}`)));
+  });
+}
+
+function stop(s) {
+  return new Promise((resolve) => {
+    s.proc.removeAllListeners('exit');
+    s.proc.on('exit', (code, signal) => resolve({code, signal}));
+    s.proc.kill('SIGTERM');
+  });
+}
+
+const browser = await chromium.launch({
+  executablePath: '/usr/bin/chromium',
+  args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking',
+         '--disable-component-update', '--no-first-run'],
+});
+
+async function shot(page, name, width) {
+  await page.screenshot({path: join(shots, `web-${name}-${width}.png`), fullPage: true});
+}
+
+async function noSideways(page, where) {
+  const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+  check(overflow <= 0, `${where}: the page scrolls sideways by ${overflow} px`);
+  const small = await page.evaluate(() => {
+    const out = [];
+    for (const el of document.body.querySelectorAll('*')) {
+      const own = [...el.childNodes].some((n) => n.nodeType === 3 && n.textContent.trim());
+      if (!own || el.closest('.u-legend, canvas')) continue;
+      const px = parseFloat(getComputedStyle(el).fontSize);
+      if (px < 13 && el.offsetParent !== null) out.push(`${el.tagName} ${px}px "${el.textContent.trim().slice(0, 20)}"`);
+    }
+    return out;
+  });
+  check(small.length === 0, `${where}: text under 13 px: ${small.slice(0, 4).join('; ')}`);
+}
+
+// Answers whatever the current question asks from the passing answers; returns the check id.
+async function answer(page, values) {
+  const form = page.locator('#ask-form');
+  await form.waitFor({timeout: 15000});
+  const title = await form.locator('h3').textContent();
+  for (const input of await form.locator('input[name], select[name]').all()) {
+    const key = await input.getAttribute('name');
+    const v = values[key];
+    if (v === undefined) throw new Error(`no answer for ${key} (${title})`);
+    if ((await input.evaluate((e) => e.tagName)) === 'SELECT') await input.selectOption(String(v));
+    else await input.fill(String(v));
+  }
+  for (const group of await form.locator('.choices[data-key]').all()) {
+    const key = await group.getAttribute('data-key');
+    const v = values[key];
+    if (v === undefined) throw new Error(`no answer for ${key} (${title})`);
+    await group.locator(`button[data-value="${v === true || v === 'yes' ? 'yes' : 'no'}"]`).click();
+  }
+  await form.locator('button[type=submit]').click();
+  return title;
+}
+
+try {
+  for (const width of [390, 1280]) {
+    const where = (what) => `${what} at ${width} px`;
+    const dir = join(work, `w${width}`);
+    mkdirSync(dir, {recursive: true});
+    // A layer-4 fault: the termination found in layer 2 stays the root cause.
+    const capture = join(dir, 'dropouts.log');
+    execFileSync(bmslink, ['simulate', '--fault', 'intermittent_dropouts', '--duration', '1800', '-o', capture]);
+    const s = await serve(join(dir, 'cases.db'));
+    const page = await browser.newPage({viewport: {width, height: 860}});
+    page.on('pageerror', (e) => failures.push(where(`script error: ${e.message}`)));
+    try {
+      // Statistics before.
+      await page.goto(s.url + '#/stats');
+      await page.locator('#stats-count').waitFor();
+      check((await page.locator('#stats-count').textContent()).startsWith('0 case(s)'), where('no cases at first'));
+      await shot(page, 'stats-empty', width);
+
+      // New case.
+      await page.goto(s.url);
+      await page.locator('#new-case').click();
+      await page.locator('#new-case-form').waitFor();
+      await page.fill('input[name=site]', 'Hillcrest <b>barn</b>');
+      await page.fill('input[name=customer]', 'R. Keane');
+      await page.fill('input[name=bms_model]', 'Pylontech US3000C');
+      await page.fill('input[name=inverter_model]', 'Deye SUN-5K-SG03LP1-EU');
+      await page.fill('textarea[name=symptom]', 'Battery comm fault every afternoon');
+      await shot(page, 'new-case', width);
+      await noSideways(page, where('new case'));
+      await page.locator('#new-case-form button[type=submit]').click();
+      await page.locator('#guided').waitFor();
+      check((await page.locator('h1').textContent()) === 'Hillcrest <b>barn</b>', where('the site name is shown as typed, not as markup'));
+      await shot(page, 'case-start', width);
+
+      // Layer 1, then layer 2 with the 120 Ω reading.
+      const asked = [];
+      for (let i = 0; i < 12; i++) {
+        const form = page.locator('#ask-form h3');
+        await form.waitFor({timeout: 15000});
+        const title = await form.textContent();
+        if (title.startsWith('Layer 2')) break;
+        asked.push(await answer(page, pass));
+        await page.waitForFunction((t) => document.querySelector('#ask-form h3')?.textContent !== t, title, {timeout: 15000});
+      }
+      check(asked.length >= 2 && asked.every((t) => t.startsWith('Layer 1')), where(`layer 1 asked first: ${asked.join(' | ')}`));
+      await shot(page, 'layer2', width);
+      const l2 = await page.locator('#ask-form h3').textContent();
+      check(l2.includes('Termination'), where(`layer 2 starts with the termination: ${l2}`));
+      await answer(page, {termination_ohms: 120});
+      await page.locator('#confirmed').waitFor({timeout: 15000});
+      const confirmed = await page.locator('#confirmed').textContent();
+      check(confirmed.includes('termination_fault') && confirmed.includes('layer 2'), where(`confirmed: ${confirmed.slice(0, 120)}`));
+      await noSideways(page, where('case with the cause'));
+      await shot(page, 'confirmed', width);
+
+      // A simulated capture with its finding.
+      await page.locator('#case-file').setInputFiles(capture);
+      await page.locator('#case-capture .finding').first().waitFor({timeout: 30000});
+      const causes = await page.locator('#case-capture .finding').evaluateAll((els) => els.map((e) => e.dataset.cause));
+      check(causes.includes('intermittent_dropouts'), where(`the capture's dropouts finding is shown: ${causes.join(', ')}`));
+      check((await page.locator('#confirmed').textContent()).includes('termination_fault'), where('the termination fault stays confirmed'));
+      const plots = await page.locator('#case-capture .plot').count();
+      check(plots >= 4, where(`plots of the capture: ${plots}`));
+      await page.locator('#case-capture .plot').first().scrollIntoViewIfNeeded();
+      await shot(page, 'capture', width);
+
+      // Close it.
+      await page.selectOption('#close-form select[name=outcome]', 'fixed');
+      await page.fill('#close-form input[name=uptime]', '99.9');
+      await page.fill('#close-form input[name=hours]', '24');
+      await page.locator('#close-form button[type=submit]').click();
+      await page.locator('#close-form .ok').waitFor();
+      const id = decodeURIComponent(page.url().split('#/case/')[1]);
+      const stored = await (await page.request.get(`${s.url}api/cases/${encodeURIComponent(id)}`)).json();
+      check(stored.outcome === 'fixed' && stored.closed && stored.root_cause === 'termination_fault' &&
+            stored.captures.length === 1 && stored.minutes_by_layer['2'] > 0,
+            where(`the case as stored: ${JSON.stringify({o: stored.outcome, c: stored.root_cause, caps: stored.captures.length, m: stored.minutes_by_layer})}`));
+      await shot(page, 'closed', width);
+
+      // The customer report.
+      const report = await browser.newPage({viewport: {width, height: 860}});
+      await report.goto(await page.locator('#report-customer').getAttribute('href').then((h) => new URL(h, s.url).href));
+      const text = await report.locator('body').innerText();
+      check(text.includes('What was wrong') && text.includes('resistor') && text.includes('99.9 %'), where('the customer report says what was wrong and what the monitoring showed'));
+      await noSideways(report, where('customer report'));
+      await shot(report, 'customer-report', width);
+      await report.close();
+
+      // Statistics after.
+      await page.goto(s.url + '#/stats');
+      await page.locator('#stats-count').waitFor();
+      check((await page.locator('#stats-count').textContent()).startsWith('1 case(s): fixed 1'), where('the statistics count the case'));
+      check((await page.locator('.bars').first().textContent()).includes('termination_fault'), where('the cause breakdown shows it'));
+      await noSideways(page, where('statistics'));
+      await shot(page, 'stats', width);
+
+      // The other pages.
+      await page.goto(s.url + '#/compat');
+      await page.locator('table').waitFor();
+      check((await page.locator('table').textContent()).includes('Pylontech US3000C'), where('the matrix lists the pair'));
+      await shot(page, 'compat', width);
+      await page.goto(s.url + '#/hardcode');
+      await page.fill('#hardcode-form input[name=capacity_ah]', '100');
+      await page.locator('#hardcode-form button[type=submit]').click();
+      await page.locator('#hardcode-result').waitFor();
+      await noSideways(page, where('hardcode'));
+      await shot(page, 'hardcode', width);
+      await page.goto(s.url + '#/analyze');
+      await shot(page, 'analyze', width);
+      await page.goto(s.url);
+      await page.locator('.card').first().waitFor();
+      await noSideways(page, where('cases'));
+      await shot(page, 'cases', width);
+    } finally {
+      await page.close();
+      const exit = await stop(s);
+      check(exit.code === 0, where(`serve stops cleanly on SIGTERM (${JSON.stringify(exit)})`));
+    }
+  }
+
+  // Team mode.
+  const db = join(work, 'team.db');
+  for (const [name, role] of [['admin1', 'admin'], ['tech1', 'technician']])
+    execFileSync(bmslink, ['user', 'add', name, '--role', role, '--db', db], {input: `${name}-password-1\n`});
+  const s = await serve(db, ['--team']);
+  try {
+    const anon = await browser.newContext();
+    const r = await anon.request.get(s.url + 'api/cases');
+    check(r.status() === 401, `team: cases without a login answer ${r.status()}`);
+    const page = await anon.newPage({viewport: {width: 390, height: 860}});
+    await page.goto(s.url);
+    await page.locator('#login-form').waitFor();
+    await shot(page, 'login', 390);
+    await page.fill('input[name=name]', 'tech1');
+    await page.fill('input[name=password]', 'wrong-password-x');
+    await page.locator('#login-form button[type=submit]').click();
+    await page.locator('#login-form .error').waitFor();
+    check((await page.locator('#login-form .error').textContent()).includes('wrong name or password'), 'team: a wrong password is refused');
+    await page.fill('input[name=password]', 'tech1-password-1');
+    await page.locator('#login-form button[type=submit]').click();
+    await page.locator('#new-case').waitFor();
+    check((await page.locator('#who').textContent()).includes('tech1'), 'team: logged in as tech1');
+    // The session cookie is HttpOnly, Secure and SameSite=Strict.
+    const cookie = (await anon.cookies()).find((c) => c.name === 'bmslink_session');
+    check(cookie && cookie.httpOnly && cookie.secure && cookie.sameSite === 'Strict', `team: session cookie flags ${JSON.stringify(cookie)}`);
+    // From the console's own page (the browser sends the cookie): a write without the CSRF token
+    // is refused, with it accepted; a technician may not delete.
+    const call = (method, path, body, withToken) => page.evaluate(async ([method, path, body, withToken]) => {
+      const session = await (await fetch('/api/session')).json();
+      const headers = {'Content-Type': 'application/json'};
+      if (withToken) headers['X-CSRF-Token'] = session.csrf;
+      const r = await fetch(path, {method, headers, body: body ? JSON.stringify(body) : undefined});
+      return {status: r.status, body: await r.text()};
+    }, [method, path, body, withToken]);
+    const forged = await call('POST', '/api/cases', {site: {name: 'x'}}, false);
+    check(forged.status === 403, `team: a write without the CSRF token answers ${forged.status}`);
+    const ok = await call('POST', '/api/cases', {site: {name: 'Team site'}}, true);
+    check(ok.status === 201, `team: a write with the token answers ${ok.status} ${ok.body}`);
+    const created = ok.status === 201 ? JSON.parse(ok.body) : {};
+    check(created.installer === 'tech1', "team: the case is the logged-in technician's");
+    const del = await call('DELETE', `/api/cases/${created.id}`, null, true);
+    check(del.status === 403, `team: a technician deleting answers ${del.status}`);
+    // A page of another site posting to the console (the classic CSRF: a simple request, so no
+    // preflight) changes nothing.
+    const evil = await anon.newPage();
+    await evil.route('http://evil.example/**', (route) => route.fulfill({
+      contentType: 'text/html', body: '<!DOCTYPE html><title>evil</title><p>hi</p>'}));
+    await evil.goto('http://evil.example/');
+    await evil.evaluate(async (target) => {
+      try {
+        await fetch(target + 'api/cases', {method: 'POST', mode: 'no-cors', credentials: 'include',
+          headers: {'Content-Type': 'text/plain'}, body: JSON.stringify({site: {name: 'forged'}})});
+      } catch (e) { /* opaque either way */ }
+    }, s.url);
+    await evil.close();
+    const after = JSON.parse((await call('GET', '/api/cases', null, false)).body);
+    check(after.length === 1 && !after.some((c) => c.site.name === 'forged'), `team: the cross-site post stored nothing (${after.length} cases)`);
+    // Repeated failures are rate-limited (5 per account in 10 minutes).
+    const other = await browser.newContext();
+    const codes = [];
+    for (let i = 0; i < 7; i++)
+      codes.push((await other.request.post(s.url + 'api/login', {data: {name: 'admin1', password: 'nope-nope-nope'}})).status());
+    check(codes.slice(0, 5).every((c) => c === 401) && codes.slice(5).every((c) => c === 429),
+          `team: failed logins ${codes.join(' ')}`);
+    // Even the right password waits out the window once the account is locked.
+    const right = await anon.request.post(s.url + 'api/login', {data: {name: 'admin1', password: 'admin1-password-1'}});
+    check(right.status() === 429, `team: the locked account answers ${right.status()}`);
+    await other.close();
+    await anon.close();
+  } finally {
+    await stop(s);
+  }
+} finally {
+  await browser.close();
+}
+console.log(`web journey: ${checks} checks, screenshots in ${shots}`);
+if (failures.length) {
+  console.log(`web journey: ${failures.length} failure(s)`);
+  for (const f of failures) console.log('  ' + f);
+  process.exit(1);
+}

@@ -1,0 +1,288 @@
+// The API from the outside, against a real server on a free port and a real SQLite file: the
+// upload analysed as it streams (raw and multipart give the same answer as the library), bad,
+// oversized and abandoned uploads, the case routes, statistics equal to the library's, the
+// cross-site refusal, and team mode's gate.
+#include "bmslink/server/server.h"
+
+#include <httplib.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <thread>
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include "bmslink/records/stats.h"
+#include "bmslink/records/store.h"
+
+namespace bmslink::server {
+namespace {
+
+using nlohmann::json;
+namespace fs = std::filesystem;
+
+std::string read(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+const std::string kSample = std::string(BMSLINK_SOURCE_DIR) + "/data/samples/pylontech_session.log";
+
+// Sends `request` on a fresh connection and returns what comes back before the server closes.
+std::string raw_exchange(int port, const std::string& request) {
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(static_cast<std::uint16_t>(port));
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) return "";
+  ::send(fd, request.data(), request.size(), 0);
+  timeval wait{5, 0};
+  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &wait, sizeof wait);
+  std::string out;
+  char buf[4096];
+  for (ssize_t n; (n = ::recv(fd, buf, sizeof buf, 0)) > 0;) {
+    out.append(buf, static_cast<std::size_t>(n));
+    if (out.find("\r\n\r\n") != std::string::npos && out.find('}') != std::string::npos) break;
+  }
+  ::close(fd);
+  return out;
+}
+
+class Running {
+ public:
+  explicit Running(bool team = false, std::uint64_t max_upload = 64ULL << 20) {
+    dir_ = fs::temp_directory_path() /
+           ("bmslink-server-test-" + std::to_string(::getpid()) + "-" + std::to_string(count_++));
+    fs::remove_all(dir_);
+    fs::create_directories(dir_);
+    ServerOptions o;
+    o.port = 0;
+    o.db_url = (dir_ / "cases.db").string();
+    o.team = team;
+    o.max_upload_bytes = max_upload;
+    auto s = Server::create(o);
+    EXPECT_TRUE(s) << (s ? "" : s.error().message);
+    server_ = std::move(*s);
+    auto port = server_->bind();
+    EXPECT_TRUE(port);
+    port_ = *port;
+    thread_ = std::thread([this] { server_->run(); });
+  }
+  ~Running() {
+    server_->stop();
+    thread_.join();
+    server_.reset();
+    fs::remove_all(dir_);
+  }
+  httplib::Client client() const {
+    httplib::Client c("127.0.0.1", port_);
+    c.set_read_timeout(60, 0);
+    return c;
+  }
+  int port() const { return port_; }
+  Server& server() { return *server_; }
+  std::string db() const { return (dir_ / "cases.db").string(); }
+
+ private:
+  static inline int count_ = 0;
+  fs::path dir_;
+  std::unique_ptr<Server> server_;
+  std::thread thread_;
+  int port_ = 0;
+};
+
+TEST(Api, AnUploadIsAnalysedAsTheCliWouldAndKeptByItsHash) {
+  Running s;
+  auto c = s.client();
+  const std::string body = read(kSample);
+  auto raw = c.Post("/api/analyze?name=site.log", body, "application/octet-stream");
+  ASSERT_TRUE(raw);
+  ASSERT_EQ(raw->status, 200) << raw->body;
+  const json a = json::parse(raw->body);
+  // The bundled sample: 6318 frames, 18 of them error frames (as `bmslink analyze` counts them).
+  EXPECT_EQ(a["frames"], 6318);
+  EXPECT_EQ(a["error_frames"], 18);
+  EXPECT_EQ(a["file"], "site.log");
+  EXPECT_EQ(a["capture_id"].get<std::string>().size(), 64U);
+  EXPECT_EQ(a["size_bytes"], body.size());
+  EXPECT_TRUE(a["timeline"]["bins"].is_array());
+  // The same file as a multipart form field gives the same analysis.
+  httplib::MultipartFormDataItems items = {{"file", body, "site.log", "text/plain"}};
+  auto multi = c.Post("/api/analyze", items);
+  ASSERT_TRUE(multi);
+  ASSERT_EQ(multi->status, 200) << multi->body;
+  const json b = json::parse(multi->body);
+  EXPECT_EQ(b["findings"], a["findings"]);
+  EXPECT_EQ(b["capture_id"], a["capture_id"]);
+  // diagnose takes it by id; a made-up id or a path is refused.
+  auto d =
+      c.Post("/api/diagnose", json{{"capture_id", a["capture_id"]}}.dump(), "application/json");
+  ASSERT_EQ(d->status, 200) << d->body;
+  EXPECT_EQ(json::parse(d->body)["capture_id"], a["capture_id"]);
+  auto bad = c.Post("/api/diagnose", json{{"capture_id", std::string(64, 'a')}}.dump(),
+                    "application/json");
+  EXPECT_EQ(bad->status, 404);
+  auto path = c.Post("/api/diagnose", json{{"capture", "/etc/passwd"}}.dump(), "application/json");
+  EXPECT_EQ(path->status, 400);
+  EXPECT_NE(json::parse(path->body)["error"].get<std::string>().find("capture_id"),
+            std::string::npos);
+}
+
+TEST(Api, BadTooLargeAndAbandonedUploadsAreAnsweredAndTheServerGoesOn) {
+  Running s(false, 1 << 20);
+  auto c = s.client();
+  auto junk =
+      c.Post("/api/analyze?name=junk.bin", std::string(5000, '\x07'), "application/octet-stream");
+  ASSERT_TRUE(junk);
+  EXPECT_EQ(junk->status, 400);
+  EXPECT_NE(json::parse(junk->body)["error"].get<std::string>().find("junk.bin"),
+            std::string::npos);
+  auto empty = c.Post("/api/analyze", "", "application/octet-stream");
+  EXPECT_EQ(empty->status, 400);
+  // Over the limit: answered 413 from the headers, before a byte of the body is read.
+  {
+    const std::string answer =
+        raw_exchange(s.port(),
+                     "POST /api/analyze HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: "
+                     "application/octet-stream\r\nContent-Length: 2097152\r\n\r\n");
+    EXPECT_EQ(answer.rfind("HTTP/1.1 413", 0), 0U) << answer;
+    EXPECT_NE(answer.find("larger than the server takes (1 MB)"), std::string::npos) << answer;
+  }
+  // The limit is in the session, so the page can say so before uploading.
+  EXPECT_EQ(json::parse(c.Get("/api/session")->body)["max_upload_bytes"], 1 << 20);
+  auto bad_query = c.Post("/api/analyze?timeout=abc", read(kSample), "text/plain");
+  EXPECT_EQ(bad_query->status, 400);
+  // A client announces 900 kB, sends 100 kB and goes away.
+  {
+    const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_port = htons(static_cast<std::uint16_t>(s.port()));
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    ASSERT_EQ(::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+    const std::string head =
+        "POST /api/analyze HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: "
+        "application/octet-stream\r\nContent-Length: 900000\r\n\r\n";
+    const std::string part = read(kSample).substr(0, 100000);
+    ASSERT_GT(::send(fd, head.data(), head.size(), 0), 0);
+    ASSERT_GT(::send(fd, part.data(), part.size(), 0), 0);
+    ::close(fd);
+  }
+  auto after = c.Get("/api/cases");
+  ASSERT_TRUE(after);
+  EXPECT_EQ(after->status, 200);
+}
+
+TEST(Api, CasesRoundTripAndStatsAreTheLibrarysOverTheStore) {
+  Running s;
+  auto c = s.client();
+  const json in = {{"site", {{"name", "Barn"}, {"customer", "R"}, {"address", ""}}},
+                   {"root_cause", "termination_fault"},
+                   {"outcome", "fixed"},
+                   {"closed", "2026-11-30T10:00:00Z"},
+                   {"minutes_by_layer", {{"1", 3}, {"2", 7}}}};
+  auto created = c.Post("/api/cases", in.dump(), "application/json");
+  ASSERT_EQ(created->status, 201) << created->body;
+  const json stored = json::parse(created->body);
+  const std::string id = stored["id"];
+  EXPECT_EQ(stored["layer"], 2) << "the cause's layer";
+  EXPECT_EQ(c.Post("/api/cases", stored.dump(), "application/json")->status, 409);
+  auto got = c.Get("/api/cases/" + id);
+  EXPECT_EQ(json::parse(got->body), stored);
+  json changed = stored;
+  changed["fix"] = "terminator fitted";
+  changed.erase("total_minutes");
+  auto put = c.Put("/api/cases/" + id, changed.dump(), "application/json");
+  ASSERT_EQ(put->status, 200) << put->body;
+  auto wrong_id = c.Put("/api/cases/other", changed.dump(), "application/json");
+  EXPECT_EQ(wrong_id->status, 400);
+  auto bad = c.Post("/api/cases", json{{"outcome", "maybe"}}.dump(), "application/json");
+  EXPECT_EQ(bad->status, 400);
+  EXPECT_NE(json::parse(bad->body)["error"].get<std::string>().find("outcome"), std::string::npos);
+  EXPECT_EQ(c.Post("/api/cases", "{not json", "application/json")->status, 400);
+  // Statistics: what the library computes over the same store.
+  auto stats = c.Get("/api/stats");
+  auto store = records::open_store(s.db());
+  ASSERT_TRUE(store);
+  auto all = (*store)->list();
+  ASSERT_TRUE(all);
+  EXPECT_EQ(json::parse(stats->body), records::compute_stats(*all));
+  // Reports: HTML by default; an acknowledgment only for a hardcoded case.
+  auto customer = c.Get("/api/cases/" + id + "/report?kind=customer");
+  EXPECT_EQ(customer->status, 200);
+  EXPECT_NE(customer->body.find("terminator fitted"), std::string::npos);
+  EXPECT_EQ(c.Get("/api/cases/" + id + "/report?kind=acknowledgment")->status, 409);
+  EXPECT_EQ(c.Get("/api/cases/" + id + "/report?kind=poem")->status, 400);
+  EXPECT_EQ(c.Delete("/api/cases/" + id)->status, 204);
+  EXPECT_EQ(c.Get("/api/cases/" + id)->status, 404);
+  EXPECT_EQ(c.Get("/api/no-such-route")->status, 404);
+}
+
+TEST(Api, AWriteFromAnotherSiteIsRefusedEvenOnLocalhost) {
+  Running s;
+  auto c = s.client();
+  httplib::Headers evil = {{"Origin", "http://evil.example"}};
+  auto r = c.Post("/api/cases", evil, json{{"site", {{"name", "x"}}}}.dump(), "application/json");
+  EXPECT_EQ(r->status, 403);
+  httplib::Headers fetch_meta = {{"Sec-Fetch-Site", "cross-site"}};
+  EXPECT_EQ(c.Post("/api/cases", fetch_meta, "{}", "application/json")->status, 403);
+  // Reads are not writes; the same origin writes.
+  EXPECT_EQ(c.Get("/api/cases", evil)->status, 200);
+  httplib::Headers own = {{"Origin", "http://127.0.0.1:" + std::to_string(s.port())}};
+  EXPECT_EQ(c.Post("/api/cases", own, "{}", "application/json")->status, 201);
+}
+
+TEST(Api, TeamModeAnswersNothingWithoutALoginAndWantsTheCsrfToken) {
+  Running s(true);
+  ASSERT_TRUE(s.server().set_user("ada", "correct-horse-1", "technician"));
+  auto c = s.client();
+  EXPECT_EQ(c.Get("/api/cases")->status, 401);
+  EXPECT_EQ(c.Get("/api/stats")->status, 401);
+  EXPECT_EQ(c.Post("/api/analyze", "x", "text/plain")->status, 401);
+  auto wrong = c.Post("/api/login", json{{"name", "ada"}, {"password", "nope-nope-nope"}}.dump(),
+                      "application/json");
+  EXPECT_EQ(wrong->status, 401);
+  auto ok = c.Post("/api/login", json{{"name", "ada"}, {"password", "correct-horse-1"}}.dump(),
+                   "application/json");
+  ASSERT_EQ(ok->status, 200);
+  const std::string cookie = ok->get_header_value("Set-Cookie");
+  EXPECT_NE(cookie.find("HttpOnly"), std::string::npos);
+  EXPECT_NE(cookie.find("SameSite=Strict"), std::string::npos);
+  const std::string token = cookie.substr(0, cookie.find(';'));
+  const std::string csrf = json::parse(ok->body)["csrf"];
+  httplib::Headers session = {{"Cookie", token}};
+  EXPECT_EQ(c.Get("/api/cases", session)->status, 200);
+  EXPECT_EQ(c.Post("/api/cases", session, "{}", "application/json")->status, 403);
+  httplib::Headers with_csrf = {{"Cookie", token}, {"X-CSRF-Token", csrf}};
+  EXPECT_EQ(c.Post("/api/cases", with_csrf, "{}", "application/json")->status, 201);
+  EXPECT_EQ(c.Post("/api/users", with_csrf,
+                   json{{"name", "eve"}, {"password", "0123456789"}, {"role", "admin"}}.dump(),
+                   "application/json")
+                ->status,
+            403)
+      << "a technician may not add accounts";
+  httplib::Headers forged = {{"Cookie", token}, {"X-CSRF-Token", std::string(csrf.size(), '0')}};
+  EXPECT_EQ(c.Post("/api/cases", forged, "{}", "application/json")->status, 403);
+}
+
+TEST(Accounts, PasswordsAreHashedWithArgon2idAndChecked) {
+  auto u = make_user("ada", "correct-horse-1", "admin");
+  ASSERT_TRUE(u);
+  EXPECT_EQ(u->password_hash.rfind("$argon2id$", 0), 0U);
+  EXPECT_EQ(u->password_hash.find("correct-horse-1"), std::string::npos);
+  auto again = make_user("ada", "correct-horse-1", "admin");
+  EXPECT_NE(again->password_hash, u->password_hash) << "a random salt each time";
+  EXPECT_FALSE(make_user("ada", "short", "admin"));
+  EXPECT_FALSE(make_user("a b", "correct-horse-1", "admin"));
+  EXPECT_FALSE(make_user("ada", "correct-horse-1", "root"));
+}
+
+}  // namespace
+}  // namespace bmslink::server

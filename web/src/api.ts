@@ -1,0 +1,209 @@
+// The JSON API of `bmslink serve` (docs/api.md). Every write carries the session's CSRF token
+// in team mode; an error answer's {"error": ...} becomes the thrown message.
+
+export interface Session {
+  team: boolean;
+  max_upload_bytes?: number;
+  user: string | null;
+  role: string | null;
+  csrf: string | null;
+}
+
+let session: Session = {team: false, user: null, role: 'admin', csrf: null};
+
+export function currentSession(): Session {
+  return session;
+}
+
+export class ApiError extends Error {
+  constructor(message: string, readonly status: number) {
+    super(message);
+  }
+}
+
+async function handle(res: Response): Promise<unknown> {
+  const type = res.headers.get('Content-Type') ?? '';
+  if (!res.ok) {
+    let message = `${res.status} ${res.statusText}`;
+    if (type.includes('json')) {
+      const body = (await res.json()) as {error?: string};
+      if (body.error) message = body.error;
+    }
+    throw new ApiError(message, res.status);
+  }
+  if (res.status === 204) return null;
+  return type.includes('json') ? res.json() : res.text();
+}
+
+function headers(json: boolean): Record<string, string> {
+  const h: Record<string, string> = {};
+  if (json) h['Content-Type'] = 'application/json';
+  if (session.csrf) h['X-CSRF-Token'] = session.csrf;
+  return h;
+}
+
+export async function get<T>(path: string): Promise<T> {
+  return (await handle(await fetch(path, {credentials: 'same-origin'}))) as T;
+}
+
+export async function send<T>(method: string, path: string, body?: unknown): Promise<T> {
+  const res = await fetch(path, {
+    method,
+    credentials: 'same-origin',
+    headers: headers(body !== undefined),
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  return (await handle(res)) as T;
+}
+
+export async function refreshSession(): Promise<Session> {
+  session = await get<Session>('/api/session');
+  return session;
+}
+
+export async function login(name: string, password: string): Promise<Session> {
+  session = await send<Session>('POST', '/api/login', {name, password});
+  return session;
+}
+
+export async function logout(): Promise<void> {
+  await send('POST', '/api/logout');
+  session = {team: true, user: null, role: null, csrf: null};
+}
+
+// The capture goes up as the raw body (the server analyses it as it streams in); XHR because
+// fetch cannot report upload progress.
+export function upload<T>(file: File, query: string, progress: (share: number) => void): Promise<T> {
+  return new Promise((resolve, reject) => {
+    const xhr = new XMLHttpRequest();
+    xhr.open('POST', `/api/analyze?name=${encodeURIComponent(file.name)}${query}`);
+    if (session.csrf) xhr.setRequestHeader('X-CSRF-Token', session.csrf);
+    xhr.setRequestHeader('Content-Type', 'application/octet-stream');
+    xhr.upload.onprogress = (e) => {
+      if (e.lengthComputable) progress(e.loaded / e.total);
+    };
+    xhr.onload = () => {
+      let body: {error?: string} = {};
+      try {
+        body = JSON.parse(xhr.responseText);
+      } catch {
+        body = {error: `${xhr.status}: not JSON`};
+      }
+      if (xhr.status >= 200 && xhr.status < 300) resolve(body as T);
+      else reject(new ApiError(body.error ?? `upload failed (${xhr.status})`, xhr.status));
+    };
+    xhr.onerror = () => reject(new ApiError('the upload was interrupted (network)', 0));
+    xhr.send(file);
+  });
+}
+
+// ---- shapes of the answers used by the pages -------------------------------------------
+
+export interface Ask {
+  key: string;
+  type: 'text' | 'number' | 'choice' | 'yes_no' | 'list' | 'capture';
+  prompt: string;
+  unit?: string;
+  choices?: (string | number)[];
+  min?: number;
+  max?: number;
+  allow?: string[];
+}
+
+export interface Verdict {
+  check: string;
+  layer: number;
+  verdict: 'pass' | 'fail' | 'skipped' | 'unknown';
+  reason: string;
+  from_capture: boolean;
+  cause: string | null;
+}
+
+export interface Guided {
+  confirmed: string | null;
+  layer: number | null;
+  layer_name: string | null;
+  reason: string | null;
+  fix: string | null;
+  reverify: string | null;
+  explain: {technician: string | null; customer: string | null};
+  verdicts: Verdict[];
+  next: null | {check: string; layer: number; title: string; why: string; asks: Ask[]};
+  minutes: Record<string, number>;
+  budget: Record<string, number>;
+  over_budget: number[];
+  escalate: boolean;
+  case?: CaseJson;
+}
+
+export interface CaseJson {
+  id: string;
+  opened: string;
+  closed: string | null;
+  installer?: string;
+  site: {name: string; customer: string; address: string};
+  bms: {model: string; firmware: string; count: number | null; energy_kwh: number | null};
+  inverter: {model: string; firmware: string};
+  symptom: string;
+  checks: {check: string; layer: number; inputs: Record<string, unknown>; verdict: string; minutes: number}[];
+  captures: {file: string; sha256: string; findings: Finding[]}[];
+  root_cause: string | null;
+  layer: number | null;
+  fix: string;
+  verification: {uptime_share: number | null; hours: number | null};
+  outcome: 'fixed' | 'hardcoded' | 'escalated' | 'open';
+  minutes_by_layer: Record<string, number>;
+  total_minutes?: number;
+  hardcoded: Record<string, unknown> | null;
+  acknowledged_by: string;
+  acknowledged_at: string | null;
+  notes: string;
+}
+
+export interface Finding {
+  cause: string;
+  layer: number | null;
+  layer_name: string | null;
+  note?: boolean;
+  severity: 'fault' | 'warning' | 'info';
+  score: number;
+  title: string;
+  evidence: {text: string; t: number | null}[];
+  fix: string;
+}
+
+export interface Analysis {
+  file: string;
+  format: string;
+  frames: number;
+  duration_s: number | null;
+  capture_id?: string;
+  size_bytes?: number;
+  protocol: {family: string; variant: string | null; manufacturer: string | null; confidence: number; reasons: string[]};
+  summary: {
+    verdict: string;
+    talking: string;
+    errors_per_minute: number | null;
+    bus_load_peak: number | null;
+    uptime: {share: number | null; dropouts: number; longest_outage_s: number | null};
+    start: number | null;
+  };
+  talkers: {ids: string[]; period_ms: number | null}[];
+  findings: Finding[];
+  timeline: {
+    width_s: number;
+    ids: string[];
+    bins: {
+      t: number;
+      frames: number;
+      errors: number;
+      voltage_v: number | null;
+      current_a: number | null;
+      temperature_c: number | null;
+      soc: number | null;
+      ccl_a: number | null;
+      dcl_a: number | null;
+      present: boolean[];
+    }[];
+  };
+}

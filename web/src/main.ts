@@ -1,0 +1,605 @@
+// bmslink's field console: cases, the guided five layers with a timer, capture upload with plots,
+// reports, statistics, the compatibility matrix and the hardcode advisor. Phone first. Every
+// string from the server is put into the page as text (never as HTML).
+import './style.css';
+import {
+  ApiError, currentSession, get, login, logout, refreshSession, send, upload,
+  type Analysis, type Ask, type CaseJson, type Finding, type Guided,
+} from './api';
+import {drawPlots} from './plots';
+
+type Child = Node | string | null | undefined | false;
+
+function h<K extends keyof HTMLElementTagNameMap>(
+  tag: K, attrs: Record<string, string | boolean | ((e: Event) => void)> = {}, ...children: Child[]
+): HTMLElementTagNameMap[K] {
+  const el = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs)) {
+    if (typeof v === 'function') el.addEventListener(k.replace(/^on/, ''), v as EventListener);
+    else if (v === true) el.setAttribute(k, '');
+    else if (v !== false) el.setAttribute(k, v);
+  }
+  for (const c of children) if (c !== null && c !== undefined && c !== false) el.append(c);
+  return el;
+}
+
+const app = document.getElementById('app') as HTMLElement;
+const LAYERS = ['configuration', 'physical connections', 'cable', 'electrical environment', 'protocol and firmware'];
+
+function show(...children: Child[]): void {
+  app.replaceChildren(...(children.filter(Boolean) as (Node | string)[]));
+  window.scrollTo(0, 0);
+}
+
+function errorBox(e: unknown): HTMLElement {
+  const message = e instanceof Error ? e.message : String(e);
+  return h('p', {class: 'error', role: 'alert'}, message);
+}
+
+function fmtMinutes(m: number): string {
+  return m < 10 ? `${m.toFixed(1)} min` : `${Math.round(m)} min`;
+}
+
+function severityBadge(s: string): HTMLElement {
+  return h('span', {class: `badge ${s}`}, s);
+}
+
+function findingsByLayer(findings: Finding[]): HTMLElement {
+  const box = h('div', {class: 'findings'});
+  if (findings.length === 0) box.append(h('p', {class: 'muted'}, 'No findings.'));
+  const groups = new Map<string, Finding[]>();
+  for (const f of findings) {
+    const key = f.layer ? `Layer ${f.layer} — ${f.layer_name}` : f.note ? 'Notes on the capture' : 'BMS state';
+    groups.set(key, [...(groups.get(key) ?? []), f]);
+  }
+  for (const [title, list] of groups) {
+    box.append(h('h3', {}, title));
+    for (const f of list)
+      box.append(h('div', {class: `finding ${f.severity}`, 'data-cause': f.cause},
+        h('p', {}, severityBadge(f.severity), ' ', h('strong', {}, f.title), ' ', h('code', {}, f.cause)),
+        h('ul', {}, ...f.evidence.slice(0, 6).map((e) => h('li', {}, e.text))),
+        f.fix ? h('p', {class: 'fix'}, 'Fix: ', f.fix) : null));
+  }
+  return box;
+}
+
+// ---- cases ----------------------------------------------------------------------------------
+
+async function casesPage(): Promise<void> {
+  show(h('h1', {}, 'Cases'), h('p', {class: 'muted'}, 'Loading…'));
+  const cases = await get<CaseJson[]>('/api/cases');
+  const list = h('ul', {class: 'cards'});
+  for (const c of [...cases].reverse())
+    list.append(h('li', {},
+      h('a', {href: `#/case/${encodeURIComponent(c.id)}`, class: 'card'},
+        h('strong', {}, c.site.name || c.id),
+        h('span', {class: `badge ${c.outcome}`}, c.outcome),
+        h('span', {class: 'muted'}, ` ${c.bms.model || '?'} ↔ ${c.inverter.model || '?'}`),
+        h('span', {class: 'muted small'}, ` ${c.opened.slice(0, 10)} · ${c.root_cause ?? 'cause not found yet'} · ${fmtMinutes(c.total_minutes ?? 0)}`))));
+  show(
+    h('div', {class: 'row'}, h('h1', {}, 'Cases'), h('a', {href: '#/new', class: 'button primary', id: 'new-case'}, 'New case')),
+    cases.length ? list : h('p', {class: 'muted'}, 'No cases yet: start one when you arrive on site.'));
+}
+
+interface Devices {
+  inverters: {id: string; brand?: string; family?: string; models?: string[]}[];
+  batteries: {id: string; brand?: string; family?: string; models?: string[]}[];
+}
+
+function datalist(id: string, entries: Devices['inverters']): HTMLDataListElement {
+  const dl = h('datalist', {id});
+  const names = new Set<string>();
+  for (const e of entries) {
+    for (const m of e.models ?? []) names.add(`${e.brand ?? ''} ${m}`.trim());
+    if (e.family) names.add(`${e.brand ?? ''} ${e.family}`.trim());
+  }
+  for (const n of [...names].sort()) dl.append(h('option', {value: n}));
+  return dl;
+}
+
+function field(label: string, input: HTMLElement, hint?: string): HTMLElement {
+  return h('label', {class: 'field'}, h('span', {}, label), input, hint ? h('small', {class: 'muted'}, hint) : null);
+}
+
+async function newCasePage(): Promise<void> {
+  const devices = await get<Devices>('/api/devices').catch(() => ({inverters: [], batteries: []}) as Devices);
+  const input = (name: string, attrs: Record<string, string> = {}) => h('input', {name, ...attrs});
+  const form = h('form', {class: 'stack', id: 'new-case-form'},
+    field('Site', input('site', {required: 'required', autocomplete: 'off'})),
+    field('Customer', input('customer')),
+    field('Address', input('address')),
+    field('Battery / BMS model', input('bms_model', {list: 'batteries', autocomplete: 'off'}), 'Pick from the list or type it as on the label'),
+    field('BMS firmware', input('bms_firmware')),
+    field('Batteries on the bus', input('bms_count', {type: 'number', min: '1', max: '64', inputmode: 'numeric'})),
+    field('Energy (kWh)', input('energy_kwh', {type: 'number', step: '0.1', min: '0', inputmode: 'decimal'})),
+    field('Inverter model', input('inverter_model', {list: 'inverters', autocomplete: 'off'})),
+    field('Inverter firmware', input('inverter_firmware')),
+    field('Symptom as reported', h('textarea', {name: 'symptom', rows: '2'})),
+    datalist('batteries', devices.batteries), datalist('inverters', devices.inverters),
+    h('button', {class: 'primary', type: 'submit'}, 'Start the checks'));
+  const status = h('div');
+  form.addEventListener('submit', async (e) => {
+    e.preventDefault();
+    const d = new FormData(form);
+    const s = (k: string) => String(d.get(k) ?? '').trim();
+    const n = (k: string) => (s(k) === '' ? null : Number(s(k)));
+    try {
+      const c = await send<CaseJson>('POST', '/api/cases', {
+        site: {name: s('site'), customer: s('customer'), address: s('address')},
+        bms: {model: s('bms_model'), firmware: s('bms_firmware'), count: n('bms_count'), energy_kwh: n('energy_kwh')},
+        inverter: {model: s('inverter_model'), firmware: s('inverter_firmware')},
+        symptom: s('symptom'),
+      });
+      location.hash = `#/case/${encodeURIComponent(c.id)}`;
+    } catch (err) {
+      status.replaceChildren(errorBox(err));
+    }
+  });
+  show(h('h1', {}, 'New case'), form, status);
+}
+
+// The input for one thing a check asks, typed: numbers with their unit, choices as buttons,
+// yes/no as two big buttons (thumbs, gloves).
+function askInput(a: Ask): {el: HTMLElement; value: () => unknown} {
+  if (a.type === 'yes_no') {
+    let v: unknown = undefined;
+    const yes = h('button', {type: 'button', class: 'choice', 'data-value': 'yes'}, 'Yes');
+    const no = h('button', {type: 'button', class: 'choice', 'data-value': 'no'}, 'No');
+    const pick = (b: HTMLElement, value: boolean) => {
+      v = value;
+      yes.classList.toggle('picked', value);
+      no.classList.toggle('picked', !value);
+      b.blur();
+    };
+    yes.addEventListener('click', () => pick(yes, true));
+    no.addEventListener('click', () => pick(no, false));
+    return {el: h('div', {class: 'choices', 'data-key': a.key}, yes, no), value: () => v};
+  }
+  if (a.type === 'choice' && a.choices) {
+    const sel = h('select', {name: a.key}, h('option', {value: ''}, 'choose…'),
+      ...a.choices.map((c) => h('option', {value: String(c)}, `${c}${a.unit ? ' ' + a.unit : ''}`)));
+    return {el: sel, value: () => {
+      if (sel.value === '') return undefined;
+      const c = a.choices!.find((x) => String(x) === sel.value);
+      return c;
+    }};
+  }
+  const inp = h('input', {name: a.key, autocomplete: 'off'});
+  if (a.type === 'number') {
+    inp.setAttribute('inputmode', 'decimal');
+    if (a.allow?.length) inp.setAttribute('placeholder', `number or ${a.allow.join(', ')}`);
+  }
+  const wrap = h('div', {class: 'with-unit'}, inp, a.unit ? h('span', {class: 'unit'}, a.unit) : null);
+  return {el: wrap, value: () => {
+    const t = inp.value.trim();
+    if (t === '') return undefined;
+    if (a.type === 'number') {
+      const num = Number(t.replace(',', '.'));
+      return Number.isFinite(num) ? num : t;  // the server reads "OL", "open", "60 ohm"
+    }
+    return t;
+  }};
+}
+
+let layerClock: {layer: number; since: number} | null = null;
+let timerHandle: number | undefined;
+
+async function casePage(id: string): Promise<void> {
+  show(h('p', {class: 'muted'}, 'Loading…'));
+  let c = await get<CaseJson>(`/api/cases/${encodeURIComponent(id)}`);
+  const header = h('div');
+  const guidedBox = h('section', {class: 'panel', id: 'guided'});
+  const captureBox = h('section', {class: 'panel', id: 'case-capture'});
+  const closeBox = h('section', {class: 'panel', id: 'close'});
+  const reportsBox = h('section', {class: 'panel', id: 'reports'});
+  let captureId: string | undefined;
+  let asked = Date.now();
+
+  const renderHeader = () => header.replaceChildren(
+    h('h1', {}, c.site.name || c.id),
+    h('p', {class: 'muted'}, `${c.bms.model || '?'} ${c.bms.firmware} ↔ ${c.inverter.model || '?'} ${c.inverter.firmware}`),
+    h('p', {}, c.symptom ? `Reported: ${c.symptom}` : ''),
+    h('p', {}, h('span', {class: `badge ${c.outcome}`}, c.outcome), ' ',
+      c.root_cause ? h('span', {}, 'root cause ', h('code', {}, c.root_cause)) : null));
+
+  const renderGuided = (g: Guided, error?: unknown) => {
+    const parts: Child[] = [h('h2', {}, 'Five-layer checks')];
+    // Per-layer time against the budget, the current layer ticking.
+    const layer = g.next?.layer ?? g.layer ?? 5;
+    if (!layerClock || layerClock.layer !== layer) layerClock = {layer, since: Date.now()};
+    const bars = h('div', {class: 'budgets'});
+    for (let l = 1; l <= 5; l++) {
+      const spent = g.minutes[String(l)] ?? 0;
+      const budget = g.budget[String(l)] ?? 0;
+      const bar = h('div', {class: `budget${l === layer && !g.confirmed ? ' current' : ''}`, 'data-layer': String(l)},
+        h('span', {class: 'name'}, `${l} ${LAYERS[l - 1]}`),
+        h('span', {class: 'time'}, `${fmtMinutes(spent)} / ${budget} min`),
+        h('span', {class: 'meter'}, h('span', {style: `width:${Math.min(100, (spent / Math.max(budget, 1)) * 100)}%`})));
+      if (g.over_budget.includes(l)) bar.classList.add('over');
+      bars.append(bar);
+    }
+    parts.push(bars);
+    window.clearInterval(timerHandle);
+    if (!g.confirmed && g.next) {
+      const clock = h('p', {class: 'clock', id: 'clock'});
+      const tick = () => {
+        const elapsed = (Date.now() - (layerClock?.since ?? Date.now())) / 60000;
+        const spent = (g.minutes[String(layer)] ?? 0) + elapsed;
+        const budget = g.budget[String(layer)] ?? 0;
+        clock.textContent = `Layer ${layer}: ${fmtMinutes(spent)} of ${budget} min`;
+        clock.classList.toggle('over', spent > budget);
+      };
+      tick();
+      timerHandle = window.setInterval(tick, 1000);
+      parts.push(clock);
+    }
+    if (g.confirmed) {
+      parts.push(h('div', {class: 'confirmed', id: 'confirmed'},
+        h('h3', {}, `Confirmed: ${g.confirmed} (layer ${g.layer} — ${g.layer_name})`),
+        h('p', {}, g.reason ?? ''),
+        h('p', {}, h('strong', {}, 'Fix: '), g.fix ?? ''),
+        h('p', {}, h('strong', {}, 'Verify: '), g.reverify ?? ''),
+        g.explain.customer ? h('p', {class: 'muted'}, 'For the customer: ', g.explain.customer) : null));
+    } else if (g.next) {
+      const next = g.next;
+      const inputs = next.asks.filter((a) => a.type !== 'capture').map((a) => ({a, ...askInput(a)}));
+      const needsCapture = next.asks.some((a) => a.type === 'capture') || next.asks.length === 0;
+      const form = h('form', {class: 'stack', id: 'ask-form'},
+        h('h3', {}, `Layer ${next.layer}: ${next.title}`),
+        h('p', {class: 'muted'}, next.why),
+        ...inputs.map(({a, el}) => field(a.prompt + (a.unit ? ` (${a.unit})` : ''), el)),
+        needsCapture ? h('p', {}, 'This check is decided from a capture: upload one below.') : null,
+        inputs.length ? h('div', {class: 'row'},
+          h('button', {class: 'primary', type: 'submit'}, 'Record'),
+          h('button', {type: 'button', class: 'ghost', id: 'dont-know', onclick: () => submit(true)}, "Can't tell")) : null);
+      const submit = async (dontKnow: boolean) => {
+        const answers: Record<string, unknown> = {};
+        for (const {a, value} of inputs) {
+          const v = dontKnow ? null : value();
+          if (v !== undefined) answers[a.key] = v;
+        }
+        if (!dontKnow && Object.keys(answers).length === 0) {
+          renderGuided(g, new Error('Answer at least one question, or press "Can\'t tell".'));
+          return;
+        }
+        answers.minutes = {[next.check]: Math.max(0.1, Math.round(((Date.now() - asked) / 60000) * 10) / 10)};
+        await run(answers);
+      };
+      form.addEventListener('submit', (e) => {
+        e.preventDefault();
+        void submit(false);
+      });
+      parts.push(form);
+    } else if (g.escalate) {
+      parts.push(h('div', {class: 'confirmed'}, h('h3', {}, 'All five layers are exhausted'),
+        h('p', {}, 'Consider the hardcode advisor or the manufacturer. '), h('a', {href: '#/hardcode'}, 'Hardcode advisor')));
+    }
+    if (error) parts.push(errorBox(error));
+    const done = g.verdicts.filter((v) => v.verdict === 'pass' || v.verdict === 'fail' || (v.verdict === 'skipped' && v.from_capture));
+    if (done.length)
+      parts.push(h('details', {open: true}, h('summary', {}, `Checks done (${done.length})`),
+        h('ul', {class: 'verdicts'}, ...done.map((v) =>
+          h('li', {class: v.verdict}, h('span', {class: `badge ${v.verdict}`}, v.verdict), ' ', h('code', {}, v.check), ' ', v.reason)))));
+    guidedBox.replaceChildren(...(parts.filter(Boolean) as Node[]));
+    asked = Date.now();
+    const first = guidedBox.querySelector<HTMLElement>('input, select');
+    first?.focus({preventScroll: true});
+  };
+
+  const run = async (answers: Record<string, unknown>) => {
+    try {
+      const g = await send<Guided>('POST', '/api/diagnose', {
+        answers, case: c.id, ...(captureId ? {capture_id: captureId} : {}),
+        ...(captureName ? {capture_name: captureName} : {}),
+      });
+      if (g.case) c = g.case;
+      renderHeader();
+      renderGuided(g);
+      renderClose();
+    } catch (e) {
+      guidedBox.append(errorBox(e));
+    }
+  };
+
+  let captureName: string | undefined;
+  captureBox.replaceChildren(h('h2', {}, 'Capture'),
+    uploader(async (a) => {
+      captureId = a.capture_id;
+      captureName = a.file;
+      await run({});
+    }, true));
+
+  const renderClose = (message?: string) => {
+    const outcome = h('select', {name: 'outcome'},
+      ...['fixed', 'hardcoded', 'escalated'].map((o) => h('option', {value: o, selected: c.outcome === o}, o)));
+    const fix = h('textarea', {name: 'fix', rows: '2'});
+    fix.value = c.fix;
+    const uptime = h('input', {name: 'uptime', type: 'number', min: '0', max: '100', step: '0.1', inputmode: 'decimal'});
+    if (c.verification.uptime_share !== null) uptime.value = String(c.verification.uptime_share * 100);
+    const hours = h('input', {name: 'hours', type: 'number', min: '0', step: '1', inputmode: 'numeric'});
+    if (c.verification.hours !== null) hours.value = String(c.verification.hours);
+    const status = h('div', {}, message ? h('p', {class: 'ok'}, message) : null);
+    const form = h('form', {class: 'stack', id: 'close-form'},
+      h('h2', {}, c.closed ? 'Closed' : 'Close the case'),
+      field('Outcome', outcome), field('Fix applied', fix),
+      field('Messages seen after the fix (% of the time)', uptime), field('Watched for (hours)', hours),
+      h('button', {class: 'primary', type: 'submit'}, c.closed ? 'Update' : 'Close case'), status);
+    form.addEventListener('submit', async (e) => {
+      e.preventDefault();
+      const body: CaseJson = {...c, outcome: outcome.value as CaseJson['outcome'], fix: fix.value.trim(),
+        closed: c.closed ?? new Date().toISOString().replace(/\.\d+Z$/, 'Z'),
+        verification: {uptime_share: uptime.value === '' ? null : Number(uptime.value) / 100,
+                       hours: hours.value === '' ? null : Number(hours.value)}};
+      delete body.total_minutes;
+      try {
+        c = await send<CaseJson>('PUT', `/api/cases/${encodeURIComponent(c.id)}`, body);
+        renderHeader();
+        renderClose('Saved.');
+      } catch (err) {
+        status.replaceChildren(errorBox(err));
+      }
+    });
+    closeBox.replaceChildren(form);
+    const link = (kind: string, label: string) =>
+      h('a', {class: 'button', href: `/api/cases/${encodeURIComponent(c.id)}/report?kind=${kind}`, target: '_blank', id: `report-${kind}`}, label);
+    reportsBox.replaceChildren(h('h2', {}, 'Reports'), h('div', {class: 'row wrap'},
+      link('technician', 'Technician report'), link('customer', 'Customer report'),
+      c.outcome === 'hardcoded' ? link('acknowledgment', 'Acknowledgment form') : null));
+  };
+
+  renderHeader();
+  renderClose();
+  show(header, guidedBox, captureBox, closeBox, reportsBox);
+  await run({});
+}
+
+// ---- captures -------------------------------------------------------------------------------
+
+function uploader(done: (a: Analysis) => Promise<void> | void, compact = false): HTMLElement {
+  const input = h('input', {type: 'file', id: compact ? 'case-file' : 'file', 'aria-label': 'Capture file'});
+  const bar = h('progress', {max: '1', value: '0', hidden: true});
+  const status = h('p', {class: 'muted'});
+  const result = h('div', {class: 'analysis'});
+  const drop = h('div', {class: 'drop'},
+    h('p', {}, 'Drop a capture here or ', h('label', {class: 'button'}, 'choose a file', input)),
+    h('p', {class: 'muted small'}, 'candump, ASC, TRC, CSV, pcap/pcapng, PCAN, pasted dumps…'), bar, status);
+  const go = async (file: File) => {
+    const most = currentSession().max_upload_bytes;
+    if (most !== undefined && file.size > most) {
+      status.replaceChildren(errorBox(new Error(
+        `${file.name} is ${(file.size / 1048576).toFixed(0)} MB; this server takes captures up to ${(most / 1048576).toFixed(0)} MB (bmslink serve --max-upload-mb).`)));
+      return;
+    }
+    bar.hidden = false;
+    bar.value = 0;
+    status.textContent = `Uploading ${file.name}…`;
+    result.replaceChildren();
+    try {
+      const a = await upload<Analysis>(file, '', (share) => {
+        bar.value = share;
+        if (share >= 1) status.textContent = 'Analysing…';
+      });
+      bar.value = 1;
+      status.textContent = `${a.file}: ${a.frames.toLocaleString()} frames, ${a.duration_s ? Math.round(a.duration_s) + ' s' : 'no timestamps'}`;
+      renderAnalysis(result, a);
+      await done(a);
+    } catch (e) {
+      status.replaceChildren(errorBox(e));
+    }
+  };
+  input.addEventListener('change', () => {
+    if (input.files?.[0]) void go(input.files[0]);
+  });
+  drop.addEventListener('dragover', (e) => {
+    e.preventDefault();
+    drop.classList.add('over');
+  });
+  drop.addEventListener('dragleave', () => drop.classList.remove('over'));
+  drop.addEventListener('drop', (e) => {
+    e.preventDefault();
+    drop.classList.remove('over');
+    const f = (e as DragEvent).dataTransfer?.files?.[0];
+    if (f) void go(f);
+  });
+  return h('div', {}, drop, result);
+}
+
+function renderAnalysis(box: HTMLElement, a: Analysis): void {
+  const p = a.protocol;
+  const talkers = a.talkers.map((t) => `${t.ids.join(' ')}${t.period_ms ? ` every ${Math.round(t.period_ms)} ms` : ''}`);
+  const plots = h('div', {class: 'plots'});
+  box.replaceChildren(
+    h('div', {class: 'summary'},
+      h('p', {}, h('span', {class: `badge ${a.summary.verdict === 'healthy' ? 'pass' : a.summary.verdict}`}, a.summary.verdict), ' ',
+        h('strong', {}, `${p.family}${p.variant ? ' / ' + p.variant : ''}`), p.manufacturer ? ` (${p.manufacturer})` : '',
+        ` · talking: ${a.summary.talking}`),
+      a.summary.uptime.share !== null ? h('p', {}, `Complete BMS set ${(a.summary.uptime.share * 100).toFixed(1)} % of the time, ${a.summary.uptime.dropouts} dropout(s)`) : null,
+      talkers.length ? h('p', {class: 'muted small'}, 'Talkers: ', talkers.join(' · ')) : null),
+    h('h3', {}, 'Findings'), findingsByLayer(a.findings), h('h3', {}, 'Plots'), plots);
+  drawPlots(plots, a);
+}
+
+function analyzePage(): void {
+  show(h('h1', {}, 'Analyse a capture'), uploader(() => {}));
+}
+
+// ---- statistics, matrix, hardcode -------------------------------------------------------------
+
+interface Stats {
+  cases: number;
+  by_cause: Record<string, number>;
+  by_layer: Record<string, number>;
+  layer_yield: Record<string, number>;
+  cumulative_yield: Record<string, number>;
+  minutes_by_layer: Record<string, {mean: number | null; median: number | null}>;
+  solved_within_minutes: Record<string, number>;
+  outcomes: Record<string, number>;
+}
+
+function bars(title: string, rows: [string, number, string][]): HTMLElement {
+  const top = Math.max(1e-9, ...rows.map((r) => r[1]));
+  return h('figure', {class: 'bars'}, h('figcaption', {}, title),
+    ...rows.map(([label, v, text]) => h('div', {class: 'bar'},
+      h('span', {class: 'label'}, label),
+      h('span', {class: 'track'}, h('span', {class: 'fill', style: `width:${(v / top) * 100}%`})),
+      h('span', {class: 'value'}, text))));
+}
+
+async function statsPage(): Promise<void> {
+  const s = await get<Stats>('/api/stats');
+  const pct = (v: number) => `${(v * 100).toFixed(1)} %`;
+  const causes = Object.entries(s.by_cause).sort((a, b) => b[1] - a[1]);
+  show(
+    h('div', {class: 'row'}, h('h1', {}, 'Statistics'), h('a', {class: 'button', href: '/api/stats?format=html', target: '_blank'}, 'Printable page')),
+    h('p', {id: 'stats-count'}, `${s.cases} case(s): fixed ${s.outcomes.fixed ?? 0}, hardcoded ${s.outcomes.hardcoded ?? 0}, escalated ${s.outcomes.escalated ?? 0}, open ${s.outcomes.open ?? 0}`),
+    bars('Root causes', causes.map(([k, n]) => [k, n, `${n}`])),
+    bars('Solved in each layer', [1, 2, 3, 4, 5].map((l) => [`${l} ${LAYERS[l - 1]}`, s.layer_yield[String(l)], pct(s.layer_yield[String(l)])])),
+    bars('Solved by this layer or earlier', [1, 2, 3, 4, 5].map((l) => [`${l} ${LAYERS[l - 1]}`, s.cumulative_yield[String(l)], pct(s.cumulative_yield[String(l)])])),
+    bars('Mean minutes per layer', [1, 2, 3, 4, 5].map((l) => {
+      const m = s.minutes_by_layer[String(l)]?.mean ?? 0;
+      return [`${l} ${LAYERS[l - 1]}`, m, fmtMinutes(m)];
+    })),
+    bars('Fixed within', ['15', '30', '50'].map((k) => [`${k} min`, s.solved_within_minutes[k], pct(s.solved_within_minutes[k])])));
+}
+
+interface CompatRow {
+  bms: {model: string; firmware: string};
+  inverter: {model: string; firmware: string};
+  worked: number; failed: number; hardcoded: number; open: number;
+  causes: Record<string, number>;
+}
+
+async function compatPage(): Promise<void> {
+  const rows = await get<CompatRow[]>('/api/compat');
+  const table = h('table', {},
+    h('thead', {}, h('tr', {}, ...['BMS', 'Inverter', 'worked', 'failed', 'hardcoded', 'causes'].map((t) => h('th', {}, t)))),
+    h('tbody', {}, ...rows.map((r) => h('tr', {},
+      h('td', {}, `${r.bms.model} ${r.bms.firmware}`), h('td', {}, `${r.inverter.model} ${r.inverter.firmware}`),
+      h('td', {}, String(r.worked)), h('td', {}, String(r.failed)), h('td', {}, String(r.hardcoded)),
+      h('td', {}, Object.entries(r.causes).map(([k, n]) => `${k} (${n})`).join(', '))))));
+  const post = h('textarea', {rows: '10', readonly: true, id: 'forum-post', 'aria-label': 'Forum post'});
+  const copy = h('button', {type: 'button'}, 'Forum post (Markdown)');
+  copy.addEventListener('click', async () => {
+    post.value = await get<string>('/api/compat?format=md');
+    post.hidden = false;
+    post.select();
+    void navigator.clipboard?.writeText(post.value).catch(() => undefined);
+  });
+  post.hidden = true;
+  show(h('h1', {}, 'Compatibility matrix'), rows.length ? h('div', {class: 'scroll'}, table) : h('p', {class: 'muted'}, 'No cases yet.'), copy, post);
+}
+
+async function hardcodePage(): Promise<void> {
+  const num = (name: string, attrs: Record<string, string> = {}) => h('input', {name, type: 'number', step: 'any', inputmode: 'decimal', ...attrs});
+  const where = h('select', {name: 'where'}, h('option', {value: ''}, 'not known'), h('option', {value: 'indoor'}, 'indoors, temperature controlled'), h('option', {value: 'outdoor'}, 'outdoors'));
+  const commercial = h('input', {type: 'checkbox', name: 'commercial'});
+  const out = h('div');
+  const form = h('form', {class: 'stack', id: 'hardcode-form'},
+    field('Cells in series (LFP)', num('cells', {value: '16'})),
+    field('Capacity (Ah)', num('capacity_ah', {required: 'required'})),
+    field('Energy (kWh, optional)', num('kwh')),
+    field('Usual current as C-rate (e.g. 0.25)', num('c_rate')),
+    field('Cell voltage spread (mV)', num('spread_mv')),
+    field('Where it stands', where),
+    h('label', {class: 'check'}, commercial, ' Commercial / critical use, warranty or insurance constraints'),
+    h('button', {class: 'primary', type: 'submit'}, 'Advise'));
+  form.addEventListener('submit', async (e) => {
+    e.preventDefault();
+    const d = new FormData(form);
+    const body: Record<string, unknown> = {chemistry: 'lfp', commercial: commercial.checked};
+    for (const k of ['cells', 'capacity_ah', 'kwh', 'c_rate', 'spread_mv']) {
+      const v = String(d.get(k) ?? '').trim();
+      if (v !== '') body[k] = Number(v.replace(',', '.'));
+    }
+    if (where.value) body.indoor = where.value === 'indoor';
+    try {
+      const a = await send<Record<string, unknown>>('POST', '/api/hardcode', body);
+      const list = (k: string) => ((a[k] as string[]) ?? []).map((x) => h('li', {}, x));
+      out.replaceChildren(h('div', {class: 'panel', id: 'hardcode-result'},
+        h('h2', {}, `Hardcoding is ${String(a.verdict).replace('_', ' ')}`),
+        h('p', {}, `Charge to ${a.charge_voltage_v} V, cut off at ${a.cutoff_voltage_v} V, current ${a.current_low_a}–${a.current_high_a} A`),
+        h('h3', {}, 'Against it'), h('ul', {}, ...list('against')),
+        h('h3', {}, 'What decides'), h('ul', {}, ...list('deciding')),
+        h('h3', {}, 'Protection lost'), h('ul', {}, ...list('lost_protection')),
+        h('p', {}, 'Maintenance: ', String(a.maintenance ?? '')),
+        h('p', {}, 'Expected life: ', String(a.expected_life ?? ''))));
+    } catch (err) {
+      out.replaceChildren(errorBox(err));
+    }
+  });
+  show(h('h1', {}, 'Hardcode advisor'), h('p', {class: 'muted'}, 'When all five layers are exhausted and the customer needs power now.'), form, out);
+}
+
+// ---- team mode --------------------------------------------------------------------------------
+
+function loginPage(): void {
+  const name = h('input', {name: 'name', autocomplete: 'username', required: 'required'});
+  const password = h('input', {name: 'password', type: 'password', autocomplete: 'current-password', required: 'required'});
+  const status = h('div');
+  const form = h('form', {class: 'stack', id: 'login-form'}, field('Name', name), field('Password', password),
+    h('button', {class: 'primary', type: 'submit'}, 'Log in'), status);
+  form.addEventListener('submit', async (e) => {
+    e.preventDefault();
+    try {
+      await login(name.value.trim(), password.value);
+      renderWho();
+      location.hash = '#/';
+      void route();
+    } catch (err) {
+      status.replaceChildren(errorBox(err));
+    }
+  });
+  show(h('h1', {}, 'Log in'), form);
+}
+
+function renderWho(): void {
+  const who = document.getElementById('who') as HTMLElement;
+  const s = currentSession();
+  if (!s.team || !s.user) {
+    who.replaceChildren();
+    return;
+  }
+  const out = h('button', {type: 'button', class: 'ghost small'}, 'Log out');
+  out.addEventListener('click', async () => {
+    await logout();
+    renderWho();
+    location.hash = '#/login';
+  });
+  who.replaceChildren(`${s.user} (${s.role}) `, out);
+}
+
+// ---- router -----------------------------------------------------------------------------------
+
+async function route(): Promise<void> {
+  window.clearInterval(timerHandle);
+  const hash = location.hash.replace(/^#/, '') || '/';
+  const s = currentSession();
+  for (const a of document.querySelectorAll<HTMLAnchorElement>('#nav a'))
+    a.classList.toggle('active', a.getAttribute('href') === `#${hash}` || (hash.startsWith('/case') && a.getAttribute('href') === '#/'));
+  if (s.team && !s.user && hash !== '/login') {
+    location.hash = '#/login';
+    return;
+  }
+  try {
+    if (hash === '/login') return loginPage();
+    if (hash === '/new') return await newCasePage();
+    if (hash.startsWith('/case/')) return await casePage(decodeURIComponent(hash.slice(6)));
+    if (hash === '/analyze') return analyzePage();
+    if (hash === '/stats') return await statsPage();
+    if (hash === '/compat') return await compatPage();
+    if (hash === '/hardcode') return await hardcodePage();
+    return await casesPage();
+  } catch (e) {
+    if (e instanceof ApiError && e.status === 401) {
+      location.hash = '#/login';
+      return;
+    }
+    show(errorBox(e));
+  }
+}
+
+window.addEventListener('hashchange', () => void route());
+void refreshSession().then(() => {
+  renderWho();
+  return route();
+}).catch((e) => show(errorBox(e)));

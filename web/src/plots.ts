@@ -1,0 +1,123 @@
+// Interactive plots of an analysed capture (uPlot): the BMS's values over time, the current
+// against the BMS's limits, the error rate against |current|, and which ids were present.
+import uPlot from 'uplot';
+import 'uplot/dist/uPlot.min.css';
+import type {Analysis} from './api';
+
+type Bins = Analysis['timeline']['bins'];
+
+function width(el: HTMLElement): number {
+  return Math.max(280, Math.min(el.clientWidth || 600, 900));
+}
+
+function plot(
+  parent: HTMLElement,
+  title: string,
+  xs: number[],
+  series: {label: string; values: (number | null)[]; color: string; scale?: string; dash?: number[]}[],
+  scales: Record<string, {label: string; side?: number}>,
+  absolute: boolean,
+): uPlot {
+  const box = document.createElement('figure');
+  box.className = 'plot';
+  const caption = document.createElement('figcaption');
+  caption.textContent = title;
+  box.append(caption);
+  parent.append(box);
+  const axes: uPlot.Axis[] = [
+    {
+      label: absolute ? 'time' : 'seconds from the start',
+      values: absolute ? undefined : (_u, ticks) => ticks.map((v) => `${Math.round(v)} s`),
+      font: '13px system-ui', labelFont: '13px system-ui',
+    },
+  ];
+  for (const [key, s] of Object.entries(scales))
+    axes.push({scale: key, label: s.label, side: s.side ?? 3, font: '13px system-ui', labelFont: '13px system-ui',
+               grid: {show: s.side !== 1}});
+  const opts: uPlot.Options = {
+    width: width(parent),
+    height: 220,
+    scales: {x: {time: absolute}},
+    axes,
+    series: [
+      {},
+      ...series.map((s) => ({label: s.label, stroke: s.color, width: 2, scale: s.scale ?? Object.keys(scales)[0],
+                             spanGaps: false, dash: s.dash})),
+    ],
+    legend: {show: true},
+  };
+  const data: uPlot.AlignedData = [xs, ...series.map((s) => s.values)] as uPlot.AlignedData;
+  const u = new uPlot(opts, data, box);
+  const resize = () => u.setSize({width: width(parent), height: 220});
+  window.addEventListener('resize', resize);
+  return u;
+}
+
+export function drawPlots(parent: HTMLElement, a: Analysis): void {
+  const bins: Bins = a.timeline?.bins ?? [];
+  if (bins.length < 2) {
+    const p = document.createElement('p');
+    p.className = 'muted';
+    p.textContent = 'The capture is shorter than two minutes: no timeline to plot.';
+    parent.append(p);
+    return;
+  }
+  const absolute = a.summary.start !== null;
+  const xs = bins.map((b) => b.t);
+  plot(parent, 'Pack voltage and state of charge', xs, [
+    {label: 'voltage (V)', values: bins.map((b) => b.voltage_v), color: '#0b5cad', scale: 'v'},
+    {label: 'SOC (%)', values: bins.map((b) => b.soc), color: '#2a7d2e', scale: 'pct'},
+  ], {v: {label: 'V'}, pct: {label: '%', side: 1}}, absolute);
+  plot(parent, "Current against the BMS's limits", xs, [
+    {label: 'current (A)', values: bins.map((b) => b.current_a), color: '#0b5cad', scale: 'a'},
+    {label: 'charge limit (A)', values: bins.map((b) => b.ccl_a), color: '#c2410c', scale: 'a', dash: [6, 4]},
+    {label: 'discharge limit (A)', values: bins.map((b) => (b.dcl_a === null ? null : -b.dcl_a)), color: '#7c3aed',
+     scale: 'a', dash: [2, 4]},
+  ], {a: {label: 'A'}}, absolute);
+  plot(parent, 'Error frames per minute against |current|', xs, [
+    {label: 'errors / min', values: bins.map((b) => b.errors * 60 / a.timeline.width_s), color: '#b91c1c', scale: 'e'},
+    {label: '|current| (A)', values: bins.map((b) => (b.current_a === null ? null : Math.abs(b.current_a))),
+     color: '#64748b', scale: 'a'},
+  ], {e: {label: 'errors/min'}, a: {label: 'A', side: 1}}, absolute);
+  plot(parent, 'Temperature', xs, [
+    {label: 'temperature (°C)', values: bins.map((b) => b.temperature_c), color: '#c2410c', scale: 't'},
+  ], {t: {label: '°C'}}, absolute);
+  presence(parent, a);
+}
+
+// One row per id, one cell per minute: dark where the id was seen. A BMS frame that drops out is
+// a gap in its row.
+function presence(parent: HTMLElement, a: Analysis): void {
+  const {ids, bins} = a.timeline;
+  if (ids.length === 0) return;
+  const box = document.createElement('figure');
+  box.className = 'plot';
+  const caption = document.createElement('figcaption');
+  caption.textContent = `Presence per id (one column per ${a.timeline.width_s} s)`;
+  box.append(caption);
+  const canvas = document.createElement('canvas');
+  const rowH = 16, labelW = 56;
+  const w = width(parent);
+  canvas.width = w * devicePixelRatio;
+  canvas.height = (ids.length * rowH + 4) * devicePixelRatio;
+  canvas.style.width = `${w}px`;
+  canvas.style.height = `${ids.length * rowH + 4}px`;
+  canvas.setAttribute('role', 'img');
+  canvas.setAttribute('aria-label', caption.textContent);
+  const g = canvas.getContext('2d');
+  if (g) {
+    g.scale(devicePixelRatio, devicePixelRatio);
+    g.font = '12px system-ui';
+    const cell = (w - labelW) / bins.length;
+    ids.forEach((id, row) => {
+      g.fillStyle = '#111';
+      g.fillText(id, 2, row * rowH + 12);
+      bins.forEach((b, col) => {
+        g.fillStyle = b.present[row] ? '#0b5cad' : '#f1d4d4';
+        g.fillRect(labelW + col * cell, row * rowH + 2, Math.max(cell - 0.5, 0.5), rowH - 4);
+      });
+    });
+  }
+  box.append(canvas);
+  parent.append(box);
+}
