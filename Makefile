@@ -56,6 +56,7 @@ bench:
 	build/decode_bench --benchmark_repetitions=5 --benchmark_report_aggregates_only=true
 	bench/run.sh
 	bench/analyze_1g.sh
+	bench/serve.sh
 
 clean:
 	rm -rf build build-debug build-asan build-fuzz

@@ -117,6 +117,7 @@ class SqliteStore final : public Store {
       exec("ROLLBACK");
       return ok;
     }
+    ++writes_;
     return {};
   }
 
@@ -178,6 +179,7 @@ class SqliteStore final : public Store {
       return error("delete");
     }
     const bool removed = sqlite3_changes(db_) > 0;
+    ++writes_;
     if (auto ok = exec("COMMIT"); !ok) {
       exec("ROLLBACK");
       return tl::unexpected(ok.error());
@@ -200,6 +202,7 @@ class SqliteStore final : public Store {
     const int rc = sqlite3_step(st);
     sqlite3_finalize(st);
     if (rc != SQLITE_DONE) return error("user");
+    ++writes_;
     return {};
   }
 
@@ -222,6 +225,18 @@ class SqliteStore final : public Store {
     return out;
   }
 
+  // PRAGMA data_version moves when another connection commits; our own commits are counted.
+  std::optional<std::uint64_t> revision() override {
+    sqlite3_stmt* st = nullptr;
+    if (sqlite3_prepare_v2(db_, "PRAGMA data_version", -1, &st, nullptr) != SQLITE_OK)
+      return std::nullopt;
+    std::optional<std::uint64_t> out;
+    if (sqlite3_step(st) == SQLITE_ROW)
+      out = (static_cast<std::uint64_t>(sqlite3_column_int64(st, 0)) << 32) + writes_;
+    sqlite3_finalize(st);
+    return out;
+  }
+
   int schema_version() override {
     sqlite3_stmt* st = nullptr;
     int v = 0;
@@ -236,6 +251,7 @@ class SqliteStore final : public Store {
   std::string url() const override { return url_; }
 
  private:
+  std::uint64_t writes_ = 0;
   tl::unexpected<Error> error(std::string_view what) const {
     return make_error(ErrorCode::kIo, fmt::format("{}: {}: {}", url_, what, sqlite3_errmsg(db_)));
   }
@@ -430,6 +446,16 @@ class PgStore final : public Store {
     std::optional<User> out;
     if (PQntuples(res) == 1)
       out = User{PQgetvalue(res, 0, 0), PQgetvalue(res, 0, 1), PQgetvalue(res, 0, 2)};
+    PQclear(res);
+    return out;
+  }
+
+  // The WAL position moves with every write anywhere in the cluster: a conservative revision.
+  std::optional<std::uint64_t> revision() override {
+    PGresult* res = PQexec(conn_, "SELECT pg_current_wal_lsn()::text");
+    std::optional<std::uint64_t> out;
+    if (PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1)
+      out = std::hash<std::string>{}(PQgetvalue(res, 0, 0));
     PQclear(res);
     return out;
   }

@@ -11,6 +11,7 @@
 #include <atomic>
 #include <cerrno>
 #include <cstring>
+#include <map>
 #include <mutex>
 #include <regex>
 #include <thread>
@@ -200,6 +201,26 @@ struct Server::Impl {
     return f(*store);
   }
 
+  // Answers computed from all the cases (lists, statistics, the matrix), kept until the store's
+  // revision moves: fifty phones polling the statistics cost one computation per change.
+  std::map<std::string, std::pair<std::uint64_t, std::string>> cache;
+
+  template <typename F>
+  Result<std::string> cached(const std::string& key, F&& compute) {
+    std::lock_guard lock(store_mutex);
+    const auto rev = store->revision();
+    if (rev) {
+      const auto it = cache.find(key);
+      if (it != cache.end() && it->second.first == *rev) return it->second.second;
+    }
+    Result<std::string> body = compute(*store);
+    if (body && rev) {
+      if (cache.size() > 256) cache.clear();
+      cache[key] = {*rev, *body};
+    }
+    return body;
+  }
+
   void routes();
   void analyze(const httplib::Request& req, httplib::Response& res,
                const httplib::ContentReader& reader);
@@ -312,6 +333,9 @@ void Server::Impl::routes() {
   http.new_task_queue = [n = options.threads] { return new httplib::ThreadPool(n); };
   // Uploads check their own limit (413 with a message); this only bounds everything else.
   http.set_payload_max_length(options.max_upload_bytes + (1 << 20));
+  // Headers and body leave in two writes: without NODELAY the second waits for a delayed ACK
+  // (40 ms on Linux) on every keep-alive request.
+  http.set_tcp_nodelay(true);
   http.set_read_timeout(60, 0);
   http.set_write_timeout(60, 0);
   http.set_exception_handler(
@@ -401,23 +425,33 @@ void Server::Impl::routes() {
   }
   http.Get("/api/stats", [this](const httplib::Request& req, httplib::Response& res) {
     records::CaseFilter filter{req.get_param_value("since"), req.get_param_value("installer")};
-    auto all = locked([&](records::Store& st) { return st.list(filter); });
-    if (!all) return send_error(res, 500, all.error().message);
-    const auto stats = records::compute_stats(*all);
-    if (req.get_param_value("format") == "html")
-      return res.set_content(
-          report::stats_report(stats, fmt::format("{} case(s)", all->size()), &catalogue),
-          "text/html; charset=utf-8");
-    send_json(res, stats);
+    const bool html = req.get_param_value("format") == "html";
+    auto body = cached(fmt::format("stats\n{}\n{}\n{}", filter.since, filter.installer, html),
+                       [&](records::Store& st) -> Result<std::string> {
+                         auto all = st.list(filter);
+                         if (!all) return tl::unexpected(all.error());
+                         const auto stats = records::compute_stats(*all);
+                         if (!html) return stats.dump();
+                         return report::stats_report(stats, fmt::format("{} case(s)", all->size()),
+                                                     &catalogue);
+                       });
+    if (!body) return send_error(res, 500, body.error().message);
+    res.set_content(*body, html ? "text/html; charset=utf-8" : "application/json");
   });
   http.Get("/api/compat", [this](const httplib::Request& req, httplib::Response& res) {
-    auto all = locked([&](records::Store& st) { return st.list(); });
-    if (!all) return send_error(res, 500, all.error().message);
-    const auto rows = records::compatibility(*all);
     const auto format = req.get_param_value("format");
-    if (format == "md") return res.set_content(records::compat_markdown(rows), "text/markdown");
-    if (format == "csv") return res.set_content(records::compat_csv(rows), "text/csv");
-    send_json(res, records::compat_json(rows));
+    auto body = cached("compat\n" + format, [&](records::Store& st) -> Result<std::string> {
+      auto all = st.list();
+      if (!all) return tl::unexpected(all.error());
+      const auto rows = records::compatibility(*all);
+      if (format == "md") return records::compat_markdown(rows);
+      if (format == "csv") return records::compat_csv(rows);
+      return records::compat_json(rows).dump();
+    });
+    if (!body) return send_error(res, 500, body.error().message);
+    res.set_content(*body, format == "md"    ? "text/markdown; charset=utf-8"
+                           : format == "csv" ? "text/csv; charset=utf-8"
+                                             : "application/json");
   });
   http.Get("/api/devices",
            [this](const httplib::Request&, httplib::Response& res) { send_json(res, devices); });
@@ -640,11 +674,17 @@ void Server::Impl::hardcode(const httplib::Request& req, httplib::Response& res)
 void Server::Impl::cases(const httplib::Request& req, httplib::Response& res) {
   if (req.method == "GET") {
     records::CaseFilter filter{req.get_param_value("since"), req.get_param_value("installer")};
-    auto all = locked([&](records::Store& st) { return st.list(filter); });
-    if (!all) return send_error(res, 500, all.error().message);
-    json out = json::array();
-    for (const auto& c : *all) out.push_back(records::case_to_json(c));
-    return send_json(res, out);
+    auto body = cached("cases\n" + filter.since + "\n" + filter.installer,
+                       [&](records::Store& st) -> Result<std::string> {
+                         auto all = st.list(filter);
+                         if (!all) return tl::unexpected(all.error());
+                         json out = json::array();
+                         for (const auto& c : *all) out.push_back(records::case_to_json(c));
+                         return out.dump();
+                       });
+    if (!body) return send_error(res, 500, body.error().message);
+    res.set_content(*body, "application/json");
+    return;
   }
   auto body = parse_body(req, "case");
   if (!body) return send_error(res, 400, body.error().message);

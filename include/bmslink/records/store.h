@@ -4,6 +4,7 @@
 // committed case and corrupts nothing; two writers at once both succeed or fail cleanly.
 #pragma once
 
+#include <cstdint>
 #include <memory>
 #include <optional>
 #include <string>
@@ -42,6 +43,9 @@ class Store {
   // Team-mode accounts: insert or replace; look up by name.
   virtual Result<void> put_user(const User& user) = 0;
   virtual Result<std::optional<User>> get_user(std::string_view name) = 0;
+  // Changes whenever anything was written (by any process); equal values mean nothing changed,
+  // so a server may answer from what it computed before. nullopt: cannot tell.
+  virtual std::optional<std::uint64_t> revision() { return std::nullopt; }
   virtual int schema_version() = 0;
   virtual std::string url() const = 0;
 };

@@ -23,7 +23,9 @@ struct ServerOptions {
   bool team = false;
   std::uint64_t max_upload_bytes = 2ULL << 30;  // a week-long capture fits; beyond is refused
   std::uint64_t max_json_bytes = 16ULL << 20;   // case and answers bodies
-  unsigned threads = 16;                        // request workers
+  // Request workers: httplib keeps a worker per open (keep-alive) connection, so this bounds how
+  // many clients are served at once rather than the CPU used.
+  unsigned threads = 96;
   // One line per event worth a line (start, refused logins, failed writes).
   std::function<void(const std::string&)> log;
 };
