@@ -337,8 +337,12 @@ int cmd_analyze(const AnalyzeArgs& args) {
     }
     reports.push_back(std::move(report));
   }
-  if (args.json)
-    fmt::print("{}\n", args.paths.size() == 1 && !all.empty() ? all[0].dump(2) : all.dump(2));
+  if (args.json) {
+    // Bytes from a capture (a channel name, a text signal) may not be UTF-8: shown as U+FFFD.
+    const auto replace = nlohmann::json::error_handler_t::replace;
+    fmt::print("{}\n", args.paths.size() == 1 && !all.empty() ? all[0].dump(2, ' ', false, replace)
+                                                              : all.dump(2, ' ', false, replace));
+  }
   if (!args.html.empty() && !reports.empty()) {
     const std::string html = bmslink::report::analysis_html(reports, render);
     AtomicOutput out(args.html);
@@ -504,7 +508,10 @@ int cmd_identify(const std::vector<std::string>& paths, const std::string& forma
     for (const auto& a : id.ambiguities) fmt::print("  ! {}\n", a);
     if (!id.protocol.empty()) fmt::print("  decode with: {}\n", id.protocol);
   }
-  if (json) fmt::print("{}\n", paths.size() == 1 && !all.empty() ? all[0].dump(2) : all.dump(2));
+  if (json)
+    fmt::print("{}\n", paths.size() == 1 && !all.empty()
+                           ? all[0].dump(2, ' ', false, nlohmann::json::error_handler_t::replace)
+                           : all.dump(2, ' ', false, nlohmann::json::error_handler_t::replace));
   return rc;
 }
 

@@ -294,7 +294,8 @@ class SqliteStore final : public Store {
   }
 
   Result<void> write(const Case& c) {
-    const std::string body = case_to_json(c).dump();
+    // Findings of a capture may quote bytes that are not UTF-8 (a channel name): kept as U+FFFD.
+    const std::string body = case_to_json(c).dump(-1, ' ', false, json::error_handler_t::replace);
     const auto cols = columns(c, body);
     const std::string sql = fmt::format(
         "INSERT INTO cases ({}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT (id) DO UPDATE SET "
@@ -517,7 +518,8 @@ class PgStore final : public Store {
   }
 
   Result<void> write(const Case& c) {
-    const std::string body = case_to_json(c).dump();
+    // Findings of a capture may quote bytes that are not UTF-8 (a channel name): kept as U+FFFD.
+    const std::string body = case_to_json(c).dump(-1, ' ', false, json::error_handler_t::replace);
     const auto cols = columns(c, body);
     std::vector<const char*> params;
     for (const auto& col : cols) params.push_back(col ? col->c_str() : nullptr);

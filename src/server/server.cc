@@ -42,7 +42,8 @@ namespace {
 
 void send_json(httplib::Response& res, const json& body, int status = 200) {
   res.status = status;
-  res.set_content(body.dump(), "application/json");
+  // Bytes from a capture (a channel name, a text signal) may not be UTF-8: shown as U+FFFD.
+  res.set_content(body.dump(-1, ' ', false, json::error_handler_t::replace), "application/json");
 }
 
 void send_error(httplib::Response& res, int status, const std::string& message) {
@@ -131,7 +132,9 @@ std::string new_case_id() {
 Result<diagnosis::HardcodeInput> hardcode_input(const json& j) {
   if (!j.is_object()) return make_error(ErrorCode::kMalformed, "hardcode: expected a JSON object");
   diagnosis::HardcodeInput in;
-  for (const auto& [key, v] : j.items()) {
+  for (const auto& item : j.items()) {
+    const std::string& key = item.key();
+    const json& v = item.value();
     auto number = [&, k = key](double lo, double hi) -> Result<double> {
       if (!v.is_number() || !(v.get<double>() >= lo && v.get<double>() <= hi))
         return make_error(
@@ -431,7 +434,8 @@ void Server::Impl::routes() {
                          auto all = st.list(filter);
                          if (!all) return tl::unexpected(all.error());
                          const auto stats = records::compute_stats(*all);
-                         if (!html) return stats.dump();
+                         if (!html)
+                           return stats.dump(-1, ' ', false, json::error_handler_t::replace);
                          return report::stats_report(stats, fmt::format("{} case(s)", all->size()),
                                                      &catalogue);
                        });
@@ -446,7 +450,7 @@ void Server::Impl::routes() {
       const auto rows = records::compatibility(*all);
       if (format == "md") return records::compat_markdown(rows);
       if (format == "csv") return records::compat_csv(rows);
-      return records::compat_json(rows).dump();
+      return records::compat_json(rows).dump(-1, ' ', false, json::error_handler_t::replace);
     });
     if (!body) return send_error(res, 500, body.error().message);
     res.set_content(*body, format == "md"    ? "text/markdown; charset=utf-8"
@@ -680,7 +684,7 @@ void Server::Impl::cases(const httplib::Request& req, httplib::Response& res) {
                          if (!all) return tl::unexpected(all.error());
                          json out = json::array();
                          for (const auto& c : *all) out.push_back(records::case_to_json(c));
-                         return out.dump();
+                         return out.dump(-1, ' ', false, json::error_handler_t::replace);
                        });
     if (!body) return send_error(res, 500, body.error().message);
     res.set_content(*body, "application/json");

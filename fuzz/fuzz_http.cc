@@ -1,0 +1,87 @@
+// libFuzzer target for the web console's request bodies: the first byte picks a route (analyze,
+// diagnose, hardcode, a new case, a replaced case, login, a new user), the rest is the body, sent
+// to a real `Server` on a free port with its own SQLite file. Whatever the body, the answer is a
+// 2xx or a 4xx with {"error": ...}; never a 5xx, a crash or a hang, and the server answers after.
+#include <unistd.h>
+
+#include <httplib.h>
+
+#include <cstdint>
+#include <cstdlib>
+#include <filesystem>
+#include <string>
+#include <thread>
+
+#include <nlohmann/json.hpp>
+
+#include "bmslink/server/server.h"
+
+namespace {
+
+void require(bool ok) {
+  if (!ok) std::abort();
+}
+
+struct Fixture {
+  std::unique_ptr<bmslink::server::Server> server;
+  std::thread thread;
+  int port = 0;
+  Fixture() {
+    const auto dir = std::filesystem::temp_directory_path() /
+                     ("bmslink-fuzz-http-" + std::to_string(::getpid()));
+    std::filesystem::remove_all(dir);
+    std::filesystem::create_directories(dir);
+    bmslink::server::ServerOptions o;
+    o.port = 0;
+    o.db_url = (dir / "cases.db").string();
+    o.max_upload_bytes = 1 << 20;
+    o.threads = 4;
+    auto s = bmslink::server::Server::create(o);
+    require(s.has_value());
+    server = std::move(*s);
+    auto p = server->bind();
+    require(p.has_value());
+    port = *p;
+    thread = std::thread([this] { server->run(); });
+  }
+  ~Fixture() {
+    server->stop();
+    thread.join();
+  }
+};
+
+}  // namespace
+
+extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+  static Fixture f;
+  if (size == 0) return 0;
+  httplib::Client c("127.0.0.1", f.port);
+  c.set_read_timeout(30, 0);
+  const std::string body(reinterpret_cast<const char*>(data) + 1, size - 1);
+  const auto send = [&]() -> httplib::Result {
+    switch (data[0] % 7) {
+      case 0:
+        return c.Post("/api/analyze?name=fuzz", body, "application/octet-stream");
+      case 1:
+        return c.Post("/api/diagnose", body, "application/json");
+      case 2:
+        return c.Post("/api/hardcode", body, "application/json");
+      case 3:
+        return c.Post("/api/cases", body, "application/json");
+      case 4:
+        return c.Put("/api/cases/fuzz-case", body, "application/json");
+      case 5:
+        return c.Post("/api/login", body, "application/json");
+      default:
+        return c.Post("/api/users", body, "application/json");
+    }
+  };
+  const auto r = send();
+  require(static_cast<bool>(r));
+  require(r->status < 500);
+  if (r->status >= 400) {
+    const auto j = nlohmann::json::parse(r->body, nullptr, false);
+    require(j.is_object() && j.contains("error") && j["error"].is_string());
+  }
+  return 0;
+}
