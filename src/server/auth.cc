@@ -15,13 +15,18 @@ constexpr std::uint32_t kMemoryKiB = 19 * 1024, kPasses = 2, kLanes = 1;
 constexpr std::size_t kSaltBytes = 16, kHashBytes = 32;
 constexpr const char* kCookie = "bmslink_session";
 
-std::string random_hex(std::size_t bytes) {
+std::string random_bytes(std::size_t bytes) {
   std::string raw(bytes, '\0');
   std::size_t got = 0;
   while (got < bytes) {
     const ssize_t n = ::getrandom(raw.data() + got, bytes - got, 0);
     if (n > 0) got += static_cast<std::size_t>(n);
   }
+  return raw;
+}
+
+std::string random_hex(std::size_t bytes) {
+  const std::string raw = random_bytes(bytes);
   std::string hex;
   for (char c : raw) hex += fmt::format("{:02x}", static_cast<unsigned char>(c));
   return hex;
@@ -78,7 +83,7 @@ Result<records::User> make_user(const std::string& name, const std::string& pass
                       "user \"password\": expected at least 10 characters");
   if (role != "technician" && role != "admin")
     return make_error(ErrorCode::kInvalidArgument, "user \"role\": expected technician or admin");
-  const std::string salt = random_hex(kSaltBytes / 2);
+  const std::string salt = random_bytes(kSaltBytes);
   std::string encoded(
       argon2_encodedlen(kPasses, kMemoryKiB, kLanes, kSaltBytes, kHashBytes, Argon2_id), '\0');
   const int rc =
@@ -116,10 +121,16 @@ Verdict Auth::gate(const httplib::Request& req, records::Store&, std::mutex&) {
     if (req.get_header_value("Sec-Fetch-Site") == "cross-site")
       return {403, "cross-site request refused"};
     const std::string origin = req.get_header_value("Origin");
-    if (!origin.empty() && origin != "null" && host_of(origin) != req.get_header_value("Host"))
+    if (!origin.empty() && (origin == "null" || host_of(origin) != req.get_header_value("Host")))
       return {403, fmt::format("cross-site request refused (origin {})", origin)};
   }
   if (!team) {
+    // A page whose name was re-pointed at 127.0.0.1 (DNS rebinding) is same-origin with its own
+    // name, not with ours: single-user mode answers only to the names of this machine.
+    if (!allowed_hosts.empty() && std::find(allowed_hosts.begin(), allowed_hosts.end(),
+                                            req.get_header_value("Host")) == allowed_hosts.end())
+      return {403, fmt::format("unknown Host \"{}\": single-user mode answers on {} only",
+                               req.get_header_value("Host"), allowed_hosts.front())};
     if (req.path == "/api/login" || req.path == "/api/users")
       return {400, "single-user mode has no accounts (bmslink serve --team)"};
     return {};
@@ -142,6 +153,15 @@ bool Auth::limited(const std::string& key, int most, std::chrono::steady_clock::
   return q.size() >= static_cast<std::size_t>(most);
 }
 
+void Auth::sweep(std::chrono::steady_clock::time_point now) {
+  for (auto it = failures_.begin(); it != failures_.end();) {
+    auto& q = it->second;
+    while (!q.empty() && q.front() < now - kFailureWindow) q.pop_front();
+    it = q.empty() ? failures_.erase(it) : std::next(it);
+  }
+  std::erase_if(sessions_, [&](const auto& entry) { return entry.second.expires < now; });
+}
+
 void Auth::record_failure(const std::string& key, std::chrono::steady_clock::time_point now) {
   failures_[key].push_back(now);
 }
@@ -153,14 +173,27 @@ LoginResult Auth::login(const nlohmann::json& body, const std::string& address,
     return {400, "login: expected {\"name\": ..., \"password\": ...}", "", {}};
   const std::string name = body["name"].get<std::string>();
   const std::string password = body["password"].get<std::string>();
+  if (name.empty() || name.size() > 64 || password.size() > 1024)
+    return {401, "wrong name or password", "", {}};
   const auto now = std::chrono::steady_clock::now();
   const std::string by_address = "addr:" + address, by_name = "user:" + name;
   {
+    // The attempt counts before the (slow) check, so parallel guesses cannot pass the limit
+    // together; a success takes it back.
     std::lock_guard lock(mutex_);
+    sweep(now);
     if (limited(by_address, kMaxFailuresPerAddress, now) ||
         limited(by_name, kMaxFailuresPerAccount, now))
       return {429, "too many failed logins; wait a few minutes", "", {}};
+    record_failure(by_address, now);
+    record_failure(by_name, now);
   }
+  // argon2 takes 19 MiB per check: a few at a time.
+  hashing_.acquire();
+  struct Release {
+    std::counting_semaphore<kConcurrentChecks>& s;
+    ~Release() { s.release(); }
+  } release{hashing_};
   std::optional<records::User> user;
   {
     std::lock_guard lock(store_mutex);
@@ -175,11 +208,10 @@ LoginResult Auth::login(const nlohmann::json& body, const std::string& address,
   }();
   const bool ok = verify_password(user ? user->password_hash : kDummy, password) && user;
   std::lock_guard lock(mutex_);
-  if (!ok) {
-    record_failure(by_address, now);
-    record_failure(by_name, now);
-    return {401, "wrong name or password", "", {}};
-  }
+  if (!ok) return {401, "wrong name or password", "", {}};
+  for (const auto& key : {by_address, by_name})
+    if (auto it = failures_.find(key); it != failures_.end() && !it->second.empty())
+      it->second.pop_back();
   Session s{user->name, user->role, random_hex(16), now + kSessionLife};
   const std::string token = random_hex(32);
   sessions_[token] = s;

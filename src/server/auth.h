@@ -9,7 +9,9 @@
 #include <deque>
 #include <map>
 #include <mutex>
+#include <semaphore>
 #include <string>
+#include <vector>
 
 #include <httplib.h>
 #include <nlohmann/json.hpp>
@@ -36,6 +38,9 @@ struct LoginResult {
 class Auth {
  public:
   bool team = false;
+  // Single-user mode: the Host headers this server answers to ("127.0.0.1:8080", ...).
+  std::vector<std::string> allowed_hosts;
+  static constexpr std::ptrdiff_t kConcurrentChecks = 4;
   // Failed logins allowed in the window: per account, and per address (a team behind one NAT
   // shares one).
   static constexpr int kMaxFailuresPerAccount = 5;
@@ -57,9 +62,11 @@ class Auth {
   };
   std::optional<Session> session_of(const httplib::Request& req);
   bool limited(const std::string& key, int most, std::chrono::steady_clock::time_point now);
+  void sweep(std::chrono::steady_clock::time_point now);  // drops old failures and sessions
   void record_failure(const std::string& key, std::chrono::steady_clock::time_point now);
 
   std::mutex mutex_;
+  std::counting_semaphore<kConcurrentChecks> hashing_{kConcurrentChecks};
   std::map<std::string, Session> sessions_;  // by token
   std::map<std::string, std::deque<std::chrono::steady_clock::time_point>> failures_;
 };

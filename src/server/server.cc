@@ -50,6 +50,15 @@ void send_error(httplib::Response& res, int status, const std::string& message) 
   send_json(res, {{"error", message}}, status);
 }
 
+// Pages (the app, reports, the statistics page) run no script but the app's own, fetch nothing
+// from elsewhere and are never framed.
+void page_headers(httplib::Response& res) {
+  res.set_header("X-Content-Type-Options", "nosniff");
+  res.set_header("Content-Security-Policy",
+                 "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; "
+                 "frame-ancestors 'none'");
+}
+
 int status_of(const Error& e) {
   switch (e.code) {
     case ErrorCode::kNotFound:
@@ -204,6 +213,26 @@ struct Server::Impl {
     return f(*store);
   }
 
+  // The last few analyses by capture id: each answer of a guided session that uses a capture
+  // would otherwise analyse it again.
+  std::mutex analyses_mutex;
+  std::vector<std::pair<std::string, std::shared_ptr<const diagnosis::CaptureResult>>> analyses;
+  static constexpr std::size_t kAnalysesKept = 8;
+
+  void remember_analysis(const std::string& id, std::shared_ptr<const diagnosis::CaptureResult> r) {
+    std::lock_guard lock(analyses_mutex);
+    std::erase_if(analyses, [&](const auto& a) { return a.first == id; });
+    analyses.emplace_back(id, std::move(r));
+    if (analyses.size() > kAnalysesKept) analyses.erase(analyses.begin());
+  }
+
+  std::shared_ptr<const diagnosis::CaptureResult> recall_analysis(const std::string& id) {
+    std::lock_guard lock(analyses_mutex);
+    for (const auto& a : analyses)
+      if (a.first == id) return a.second;
+    return nullptr;
+  }
+
   // Answers computed from all the cases (lists, statistics, the matrix), kept until the store's
   // revision moves: fifty phones polling the statistics cost one computation per change.
   std::map<std::string, std::pair<std::uint64_t, std::string>> cache;
@@ -271,6 +300,14 @@ Result<int> Server::bind() {
   if (m.port <= 0)
     return make_error(ErrorCode::kIo, fmt::format("cannot listen on {}:{}: {}", m.options.bind,
                                                   m.options.port, std::strerror(errno)));
+  for (const std::string host : {"127.0.0.1", "localhost", "[::1]"})
+    m.auth.allowed_hosts.push_back(fmt::format("{}:{}", host, m.port));
+  const auto& b = m.options.bind;
+  if (b != "127.0.0.1" && b != "localhost" && b != "0.0.0.0" && b != "::")
+    m.auth.allowed_hosts.push_back(
+        fmt::format("{}:{}", b.find(':') != std::string::npos ? "[" + b + "]" : b, m.port));
+  if (m.options.port == 80)
+    for (const std::string host : {"127.0.0.1", "localhost"}) m.auth.allowed_hosts.push_back(host);
   return m.port;
 }
 
@@ -353,11 +390,35 @@ void Server::Impl::routes() {
         log(fmt::format("{} {}: internal error: {}", req.method, req.path, what));
         send_error(res, 500, "internal error: " + what);
       });
+  // httplib's own answers (no route for the method, a malformed request) are JSON under /api/.
+  http.set_error_handler([](const httplib::Request& req, httplib::Response& res) {
+    if (req.path.starts_with("/api/") && res.body.empty())
+      send_error(res, res.status,
+                 fmt::format("{} {}: refused (HTTP {})", req.method, req.path, res.status));
+  });
   // Every API call passes the gate first: the origin check for writes (both modes) and, in
   // team mode, the session, the CSRF token and the role.
   http.set_pre_routing_handler([this](const httplib::Request& req, httplib::Response& res) {
     if (!req.path.starts_with("/api/")) return httplib::Server::HandlerResponse::Unhandled;
-    // JSON bodies are small; only the capture upload may be large.
+    // JSON bodies are small, sent whole and as JSON; only the capture upload may be large,
+    // chunked or compressed (it counts its own bytes).
+    if (req.path != "/api/analyze") {
+      const auto encoding = req.get_header_value("Content-Encoding");
+      if (req.has_header("Transfer-Encoding")) {
+        send_error(res, 411, "send the request body with a Content-Length");
+        return httplib::Server::HandlerResponse::Handled;
+      }
+      if (!encoding.empty() && encoding != "identity") {
+        send_error(res, 415, "the request body must not be compressed");
+        return httplib::Server::HandlerResponse::Handled;
+      }
+      const bool has_body =
+          std::strtoull(req.get_header_value("Content-Length").c_str(), nullptr, 10) > 0;
+      if (has_body && !req.get_header_value("Content-Type").starts_with("application/json")) {
+        send_error(res, 415, "expected Content-Type: application/json");
+        return httplib::Server::HandlerResponse::Handled;
+      }
+    }
     const std::string length = req.get_header_value("Content-Length");
     if (req.path != "/api/analyze" && !length.empty() &&
         std::strtoull(length.c_str(), nullptr, 10) > options.max_json_bytes) {
@@ -440,6 +501,7 @@ void Server::Impl::routes() {
                                                      &catalogue);
                        });
     if (!body) return send_error(res, 500, body.error().message);
+    if (html) page_headers(res);
     res.set_content(*body, html ? "text/html; charset=utf-8" : "application/json");
   });
   http.Get("/api/compat", [this](const httplib::Request& req, httplib::Response& res) {
@@ -481,14 +543,13 @@ void Server::Impl::routes() {
   // router reads the hash).
   http.Get(".*", [](const httplib::Request& req, httplib::Response& res) {
     const auto* asset = find_web_asset(req.path == "/" ? "/index.html" : req.path);
+    if (asset == nullptr && req.path.starts_with("/assets/"))
+      return send_error(res, 404, fmt::format("no such file: {}", req.path));
     if (asset == nullptr) asset = find_web_asset("/index.html");
     if (asset == nullptr) return send_error(res, 404, "the web front end was not built");
     const bool hashed = req.path.starts_with("/assets/");
     res.set_header("Cache-Control", hashed ? "public, max-age=31536000, immutable" : "no-cache");
-    res.set_header("X-Content-Type-Options", "nosniff");
-    res.set_header("Content-Security-Policy",
-                   "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; "
-                   "frame-ancestors 'none'");
+    page_headers(res);
     res.set_content(std::string(asset->body), std::string(asset->mime));
   });
 }
@@ -520,21 +581,39 @@ void Server::Impl::analyze(const httplib::Request& req, httplib::Response& res,
     run_options.analyzer.inverter_timeout_ms = static_cast<std::int64_t>(**timeout * 1000);
   if (*bitrate) run_options.analyzer.bitrate_bps = static_cast<std::uint32_t>(**bitrate);
   std::optional<Result<diagnosis::CaptureResult>> result;
+  std::string crashed;  // what the analysis thread threw, if it did
   CollectingSink sink;
   bool started = false;
   std::thread worker;
+  // Whatever leaves this function (an answer, an exception), the analysis thread is ended and
+  // joined: its pipe is closed under it.
+  struct Joiner {
+    Pipe& pipe;
+    std::thread& thread;
+    ~Joiner() {
+      pipe.close_write();
+      if (thread.joinable()) thread.join();
+    }
+  } joiner{pipe, worker};
   auto start = [&] {
     if (started) return;
     started = true;
     worker = std::thread([&] {
-      result = diagnosis::diagnose(analysis::CaptureInput::stream(pipe.read_fd(), name), sink,
-                                   run_options);
+      try {
+        result = diagnosis::diagnose(analysis::CaptureInput::stream(pipe.read_fd(), name), sink,
+                                     run_options);
+      } catch (const std::exception& e) {
+        crashed = e.what();
+      }
       // Drain what is still coming so the writer never blocks on a finished reader.
       char buf[65536];
       while (::read(pipe.read_fd(), buf, sizeof buf) > 0) {
       }
     });
   };
+  // pcap and pcapng need their whole file (their readers seek): such an upload is kept first and
+  // analysed from the kept file; every text format streams into the analysis as it arrives.
+  std::optional<bool> whole_file;
   std::uint64_t received = 0;
   std::string failure;
   auto feed = [&](const char* data, std::size_t len) {
@@ -547,6 +626,13 @@ void Server::Impl::analyze(const httplib::Request& req, httplib::Response& res,
       failure = ok.error().message;
       return false;
     }
+    if (!whole_file) {
+      std::uint32_t magic = 0;
+      if (len >= 4) std::memcpy(&magic, data, 4);
+      whole_file = magic == 0xa1b2c3d4U || magic == 0xd4c3b2a1U || magic == 0xa1b23c4dU ||
+                   magic == 0x4d3cb2a1U || magic == 0x0a0d0d0aU;
+    }
+    if (*whole_file) return true;
     start();
     return pipe.write(data, len);
   };
@@ -573,8 +659,8 @@ void Server::Impl::analyze(const httplib::Request& req, httplib::Response& res,
     read_ok = reader([&](const char* data, std::size_t len) { return feed(data, len); });
   }
   pipe.close_write();
-  if (!started) start();  // an empty body: the analysis says so
-  worker.join();
+  if (!started && !whole_file.value_or(false)) start();  // an empty body: the analysis says so
+  if (worker.joinable()) worker.join();
   if (!read_ok || !failure.empty()) {
     if (failure == "too large")
       return send_error(res, 413,
@@ -583,13 +669,27 @@ void Server::Impl::analyze(const httplib::Request& req, httplib::Response& res,
     return send_error(res, 400,
                       failure.empty() ? "the upload was cut off before its end" : failure);
   }
-  if (!*result) return send_error(res, 400, fmt::format("{}: {}", name, result->error().message));
+  auto sha = (*keeper)->finish();
+  if (!sha) return send_error(res, 500, sha.error().message);
+  if (whole_file.value_or(false)) {
+    auto path = records::kept_capture_path(captures_dir, *sha);
+    if (!path) return send_error(res, 500, path.error().message);
+    result = diagnosis::diagnose(analysis::CaptureInput::path(*path), sink, run_options);
+  }
+  if (!crashed.empty()) {
+    log(fmt::format("analysis of {} failed: {}", name, crashed));
+    return send_error(res, 500, "internal error in the analysis: " + crashed);
+  }
+  if (!result || !*result)
+    return send_error(
+        res, 400,
+        fmt::format("{}: {}", name, result ? result->error().message : "nothing was analysed"));
   auto& r = **result;
   r.run.file = name;
   json out = report::analysis_json(r);
-  auto sha = (*keeper)->finish();
-  if (sha) out["capture_id"] = *sha;
+  out["capture_id"] = *sha;
   out["size_bytes"] = received;
+  remember_analysis(*sha, std::make_shared<diagnosis::CaptureResult>(std::move(r)));
   send_json(res, out);
 }
 
@@ -634,14 +734,18 @@ void Server::Impl::diagnose(const httplib::Request& req, httplib::Response& res)
   }
   diagnosis::GuidedOptions guided;
   guided.check_rates = rates;
-  std::optional<diagnosis::CaptureResult> capture;
+  std::shared_ptr<const diagnosis::CaptureResult> capture;
   if (!capture_id.empty()) {
     auto path = records::kept_capture_path(captures_dir, capture_id);
     if (!path) return send_error(res, status_of(path.error()), path.error().message);
-    CollectingSink sink;
-    auto r = diagnosis::diagnose(analysis::CaptureInput::path(*path), sink);
-    if (!r) return send_error(res, 400, r.error().message);
-    capture = std::move(*r);
+    capture = recall_analysis(capture_id);
+    if (!capture) {
+      CollectingSink sink;
+      auto r = diagnosis::diagnose(analysis::CaptureInput::path(*path), sink);
+      if (!r) return send_error(res, 400, r.error().message);
+      capture = std::make_shared<const diagnosis::CaptureResult>(std::move(*r));
+      remember_analysis(capture_id, capture);
+    }
     guided.evidence = &capture->run.evidence;
     guided.findings = &capture->findings;
   }
@@ -757,6 +861,7 @@ void Server::Impl::report(const httplib::Request& req, httplib::Response& res) {
     return send_error(
         res, 409, fmt::format("case {} is not hardcoded: there is no acknowledgment to sign", id));
   const bool md = req.get_param_value("format") == "md";
+  page_headers(res);
   res.set_content(
       report::case_report(
           **c, *k, md ? report::CaseReportFormat::kMarkdown : report::CaseReportFormat::kHtml,

@@ -192,8 +192,10 @@ async function casePage(id: string): Promise<void> {
   const captureBox = h('section', {class: 'panel', id: 'case-capture'});
   const closeBox = h('section', {class: 'panel', id: 'close'});
   const reportsBox = h('section', {class: 'panel', id: 'reports'});
-  let captureId: string | undefined;
+  // The case's latest capture keeps feeding the checks after a reload.
+  let captureId: string | undefined = c.captures.length ? c.captures[c.captures.length - 1].sha256 : undefined;
   let asked = Date.now();
+  layerClock = null;
 
   const renderHeader = () => header.replaceChildren(
     h('h1', {}, c.site.name || c.id),
@@ -599,6 +601,11 @@ async function route(): Promise<void> {
 }
 
 window.addEventListener('hashchange', () => void route());
+// A file dropped beside the drop zone must not replace the app with the file.
+for (const type of ['dragover', 'drop'])
+  window.addEventListener(type, (e) => {
+    if (!(e.target as HTMLElement).closest?.('.drop')) e.preventDefault();
+  });
 void refreshSession().then(() => {
   renderWho();
   return route();
