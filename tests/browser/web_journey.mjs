@@ -183,6 +183,12 @@ try {
       check(text.includes('What was wrong') && text.includes('resistor') && text.includes('99.9 %'), where('the customer report says what was wrong and what the monitoring showed'));
       await noSideways(report, where('customer report'));
       await shot(report, 'customer-report', width);
+      await report.goto(new URL(await page.locator('#report-technician').getAttribute('href'), s.url).href);
+      check((await report.locator('body').innerText()).includes('Layer 2'), where('the technician report lists the layers'));
+      await shot(report, 'technician-report', width);
+      await report.goto(s.url + 'api/stats?format=html');
+      check((await report.locator('figure').count()) >= 5, where('the printable statistics page has its charts'));
+      await shot(report, 'stats-page', width);
       await report.close();
 
       // Statistics after.
@@ -226,6 +232,11 @@ try {
     const anon = await browser.newContext();
     const r = await anon.request.get(s.url + 'api/cases');
     check(r.status() === 401, `team: cases without a login answer ${r.status()}`);
+    const wide = await anon.newPage({viewport: {width: 1280, height: 860}});
+    await wide.goto(s.url);
+    await wide.locator('#login-form').waitFor();
+    await shot(wide, 'login', 1280);
+    await wide.close();
     const page = await anon.newPage({viewport: {width: 390, height: 860}});
     await page.goto(s.url);
     await page.locator('#login-form').waitFor();
