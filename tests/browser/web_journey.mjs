@@ -199,6 +199,30 @@ try {
       await noSideways(page, where('statistics'));
       await shot(page, 'stats', width);
 
+      // A hardcoded system: its settings and the customer's name recorded from the page, and the
+      // acknowledgment form printed with them.
+      const hc = await (await page.request.post(s.url + 'api/cases', {
+        data: {site: {name: 'Orchard', customer: "M. O'Neill", address: ''}}})).json();
+      await page.goto(`${s.url}#/case/${encodeURIComponent(hc.id)}`);
+      await page.locator('#ask-form').waitFor();
+      check(await page.locator('#hardcoded-settings').isHidden(), where('the settings show only for a hardcoded outcome'));
+      await page.selectOption('#close-form select[name=outcome]', 'hardcoded');
+      await page.fill('#close-form input[name=charge_voltage_v]', '56');
+      await page.fill('#close-form input[name=cutoff_voltage_v]', '48');
+      await page.fill('#close-form input[name=max_current_a]', '50');
+      await page.fill('#close-form input[name=acknowledged_by]', "Mary O'Neill");
+      await shot(page, 'hardcoded-close', width);
+      await page.locator('#close-form button[type=submit]').click();
+      await page.locator('#close-form .ok').waitFor();
+      const ack = await browser.newPage({viewport: {width, height: 860}});
+      await ack.goto(new URL(await page.locator('#report-acknowledgment').getAttribute('href'), s.url).href);
+      const ackText = await ack.locator('body').innerText();
+      check(ackText.includes("Name: Mary O'Neill") && ackText.includes('charge voltage (V)') && ackText.includes('56'),
+            where('the acknowledgment carries the settings and the name'));
+      check((await ack.locator('.sig div').count()) >= 2, where('the acknowledgment has lines to sign'));
+      await shot(ack, 'acknowledgment', width);
+      await ack.close();
+
       // The other pages.
       await page.goto(s.url + '#/compat');
       await page.locator('table').waitFor();

@@ -297,7 +297,7 @@ async function casePage(id: string): Promise<void> {
       if (g.case) c = g.case;
       renderHeader();
       renderGuided(g);
-      renderClose();
+      if (!closeDirty) renderClose();  // never throw away what is being typed there
     } catch (e) {
       guidedBox.append(errorBox(e));
     }
@@ -311,7 +311,11 @@ async function casePage(id: string): Promise<void> {
       await run({});
     }, true));
 
+  let closeDirty = false;
+  closeBox.addEventListener('input', () => { closeDirty = true; });
+  closeBox.addEventListener('change', () => { closeDirty = true; });
   const renderClose = (message?: string) => {
+    closeDirty = false;
     const outcome = h('select', {name: 'outcome'},
       ...['fixed', 'hardcoded', 'escalated'].map((o) => h('option', {value: o, selected: c.outcome === o}, o)));
     const fix = h('textarea', {name: 'fix', rows: '2'});
@@ -321,9 +325,26 @@ async function casePage(id: string): Promise<void> {
     const hours = h('input', {name: 'hours', type: 'number', min: '0', step: '1', inputmode: 'numeric'});
     if (c.verification.hours !== null) hours.value = String(c.verification.hours);
     const status = h('div', {}, message ? h('p', {class: 'ok'}, message) : null);
+    // A hardcoded system records the inverter's fixed settings and who acknowledged them.
+    const hc = c.hardcoded ?? {};
+    const setting = (name: string, unit: string) => {
+      const el = h('input', {name, type: 'number', step: '0.1', inputmode: 'decimal'});
+      if (typeof hc[name] === 'number') el.value = String(hc[name]);
+      return {name, el, unit};
+    };
+    const settings = [setting('charge_voltage_v', 'V'), setting('cutoff_voltage_v', 'V'), setting('max_current_a', 'A')];
+    const ackBy = h('input', {name: 'acknowledged_by', autocomplete: 'off'});
+    ackBy.value = c.acknowledged_by;
+    const hardcodedBox = h('fieldset', {class: 'stack', id: 'hardcoded-settings'},
+      h('legend', {}, 'Fixed inverter settings'),
+      ...settings.map((x) => field(`${x.name.replace(/_[a-z]$/, '').replace(/_/g, ' ')} (${x.unit})`, h('div', {class: 'with-unit'}, x.el, h('span', {class: 'unit'}, x.unit)))),
+      field('Acknowledged by (customer)', ackBy, 'The customer signs the printed acknowledgment form'));
+    const toggle = () => { hardcodedBox.hidden = outcome.value !== 'hardcoded'; };
+    outcome.addEventListener('change', toggle);
+    toggle();
     const form = h('form', {class: 'stack', id: 'close-form'},
       h('h2', {}, c.closed ? 'Closed' : 'Close the case'),
-      field('Outcome', outcome), field('Fix applied', fix),
+      field('Outcome', outcome), field('Fix applied', fix), hardcodedBox,
       field('Messages seen after the fix (% of the time)', uptime), field('Watched for (hours)', hours),
       h('button', {class: 'primary', type: 'submit'}, c.closed ? 'Update' : 'Close case'), status);
     form.addEventListener('submit', async (e) => {
@@ -333,6 +354,16 @@ async function casePage(id: string): Promise<void> {
         verification: {uptime_share: uptime.value === '' ? null : Number(uptime.value) / 100,
                        hours: hours.value === '' ? null : Number(hours.value)}};
       delete body.total_minutes;
+      if (body.outcome === 'hardcoded') {
+        const values: Record<string, unknown> = {...(c.hardcoded ?? {})};
+        for (const x of settings) if (x.el.value !== '') values[x.name] = Number(x.el.value.replace(',', '.'));
+        body.hardcoded = values;
+        const who = ackBy.value.trim();
+        if (who && who !== c.acknowledged_by) {
+          body.acknowledged_by = who;
+          body.acknowledged_at = new Date().toISOString().replace(/\.\d+Z$/, 'Z');
+        }
+      }
       try {
         c = await send<CaseJson>('PUT', `/api/cases/${encodeURIComponent(c.id)}`, body);
         renderHeader();
