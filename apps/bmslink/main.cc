@@ -34,6 +34,7 @@
 #include "bmslink/report/analysis_report.h"
 #include "bmslink/sim/site.h"
 #include "guided_cmd.h"
+#include "live_cmd.h"
 #include "records_cmd.h"
 #include "serve_cmd.h"
 
@@ -670,6 +671,51 @@ int main(int argc, char** argv) try {
                      "mornings) instead of above 25 °C");
   simulate->add_option("--to", sim_to, "Output format")->check(CLI::IsMember({"candump", "asc"}));
   simulate->add_option("-o,--output", sim_out, "Output file (standard output by default)");
+  bool sim_pty = false;
+  bmslink::sim::AdapterOptions pty_options;
+  simulate->add_flag("--slcan-pty", sim_pty,
+                     "Run the site live behind a virtual SLCAN adapter on a pseudo-terminal; "
+                     "prints its path first (open it as slcan:PATH)");
+  simulate
+      ->add_option("--bitrate", pty_options.site_bitrate_bps,
+                   "The site's bus bit rate, for --slcan-pty (default 500000)")
+      ->check(CLI::IsMember({125000, 250000, 500000, 1000000}));
+  simulate->add_option("--speed", pty_options.speed, "Site seconds per second, for --slcan-pty")
+      ->check(CLI::Range(0.01, 1000.0));
+  bool pty_no_silent = false;
+  simulate->add_flag("--adapter-without-listen-only", pty_no_silent,
+                     "The virtual adapter refuses L and M1, as old firmwares do");
+
+  // The live bus (docs/live.md).
+  const std::string iface_help = "slcan:/dev/ttyACM0[@BAUD], socketcan:can0 or replay:FILE[@SPEED]";
+  auto* monitor = app.add_subcommand(
+      "monitor", "Live values and link health with alarms (bms_silent, heartbeat_lost, ...)");
+  bmslink::app::MonitorArgs ma;
+  monitor->add_option("IFACE", ma.iface, iface_help)->required();
+  monitor->add_flag("--json", ma.json, "One JSON object per line: values every second, events");
+  monitor->add_option("--timeout", ma.timeout_s, "The inverter's BMS timeout in s (default 3)")
+      ->check(CLI::Range(0.1, 3600.0));
+  monitor->add_option("--interval", ma.interval_s, "Seconds between value lines (default 1)")
+      ->check(CLI::Range(0.1, 3600.0));
+  monitor->add_option("--duration", ma.duration_s, "Stop after this many seconds (default: never)");
+  monitor->add_option("--errors-per-minute", ma.errors_per_minute,
+                      "errors_rising at this many error frames a minute (default 10)");
+  monitor->add_option("--bitrate", ma.bitrate, "Bus bit rate (default 500000)");
+  auto* scan = app.add_subcommand(
+      "scan-bitrate", "Which bit rate the bus runs at, listening only (125k, 250k, 500k, 1M)");
+  bmslink::app::ScanArgs sca;
+  scan->add_option("IFACE", sca.iface, iface_help)->required();
+  scan->add_flag("--json", sca.json, "{\"bitrate\": N or null, \"results\": [...]}");
+  scan->add_option("--seconds", sca.seconds, "Listening time per rate (default 2)")
+      ->check(CLI::Range(0.1, 60.0));
+  auto* record = app.add_subcommand(
+      "record", "Record the bus to candump logs, rotating; every closed file is complete");
+  bmslink::app::RecordArgs rca;
+  record->add_option("IFACE", rca.iface, iface_help)->required();
+  record->add_option("-o,--output", rca.output, "Output file (numbered when rotating)")->required();
+  record->add_option("--rotate", rca.rotate, "Start a new file every 1h, 30m, 100M, 1G ...");
+  record->add_option("--duration", rca.duration_s, "Stop after this many seconds");
+  record->add_option("--bitrate", rca.bitrate, "Bus bit rate (default 500000)");
 
   auto* diagnose = app.add_subcommand(
       "diagnose",
@@ -955,6 +1001,9 @@ int main(int argc, char** argv) try {
   if (*compat) return bmslink::app::cmd_compat(cpa);
   if (*report) return bmslink::app::cmd_report(ra);
   if (*serve) return bmslink::app::cmd_serve(sva);
+  if (*monitor) return bmslink::app::cmd_monitor(ma);
+  if (*scan) return bmslink::app::cmd_scan_bitrate(sca);
+  if (*record) return bmslink::app::cmd_record(rca);
   if (*user_add) return bmslink::app::cmd_user_add(ua);
   if (*devices) return bmslink::app::cmd_devices(da, device_query);
   if (*hardcode) return bmslink::app::cmd_hardcode(ha);
@@ -962,6 +1011,11 @@ int main(int argc, char** argv) try {
     sim_options.variant = sim_variant == "victron" ? bmslink::sim::Variant::kVictron
                           : sim_variant == "sma"   ? bmslink::sim::Variant::kSma
                                                    : bmslink::sim::Variant::kPylon;
+    if (sim_pty) {
+      pty_options.site = sim_options;
+      pty_options.listen_only_supported = !pty_no_silent;
+      return bmslink::app::cmd_simulate_pty(pty_options);
+    }
     return cmd_simulate(sim_options, sim_to, sim_out);
   }
   return kExitUsage;

@@ -1,0 +1,274 @@
+// An SLCAN (Lawicel) adapter on a serial port: CANable stock firmware, USBtin, Lawicel CANUSB,
+// CANable 2.x slcan firmwares, and bmslink's own virtual adapter. The handshake is done while
+// the channel is closed: version, bit rate (S0..S8), timestamps (Z1, optional), then listen-only
+// (L, or M1 + O where that is the dialect). Listen-only counts as confirmed only when the adapter
+// answered OK to it.
+
+#include <fcntl.h>
+#include <poll.h>
+#include <termios.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <chrono>
+#include <cstring>
+#include <deque>
+
+#include <fmt/format.h>
+
+#include "bmslink/can/slcan.h"
+#include "link/sources.h"
+
+namespace bmslink::link {
+namespace {
+
+speed_t baud_constant(int baud) {
+  switch (baud) {
+    case 9600:
+      return B9600;
+    case 19200:
+      return B19200;
+    case 38400:
+      return B38400;
+    case 57600:
+      return B57600;
+    case 230400:
+      return B230400;
+    case 460800:
+      return B460800;
+    case 921600:
+      return B921600;
+    case 1000000:
+      return B1000000;
+    case 2000000:
+      return B2000000;
+    default:
+      return B115200;
+  }
+}
+
+class SlcanSource final : public LiveSource {
+ public:
+  SlcanSource(int fd, std::string path) : fd_(fd), path_(std::move(path)) {}
+  ~SlcanSource() override {
+    if (fd_ >= 0) {
+      (void)send("C");
+      ::close(fd_);
+    }
+  }
+
+  Result<void> handshake(const LinkOptions& o) {
+    // Clear whatever a previous session left half-typed, and close the channel if it was open.
+    (void)write_all("\r\r\r");
+    drain(50);
+    (void)command("C", 200);
+    drain(50);
+    if (auto v = ask_version(); v) version_ = *v;
+    const auto code = can::slcan::bitrate_code(o.bitrate_bps);
+    if (!code)
+      return make_error(ErrorCode::kInvalidArgument,
+                        fmt::format("{}: {} bit/s is not an SLCAN rate (10k, 20k, 50k, 100k, "
+                                    "125k, 250k, 500k, 800k or 1M)",
+                                    path_, o.bitrate_bps));
+    bitrate_ = o.bitrate_bps;
+    auto ok = command(fmt::format("S{}", *code), 500);
+    if (!ok) return tl::unexpected(ok.error());
+    if (!*ok)
+      return make_error(ErrorCode::kUnsupported,
+                        fmt::format("{}: the adapter refused bit rate S{} ({} bit/s)", path_, *code,
+                                    o.bitrate_bps));
+    if (o.timestamps) {
+      auto ts = command("Z1", 300);
+      timestamps_ = ts && *ts;
+    }
+    if (o.listen_only) {
+      auto l = command("L", 500);
+      if (!l) return tl::unexpected(l.error());
+      if (*l) {
+        listen_only_ = true;
+      } else {
+        // CANable 2.x slcan dialect: M1 selects silent mode, then O opens.
+        auto m = command("M1", 300);
+        if (m && *m) {
+          auto open = command("O", 500);
+          if (open && *open) listen_only_ = true;
+        }
+      }
+      if (!listen_only_)
+        return make_error(ErrorCode::kUnsupported,
+                          fmt::format("{}: the adapter did not confirm listen-only mode (L, M1): "
+                                      "bmslink will not run a passive task on a node that may "
+                                      "acknowledge frames",
+                                      path_));
+    } else {
+      auto open = command("O", 500);
+      if (!open || !*open)
+        return make_error(ErrorCode::kIo,
+                          fmt::format("{}: the adapter refused to open the channel (O)", path_));
+    }
+    return {};
+  }
+
+  Poll poll(can::Frame& frame, int timeout_ms) override {
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+    for (;;) {
+      if (!frames_.empty()) {
+        frame = std::move(frames_.front());
+        frames_.pop_front();
+        return Poll::kFrame;
+      }
+      if (ended_) return Poll::kEnded;
+      const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+                            deadline - std::chrono::steady_clock::now())
+                            .count();
+      if (left < 0) return Poll::kTimeout;
+      if (!read_some(static_cast<int>(left))) return ended_ ? Poll::kEnded : Poll::kTimeout;
+    }
+  }
+
+  std::optional<std::int64_t> now_ns() const override { return realtime_ns(); }
+  bool listen_only() const override { return listen_only_; }
+  std::uint8_t status_flags() override {
+    (void)send("F");
+    return status_;
+  }
+  std::string describe() const override {
+    return fmt::format("slcan {}{}, {} kbit/s{}", path_,
+                       version_.empty() ? "" : " (" + version_ + ")", bitrate_ / 1000,
+                       listen_only_ ? ", listen-only" : "");
+  }
+  std::optional<Error> failure() const override { return failure_; }
+
+ private:
+  bool write_all(std::string_view bytes) {
+    while (!bytes.empty()) {
+      const ssize_t n = ::write(fd_, bytes.data(), bytes.size());
+      if (n < 0 && (errno == EINTR || errno == EAGAIN)) {
+        pollfd p{fd_, POLLOUT, 0};
+        ::poll(&p, 1, 100);
+        continue;
+      }
+      if (n <= 0) return false;
+      bytes.remove_prefix(static_cast<std::size_t>(n));
+    }
+    return true;
+  }
+  bool send(std::string_view cmd) { return write_all(std::string(cmd) + "\r"); }
+
+  // Reads what is there within timeout; frames are queued, other lines remembered.
+  bool read_some(int timeout_ms) {
+    pollfd p{fd_, POLLIN, 0};
+    const int r = ::poll(&p, 1, timeout_ms);
+    if (r <= 0) return false;
+    if ((p.revents & (POLLHUP | POLLERR)) != 0 && (p.revents & POLLIN) == 0) {
+      ended_ = true;
+      failure_ = Error{ErrorCode::kIo, fmt::format("{}: the adapter went away", path_)};
+      return false;
+    }
+    char buf[4096];
+    const ssize_t n = ::read(fd_, buf, sizeof buf);
+    if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR)) {
+      ended_ = true;
+      failure_ = Error{ErrorCode::kIo, fmt::format("{}: the adapter went away ({})", path_,
+                                                   n == 0 ? "end of file" : std::strerror(errno))};
+      return false;
+    }
+    if (n < 0) return false;
+    splitter_.feed({buf, static_cast<std::size_t>(n)});
+    while (auto line = splitter_.next()) {
+      if (auto* f = std::get_if<can::slcan::FrameLine>(&*line)) {
+        can::Frame frame = f->frame;
+        frame.timestamp_ns = realtime_ns();
+        frame.time_kind = TimeKind::kAbsolute;
+        frame.direction = can::Direction::kRx;
+        frames_.push_back(std::move(frame));
+      } else if (auto* s = std::get_if<can::slcan::Status>(&*line)) {
+        status_ |= s->flags;
+      } else if (std::holds_alternative<can::slcan::Ok>(*line)) {
+        answers_.push_back(true);
+      } else if (std::holds_alternative<can::slcan::Bell>(*line)) {
+        answers_.push_back(false);
+      } else if (auto* v = std::get_if<can::slcan::Version>(&*line)) {
+        versions_.push_back(v->text);
+      }
+    }
+    return true;
+  }
+
+  void drain(int ms) {
+    while (read_some(ms)) {
+    }
+    answers_.clear();
+    versions_.clear();
+    frames_.clear();
+    status_ = 0;  // an answer left over from an earlier session says nothing about this one
+  }
+
+  // Sends a command and waits for its OK (true) or BEL (false).
+  Result<bool> command(const std::string& cmd, int timeout_ms) {
+    answers_.clear();
+    if (!send(cmd))
+      return make_error(ErrorCode::kIo,
+                        fmt::format("{}: cannot write: {}", path_, std::strerror(errno)));
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+    while (answers_.empty()) {
+      const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+                            deadline - std::chrono::steady_clock::now())
+                            .count();
+      if (left <= 0 || ended_)
+        return make_error(ErrorCode::kIo,
+                          fmt::format("{}: no answer to \"{}\" from the adapter within {} ms (is "
+                                      "it an SLCAN adapter, at the right serial speed?)",
+                                      path_, cmd, timeout_ms));
+      read_some(static_cast<int>(left));
+    }
+    const bool ok = answers_.front();
+    answers_.pop_front();
+    return ok;
+  }
+
+  std::optional<std::string> ask_version() {
+    versions_.clear();
+    if (!send("V")) return std::nullopt;
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(300);
+    while (versions_.empty() && std::chrono::steady_clock::now() < deadline) read_some(50);
+    answers_.clear();
+    if (versions_.empty()) return std::nullopt;
+    return versions_.front();
+  }
+
+  int fd_ = -1;
+  std::string path_, version_;
+  std::uint32_t bitrate_ = 0;
+  bool listen_only_ = false, timestamps_ = false, ended_ = false;
+  std::uint8_t status_ = 0;
+  can::slcan::LineSplitter splitter_;
+  std::deque<can::Frame> frames_;
+  std::deque<bool> answers_;
+  std::deque<std::string> versions_;
+  std::optional<Error> failure_;
+};
+
+}  // namespace
+
+Result<std::unique_ptr<LiveSource>> open_slcan(const std::string& path, int baud,
+                                               const LinkOptions& options) {
+  const int fd = ::open(path.c_str(), O_RDWR | O_NOCTTY | O_NONBLOCK | O_CLOEXEC);
+  if (fd < 0)
+    return make_error(ErrorCode::kIo,
+                      fmt::format("{}: cannot open: {}{}", path, std::strerror(errno),
+                                  errno == EACCES ? " (add yourself to the dialout group)" : ""));
+  termios t{};
+  if (::tcgetattr(fd, &t) == 0) {
+    ::cfmakeraw(&t);
+    ::cfsetispeed(&t, baud_constant(baud));
+    ::cfsetospeed(&t, baud_constant(baud));
+    t.c_cflag |= CLOCAL | CREAD;
+    ::tcsetattr(fd, TCSANOW, &t);
+  }
+  auto source = std::make_unique<SlcanSource>(fd, path);
+  if (auto ok = source->handshake(options); !ok) return tl::unexpected(ok.error());
+  return std::unique_ptr<LiveSource>(std::move(source));
+}
+
+}  // namespace bmslink::link

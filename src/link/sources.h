@@ -1,0 +1,20 @@
+// The live sources (private to link): each in its own file, opened by open_interface().
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "bmslink/link/live.h"
+
+namespace bmslink::link {
+
+// Realtime clock in ns (frame timestamps of live sources are absolute).
+std::int64_t realtime_ns();
+
+Result<std::unique_ptr<LiveSource>> open_slcan(const std::string& path, int baud,
+                                               const LinkOptions& options);
+Result<std::unique_ptr<LiveSource>> open_replay(const std::string& path, double speed);
+Result<std::unique_ptr<LiveSource>> open_socketcan(const std::string& ifname,
+                                                   const LinkOptions& options);
+
+}  // namespace bmslink::link

@@ -1,0 +1,221 @@
+#include "bmslink/sim/virtual_adapter.h"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <termios.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <chrono>
+#include <cstring>
+
+#include <fmt/format.h>
+
+#include "bmslink/can/slcan.h"
+
+namespace bmslink::sim {
+
+struct VirtualSlcan::Impl {
+  AdapterOptions options;
+  std::unique_ptr<SiteSource> site;
+  int master = -1, slave = -1;
+  std::string path;
+  std::string input;  // the host's bytes not yet ended by CR
+  bool open = false, listen_only = false, timestamps = false, silent_mode = false;
+  std::optional<std::uint32_t> bitrate;
+  std::uint8_t status = 0;
+  std::uint64_t sent = 0;
+  std::optional<can::Frame> pending;
+  bool site_done = false;
+  bool started = false;
+  std::chrono::steady_clock::time_point wall0;
+
+  ~Impl() {
+    if (master >= 0) ::close(master);
+    if (slave >= 0) ::close(slave);
+  }
+
+  void write_all(std::string_view bytes) {
+    while (!bytes.empty()) {
+      const ssize_t n = ::write(master, bytes.data(), bytes.size());
+      if (n < 0 && (errno == EAGAIN || errno == EINTR)) {
+        pollfd p{master, POLLOUT, 0};
+        ::poll(&p, 1, 50);
+        continue;
+      }
+      if (n <= 0) return;  // nobody reads: the bytes are lost, as on a real serial line
+      bytes.remove_prefix(static_cast<std::size_t>(n));
+    }
+  }
+
+  void answer(const std::string& line) {
+    using K = can::slcan::Command::Kind;
+    const auto c = can::slcan::parse_command(line);
+    std::string reply(1, can::slcan::kOk);
+    const std::string bell(1, can::slcan::kError);
+    switch (c.kind) {
+      case K::kVersion:
+        reply = (line == "v" ? "vBMSL" : "V1013") + std::string(1, can::slcan::kOk);
+        break;
+      case K::kSerial:
+        reply = std::string("NSIM1") + can::slcan::kOk;
+        break;
+      case K::kStatus:
+        reply = open ? fmt::format("F{:02X}{}", status, can::slcan::kOk) : bell;
+        status = 0;  // reading the flags clears them, as on a CANUSB
+        break;
+      case K::kBitrate:
+        if (open || !can::slcan::code_bitrate(c.value)) {
+          reply = bell;
+        } else {
+          bitrate = can::slcan::code_bitrate(c.value);
+        }
+        break;
+      case K::kTimestamps:
+        if (open || c.value > 1)
+          reply = bell;
+        else
+          timestamps = c.value == 1;
+        break;
+      case K::kMode:  // CANable 2.x: M0 normal, M1 silent
+        if (open || c.value > 1 || (c.value == 1 && !options.listen_only_supported))
+          reply = bell;
+        else
+          silent_mode = c.value == 1;
+        break;
+      case K::kOpen:
+      case K::kListenOnly:
+        if (c.kind == K::kListenOnly && !options.listen_only_supported) {
+          reply = bell;
+        } else if (open || !bitrate) {
+          reply = bell;
+        } else {
+          open = true;
+          status = 0;  // a freshly opened controller starts error-free
+          listen_only = c.kind == K::kListenOnly || silent_mode;
+          // The site starts when a host first opens the channel, so two hosts opening the same
+          // seed see the same frames from the first.
+          if (!started) {
+            started = true;
+            wall0 = std::chrono::steady_clock::now();
+          }
+        }
+        break;
+      case K::kClose:
+        if (!open) reply = bell;
+        open = false;
+        break;
+      case K::kTransmit:
+        // A node in listen-only mode never drives the bus.
+        reply = !open || listen_only ? bell
+                                     : std::string(c.frame.extended ? "Z" : "z") + can::slcan::kOk;
+        break;
+      case K::kUnknown:
+        reply = bell;
+        break;
+    }
+    write_all(reply);
+  }
+
+  void read_host() {
+    char buf[512];
+    for (;;) {
+      const ssize_t n = ::read(master, buf, sizeof buf);
+      if (n <= 0) return;
+      for (ssize_t i = 0; i < n; ++i) {
+        const char ch = buf[i];
+        if (ch == '\r' || ch == '\n') {
+          if (!input.empty())
+            answer(input);
+          else if (ch == '\r')
+            write_all(std::string(1, can::slcan::kOk));  // a bare CR: OK
+          input.clear();
+        } else if (input.size() < 64) {
+          input += ch;
+        } else {
+          input.clear();
+          write_all(std::string(1, can::slcan::kError));
+        }
+      }
+    }
+  }
+
+  // Puts the site's frames that are due on the wire.
+  void emit_due(std::int64_t site_now) {
+    for (;;) {
+      if (!pending) {
+        can::Frame f;
+        if (site_done || !site->next(f)) {
+          site_done = true;
+          return;
+        }
+        pending = std::move(f);
+      }
+      if (pending->timestamp_ns > site_now) return;
+      const can::Frame f = std::move(*pending);
+      pending.reset();
+      if (!open) continue;
+      if (bitrate != options.site_bitrate_bps) {
+        status |= can::slcan::kBusError | can::slcan::kErrorPassive;
+        continue;
+      }
+      if (f.error) {
+        status |= can::slcan::kBusError;
+        continue;
+      }
+      const auto ms = timestamps ? std::optional<std::uint16_t>(static_cast<std::uint16_t>(
+                                       (f.timestamp_ns / 1'000'000) % 60000))
+                                 : std::nullopt;
+      write_all(can::slcan::encode_frame(f, ms));
+      ++sent;
+    }
+  }
+};
+
+Result<std::unique_ptr<VirtualSlcan>> VirtualSlcan::open(const AdapterOptions& options) {
+  std::unique_ptr<VirtualSlcan> v(new VirtualSlcan());
+  v->impl_ = std::make_unique<Impl>();
+  auto& m = *v->impl_;
+  m.options = options;
+  auto site = SiteSource::open(options.site);
+  if (!site) return tl::unexpected(site.error());
+  m.site = std::move(*site);
+  m.master = ::posix_openpt(O_RDWR | O_NOCTTY | O_NONBLOCK);
+  if (m.master < 0 || ::grantpt(m.master) != 0 || ::unlockpt(m.master) != 0)
+    return make_error(ErrorCode::kIo,
+                      fmt::format("cannot create a pseudo-terminal: {}", std::strerror(errno)));
+  const char* name = ::ptsname(m.master);
+  if (name == nullptr) return make_error(ErrorCode::kIo, "ptsname failed");
+  m.path = name;
+  // Raw line on the adapter side, and held open so the terminal lives while no host is there.
+  m.slave = ::open(name, O_RDWR | O_NOCTTY);
+  if (m.slave >= 0) {
+    termios t{};
+    if (::tcgetattr(m.slave, &t) == 0) {
+      ::cfmakeraw(&t);
+      ::tcsetattr(m.slave, TCSANOW, &t);
+    }
+  }
+  return v;
+}
+
+VirtualSlcan::~VirtualSlcan() = default;
+const std::string& VirtualSlcan::path() const { return impl_->path; }
+std::uint64_t VirtualSlcan::frames_sent() const { return impl_->sent; }
+
+void VirtualSlcan::run(const std::atomic<bool>& stop) {
+  auto& m = *impl_;
+  const std::int64_t site0 = m.options.site.start_ns;
+  while (!stop.load()) {
+    pollfd p{m.master, POLLIN, 0};
+    ::poll(&p, 1, 2);
+    if ((p.revents & POLLIN) != 0) m.read_host();
+    if (!m.started) continue;
+    const auto wall = std::chrono::duration_cast<std::chrono::nanoseconds>(
+                          std::chrono::steady_clock::now() - m.wall0)
+                          .count();
+    m.emit_due(site0 + static_cast<std::int64_t>(static_cast<double>(wall) * m.options.speed));
+  }
+}
+
+}  // namespace bmslink::sim

@@ -1,0 +1,84 @@
+// The live monitor's alarms by the clock, on frames built here: each is raised when its condition
+// starts to hold (not when the next frame comes) and cleared when it ends.
+#include "bmslink/analysis/monitor.h"
+
+#include <algorithm>
+
+#include <gtest/gtest.h>
+
+namespace bmslink::analysis {
+namespace {
+
+constexpr std::int64_t kS = 1'000'000'000;
+
+can::Frame frame(std::uint32_t id, std::int64_t t) {
+  can::Frame f;
+  f.id = id;
+  f.len = 8;
+  f.timestamp_ns = t;
+  f.time_kind = TimeKind::kAbsolute;
+  return f;
+}
+
+std::vector<std::string> names(const std::vector<MonitorEvent>& events) {
+  std::vector<std::string> out;
+  for (const auto& e : events) out.push_back(e.event);
+  return out;
+}
+
+TEST(Monitor, BmsSilenceIsRaisedByTheClockAndClearedByTheNextFrame) {
+  LinkMonitor m;  // timeout 3 s
+  for (int s = 0; s < 5; ++s) m.add(frame(0x351, s * kS));
+  // Last frame at 4 s: at 7.0 s the silence is exactly the timeout, not longer.
+  EXPECT_TRUE(m.tick(7 * kS).empty());
+  const auto raised = m.tick(7 * kS + 100'000'000);
+  ASSERT_EQ(names(raised), std::vector<std::string>{"bms_silent"});
+  EXPECT_EQ(raised[0].t_ns, 7 * kS + 100'000'000);
+  EXPECT_TRUE(m.tick(8 * kS).empty()) << "raised once";
+  EXPECT_EQ(names(m.add(frame(0x355, 9 * kS))), std::vector<std::string>{"bms_silent_cleared"});
+  EXPECT_TRUE(m.active().empty());
+}
+
+TEST(Monitor, HeartbeatLostOnlyAfterAHeartbeatWasHeard) {
+  LinkMonitor m;
+  m.add(frame(0x351, 0));
+  EXPECT_TRUE(names(m.tick(2 * kS)).empty());
+  m.add(frame(0x351, 2 * kS));
+  m.add(frame(0x305, 2 * kS));
+  m.add(frame(0x351, 4 * kS));
+  EXPECT_EQ(names(m.tick(5 * kS + 1)), std::vector<std::string>{"heartbeat_lost"});
+  EXPECT_EQ(names(m.add(frame(0x305, 6 * kS))), std::vector<std::string>{"heartbeat_lost_cleared"});
+}
+
+TEST(Monitor, ErrorsRisingAtTheThresholdAndClearedBelowHalf) {
+  MonitorOptions o;
+  o.errors_per_minute_alarm = 3;
+  LinkMonitor m(o);
+  auto error = [](std::int64_t t) {
+    can::Frame f = frame(0x088, t);  // bus error + protocol violation class bits
+    f.error = true;
+    return f;
+  };
+  EXPECT_TRUE(m.add(error(1 * kS)).empty());
+  EXPECT_TRUE(m.add(error(2 * kS)).empty());
+  EXPECT_EQ(names(m.add(error(3 * kS))), std::vector<std::string>{"errors_rising"});
+  m.add(frame(0x351, 4 * kS));
+  // 61 s: the errors of 2 s and 3 s are still within the minute (2 >= 1.5): still raised.
+  const auto early = names(m.tick(61 * kS));
+  EXPECT_EQ(std::count(early.begin(), early.end(), "errors_rising_cleared"), 0);
+  // After 63 s all three have left the window: 0 < 1.5.
+  const auto cleared = names(m.tick(63 * kS + 1));
+  EXPECT_EQ(std::count(cleared.begin(), cleared.end(), "errors_rising_cleared"), 1);
+}
+
+TEST(Monitor, BusOffAndItsRecovery) {
+  LinkMonitor m;
+  can::Frame off = frame(0x040, kS);
+  off.error = true;
+  EXPECT_EQ(names(m.add(off)), std::vector<std::string>{"bus_off"});
+  EXPECT_EQ(m.snapshot(kS)["health"]["bus_state"], "off");
+  EXPECT_EQ(names(m.add(frame(0x351, 2 * kS))), std::vector<std::string>{"bus_off_cleared"});
+}
+
+}  // namespace
+}  // namespace bmslink::analysis
