@@ -18,6 +18,7 @@
 #include "bmslink/analysis/monitor.h"
 #include "bmslink/capture/writer.h"
 #include "bmslink/link/live.h"
+#include "bmslink/server/mqtt.h"
 #include "bmslink/sim/virtual_adapter.h"
 
 namespace bmslink::app {
@@ -94,9 +95,26 @@ int cmd_monitor(const MonitorArgs& a) {
   mo.timeout_ms = static_cast<std::int64_t>(a.timeout_s * 1000);
   mo.errors_per_minute_alarm = a.errors_per_minute;
   analysis::LinkMonitor monitor(mo);
+  std::unique_ptr<server::MqttPublisher> mqtt;
+  if (!a.mqtt.empty()) {
+    server::MqttOptions opt;
+    opt.url = a.mqtt;
+    opt.user = a.mqtt_user;
+    if (const char* pw = std::getenv("BMSLINK_MQTT_PASSWORD")) opt.password = pw;
+    opt.id = a.mqtt_id;
+    auto p = server::MqttPublisher::connect(opt);
+    if (!p) {
+      fmt::print(stderr, "bmslink: {}\n", p.error().message);
+      return 2;
+    }
+    mqtt = std::move(*p);
+  }
   std::optional<std::int64_t> start, next_values;
   auto print_events = [&](const std::vector<analysis::MonitorEvent>& events) {
     for (const auto& e : events) {
+      if (mqtt)
+        mqtt->publish_event(
+            {{"t", static_cast<double>(e.t_ns) / 1e9}, {"event", e.event}, {"detail", e.detail}});
       if (a.json) {
         fmt::print("{}\n", nlohmann::json{{"t", static_cast<double>(e.t_ns) / 1e9},
                                           {"event", e.event},
@@ -129,6 +147,7 @@ int cmd_monitor(const MonitorArgs& a) {
     if (!next_values || *now >= *next_values) {
       next_values = *now + static_cast<std::int64_t>(a.interval_s * 1e9);
       const auto snap = monitor.snapshot(*now);
+      if (mqtt) mqtt->publish_state(snap);
       if (a.json) {
         fmt::print("{}\n", snap.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
       } else {

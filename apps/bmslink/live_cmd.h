@@ -13,6 +13,7 @@ struct MonitorArgs {
   bool json = false;
   double timeout_s = 3, interval_s = 1, duration_s = 0, errors_per_minute = 10;
   std::uint32_t bitrate = 500000;
+  std::string mqtt, mqtt_user, mqtt_id = "bmslink";  // password: BMSLINK_MQTT_PASSWORD
 };
 
 struct ScanArgs {

@@ -701,6 +701,11 @@ int main(int argc, char** argv) try {
   monitor->add_option("--errors-per-minute", ma.errors_per_minute,
                       "errors_rising at this many error frames a minute (default 10)");
   monitor->add_option("--bitrate", ma.bitrate, "Bus bit rate (default 500000)");
+  monitor->add_option("--mqtt", ma.mqtt,
+                      "Publish values, health and alarms to this broker (mqtt://host:1883), with "
+                      "Home Assistant discovery; password in BMSLINK_MQTT_PASSWORD");
+  monitor->add_option("--mqtt-user", ma.mqtt_user, "MQTT user name");
+  monitor->add_option("--mqtt-id", ma.mqtt_id, "Device id in the topics (default bmslink)");
   auto* scan = app.add_subcommand(
       "scan-bitrate", "Which bit rate the bus runs at, listening only (125k, 250k, 500k, 1M)");
   bmslink::app::ScanArgs sca;
