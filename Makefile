@@ -57,6 +57,7 @@ bench:
 	bench/run.sh
 	bench/analyze_1g.sh
 	bench/serve.sh
+	bench/live.sh
 
 clean:
 	rm -rf build build-debug build-asan build-fuzz

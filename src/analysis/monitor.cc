@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <array>
 #include <deque>
+#include <unordered_map>
 
 #include <fmt/format.h>
 
@@ -46,7 +47,12 @@ struct LinkMonitor::Impl {
   bool identified = false;
   protocol::Identification identification;
   DecoderSetup setup;
-  json values = json::object();
+  // The last value of each signal, by its definition; JSON only when a snapshot is asked for.
+  struct Latest {
+    double value = 0;
+    std::string text;
+  };
+  std::unordered_map<const protocol::Signal*, Latest> latest;
   std::vector<protocol::SignalValue> scratch;
   std::array<char, 512> text{};
 
@@ -62,10 +68,11 @@ struct LinkMonitor::Impl {
     md->decode(f, scratch, text);
     for (const auto& v : scratch) {
       if (!v.present || v.signal == nullptr) continue;
+      auto& slot = latest[v.signal];
       if (v.signal->is_text())
-        values[v.signal->name] = std::string(v.text);
+        slot.text.assign(v.text);
       else
-        values[v.signal->name] = v.value;
+        slot.value = v.value;
     }
   }
 
@@ -187,6 +194,16 @@ std::vector<MonitorEvent> LinkMonitor::tick(std::int64_t now) {
 
 json LinkMonitor::snapshot(std::int64_t now) const {
   auto& m = *impl_;
+  auto values_json = [&] {
+    json out = json::object();
+    for (const auto& [signal, v] : m.latest) {
+      if (signal->is_text())
+        out[signal->name] = v.text;
+      else
+        out[signal->name] = v.value;
+    }
+    return out;
+  };
   // The BMS set is complete when every id seen at least twice came within 1.5 of its periods.
   bool complete = !m.bms_ids.empty();
   json missing = json::array();
@@ -203,7 +220,7 @@ json LinkMonitor::snapshot(std::int64_t now) const {
   };
   const std::int64_t timeout = m.options.timeout_ms * 1'000'000;
   return {{"t", static_cast<double>(now) / 1e9},
-          {"values", m.values},
+          {"values", values_json()},
           {"protocol", m.identified ? json(m.identification.protocol) : json(nullptr)},
           {"health",
            {{"bms_set_complete", complete},
