@@ -1,11 +1,13 @@
 // libFuzzer target for what a serial CAN adapter may send: any bytes, cut into chunks where the
-// first byte says, through the SLCAN line splitter and parser, and every line as a host command
-// too. A frame that parses writes back to the same frame; nothing crashes or grows unbounded.
+// first byte says, through the SLCAN line splitter and parser (every line as a host command too)
+// and through the Waveshare USB-CAN-A stream parser. A frame that parses writes back to the same
+// frame; nothing crashes or grows unbounded.
 #include <cstdint>
 #include <cstdlib>
 #include <string_view>
 
 #include "bmslink/can/slcan.h"
+#include "bmslink/can/waveshare.h"
 
 namespace {
 void require(bool ok) {
@@ -34,5 +36,20 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     }
   }
   (void)parse_command(bytes);
+  // The same bytes as a Waveshare USB-CAN-A stream.
+  bmslink::can::waveshare::StreamParser ws;
+  for (std::size_t at = 0; at < bytes.size(); at += chunk) {
+    ws.feed(bytes.substr(at, chunk));
+    while (auto item = ws.next()) {
+      if (const auto* f = std::get_if<bmslink::can::Frame>(&*item)) {
+        bmslink::can::waveshare::StreamParser again;
+        again.feed(bmslink::can::waveshare::encode_frame(*f));
+        const auto back = again.next();
+        const auto* g = back ? std::get_if<bmslink::can::Frame>(&*back) : nullptr;
+        require(g != nullptr && g->id == f->id && g->len == f->len && g->rtr == f->rtr &&
+                g->extended == f->extended && g->data == f->data);
+      }
+    }
+  }
   return 0;
 }

@@ -185,6 +185,14 @@ int cmd_scan_bitrate(const ScanArgs& a) {
       fmt::print(stderr, "bmslink: {}\n", source.error().message);
       return 1;
     }
+    if (!(*source)->listen_only() && !a.assume_listen_only) {
+      fmt::print(stderr,
+                 "bmslink: {} cannot confirm listen-only mode: a scan at a wrong bit rate with a "
+                 "node that acknowledges would disturb the bus. Refusing (--assume-listen-only "
+                 "if you know the adapter is silent)\n",
+                 (*source)->describe());
+      return 1;
+    }
     std::uint64_t frames = 0, errors = 0;
     std::uint8_t flags = 0;
     const auto until = std::chrono::steady_clock::now() +
@@ -319,7 +327,7 @@ int cmd_record(const RecordArgs& a) {
 
 int cmd_simulate_pty(const sim::AdapterOptions& options) {
   catch_signals();
-  auto adapter = sim::VirtualSlcan::open(options);
+  auto adapter = sim::VirtualAdapter::open(options);
   if (!adapter) {
     fmt::print(stderr, "bmslink: {}\n", adapter.error().message);
     return 1;

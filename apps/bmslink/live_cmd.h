@@ -20,6 +20,7 @@ struct ScanArgs {
   std::string iface;
   bool json = false;
   double seconds = 2;  // listened per bit rate
+  bool assume_listen_only = false;
 };
 
 struct RecordArgs {

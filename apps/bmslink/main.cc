@@ -671,11 +671,13 @@ int main(int argc, char** argv) try {
                      "mornings) instead of above 25 °C");
   simulate->add_option("--to", sim_to, "Output format")->check(CLI::IsMember({"candump", "asc"}));
   simulate->add_option("-o,--output", sim_out, "Output file (standard output by default)");
-  bool sim_pty = false;
+  bool sim_pty = false, sim_waveshare = false;
   bmslink::sim::AdapterOptions pty_options;
   simulate->add_flag("--slcan-pty", sim_pty,
                      "Run the site live behind a virtual SLCAN adapter on a pseudo-terminal; "
                      "prints its path first (open it as slcan:PATH)");
+  simulate->add_flag("--waveshare-pty", sim_waveshare,
+                     "The same behind a virtual Waveshare USB-CAN-A (open it as waveshare:PATH)");
   simulate
       ->add_option("--bitrate", pty_options.site_bitrate_bps,
                    "The site's bus bit rate, for --slcan-pty (default 500000)")
@@ -713,6 +715,8 @@ int main(int argc, char** argv) try {
   scan->add_flag("--json", sca.json, "{\"bitrate\": N or null, \"results\": [...]}");
   scan->add_option("--seconds", sca.seconds, "Listening time per rate (default 2)")
       ->check(CLI::Range(0.1, 60.0));
+  scan->add_flag("--assume-listen-only", sca.assume_listen_only,
+                 "Scan with an adapter that cannot confirm listen-only (Waveshare USB-CAN-A)");
   auto* record = app.add_subcommand(
       "record", "Record the bus to candump logs, rotating; every closed file is complete");
   bmslink::app::RecordArgs rca;
@@ -1016,8 +1020,9 @@ int main(int argc, char** argv) try {
     sim_options.variant = sim_variant == "victron" ? bmslink::sim::Variant::kVictron
                           : sim_variant == "sma"   ? bmslink::sim::Variant::kSma
                                                    : bmslink::sim::Variant::kPylon;
-    if (sim_pty) {
+    if (sim_pty || sim_waveshare) {
       pty_options.site = sim_options;
+      if (sim_waveshare) pty_options.dialect = bmslink::sim::Dialect::kWaveshare;
       pty_options.listen_only_supported = !pty_no_silent;
       return bmslink::app::cmd_simulate_pty(pty_options);
     }

@@ -33,8 +33,8 @@ Result<std::unique_ptr<LiveSource>> open_interface(std::string_view iface,
   const auto colon = iface.find(':');
   if (colon == std::string_view::npos)
     return make_error(ErrorCode::kInvalidArgument,
-                      fmt::format("{}: expected socketcan:IFNAME, slcan:/dev/ttyACM0[@BAUD] or "
-                                  "replay:FILE[@SPEED]",
+                      fmt::format("{}: expected socketcan:IFNAME, slcan:/dev/ttyACM0[@BAUD], "
+                                  "waveshare:/dev/ttyUSB0 or replay:FILE[@SPEED]",
                                   iface));
   const std::string kind(iface.substr(0, colon));
   std::string rest(iface.substr(colon + 1));
@@ -67,9 +67,11 @@ Result<std::unique_ptr<LiveSource>> open_interface(std::string_view iface,
     return open_replay(rest, *speed);
   }
   if (kind == "socketcan") return open_socketcan(rest, options);
+  if (kind == "waveshare") return open_waveshare(rest, options);
   return make_error(
       ErrorCode::kInvalidArgument,
-      fmt::format("{}: unknown interface kind \"{}\" (socketcan, slcan, replay)", iface, kind));
+      fmt::format("{}: unknown interface kind \"{}\" (socketcan, slcan, waveshare, replay)", iface,
+                  kind));
 }
 
 }  // namespace bmslink::link

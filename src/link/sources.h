@@ -13,6 +13,8 @@ std::int64_t realtime_ns();
 
 Result<std::unique_ptr<LiveSource>> open_slcan(const std::string& path, int baud,
                                                const LinkOptions& options);
+Result<std::unique_ptr<LiveSource>> open_waveshare(const std::string& path,
+                                                   const LinkOptions& options);
 Result<std::unique_ptr<LiveSource>> open_replay(const std::string& path, double speed);
 Result<std::unique_ptr<LiveSource>> open_socketcan(const std::string& ifname,
                                                    const LinkOptions& options);

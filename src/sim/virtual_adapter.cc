@@ -12,10 +12,11 @@
 #include <fmt/format.h>
 
 #include "bmslink/can/slcan.h"
+#include "bmslink/can/waveshare.h"
 
 namespace bmslink::sim {
 
-struct VirtualSlcan::Impl {
+struct VirtualAdapter::Impl {
   AdapterOptions options;
   std::unique_ptr<SiteSource> site;
   int master = -1, slave = -1;
@@ -26,6 +27,7 @@ struct VirtualSlcan::Impl {
   std::uint8_t status = 0;
   std::uint64_t sent = 0;
   std::optional<can::Frame> pending;
+  can::waveshare::StreamParser waveshare;
   bool site_done = false;
   bool started = false;
   std::chrono::steady_clock::time_point wall0;
@@ -95,10 +97,7 @@ struct VirtualSlcan::Impl {
           listen_only = c.kind == K::kListenOnly || silent_mode;
           // The site starts when a host first opens the channel, so two hosts opening the same
           // seed see the same frames from the first.
-          if (!started) {
-            started = true;
-            wall0 = std::chrono::steady_clock::now();
-          }
+          start_site();
         }
         break;
       case K::kClose:
@@ -117,11 +116,35 @@ struct VirtualSlcan::Impl {
     write_all(reply);
   }
 
+  void start_site() {
+    if (!started) {
+      started = true;
+      wall0 = std::chrono::steady_clock::now();
+    }
+  }
+
+  // The Waveshare adapter takes a settings packet and answers nothing; a bad checksum is ignored.
+  void read_waveshare(std::string_view bytes) {
+    waveshare.feed(bytes);
+    while (auto item = waveshare.next()) {
+      const auto* s = std::get_if<can::waveshare::Settings>(&*item);
+      if (s == nullptr || !s->checksum_ok || s->bitrate_bps == 0) continue;
+      bitrate = s->bitrate_bps;
+      listen_only = s->mode == 2 || s->mode == 3;
+      open = true;
+      start_site();
+    }
+  }
+
   void read_host() {
     char buf[512];
     for (;;) {
       const ssize_t n = ::read(master, buf, sizeof buf);
       if (n <= 0) return;
+      if (options.dialect == Dialect::kWaveshare) {
+        read_waveshare({buf, static_cast<std::size_t>(n)});
+        continue;
+      }
       for (ssize_t i = 0; i < n; ++i) {
         const char ch = buf[i];
         if (ch == '\r' || ch == '\n') {
@@ -163,6 +186,11 @@ struct VirtualSlcan::Impl {
         status |= can::slcan::kBusError;
         continue;
       }
+      if (options.dialect == Dialect::kWaveshare) {
+        write_all(can::waveshare::encode_frame(f));
+        ++sent;
+        continue;
+      }
       const auto ms = timestamps ? std::optional<std::uint16_t>(static_cast<std::uint16_t>(
                                        (f.timestamp_ns / 1'000'000) % 60000))
                                  : std::nullopt;
@@ -172,8 +200,8 @@ struct VirtualSlcan::Impl {
   }
 };
 
-Result<std::unique_ptr<VirtualSlcan>> VirtualSlcan::open(const AdapterOptions& options) {
-  std::unique_ptr<VirtualSlcan> v(new VirtualSlcan());
+Result<std::unique_ptr<VirtualAdapter>> VirtualAdapter::open(const AdapterOptions& options) {
+  std::unique_ptr<VirtualAdapter> v(new VirtualAdapter());
   v->impl_ = std::make_unique<Impl>();
   auto& m = *v->impl_;
   m.options = options;
@@ -199,11 +227,11 @@ Result<std::unique_ptr<VirtualSlcan>> VirtualSlcan::open(const AdapterOptions& o
   return v;
 }
 
-VirtualSlcan::~VirtualSlcan() = default;
-const std::string& VirtualSlcan::path() const { return impl_->path; }
-std::uint64_t VirtualSlcan::frames_sent() const { return impl_->sent; }
+VirtualAdapter::~VirtualAdapter() = default;
+const std::string& VirtualAdapter::path() const { return impl_->path; }
+std::uint64_t VirtualAdapter::frames_sent() const { return impl_->sent; }
 
-void VirtualSlcan::run(const std::atomic<bool>& stop) {
+void VirtualAdapter::run(const std::atomic<bool>& stop) {
   auto& m = *impl_;
   const std::int64_t site0 = m.options.site.start_ns;
   while (!stop.load()) {

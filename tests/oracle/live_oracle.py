@@ -30,7 +30,8 @@ def check(ok, message):
 
 def adapter(*args):
     """Starts a virtual adapter; returns (process, pty path)."""
-    p = subprocess.Popen([BMSLINK, 'simulate', '--slcan-pty', *args], stdout=subprocess.PIPE,
+    kind = [] if '--waveshare-pty' in args else ['--slcan-pty']
+    p = subprocess.Popen([BMSLINK, 'simulate', *kind, *args], stdout=subprocess.PIPE,
                          stderr=subprocess.PIPE, text=True)
     path = p.stdout.readline().strip()
     if not path.startswith('/dev/'):
@@ -107,6 +108,28 @@ with tempfile.TemporaryDirectory() as tmp:
     finally:
         stop(p)
     check(r.returncode == 1 and 'listen-only' in r.stderr, 'scan refuses without listen-only: %s' % r.stderr)
+
+    # The Waveshare USB-CAN-A: frames through its binary protocol only at the site's rate; it
+    # never confirms silent mode, so the scan refuses it unless told to assume it.
+    p, path = adapter('--waveshare-pty', '--bitrate', '250000', '--speed', '5')
+    try:
+        w500 = os.path.join(tmp, 'w500.log')
+        subprocess.run([BMSLINK, 'record', 'waveshare:' + path, '-o', w500, '--duration', '1',
+                        '--bitrate', '500000'], capture_output=True, timeout=30)
+        w250 = os.path.join(tmp, 'w250.log')
+        subprocess.run([BMSLINK, 'record', 'waveshare:' + path, '-o', w250, '--duration', '1.5',
+                        '--bitrate', '250000'], capture_output=True, timeout=30)
+        refused = subprocess.run([BMSLINK, 'scan-bitrate', 'waveshare:' + path, '--seconds', '0.3'],
+                                 capture_output=True, text=True, timeout=30)
+        assumed = subprocess.run([BMSLINK, 'scan-bitrate', 'waveshare:' + path, '--json', '--seconds', '1',
+                                  '--assume-listen-only'], capture_output=True, text=True, timeout=60)
+    finally:
+        stop(p)
+    check(not os.path.exists(w500), 'nothing at 500 kbit/s from a 250 kbit/s site')
+    check(os.path.exists(w250) and len(candump_frames(w250)) >= 10, 'frames at 250 kbit/s through the Waveshare protocol')
+    check(refused.returncode == 1 and 'cannot confirm listen-only' in refused.stderr, 'Waveshare scan refused: %s' % refused.stderr)
+    check(assumed.returncode == 0 and json.loads(assumed.stdout)['bitrate'] == 250000,
+          'Waveshare scan with --assume-listen-only: %s %s' % (assumed.stdout[-200:], assumed.stderr))
 
     # 3. record rotates by size; SIGKILL leaves every closed file complete.
     p, path = adapter('--speed', '50', '--duration', '3600')

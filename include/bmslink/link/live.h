@@ -1,6 +1,6 @@
 // bmslink link: live CAN sources behind the frame-source seam — SocketCAN, SLCAN (Lawicel) serial
 // adapters, and a capture replayed with its timing — chosen by an IFACE string:
-//   socketcan:can0   slcan:/dev/ttyACM0[@115200]   replay:site.log[@10]
+//   socketcan:can0   slcan:/dev/ttyACM0[@115200]   waveshare:/dev/ttyUSB0   replay:site.log[@10]
 // A live source is polled with a timeout, so whoever reads it keeps a clock of its own (alarms
 // are raised by time, not by the next frame). Passive work (the bit-rate scan, diagnosis) needs
 // listen-only mode: a source says whether the adapter confirmed it.
