@@ -921,6 +921,9 @@ int main(int argc, char** argv) try {
                   "Team mode: accounts (bmslink user add), sessions, CSRF protection, roles");
   serve->add_option("--max-upload-mb", sva.max_upload_mb, "Largest capture accepted (2048)")
       ->check(CLI::PositiveNumber);
+  serve->add_option("--live", sva.live,
+                    "Monitor this interface on the live page (slcan:/dev/ttyACM0, socketcan:can0, "
+                    "waveshare:/dev/ttyUSB0, replay:FILE)");
   serve->add_option("--samples", sva.samples,
                     "Captures analysed into a demo case when the records are empty");
 

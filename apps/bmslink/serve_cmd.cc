@@ -30,6 +30,7 @@ int cmd_serve(const ServeArgs& a) {
   o.db_url = a.db;
   o.team = a.team;
   o.max_upload_bytes = static_cast<std::uint64_t>(a.max_upload_mb * 1024 * 1024);
+  o.live_iface = a.live;
   o.log = [](const std::string& line) { fmt::print(stderr, "bmslink serve: {}\n", line); };
   auto s = server::Server::create(o);
   if (!s) {

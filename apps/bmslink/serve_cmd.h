@@ -12,6 +12,7 @@ struct ServeArgs {
   bool team = false;
   double max_upload_mb = 2048;
   std::vector<std::string> samples;  // analysed into a demo case on the first start
+  std::string live;                  // IFACE for the live page
 };
 
 struct UserArgs {

@@ -10,7 +10,9 @@
 
 #include <atomic>
 #include <cerrno>
+#include <condition_variable>
 #include <cstring>
+#include <deque>
 #include <map>
 #include <mutex>
 #include <regex>
@@ -19,11 +21,13 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "bmslink/analysis/monitor.h"
 #include "bmslink/core/diagnostics.h"
 #include "bmslink/diagnosis/guided.h"
 #include "bmslink/diagnosis/hardcode.h"
 #include "bmslink/diagnosis/pipeline.h"
 #include "bmslink/diagnosis/serialize.h"
+#include "bmslink/link/live.h"
 #include "bmslink/records/captures.h"
 #include "bmslink/records/compat.h"
 #include "bmslink/records/session.h"
@@ -191,8 +195,78 @@ Result<diagnosis::HardcodeInput> hardcode_input(const json& j) {
 
 }  // namespace
 
+// The live monitor behind /api/live: one thread reads the interface, every client gets the same
+// stream of value snapshots and alarm events (server-sent events).
+struct LiveFeed {
+  std::thread thread;
+  std::atomic<bool> stop{false};
+  std::mutex mutex;
+  std::condition_variable changed;
+  std::uint64_t seq = 0;                                     // of the newest message
+  std::deque<std::pair<std::uint64_t, std::string>> recent;  // the last messages, by seq
+  std::string last_values;
+  std::string status = "starting";
+
+  void post(std::string message, bool values) {
+    {
+      std::lock_guard lock(mutex);
+      ++seq;
+      if (values) last_values = message;
+      recent.emplace_back(seq, std::move(message));
+      if (recent.size() > 200) recent.pop_front();
+    }
+    changed.notify_all();
+  }
+
+  void run(const ServerOptions& o) {
+    link::LinkOptions lo;
+    lo.bitrate_bps = o.live_bitrate_bps;
+    auto source = link::open_interface(o.live_iface, lo);
+    if (!source) {
+      post(json{{"type", "status"}, {"status", "failed"}, {"error", source.error().message}}.dump(),
+           false);
+      if (o.log) o.log("live: " + source.error().message);
+      return;
+    }
+    post(json{{"type", "status"}, {"status", "running"}, {"source", (*source)->describe()}}.dump(),
+         false);
+    analysis::MonitorOptions mo;
+    mo.timeout_ms = static_cast<std::int64_t>(o.live_timeout_s * 1000);
+    analysis::LinkMonitor monitor(mo);
+    std::optional<std::int64_t> next_values;
+    can::Frame frame;
+    auto events = [&](const std::vector<analysis::MonitorEvent>& list) {
+      for (const auto& e : list)
+        post(json{{"type", "event"},
+                  {"t", static_cast<double>(e.t_ns) / 1e9},
+                  {"event", e.event},
+                  {"detail", e.detail}}
+                 .dump(-1, ' ', false, json::error_handler_t::replace),
+             false);
+    };
+    while (!stop.load()) {
+      const auto got = (*source)->poll(frame, 50);
+      if (got == link::Poll::kEnded) {
+        post(json{{"type", "status"}, {"status", "ended"}}.dump(), false);
+        return;
+      }
+      if (got == link::Poll::kFrame) events(monitor.add(frame));
+      const auto now = (*source)->now_ns();
+      if (!now) continue;
+      events(monitor.tick(*now));
+      if (!next_values || *now >= *next_values) {
+        next_values = *now + 1'000'000'000;
+        json snap = monitor.snapshot(*now);
+        snap["type"] = "values";
+        post(snap.dump(-1, ' ', false, json::error_handler_t::replace), true);
+      }
+    }
+  }
+};
+
 struct Server::Impl {
   ServerOptions options;
+  LiveFeed live;
   std::unique_ptr<records::Store> store;
   std::mutex store_mutex;  // SQLite handles and PGconn are used by one thread at a time
   diagnosis::CheckCatalogue catalogue;
@@ -287,7 +361,11 @@ Result<std::unique_ptr<Server>> Server::create(ServerOptions options) {
 }
 
 Server::~Server() {
-  if (impl_) impl_->http.stop();
+  if (!impl_) return;
+  impl_->http.stop();
+  impl_->live.stop = true;
+  impl_->live.changed.notify_all();
+  if (impl_->live.thread.joinable()) impl_->live.thread.join();
 }
 
 Result<int> Server::bind() {
@@ -311,8 +389,17 @@ Result<int> Server::bind() {
   return m.port;
 }
 
-void Server::run() { impl_->http.listen_after_bind(); }
-void Server::stop() { impl_->http.stop(); }
+void Server::run() {
+  auto& m = *impl_;
+  if (!m.options.live_iface.empty() && !m.live.thread.joinable())
+    m.live.thread = std::thread([&m] { m.live.run(m.options); });
+  m.http.listen_after_bind();
+}
+void Server::stop() {
+  impl_->live.stop = true;
+  impl_->live.changed.notify_all();
+  impl_->http.stop();
+}
 
 std::string Server::url() const {
   const auto& b = impl_->options.bind;
@@ -518,6 +605,43 @@ void Server::Impl::routes() {
     res.set_content(*body, format == "md"    ? "text/markdown; charset=utf-8"
                            : format == "csv" ? "text/csv; charset=utf-8"
                                              : "application/json");
+  });
+  http.Get("/api/live", [this](const httplib::Request&, httplib::Response& res) {
+    if (options.live_iface.empty())
+      return send_error(res, 404, "no live interface: start the server with --live IFACE");
+    res.set_header("Cache-Control", "no-cache");
+    // Each client starts with the last values and the recent events, then gets what comes.
+    auto sent = std::make_shared<std::uint64_t>(0);
+    res.set_chunked_content_provider(
+        "text/event-stream", [this, sent](std::size_t, httplib::DataSink& sink) {
+          std::vector<std::string> out;
+          {
+            std::unique_lock lock(live.mutex);
+            if (*sent == 0) {
+              // A new client: the last values, then the alarms and status seen lately.
+              if (!live.last_values.empty()) out.push_back(live.last_values);
+              for (const auto& [seq, message] : live.recent)
+                if (message.find("\"type\":\"values\"") == std::string::npos)
+                  out.push_back(message);
+              *sent = live.seq;
+              if (out.empty()) out.push_back("");
+            } else {
+              if (!live.changed.wait_for(lock, std::chrono::seconds(15),
+                                         [&] { return live.stop.load() || live.seq > *sent; }))
+                out.push_back("");  // a comment line keeps proxies and the browser connected
+              for (const auto& [seq, message] : live.recent)
+                if (seq > *sent) out.push_back(message);
+              *sent = live.seq;
+            }
+          }
+          if (live.stop.load()) return false;
+          for (const auto& message : out) {
+            const std::string chunk =
+                message.empty() ? ": keep-alive\n\n" : "data: " + message + "\n\n";
+            if (!sink.write(chunk.data(), chunk.size())) return false;
+          }
+          return true;
+        });
   });
   http.Get("/api/devices",
            [this](const httplib::Request&, httplib::Response& res) { send_json(res, devices); });

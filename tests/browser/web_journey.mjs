@@ -7,7 +7,7 @@
 // technician refused an admin's delete. Screenshots of every page are kept for people to see.
 import {chromium} from 'playwright-core';
 import {execFileSync, spawn} from 'child_process';
-import {existsSync, mkdirSync, readFileSync, rmSync} from 'fs';
+import {existsSync, mkdirSync, readFileSync, rmSync, writeFileSync} from 'fs';
 import {dirname, join} from 'path';
 import {fileURLToPath} from 'url';
 
@@ -244,6 +244,44 @@ try {
       await page.close();
       const exit = await stop(s);
       check(exit.code === 0, where(`serve stops cleanly on SIGTERM (${JSON.stringify(exit)})`));
+    }
+  }
+
+  // The live page: a replayed site (10x) whose BMS goes silent from 10 s to 20 s.
+  {
+    const cap = join(work, 'live.log');
+    const lines = [];
+    const t0 = 1780293600;
+    for (let sec = 0; sec < 120; sec++) {
+      if (sec < 10 || sec >= 20) {
+        lines.push(`(${(t0 + sec).toFixed(6)}) can0 351#2802E803E803E001`);
+        lines.push(`(${(t0 + sec + 0.01).toFixed(6)}) can0 355#34006200`);
+        lines.push(`(${(t0 + sec + 0.02).toFixed(6)}) can0 356#4C14F6FFF000`);
+      }
+      lines.push(`(${(t0 + sec + 0.5).toFixed(6)}) can0 305#0000000000000000`);
+    }
+    writeFileSync(cap, lines.join('\n') + '\n');
+    const s = await serve(join(work, 'live.db'), ['--live', `replay:${cap}@10`]);
+    try {
+      for (const width of [390, 1280]) {
+        const page = await browser.newPage({viewport: {width, height: 860}});
+        await page.goto(s.url + '#/live');
+        await page.locator('#live-health .tile').first().waitFor({timeout: 15000});
+        if (width === 390) {
+          await page.locator('#live-events li[data-event="bms_silent"]').waitFor({timeout: 15000});
+          await page.locator('#live-events li[data-event="bms_silent_cleared"]').waitFor({timeout: 15000});
+          check(true, 'live: alarm and recovery shown');
+        } else {
+          // A client that joins later gets the alarms seen so far.
+          await page.locator('#live-events li').first().waitFor({timeout: 15000});
+        }
+        check((await page.locator('#live-status').textContent()).includes('replay'), `live at ${width}: the source is named`);
+        await noSideways(page, `live at ${width} px`);
+        await shot(page, 'live', width);
+        await page.close();
+      }
+    } finally {
+      await stop(s);
     }
   }
 

@@ -563,6 +563,52 @@ async function hardcodePage(): Promise<void> {
   show(h('h1', {}, 'Hardcode advisor'), h('p', {class: 'muted'}, 'When all five layers are exhausted and the customer needs power now.'), form, out);
 }
 
+// ---- live bus ---------------------------------------------------------------------------------
+
+let liveSource: EventSource | null = null;
+
+function livePage(): void {
+  const status = h('p', {class: 'muted', id: 'live-status'}, 'Connecting…');
+  const alarms = h('div', {id: 'live-alarms'});
+  const health = h('div', {class: 'health', id: 'live-health'});
+  const values = h('table', {id: 'live-values'});
+  const log = h('ul', {class: 'verdicts', id: 'live-events'});
+  show(h('h1', {}, 'Live bus'), status, alarms, health, h('h2', {}, 'Values'), h('div', {class: 'scroll'}, values),
+    h('h2', {}, 'Alarms and recoveries'), log);
+  const key = (label: string, v: unknown, ok?: boolean) =>
+    h('div', {class: `tile${ok === undefined ? '' : ok ? ' good' : ' bad'}`}, h('span', {class: 'name'}, label),
+      h('strong', {}, v === null || v === undefined ? '–' : String(v)));
+  liveSource?.close();
+  liveSource = new EventSource('/api/live');
+  liveSource.onerror = () => { status.textContent = 'No live stream (is the server started with --live IFACE?). Retrying…'; };
+  liveSource.onmessage = (e) => {
+    const m = JSON.parse(e.data);
+    if (m.type === 'status') {
+      status.textContent = m.status === 'running' ? `Listening: ${m.source}` : m.status === 'failed' ? `Cannot open the interface: ${m.error}` : `The source ${m.status}.`;
+    } else if (m.type === 'event') {
+      const cleared = String(m.event).endsWith('_cleared');
+      const when = new Date(m.t * 1000).toISOString().slice(11, 19);
+      log.prepend(h('li', {class: cleared ? 'pass' : 'fail', 'data-event': m.event},
+        h('span', {class: `badge ${cleared ? 'pass' : 'fail'}`}, cleared ? 'cleared' : 'alarm'), ` ${when} `, h('code', {}, m.event), ` ${m.detail}`));
+    } else if (m.type === 'values') {
+      const hl = m.health;
+      alarms.replaceChildren(...(hl.alarms as string[]).map((a) => h('p', {class: 'error', role: 'alert', 'data-alarm': a}, `ALARM: ${a}`)));
+      const v = m.values as Record<string, number | string>;
+      const fmt = (k: string, unit: string) => (typeof v[k] === 'number' ? `${(v[k] as number).toFixed(1)} ${unit}` : null);
+      health.replaceChildren(
+        key('BMS set', hl.bms_set_complete ? 'complete' : 'incomplete', hl.bms_set_complete),
+        key('Inverter', hl.inverter_heartbeat ? 'answering' : 'silent', hl.inverter_heartbeat),
+        key('Errors / min', hl.errors_per_minute, hl.errors_per_minute === 0),
+        key('Bus', hl.bus_state, hl.bus_state === 'active'),
+        key('Voltage', fmt('pack_voltage', 'V')), key('Current', fmt('pack_current', 'A')),
+        key('SOC', fmt('soc', '%')), key('Charge limit', fmt('charge_current_limit', 'A')));
+      values.replaceChildren(h('tbody', {}, ...Object.entries(v).map(([k, x]) =>
+        h('tr', {}, h('td', {}, k), h('td', {}, typeof x === 'number' ? String(Math.round(x * 100) / 100) : x)))));
+      status.textContent = `${status.textContent?.split(' · ')[0]} · ${hl.frames} frames`;
+    }
+  };
+}
+
 // ---- team mode --------------------------------------------------------------------------------
 
 function loginPage(): void {
@@ -605,6 +651,10 @@ function renderWho(): void {
 
 async function route(): Promise<void> {
   window.clearInterval(timerHandle);
+  if (!location.hash.startsWith('#/live')) {
+    liveSource?.close();
+    liveSource = null;
+  }
   const hash = location.hash.replace(/^#/, '') || '/';
   const s = currentSession();
   for (const a of document.querySelectorAll<HTMLAnchorElement>('#nav a'))
@@ -618,6 +668,7 @@ async function route(): Promise<void> {
     if (hash === '/new') return await newCasePage();
     if (hash.startsWith('/case/')) return await casePage(decodeURIComponent(hash.slice(6)));
     if (hash === '/analyze') return analyzePage();
+    if (hash === '/live') return livePage();
     if (hash === '/stats') return await statsPage();
     if (hash === '/compat') return await compatPage();
     if (hash === '/hardcode') return await hardcodePage();

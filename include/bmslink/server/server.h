@@ -26,6 +26,11 @@ struct ServerOptions {
   // Request workers: httplib keeps a worker per open (keep-alive) connection, so this bounds how
   // many clients are served at once rather than the CPU used.
   unsigned threads = 96;
+  // The live bus page: the interface the server monitors (docs/live.md IFACE; empty: none).
+  // Fixed at start, never chosen by a browser.
+  std::string live_iface;
+  double live_timeout_s = 3;
+  std::uint32_t live_bitrate_bps = 500000;
   // One line per event worth a line (start, refused logins, failed writes).
   std::function<void(const std::string&)> log;
 };
