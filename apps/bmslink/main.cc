@@ -4,10 +4,12 @@
 #include <unistd.h>
 
 #include <array>
+#include <cctype>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <cstring>
+#include <ctime>
 #include <functional>
 #include <map>
 #include <memory>
@@ -294,7 +296,14 @@ struct AnalyzeArgs {
   double timeout_s = 3.0;
   unsigned bitrate = 500000;
   unsigned threads = 0;
+  double duration_s = 0;  // for a live IFACE: how long to record before the diagnosis
 };
+
+bool is_iface(const std::string& path) {
+  for (const char* kind : {"slcan:", "socketcan:", "waveshare:", "replay:"})
+    if (path.starts_with(kind)) return true;
+  return false;
+}
 
 int cmd_analyze(const AnalyzeArgs& args) {
   bmslink::analysis::RunOptions options;
@@ -312,7 +321,34 @@ int cmd_analyze(const AnalyzeArgs& args) {
   const bmslink::report::RenderOptions render{*zone};
   std::vector<bmslink::report::CaptureReport> reports;
   nlohmann::json all = nlohmann::json::array();
+  // A live interface is recorded for --duration seconds first, then diagnosed like a file; the
+  // recording is kept and named, so the technician can send it on.
+  std::vector<std::string> paths;
   for (const auto& path : args.paths) {
+    if (!is_iface(path)) {
+      paths.push_back(path);
+      continue;
+    }
+    if (args.duration_s <= 0) {
+      fmt::print(stderr, "bmslink: analyze {} needs --duration SECONDS (how long to listen)\n",
+                 path);
+      return kExitUsage;
+    }
+    const char* tmp = std::getenv("TMPDIR");
+    std::string safe;
+    for (char c : path) safe += std::isalnum(static_cast<unsigned char>(c)) ? c : '_';
+    bmslink::app::RecordArgs ra;
+    ra.iface = path;
+    ra.output = fmt::format("{}/bmslink-{}-{}.log", tmp ? tmp : "/tmp", safe,
+                            static_cast<long long>(std::time(nullptr)));
+    ra.duration_s = args.duration_s;
+    ra.bitrate = args.bitrate;
+    fmt::print(stderr, "bmslink: listening on {} for {:g} s into {}\n", path, args.duration_s,
+               ra.output);
+    if (const int recorded = bmslink::app::cmd_record(ra); recorded != kExitOk) return recorded;
+    paths.push_back(ra.output);
+  }
+  for (const auto& path : paths) {
     bmslink::CollectingSink sink;
     ProgressBar bar("bmslink: " + path);
     options.progress = bar.callback();
@@ -592,7 +628,11 @@ int main(int argc, char** argv) try {
       "Diagnose captures: what is wrong, at which layer, the evidence and the fix; plus protocol, "
       "timing, talkers, errors and signals");
   AnalyzeArgs aa;
-  analyze->add_option("FILE", aa.paths, "Capture file(s)")->required();
+  analyze->add_option("FILE", aa.paths, "Capture file(s), or a live IFACE with --duration")
+      ->required();
+  analyze->add_option("--duration", aa.duration_s,
+                      "For a live IFACE (slcan:..., socketcan:..., waveshare:..., replay:...): "
+                      "seconds to record before the diagnosis");
   analyze->add_flag("--json", aa.json, "Machine-readable output (keys in docs/json.md)");
   analyze->add_option("--html", aa.html,
                       "Also write a self-contained HTML report (inline SVG charts) to this file");

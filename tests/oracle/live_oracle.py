@@ -131,6 +131,19 @@ with tempfile.TemporaryDirectory() as tmp:
     check(assumed.returncode == 0 and json.loads(assumed.stdout)['bitrate'] == 250000,
           'Waveshare scan with --assume-listen-only: %s %s' % (assumed.stdout[-200:], assumed.stderr))
 
+    # analyze IFACE --duration: record, then the usual diagnosis (two packs on one id; a live
+    # recording is as long as the wall time it took, so a fault a few seconds show).
+    p, path = adapter('--fault', 'can_id_conflict', '--speed', '5')
+    try:
+        r = subprocess.run([BMSLINK, 'analyze', 'slcan:' + path, '--duration', '4', '--json'],
+                           capture_output=True, text=True, timeout=60, env={**os.environ, 'TMPDIR': tmp})
+    finally:
+        stop(p)
+    live = json.loads(r.stdout) if r.returncode == 0 else {}
+    check(live.get('findings') and live['findings'][0]['cause'] == 'can_id_conflict',
+          'analyze over the live adapter finds the id conflict: %s %s' %
+          ([f['cause'] for f in live.get('findings', [])], r.stderr[-300:]))
+
     # 3. record rotates by size; SIGKILL leaves every closed file complete.
     p, path = adapter('--speed', '50', '--duration', '3600')
     base = os.path.join(tmp, 'rot.log')
