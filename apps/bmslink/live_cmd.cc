@@ -213,7 +213,9 @@ int cmd_scan_bitrate(const ScanArgs& a) {
                        {"error_frames", errors},
                        {"bus_errors", bus_errors},
                        {"status_flags", flags}});
-    if (frames > best_frames && !bus_errors) {
+    // A faulty bus at its right rate still shows errors: the rate that gives the most valid
+    // frames wins; a wrong rate gives none.
+    if (frames > best_frames) {
       best = rate;
       best_frames = frames;
     }
@@ -264,18 +266,31 @@ int cmd_record(const RecordArgs& a) {
     return ext ? fmt::format("{}-{:04}{}", a.output.substr(0, dot), i, a.output.substr(dot))
                : fmt::format("{}-{:04}", a.output, i);
   };
+  const auto slash = a.output.rfind('/');
+  const std::string dir = slash == std::string::npos ? "." : a.output.substr(0, slash + 1);
   auto close_file = [&]() -> bool {
     if (fd < 0) return true;
-    const bool ok =
+    bool ok =
         ::fsync(fd) == 0 && ::close(fd) == 0 && std::rename(part.c_str(), final_name.c_str()) == 0;
+    // The rename is durable only once the directory is synced too.
+    if (const int d = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC); d >= 0) {
+      ok = ::fsync(d) == 0 && ok;
+      ::close(d);
+    }
     fd = -1;
     if (!ok)
       fmt::print(stderr, "bmslink: cannot complete {}: {}\n", final_name, std::strerror(errno));
     return ok;
   };
   auto open_file = [&](std::int64_t now) -> bool {
-    final_name = name_for(++index);
-    part = final_name + ".part";
+    // A restarted recorder goes on numbering after what an earlier run left: nothing recorded
+    // is overwritten.
+    const bool numbered = rotation->seconds > 0 || rotation->bytes > 0;
+    do {
+      final_name = name_for(++index);
+      part = final_name + ".part";
+    } while (numbered &&
+             (::access(final_name.c_str(), F_OK) == 0 || ::access(part.c_str(), F_OK) == 0));
     fd = ::open(part.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     if (fd < 0) {
       fmt::print(stderr, "bmslink: cannot write {}: {}\n", part, std::strerror(errno));

@@ -729,7 +729,8 @@ int main(int argc, char** argv) try {
                      "The virtual adapter refuses L and M1, as old firmwares do");
 
   // The live bus (docs/live.md).
-  const std::string iface_help = "slcan:/dev/ttyACM0[@BAUD], socketcan:can0 or replay:FILE[@SPEED]";
+  const std::string iface_help =
+      "slcan:/dev/ttyACM0[@BAUD], waveshare:/dev/ttyUSB0, socketcan:can0 or replay:FILE[@SPEED]";
   auto* monitor = app.add_subcommand(
       "monitor", "Live values and link health with alarms (bms_silent, heartbeat_lost, ...)");
   bmslink::app::MonitorArgs ma;

@@ -111,6 +111,8 @@ std::vector<MonitorEvent> LinkMonitor::add(const can::Frame& f) {
   if (f.error) {
     ++m.error_frames;
     m.errors.push_back(t);
+    // An error flood: the alarm needs only the threshold's worth of the last minute.
+    if (m.errors.size() > 100000) m.errors.pop_front();
     const auto info = can::decode_error_frame(f);
     if (info.bus_off) {
       m.bus_state = "off";

@@ -16,6 +16,7 @@
 
 #include <fmt/format.h>
 
+#include "bmslink/can/error_frame.h"
 #include "bmslink/can/slcan.h"
 #include "link/sources.h"
 
@@ -59,10 +60,12 @@ class SlcanSource final : public LiveSource {
 
   Result<void> handshake(const LinkOptions& o) {
     // Clear whatever a previous session left half-typed, and close the channel if it was open.
-    (void)write_all("\r\r\r");
-    drain(50);
+    // A channel left open by a crashed session keeps the bytes coming: close it first, then
+    // drain for a bounded time.
+    (void)write_all("\r\r\rC\r");
+    drain(300);
     (void)command("C", 200);
-    drain(50);
+    drain(100);
     if (auto v = ask_version(); v) version_ = *v;
     const auto code = can::slcan::bitrate_code(o.bitrate_bps);
     if (!code)
@@ -83,8 +86,7 @@ class SlcanSource final : public LiveSource {
     }
     if (o.listen_only) {
       auto l = command("L", 500);
-      if (!l) return tl::unexpected(l.error());
-      if (*l) {
+      if (l && *l) {
         listen_only_ = true;
       } else {
         // CANable 2.x slcan dialect: M1 selects silent mode, then O opens.
@@ -111,6 +113,12 @@ class SlcanSource final : public LiveSource {
 
   Poll poll(can::Frame& frame, int timeout_ms) override {
     const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+    // The adapter reports bus trouble only in its status flags: asked for four times a second,
+    // and each report becomes an error frame (as SocketCAN would deliver it).
+    if (const auto t = std::chrono::steady_clock::now(); t - last_status_ask_ > kStatusEvery) {
+      last_status_ask_ = t;
+      (void)send("F");
+    }
     for (;;) {
       if (!frames_.empty()) {
         frame = std::move(frames_.front());
@@ -184,6 +192,7 @@ class SlcanSource final : public LiveSource {
         frames_.push_back(std::move(frame));
       } else if (auto* s = std::get_if<can::slcan::Status>(&*line)) {
         status_ |= s->flags;
+        if (auto e = error_frame_of(s->flags)) frames_.push_back(std::move(*e));
       } else if (std::holds_alternative<can::slcan::Ok>(*line)) {
         answers_.push_back(true);
       } else if (std::holds_alternative<can::slcan::Bell>(*line)) {
@@ -195,8 +204,9 @@ class SlcanSource final : public LiveSource {
     return true;
   }
 
-  void drain(int ms) {
-    while (read_some(ms)) {
+  void drain(int total_ms) {
+    const auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(total_ms);
+    while (std::chrono::steady_clock::now() < until && read_some(20)) {
     }
     answers_.clear();
     versions_.clear();
@@ -206,6 +216,9 @@ class SlcanSource final : public LiveSource {
 
   // Sends a command and waits for its OK (true) or BEL (false).
   Result<bool> command(const std::string& cmd, int timeout_ms) {
+    // A late answer to an earlier command must not be taken for this one's.
+    while (read_some(0)) {
+    }
     answers_.clear();
     if (!send(cmd))
       return make_error(ErrorCode::kIo,
@@ -237,6 +250,28 @@ class SlcanSource final : public LiveSource {
     return versions_.front();
   }
 
+  // The status flags as a SocketCAN error frame: bus error, error passive or warning, overrun.
+  static std::optional<can::Frame> error_frame_of(std::uint8_t flags) {
+    namespace e = can::err;
+    std::uint32_t cls = 0;
+    std::array<std::uint8_t, 8> d{};
+    if ((flags & can::slcan::kBusError) != 0) cls |= e::kBusError;
+    if ((flags & (can::slcan::kErrorPassive | can::slcan::kErrorWarning | can::slcan::kOverrun)) !=
+        0) {
+      cls |= e::kController;
+      if ((flags & can::slcan::kErrorPassive) != 0) d[1] |= e::kCtrlRxPassive | e::kCtrlTxPassive;
+      if ((flags & can::slcan::kErrorWarning) != 0) d[1] |= e::kCtrlRxWarning | e::kCtrlTxWarning;
+      if ((flags & can::slcan::kOverrun) != 0) d[1] |= e::kCtrlRxOverflow;
+    }
+    if (cls == 0) return std::nullopt;
+    can::Frame f = can::make_error_frame(cls, d);
+    f.timestamp_ns = realtime_ns();
+    f.time_kind = TimeKind::kAbsolute;
+    return f;
+  }
+
+  static constexpr auto kStatusEvery = std::chrono::milliseconds(250);
+  std::chrono::steady_clock::time_point last_status_ask_{};
   int fd_ = -1;
   std::string path_, version_;
   std::uint32_t bitrate_ = 0;

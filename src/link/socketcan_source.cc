@@ -26,9 +26,17 @@ namespace {
 
 class SocketCanSource final : public LiveSource {
  public:
-  SocketCanSource(int fd, std::string ifname, bool listen_only, std::uint32_t bitrate)
-      : fd_(fd), ifname_(std::move(ifname)), listen_only_(listen_only), bitrate_(bitrate) {}
-  ~SocketCanSource() override { ::close(fd_); }
+  SocketCanSource(int fd, std::string ifname, bool listen_only, std::uint32_t bitrate,
+                  bool started_here)
+      : fd_(fd),
+        ifname_(std::move(ifname)),
+        listen_only_(listen_only),
+        bitrate_(bitrate),
+        started_here_(started_here) {}
+  ~SocketCanSource() override {
+    ::close(fd_);
+    if (started_here_) can_do_stop(ifname_.c_str());  // left as it was found
+  }
 
   Poll poll(can::Frame& frame, int timeout_ms) override {
     pollfd p{fd_, POLLIN, 0};
@@ -76,6 +84,7 @@ class SocketCanSource final : public LiveSource {
   std::string ifname_;
   bool listen_only_;
   std::uint32_t bitrate_;
+  bool started_here_;
   std::optional<Error> failure_;
 };
 
@@ -87,34 +96,42 @@ can::Frame from_socketcan(std::uint32_t can_id, std::uint8_t len, const std::uin
 
 Result<std::unique_ptr<LiveSource>> open_socketcan(const std::string& ifname,
                                                    const LinkOptions& options) {
-  // Listen-only and the bit rate: set through netlink when permitted (the interface must be
-  // down for both), else the interface must already be so.
-  bool listen_only = false;
-  can_ctrlmode mode{};
-  if (options.listen_only || options.bitrate_bps != 0) {
-    int state = 0;
-    const bool up = can_get_state(ifname.c_str(), &state) == 0 && state != CAN_STATE_STOPPED;
-    bool changed = false;
-    if (!up || can_do_stop(ifname.c_str()) == 0) {
-      bool ok = true;
-      if (options.bitrate_bps != 0) ok &= can_set_bitrate(ifname.c_str(), options.bitrate_bps) == 0;
-      if (options.listen_only) {
-        mode.mask = CAN_CTRLMODE_LISTENONLY;
-        mode.flags = CAN_CTRLMODE_LISTENONLY;
-        ok &= can_set_ctrlmode(ifname.c_str(), &mode) == 0;
-      }
-      changed = ok && can_do_start(ifname.c_str()) == 0;
+  // Listen-only and the bit rate. A running interface is never touched (another program, a
+  // gateway's own node, may be using it): it is used as it is, or refused when it is not in
+  // listen-only mode. A stopped one is configured through netlink when permitted, started, and
+  // stopped again when bmslink is done, as it was found.
+  bool listen_only = false, started_here = false;
+  auto refuse = [&](std::string_view why) {
+    return make_error(
+        ErrorCode::kUnsupported,
+        fmt::format("{}: {}; as root: ip link set {} down && ip link set {} type can bitrate {} "
+                    "listen-only on && ip link set {} up",
+                    ifname, why, ifname, ifname, options.bitrate_bps ? options.bitrate_bps : 500000,
+                    ifname));
+  };
+  int state = 0;
+  const bool known = can_get_state(ifname.c_str(), &state) == 0;
+  const bool up = known && state != CAN_STATE_STOPPED;
+  can_ctrlmode now{};
+  if (can_get_ctrlmode(ifname.c_str(), &now) == 0)
+    listen_only = (now.flags & CAN_CTRLMODE_LISTENONLY) != 0;
+  if (options.listen_only && !listen_only) {
+    if (!known) return refuse("cannot read its CAN settings (no such CAN interface?)");
+    if (up)
+      return refuse(
+          "it is up and not in listen-only mode; bmslink does not reconfigure a running interface");
+    can_ctrlmode mode{CAN_CTRLMODE_LISTENONLY, CAN_CTRLMODE_LISTENONLY};
+    const bool ok =
+        (options.bitrate_bps == 0 || can_set_bitrate(ifname.c_str(), options.bitrate_bps) == 0) &&
+        can_set_ctrlmode(ifname.c_str(), &mode) == 0 && can_do_start(ifname.c_str()) == 0;
+    if (!ok) return refuse("cannot set listen-only mode (no permission?)");
+    started_here = true;
+    listen_only =
+        can_get_ctrlmode(ifname.c_str(), &now) == 0 && (now.flags & CAN_CTRLMODE_LISTENONLY) != 0;
+    if (!listen_only) {
+      can_do_stop(ifname.c_str());
+      return refuse("the interface did not take listen-only mode");
     }
-    can_ctrlmode now{};
-    if (can_get_ctrlmode(ifname.c_str(), &now) == 0)
-      listen_only = (now.flags & CAN_CTRLMODE_LISTENONLY) != 0;
-    if (options.listen_only && !listen_only)
-      return make_error(
-          ErrorCode::kUnsupported,
-          fmt::format("{}: cannot confirm listen-only mode{}; as root: ip link set {} down && ip "
-                      "link set {} type can bitrate {} listen-only on && ip link set {} up",
-                      ifname, changed ? "" : " (no permission, or no such CAN interface)", ifname,
-                      ifname, options.bitrate_bps ? options.bitrate_bps : 500000, ifname));
   }
   const int fd = ::socket(PF_CAN, SOCK_RAW | SOCK_CLOEXEC, CAN_RAW);
   if (fd < 0)
@@ -138,8 +155,8 @@ Result<std::unique_ptr<LiveSource>> open_socketcan(const std::string& ifname,
     ::close(fd);
     return make_error(ErrorCode::kIo, fmt::format("socketcan:{}: cannot bind: {}", ifname, why));
   }
-  return std::unique_ptr<LiveSource>(
-      std::make_unique<SocketCanSource>(fd, ifname, listen_only, options.bitrate_bps));
+  return std::unique_ptr<LiveSource>(std::make_unique<SocketCanSource>(
+      fd, ifname, listen_only, options.bitrate_bps, started_here));
 }
 
 }  // namespace bmslink::link

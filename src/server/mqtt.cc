@@ -54,7 +54,7 @@ struct MqttPublisher::Impl {
                    {"unique_id", object},
                    {"state_topic", state_topic},
                    {"availability_topic", availability_topic},
-                   {"value_template", "{{ value_json." + template_path + " }}"},
+                   {"value_template", "{{ value_json" + template_path + " }}"},
                    {"device", json::parse(device_json())}};
     if (binary) {
       config["payload_on"] = "True";
@@ -70,11 +70,13 @@ struct MqttPublisher::Impl {
   // Everything a broker that forgot us must learn again.
   void on_connect() {
     publish(availability_topic, "online", 1, true);
-    announce("bms_set_complete", true, "health.bms_set_complete");
-    announce("inverter_heartbeat", true, "health.inverter_heartbeat");
-    announce("errors_per_minute", false, "health.errors_per_minute");
+    // Bracket lookups: `value_json.values` would be the dict's method in Home Assistant's Jinja.
+    announce("bms_set_complete", true, "['health']['bms_set_complete']");
+    announce("inverter_heartbeat", true, "['health']['inverter_heartbeat']");
+    announce("errors_per_minute", false, "['health']['errors_per_minute']");
+    announce("bus_state", false, "['health']['bus_state']");
     std::lock_guard lock(mutex);
-    for (const auto& k : keys) announce(k, false, "values." + k);
+    for (const auto& k : keys) announce(k, false, "['values']['" + k + "']");
   }
 };
 
@@ -151,7 +153,7 @@ void MqttPublisher::publish_state(const json& snapshot) {
     std::lock_guard lock(m.mutex);
     for (const auto& [k, v] : snapshot["values"].items())
       if (v.is_number() && m.keys.insert(k).second && m.connected)
-        m.announce(k, false, "values." + k);
+        m.announce(k, false, "['values']['" + k + "']");
   }
   if (!m.connected) {
     ++m.dropped;

@@ -218,7 +218,18 @@ struct LiveFeed {
     changed.notify_all();
   }
 
+  // A USB adapter that went away (re-enumerated, unplugged) is opened again every few seconds;
+  // a replay that ended stays ended.
   void run(const ServerOptions& o) {
+    while (!stop.load()) {
+      const bool again = run_once(o);
+      if (!again) return;
+      std::unique_lock lock(mutex);
+      changed.wait_for(lock, std::chrono::seconds(3), [&] { return stop.load(); });
+    }
+  }
+
+  bool run_once(const ServerOptions& o) {
     link::LinkOptions lo;
     lo.bitrate_bps = o.live_bitrate_bps;
     auto source = link::open_interface(o.live_iface, lo);
@@ -226,7 +237,7 @@ struct LiveFeed {
       post(json{{"type", "status"}, {"status", "failed"}, {"error", source.error().message}}.dump(),
            false);
       if (o.log) o.log("live: " + source.error().message);
-      return;
+      return true;
     }
     post(json{{"type", "status"}, {"status", "running"}, {"source", (*source)->describe()}}.dump(),
          false);
@@ -247,8 +258,13 @@ struct LiveFeed {
     while (!stop.load()) {
       const auto got = (*source)->poll(frame, 50);
       if (got == link::Poll::kEnded) {
-        post(json{{"type", "status"}, {"status", "ended"}}.dump(), false);
-        return;
+        const auto failure = (*source)->failure();
+        post(json{{"type", "status"},
+                  {"status", failure ? "lost" : "ended"},
+                  {"error", failure ? json(failure->message) : json(nullptr)}}
+                 .dump(-1, ' ', false, json::error_handler_t::replace),
+             false);
+        return failure.has_value();
       }
       if (got == link::Poll::kFrame) events(monitor.add(frame));
       const auto now = (*source)->now_ns();
@@ -261,6 +277,7 @@ struct LiveFeed {
         post(snap.dump(-1, ' ', false, json::error_handler_t::replace), true);
       }
     }
+    return false;
   }
 };
 
@@ -611,27 +628,33 @@ void Server::Impl::routes() {
       return send_error(res, 404, "no live interface: start the server with --live IFACE");
     res.set_header("Cache-Control", "no-cache");
     // Each client starts with the last values and the recent events, then gets what comes.
-    auto sent = std::make_shared<std::uint64_t>(0);
+    struct Client {
+      bool fresh = true;
+      std::uint64_t sent = 0;
+    };
+    auto client = std::make_shared<Client>();
     res.set_chunked_content_provider(
-        "text/event-stream", [this, sent](std::size_t, httplib::DataSink& sink) {
+        "text/event-stream", [this, client](std::size_t, httplib::DataSink& sink) {
           std::vector<std::string> out;
           {
             std::unique_lock lock(live.mutex);
-            if (*sent == 0) {
+            if (client->fresh) {
+              client->fresh = false;
               // A new client: the last values, then the alarms and status seen lately.
               if (!live.last_values.empty()) out.push_back(live.last_values);
               for (const auto& [seq, message] : live.recent)
                 if (message.find("\"type\":\"values\"") == std::string::npos)
                   out.push_back(message);
-              *sent = live.seq;
+              client->sent = live.seq;
               if (out.empty()) out.push_back("");
             } else {
-              if (!live.changed.wait_for(lock, std::chrono::seconds(15),
-                                         [&] { return live.stop.load() || live.seq > *sent; }))
+              if (!live.changed.wait_for(lock, std::chrono::seconds(15), [&] {
+                    return live.stop.load() || live.seq > client->sent;
+                  }))
                 out.push_back("");  // a comment line keeps proxies and the browser connected
               for (const auto& [seq, message] : live.recent)
-                if (seq > *sent) out.push_back(message);
-              *sent = live.seq;
+                if (seq > client->sent) out.push_back(message);
+              client->sent = live.seq;
             }
           }
           if (live.stop.load()) return false;

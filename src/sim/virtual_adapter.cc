@@ -40,12 +40,15 @@ struct VirtualAdapter::Impl {
   void write_all(std::string_view bytes) {
     while (!bytes.empty()) {
       const ssize_t n = ::write(master, bytes.data(), bytes.size());
-      if (n < 0 && (errno == EAGAIN || errno == EINTR)) {
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0 && errno == EAGAIN) {
+        // A host that stopped reading: wait a moment, then drop the rest, as a real adapter's
+        // full buffer does (and never hang the simulation on it).
         pollfd p{master, POLLOUT, 0};
-        ::poll(&p, 1, 50);
-        continue;
+        if (::poll(&p, 1, 20) > 0) continue;
+        return;
       }
-      if (n <= 0) return;  // nobody reads: the bytes are lost, as on a real serial line
+      if (n <= 0) return;
       bytes.remove_prefix(static_cast<std::size_t>(n));
     }
   }

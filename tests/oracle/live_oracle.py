@@ -144,6 +144,20 @@ with tempfile.TemporaryDirectory() as tmp:
           'analyze over the live adapter finds the id conflict: %s %s' %
           ([f['cause'] for f in live.get('findings', [])], r.stderr[-300:]))
 
+    # Alarms through the adapter itself: bus errors reach the monitor as the adapter's status
+    # flags (asked four times a second), and a silent BMS is seen by the clock.
+    # (bus_errors at strength 4: about 16 error frames a site minute, 10x speed for 6 s.)
+    for fault, alarm in (('bus_errors', 'errors_rising'), ('bms_silent', 'bms_silent')):
+        p, path = adapter('--fault', fault, '--speed', '10', '--strength', '4')
+        try:
+            r = subprocess.run([BMSLINK, 'monitor', 'slcan:' + path, '--json', '--duration', '6',
+                                '--errors-per-minute', '3'],
+                               capture_output=True, text=True, timeout=60)
+        finally:
+            stop(p)
+        got = [json.loads(l)['event'] for l in r.stdout.splitlines() if '"event"' in l]
+        check(alarm in got, '%s through the adapter raises %s: %s %s' % (fault, alarm, got, r.stderr[-200:]))
+
     # 3. record rotates by size; SIGKILL leaves every closed file complete.
     p, path = adapter('--speed', '50', '--duration', '3600')
     base = os.path.join(tmp, 'rot.log')

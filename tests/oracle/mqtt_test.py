@@ -103,7 +103,9 @@ with tempfile.TemporaryDirectory() as tmp:
     check('homeassistant/binary_sensor/test_bms_set_complete/config' in topics1, 'binary sensor discovery')
     voltage = [p for t, p in one if t == 'homeassistant/sensor/test_pack_voltage/config']
     check(voltage and json.loads(voltage[0])['unit_of_measurement'] == 'V' and
-          json.loads(voltage[0])['state_topic'] == 'bmslink/test/state', 'voltage sensor discovery: %s' % voltage[:1])
+          json.loads(voltage[0])['state_topic'] == 'bmslink/test/state' and
+          json.loads(voltage[0])['value_template'] == "{{ value_json['values']['pack_voltage'] }}",
+          'voltage sensor discovery: %s' % voltage[:1])
     states1 = [json.loads(p) for t, p in one if t == 'bmslink/test/state']
     states2 = [json.loads(p) for t, p in two if t == 'bmslink/test/state']
     check(len(states1) >= 2 and states1[-1]['health']['bms_set_complete'], 'states before the restart: %d' % len(states1))

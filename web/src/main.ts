@@ -584,10 +584,13 @@ function livePage(): void {
   liveSource.onmessage = (e) => {
     const m = JSON.parse(e.data);
     if (m.type === 'status') {
-      status.textContent = m.status === 'running' ? `Listening: ${m.source}` : m.status === 'failed' ? `Cannot open the interface: ${m.error}` : `The source ${m.status}.`;
+      status.textContent = m.status === 'running' ? `Listening: ${m.source}`
+        : m.status === 'failed' ? `Cannot open the interface: ${m.error} (trying again)`
+        : m.status === 'lost' ? `The adapter went away: ${m.error} (trying again)` : `The source ${m.status}.`;
     } else if (m.type === 'event') {
       const cleared = String(m.event).endsWith('_cleared');
       const when = new Date(m.t * 1000).toISOString().slice(11, 19);
+      while (log.children.length >= 200) log.lastElementChild?.remove();
       log.prepend(h('li', {class: cleared ? 'pass' : 'fail', 'data-event': m.event},
         h('span', {class: `badge ${cleared ? 'pass' : 'fail'}`}, cleared ? 'cleared' : 'alarm'), ` ${when} `, h('code', {}, m.event), ` ${m.detail}`));
     } else if (m.type === 'values') {
