@@ -121,28 +121,24 @@ Line parse_line(std::string_view line) {
 }
 
 std::optional<Line> LineSplitter::next() {
-  for (std::size_t i = 0; i < buffer_.size(); ++i) {
+  for (std::size_t i = start_; i < buffer_.size(); ++i) {
     const char c = buffer_[i];
     if (c == kOk || c == '\n') {
-      std::string_view line(buffer_.data(), i);
-      if (line.empty() && c == '\n') {  // a stray LF after CR
-        buffer_.erase(0, 1);
-        i = static_cast<std::size_t>(-1);
-        continue;
-      }
-      Line out = parse_line(line);
-      buffer_.erase(0, i + 1);
-      return out;
+      std::string_view line(buffer_.data() + start_, i - start_);
+      start_ = i + 1;
+      if (line.empty() && c == '\n') continue;  // a stray LF after CR
+      return parse_line(line);
     }
     if (c == kError) {
-      if (i > 0) ++dropped_;  // an unterminated fragment before the bell
-      buffer_.erase(0, i + 1);
+      if (i > start_) ++dropped_;  // an unterminated fragment before the bell
+      start_ = i + 1;
       return Bell{};
     }
   }
-  if (buffer_.size() > kMaxLine) {
+  if (buffer_.size() - start_ > kMaxLine) {
     ++dropped_;
     buffer_.clear();
+    start_ = 0;
   }
   return std::nullopt;
 }

@@ -198,6 +198,17 @@ with tempfile.TemporaryDirectory() as tmp:
                     f.write('(%.6f) can0 20000088#0000080000000000\n' % (t + 0.6 + k * 0.01))
             if s == 70:
                 f.write('(%.6f) can0 20000040#0000000000000000\n' % (t + 0.7))
+    # record rotates by time on the frames' clock: 150 s of capture in 1-minute files.
+    rot = os.path.join(tmp, 'timed.log')
+    r = subprocess.run([BMSLINK, 'record', 'replay:%s@50' % cap, '-o', rot, '--rotate', '1m'],
+                       capture_output=True, text=True, timeout=60)
+    timed = sorted(f for f in os.listdir(tmp) if f.startswith('timed-') and f.endswith('.log'))
+    check(r.returncode == 0 and len(timed) == 3, 'time rotation: %s %s' % (timed, r.stderr))
+    if len(timed) == 3:
+        first = [float(l[1:l.index(')')]) - t0 for l in open(os.path.join(tmp, timed[0])) if l.startswith('(')]
+        second = [float(l[1:l.index(')')]) - t0 for l in open(os.path.join(tmp, timed[1])) if l.startswith('(')]
+        check(first[0] < 1 and first[-1] < 60 and 60 <= second[0] < 61 and second[-1] < 120,
+              'files cut at each minute: %.2f-%.2f, %.2f-%.2f' % (first[0], first[-1], second[0], second[-1]))
     r = subprocess.run([BMSLINK, 'monitor', 'replay:%s@10' % cap, '--json', '--interval', '5'],
                        capture_output=True, text=True, timeout=120)
     check(r.returncode == 0, 'monitor on the replay: %s' % r.stderr)

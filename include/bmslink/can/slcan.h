@@ -51,7 +51,13 @@ using Line = std::variant<Ok, Bell, Version, Status, FrameLine, Unknown>;
 class LineSplitter {
  public:
   // Feeds bytes; call next() until it returns nullopt.
-  void feed(std::string_view bytes) { buffer_.append(bytes); }
+  void feed(std::string_view bytes) {
+    // Lines already handed out are dropped once per feed, not once per line: a read of many
+    // frames costs one move of its remainder.
+    buffer_.erase(0, start_);
+    start_ = 0;
+    buffer_.append(bytes);
+  }
   std::optional<Line> next();
   // Bytes without a terminator beyond this are a broken stream: dropped and counted.
   static constexpr std::size_t kMaxLine = 64;
@@ -59,6 +65,7 @@ class LineSplitter {
 
  private:
   std::string buffer_;
+  std::size_t start_ = 0;  // where the next line begins in buffer_
   std::uint64_t dropped_ = 0;
 };
 
