@@ -26,7 +26,11 @@ if (!existsSync(browserPath)) {
   process.exit(1);
 }
 
-const db = join(work, 'cases.db');
+// A company server keeps its database deep in a long path, and the statistics page names it: the
+// path (no hyphen to break at) must wrap at a phone's width instead of pushing the page sideways.
+const dbDir = join(work, 'srv', 'bmslink_service_records_of_the_company', 'installer_team_north');
+mkdirSync(dbDir, {recursive: true});
+const db = join(dbDir, 'cases.db');
 for (const f of ['fixed', 'hardcoded', 'escalated'])
   execFileSync(bmslink, ['case', 'import', join(cases, `${f}.json`), '--db', db]);
 
