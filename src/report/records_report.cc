@@ -61,7 +61,8 @@ class Doc {
     out +=
         "</title><style>"
         "body{font:16px/1.5 system-ui,sans-serif;max-width:780px;margin:0 auto;padding:10px "
-        "14px;color:#111;overflow-wrap:anywhere}h1{font-size:1.4em}h2{font-size:1.15em;border-bottom:1px solid #999;"
+        "14px;color:#111;overflow-wrap:anywhere}h1{font-size:1.4em}h2{font-size:1.15em;border-"
+        "bottom:1px solid #999;"
         "margin-top:1.4em}table{border-collapse:collapse;width:100%;font-size:14px}"
         "td,th{border:1px solid #bbb;padding:4px 6px;text-align:left;vertical-align:top;"
         "overflow-wrap:break-word}th{background:#eee}.tw{overflow-x:auto}svg{width:100%;max-width:"
