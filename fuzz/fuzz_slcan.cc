@@ -1,7 +1,8 @@
 // libFuzzer target for what a serial CAN adapter may send: any bytes, cut into chunks where the
 // first byte says, through the SLCAN line splitter and parser (every line as a host command too)
-// and through the Waveshare USB-CAN-A stream parser. A frame that parses writes back to the same
-// frame; nothing crashes or grows unbounded.
+// (timestamped frames through the adapter clock) and through the Waveshare USB-CAN-A stream
+// parser. A frame that parses writes back to the same frame; nothing crashes or grows unbounded.
+#include <algorithm>
 #include <cstdint>
 #include <cstdlib>
 #include <string_view>
@@ -21,9 +22,25 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   const std::size_t chunk = 1 + data[0] % 17;
   const std::string_view bytes(reinterpret_cast<const char*>(data) + 1, size - 1);
   LineSplitter splitter;
+  // Timestamped frames also go through the adapter clock, read at host times that move by what
+  // the chunk number says (forwards, or backwards as a stepped clock does): a time is never later
+  // than its read unless the read went back in time, and never earlier than the last one unless
+  // the clock was re-anchored.
+  AdapterClock clock;
+  std::int64_t host_ns = 1'700'000'000'000'000'000, last_ns = 0;
+  std::uint64_t reanchors = 0;
   for (std::size_t at = 0; at < bytes.size(); at += chunk) {
     splitter.feed(bytes.substr(at, chunk));
+    host_ns += (static_cast<std::int64_t>(at % 97) - 8) * 7'000'000;
     while (auto line = splitter.next()) {
+      if (const auto* f = std::get_if<FrameLine>(&*line); f != nullptr && f->timestamp_ms) {
+        const auto t = clock.stamp(*f->timestamp_ms, host_ns);
+        const bool reanchored = clock.reanchors() != reanchors;
+        reanchors = clock.reanchors();
+        require(t <= std::max(host_ns, last_ns));
+        require(last_ns == 0 || reanchored || t >= last_ns);
+        last_ns = t;
+      }
       if (const auto* f = std::get_if<FrameLine>(&*line)) {
         std::string again = encode_frame(f->frame, f->timestamp_ms);
         again.pop_back();  // the CR

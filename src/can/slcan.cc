@@ -1,5 +1,6 @@
 #include "bmslink/can/slcan.h"
 
+#include <algorithm>
 #include <array>
 
 #include <fmt/format.h>
@@ -193,6 +194,56 @@ Command parse_command(std::string_view line) {
       break;
   }
   return c;
+}
+
+std::int64_t AdapterClock::stamp(std::uint16_t adapter_ms, std::int64_t host_ns) {
+  const std::int64_t ms = adapter_ms % kWrapMs;
+  if (!started_) {
+    started_ = true;
+    last_ms_ = static_cast<std::uint16_t>(ms);
+    last_host_ns_ = host_ns;
+    adapter_ns_ = 0;
+    offset_ns_ = host_ns;
+    last_ns_ = host_ns;
+    return host_ns;
+  }
+  // How far the adapter's clock moved, modulo a minute; whole minutes come from the host, which
+  // cannot be wrong by half a minute.
+  std::int64_t step_ms = ((ms - last_ms_) % kWrapMs + kWrapMs) % kWrapMs;
+  const std::int64_t host_elapsed_ms = (host_ns - last_host_ns_) / 1'000'000;
+  if (host_elapsed_ms > step_ms + kWrapMs / 2)
+    step_ms += (host_elapsed_ms - step_ms + kWrapMs / 2) / kWrapMs * kWrapMs;
+  last_ms_ = static_cast<std::uint16_t>(ms);
+  last_host_ns_ = host_ns;
+  adapter_ns_ += step_ms * 1'000'000;
+
+  const std::int64_t candidate = host_ns - adapter_ns_;
+  // Reads far later than the adapter's clock says are a host that stalled (its reads come in a
+  // burst, then on time again) or an adapter whose clock fell back (reads stay late): only the
+  // latter lasts.
+  if (candidate - offset_ns_ > kReanchorNs) {
+    if (!behind_since_ns_) behind_since_ns_ = host_ns;
+  } else {
+    behind_since_ns_.reset();
+  }
+  const bool fell_back = behind_since_ns_ && host_ns - *behind_since_ns_ >= kBehindNs;
+  if (offset_ns_ - candidate > kReanchorNs || fell_back) {
+    // The adapter's clock no longer tracks the host's (a reset adapter, a step of the host's
+    // clock): start again from the host, even backwards, as a host-stamped source would.
+    ++reanchors_;
+    behind_since_ns_.reset();
+    offset_ns_ = candidate;
+    last_ns_ = host_ns;
+    return host_ns;
+  }
+  if (candidate < offset_ns_)
+    offset_ns_ = candidate;
+  else  // milliseconds times parts per million are nanoseconds
+    offset_ns_ += std::min(candidate - offset_ns_, step_ms * kSlewPpm);
+  const std::int64_t t =
+      std::clamp(adapter_ns_ + offset_ns_, last_ns_, std::max(host_ns, last_ns_));
+  last_ns_ = t;
+  return t;
 }
 
 }  // namespace bmslink::can::slcan

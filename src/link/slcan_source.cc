@@ -1,8 +1,8 @@
 // An SLCAN (Lawicel) adapter on a serial port: CANable stock firmware, USBtin, Lawicel CANUSB,
 // CANable 2.x slcan firmwares, and bmslink's own virtual adapter. The handshake is done while
-// the channel is closed: version, bit rate (S0..S8), timestamps (Z1, optional), then listen-only
-// (L, or M1 + O where that is the dialect). Listen-only counts as confirmed only when the adapter
-// answered OK to it.
+// the channel is closed: versions (V, v), bit rate (S0..S8), timestamps (Z1, optional: frames
+// then carry the adapter's bus time, see AdapterClock), then listen-only (L, or M1 + O where that
+// is the dialect). Listen-only counts as confirmed only when the adapter answered OK to it.
 
 #include <fcntl.h>
 #include <poll.h>
@@ -66,7 +66,11 @@ class SlcanSource final : public LiveSource {
     drain(300);
     (void)command("C", 200);
     drain(100);
-    if (auto v = ask_version(); v) version_ = *v;
+    // V gives the hardware and firmware version, v (where known) the firmware's own string:
+    // both end up in the description, so a report says which adapter read the bus.
+    if (auto v = ask_version("V"); v) version_ = *v;
+    if (auto v = ask_version("v"); v && *v != version_)
+      version_ = version_.empty() ? *v : version_ + ", " + *v;
     const auto code = can::slcan::bitrate_code(o.bitrate_bps);
     if (!code)
       return make_error(ErrorCode::kInvalidArgument,
@@ -186,7 +190,11 @@ class SlcanSource final : public LiveSource {
     while (auto line = splitter_.next()) {
       if (auto* f = std::get_if<can::slcan::FrameLine>(&*line)) {
         can::Frame frame = f->frame;
-        frame.timestamp_ns = realtime_ns();
+        // The adapter's clock, where it stamps frames, says when they were on the bus; the
+        // host's only when they were read.
+        frame.timestamp_ns = timestamps_ && f->timestamp_ms
+                                 ? clock_.stamp(*f->timestamp_ms, realtime_ns())
+                                 : realtime_ns();
         frame.time_kind = TimeKind::kAbsolute;
         frame.direction = can::Direction::kRx;
         frames_.push_back(std::move(frame));
@@ -240,11 +248,14 @@ class SlcanSource final : public LiveSource {
     return ok;
   }
 
-  std::optional<std::string> ask_version() {
+  std::optional<std::string> ask_version(std::string_view cmd) {
     versions_.clear();
-    if (!send("V")) return std::nullopt;
+    answers_.clear();
+    if (!send(cmd)) return std::nullopt;
     const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(300);
-    while (versions_.empty() && std::chrono::steady_clock::now() < deadline) read_some(50);
+    // An adapter that does not know the command rings the bell: no need to wait the deadline.
+    while (versions_.empty() && answers_.empty() && std::chrono::steady_clock::now() < deadline)
+      read_some(50);
     answers_.clear();
     if (versions_.empty()) return std::nullopt;
     return versions_.front();
@@ -278,6 +289,7 @@ class SlcanSource final : public LiveSource {
   bool listen_only_ = false, timestamps_ = false, ended_ = false;
   std::uint8_t status_ = 0;
   can::slcan::LineSplitter splitter_;
+  can::slcan::AdapterClock clock_;
   std::deque<can::Frame> frames_;
   std::deque<bool> answers_;
   std::deque<std::string> versions_;

@@ -194,8 +194,12 @@ struct VirtualAdapter::Impl {
         ++sent;
         continue;
       }
+      // The adapter's own clock: real milliseconds since the site started (site time divided
+      // by the speed), as a real adapter stamps the moment a frame was on the bus.
+      const auto bus_ms = static_cast<std::int64_t>(
+          static_cast<double>(f.timestamp_ns - options.site.start_ns) / options.speed / 1e6);
       const auto ms = timestamps ? std::optional<std::uint16_t>(static_cast<std::uint16_t>(
-                                       (f.timestamp_ns / 1'000'000) % 60000))
+                                       ((bus_ms % 60000) + 60000) % 60000))
                                  : std::nullopt;
       write_all(can::slcan::encode_frame(f, ms));
       ++sent;

@@ -1,12 +1,18 @@
 // The live sources without hardware: SocketCAN frames as the kernel gives them (hand-built
 // can_frame ids with the kernel's flag bits), IFACE strings and their errors, and what a kernel
-// without SocketCAN (this machine's) answers.
+// without SocketCAN (this machine's) answers, and an SLCAN adapter (the virtual one) probed for
+// both version strings, with frames timed by the adapter's clock.
 #include <linux/can.h>
 #include <linux/can/error.h>
 
 #include <gtest/gtest.h>
 
+#include <atomic>
+#include <thread>
+#include <vector>
+
 #include "bmslink/link/live.h"
+#include "bmslink/sim/virtual_adapter.h"
 
 namespace bmslink::link {
 namespace {
@@ -62,6 +68,53 @@ TEST(Iface, SocketCanOnAKernelWithoutItSaysWhatToDo) {
   EXPECT_TRUE(s.error().message.find("socketcan") != std::string::npos ||
               s.error().message.find("can0") != std::string::npos)
       << s.error().message;
+}
+
+TEST(Slcan, BothVersionsAreProbedAndFramesCarryTheAdaptersTime) {
+  sim::AdapterOptions ao;
+  ao.site.duration_s = 30;
+  ao.speed = 1.0;
+  auto adapter = sim::VirtualAdapter::open(ao);
+  ASSERT_TRUE(adapter) << adapter.error().message;
+  std::atomic<bool> stop{false};
+  std::thread serve([&] { (*adapter)->run(stop); });
+  {
+    auto s = open_interface("slcan:" + (*adapter)->path());
+    ASSERT_TRUE(s) << s.error().message;
+    // The virtual adapter answers V1013 to V and vBMSL to v, as a CANable 2 answers both.
+    const auto d = (*s)->describe();
+    EXPECT_NE(d.find("V1013"), std::string::npos) << d;
+    EXPECT_NE(d.find("vBMSL"), std::string::npos) << d;
+    EXPECT_NE(d.find("listen-only"), std::string::npos) << d;
+    // The healthy Pylontech site sends its BMS set of six frames (0x359 first) within 2 ms every
+    // second, and the inverter's 0x305 about half a second after it (0x359 at 100.4 ms, 0x305 at
+    // 592.5 ms, the next 0x359 at 1099.9 ms in its log). The first set is read at once; then
+    // the host sleeps 1.2 s, so 0x305 and the next set are read in one late burst: their read
+    // times would be within a millisecond, the adapter's clock keeps the bus's spacing.
+    std::vector<can::Frame> got;
+    can::Frame f;
+    const auto read = [&](std::size_t n) {
+      while (got.size() < n && (*s)->poll(f, 2000) == Poll::kFrame)
+        if (!f.error) got.push_back(f);
+    };
+    read(6);
+    std::this_thread::sleep_for(std::chrono::milliseconds(1200));
+    read(8);
+    ASSERT_EQ(got.size(), 8U);
+    EXPECT_EQ(got[0].id, 0x359U);
+    EXPECT_EQ(got[6].id, 0x305U);
+    EXPECT_EQ(got[7].id, 0x359U);
+    const auto ms = [&](std::size_t a, std::size_t b) {
+      return (got[b].timestamp_ns - got[a].timestamp_ns) / 1'000'000;
+    };
+    EXPECT_LE(ms(0, 5), 3);
+    EXPECT_GE(ms(6, 7), 450);
+    EXPECT_LE(ms(6, 7), 550);
+    EXPECT_GE(ms(0, 7), 990);
+    EXPECT_LE(ms(0, 7), 1010);
+  }
+  stop = true;
+  serve.join();
 }
 
 }  // namespace

@@ -2,7 +2,10 @@
 pseudo-terminal:
 
 - python-can's slcan interface (Debian python3-can, an independent SLCAN driver) and bmslink's
-  own driver read the same frames from two adapters running the same seeded site;
+  own driver read the same frames (id, extended, remote, DLC, data) from two adapters running
+  the same seeded site;
+- with the adapter's timestamps, a recording keeps the bus's spacing of frames through a 1.5 s
+  stall of the host (checked against the site's own log of the same seed);
 - scan-bitrate finds the site's bit rate (250 kbit/s here), and refuses an adapter that cannot
   confirm listen-only;
 - record rotates and, killed with SIGKILL, leaves every closed file complete;
@@ -47,14 +50,18 @@ def stop(p):
         p.kill()
 
 
-def candump_frames(path):
+def candump_frames(path, timed=False):
+    """(id, extended, remote, dlc, data) per data frame of a candump log; with timed, (time, that)."""
     out = []
     for line in open(path):
         parts = line.split()
         if len(parts) != 3 or '#' not in parts[2]:
             continue
         ident, data = parts[2].split('#', 1)
-        out.append((int(ident, 16), data.upper()))
+        remote = data.upper().startswith('R')
+        dlc = int(data[1:] or '0') if remote else len(data) // 2
+        frame = (int(ident, 16), len(ident) == 8, remote, dlc, '' if remote else data.upper())
+        out.append((float(parts[0].strip('()')), frame) if timed else frame)
     return out
 
 
@@ -68,7 +75,8 @@ with tempfile.TemporaryDirectory() as tmp:
         while time.time() - t < 3:
             m = bus.recv(0.2)
             if m is not None and not m.is_error_frame:
-                seen.append((m.arbitration_id, m.data.hex().upper()))
+                seen.append((m.arbitration_id, m.is_extended_id, m.is_remote_frame, m.dlc,
+                             '' if m.is_remote_frame else m.data.hex().upper()))
         bus.shutdown()
     finally:
         stop(p)
@@ -88,6 +96,38 @@ with tempfile.TemporaryDirectory() as tmp:
     check(common > 0 and seen[:common] == ours[:common],
           'python-can and bmslink read the same frames: first difference at %s' %
           next((i for i in range(max(common, 0)) if seen[i] != ours[i]), None))
+
+    # The adapter's clock: the recording keeps the bus's spacing of frames even when the host
+    # stalls. record is stopped (SIGSTOP) for 1.5 s mid-run, so a burst of frames is read late;
+    # each gap between consecutive frames must still match the site's own log of the same seed
+    # within 2 ms (1 ms of timestamp resolution, 1 ms for the clock's offset tracking), where
+    # the host's read times would be off by more than a second.
+    p, path = adapter('--seed', '11', '--duration', '60')
+    timed = os.path.join(tmp, 'timed.log')
+    try:
+        r = subprocess.Popen([BMSLINK, 'record', 'slcan:' + path, '-o', timed, '--duration', '6'],
+                             stderr=subprocess.PIPE, text=True)
+        time.sleep(2)
+        r.send_signal(signal.SIGSTOP)
+        time.sleep(1.5)
+        r.send_signal(signal.SIGCONT)
+        check(r.wait(30) == 0, 'record through a stall: %s' % r.stderr.read())
+    finally:
+        stop(p)
+    site_log = os.path.join(tmp, 'site11.log')
+    subprocess.run([BMSLINK, 'simulate', '--seed', '11', '--duration', '10', '-o', site_log],
+                   check=True, capture_output=True)
+    got = candump_frames(timed, timed=True) if os.path.exists(timed) else []
+    site = candump_frames(site_log, timed=True)
+    start = next((i for i, f in enumerate(site) if got and f[1] == got[0][1]), None)
+    site = site[start:start + len(got)] if start is not None else []
+    check(len(got) >= 30 and [f[1] for f in site] == [f[1] for f in got],
+          'the stalled recording holds the site\'s frames in order (%d frames)' % len(got))
+    if len(got) >= 30 and len(site) == len(got):
+        worst = max(abs((got[k][0] - got[k - 1][0]) - (site[k][0] - site[k - 1][0]))
+                    for k in range(1, len(got)))
+        check(worst <= 0.002, 'gaps between frames match the bus within 2 ms through a 1.5 s '
+                              'stall: worst %.1f ms' % (worst * 1000))
 
     # 2. The bit-rate scan finds 250 kbit/s, and refuses an adapter without listen-only.
     p, path = adapter('--bitrate', '250000', '--speed', '5')

@@ -71,6 +71,38 @@ class LineSplitter {
 
 Line parse_line(std::string_view line);
 
+// An adapter's frame timestamps (Z1: milliseconds 0..59999, wrapping every minute) turned into
+// absolute times. The host's clock says when a frame was read, which can be long after it was on
+// the bus (a busy host, an fsync on an SD card, USB batching); the adapter's clock says how far
+// apart frames were. A frame's time is the adapter's elapsed time plus an offset to the host's
+// clock: the offset follows the earliest-arriving frame at once (a frame cannot be read before it
+// was on the bus) and otherwise rises by at most kSlewPpm of the elapsed time (an adapter crystal
+// slower than the host's), so late reads do not pull times later. Minute wraps are resolved with
+// the host's elapsed time. An adapter whose clock jumps (a reset) re-anchors on the host: at once
+// when it runs ahead by more than kReanchorNs, after kBehindNs of reads that stay that far behind
+// (a stalled host reads late only in a burst).
+class AdapterClock {
+ public:
+  static constexpr std::int64_t kWrapMs = 60000;
+  static constexpr std::int64_t kSlewPpm = 500;
+  static constexpr std::int64_t kReanchorNs = 1'000'000'000;
+  static constexpr std::int64_t kBehindNs = 2'000'000'000;
+  // The time of a frame stamped adapter_ms by the adapter and read at host_ns; never later than
+  // host_ns and never earlier than the previous frame's time.
+  std::int64_t stamp(std::uint16_t adapter_ms, std::int64_t host_ns);
+  std::uint64_t reanchors() const { return reanchors_; }
+
+ private:
+  bool started_ = false;
+  std::uint16_t last_ms_ = 0;
+  std::int64_t last_host_ns_ = 0;
+  std::int64_t adapter_ns_ = 0;  // adapter time since the first frame, unwrapped
+  std::int64_t offset_ns_ = 0;   // host time minus adapter time
+  std::int64_t last_ns_ = 0;
+  std::optional<std::int64_t> behind_since_ns_;  // host time of the first read far behind
+  std::uint64_t reanchors_ = 0;
+};
+
 // The host's commands, decoded (what the virtual adapter understands).
 struct Command {
   enum class Kind {
