@@ -1,7 +1,7 @@
 // The web console driven by Debian's Chromium through a whole call, at a phone (390 px) and a
-// laptop (1280 px) viewport, each against its own `bmslink serve` and SQLite file: the statistics
-// before; a new case; layer 1 answered; layer 2's 120 Ω reading confirming the termination fault;
-// a simulated capture whose dropouts show; the case closed; the customer report; the
+// laptop (1280 px) viewport (then every page at 360 px, the narrowest phones), each against its
+// own `bmslink serve` and SQLite file: the statistics before; a new case; layer 1 answered;
+// layer 2's 120 Ω reading confirming the termination fault; a simulated capture whose dropouts show; the case closed; the customer report; the
 // statistics after. Then team mode: nothing readable without a login, a wrong password refused,
 // repeated failures rate-limited, a forged write (no CSRF token, another origin) refused, a
 // technician refused an admin's delete. Screenshots of every page are kept for people to see.
@@ -240,6 +240,25 @@ try {
       await page.locator('.card').first().waitFor();
       await noSideways(page, where('cases'));
       await shot(page, 'cases', width);
+
+      // The narrowest phones (360 px): every page with the data the journey left behind.
+      if (width === 390) {
+        const ids = (await (await page.request.get(s.url + 'api/cases')).json()).map((c) => c.id);
+        const routes = ['#/', ...ids.map((id) => `#/case/${encodeURIComponent(id)}`), '#/stats',
+                        '#/compat', '#/hardcode', '#/analyze'];
+        for (const route of routes) {
+          const narrow = await browser.newPage({viewport: {width: 360, height: 740}});
+          narrow.on('pageerror', (e) => failures.push(`${route} at 360 px: script error: ${e.message}`));
+          await narrow.goto(s.url + route, {waitUntil: 'networkidle'});
+          await narrow.waitForFunction(() => document.querySelector('main')?.innerText.trim().length > 0);
+          await noSideways(narrow, `${route} at 360 px`);
+          const name = route.startsWith('#/case/') ? `case${ids.indexOf(decodeURIComponent(route.slice(7))) + 1}`
+                                                  : route.slice(2) || 'cases';
+          await shot(narrow, `narrow-${name}`, 360);
+          await narrow.close();
+        }
+        check(ids.length === 2, `360 px: the journey's two cases looked at (${ids.length})`);
+      }
     } finally {
       await page.close();
       const exit = await stop(s);
