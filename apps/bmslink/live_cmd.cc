@@ -130,6 +130,7 @@ int cmd_monitor(const MonitorArgs& a) {
   };
   can::Frame frame;
   int rc = 0;
+  link::WallClockSteps steps;
   while (!g_stop.load()) {
     const auto got = src.poll(frame, 50);
     if (got == link::Poll::kEnded) {
@@ -138,6 +139,18 @@ int cmd_monitor(const MonitorArgs& a) {
         rc = 1;
       }
       break;
+    }
+    // A step of the wall clock moves everything the monitor timed, before the frame read after
+    // it is added.
+    if (src.wall_clock()) {
+      if (const auto step = steps.observe()) {
+        monitor.shift_clock(*step);
+        for (auto* t : {&start, &next_values})
+          if (*t) **t += *step;
+        fmt::print(
+            stderr, "bmslink: the system clock was set {} by {:.1f} s; alarms keep their timing\n",
+            *step > 0 ? "forward" : "back", static_cast<double>(*step > 0 ? *step : -*step) / 1e9);
+      }
     }
     if (got == link::Poll::kFrame) print_events(monitor.add(frame));
     const auto now = src.now_ns();

@@ -240,6 +240,14 @@ json LinkMonitor::snapshot(std::int64_t now) const {
             {"alarms", active()}}}};
 }
 
+void LinkMonitor::shift_clock(std::int64_t step_ns) {
+  auto& m = *impl_;
+  for (auto* t : {&m.start_ns, &m.last_bms_ns, &m.last_inverter_ns})
+    if (*t) **t += step_ns;
+  for (auto& [id, track] : m.bms_ids) track.last_ns += step_ns;
+  for (auto& e : m.errors) e += step_ns;
+}
+
 std::vector<std::string> LinkMonitor::active() const {
   const auto& m = *impl_;
   std::vector<std::string> out;

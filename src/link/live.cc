@@ -15,6 +15,28 @@ std::int64_t realtime_ns() {
       .count();
 }
 
+std::int64_t steady_ns() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
+std::optional<std::int64_t> WallClockSteps::observe() {
+  return observe(realtime_ns(), steady_ns());
+}
+
+std::optional<std::int64_t> WallClockSteps::observe(std::int64_t wall_ns, std::int64_t steady_ns) {
+  std::optional<std::int64_t> step;
+  if (wall_ns_ && steady_ns_) {
+    const std::int64_t d = (wall_ns - *wall_ns_) - (steady_ns - *steady_ns_);
+    if (d > kThresholdNs || d < -kThresholdNs) step = d;
+  }
+  // Measured from here on either way: NTP's slewing never adds up to a step.
+  wall_ns_ = wall_ns;
+  steady_ns_ = steady_ns;
+  return step;
+}
+
 bool LiveSource::next(can::Frame& frame) {
   for (;;) {
     switch (poll(frame, 1000)) {

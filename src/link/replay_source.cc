@@ -43,6 +43,7 @@ class ReplaySource final : public LiveSource {
     return Poll::kFrame;
   }
 
+  bool wall_clock() const override { return false; }
   std::optional<std::int64_t> now_ns() const override {
     if (!started_) return std::nullopt;
     return clock();

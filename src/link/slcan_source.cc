@@ -191,10 +191,16 @@ class SlcanSource final : public LiveSource {
       if (auto* f = std::get_if<can::slcan::FrameLine>(&*line)) {
         can::Frame frame = f->frame;
         // The adapter's clock, where it stamps frames, says when they were on the bus; the
-        // host's only when they were read.
-        frame.timestamp_ns = timestamps_ && f->timestamp_ms
-                                 ? clock_.stamp(*f->timestamp_ms, realtime_ns())
-                                 : realtime_ns();
+        // host's only when they were read. The adapter clock runs against the monotonic clock
+        // (a step of the wall clock is not the adapter's doing); the frame gets the wall time
+        // less how long ago that was.
+        const std::int64_t wall = realtime_ns();
+        if (timestamps_ && f->timestamp_ms) {
+          const std::int64_t steady = steady_ns();
+          frame.timestamp_ns = wall - (steady - clock_.stamp(*f->timestamp_ms, steady));
+        } else {
+          frame.timestamp_ns = wall;
+        }
         frame.time_kind = TimeKind::kAbsolute;
         frame.direction = can::Direction::kRx;
         frames_.push_back(std::move(frame));

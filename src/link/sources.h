@@ -10,6 +10,8 @@ namespace bmslink::link {
 
 // Realtime clock in ns (frame timestamps of live sources are absolute).
 std::int64_t realtime_ns();
+// Monotonic clock in ns (durations, and the adapter clock's host side: never stepped).
+std::int64_t steady_ns();
 
 Result<std::unique_ptr<LiveSource>> open_slcan(const std::string& path, int baud,
                                                const LinkOptions& options);

@@ -245,6 +245,7 @@ struct LiveFeed {
     mo.timeout_ms = static_cast<std::int64_t>(o.live_timeout_s * 1000);
     analysis::LinkMonitor monitor(mo);
     std::optional<std::int64_t> next_values;
+    link::WallClockSteps steps;
     can::Frame frame;
     auto events = [&](const std::vector<analysis::MonitorEvent>& list) {
       for (const auto& e : list)
@@ -265,6 +266,15 @@ struct LiveFeed {
                  .dump(-1, ' ', false, json::error_handler_t::replace),
              false);
         return failure.has_value();
+      }
+      if ((*source)->wall_clock()) {
+        if (const auto step = steps.observe()) {
+          monitor.shift_clock(*step);
+          if (next_values) *next_values += *step;
+          if (o.log)
+            o.log(fmt::format("live: the system clock was set by {:+.1f} s",
+                              static_cast<double>(*step) / 1e9));
+        }
       }
       if (got == link::Poll::kFrame) events(monitor.add(frame));
       const auto now = (*source)->now_ns();

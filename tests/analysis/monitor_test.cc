@@ -80,5 +80,50 @@ TEST(Monitor, BusOffAndItsRecovery) {
   EXPECT_EQ(names(m.add(frame(0x351, 2 * kS))), std::vector<std::string>{"bus_off_cleared"});
 }
 
+// The wall clock set forward by three hours at 10.02 s (NTP on a gateway without a real-time
+// clock): the BMS (0x351) and the inverter (0x305) go on every second. Ticked every 50 ms. The
+// monitor told of the step raises nothing; one not told sees a 3-hour silence.
+TEST(Monitor, AWallClockStepForwardRaisesNothingWhenShifted) {
+  constexpr std::int64_t kStep = 3 * 3600 * kS;
+  LinkMonitor told, untold;
+  std::vector<std::string> told_events, untold_events;
+  for (std::int64_t ms = 0; ms <= 20000; ms += 50) {
+    const std::int64_t t = ms * 1'000'000 + (ms > 10020 ? kStep : 0);
+    if (ms == 10050) told.shift_clock(kStep);
+    for (auto* m : {&told, &untold}) {
+      auto& out = m == &told ? told_events : untold_events;
+      if (ms % 1000 == 0) {
+        for (const auto& e : m->add(frame(0x351, t))) out.push_back(e.event);
+        for (const auto& e : m->add(frame(0x305, t + 500'000))) out.push_back(e.event);
+      }
+      for (const auto& e : m->tick(t)) out.push_back(e.event);
+    }
+  }
+  EXPECT_TRUE(told_events.empty()) << told_events.front();
+  EXPECT_NE(std::find(untold_events.begin(), untold_events.end(), "bms_silent"),
+            untold_events.end());
+  const auto snap = told.snapshot(20 * kS + kStep);
+  EXPECT_TRUE(snap["health"]["bms_set_complete"].get<bool>());
+  EXPECT_NEAR(snap["health"]["bms_age_s"].get<double>(), 0.0, 1e-9);
+}
+
+// Set back by an hour at 10.02 s, after which the BMS falls silent (its last frame at 10 s,
+// before the step): told of the step, the monitor raises bms_silent 3 s after that last frame,
+// at the first tick past 13 s on the old clock (13.05 s, i.e. 13.05 s - 1 h on the new one).
+TEST(Monitor, AWallClockStepBackDoesNotHideASilence) {
+  constexpr std::int64_t kStep = -3600 * kS;
+  LinkMonitor m;
+  std::vector<MonitorEvent> events;
+  for (std::int64_t ms = 0; ms <= 20000; ms += 50) {
+    const std::int64_t t = ms * 1'000'000 + (ms > 10020 ? kStep : 0);
+    if (ms == 10050) m.shift_clock(kStep);
+    if (ms % 1000 == 0 && ms <= 10000) m.add(frame(0x351, t));
+    for (auto& e : m.tick(t)) events.push_back(e);
+  }
+  ASSERT_EQ(events.size(), 1U);
+  EXPECT_EQ(events[0].event, "bms_silent");
+  EXPECT_EQ(events[0].t_ns, std::int64_t{13050} * 1'000'000 + kStep);
+}
+
 }  // namespace
 }  // namespace bmslink::analysis

@@ -117,5 +117,31 @@ TEST(Slcan, BothVersionsAreProbedAndFramesCarryTheAdaptersTime) {
   serve.join();
 }
 
+TEST(WallClockSteps, OnlyAStepIsReported) {
+  constexpr std::int64_t kS = 1'000'000'000;
+  WallClockSteps steps;
+  const std::int64_t wall0 = 1'780'000'000 * kS, steady0 = 5000 * kS;
+  EXPECT_FALSE(steps.observe(wall0, steady0)) << "nothing to compare with yet";
+  // Both moved 1 s; then the wall clock slewed 0.4 ms (NTP): no step.
+  EXPECT_FALSE(steps.observe(wall0 + kS, steady0 + kS));
+  EXPECT_FALSE(steps.observe(wall0 + 2 * kS + 400'000, steady0 + 2 * kS));
+  // Set forward by 3 h while 50 ms passed; then back by 0.6 s; then a 0.4 s step is not one.
+  EXPECT_EQ(steps.observe(wall0 + 2 * kS + 400'000 + 10800 * kS + 50'000'000,
+                          steady0 + 2 * kS + 50'000'000),
+            10800 * kS);
+  EXPECT_EQ(steps.observe(wall0 + 2 * kS + 400'000 + 10800 * kS + 50'000'000 - 600'000'000,
+                          steady0 + 2 * kS + 50'000'000),
+            -600'000'000);
+  EXPECT_FALSE(steps.observe(wall0 + 2 * kS + 400'000 + 10800 * kS + 50'000'000 - 200'000'000,
+                             steady0 + 2 * kS + 50'000'000));
+}
+
+TEST(Iface, OnlyLiveSourcesRunOnTheWallClock) {
+  auto s = open_interface(std::string("replay:") + BMSLINK_SOURCE_DIR +
+                          "/data/samples/pylontech_session.log@1000");
+  ASSERT_TRUE(s) << s.error().message;
+  EXPECT_FALSE((*s)->wall_clock());
+}
+
 }  // namespace
 }  // namespace bmslink::link

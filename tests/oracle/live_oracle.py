@@ -9,6 +9,7 @@ pseudo-terminal:
 - scan-bitrate finds the site's bit rate (250 kbit/s here), and refuses an adapter that cannot
   confirm listen-only;
 - record rotates and, killed with SIGKILL, leaves every closed file complete;
+- steps of the monitor's wall clock (NTP on a gateway) raise no alarm;
 - monitor raises each alarm on its fault and clears it on recovery, by the clock, within 1.5
   periods of the condition (checked on replays of captures built here with known gaps).
 """
@@ -128,6 +129,40 @@ with tempfile.TemporaryDirectory() as tmp:
                     for k in range(1, len(got)))
         check(worst <= 0.002, 'gaps between frames match the bus within 2 ms through a 1.5 s '
                               'stall: worst %.1f ms' % (worst * 1000))
+
+    # The wall clock set forward by 3 h, then back by 1 h, under a running monitor (libfaketime
+    # moves the monitor's wall clock only; its monotonic clock and the adapter run on): the
+    # healthy site keeps talking, so no alarm may fire, and each step is reported once.
+    faketime = '/usr/lib/x86_64-linux-gnu/faketime/libfaketimeMT.so.1'
+    p, path = adapter('--seed', '3', '--duration', '600')
+    offset = os.path.join(tmp, 'faketime.rc')
+    with open(offset, 'w') as f:
+        f.write('+0\n')
+    env = dict(os.environ, LD_PRELOAD=faketime, FAKETIME_TIMESTAMP_FILE=offset,
+               FAKETIME_CACHE_DURATION='1', FAKETIME_DONT_FAKE_MONOTONIC='1',
+               DONT_FAKE_MONOTONIC='1',
+               ASAN_OPTIONS=(os.environ.get('ASAN_OPTIONS', '') + ':verify_asan_link_order=0').lstrip(':'))
+    try:
+        m = subprocess.Popen([BMSLINK, 'monitor', 'slcan:' + path, '--json', '--duration', '10'],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+        time.sleep(3.5)
+        with open(offset, 'w') as f:
+            f.write('+3h\n')
+        time.sleep(3)
+        with open(offset, 'w') as f:
+            f.write('+2h\n')
+        out, err = m.communicate(timeout=60)
+    finally:
+        stop(p)
+    lines = [json.loads(l) for l in out.splitlines() if l.startswith('{')]
+    events = [l['event'] for l in lines if 'event' in l]
+    check(m.returncode == 0 and len(lines) >= 8, 'monitor through clock steps: rc %s, %d lines, %s' %
+          (m.returncode, len(lines), err))
+    check(events == [], 'no alarm from steps of the wall clock: %s' % events)
+    check('set forward by 10800.' in err and 'set back by 3600.' in err,
+          'both steps reported: %s' % err)
+    times = [l['t'] for l in lines]
+    check(len(times) >= 2 and times[-1] - times[0] > 7000, 'the values carry the new wall time')
 
     # 2. The bit-rate scan finds 250 kbit/s, and refuses an adapter without listen-only.
     p, path = adapter('--bitrate', '250000', '--speed', '5')

@@ -46,6 +46,9 @@ class LinkMonitor {
   std::vector<MonitorEvent> tick(std::int64_t now_ns);
   // {"t", "values": {signal: value or text}, "health": {...}, "protocol"} (docs/monitor.md).
   nlohmann::json snapshot(std::int64_t now_ns) const;
+  // The clock the frames and ticks carry was stepped by step_ns (a wall clock set by NTP): every
+  // time kept moves with it, so a step neither raises a silence nor hides one.
+  void shift_clock(std::int64_t step_ns);
   // Alarms active now.
   std::vector<std::string> active() const;
 

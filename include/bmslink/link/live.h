@@ -31,8 +31,11 @@ class LiveSource : public can::FrameSource {
   virtual Poll poll(can::Frame& frame, int timeout_ms) = 0;
   // FrameSource: blocks until a frame or the end.
   bool next(can::Frame& frame) override;
-  // Monotonic clock for live sources, the capture's clock (scaled) for replays.
+  // The wall clock for live sources (frames are stamped on it), the capture's clock (scaled)
+  // for replays.
   std::optional<std::int64_t> now_ns() const override = 0;
+  // True when now_ns() is the system's wall clock, which can be stepped (see WallClockSteps).
+  virtual bool wall_clock() const { return true; }
   // True when the adapter confirmed it does not acknowledge or transmit.
   virtual bool listen_only() const = 0;
   // The adapter's error/status flags seen so far (SLCAN F bits), 0 when unknown.
@@ -41,6 +44,24 @@ class LiveSource : public can::FrameSource {
   virtual std::string describe() const = 0;
   // Why the source ended, when it did not end cleanly.
   virtual std::optional<Error> failure() const { return std::nullopt; }
+};
+
+// Steps of the wall clock: NTP setting the time on a gateway without a real-time clock, an
+// operator's `date -s`. A live monitor times its alarms on the wall clock its frames carry; a
+// step would raise a false silence (forward) or hide a real one (backward) unless the monitor's
+// state is moved by the step. A step is the difference between how far the wall clock and the
+// monotonic clock moved since the last look, when it exceeds kThresholdNs (NTP's slewing stays
+// far below it).
+class WallClockSteps {
+ public:
+  static constexpr std::int64_t kThresholdNs = 500'000'000;
+  // Looks at both clocks now.
+  std::optional<std::int64_t> observe();
+  // The same with given clock readings (tests).
+  std::optional<std::int64_t> observe(std::int64_t wall_ns, std::int64_t steady_ns);
+
+ private:
+  std::optional<std::int64_t> wall_ns_, steady_ns_;
 };
 
 // A SocketCAN can_frame as bmslink's Frame (id with its EFF/RTR/ERR flags, len, data).
