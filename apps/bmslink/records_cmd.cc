@@ -222,8 +222,15 @@ int cmd_case(const CaseArgs& a) {
       fmt::print(stderr, "bmslink: {}\n", checked.error().message);
       return kUsage;
     }
-    if (auto ok = store->put(*checked); !ok) {
-      fmt::print(stderr, "bmslink: {}\n", ok.error().message);
+    // The look-up above gives the early, clear answer; create() is the one that counts when
+    // another process takes the id in between.
+    auto created = store->create(*checked);
+    if (!created) {
+      fmt::print(stderr, "bmslink: {}\n", created.error().message);
+      return kInput;
+    }
+    if (!*created) {
+      fmt::print(stderr, "bmslink: case {} exists\n", c.id);
       return kInput;
     }
     fmt::print("{}\n", c.id);

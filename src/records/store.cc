@@ -103,6 +103,39 @@ class SqliteStore final : public Store {
 
   Result<void> put(const Case& c) override { return put_all({c}); }
 
+  Result<bool> create(const Case& c) override {
+    // The write lock is held from the look-up to the commit: no other writer can slip the same
+    // id in between.
+    if (auto ok = exec("BEGIN IMMEDIATE"); !ok) return tl::unexpected(ok.error());
+    sqlite3_stmt* st = nullptr;
+    if (sqlite3_prepare_v2(db_, "SELECT 1 FROM cases WHERE id = ?", -1, &st, nullptr) !=
+        SQLITE_OK) {
+      exec("ROLLBACK");
+      return error("select");
+    }
+    sqlite3_bind_text(st, 1, c.id.c_str(), static_cast<int>(c.id.size()), SQLITE_TRANSIENT);
+    const int rc = sqlite3_step(st);
+    sqlite3_finalize(st);
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+      exec("ROLLBACK");
+      return error("select");
+    }
+    if (rc == SQLITE_ROW) {
+      exec("ROLLBACK");
+      return false;
+    }
+    if (auto ok = write(c); !ok) {
+      exec("ROLLBACK");
+      return tl::unexpected(ok.error());
+    }
+    if (auto ok = exec("COMMIT"); !ok) {
+      exec("ROLLBACK");
+      return tl::unexpected(ok.error());
+    }
+    ++writes_;
+    return true;
+  }
+
   Result<void> put_all(const std::vector<Case>& cases) override {
     // IMMEDIATE takes the write lock up front: a second writer waits (busy_timeout) instead of
     // failing half-way through its transaction.
@@ -363,6 +396,40 @@ class PgStore final : public Store {
   }
 
   Result<void> put(const Case& c) override { return put_all({c}); }
+
+  Result<bool> create(const Case& c) override {
+    // A transaction-scoped advisory lock on the id: a second creator of the same id waits until
+    // the first commits. The look-up must be a statement of its own, after the lock: under READ
+    // COMMITTED each statement takes its snapshot when it starts, so a look-up in the locking
+    // statement would not see the case the first creator just committed.
+    if (auto ok = command("BEGIN"); !ok) return tl::unexpected(ok.error());
+    const char* params[] = {c.id.c_str()};
+    bool taken = false;
+    for (const char* sql : {"SELECT pg_advisory_xact_lock(hashtext('bmslink case ' || $1))",
+                            "SELECT EXISTS (SELECT 1 FROM cases WHERE id = $1)"}) {
+      PGresult* res = PQexecParams(conn_, sql, 1, nullptr, params, nullptr, nullptr, 0);
+      if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+        auto e = failed(res, "select");
+        command("ROLLBACK");
+        return e;
+      }
+      taken = PQntuples(res) == 1 && std::string_view(PQgetvalue(res, 0, 0)) == "t";
+      PQclear(res);
+    }
+    if (taken) {
+      command("ROLLBACK");
+      return false;
+    }
+    if (auto ok = write(c); !ok) {
+      command("ROLLBACK");
+      return tl::unexpected(ok.error());
+    }
+    if (auto ok = command("COMMIT"); !ok) {
+      command("ROLLBACK");
+      return tl::unexpected(ok.error());
+    }
+    return true;
+  }
 
   Result<void> put_all(const std::vector<Case>& cases) override {
     if (auto ok = command("BEGIN"); !ok) return ok;

@@ -962,13 +962,9 @@ void Server::Impl::cases(const httplib::Request& req, httplib::Response& res) {
   if (!c) return send_error(res, 400, c.error().message);
   const auto& who = auth.user_of(req);
   if (c->installer.empty() && !who.empty()) c->installer = who;
-  auto created = locked([&](records::Store& st) -> Result<bool> {
-    auto existing = st.get(c->id);
-    if (!existing) return tl::unexpected(existing.error());
-    if (*existing) return false;
-    if (auto ok = st.put(*c); !ok) return tl::unexpected(ok.error());
-    return true;
-  });
+  // Atomic in the store: another server or a CLI on the same database cannot take the id
+  // between the look-up and the write.
+  auto created = locked([&](records::Store& st) { return st.create(*c); });
   if (!created) return send_error(res, 500, created.error().message);
   if (!*created) return send_error(res, 409, fmt::format("case {} exists", c->id));
   send_json(res, records::case_to_json(*c), 201);

@@ -11,6 +11,7 @@
 #include <gtest/gtest.h>
 
 #include <cstdio>
+#include <map>
 #include <set>
 
 #include "support/postgres.h"
@@ -214,6 +215,57 @@ TEST_P(Stores, TwoWritersImportingAtOnceBothSucceed) {
   auto st = open_store(url_);
   ASSERT_TRUE(st);
   EXPECT_EQ((*st)->list()->size(), 450u);
+}
+
+TEST_P(Stores, CreateNeverReplaces) {
+  Case first = full_case("new-1");
+  auto made = store_->create(first);
+  ASSERT_TRUE(made) << made.error().message;
+  EXPECT_TRUE(*made);
+  Case second = full_case("new-1");
+  second.fix = "the second writer's";
+  auto again = store_->create(second);
+  ASSERT_TRUE(again) << again.error().message;
+  EXPECT_FALSE(*again);
+  auto got = store_->get("new-1");
+  ASSERT_TRUE(got && *got);
+  EXPECT_EQ(case_to_json(**got), case_to_json(first));
+}
+
+TEST_P(Stores, TwoProcessesCreatingTheSameIdsGetEachIdOnce) {
+  store_.reset();
+  FILE* a_out = nullptr;
+  FILE* b_out = nullptr;
+  // Both create ids 0..199, at the same time, each with its own tag as the fix.
+  const pid_t a = spawn({url_, "create", "c", "0", "200", "A"}, a_out);
+  const pid_t b = spawn({url_, "create", "c", "0", "200", "B"}, b_out);
+  std::map<std::string, std::vector<std::string>> winners;  // id -> tags that created it
+  std::size_t taken = 0;
+  for (auto [out, tag] : {std::pair{a_out, "A"}, std::pair{b_out, "B"}}) {
+    char line[128];
+    while (std::fgets(line, sizeof line, out) != nullptr) {
+      std::string l(line);
+      if (!l.empty() && l.back() == '\n') l.pop_back();
+      if (l.starts_with("created ")) winners[l.substr(8)].push_back(tag);
+      if (l.starts_with("taken ")) ++taken;
+    }
+    std::fclose(out);
+  }
+  int sa = 0, sb = 0;
+  ::waitpid(a, &sa, 0);
+  ::waitpid(b, &sb, 0);
+  EXPECT_TRUE(WIFEXITED(sa) && WEXITSTATUS(sa) == 0);
+  EXPECT_TRUE(WIFEXITED(sb) && WEXITSTATUS(sb) == 0);
+  EXPECT_EQ(winners.size(), 200u);
+  EXPECT_EQ(taken, 200u);
+  auto st = open_store(url_);
+  ASSERT_TRUE(st);
+  for (const auto& [id, tags] : winners) {
+    ASSERT_EQ(tags.size(), 1u) << id << " created twice";
+    auto got = (*st)->get(id);
+    ASSERT_TRUE(got && *got);
+    EXPECT_EQ((*got)->fix, tags[0]) << id << ": the stored case is not its creator's";
+  }
 }
 
 INSTANTIATE_TEST_SUITE_P(BothStores, Stores, ::testing::Values("sqlite", "postgresql"),

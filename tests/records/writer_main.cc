@@ -1,7 +1,9 @@
 // Test tool: writes cases to a store as fast as it can, so tests can kill it mid-burst or run two
 // at once. `records_writer URL each PREFIX N` commits one case per transaction and prints
 // "committed ID" after each commit; `records_writer URL import PREFIX FIRST LAST` commits cases
-// FIRST..LAST-1 in one transaction and prints "committed all".
+// FIRST..LAST-1 in one transaction and prints "committed all"; `records_writer URL create PREFIX
+// FIRST LAST TAG` creates cases FIRST..LAST-1 one by one (fix = TAG) and prints "created ID" for
+// each it stored and "taken ID" for each whose id was already taken.
 #include <cstdio>
 #include <cstdlib>
 #include <string>
@@ -53,6 +55,19 @@ int main(int argc, char** argv) {
       }
       std::printf("committed %s\n", id.c_str());
       std::fflush(stdout);
+    }
+    return 0;
+  }
+  if (mode == "create" && argc >= 7) {
+    for (int i = std::atoi(argv[4]); i < std::atoi(argv[5]); ++i) {
+      auto c = make(fmt::format("{}{}", prefix, i), i);
+      c.fix = argv[6];
+      auto created = (*store)->create(c);
+      if (!created) {
+        std::fprintf(stderr, "%s\n", created.error().message.c_str());
+        return 1;
+      }
+      std::printf("%s %s\n", *created ? "created" : "taken", c.id.c_str());
     }
     return 0;
   }

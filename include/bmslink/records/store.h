@@ -33,6 +33,10 @@ class Store {
   virtual ~Store() = default;
   // Inserts or replaces the case with this id.
   virtual Result<void> put(const Case& c) = 0;
+  // Inserts the case only when no case has its id, atomically against every other writer of
+  // the store (another process, another server): true when it was stored, false when the id was
+  // taken (nothing written).
+  virtual Result<bool> create(const Case& c) = 0;
   // All of them in one transaction, or none (import is idempotent by id).
   virtual Result<void> put_all(const std::vector<Case>& cases) = 0;
   virtual Result<std::optional<Case>> get(std::string_view id) = 0;
