@@ -1,5 +1,7 @@
 #include "bmslink/records/case.h"
 
+#include <openssl/evp.h>
+
 #include <algorithm>
 #include <array>
 #include <chrono>
@@ -448,6 +450,17 @@ Result<std::vector<Case>> parse_cases(std::string_view text, std::string_view na
     out.push_back(std::move(*c));
   }
   return out;
+}
+
+std::string case_etag(const Case& c) {
+  const std::string body =
+      case_to_json(c).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  unsigned char md[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  EVP_Digest(body.data(), body.size(), md, &len, EVP_sha256(), nullptr);
+  std::string tag = "\"";
+  for (unsigned int i = 0; i < len && i < 10; ++i) tag += fmt::format("{:02x}", md[i]);
+  return tag + "\"";
 }
 
 }  // namespace bmslink::records

@@ -103,24 +103,17 @@ class SqliteStore final : public Store {
 
   Result<void> put(const Case& c) override { return put_all({c}); }
 
-  Result<bool> create(const Case& c) override {
-    // The write lock is held from the look-up to the commit: no other writer can slip the same
-    // id in between.
+  Result<bool> put_if(const Case& c,
+                      const std::function<bool(const std::optional<Case>&)>& still) override {
+    // The write lock is held from the look-up to the commit: no other writer can change the
+    // case in between.
     if (auto ok = exec("BEGIN IMMEDIATE"); !ok) return tl::unexpected(ok.error());
-    sqlite3_stmt* st = nullptr;
-    if (sqlite3_prepare_v2(db_, "SELECT 1 FROM cases WHERE id = ?", -1, &st, nullptr) !=
-        SQLITE_OK) {
+    auto stored = get(c.id);
+    if (!stored) {
       exec("ROLLBACK");
-      return error("select");
+      return tl::unexpected(stored.error());
     }
-    sqlite3_bind_text(st, 1, c.id.c_str(), static_cast<int>(c.id.size()), SQLITE_TRANSIENT);
-    const int rc = sqlite3_step(st);
-    sqlite3_finalize(st);
-    if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
-      exec("ROLLBACK");
-      return error("select");
-    }
-    if (rc == SQLITE_ROW) {
+    if (!still(*stored)) {
       exec("ROLLBACK");
       return false;
     }
@@ -397,26 +390,29 @@ class PgStore final : public Store {
 
   Result<void> put(const Case& c) override { return put_all({c}); }
 
-  Result<bool> create(const Case& c) override {
-    // A transaction-scoped advisory lock on the id: a second creator of the same id waits until
-    // the first commits. The look-up must be a statement of its own, after the lock: under READ
-    // COMMITTED each statement takes its snapshot when it starts, so a look-up in the locking
-    // statement would not see the case the first creator just committed.
+  Result<bool> put_if(const Case& c,
+                      const std::function<bool(const std::optional<Case>&)>& still) override {
+    // A transaction-scoped advisory lock on the id: a second conditional writer of the same id
+    // waits until the first commits. The look-up is a statement of its own, after the lock:
+    // under READ COMMITTED each statement takes its snapshot when it starts, so a look-up in the
+    // locking statement would not see what the first writer just committed.
     if (auto ok = command("BEGIN"); !ok) return tl::unexpected(ok.error());
     const char* params[] = {c.id.c_str()};
-    bool taken = false;
-    for (const char* sql : {"SELECT pg_advisory_xact_lock(hashtext('bmslink case ' || $1))",
-                            "SELECT EXISTS (SELECT 1 FROM cases WHERE id = $1)"}) {
-      PGresult* res = PQexecParams(conn_, sql, 1, nullptr, params, nullptr, nullptr, 0);
-      if (PQresultStatus(res) != PGRES_TUPLES_OK) {
-        auto e = failed(res, "select");
-        command("ROLLBACK");
-        return e;
-      }
-      taken = PQntuples(res) == 1 && std::string_view(PQgetvalue(res, 0, 0)) == "t";
-      PQclear(res);
+    PGresult* res =
+        PQexecParams(conn_, "SELECT pg_advisory_xact_lock(hashtext('bmslink case ' || $1))", 1,
+                     nullptr, params, nullptr, nullptr, 0);
+    if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+      auto e = failed(res, "lock");
+      command("ROLLBACK");
+      return e;
     }
-    if (taken) {
+    PQclear(res);
+    auto stored = get(c.id);
+    if (!stored) {
+      command("ROLLBACK");
+      return tl::unexpected(stored.error());
+    }
+    if (!still(*stored)) {
       command("ROLLBACK");
       return false;
     }

@@ -44,6 +44,32 @@ using nlohmann::json;
 
 namespace {
 
+// A response that carries a case names it and its entity tag: `ETag` for the case's own routes,
+// and X-Case-Id / X-Case-ETag everywhere a case comes back (diagnose too), so a page can send
+// If-Match with its next update.
+void case_headers(httplib::Response& res, const records::Case& c) {
+  const auto tag = records::case_etag(c);
+  res.set_header("ETag", tag);
+  res.set_header("X-Case-Id", c.id);
+  res.set_header("X-Case-ETag", tag);
+}
+
+// If-Match: "*" or a comma-separated list of tags (a weak W/ prefix is compared as strong: the
+// tags are only ever strong).
+bool if_match(std::string_view header, std::string_view tag) {
+  while (!header.empty()) {
+    const auto comma = header.find(',');
+    auto item = header.substr(0, comma);
+    while (!item.empty() && item.front() == ' ') item.remove_prefix(1);
+    while (!item.empty() && item.back() == ' ') item.remove_suffix(1);
+    if (item.starts_with("W/")) item.remove_prefix(2);
+    if (item == "*" || item == tag) return true;
+    if (comma == std::string_view::npos) break;
+    header.remove_prefix(comma + 1);
+  }
+  return false;
+}
+
 void send_json(httplib::Response& res, const json& body, int status = 200) {
   res.status = status;
   // Bytes from a capture (a channel name, a text signal) may not be UTF-8: shown as U+FFFD.
@@ -876,18 +902,10 @@ void Server::Impl::diagnose(const httplib::Request& req, httplib::Response& res)
   auto answers = diagnosis::parse_answers(body->dump(), "diagnose", catalogue);
   if (!answers) return send_error(res, 400, answers.error().message);
 
-  std::optional<records::Case> the_case;
   std::map<std::string, double> rates;
   {
     std::lock_guard lock(store_mutex);
     if (auto all = store->list()) rates = records::check_rates(*all);
-    if (!case_id.empty()) {
-      auto c = store->get(case_id);
-      if (!c) return send_error(res, 500, c.error().message);
-      if (!*c) return send_error(res, 404, fmt::format("no case {}", case_id));
-      the_case = std::move(**c);
-      records::resume_answers(*the_case, *answers);
-    }
   }
   diagnosis::GuidedOptions guided;
   guided.check_rates = rates;
@@ -906,24 +924,50 @@ void Server::Impl::diagnose(const httplib::Request& req, httplib::Response& res)
     guided.evidence = &capture->run.evidence;
     guided.findings = &capture->findings;
   }
-  const auto result = diagnosis::run_guided(catalogue, kb, *answers, guided);
-  json out = diagnosis::guided_json(result);
-  out["answers"] = answers->to_json();
-  if (!capture_id.empty()) out["capture_id"] = capture_id;
-  if (the_case) {
-    records::record_session(*the_case, catalogue, *answers, result);
+  if (case_id.empty()) {
+    const auto result = diagnosis::run_guided(catalogue, kb, *answers, guided);
+    json out = diagnosis::guided_json(result);
+    out["answers"] = answers->to_json();
+    if (!capture_id.empty()) out["capture_id"] = capture_id;
+    return send_json(res, out);
+  }
+  // The session is recorded into the case as it was when loaded: when another writer (a second
+  // device, a CLI) changed the case in between, it is loaded again and the answers re-applied,
+  // so nothing either of them wrote is lost.
+  for (int attempt = 0; attempt < 5; ++attempt) {
+    auto loaded = locked([&](records::Store& st) { return st.get(case_id); });
+    if (!loaded) return send_error(res, 500, loaded.error().message);
+    if (!*loaded) return send_error(res, 404, fmt::format("no case {}", case_id));
+    records::Case the_case = std::move(**loaded);
+    const std::string tag = records::case_etag(the_case);
+    auto merged = *answers;
+    records::resume_answers(the_case, merged);
+    const auto result = diagnosis::run_guided(catalogue, kb, merged, guided);
+    json out = diagnosis::guided_json(result);
+    out["answers"] = merged.to_json();
+    if (!capture_id.empty()) out["capture_id"] = capture_id;
+    records::record_session(the_case, catalogue, merged, result);
     if (capture) {
-      const bool known = std::any_of(the_case->captures.begin(), the_case->captures.end(),
+      const bool known = std::any_of(the_case.captures.begin(), the_case.captures.end(),
                                      [&](const auto& x) { return x.sha256 == capture_id; });
       if (!known)
-        the_case->captures.push_back(
+        the_case.captures.push_back(
             {capture_name, capture_id, diagnosis::findings_to_json(capture->findings)});
     }
-    auto ok = locked([&](records::Store& st) { return st.put(*the_case); });
-    if (!ok) return send_error(res, 500, ok.error().message);
-    out["case"] = records::case_to_json(*the_case);
+    auto written = locked([&](records::Store& st) {
+      return st.put_if(the_case, [&](const std::optional<records::Case>& stored) {
+        return stored && records::case_etag(*stored) == tag;
+      });
+    });
+    if (!written) return send_error(res, 500, written.error().message);
+    if (!*written) continue;
+    out["case"] = records::case_to_json(the_case);
+    case_headers(res, the_case);
+    return send_json(res, out);
   }
-  send_json(res, out);
+  send_error(
+      res, 409,
+      fmt::format("case {} kept changing while this answer was recorded: try again", case_id));
 }
 
 void Server::Impl::hardcode(const httplib::Request& req, httplib::Response& res) {
@@ -967,6 +1011,7 @@ void Server::Impl::cases(const httplib::Request& req, httplib::Response& res) {
   auto created = locked([&](records::Store& st) { return st.create(*c); });
   if (!created) return send_error(res, 500, created.error().message);
   if (!*created) return send_error(res, 409, fmt::format("case {} exists", c->id));
+  case_headers(res, *c);
   send_json(res, records::case_to_json(*c), 201);
 }
 
@@ -988,13 +1033,35 @@ void Server::Impl::case_one(const httplib::Request& req, httplib::Response& res)
       return send_error(res, 400, fmt::format("case: \"id\": the URL names {}", id));
     auto c = records::case_from_json(*body, "case " + id);
     if (!c) return send_error(res, 400, c.error().message);
-    auto ok = locked([&](records::Store& st) { return st.put(*c); });
-    if (!ok) return send_error(res, 500, ok.error().message);
+    if (req.has_header("If-Match")) {
+      // Only over the version the client loaded: a case another device saved meanwhile is not
+      // overwritten (the lost update of two people editing one case).
+      const std::string wanted = req.get_header_value("If-Match");
+      bool missing = false;
+      auto written = locked([&](records::Store& st) {
+        return st.put_if(*c, [&](const std::optional<records::Case>& stored) {
+          missing = !stored;
+          return stored && if_match(wanted, records::case_etag(*stored));
+        });
+      });
+      if (!written) return send_error(res, 500, written.error().message);
+      if (!*written)
+        return send_error(res, 412,
+                          missing ? fmt::format("no case {} to update", id)
+                                  : fmt::format("case {} was changed elsewhere since it was "
+                                                "loaded: reload it and make the change again",
+                                                id));
+    } else {
+      auto ok = locked([&](records::Store& st) { return st.put(*c); });
+      if (!ok) return send_error(res, 500, ok.error().message);
+    }
+    case_headers(res, *c);
     return send_json(res, records::case_to_json(*c));
   }
   auto c = locked([&](records::Store& st) { return st.get(id); });
   if (!c) return send_error(res, 500, c.error().message);
   if (!*c) return send_error(res, 404, fmt::format("no case {}", id));
+  case_headers(res, **c);
   send_json(res, records::case_to_json(**c));
 }
 

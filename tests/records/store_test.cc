@@ -232,6 +232,31 @@ TEST_P(Stores, CreateNeverReplaces) {
   EXPECT_EQ(case_to_json(**got), case_to_json(first));
 }
 
+TEST_P(Stores, AConditionalWriteSeesTheStoredCase) {
+  Case c = full_case("cond-1");
+  ASSERT_TRUE(store_->put(c));
+  const std::string loaded = case_etag(c);
+  // Someone else changes the fix: the tag of what the first writer loaded no longer matches.
+  Case other = c;
+  other.fix = "changed elsewhere";
+  ASSERT_TRUE(store_->put(other));
+  EXPECT_NE(case_etag(other), loaded);
+  Case mine = c;
+  mine.notes = "my edit";
+  auto refused = store_->put_if(mine, [&](const std::optional<Case>& stored) {
+    return stored && case_etag(*stored) == loaded;
+  });
+  ASSERT_TRUE(refused) << refused.error().message;
+  EXPECT_FALSE(*refused);
+  EXPECT_EQ((*store_->get("cond-1"))->fix, "changed elsewhere");
+  // Against the tag of what is stored now, the write goes through.
+  auto written = store_->put_if(mine, [&](const std::optional<Case>& stored) {
+    return stored && case_etag(*stored) == case_etag(other);
+  });
+  ASSERT_TRUE(written && *written);
+  EXPECT_EQ((*store_->get("cond-1"))->notes, "my edit");
+}
+
 TEST_P(Stores, TwoProcessesCreatingTheSameIdsGetEachIdOnce) {
   store_.reset();
   FILE* a_out = nullptr;

@@ -238,6 +238,64 @@ TEST(Api, CasesRoundTripAndStatsAreTheLibrarysOverTheStore) {
   EXPECT_EQ(c.Get("/api/no-such-route")->status, 404);
 }
 
+// Two devices on one case: the phone loaded it, the office saved a change, then the phone saves
+// over its stale copy with If-Match and is refused (412) instead of wiping the office's change.
+TEST(Api, AnUpdateOverAStaleCopyIsRefusedWithIfMatch) {
+  Running s;
+  auto c = s.client();
+  auto created =
+      c.Post("/api/cases", json{{"site", {{"name", "Barn"}}}}.dump(), "application/json");
+  ASSERT_EQ(created->status, 201);
+  json loaded = json::parse(created->body);
+  const std::string id = loaded["id"];
+  loaded.erase("total_minutes");
+  const std::string tag = created->get_header_value("ETag");
+  ASSERT_FALSE(tag.empty());
+  EXPECT_EQ(tag.front(), '"');
+  auto got = c.Get("/api/cases/" + id);
+  EXPECT_EQ(got->get_header_value("ETag"), tag) << "the same case, the same tag";
+  EXPECT_EQ(got->get_header_value("X-Case-Id"), id);
+
+  json office = loaded;
+  office["notes"] = "customer called back";
+  auto saved = c.Put("/api/cases/" + id, office.dump(), "application/json");  // no If-Match
+  ASSERT_EQ(saved->status, 200);
+  const std::string office_tag = saved->get_header_value("ETag");
+  EXPECT_NE(office_tag, tag);
+
+  json phone = loaded;
+  phone["fix"] = "terminator fitted";
+  httplib::Headers stale = {{"If-Match", tag}};
+  auto refused = c.Put("/api/cases/" + id, stale, phone.dump(), "application/json");
+  EXPECT_EQ(refused->status, 412);
+  EXPECT_NE(json::parse(refused->body)["error"].get<std::string>().find("changed elsewhere"),
+            std::string::npos);
+  EXPECT_EQ(json::parse(c.Get("/api/cases/" + id)->body)["notes"], "customer called back");
+
+  // Reloaded, the phone's change goes through over the office's.
+  json fresh = json::parse(c.Get("/api/cases/" + id)->body);
+  fresh.erase("total_minutes");
+  fresh["fix"] = "terminator fitted";
+  httplib::Headers current = {{"If-Match", "\"0000\", W/" + office_tag}};
+  auto ok = c.Put("/api/cases/" + id, current, fresh.dump(), "application/json");
+  ASSERT_EQ(ok->status, 200) << ok->body;
+  const json now = json::parse(c.Get("/api/cases/" + id)->body);
+  EXPECT_EQ(now["fix"], "terminator fitted");
+  EXPECT_EQ(now["notes"], "customer called back");
+
+  // A guided session recorded into the case says the case's new tag.
+  auto diag = c.Post("/api/diagnose", json{{"case", id}}.dump(), "application/json");
+  ASSERT_EQ(diag->status, 200) << diag->body;
+  EXPECT_EQ(diag->get_header_value("X-Case-Id"), id);
+  EXPECT_EQ(diag->get_header_value("X-Case-ETag"),
+            c.Get("/api/cases/" + id)->get_header_value("ETag"));
+  json nobody = fresh;
+  nobody["id"] = "nobody";
+  httplib::Headers any = {{"If-Match", "*"}};
+  EXPECT_EQ(c.Put("/api/cases/nobody", any, nobody.dump(), "application/json")->status, 412);
+  EXPECT_EQ(c.Get("/api/cases/nobody")->status, 404) << "If-Match * creates nothing";
+}
+
 TEST(Api, AWriteFromAnotherSiteIsRefusedEvenOnLocalhost) {
   Running s;
   auto c = s.client();

@@ -21,7 +21,18 @@ export class ApiError extends Error {
   }
 }
 
+// The entity tag of each case as last seen from the server (ETag / X-Case-ETag): an update is sent
+// with If-Match, so a case another device saved meanwhile is not overwritten (412 instead).
+const caseTags = new Map<string, string>();
+
+export function caseTag(id: string): string | undefined {
+  return caseTags.get(id);
+}
+
 async function handle(res: Response): Promise<unknown> {
+  const id = res.headers.get('X-Case-Id');
+  const tag = res.headers.get('X-Case-ETag');
+  if (id && tag) caseTags.set(id, tag);
   const type = res.headers.get('Content-Type') ?? '';
   if (!res.ok) {
     let message = `${res.status} ${res.statusText}`;
@@ -35,8 +46,8 @@ async function handle(res: Response): Promise<unknown> {
   return type.includes('json') ? res.json() : res.text();
 }
 
-function headers(json: boolean): Record<string, string> {
-  const h: Record<string, string> = {};
+function headers(json: boolean, extra: Record<string, string> = {}): Record<string, string> {
+  const h: Record<string, string> = {...extra};
   if (json) h['Content-Type'] = 'application/json';
   if (session.csrf) h['X-CSRF-Token'] = session.csrf;
   return h;
@@ -46,11 +57,12 @@ export async function get<T>(path: string): Promise<T> {
   return (await handle(await fetch(path, {credentials: 'same-origin'}))) as T;
 }
 
-export async function send<T>(method: string, path: string, body?: unknown): Promise<T> {
+export async function send<T>(method: string, path: string, body?: unknown,
+                              extra: Record<string, string> = {}): Promise<T> {
   const res = await fetch(path, {
     method,
     credentials: 'same-origin',
-    headers: headers(body !== undefined),
+    headers: headers(body !== undefined, extra),
     body: body === undefined ? undefined : JSON.stringify(body),
   });
   return (await handle(res)) as T;

@@ -3,7 +3,7 @@
 // string from the server is put into the page as text (never as HTML).
 import './style.css';
 import {
-  ApiError, currentSession, get, login, logout, refreshSession, send, upload,
+  ApiError, caseTag, currentSession, get, login, logout, refreshSession, send, upload,
   type Analysis, type Ask, type CaseJson, type Finding, type Guided,
 } from './api';
 import {drawPlots} from './plots';
@@ -365,11 +365,23 @@ async function casePage(id: string): Promise<void> {
         }
       }
       try {
-        c = await send<CaseJson>('PUT', `/api/cases/${encodeURIComponent(c.id)}`, body);
+        const tag = caseTag(c.id);
+        c = await send<CaseJson>('PUT', `/api/cases/${encodeURIComponent(c.id)}`, body,
+                                 tag ? {'If-Match': tag} : {});
         renderHeader();
         renderClose('Saved.');
       } catch (err) {
-        status.replaceChildren(errorBox(err));
+        if (err instanceof ApiError && err.status === 412) {
+          // Someone else saved this case since it was opened here: show theirs, keep nothing
+          // silently overwritten.
+          const reload = h('button', {type: 'button', id: 'reload-case'}, 'Reload the case');
+          reload.addEventListener('click', () => location.reload());
+          status.replaceChildren(h('div', {class: 'error', id: 'case-conflict', role: 'alert'},
+            h('p', {}, 'This case was changed on another device since you opened it. Nothing was saved: reload it, then make your change again.'),
+            reload));
+        } else {
+          status.replaceChildren(errorBox(err));
+        }
       }
     });
     closeBox.replaceChildren(form);

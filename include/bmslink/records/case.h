@@ -77,6 +77,9 @@ struct Case {
 // field.
 Result<Case> case_from_json(const nlohmann::json& j, const std::string& where = "case");
 nlohmann::json case_to_json(const Case& c);
+// The case's HTTP entity tag: a quoted SHA-256 prefix of its JSON, so any change to what the
+// case says changes it (If-Match on an update refuses to overwrite a case changed meanwhile).
+std::string case_etag(const Case& c);
 
 // An import file: one case, an array of cases, or JSON lines. All or nothing: the first bad case
 // is reported with its index (1-based) and field.

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -36,7 +37,14 @@ class Store {
   // Inserts the case only when no case has its id, atomically against every other writer of
   // the store (another process, another server): true when it was stored, false when the id was
   // taken (nothing written).
-  virtual Result<bool> create(const Case& c) = 0;
+  Result<bool> create(const Case& c) {
+    return put_if(c, [](const std::optional<Case>& stored) { return !stored; });
+  }
+  // Writes the case only while `still` holds for the one stored under its id (nullopt: none),
+  // looked up and written in one transaction that no other writer of the store can enter in
+  // between: true when written, false when `still` said no (nothing written).
+  virtual Result<bool> put_if(const Case& c,
+                              const std::function<bool(const std::optional<Case>&)>& still) = 0;
   // All of them in one transaction, or none (import is idempotent by id).
   virtual Result<void> put_all(const std::vector<Case>& cases) = 0;
   virtual Result<std::optional<Case>> get(std::string_view id) = 0;
