@@ -79,6 +79,10 @@ std::optional<Rotation> parse_rotation(const std::string& s) {
 
 }  // namespace
 
+// Frames taken in one go before the monitor's clock ticks (a minute of a 1 Mbit/s bus is
+// 480 000; this bounds how long the clock may wait, not what is kept).
+constexpr int kDrainMost = 20000;
+
 int cmd_monitor(const MonitorArgs& a) {
   catch_signals();
   link::LinkOptions lo;
@@ -141,7 +145,8 @@ int cmd_monitor(const MonitorArgs& a) {
       break;
     }
     // A step of the wall clock moves everything the monitor timed, before the frame read after
-    // it is added.
+    // it is added. Every outer poll starts with nothing queued (the drain below empties the
+    // source), so the frames it returns were stamped now, on the clock after any step.
     if (src.wall_clock()) {
       if (const auto step = steps.observe()) {
         monitor.shift_clock(*step);
@@ -152,7 +157,13 @@ int cmd_monitor(const MonitorArgs& a) {
             *step > 0 ? "forward" : "back", static_cast<double>(*step > 0 ? *step : -*step) / 1e9);
       }
     }
-    if (got == link::Poll::kFrame) print_events(monitor.add(frame));
+    if (got == link::Poll::kFrame) {
+      print_events(monitor.add(frame));
+      // Everything already readable goes in before the clock judges silence: after a stall of
+      // this process, frames that carry their bus time show the BMS was talking all along.
+      for (int n = 0; n < kDrainMost && src.poll(frame, 0) == link::Poll::kFrame; ++n)
+        print_events(monitor.add(frame));
+    }
     const auto now = src.now_ns();
     if (!now) continue;
     if (!start) start = *now;

@@ -1,5 +1,7 @@
 #include "bmslink/link/live.h"
 
+#include <time.h>
+
 #include <chrono>
 #include <cstdlib>
 
@@ -16,9 +18,12 @@ std::int64_t realtime_ns() {
 }
 
 std::int64_t steady_ns() {
-  return std::chrono::duration_cast<std::chrono::nanoseconds>(
-             std::chrono::steady_clock::now().time_since_epoch())
-      .count();
+  // CLOCK_BOOTTIME, not steady_clock's CLOCK_MONOTONIC: it keeps counting while the machine is
+  // suspended, so a laptop waking up is not taken for a step of the wall clock (which would
+  // move the monitor's times and hide a silence that really lasted the whole suspend).
+  timespec ts{};
+  ::clock_gettime(CLOCK_BOOTTIME, &ts);
+  return std::int64_t{ts.tv_sec} * 1'000'000'000 + ts.tv_nsec;
 }
 
 std::optional<std::int64_t> WallClockSteps::observe() {

@@ -197,16 +197,19 @@ class SlcanSource final : public LiveSource {
         const std::int64_t wall = realtime_ns();
         if (timestamps_ && f->timestamp_ms) {
           const std::int64_t steady = steady_ns();
-          frame.timestamp_ns = wall - (steady - clock_.stamp(*f->timestamp_ms, steady));
+          frame.timestamp_ns = in_order(wall - (steady - clock_.stamp(*f->timestamp_ms, steady)));
         } else {
-          frame.timestamp_ns = wall;
+          frame.timestamp_ns = in_order(wall);
         }
         frame.time_kind = TimeKind::kAbsolute;
         frame.direction = can::Direction::kRx;
         frames_.push_back(std::move(frame));
       } else if (auto* s = std::get_if<can::slcan::Status>(&*line)) {
         status_ |= s->flags;
-        if (auto e = error_frame_of(s->flags)) frames_.push_back(std::move(*e));
+        if (auto e = error_frame_of(s->flags)) {
+          e->timestamp_ns = in_order(e->timestamp_ns);
+          frames_.push_back(std::move(*e));
+        }
       } else if (std::holds_alternative<can::slcan::Ok>(*line)) {
         answers_.push_back(true);
       } else if (std::holds_alternative<can::slcan::Bell>(*line)) {
@@ -216,6 +219,15 @@ class SlcanSource final : public LiveSource {
       }
     }
     return true;
+  }
+
+  // Frames leave in time order: a status report carries its read time while the frames around
+  // it carry their bus time, which can be a little earlier. A frame stamped less than a second
+  // before the last one gets its time; a larger jump back is a step of the wall clock and kept.
+  std::int64_t in_order(std::int64_t t) {
+    if (t < last_ns_ && last_ns_ - t < 1'000'000'000) t = last_ns_;
+    last_ns_ = t;
+    return t;
   }
 
   void drain(int total_ms) {
@@ -296,6 +308,7 @@ class SlcanSource final : public LiveSource {
   std::uint8_t status_ = 0;
   can::slcan::LineSplitter splitter_;
   can::slcan::AdapterClock clock_;
+  std::int64_t last_ns_ = 0;  // the last frame's time handed out
   std::deque<can::Frame> frames_;
   std::deque<bool> answers_;
   std::deque<std::string> versions_;

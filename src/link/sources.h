@@ -10,7 +10,8 @@ namespace bmslink::link {
 
 // Realtime clock in ns (frame timestamps of live sources are absolute).
 std::int64_t realtime_ns();
-// Monotonic clock in ns (durations, and the adapter clock's host side: never stepped).
+// Monotonic clock in ns that keeps counting through a suspend (CLOCK_BOOTTIME): the host side
+// of the adapter clock and of WallClockSteps; never stepped.
 std::int64_t steady_ns();
 
 Result<std::unique_ptr<LiveSource>> open_slcan(const std::string& path, int baud,

@@ -392,21 +392,11 @@ class PgStore final : public Store {
 
   Result<bool> put_if(const Case& c,
                       const std::function<bool(const std::optional<Case>&)>& still) override {
-    // A transaction-scoped advisory lock on the id: a second conditional writer of the same id
-    // waits until the first commits. The look-up is a statement of its own, after the lock:
-    // under READ COMMITTED each statement takes its snapshot when it starts, so a look-up in the
-    // locking statement would not see what the first writer just committed.
-    if (auto ok = command("BEGIN"); !ok) return tl::unexpected(ok.error());
-    const char* params[] = {c.id.c_str()};
-    PGresult* res =
-        PQexecParams(conn_, "SELECT pg_advisory_xact_lock(hashtext('bmslink case ' || $1))", 1,
-                     nullptr, params, nullptr, nullptr, 0);
-    if (PQresultStatus(res) != PGRES_TUPLES_OK) {
-      auto e = failed(res, "lock");
-      command("ROLLBACK");
-      return e;
-    }
-    PQclear(res);
+    // The store's write lock (see begin_write): no other writer can change the case between
+    // the look-up and the write. The look-up is a statement of its own, after the lock: under
+    // READ COMMITTED each statement takes its snapshot when it starts, so a look-up in the
+    // locking statement would not see what the writer before just committed.
+    if (auto ok = begin_write(); !ok) return tl::unexpected(ok.error());
     auto stored = get(c.id);
     if (!stored) {
       command("ROLLBACK");
@@ -428,7 +418,7 @@ class PgStore final : public Store {
   }
 
   Result<void> put_all(const std::vector<Case>& cases) override {
-    if (auto ok = command("BEGIN"); !ok) return ok;
+    if (auto ok = begin_write(); !ok) return ok;
     for (const auto& c : cases) {
       if (auto ok = write(c); !ok) {
         command("ROLLBACK");
@@ -477,13 +467,22 @@ class PgStore final : public Store {
   }
 
   Result<bool> remove(std::string_view id) override {
+    if (auto ok = begin_write(); !ok) return tl::unexpected(ok.error());
     const std::string sid(id);
     const char* params[] = {sid.c_str()};
     PGresult* res = PQexecParams(conn_, "DELETE FROM cases WHERE id = $1", 1, nullptr, params,
                                  nullptr, nullptr, 0);
-    if (PQresultStatus(res) != PGRES_COMMAND_OK) return failed(res, "delete");
+    if (PQresultStatus(res) != PGRES_COMMAND_OK) {
+      auto e = failed(res, "delete");
+      command("ROLLBACK");
+      return e;
+    }
     const bool removed = std::strcmp(PQcmdTuples(res), "0") != 0;
     PQclear(res);
+    if (auto ok = command("COMMIT"); !ok) {
+      command("ROLLBACK");
+      return tl::unexpected(ok.error());
+    }
     return removed;
   }
 
@@ -542,6 +541,19 @@ class PgStore final : public Store {
     std::string m = msg;
     while (!m.empty() && (m.back() == '\n' || m.back() == ' ')) m.pop_back();
     return make_error(ErrorCode::kIo, fmt::format("{}: {}: {}", url_, what, m));
+  }
+
+  // Every transaction that writes cases takes one store-wide advisory lock first, as SQLite's
+  // BEGIN IMMEDIATE takes its write lock: writers of the records follow one another, so a
+  // conditional write (put_if, create) cannot be overtaken by an import or a delete between its
+  // look-up and its write. Service records are written a few times a minute at most.
+  Result<void> begin_write() {
+    if (auto ok = command("BEGIN"); !ok) return ok;
+    if (auto ok = command("SELECT pg_advisory_xact_lock(hashtext('bmslink cases'))"); !ok) {
+      command("ROLLBACK");
+      return ok;
+    }
+    return {};
   }
 
   Result<void> command(const std::string& sql) {

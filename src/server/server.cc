@@ -54,15 +54,14 @@ void case_headers(httplib::Response& res, const records::Case& c) {
   res.set_header("X-Case-ETag", tag);
 }
 
-// If-Match: "*" or a comma-separated list of tags (a weak W/ prefix is compared as strong: the
-// tags are only ever strong).
+// If-Match: "*" or a comma-separated list of tags, compared strongly (RFC 9110): a weak tag
+// (W/"...") never matches.
 bool if_match(std::string_view header, std::string_view tag) {
   while (!header.empty()) {
     const auto comma = header.find(',');
     auto item = header.substr(0, comma);
-    while (!item.empty() && item.front() == ' ') item.remove_prefix(1);
-    while (!item.empty() && item.back() == ' ') item.remove_suffix(1);
-    if (item.starts_with("W/")) item.remove_prefix(2);
+    while (!item.empty() && (item.front() == ' ' || item.front() == '\t')) item.remove_prefix(1);
+    while (!item.empty() && (item.back() == ' ' || item.back() == '\t')) item.remove_suffix(1);
     if (item == "*" || item == tag) return true;
     if (comma == std::string_view::npos) break;
     header.remove_prefix(comma + 1);
@@ -302,7 +301,13 @@ struct LiveFeed {
                               static_cast<double>(*step) / 1e9));
         }
       }
-      if (got == link::Poll::kFrame) events(monitor.add(frame));
+      if (got == link::Poll::kFrame) {
+        events(monitor.add(frame));
+        // Everything already readable goes in before the clock judges silence (as in
+        // `bmslink monitor`), so a stalled server raises no silence the frames disprove.
+        for (int n = 0; n < 20000 && (*source)->poll(frame, 0) == link::Poll::kFrame; ++n)
+          events(monitor.add(frame));
+      }
       const auto now = (*source)->now_ns();
       if (!now) continue;
       events(monitor.tick(*now));

@@ -89,7 +89,14 @@ TEST(Monitor, AWallClockStepForwardRaisesNothingWhenShifted) {
   std::vector<std::string> told_events, untold_events;
   for (std::int64_t ms = 0; ms <= 20000; ms += 50) {
     const std::int64_t t = ms * 1'000'000 + (ms > 10020 ? kStep : 0);
-    if (ms == 10050) told.shift_clock(kStep);
+    if (ms == 10050) {
+      told.shift_clock(kStep);
+      // Right after the step, before the next frame: the BMS ids' last times moved too, so the
+      // set is still complete (unmoved, each id would look 3 hours late).
+      const auto at_step = told.snapshot(t);
+      EXPECT_TRUE(at_step["health"]["bms_set_complete"].get<bool>()) << at_step.dump();
+      EXPECT_LT(at_step["health"]["bms_age_s"].get<double>(), 0.1);
+    }
     for (auto* m : {&told, &untold}) {
       auto& out = m == &told ? told_events : untold_events;
       if (ms % 1000 == 0) {

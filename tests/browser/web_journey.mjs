@@ -244,7 +244,7 @@ try {
         check((await (await page.request.get(s.url + path)).json()).notes === 'office: customer called back',
               "conflict: the office's note survives");
         await shot(page, 'conflict', width);
-        await page.locator('#reload-case').click();
+        await Promise.all([page.waitForEvent('load'), page.locator('#reload-case').click()]);
         await page.locator('#ask-form').waitFor();
         await page.fill('#close-form textarea[name=fix]', 'terminator fitted');
         await page.locator('#close-form button[type=submit]').click();

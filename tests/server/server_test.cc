@@ -276,7 +276,10 @@ TEST(Api, AnUpdateOverAStaleCopyIsRefusedWithIfMatch) {
   json fresh = json::parse(c.Get("/api/cases/" + id)->body);
   fresh.erase("total_minutes");
   fresh["fix"] = "terminator fitted";
-  httplib::Headers current = {{"If-Match", "\"0000\", W/" + office_tag}};
+  // A weak tag never matches (strong comparison); a list matches by any of its tags.
+  httplib::Headers weak = {{"If-Match", "W/" + office_tag}};
+  EXPECT_EQ(c.Put("/api/cases/" + id, weak, fresh.dump(), "application/json")->status, 412);
+  httplib::Headers current = {{"If-Match", "\"0000\",\t" + office_tag}};
   auto ok = c.Put("/api/cases/" + id, current, fresh.dump(), "application/json");
   ASSERT_EQ(ok->status, 200) << ok->body;
   const json now = json::parse(c.Get("/api/cases/" + id)->body);
