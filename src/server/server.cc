@@ -231,6 +231,10 @@ struct LiveFeed {
   std::deque<std::pair<std::uint64_t, std::string>> recent;  // the last messages, by seq
   std::string last_values;
   std::string status = "starting";
+  // Names this run of the server in event ids, so a Last-Event-ID from an earlier run is not
+  // taken for a position in this one's sequence.
+  const std::string instance = fmt::format(
+      "{:x}", std::chrono::system_clock::now().time_since_epoch().count() & 0xffffffffffff);
 
   void post(std::string message, bool values) {
     {
@@ -664,48 +668,61 @@ void Server::Impl::routes() {
                            : format == "csv" ? "text/csv; charset=utf-8"
                                              : "application/json");
   });
-  http.Get("/api/live", [this](const httplib::Request&, httplib::Response& res) {
+  http.Get("/api/live", [this](const httplib::Request& req, httplib::Response& res) {
     if (options.live_iface.empty())
       return send_error(res, 404, "no live interface: start the server with --live IFACE");
     res.set_header("Cache-Control", "no-cache");
     // Each client starts with the last values and the recent events, then gets what comes.
+    // Messages carry ids "<instance>-<seq>": a browser that reconnects sends the last one it
+    // got (Last-Event-ID) and is sent only what came after it, so its log shows no alarm twice;
+    // an id from an earlier run of the server starts it afresh.
     struct Client {
       bool fresh = true;
       std::uint64_t sent = 0;
+      std::optional<std::uint64_t> resume;  // seq of the last message the client had
     };
     auto client = std::make_shared<Client>();
-    res.set_chunked_content_provider(
-        "text/event-stream", [this, client](std::size_t, httplib::DataSink& sink) {
-          std::vector<std::string> out;
-          {
-            std::unique_lock lock(live.mutex);
-            if (client->fresh) {
-              client->fresh = false;
-              // A new client: the last values, then the alarms and status seen lately.
-              if (!live.last_values.empty()) out.push_back(live.last_values);
-              for (const auto& [seq, message] : live.recent)
-                if (message.find("\"type\":\"values\"") == std::string::npos)
-                  out.push_back(message);
-              client->sent = live.seq;
-              if (out.empty()) out.push_back("");
-            } else {
-              if (!live.changed.wait_for(lock, std::chrono::seconds(15), [&] {
-                    return live.stop.load() || live.seq > client->sent;
-                  }))
-                out.push_back("");  // a comment line keeps proxies and the browser connected
-              for (const auto& [seq, message] : live.recent)
-                if (seq > client->sent) out.push_back(message);
-              client->sent = live.seq;
-            }
-          }
-          if (live.stop.load()) return false;
-          for (const auto& message : out) {
-            const std::string chunk =
-                message.empty() ? ": keep-alive\n\n" : "data: " + message + "\n\n";
-            if (!sink.write(chunk.data(), chunk.size())) return false;
-          }
-          return true;
-        });
+    if (const auto last = req.get_header_value("Last-Event-ID");
+        last.starts_with(live.instance + "-")) {
+      const auto seq = last.substr(live.instance.size() + 1);
+      char* end = nullptr;
+      const auto n = std::strtoull(seq.c_str(), &end, 10);
+      if (!seq.empty() && *end == '\0') client->resume = n;
+    }
+    res.set_chunked_content_provider("text/event-stream", [this, client](std::size_t,
+                                                                         httplib::DataSink& sink) {
+      std::vector<std::pair<std::uint64_t, std::string>> out;
+      {
+        std::unique_lock lock(live.mutex);
+        if (client->fresh) {
+          client->fresh = false;
+          // A new client: the last values, then the alarms and status seen lately (those
+          // after its Last-Event-ID when it reconnects).
+          const auto after = client->resume.value_or(0);
+          if (!live.last_values.empty()) out.emplace_back(live.seq, live.last_values);
+          for (const auto& [seq, message] : live.recent)
+            if (seq > after && message.find("\"type\":\"values\"") == std::string::npos)
+              out.emplace_back(seq, message);
+          client->sent = live.seq;
+          if (out.empty()) out.emplace_back(0, "");
+        } else {
+          if (!live.changed.wait_for(lock, std::chrono::seconds(15),
+                                     [&] { return live.stop.load() || live.seq > client->sent; }))
+            out.emplace_back(0, "");  // a comment line keeps proxies and the browser connected
+          for (const auto& [seq, message] : live.recent)
+            if (seq > client->sent) out.emplace_back(seq, message);
+          client->sent = live.seq;
+        }
+      }
+      if (live.stop.load()) return false;
+      for (const auto& [seq, message] : out) {
+        const std::string chunk =
+            message.empty() ? ": keep-alive\n\n"
+                            : fmt::format("id: {}-{}\ndata: {}\n\n", live.instance, seq, message);
+        if (!sink.write(chunk.data(), chunk.size())) return false;
+      }
+      return true;
+    });
   });
   http.Get("/api/devices",
            [this](const httplib::Request&, httplib::Response& res) { send_json(res, devices); });

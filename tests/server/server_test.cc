@@ -10,9 +10,11 @@
 
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <sstream>
 #include <thread>
 
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
@@ -55,9 +57,54 @@ std::string raw_exchange(int port, const std::string& request) {
   return out;
 }
 
+// Reads the live stream for up to `seconds`, sending `last_id` as Last-Event-ID when given, until
+// `enough` holds for what came; returns the (id, data) pairs.
+std::vector<std::pair<std::string, json>> read_live(
+    int port, const std::string& last_id, double seconds,
+    const std::function<bool(const json&)>& enough) {
+  std::vector<std::pair<std::string, json>> out;
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(static_cast<std::uint16_t>(port));
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) return out;
+  std::string request =
+      "GET /api/live HTTP/1.1\r\nHost: 127.0.0.1:" + std::to_string(port) + "\r\n";
+  if (!last_id.empty()) request += "Last-Event-ID: " + last_id + "\r\n";
+  request += "\r\n";
+  ::send(fd, request.data(), request.size(), 0);
+  timeval wait{0, 200'000};
+  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &wait, sizeof wait);
+  std::string text;
+  const auto until = std::chrono::steady_clock::now() +
+                     std::chrono::milliseconds(static_cast<int>(seconds * 1000));
+  std::size_t parsed = 0;
+  while (std::chrono::steady_clock::now() < until) {
+    char buf[4096];
+    const ssize_t n = ::recv(fd, buf, sizeof buf, 0);
+    if (n == 0) break;
+    if (n > 0) text.append(buf, static_cast<std::size_t>(n));
+    // "id: X\ndata: {...}\n\n" blocks (inside chunked framing: find them by their prefixes).
+    for (std::size_t at; (at = text.find("id: ", parsed)) != std::string::npos;) {
+      const auto nl = text.find('\n', at);
+      const auto data = text.find("data: ", at);
+      const auto end = data == std::string::npos ? std::string::npos : text.find("\n\n", data);
+      if (nl == std::string::npos || end == std::string::npos) break;
+      out.emplace_back(text.substr(at + 4, nl - at - 4),
+                       json::parse(text.substr(data + 6, end - data - 6)));
+      parsed = end;
+    }
+    if (!out.empty() && enough(out.back().second)) break;
+  }
+  ::close(fd);
+  return out;
+}
+
 class Running {
  public:
-  explicit Running(bool team = false, std::uint64_t max_upload = 64ULL << 20) {
+  explicit Running(bool team = false, std::uint64_t max_upload = 64ULL << 20,
+                   std::string live_iface = {}) {
     dir_ = fs::temp_directory_path() /
            ("bmslink-server-test-" + std::to_string(::getpid()) + "-" + std::to_string(count_++));
     fs::remove_all(dir_);
@@ -67,6 +114,7 @@ class Running {
     o.db_url = (dir_ / "cases.db").string();
     o.team = team;
     o.max_upload_bytes = max_upload;
+    o.live_iface = std::move(live_iface);
     auto s = Server::create(o);
     EXPECT_TRUE(s) << (s ? "" : s.error().message);
     server_ = std::move(*s);
@@ -297,6 +345,47 @@ TEST(Api, AnUpdateOverAStaleCopyIsRefusedWithIfMatch) {
   httplib::Headers any = {{"If-Match", "*"}};
   EXPECT_EQ(c.Put("/api/cases/nobody", any, nobody.dump(), "application/json")->status, 412);
   EXPECT_EQ(c.Get("/api/cases/nobody")->status, 404) << "If-Match * creates nothing";
+}
+
+// The live page's stream: a replay (4x) whose BMS is silent from 2 s to 6 s gives bms_silent
+// (3 s after its last frame) and bms_silent_cleared. A client that reconnects with the id of the
+// alarm it saw gets the recovery but not the alarm again; an id from another run of the server
+// gets both.
+TEST(Api, ALiveClientThatReconnectsIsNotSentWhatItHad) {
+  const fs::path cap = fs::temp_directory_path() / ("live-" + std::to_string(::getpid()) + ".log");
+  {
+    std::ofstream out(cap);
+    for (int ds = 0; ds < 120; ++ds) {  // tenths of a second, 12 s
+      const double t = 1780293600.0 + ds / 10.0;
+      if (ds % 10 == 0 && (ds < 20 || ds >= 60))
+        out << fmt::format("({:.6f}) can0 351#2802E803E803E001\n", t);
+      if (ds % 10 == 5) out << fmt::format("({:.6f}) can0 305#0000000000000000\n", t);
+    }
+  }
+  Running s(false, 64ULL << 20, "replay:" + cap.string() + "@4");
+  const auto has = [](const std::string& name) {
+    return [name](const json& m) { return m.value("event", "") == name; };
+  };
+  auto first = read_live(s.port(), "", 10, has("bms_silent_cleared"));
+  std::string alarm_id;
+  bool cleared = false;
+  for (const auto& [id, m] : first) {
+    if (m.value("event", "") == "bms_silent") alarm_id = id;
+    if (m.value("event", "") == "bms_silent_cleared") cleared = true;
+  }
+  ASSERT_FALSE(alarm_id.empty()) << "the alarm came with an id";
+  ASSERT_TRUE(cleared);
+  const auto events = [](const std::vector<std::pair<std::string, json>>& got) {
+    std::vector<std::string> out;
+    for (const auto& [id, m] : got)
+      if (m.contains("event")) out.push_back(m["event"]);
+    return out;
+  };
+  const auto resumed = read_live(s.port(), alarm_id, 1.5, has("bms_silent_cleared"));
+  EXPECT_EQ(events(resumed), std::vector<std::string>{"bms_silent_cleared"});
+  const auto other_run = read_live(s.port(), "0-999999", 1.5, has("bms_silent_cleared"));
+  EXPECT_EQ(events(other_run), (std::vector<std::string>{"bms_silent", "bms_silent_cleared"}));
+  fs::remove(cap);
 }
 
 TEST(Api, AWriteFromAnotherSiteIsRefusedEvenOnLocalhost) {
