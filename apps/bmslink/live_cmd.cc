@@ -158,11 +158,16 @@ int cmd_monitor(const MonitorArgs& a) {
       }
     }
     if (got == link::Poll::kFrame) {
-      print_events(monitor.add(frame));
-      // Everything already readable goes in before the clock judges silence: after a stall of
-      // this process, frames that carry their bus time show the BMS was talking all along.
-      for (int n = 0; n < kDrainMost && src.poll(frame, 0) == link::Poll::kFrame; ++n)
+      // Everything already readable goes in before the clock judges silence at `now`: after a
+      // stall of this process, frames that carry their bus time show the BMS was talking all
+      // along. Each frame first ticks the clock at its own time, so a silence the buffered
+      // frames do contain is still raised (and cleared), at the time it happened.
+      auto take = [&] {
+        if (frame.has_timestamp()) print_events(monitor.tick(frame.timestamp_ns));
         print_events(monitor.add(frame));
+      };
+      take();
+      for (int n = 0; n < kDrainMost && src.poll(frame, 0) == link::Poll::kFrame; ++n) take();
     }
     const auto now = src.now_ns();
     if (!now) continue;

@@ -222,10 +222,11 @@ class SlcanSource final : public LiveSource {
   }
 
   // Frames leave in time order: a status report carries its read time while the frames around
-  // it carry their bus time, which can be a little earlier. A frame stamped less than a second
-  // before the last one gets its time; a larger jump back is a step of the wall clock and kept.
+  // it carry their bus time, which can be a little earlier. A frame stamped less than half a
+  // second before the last one gets its time; a larger jump back is a step of the wall clock
+  // (WallClockSteps' threshold) and kept.
   std::int64_t in_order(std::int64_t t) {
-    if (t < last_ns_ && last_ns_ - t < 1'000'000'000) t = last_ns_;
+    if (t < last_ns_ && last_ns_ - t < WallClockSteps::kThresholdNs) t = last_ns_;
     last_ns_ = t;
     return t;
   }

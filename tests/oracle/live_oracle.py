@@ -154,6 +154,28 @@ with tempfile.TemporaryDirectory() as tmp:
     check([l['event'] for l in lines if 'event' in l] == [],
           'no false silence after the monitor itself stalled: %s' % [l for l in lines if 'event' in l])
 
+    # The converse: a monitor stopped (2.5 s to 9 s) right across a real 5 s silence of the BMS
+    # in a replay (BMS frames until 3 s and from 8 s on). The frames it reads in one go when it
+    # runs again contain the silence, so it is raised and cleared, not lost in the catch-up.
+    gap = os.path.join(tmp, 'gap.log')
+    with open(gap, 'w') as f:
+        for ds in range(0, 130, 5):
+            t = 1780293600 + ds / 10
+            if ds % 10 == 0 and (ds <= 30 or ds >= 80):
+                f.write('(%.6f) can0 351#2802E803E803E001\n' % t)
+            if ds % 10 == 5:
+                f.write('(%.6f) can0 305#0000000000000000\n' % t)
+    m = subprocess.Popen([BMSLINK, 'monitor', 'replay:' + gap, '--json'], stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, text=True)
+    time.sleep(2.5)
+    m.send_signal(signal.SIGSTOP)
+    time.sleep(6.5)
+    m.send_signal(signal.SIGCONT)
+    out, err = m.communicate(timeout=60)
+    got = [json.loads(l) for l in out.splitlines() if l.startswith('{') and '"event"' in l]
+    check([e['event'] for e in got] == ['bms_silent', 'bms_silent_cleared'],
+          'a silence inside the frames read after a stall is raised and cleared: %s %s' % (got, err))
+
     # The wall clock set forward by 3 h, then back by 1 h, under a running monitor (libfaketime
     # moves the monitor's wall clock only; its monotonic clock and the adapter run on): the
     # healthy site keeps talking, so no alarm may fire, and each step is reported once.

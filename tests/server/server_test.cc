@@ -8,6 +8,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <functional>
@@ -95,7 +96,7 @@ std::vector<std::pair<std::string, json>> read_live(
                        json::parse(text.substr(data + 6, end - data - 6)));
       parsed = end;
     }
-    if (!out.empty() && enough(out.back().second)) break;
+    if (std::any_of(out.begin(), out.end(), [&](const auto& m) { return enough(m.second); })) break;
   }
   ::close(fd);
   return out;

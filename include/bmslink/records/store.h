@@ -35,8 +35,9 @@ class Store {
   // Inserts or replaces the case with this id.
   virtual Result<void> put(const Case& c) = 0;
   // Inserts the case only when no case has its id, atomically against every other writer of
-  // the store (another process, another server; every write of either store takes the store's
-  // write lock first): true when it was stored, false when the id was taken (nothing written).
+  // the store (another process, another server; every write of cases in either store takes the
+  // store's write lock first): true when it was stored, false when the id was taken (nothing
+  // written).
   Result<bool> create(const Case& c) {
     return put_if(c, [](const std::optional<Case>& stored) { return !stored; });
   }
