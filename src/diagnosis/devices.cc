@@ -174,6 +174,19 @@ Result<DeviceInfo> read_device(const Reader& r, const json& j, DeviceInfo::Kind 
           !r.text(v, "protocol", m.protocol) || m.protocol.empty() || !r.text(v, "note", m.note) ||
           !protocol_list(v, "accepts", m.accepts) || !r.opt_int(v, "bitrate_kbps", m.bitrate_kbps))
         return r.error(where, "each battery setting has a \"value\" and a \"protocol\"");
+      if (v.contains("models") && !v["models"].is_null()) {
+        if (!v["models"].is_array())
+          return r.error(where, fmt::format("battery setting \"{}\": \"models\" is a list of "
+                                            "model names",
+                                            m.value));
+        for (const auto& x : v["models"]) {
+          if (!x.is_string() || x.get<std::string>().empty())
+            return r.error(where, fmt::format("battery setting \"{}\": \"models\" holds "
+                                              "model names",
+                                              m.value));
+          m.models.push_back(normalized_name(x.get<std::string>()));
+        }
+      }
       d.battery_settings.push_back(std::move(m));
     }
   }
@@ -401,6 +414,13 @@ const DeviceInfo* KnowledgeBase::find_inverter(std::string_view model) const {
 
 const DeviceInfo* KnowledgeBase::find_battery(std::string_view model) const {
   return best(batteries_, model);
+}
+
+bool MenuValue::reported_for(std::string_view model) const {
+  if (models.empty() || model.empty()) return true;
+  const std::string m = normalized_name(model);
+  return std::any_of(models.begin(), models.end(),
+                     [&](const std::string& piece) { return m.find(piece) != std::string::npos; });
 }
 
 const MenuValue* KnowledgeBase::menu_value(const DeviceInfo& inverter, std::string_view text) {

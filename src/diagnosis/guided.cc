@@ -337,10 +337,11 @@ Decision from_outcomes(const Check& check, const Answers& a) {
 }
 
 std::string menu_values_for(const KnowledgeBase& kb, const DeviceInfo& inverter,
-                            const std::string& protocol) {
+                            const std::string& protocol, std::string_view model) {
   std::vector<std::string> v;
   for (const auto& m : inverter.battery_settings)
-    if (kb.compatible(m.protocol, protocol, &m)) v.push_back("\"" + m.value + "\"");
+    if (m.reported_for(model) && kb.compatible(m.protocol, protocol, &m))
+      v.push_back("\"" + m.value + "\"");
   return fmt::format("{}", fmt::join(v, " or "));
 }
 
@@ -364,7 +365,7 @@ Decision protocol_match(const Check& check, const KnowledgeBase& kb, const Answe
   if (!inv_proto) inv_proto = kb.find_protocol(setting);
   const auto wanted = [&]() -> std::string {
     if (inverter && bms_proto) {
-      const std::string v = menu_values_for(kb, *inverter, bms_proto->id);
+      const std::string v = menu_values_for(kb, *inverter, bms_proto->id, a.inverter_model);
       if (!v.empty())
         return fmt::format(
             "; on {} {} select {}", inverter->brand,
@@ -389,6 +390,17 @@ Decision protocol_match(const Check& check, const KnowledgeBase& kb, const Answe
     return d;
   }
   if (inv_proto && bms_proto) {
+    // A value reported to read the protocol on some models of the family only: on another
+    // model it is not known either way (sources disagree), so a capture has to decide.
+    if (menu && !menu->reported_for(a.inverter_model) &&
+        kb.compatible(inv_proto->id, bms_proto->id, menu)) {
+      d.verdict = Verdict::kUnknown;
+      d.reason = fmt::format(
+          "\"{}\" is reported to read {} only on the {}, not on the {}; a capture shows whether "
+          "the inverter answers{}",
+          setting, bms_proto->name, fmt::join(menu->models, ", "), a.inverter_model, wanted());
+      return d;
+    }
     if (kb.compatible(inv_proto->id, bms_proto->id, menu)) {
       d.verdict = Verdict::kPass;
       d.reason =

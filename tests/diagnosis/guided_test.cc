@@ -354,6 +354,38 @@ TEST(ProtocolSetting, DeyeSaysLithiumZeroZeroNotTwelve) {
             Verdict::kPass);
 }
 
+// LuxPower/EG4: "Lithium 2" is reported as Pylon only on the 6000XP (and disputed there), so on
+// an SNA 5K it cannot pass; the known value for that model, "Lithium 6", reads LuxPower CAN.
+TEST(ProtocolSetting, AValueReportedOnOneModelOnlyIsUnknownOnTheOthers) {
+  const json pylon = {{"inverter_battery_setting", "Lithium 2"}, {"bms_protocol", "pylon-lv"}};
+  EXPECT_EQ(one("l1.protocol_setting", pylon, {{"inverter_model", "EG4 6000XP"}}), Verdict::kPass);
+  const auto r =
+      run_guided(catalogue(), kb(), answers(pylon, {{"inverter_model", "LuxPower LXP SNA 5K"}}));
+  const auto& v = verdict(r, "l1.protocol_setting");
+  EXPECT_EQ(v.verdict, Verdict::kUnknown) << v.reason;
+  EXPECT_NE(v.reason.find("only on the 6000xp"), std::string::npos) << v.reason;
+  EXPECT_NE(v.reason.find("capture"), std::string::npos) << v.reason;
+}
+
+// The US5000's manual: pins 1-3 of its jacks must stay unconnected. The pinout check says so for
+// that battery whatever the answer, and names its CAN pins (4 H, 5 L, 6 GND).
+TEST(Pinout, TheUs5000PinTrapIsNamed) {
+  for (const bool matches : {true, false}) {
+    const auto r = run_guided(
+        catalogue(), kb(),
+        answers({{"rj45_pinout_matches", matches}}, {{"bms_model", "Pylontech US5000"}}));
+    const auto& v = verdict(r, "l2.rj45_pinout");
+    EXPECT_EQ(v.verdict, matches ? Verdict::kPass : Verdict::kFail);
+    EXPECT_NE(v.reason.find("pin trap: Pins 1-3 must stay unconnected"), std::string::npos)
+        << v.reason;
+  }
+  // Another battery does not get the US5000's warning.
+  const auto other =
+      run_guided(catalogue(), kb(),
+                 answers({{"rj45_pinout_matches", true}}, {{"bms_model", "Pylontech US3000C"}}));
+  EXPECT_EQ(verdict(other, "l2.rj45_pinout").reason.find("Pins 1-3"), std::string::npos);
+}
+
 // Every inverter of the knowledge base: choosing one of its menu values that reads the battery's
 // protocol passes; choosing one that does not fails and names a right value.
 TEST(KnowledgeBase, TellsTheRightMenuValueForEveryInverterItLists) {
@@ -366,7 +398,15 @@ TEST(KnowledgeBase, TellsTheRightMenuValueForEveryInverterItLists) {
       if (p->voltage_only) continue;
       for (const auto& wrong : inv.battery_settings) {
         if (kb().compatible(wrong.protocol, right.protocol, &wrong)) continue;
-        const json extra = {{"inverter_model", inv.models.front()}};
+        // A model the right value is reported for (a value reported on some models only).
+        std::string model = inv.models.front();
+        for (const auto& m : inv.models)
+          if (right.reported_for(m)) {
+            model = m;
+            break;
+          }
+        if (!right.reported_for(model)) model = right.models.front();
+        const json extra = {{"inverter_model", model}};
         const auto ok = run_guided(
             catalogue(), kb(),
             answers({{"inverter_battery_setting", right.value}, {"bms_protocol", p->id}}, extra));

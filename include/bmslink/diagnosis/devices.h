@@ -36,7 +36,13 @@ struct MenuValue {
   std::string protocol;              // a ProtocolInfo id
   std::vector<std::string> accepts;  // further protocols this setting reads
   std::optional<int> bitrate_kbps;   // when this setting fixes the bus rate (Victron's profiles)
+  // Only these models of the family are reported to read it that way (lower-case pieces of the
+  // model name, "6000xp"); empty: the whole family.
+  std::vector<std::string> models;
   std::string note;
+
+  // Whether what this value reads is reported for `model` (true when either is unknown).
+  bool reported_for(std::string_view model) const;
 };
 
 struct CanPort {
