@@ -157,18 +157,17 @@ int cmd_monitor(const MonitorArgs& a) {
             *step > 0 ? "forward" : "back", static_cast<double>(*step > 0 ? *step : -*step) / 1e9);
       }
     }
-    if (got == link::Poll::kFrame) {
-      // Everything already readable goes in before the clock judges silence at `now`: after a
-      // stall of this process, frames that carry their bus time show the BMS was talking all
-      // along. Each frame first ticks the clock at its own time, so a silence the buffered
-      // frames do contain is still raised (and cleared), at the time it happened.
-      auto take = [&] {
-        if (frame.has_timestamp()) print_events(monitor.tick(frame.timestamp_ns));
-        print_events(monitor.add(frame));
-      };
-      take();
-      for (int n = 0; n < kDrainMost && src.poll(frame, 0) == link::Poll::kFrame; ++n) take();
-    }
+    // Everything already readable goes in before the clock judges silence at `now`, also after
+    // a poll that timed out (this process may have been stopped in its wait): after a stall,
+    // frames that carry their bus time show the BMS was talking all along. Each frame first
+    // ticks the clock at its own time, so a silence the buffered frames do contain is still
+    // raised (and cleared), at the time it happened.
+    auto take = [&] {
+      if (frame.has_timestamp()) print_events(monitor.tick(frame.timestamp_ns));
+      print_events(monitor.add(frame));
+    };
+    if (got == link::Poll::kFrame) take();
+    for (int n = 0; n < kDrainMost && src.poll(frame, 0) == link::Poll::kFrame; ++n) take();
     const auto now = src.now_ns();
     if (!now) continue;
     if (!start) start = *now;

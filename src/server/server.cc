@@ -231,6 +231,7 @@ struct LiveFeed {
   std::uint64_t seq = 0;                                     // of the newest message
   std::deque<std::pair<std::uint64_t, std::string>> recent;  // the last messages, by seq
   std::string last_values;
+  std::uint64_t last_values_seq = 0;
   std::string status = "starting";
   // Names this run of the server in event ids, so a Last-Event-ID from an earlier run is not
   // taken for a position in this one's sequence.
@@ -241,7 +242,10 @@ struct LiveFeed {
     {
       std::lock_guard lock(mutex);
       ++seq;
-      if (values) last_values = message;
+      if (values) {
+        last_values = message;
+        last_values_seq = seq;
+      }
       recent.emplace_back(seq, std::move(message));
       if (recent.size() > 200) recent.pop_front();
     }
@@ -306,13 +310,16 @@ struct LiveFeed {
                               static_cast<double>(*step) / 1e9));
         }
       }
-      if (got == link::Poll::kFrame) {
+      // Everything already readable goes in before the clock judges silence at `now` (also
+      // after a poll that timed out), each frame ticking the clock at its own time first (as in
+      // `bmslink monitor`): a stalled server raises no silence the frames disprove, and misses
+      // none they contain.
+      auto take = [&] {
+        if (frame.has_timestamp()) events(monitor.tick(frame.timestamp_ns));
         events(monitor.add(frame));
-        // Everything already readable goes in before the clock judges silence (as in
-        // `bmslink monitor`), so a stalled server raises no silence the frames disprove.
-        for (int n = 0; n < 20000 && (*source)->poll(frame, 0) == link::Poll::kFrame; ++n)
-          events(monitor.add(frame));
-      }
+      };
+      if (got == link::Poll::kFrame) take();
+      for (int n = 0; n < 20000 && (*source)->poll(frame, 0) == link::Poll::kFrame; ++n) take();
       const auto now = (*source)->now_ns();
       if (!now) continue;
       events(monitor.tick(*now));
@@ -685,10 +692,11 @@ void Server::Impl::routes() {
     auto client = std::make_shared<Client>();
     if (const auto last = req.get_header_value("Last-Event-ID");
         last.starts_with(live.instance + "-")) {
-      const auto seq = last.substr(live.instance.size() + 1);
-      char* end = nullptr;
-      const auto n = std::strtoull(seq.c_str(), &end, 10);
-      if (!seq.empty() && *end == '\0') client->resume = n;
+      const auto digits = std::string_view(last).substr(live.instance.size() + 1);
+      std::uint64_t n = 0;
+      const auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), n);
+      if (!digits.empty() && ec == std::errc() && end == digits.data() + digits.size())
+        client->resume = n;
     }
     res.set_chunked_content_provider("text/event-stream", [this, client](std::size_t,
                                                                          httplib::DataSink& sink) {
@@ -699,11 +707,20 @@ void Server::Impl::routes() {
           client->fresh = false;
           // A new client: the last values, then the alarms and status seen lately (those
           // after its Last-Event-ID when it reconnects).
-          const auto after = client->resume.value_or(0);
-          if (!live.last_values.empty()) out.emplace_back(live.seq, live.last_values);
-          for (const auto& [seq, message] : live.recent)
+          // A resume point this run never reached is not one of its ids: start afresh.
+          const auto after = client->resume && *client->resume <= live.seq ? *client->resume : 0;
+          bool values_sent = live.last_values.empty();
+          for (const auto& [seq, message] : live.recent) {
+            // In sequence order, the last values in their place, so the last id a client gets
+            // is the newest it has.
+            if (!values_sent && seq >= live.last_values_seq) {
+              out.emplace_back(live.last_values_seq, live.last_values);
+              values_sent = true;
+            }
             if (seq > after && message.find("\"type\":\"values\"") == std::string::npos)
               out.emplace_back(seq, message);
+          }
+          if (!values_sent) out.emplace_back(live.last_values_seq, live.last_values);
           client->sent = live.seq;
           if (out.empty()) out.emplace_back(0, "");
         } else {
