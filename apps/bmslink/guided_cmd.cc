@@ -434,6 +434,12 @@ int cmd_hardcode(const HardcodeArgs& args) {
   diagnosis::HardcodeInput in;
   in.chemistry = args.chemistry;
   in.cells = args.cells;
+  in.battery = args.battery;
+  auto kb = KnowledgeBase::builtin();
+  if (!kb) {
+    fmt::print(stderr, "bmslink: built-in data: {}\n", kb.error().message);
+    return kInput;
+  }
   in.capacity_ah = args.capacity_ah;
   in.kwh = args.kwh;
   in.c_rate = args.c_rate;
@@ -459,7 +465,7 @@ int cmd_hardcode(const HardcodeArgs& args) {
   if (args.indoor) in.indoor = true;
   if (args.outdoor) in.indoor = false;
   in.commercial = args.commercial;
-  auto advice = diagnosis::advise_hardcode(in);
+  auto advice = diagnosis::advise_hardcode(in, &*kb);
   if (!advice) {
     fmt::print(stderr, "bmslink: {}\n", advice.error().message);
     return advice.error().code == ErrorCode::kUnsupported ? kInput : kUsage;
@@ -505,23 +511,58 @@ int cmd_devices(const GuidedArgs& args, const std::string& query) {
     fmt::print("{} {} {} ({})\n",
                d->kind == diagnosis::DeviceInfo::Kind::kInverter ? "inverter" : "battery", d->brand,
                d->family, d->id);
+    auto pin = [](const std::optional<int>& x) {
+      return x ? std::to_string(*x) : std::string("?");
+    };
     if (!d->battery_settings.empty()) {
       fmt::print("  battery menu{}:\n", d->menu.empty() ? "" : " \"" + d->menu + "\"");
       for (const auto& m : d->battery_settings) {
         const auto* p = kb.protocol(m.protocol);
-        fmt::print("    {:<28} {}{}\n", m.value, p ? p->name : m.protocol,
-                   m.note.empty() ? "" : " — " + m.note);
+        const std::string bus = p && (p->transport == "can" || p->transport == "rs485")
+                                    ? (p->transport == "can" ? "CAN" : "RS485")
+                                    : "-";
+        fmt::print("    {:<28} {} [{}; {}]{}\n", m.value, p ? p->name : m.protocol, bus,
+                   diagnosis::source_class_name(m.source_class),
+                   m.note.empty() ? "" : "\n      " + m.note);
       }
     }
     if (!d->protocol.empty()) {
       const auto* p = kb.protocol(d->protocol);
-      fmt::print("  protocol: {}\n", p ? p->name : d->protocol);
+      fmt::print("  protocol: {}{}\n", p ? p->name : d->protocol,
+                 p && !p->transport.empty() ? " [" + p->transport + "]" : "");
     }
-    if (d->can_port)
-      fmt::print("  CAN: {} pins H {} L {}{}\n", d->can_port->port,
-                 d->can_port->can_h ? std::to_string(*d->can_port->can_h) : "?",
-                 d->can_port->can_l ? std::to_string(*d->can_port->can_l) : "?",
+    for (const auto& o : d->other_protocols) {
+      const auto* p = kb.protocol(o);
+      fmt::print("  also sends: {}{}\n", p ? p->name : o,
+                 p && !p->transport.empty() ? " [" + p->transport + "]" : "");
+    }
+    if (d->can_port && (d->can_port->can_h || d->can_port->can_l || !d->can_port->port.empty()))
+      fmt::print("  CAN port: {} pins H {} L {}{}\n",
+                 d->can_port->port.empty() ? "?" : d->can_port->port, pin(d->can_port->can_h),
+                 pin(d->can_port->can_l),
                  d->can_port->gnd ? " GND " + std::to_string(*d->can_port->gnd) : "");
+    if (d->rs485_port)
+      fmt::print("  RS485 port: {} pins A {} B {}{}{}\n",
+                 d->rs485_port->port.empty() ? "?" : d->rs485_port->port, pin(d->rs485_port->a),
+                 pin(d->rs485_port->b),
+                 d->rs485_port->gnd ? " GND " + std::to_string(*d->rs485_port->gnd) : "",
+                 d->rs485_port->note.empty() ? "" : " (" + d->rs485_port->note + ")");
+    if (!d->bitrate_kbps.empty())
+      fmt::print("  bit rate: {} kbit/s\n", fmt::join(d->bitrate_kbps, " or "));
+    if (!d->termination.empty() ||
+        d->termination_builtin != diagnosis::BuiltinTermination::kUnknown) {
+      const char* builtin[] = {"", "terminates by itself; ", "does not terminate by itself; ",
+                               "switchable terminator; "};
+      fmt::print("  termination: {}{}\n",
+                 builtin[static_cast<int>(d->termination_builtin)], d->termination);
+    }
+    if (d->pack)
+      fmt::print("  pack: {} cells in series{}{} [{}]\n", d->pack->cells_series,
+                 d->pack->nominal_v ? fmt::format(", {:g} V nominal", *d->pack->nominal_v) : "",
+                 d->pack->cutoff_min_v && d->pack->charge_max_v
+                     ? fmt::format(", {:g}-{:g} V", *d->pack->cutoff_min_v, *d->pack->charge_max_v)
+                     : "",
+                 diagnosis::source_class_name(d->pack->source_class));
     if (!d->pin_trap.empty()) fmt::print("  pin trap: {}\n", d->pin_trap);
     if (!d->comms_loss.empty() || !d->comms_loss_codes.empty())
       fmt::print("  comms loss: {} {}\n", fmt::join(d->comms_loss_codes, ", "), d->comms_loss);
@@ -531,7 +572,8 @@ int cmd_devices(const GuidedArgs& args, const std::string& query) {
       else
         fmt::print("  firmware {}: {}\n", f.firmware, f.issue);
     }
-    fmt::print("  sources: {} ({})\n", fmt::join(d->sources, ", "), d->confidence);
+    fmt::print("  sources: {} (strongest: {})\n", fmt::join(d->sources, ", "),
+               diagnosis::source_class_name(d->source_class));
   }
   return kOk;
 }

@@ -26,7 +26,8 @@ struct GuidedArgs {
 
 struct HardcodeArgs {
   std::string chemistry = "lfp";
-  int cells = 16;
+  std::optional<int> cells;
+  std::string battery;
   double capacity_ah = 0;
   std::optional<double> kwh, c_rate, spread_mv;
   std::string soc_window;

@@ -805,7 +805,12 @@ int main(int argc, char** argv) try {
       "what is lost, and the customer's acknowledgment");
   bmslink::app::HardcodeArgs ha;
   hardcode->add_option("--chemistry", ha.chemistry, "Cell chemistry (lfp)");
-  hardcode->add_option("--cells", ha.cells, "Cells in series (16 for a 48 V LFP pack)");
+  hardcode->add_option("--battery", ha.battery,
+                       "The battery model: its cells in series and the maker's limits come from "
+                       "the knowledge base");
+  hardcode->add_option("--cells", ha.cells,
+                       "Cells in series, as counted (15 on Pylontech US-series packs, 16 on most "
+                       "51.2 V packs); needed when --battery is not given");
   hardcode->add_option("--capacity-ah", ha.capacity_ah, "Capacity in Ah")->required();
   hardcode->add_option("--kwh", ha.kwh, "Energy in kWh (default: cells x 3.2 V x Ah)");
   hardcode->add_option("--c-rate", ha.c_rate, "Usual current as a C-rate (e.g. 0.25)");

@@ -28,7 +28,8 @@ const std::vector<std::string_view> kFacts = {
     "limits_followed", "bms_and_inverter_talk",  "unique_ids",  "bms_talks",
     "acknowledged",    "no_environment_pattern", "no_dropouts", "clean_protocol"};
 
-constexpr std::array<std::string_view, 3> kFunctions = {"protocol_match", "pinout", "firmware"};
+constexpr std::array<std::string_view, 4> kFunctions = {"protocol_match", "pinout", "firmware",
+                                                        "termination"};
 
 // Operators a condition may use besides all/any/not.
 constexpr std::array<std::string_view, 10> kOps = {
@@ -162,6 +163,21 @@ Result<Cause> read_cause(const Reader& r, const json& j, const char* key,
   return *c;
 }
 
+// The termination rule's bands, in ohms: "correct" [low, high] around 60 (two terminators),
+// "one" around 120, "three" around 40, "short_below" and "open_above".
+Result<void> check_termination_params(const Reader& r, const json& p, const std::string& where) {
+  for (const char* band : {"correct", "one", "three"}) {
+    if (!p.contains(band) || !p[band].is_array() || p[band].size() != 2 ||
+        !p[band][0].is_number() || !p[band][1].is_number() || p[band][0] > p[band][1])
+      return r.error(where, fmt::format("the termination rule needs \"{}\": [low, high] in ohms",
+                                        band));
+  }
+  for (const char* limit : {"short_below", "open_above"})
+    if (!p.contains(limit) || !p[limit].is_number())
+      return r.error(where, fmt::format("the termination rule needs \"{}\" in ohms", limit));
+  return {};
+}
+
 Result<Check> read_check(const Reader& r, const json& j,
                          const std::map<std::string, InputSpec>& inputs) {
   Check c;
@@ -199,6 +215,26 @@ Result<Check> read_check(const Reader& r, const json& j,
     if (!inputs.count(k)) return r.error(where, fmt::format("unknown input \"{}\"", k));
   for (const auto& k : c.optional_inputs)
     if (!inputs.count(k)) return r.error(where, fmt::format("unknown input \"{}\"", k));
+  auto first = r.strings(j, "ask_first", where);
+  auto buses = r.strings(j, "applies_to", where);
+  auto former = r.strings(j, "former_ids", where);
+  if (!first || !buses || !former)
+    return tl::unexpected(!first ? first.error() : !buses ? buses.error() : former.error());
+  for (const auto& k : *first)
+    if (std::find(c.optional_inputs.begin(), c.optional_inputs.end(), k) ==
+        c.optional_inputs.end())
+      return r.error(where, fmt::format("\"ask_first\" names \"{}\", which is not one of its "
+                                        "optional inputs",
+                                        k));
+  c.ask_first = *first;
+  if (j.contains("applies_to")) {
+    for (const auto& b : *buses)
+      if (b != "can" && b != "rs485")
+        return r.error(where, "\"applies_to\" lists links: \"can\", \"rs485\"");
+    if (buses->empty()) return r.error(where, "\"applies_to\" lists at least one link");
+    c.buses = *buses;
+  }
+  c.former_ids = *former;
   c.capture_only = j.value("capture_only", false);
   auto cause = read_cause(r, j, "confirms", where);
   if (!cause) return tl::unexpected(cause.error());
@@ -222,9 +258,16 @@ Result<Check> read_check(const Reader& r, const json& j,
   if (j.contains("rule")) {
     const json& rule = j["rule"];
     if (rule.contains("function")) {
-      c.function = rule.value("function", "");
+      if (!rule["function"].is_string()) return r.error(where, "\"function\" must be a string");
+      c.function = rule["function"].get<std::string>();
       if (std::find(kFunctions.begin(), kFunctions.end(), c.function) == kFunctions.end())
         return r.error(where, fmt::format("unknown rule function \"{}\"", c.function));
+      c.params = rule;
+      c.params.erase("function");
+      if (c.function == "termination") {
+        if (auto ok = check_termination_params(r, c.params, where); !ok)
+          return tl::unexpected(ok.error());
+      }
     } else {
       if (!rule.contains("outcomes") || !rule["outcomes"].is_array() || rule["outcomes"].empty())
         return r.error(where, "a rule has \"outcomes\" or a \"function\"");
@@ -233,8 +276,9 @@ Result<Check> read_check(const Reader& r, const json& j,
         const std::string at = fmt::format("{} outcome {}", where, ++n);
         if (!o.is_object()) return r.error(at, "must be an object");
         const std::string verdict = o.value("verdict", "");
-        if (verdict != "pass" && verdict != "fail" && verdict != "unknown")
-          return r.error(at, "\"verdict\" is pass, fail or unknown");
+        if (verdict != "pass" && verdict != "fail" && verdict != "unknown" &&
+            verdict != "marginal")
+          return r.error(at, "\"verdict\" is pass, fail, marginal or unknown");
         if (!o.contains("reason") || !o["reason"].is_string())
           return r.error(at, "\"reason\" is missing");
         if (o.contains("confirms")) {
@@ -274,11 +318,23 @@ Result<CheckCatalogue> CheckCatalogue::parse(std::string_view text, std::string_
   if (j.contains("layers")) {
     if (!j["layers"].is_array()) return r.error("layers", "must be a list");
     for (const auto& l : j["layers"]) {
-      const auto n = l.value("layer", 0);
+      if (!l.is_object() || !l.contains("layer") || !l["layer"].is_number_integer())
+        return r.error("layers", "\"layer\" is 1 to 5");
+      const auto n = l["layer"].get<int>();
       const auto layer = layer_from_number(n);
       if (!layer) return r.error("layers", "\"layer\" is 1 to 5");
-      out.layers_.push_back({*layer, l.value("name", std::string(layer_name(*layer))),
-                             l.value("budget_minutes", 0.0)});
+      if (!l.is_object()) return r.error("layers", "each layer is an object");
+      for (const char* k : {"budget_minutes", "budget_max_minutes"})
+        if (l.contains(k) && !(l[k].is_number() && l[k].get<double>() >= 0))
+          return r.error("layers", fmt::format("\"{}\" is minutes, 0 or more", k));
+      if (l.contains("name") && !l["name"].is_string())
+        return r.error("layers", "\"name\" must be a string");
+      const double budget = l.value("budget_minutes", 0.0);
+      const double top = l.value("budget_max_minutes", budget);
+      if (top < budget)
+        return r.error("layers", "\"budget_max_minutes\" is not below \"budget_minutes\"");
+      out.layers_.push_back(
+          {*layer, l.value("name", std::string(layer_name(*layer))), budget, top});
     }
   }
   if (j.contains("inputs")) {
@@ -327,6 +383,8 @@ Result<void> CheckCatalogue::add(const CheckCatalogue& more) {
 const Check* CheckCatalogue::find(std::string_view id) const {
   for (const auto& c : checks_)
     if (c.id == id) return &c;
+  for (const auto& c : checks_)
+    if (std::find(c.former_ids.begin(), c.former_ids.end(), id) != c.former_ids.end()) return &c;
   return nullptr;
 }
 
@@ -338,6 +396,12 @@ const InputSpec* CheckCatalogue::input(std::string_view key) const {
 double CheckCatalogue::budget(Layer layer) const {
   for (const auto& l : layers_)
     if (l.layer == layer) return l.budget_minutes;
+  return 0;
+}
+
+double CheckCatalogue::budget_max(Layer layer) const {
+  for (const auto& l : layers_)
+    if (l.layer == layer) return std::max(l.budget_max_minutes, l.budget_minutes);
   return 0;
 }
 

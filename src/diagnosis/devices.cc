@@ -4,9 +4,11 @@
 #include "bmslink/diagnosis/devices.h"
 
 #include <algorithm>
+#include <array>
 #include <cctype>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include "diagnosis/embedded_data.h"
 
@@ -44,6 +46,19 @@ class Reader {
     out = j[key].get<int>();
     return true;
   }
+  bool opt_number(const json& j, const char* key, std::optional<double>& out) const {
+    if (!j.contains(key) || j[key].is_null()) return true;
+    if (!j[key].is_number()) return false;
+    out = j[key].get<double>();
+    return true;
+  }
+  // "source_class": absent leaves `declared` empty; a name that is no class is an error.
+  bool source_class(const json& j, std::optional<SourceClass>& declared) const {
+    if (!j.contains("source_class") || j["source_class"].is_null()) return true;
+    if (!j["source_class"].is_string()) return false;
+    declared = parse_source_class(j["source_class"].get<std::string>());
+    return declared.has_value();
+  }
 
  private:
   std::string_view name_;
@@ -65,6 +80,14 @@ bool protocol_list(const json& j, const char* key, std::vector<std::string>& out
   return true;
 }
 
+constexpr std::array<std::string_view, 4> kClassNames = {
+    "emulator_report", "installer_report", "vendor_compatibility_list", "vendor_manual"};
+constexpr std::array<std::string_view, 4> kClassCaveats = {
+    "reported by users of an emulator, not of the genuine device; confirm on the inverter's "
+    "manual",
+    "reported by installers, not by the maker; confirm on the inverter's manual",
+    "from the maker's compatibility list", "from the maker's manual"};
+
 #define BMSLINK_FIELD(call, where, key)                                                \
   do {                                                                                 \
     if (!(call)) return r.error(where, fmt::format("\"{}\" has the wrong type", key)); \
@@ -84,6 +107,10 @@ Result<ProtocolInfo> read_protocol(const Reader& r, const json& j) {
   BMSLINK_FIELD(r.text(j, "note", p.note), where, "note");
   BMSLINK_FIELD(r.strings(j, "sources", p.sources), where, "sources");
   BMSLINK_FIELD(r.text(j, "confidence", p.confidence), where, "confidence");
+  std::optional<SourceClass> declared;
+  if (!r.source_class(j, declared))
+    return r.error(where, "\"source_class\" is one of emulator_report, installer_report, "
+                          "vendor_compatibility_list, vendor_manual");
   if (j.contains("voltage_only") && !j["voltage_only"].is_boolean())
     return r.error(where, "\"voltage_only\" is true or false");
   p.voltage_only = j.value("voltage_only", false) || p.transport == "none";
@@ -99,6 +126,37 @@ Result<CanPort> read_port(const Reader& r, const json& j, const std::string& whe
   BMSLINK_FIELD(r.opt_int(j, "gnd", port.gnd), where, "can_port.gnd");
   BMSLINK_FIELD(r.text(j, "note", port.note), where, "can_port.note");
   return port;
+}
+
+Result<Rs485Port> read_rs485(const Reader& r, const json& j, const std::string& where) {
+  Rs485Port port;
+  if (!j.is_object()) return r.error(where, "\"rs485_port\" is an object");
+  BMSLINK_FIELD(r.text(j, "port", port.port), where, "rs485_port.port");
+  BMSLINK_FIELD(r.opt_int(j, "a", port.a), where, "rs485_port.a");
+  BMSLINK_FIELD(r.opt_int(j, "b", port.b), where, "rs485_port.b");
+  BMSLINK_FIELD(r.opt_int(j, "gnd", port.gnd), where, "rs485_port.gnd");
+  BMSLINK_FIELD(r.text(j, "note", port.note), where, "rs485_port.note");
+  return port;
+}
+
+// "pack": cells in series (required) and the maker's voltages, with sources.
+Result<PackFacts> read_pack(const Reader& r, const json& j, const std::string& where) {
+  PackFacts p;
+  if (!j.is_object()) return r.error(where, "\"pack\" is an object");
+  std::optional<int> cells;
+  if (!r.opt_int(j, "cells_series", cells) || !cells || *cells < 1 || *cells > 400)
+    return r.error(where, "\"pack.cells_series\" is the number of cells in series (1 to 400)");
+  p.cells_series = *cells;
+  BMSLINK_FIELD(r.opt_number(j, "nominal_v", p.nominal_v), where, "pack.nominal_v");
+  BMSLINK_FIELD(r.opt_number(j, "charge_max_v", p.charge_max_v), where, "pack.charge_max_v");
+  BMSLINK_FIELD(r.opt_number(j, "cutoff_min_v", p.cutoff_min_v), where, "pack.cutoff_min_v");
+  for (const auto& v : {p.nominal_v, p.charge_max_v, p.cutoff_min_v})
+    if (v && !(*v > 0 && *v < 2000)) return r.error(where, "\"pack\" voltages are volts above 0");
+  if (p.charge_max_v && p.cutoff_min_v && *p.charge_max_v <= *p.cutoff_min_v)
+    return r.error(where, "\"pack.charge_max_v\" is above \"pack.cutoff_min_v\"");
+  BMSLINK_FIELD(r.strings(j, "sources", p.sources), where, "pack.sources");
+  if (p.sources.empty()) return r.error(where, "\"pack\" cites its \"sources\"");
+  return p;
 }
 
 Result<std::vector<FirmwareIssue>> read_issues(const Reader& r, const json& j,
@@ -174,6 +232,12 @@ Result<DeviceInfo> read_device(const Reader& r, const json& j, DeviceInfo::Kind 
           !r.text(v, "protocol", m.protocol) || m.protocol.empty() || !r.text(v, "note", m.note) ||
           !protocol_list(v, "accepts", m.accepts) || !r.opt_int(v, "bitrate_kbps", m.bitrate_kbps))
         return r.error(where, "each battery setting has a \"value\" and a \"protocol\"");
+      BMSLINK_FIELD(r.strings(v, "sources", m.sources), where + " setting \"" + m.value + "\"",
+                    "sources");
+      if (std::optional<SourceClass> c; !r.source_class(v, c))
+        return r.error(where + " setting \"" + m.value + "\"",
+                       "\"source_class\" is one of emulator_report, installer_report, "
+                       "vendor_compatibility_list, vendor_manual");
       if (v.contains("models") && !v["models"].is_null()) {
         if (!v["models"].is_array())
           return r.error(where, fmt::format("battery setting \"{}\": \"models\" is a list of "
@@ -195,6 +259,20 @@ Result<DeviceInfo> read_device(const Reader& r, const json& j, DeviceInfo::Kind 
     if (!port) return tl::unexpected(port.error());
     d.can_port = *port;
   }
+  if (j.contains("rs485_port") && !j["rs485_port"].is_null()) {
+    auto port = read_rs485(r, j["rs485_port"], where);
+    if (!port) return tl::unexpected(port.error());
+    d.rs485_port = *port;
+  }
+  if (j.contains("pack") && !j["pack"].is_null()) {
+    auto pack = read_pack(r, j["pack"], where);
+    if (!pack) return tl::unexpected(pack.error());
+    d.pack = *pack;
+  }
+  BMSLINK_FIELD(protocol_list(j, "other_protocols", d.other_protocols), where, "other_protocols");
+  if (std::optional<SourceClass> c; !r.source_class(j, c))
+    return r.error(where, "\"source_class\" is one of emulator_report, installer_report, "
+                          "vendor_compatibility_list, vendor_manual");
   if (j.contains("multiple_batteries") && !j["multiple_batteries"].is_null()) {
     const json& m = j["multiple_batteries"];
     if (m.is_boolean()) {
@@ -210,7 +288,23 @@ Result<DeviceInfo> read_device(const Reader& r, const json& j, DeviceInfo::Kind 
     BMSLINK_FIELD(r.strings(c, "codes", d.comms_loss_codes), where, "comms_loss.codes");
     BMSLINK_FIELD(r.text(c, "behaviour", d.comms_loss), where, "comms_loss.behaviour");
   }
-  if (j.contains("termination")) d.termination = note_of(j["termination"]);
+  if (j.contains("termination")) {
+    const json& t = j["termination"];
+    d.termination = note_of(t);
+    if (t.is_object()) {
+      if (t.contains("builtin") && !t["builtin"].is_null()) {
+        const std::string b = t["builtin"].is_string() ? t["builtin"].get<std::string>() : "";
+        if (!t["builtin"].is_string() || (b != "yes" && b != "no" && b != "switchable"))
+          return r.error(where, "\"termination.builtin\" is yes, no or switchable");
+        d.termination_builtin = b == "yes"   ? BuiltinTermination::kYes
+                                : b == "no"  ? BuiltinTermination::kNo
+                                             : BuiltinTermination::kSwitchable;
+      }
+      BMSLINK_FIELD(r.strings(t, "sources", d.termination_sources), where, "termination.sources");
+    } else if (!t.is_string() && !t.is_null()) {
+      return r.error(where, "\"termination\" is text or an object with \"builtin\"");
+    }
+  }
   if (j.contains("dip")) d.dip = note_of(j["dip"]);
   if (j.contains("address_ids") && j["address_ids"].is_string())
     d.dip += (d.dip.empty() ? "" : " ") + j["address_ids"].get<std::string>();
@@ -322,6 +416,24 @@ Result<KnowledgeBase> KnowledgeBase::parse(std::string_view text, std::string_vi
   for (const char* list : {"protocols", "inverters", "batteries"}) {
     if (j.contains(list) && !j[list].is_array()) return r.error(list, "must be a list");
   }
+  if (j.contains("sources")) {
+    if (!j["sources"].is_object()) return r.error("sources", "must be an object of key -> source");
+    for (const auto& [key, v] : j["sources"].items()) {
+      SourceInfo si;
+      si.key = key;
+      const std::string where = "source " + key;
+      if (!v.is_object()) return r.error(where, "must be an object");
+      BMSLINK_FIELD(r.text(v, "title", si.title), where, "title");
+      BMSLINK_FIELD(r.text(v, "url", si.url), where, "url");
+      BMSLINK_FIELD(r.text(v, "kind", si.kind), where, "kind");
+      std::string cls;
+      if (!r.text(v, "class", cls) || !parse_source_class(cls))
+        return r.error(where, "\"class\" is one of emulator_report, installer_report, "
+                              "vendor_compatibility_list, vendor_manual");
+      si.source_class = *parse_source_class(cls);
+      kb.sources_[key] = std::move(si);
+    }
+  }
   if (j.contains("protocols")) {
     for (const auto& p : j["protocols"]) {
       auto one = read_protocol(r, p);
@@ -342,10 +454,87 @@ Result<KnowledgeBase> KnowledgeBase::parse(std::string_view text, std::string_vi
 }
 
 Result<void> KnowledgeBase::add(const KnowledgeBase& more) {
+  for (const auto& [k, v] : more.sources_) sources_[k] = v;
   for (const auto& p : more.protocols_) replace_or_add(protocols_, p);
   for (const auto& d : more.inverters_) replace_or_add(inverters_, d);
   for (const auto& d : more.batteries_) replace_or_add(batteries_, d);
+  return resolve_classes();
+}
+
+// Each entry's and menu value's class: as declared, which may not be stronger than the strongest
+// source it cites (a value from emulator owners is not made "vendor manual" by its family), or
+// else that strongest source's class. Sources not (yet) known count as the weakest class.
+Result<void> KnowledgeBase::resolve_classes() {
+  auto resolve = [&](const json& raw, const std::vector<std::string>& keys,
+                     const std::string& where) -> Result<SourceClass> {
+    const auto best = strongest(keys).value_or(SourceClass::kEmulatorReport);
+    if (raw.is_object() && raw.contains("source_class") && raw["source_class"].is_string()) {
+      const auto declared = parse_source_class(raw["source_class"].get<std::string>());
+      if (declared && *declared > best && strongest(keys))
+        return make_error(ErrorCode::kMalformed,
+                          fmt::format("devices: {}: \"source_class\" {} is stronger than its "
+                                      "sources ({}: at best {})",
+                                      where, source_class_name(*declared), fmt::join(keys, ", "),
+                                      source_class_name(best)));
+      if (declared) return std::min(*declared, best);
+    }
+    return best;
+  };
+  for (auto& p : protocols_) {
+    (void)p;  // protocols carry no class of their own: a verdict rests on the devices' facts
+  }
+  for (auto* list : {&inverters_, &batteries_}) {
+    for (auto& d : *list) {
+      auto c = resolve(d.raw, d.sources, d.id);
+      if (!c) return tl::unexpected(c.error());
+      d.source_class = *c;
+      const json* settings =
+          d.raw.contains("battery_settings") ? &d.raw["battery_settings"] : nullptr;
+      for (std::size_t i = 0; i < d.battery_settings.size(); ++i) {
+        auto& m = d.battery_settings[i];
+        if (m.sources.empty()) m.sources = d.sources;
+        const json& raw = settings && settings->is_array() && i < settings->size()
+                              ? (*settings)[i]
+                              : json::object();
+        auto mc = resolve(raw, m.sources, d.id + " setting \"" + m.value + "\"");
+        if (!mc) return tl::unexpected(mc.error());
+        m.source_class = *mc;
+      }
+      if (d.pack) {
+        const json& raw = d.raw.contains("pack") ? d.raw["pack"] : json::object();
+        auto pc = resolve(raw, d.pack->sources, d.id + " pack");
+        if (!pc) return tl::unexpected(pc.error());
+        d.pack->source_class = *pc;
+      }
+    }
+  }
   return {};
+}
+
+const SourceInfo* KnowledgeBase::source(std::string_view key) const {
+  auto it = sources_.find(std::string(key));
+  return it == sources_.end() ? nullptr : &it->second;
+}
+
+std::optional<SourceClass> KnowledgeBase::strongest(const std::vector<std::string>& keys) const {
+  std::optional<SourceClass> best;
+  for (const auto& k : keys)
+    if (const auto* s = source(k)) best = best ? std::max(*best, s->source_class) : s->source_class;
+  return best;
+}
+
+std::string_view source_class_name(SourceClass c) {
+  return kClassNames[static_cast<std::size_t>(c)];
+}
+
+std::optional<SourceClass> parse_source_class(std::string_view name) {
+  for (std::size_t i = 0; i < kClassNames.size(); ++i)
+    if (kClassNames[i] == name) return static_cast<SourceClass>(i);
+  return std::nullopt;
+}
+
+std::string_view source_class_caveat(SourceClass c) {
+  return kClassCaveats[static_cast<std::size_t>(c)];
 }
 
 Result<KnowledgeBase> KnowledgeBase::builtin() {
@@ -373,6 +562,21 @@ Result<KnowledgeBase> KnowledgeBase::builtin() {
       if (!d.protocol.empty() && !all.protocol(d.protocol))
         return make_error(ErrorCode::kMalformed,
                           fmt::format("devices: {}: unknown protocol \"{}\"", d.id, d.protocol));
+      for (const auto& id : d.other_protocols)
+        if (!all.protocol(id))
+          return make_error(ErrorCode::kMalformed,
+                            fmt::format("devices: {}: unknown other protocol \"{}\"", d.id, id));
+      // Every source a fact cites is in sources.json: an unknown key would read as the weakest
+      // class without anyone noticing.
+      std::vector<std::string> cited = d.sources;
+      for (const auto& m : d.battery_settings)
+        cited.insert(cited.end(), m.sources.begin(), m.sources.end());
+      if (d.pack) cited.insert(cited.end(), d.pack->sources.begin(), d.pack->sources.end());
+      cited.insert(cited.end(), d.termination_sources.begin(), d.termination_sources.end());
+      for (const auto& k : cited)
+        if (!all.source(k))
+          return make_error(ErrorCode::kMalformed,
+                            fmt::format("devices: {}: unknown source \"{}\"", d.id, k));
     }
   }
   return all;
@@ -408,6 +612,17 @@ bool KnowledgeBase::compatible(std::string_view inverter_protocol,
   return false;
 }
 
+std::string KnowledgeBase::compatible_with_battery(std::string_view inverter_protocol,
+                                                   const DeviceInfo& battery,
+                                                   const MenuValue* menu) const {
+  std::vector<std::string> sent;
+  if (!battery.protocol.empty()) sent.push_back(battery.protocol);
+  sent.insert(sent.end(), battery.other_protocols.begin(), battery.other_protocols.end());
+  for (const auto& p : sent)
+    if (compatible(inverter_protocol, p, menu)) return p;
+  return {};
+}
+
 const DeviceInfo* KnowledgeBase::find_inverter(std::string_view model) const {
   return best(inverters_, model);
 }
@@ -423,11 +638,124 @@ bool MenuValue::reported_for(std::string_view model) const {
                      [&](const std::string& piece) { return m.find(piece) != std::string::npos; });
 }
 
+namespace {
+
+// A name as runs of letters and runs of digits, lower case: "LI + L51" -> {li, l} {51}.
+struct Pieces {
+  std::vector<std::string> letters, digits;
+  std::string squashed;  // letters and digits only: "lil51"
+};
+
+Pieces pieces(std::string_view text) {
+  Pieces p;
+  std::string cur;
+  int kind = 0;  // 1 letters, 2 digits
+  auto flush = [&] {
+    if (!cur.empty()) (kind == 1 ? p.letters : p.digits).push_back(cur);
+    cur.clear();
+  };
+  for (char ch : text) {
+    const auto c = static_cast<unsigned char>(ch);
+    const int k = std::isalpha(c) ? 1 : std::isdigit(c) ? 2 : 0;
+    if (k != kind) flush();
+    kind = k;
+    if (k != 0) {
+      cur += static_cast<char>(std::tolower(c));
+      p.squashed += static_cast<char>(std::tolower(c));
+    }
+  }
+  flush();
+  return p;
+}
+
+// "li" and "lithium" are the same word as installers shorten it; one letter is not a word.
+bool word_fits(const std::string& typed, const std::vector<std::string>& words) {
+  return std::any_of(words.begin(), words.end(), [&](const std::string& w) {
+    const auto& shorter = typed.size() <= w.size() ? typed : w;
+    const auto& longer = typed.size() <= w.size() ? w : typed;
+    if (shorter.size() < 2) return shorter == longer;
+    return longer.compare(0, shorter.size(), shorter) == 0;
+  });
+}
+
+bool same_numbers(const std::vector<std::string>& a, const std::vector<std::string>& b) {
+  if (a.size() != b.size()) return false;
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    if (a[i] == b[i]) continue;
+    if (a[i].size() > 9 || b[i].size() > 9 || std::stol(a[i]) != std::stol(b[i])) return false;
+  }
+  return true;
+}
+
+// One menu value among `values` fitting `typed` by `fits`, or null when none or several do.
+template <typename Fits>
+const MenuValue* unique_fit(const std::vector<MenuValue>& values, Fits fits) {
+  const MenuValue* found = nullptr;
+  for (const auto& m : values) {
+    if (!fits(m)) continue;
+    if (found != nullptr) return nullptr;
+    found = &m;
+  }
+  return found;
+}
+
+}  // namespace
+
 const MenuValue* KnowledgeBase::menu_value(const DeviceInfo& inverter, std::string_view text) {
   const std::string t = normalized_name(text);
-  for (const auto& m : inverter.battery_settings)
+  if (t.empty()) return nullptr;
+  const auto& values = inverter.battery_settings;
+  for (const auto& m : values)
     if (normalized_name(m.value) == t) return &m;
-  return nullptr;
+  const Pieces typed = pieces(text);
+  if (typed.squashed.empty()) return nullptr;
+  // Spacing and punctuation: "li+l51", "LI L51".
+  if (const auto* m = unique_fit(
+          values, [&](const MenuValue& v) { return pieces(v.value).squashed == typed.squashed; }))
+    return m;
+  // One piece of the value on its own: "L51" for "LI + L51".
+  if (const auto* m = unique_fit(values, [&](const MenuValue& v) {
+        const std::string_view value = v.value;
+        std::string word;
+        for (std::size_t i = 0; i <= value.size(); ++i) {
+          const bool alnum = i < value.size() && std::isalnum(static_cast<unsigned char>(value[i]));
+          if (alnum) {
+            word += static_cast<char>(std::tolower(static_cast<unsigned char>(value[i])));
+          } else {
+            if (word == typed.squashed) return true;
+            word.clear();
+          }
+        }
+        return false;
+      }))
+    return m;
+  // The number that tells the values apart, with words that fit the value's own: "51", "00",
+  // "Lithium 0", "lithium 01" for "Lithium Mode 01"; never "AGM 12" for "Lithium 12".
+  if (!typed.digits.empty()) {
+    return unique_fit(values, [&](const MenuValue& v) {
+      const Pieces p = pieces(v.value);
+      if (!same_numbers(typed.digits, p.digits)) return false;
+      return std::all_of(typed.letters.begin(), typed.letters.end(),
+                         [&](const std::string& w) { return word_fits(w, p.letters); });
+    });
+  }
+  // Words only: a shortened or longer code ("PYLON" for "PYL"), or words that fit one value
+  // ("pylon" for "Lithium Battery > PYLON_LV").
+  if (const auto* m = unique_fit(values, [&](const MenuValue& v) {
+        const Pieces p = pieces(v.value);
+        if (!p.digits.empty() || p.squashed.size() < 3 || typed.squashed.size() < 3) return false;
+        const auto& shorter = p.squashed.size() <= typed.squashed.size() ? p.squashed : typed.squashed;
+        const auto& longer = p.squashed.size() <= typed.squashed.size() ? typed.squashed : p.squashed;
+        return longer.compare(0, shorter.size(), shorter) == 0;
+      }))
+    return m;
+  return unique_fit(values, [&](const MenuValue& v) {
+    const Pieces p = pieces(v.value);
+    return !typed.letters.empty() &&
+           std::all_of(typed.letters.begin(), typed.letters.end(), [&](const std::string& w) {
+             return w.size() >= 3 && std::find(p.letters.begin(), p.letters.end(), w) != p.letters.end();
+           });
+  });
 }
 
 nlohmann::json knowledge_json(const KnowledgeBase& kb) {

@@ -16,7 +16,8 @@ namespace {
 
 using nlohmann::json;
 
-constexpr std::array<std::string_view, 4> kVerdictNames = {"pass", "fail", "skipped", "unknown"};
+constexpr std::array<std::string_view, 6> kVerdictNames = {"pass",    "fail",     "skipped",
+                                                           "unknown", "marginal", "suspect"};
 // Device fields of the answers file, allowed at the top level and inside "answers".
 constexpr std::array<std::string_view, 5> kDeviceKeys = {
     "bms_model", "inverter_model", "bms_firmware", "inverter_firmware", "capture"};
@@ -312,7 +313,17 @@ struct Decision {
   std::optional<Cause> cause;
   std::string fix;  // an outcome's own fix
   std::vector<std::string> missing;
+  std::optional<SourceClass> source_class;  // the weakest knowledge-base fact it rests on
+
+  // Rests also on a fact of class `c`.
+  void rests_on(SourceClass c) { source_class = source_class ? std::min(*source_class, c) : c; }
 };
+
+// "(reported by users of an emulator ...)" after a reason resting on the knowledge base.
+std::string with_source(const std::string& reason, const std::optional<SourceClass>& c) {
+  if (!c) return reason;
+  return fmt::format("{} ({})", reason, source_class_caveat(*c));
+}
 
 Decision from_outcomes(const Check& check, const Answers& a) {
   Decision d;
@@ -321,12 +332,9 @@ Decision from_outcomes(const Check& check, const Answers& a) {
       const auto v = eval(o["when"], a);
       if (!v || !*v) continue;
     }
-    const std::string verdict = o["verdict"].get<std::string>();
-    d.verdict = verdict == "pass"   ? Verdict::kPass
-                : verdict == "fail" ? Verdict::kFail
-                                    : Verdict::kUnknown;
+    d.verdict = parse_verdict(o["verdict"].get<std::string>()).value_or(Verdict::kUnknown);
     d.reason = fill(o["reason"].get<std::string>(), a);
-    if (d.verdict == Verdict::kFail)
+    if (d.verdict == Verdict::kFail || d.verdict == Verdict::kMarginal)
       d.cause =
           o.contains("confirms") ? *parse_cause(o["confirms"].get<std::string>()) : check.confirms;
     if (o.contains("fix") && o["fix"].is_string()) d.fix = o["fix"].get<std::string>();
@@ -336,48 +344,105 @@ Decision from_outcomes(const Check& check, const Answers& a) {
   return d;
 }
 
-std::string menu_values_for(const KnowledgeBase& kb, const DeviceInfo& inverter,
-                            const std::string& protocol, std::string_view model) {
-  std::vector<std::string> v;
-  for (const auto& m : inverter.battery_settings)
-    if (m.reported_for(model) && kb.compatible(m.protocol, protocol, &m))
-      v.push_back("\"" + m.value + "\"");
-  return fmt::format("{}", fmt::join(v, " or "));
+// The inverter's menu values that read what the battery sends, its main protocol first (the
+// values for another jack of the battery only when none reads the main one).
+std::vector<const MenuValue*> values_for(const KnowledgeBase& kb, const DeviceInfo& inverter,
+                                         const ProtocolInfo& bms_proto, const DeviceInfo* battery,
+                                         std::string_view model) {
+  std::vector<std::string> sent = {bms_proto.id};
+  if (battery != nullptr)
+    for (const auto& p : battery->other_protocols)
+      if (p != bms_proto.id) sent.push_back(p);
+  for (const auto& protocol : sent) {
+    std::vector<const MenuValue*> v;
+    for (const auto& m : inverter.battery_settings)
+      if (m.reported_for(model) && kb.compatible(m.protocol, protocol, &m)) v.push_back(&m);
+    if (!v.empty()) return v;
+  }
+  return {};
+}
+
+std::string quoted_values(const std::vector<const MenuValue*>& values) {
+  std::vector<std::string> q;
+  for (const auto* m : values) q.push_back("\"" + m->value + "\"");
+  return fmt::format("{}", fmt::join(q, " or "));
+}
+
+std::string menu_name(const DeviceInfo& inverter) {
+  return inverter.menu.empty() ? std::string("battery menu") : "\"" + inverter.menu + "\" menu";
+}
+
+const DeviceInfo* inverter_of(const KnowledgeBase& kb, const Answers& a) {
+  return a.inverter_model.empty() ? nullptr : kb.find_inverter(a.inverter_model);
+}
+
+const DeviceInfo* battery_of(const KnowledgeBase& kb, const Answers& a) {
+  return a.bms_model.empty() ? nullptr : kb.find_battery(a.bms_model);
+}
+
+// The inverter's menu value an answer names: the value as typed or shortened, or a protocol's
+// name for which the inverter lists exactly one value ("Pylontech CAN" on a Deye: "Lithium 00").
+const MenuValue* named_value(const KnowledgeBase& kb, const DeviceInfo& inverter,
+                             const std::string& setting) {
+  if (const auto* m = KnowledgeBase::menu_value(inverter, setting)) return m;
+  const ProtocolInfo* p = kb.find_protocol(setting);
+  if (p == nullptr) return nullptr;
+  const MenuValue* found = nullptr;
+  for (const auto& m : inverter.battery_settings) {
+    if (m.protocol != p->id) continue;
+    if (found != nullptr) return nullptr;
+    found = &m;
+  }
+  return found;
 }
 
 // L1: the inverter's battery setting against the BMS's protocol. With the inverter in the
-// knowledge base its menu value maps to a protocol; otherwise the text is a protocol name or
-// alias; otherwise the two names must be identical, case and spacing included (the field guide:
-// "Pylontech" is not "Pylontech CAN" is not "Pylontech US2000").
+// knowledge base its menu value (as installers type it) maps to a protocol; otherwise the text is
+// a protocol name or alias; otherwise the two names must be identical, case and spacing included
+// (the field guide: "Pylontech" is not "Pylontech CAN" is not "Pylontech US2000"). A setting the
+// known inverter does not list, where the knowledge base names the value the battery needs, is
+// suspect. Each verdict says how strong the facts behind it are.
 Decision protocol_match(const Check& check, const KnowledgeBase& kb, const Answers& a) {
   Decision d;
   const std::string setting = show(a.values.at("inverter_battery_setting"));
   const std::string bms = a.has("bms_protocol") ? show(a.values.at("bms_protocol")) : std::string();
-  const DeviceInfo* inverter =
-      a.inverter_model.empty() ? nullptr : kb.find_inverter(a.inverter_model);
-  const DeviceInfo* battery = a.bms_model.empty() ? nullptr : kb.find_battery(a.bms_model);
+  const DeviceInfo* inverter = inverter_of(kb, a);
+  const DeviceInfo* battery = battery_of(kb, a);
   const ProtocolInfo* bms_proto = kb.find_protocol(bms);
-  if (!bms_proto && battery && !battery->protocol.empty())
-    bms_proto = kb.protocol(battery->protocol);
-  const ProtocolInfo* inv_proto = nullptr;
-  const MenuValue* menu = inverter ? KnowledgeBase::menu_value(*inverter, setting) : nullptr;
-  if (menu) inv_proto = kb.protocol(menu->protocol);
-  if (!inv_proto) inv_proto = kb.find_protocol(setting);
+  const bool bms_from_kb = !bms_proto && battery && !battery->protocol.empty();
+  if (bms_from_kb) bms_proto = kb.protocol(battery->protocol);
+  // What the battery sends on its other jacks counts only when the technician did not say which
+  // protocol the BMS sends: "Pylontech CAN" answered means the CAN jack is the one cabled.
+  const DeviceInfo* sender = bms_from_kb ? battery : nullptr;
+  const MenuValue* menu = inverter ? named_value(kb, *inverter, setting) : nullptr;
+  const ProtocolInfo* inv_proto = menu ? kb.protocol(menu->protocol) : kb.find_protocol(setting);
+  if (menu) d.rests_on(menu->source_class);
+  if (bms_from_kb) d.rests_on(battery->source_class);
+  std::vector<const MenuValue*> wanted_values;
+  if (inverter && bms_proto)
+    wanted_values = values_for(kb, *inverter, *bms_proto, battery, a.inverter_model);
   const auto wanted = [&]() -> std::string {
-    if (inverter && bms_proto) {
-      const std::string v = menu_values_for(kb, *inverter, bms_proto->id, a.inverter_model);
-      if (!v.empty())
-        return fmt::format(
-            "; on {} {} select {}", inverter->brand,
-            inverter->menu.empty() ? "the battery menu" : "\"" + inverter->menu + "\"", v);
-    }
-    return {};
+    if (wanted_values.empty()) return {};
+    return fmt::format("; on {} select {} in the {}", inverter->brand, quoted_values(wanted_values),
+                       menu_name(*inverter));
+  };
+  const auto wanted_fix = [&]() -> std::string {
+    if (wanted_values.empty()) return {};
+    return fmt::format(
+        "Select {} in the {}'s {}, save, and restart the inverter; then the battery's limits "
+        "and state of charge show on the inverter.",
+        quoted_values(wanted_values), inverter->brand, menu_name(*inverter));
+  };
+  const auto rests_on_wanted = [&] {
+    for (const auto* m : wanted_values) d.rests_on(m->source_class);
   };
   if (inv_proto && inv_proto->voltage_only) {
     d.verdict = Verdict::kFail;
-    d.reason = fmt::format("\"{}\" is {}: voltage-only control, no CAN at all{}", setting,
-                           inv_proto->name, wanted());
+    d.reason = fmt::format("\"{}\" is {}: voltage-only control, no communication at all{}",
+                           setting, inv_proto->name, wanted());
     d.cause = check.confirms;
+    d.fix = wanted_fix();
+    rests_on_wanted();
     return d;
   }
   if (inv_proto && bms_proto && menu && menu->bitrate_kbps && bms_proto->bitrate_kbps &&
@@ -387,33 +452,70 @@ Decision protocol_match(const Check& check, const KnowledgeBase& kb, const Answe
     d.reason =
         fmt::format("\"{}\" runs the bus at {} kbit/s, but {} is sent at {} kbit/s{}", setting,
                     *menu->bitrate_kbps, bms_proto->name, *bms_proto->bitrate_kbps, wanted());
+    d.fix = wanted_fix();
+    rests_on_wanted();
     return d;
   }
   if (inv_proto && bms_proto) {
+    const std::string read =
+        sender ? kb.compatible_with_battery(inv_proto->id, *sender, menu)
+               : (kb.compatible(inv_proto->id, bms_proto->id, menu) ? bms_proto->id : "");
     // A value reported to read the protocol on some models of the family only: on another
     // model it is not known either way (sources disagree), so a capture has to decide.
-    if (menu && !menu->reported_for(a.inverter_model) &&
-        kb.compatible(inv_proto->id, bms_proto->id, menu)) {
+    if (menu && !menu->reported_for(a.inverter_model) && !read.empty()) {
       d.verdict = Verdict::kUnknown;
       d.reason = fmt::format(
           "\"{}\" is reported to read {} only on the {}, not on the {}; a capture shows whether "
           "the inverter answers{}",
-          setting, bms_proto->name, fmt::join(menu->models, ", "), a.inverter_model, wanted());
+          menu->value, bms_proto->name, fmt::join(menu->models, ", "), a.inverter_model, wanted());
       return d;
     }
-    if (kb.compatible(inv_proto->id, bms_proto->id, menu)) {
+    const std::string as_typed =
+        menu && normalized_name(menu->value) != normalized_name(setting)
+            ? fmt::format("\"{}\" (the menu's \"{}\")", setting, menu->value)
+            : fmt::format("\"{}\"", setting);
+    if (!read.empty()) {
       d.verdict = Verdict::kPass;
-      d.reason =
-          inv_proto->id == bms_proto->id
-              ? fmt::format("\"{}\" is {}, the protocol the BMS sends", setting, bms_proto->name)
-              : fmt::format("\"{}\" ({}) reads {}, the protocol the BMS sends", setting,
-                            inv_proto->name, bms_proto->name);
+      const ProtocolInfo* other = kb.protocol(read);
+      if (read != bms_proto->id && other != nullptr) {
+        d.reason = fmt::format(
+            "{} is {}, which the {} {} also sends ({} on the inverter's side): the cable must go "
+            "to the battery's {} port",
+            as_typed, inv_proto->name, sender->brand, sender->family,
+            other->transport == "rs485" ? "an RS485 link" : "a link", other->name);
+      } else {
+        d.reason = inv_proto->id == bms_proto->id
+                       ? fmt::format("{} is {}, the protocol the BMS sends", as_typed,
+                                     bms_proto->name)
+                       : fmt::format("{} ({}) reads {}, the protocol the BMS sends", as_typed,
+                                     inv_proto->name, bms_proto->name);
+      }
+    } else if (menu && battery &&
+               std::find(wanted_values.begin(), wanted_values.end(), menu) != wanted_values.end()) {
+      // The setting reads this battery, but on another of its ports than the one said to be
+      // cabled (a Voltronic's "PYL" is Pylontech RS485; the battery's CAN jack was cabled).
+      d.verdict = Verdict::kFail;
+      d.cause = check.confirms;
+      d.reason = fmt::format(
+          "{} is {}, but the BMS was said to send {}: the {} reads the {} {} only as {}, on the "
+          "battery's {} port",
+          as_typed, inv_proto->name, bms_proto->name, inverter->brand, battery->brand,
+          battery->family, inv_proto->name, inv_proto->transport == "rs485" ? "RS485" : "other");
+      d.fix = fmt::format(
+          "Keep {} and take the inverter's cable from the battery's {} port (its pins as both "
+          "manuals give them), or use an inverter setting that reads {}.",
+          as_typed, inv_proto->transport == "rs485" ? "RS485" : "other", bms_proto->name);
+      rests_on_wanted();
     } else {
       d.verdict = Verdict::kFail;
-      d.reason = fmt::format("\"{}\" is {}, but the BMS sends {}{}", setting, inv_proto->name,
-                             bms_proto->name, wanted());
+      d.reason =
+          fmt::format("{} is {}, but the BMS sends {}{}", as_typed, inv_proto->name,
+                      bms_proto->name, wanted());
       d.cause = check.confirms;
+      d.fix = wanted_fix();
+      rests_on_wanted();
     }
+    d.reason = with_source(d.reason, d.source_class);
     return d;
   }
   if (setting == bms) {
@@ -422,14 +524,27 @@ Decision protocol_match(const Check& check, const KnowledgeBase& kb, const Answe
         fmt::format("the inverter's setting reads exactly as the BMS's protocol (\"{}\")", setting);
     return d;
   }
-  // The inverter is in the knowledge base but the setting is none of its menu values: what it
-  // selects cannot be told from here. Unknown, with the right menu values where they are known.
+  // The inverter is in the knowledge base but the setting is none of its menu values. Where the
+  // knowledge base names the value this battery needs, the setting is suspect (it is not that
+  // value); otherwise what it selects cannot be told from here.
   if (inverter) {
+    if (!wanted_values.empty()) {
+      rests_on_wanted();
+      if (bms_from_kb) d.rests_on(battery->source_class);
+      d.verdict = Verdict::kSuspect;
+      d.cause = check.confirms;
+      d.reason = with_source(
+          fmt::format("\"{}\" is not a value bmslink knows in the {} {}'s {}; for {} it lists {}",
+                      setting, inverter->brand, inverter->family, menu_name(*inverter),
+                      bms_proto->name, quoted_values(wanted_values)),
+          d.source_class);
+      d.fix = wanted_fix();
+      return d;
+    }
     d.verdict = Verdict::kUnknown;
-    d.reason = fmt::format("cannot tell which protocol \"{}\" selects{}", setting,
-                           inverter && bms_proto && !wanted().empty()
-                               ? wanted()
-                               : std::string("; compare it with the inverter's manual"));
+    d.reason = fmt::format("cannot tell which protocol \"{}\" selects; compare it with the "
+                           "inverter's manual",
+                           setting);
     return d;
   }
   // Neither side is known: the field guide's rule, the names must be the same exactly.
@@ -440,6 +555,268 @@ Decision protocol_match(const Check& check, const KnowledgeBase& kb, const Answe
       "included (\"LFP-CAN\" is not \"Pylontech CAN\" is not \"Pylontech "
       "US2000\")",
       setting, bms);
+  return d;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Termination by the meter's setup (docs/diagnose.md): two 120 Ω terminators in parallel read
+// 60 Ω with everything connected; one device unplugged, the free cable end reads only the far
+// side (120 Ω when healthy); a device's own port reads its own terminator.
+
+enum class Ohms { kShort, kThree, kTwo, kOne, kAboveOne, kOpen, kOther };
+
+struct Reading {
+  Ohms kind = Ohms::kOther;
+  double ohms = 0;  // when a number
+};
+
+Reading classify(const json& v, const json& p) {
+  Reading r;
+  if (!v.is_number()) {
+    r.kind = Ohms::kOpen;
+    return r;
+  }
+  r.ohms = v.get<double>();
+  auto in = [&](const char* band) {
+    return r.ohms >= p[band][0].get<double>() && r.ohms <= p[band][1].get<double>();
+  };
+  if (r.ohms > p["open_above"].get<double>())
+    r.kind = Ohms::kOpen;
+  else if (r.ohms < p["short_below"].get<double>())
+    r.kind = Ohms::kShort;
+  else if (in("correct"))
+    r.kind = Ohms::kTwo;
+  else if (in("one"))
+    r.kind = Ohms::kOne;
+  else if (in("three"))
+    r.kind = Ohms::kThree;
+  else if (r.ohms > p["one"][1].get<double>())
+    r.kind = Ohms::kAboveOne;
+  return r;
+}
+
+std::string ohms_text(const Reading& r) {
+  return r.kind == Ohms::kOpen && r.ohms == 0 ? std::string("open") : fmt::format("{:g} Ω", r.ohms);
+}
+
+std::string device_name(const DeviceInfo* dev, const std::string& role) {
+  if (dev != nullptr) return fmt::format("{} {}", dev->brand, dev->family);
+  return role == "bms" ? "battery" : role == "inverter" ? "inverter" : "unplugged device";
+}
+
+// What the knowledge base says about a device terminating by itself, as a clause, or "".
+std::string builtin_clause(const KnowledgeBase& kb, const DeviceInfo* dev, Decision& d) {
+  if (dev == nullptr || dev->termination_builtin == BuiltinTermination::kUnknown) return {};
+  const auto cls = kb.strongest(dev->termination_sources).value_or(dev->source_class);
+  d.rests_on(cls);
+  const std::string name = fmt::format("the {} {}", dev->brand, dev->family);
+  switch (dev->termination_builtin) {
+    case BuiltinTermination::kYes:
+      return fmt::format("{} terminates by itself ({})", name, source_class_caveat(cls));
+    case BuiltinTermination::kNo:
+      return fmt::format("{} does not terminate by itself ({})", name, source_class_caveat(cls));
+    case BuiltinTermination::kSwitchable:
+      return fmt::format("{} has a switchable terminator{} ({})", name,
+                         dev->termination.empty() ? "" : ": " + dev->termination,
+                         source_class_caveat(cls));
+    case BuiltinTermination::kUnknown:
+      break;
+  }
+  return {};
+}
+
+// With everything connected: the reading is the whole bus.
+Decision whole_bus(const Check& check, const KnowledgeBase& kb, const Answers& a,
+                   const Reading& r, const std::string& prefix) {
+  Decision d;
+  d.verdict = Verdict::kFail;
+  d.cause = check.confirms;
+  const DeviceInfo* devices[] = {battery_of(kb, a), inverter_of(kb, a)};
+  std::vector<std::string> hints;
+  auto hint_if = [&](BuiltinTermination want) {
+    for (const auto* dev : devices)
+      if (dev && dev->termination_builtin == want) hints.push_back(builtin_clause(kb, dev, d));
+  };
+  switch (r.kind) {
+    case Ohms::kTwo:
+      d.verdict = Verdict::kPass;
+      d.cause.reset();
+      d.reason = fmt::format("{}: two 120 Ω terminators in parallel, correct (60 ± 5 Ω)",
+                             ohms_text(r));
+      break;
+    case Ohms::kOpen:
+      d.reason = "open: no terminator at all; works only below about 1 m";
+      hint_if(BuiltinTermination::kSwitchable);
+      break;
+    case Ohms::kShort:
+      d.reason = fmt::format("{}: CAN-H and CAN-L are shorted", ohms_text(r));
+      break;
+    case Ohms::kOne:
+      d.reason = fmt::format("{}: one 120 Ω terminator, the other is missing", ohms_text(r));
+      hint_if(BuiltinTermination::kNo);
+      hint_if(BuiltinTermination::kSwitchable);
+      break;
+    case Ohms::kThree:
+      d.reason = fmt::format("{}: three terminators, one too many", ohms_text(r));
+      for (const auto* dev : devices)
+        if (dev && dev->termination_builtin == BuiltinTermination::kYes)
+          hints.push_back(builtin_clause(kb, dev, d) +
+                          ": a 120 Ω plug at its end makes three; take the plug off");
+      break;
+    case Ohms::kAboveOne:
+      d.reason = fmt::format(
+          "{} is more than one 120 Ω terminator gives: a terminator of another value, or a wire "
+          "or contact that is broken",
+          ohms_text(r));
+      break;
+    case Ohms::kOther:
+      d.reason = fmt::format("{} is what {:.1f} resistors of 120 Ω in parallel give, not two",
+                             ohms_text(r), 120.0 / r.ohms);
+      break;
+  }
+  d.reason = prefix + d.reason;
+  for (const auto& h : hints)
+    if (!h.empty()) d.reason += "; " + h;
+  return d;
+}
+
+// One side of the bus read on its own: how many terminators it holds, as a phrase.
+std::string side_text(const Reading& r) {
+  switch (r.kind) {
+    case Ohms::kOne:
+      return "one terminator";
+    case Ohms::kTwo:
+      return "two terminators";
+    case Ohms::kThree:
+      return "three terminators";
+    case Ohms::kOpen:
+      return "no terminator";
+    case Ohms::kShort:
+      return "a short between CAN-H and CAN-L";
+    case Ohms::kAboveOne:
+      return "more than 120 Ω (a terminator of another value or a broken wire)";
+    case Ohms::kOther:
+      return fmt::format("{:.1f} resistors of 120 Ω", 120.0 / r.ohms);
+  }
+  return {};
+}
+
+Decision termination(const Check& check, const KnowledgeBase& kb, const Answers& a) {
+  const json& p = check.params;
+  const Reading first = classify(a.values.at("termination_ohms"), p);
+  if (!a.has("termination_setup"))
+    return whole_bus(check, kb, a, first,
+                     "no meter setup given, so taken as both devices connected (powered off): ");
+  const std::string setup = a.values.at("termination_setup").get<std::string>();
+  if (setup == "all_connected")
+    return whole_bus(check, kb, a, first, "both devices connected: ");
+  const std::string role =
+      a.has("termination_device") ? a.values.at("termination_device").get<std::string>() : "";
+  const DeviceInfo* near =
+      role == "bms" ? battery_of(kb, a) : role == "inverter" ? inverter_of(kb, a) : nullptr;
+  const DeviceInfo* far =
+      role == "bms" ? inverter_of(kb, a) : role == "inverter" ? battery_of(kb, a) : nullptr;
+  const std::string near_name = device_name(near, role);
+  const std::string far_role = role == "bms" ? "inverter" : role == "inverter" ? "bms" : "";
+  const std::string far_name =
+      far_role.empty() ? std::string("other device") : device_name(far, far_role);
+  Decision d;
+  d.cause = check.confirms;
+  d.verdict = Verdict::kFail;
+  auto need = [&](const char* key) {
+    d.verdict = Verdict::kUnknown;
+    d.cause.reset();
+    if (role.empty() && !a.not_known.count("termination_device"))
+      d.missing.push_back("termination_device");
+    if (!a.not_known.count(key)) d.missing.push_back(key);
+  };
+  auto add_hint = [&](const DeviceInfo* dev) {
+    const std::string h = builtin_clause(kb, dev, d);
+    if (!h.empty()) d.reason += "; " + h;
+  };
+  if (setup == "one_end_unplugged") {
+    // The free cable end reads the far side only.
+    const std::string at = fmt::format("{} at the free cable end (the {} unplugged): ",
+                                       ohms_text(first), near_name);
+    if (first.kind == Ohms::kShort) {
+      d.reason = at + "CAN-H and CAN-L are shorted in the cable or the far device";
+      return d;
+    }
+    if (first.kind != Ohms::kOne) {
+      d.reason = at + side_text(first) + " on the far side (the cable and the " + far_name +
+                 "), where exactly one belongs";
+      if (first.kind == Ohms::kTwo)
+        d.reason += ": a plug or cable terminator besides the device's own";
+      add_hint(far);
+      return d;
+    }
+    d.reason = at +
+               "one terminator on the far side, right for a healthy bus (the 60 Ω of a healthy "
+               "bus shows only with both ends connected)";
+    if (!a.has("termination_port_ohms")) {
+      d.reason += fmt::format("; now the {}'s own port", near_name);
+      add_hint(near);
+      need("termination_port_ohms");
+      return d;
+    }
+    const Reading port = classify(a.values.at("termination_port_ohms"), p);
+    d.reason += fmt::format("; the {}'s own port reads {}: ", near_name, ohms_text(port));
+    if (port.kind == Ohms::kOne) {
+      d.verdict = Verdict::kPass;
+      d.cause.reset();
+      d.reason += "one terminator at each end, 60 Ω once connected";
+      return d;
+    }
+    d.reason += side_text(port) + " at this end, where exactly one belongs";
+    add_hint(near);
+    return d;
+  }
+  // device_port: the reading is the device's own terminator.
+  const std::string at = fmt::format("{} at the {}'s own port: ", ohms_text(first), near_name);
+  if (first.kind == Ohms::kTwo || first.kind == Ohms::kThree || first.kind == Ohms::kShort ||
+      first.kind == Ohms::kOther || first.kind == Ohms::kAboveOne) {
+    d.reason = at + side_text(first) + " in the device, where at most one belongs";
+    add_hint(near);
+    return d;
+  }
+  d.reason = at + (first.kind == Ohms::kOne ? "it terminates by itself" : "it does not terminate");
+  if (first.kind == Ohms::kOpen && near &&
+      near->termination_builtin == BuiltinTermination::kYes) {
+    add_hint(near);
+    d.reason += ", so its terminator is switched off or other pins were measured";
+  }
+  if (!a.has("termination_cable_ohms")) {
+    d.reason += "; now the cable with the other device only";
+    add_hint(far);
+    need("termination_cable_ohms");
+    return d;
+  }
+  const Reading cable = classify(a.values.at("termination_cable_ohms"), p);
+  d.reason += fmt::format("; the cable with the {} reads {}: ", far_name, ohms_text(cable));
+  if (first.kind == Ohms::kOne) {
+    if (cable.kind == Ohms::kOne) {
+      d.verdict = Verdict::kPass;
+      d.cause.reset();
+      d.reason += "one terminator at each end, 60 Ω once connected";
+      return d;
+    }
+    d.reason += side_text(cable) + " on that side, where exactly one belongs";
+    add_hint(far);
+    return d;
+  }
+  // The device does not terminate: its end needs a terminator in the cable (a plug).
+  if (cable.kind == Ohms::kTwo) {
+    d.verdict = Verdict::kUnknown;
+    d.cause.reset();
+    d.reason +=
+        "two terminators there: right only if one of them is a plug at this device's end of the "
+        "cable (look at that plug), otherwise both sit at the far end and this end has none";
+    return d;
+  }
+  d.reason += side_text(cable) + " there, and none in this device: " +
+              (cable.kind == Ohms::kOne ? "this end of the bus has no terminator" :
+                                          "the bus is not terminated as it should be");
+  add_hint(far);
   return d;
 }
 
@@ -610,6 +987,7 @@ Decision from_answers(const Check& check, const KnowledgeBase& kb, const Answers
   }
   if (check.function == "protocol_match") return protocol_match(check, kb, a);
   if (check.function == "pinout") return pinout(check, kb, a);
+  if (check.function == "termination") return termination(check, kb, a);
   Decision out = from_outcomes(check, a);
   if (out.verdict == Verdict::kUnknown) {
     for (const auto& k : check.optional_inputs)
@@ -619,7 +997,14 @@ Decision from_answers(const Check& check, const KnowledgeBase& kb, const Answers
 }
 
 Decision decide(const Check& check, const KnowledgeBase& kb, const Answers& a,
-                const GuidedOptions& o) {
+                const GuidedOptions& o, const LinkInfo& link) {
+  if (link.bus == "rs485" &&
+      std::find(check.buses.begin(), check.buses.end(), "rs485") == check.buses.end()) {
+    Decision d;
+    d.verdict = Verdict::kSkipped;
+    d.reason = "not for an RS485 link";
+    return d;
+  }
   const bool capture = o.evidence != nullptr && o.findings != nullptr;
   if (capture) {
     for (const auto& f : *o.findings) {
@@ -668,18 +1053,102 @@ Decision decide(const Check& check, const KnowledgeBase& kb, const Answers& a,
   return answered;
 }
 
+std::string port_line(const DeviceInfo& inverter, const std::string& bus) {
+  auto pin = [](const std::optional<int>& x) { return x ? std::to_string(*x) : std::string("?"); };
+  if (bus == "rs485" && inverter.rs485_port) {
+    const auto& p = *inverter.rs485_port;
+    return fmt::format("{} port {}: A {}, B {}{}", inverter.brand, p.port, pin(p.a), pin(p.b),
+                       p.gnd ? ", GND " + std::to_string(*p.gnd) : "");
+  }
+  if (bus == "can" && inverter.can_port)
+    return fmt::format("{} port {}: {}", inverter.brand, inverter.can_port->port,
+                       port_text(*inverter.can_port));
+  return {};
+}
+
+// Which link the pair runs: from the menu value answered, else from what the knowledge base says
+// the inverter reads of this battery (RS485 only when every value that reads it is RS485).
+LinkInfo find_link(const KnowledgeBase& kb, const Answers& a) {
+  LinkInfo link;
+  const DeviceInfo* inverter = inverter_of(kb, a);
+  const DeviceInfo* battery = battery_of(kb, a);
+  if (inverter == nullptr) return link;
+  auto bus_of = [&](const MenuValue& m) {
+    const ProtocolInfo* p = kb.protocol(m.protocol);
+    return p && (p->transport == "can" || p->transport == "rs485") ? p->transport : std::string();
+  };
+  if (a.has("inverter_battery_setting")) {
+    const std::string setting = show(a.values.at("inverter_battery_setting"));
+    if (const MenuValue* m = named_value(kb, *inverter, setting); m && !bus_of(*m).empty()) {
+      const ProtocolInfo* p = kb.protocol(m->protocol);
+      link.bus = bus_of(*m);
+      link.protocol = m->protocol;
+      link.source_class = m->source_class;
+      link.reason = fmt::format("the {}'s \"{}\" selects {}", inverter->brand, m->value, p->name);
+      link.port = port_line(*inverter, link.bus);
+      return link;
+    }
+  }
+  if (battery == nullptr) return link;
+  std::vector<const MenuValue*> reading;
+  for (const auto& m : inverter->battery_settings)
+    if (m.reported_for(a.inverter_model) && !bus_of(m).empty() &&
+        !kb.compatible_with_battery(m.protocol, *battery, &m).empty())
+      reading.push_back(&m);
+  if (reading.empty()) return link;
+  const bool all_rs485 = std::all_of(reading.begin(), reading.end(),
+                                     [&](const MenuValue* m) { return bus_of(*m) == "rs485"; });
+  if (!all_rs485) {
+    link.bus = "can";
+    for (const auto* m : reading)
+      if (bus_of(*m) == "can") {
+        link.protocol = m->protocol;
+        link.source_class = m->source_class;
+        link.reason = fmt::format("the {} reads the {} on CAN (\"{}\")", inverter->brand,
+                                  battery->family, m->value);
+        break;
+      }
+    link.port = port_line(*inverter, link.bus);
+    return link;
+  }
+  const ProtocolInfo* p = kb.protocol(reading.front()->protocol);
+  link.bus = "rs485";
+  link.protocol = reading.front()->protocol;
+  for (const auto* m : reading)
+    link.source_class =
+        link.source_class ? std::min(*link.source_class, m->source_class) : m->source_class;
+  link.reason = fmt::format(
+      "the {} {} reads the {} {} over RS485 only ({} = {}), not over CAN: battery RS485 port to "
+      "the inverter's RS485 battery port",
+      inverter->brand, inverter->family, battery->brand, battery->family,
+      quoted_values(reading), p ? p->name : reading.front()->protocol);
+  link.port = port_line(*inverter, link.bus);
+  return link;
+}
+
 // Calls out of 100 each cause settles in the field guide, for spreading a company's own counts
 // over the checks of a cause in the catalogue's proportions.
 double cause_share(const CheckCatalogue& cat, Cause c) {
   double sum = 0;
   for (const auto& ch : cat.checks())
-    if (ch.confirms == c) sum += ch.likelihood;
+    if (ch.confirms == c) sum += ch.likelihood + 1;
   return sum;
 }
 
 }  // namespace
 
 std::string_view verdict_name(Verdict v) { return kVerdictNames[static_cast<std::size_t>(v)]; }
+
+std::optional<Verdict> parse_verdict(std::string_view name) {
+  for (std::size_t i = 0; i < kVerdictNames.size(); ++i)
+    if (kVerdictNames[i] == name) return static_cast<Verdict>(i);
+  return std::nullopt;
+}
+
+bool decided(Verdict v) {
+  return v == Verdict::kPass || v == Verdict::kFail || v == Verdict::kMarginal ||
+         v == Verdict::kSuspect;
+}
 
 nlohmann::json Answers::to_json() const {
   json a = json::object();
@@ -781,12 +1250,14 @@ std::vector<const Check*> ordered_checks(const CheckCatalogue& catalogue,
                                          const std::map<std::string, double>& rates) {
   std::vector<const Check*> out;
   for (const auto& c : catalogue.checks()) out.push_back(&c);
+  // A company's count for a cause is spread over the checks that confirm it in proportion to
+  // their likelihood plus one: a check the field guide's breakdown does not count (likelihood 0)
+  // still gets its part.
   auto likelihood = [&](const Check& c) {
     if (weights.empty()) return c.likelihood;
     const auto it = weights.find(c.confirms);
-    const double share = cause_share(catalogue, c.confirms);
     const double w = it == weights.end() ? 0.0 : it->second;
-    return share > 0 ? w * c.likelihood / share : w;
+    return w * (c.likelihood + 1) / cause_share(catalogue, c.confirms);
   };
   // Capture-only checks cost nothing once a capture exists: first in their layer.
   // Learned rates are confirmations per minute; the field guide's likelihood is calls out of 100,
@@ -810,6 +1281,11 @@ GuidedResult run_guided(const CheckCatalogue& catalogue, const KnowledgeBase& kb
     if (const auto* d = kb.find_inverter(answers.inverter_model)) r.inverter_entry = d->id;
   if (!answers.bms_model.empty())
     if (const auto* d = kb.find_battery(answers.bms_model)) r.battery_entry = d->id;
+  r.link = find_link(kb, answers);
+  if (const DeviceInfo* b = battery_of(kb, answers); b && b->pack) {
+    r.hardcode = HardcodeHint{b->id, b->pack->cells_series, b->pack->charge_max_v,
+                              b->pack->cutoff_min_v, b->pack->source_class};
+  }
   const bool capture = options.evidence != nullptr && options.findings != nullptr;
   std::optional<std::size_t> confirmed_at;
   const Check* confirmed_check = nullptr;
@@ -831,12 +1307,17 @@ GuidedResult run_guided(const CheckCatalogue& catalogue, const KnowledgeBase& kb
       r.verdicts.push_back(std::move(v));
       continue;
     }
-    Decision d = decide(*c, kb, answers, options);
+    Decision d = decide(*c, kb, answers, options, r.link);
     v.verdict = d.verdict;
     v.reason = d.reason;
     v.from_capture = d.from_capture;
     v.cause = d.cause;
-    if (d.verdict == Verdict::kPass || d.verdict == Verdict::kFail) {
+    v.source_class = d.source_class;
+    if (d.verdict == Verdict::kSuspect || d.verdict == Verdict::kMarginal)
+      v.fix = d.fix.empty() ? c->fix : d.fix;
+    if (d.verdict == Verdict::kSuspect) r.suspects.push_back(v);
+    if (d.verdict == Verdict::kMarginal) r.marginal.push_back(v);
+    if (decided(d.verdict)) {
       const auto m = answers.minutes.find(c->id);
       r.minutes[li] += m != answers.minutes.end() ? m->second : d.from_capture ? 0.0 : c->minutes;
     }
@@ -852,6 +1333,7 @@ GuidedResult run_guided(const CheckCatalogue& catalogue, const KnowledgeBase& kb
   }
   for (std::size_t i = 0; i < 5; ++i) {
     r.budget[i] = catalogue.budget(static_cast<Layer>(i + 1));
+    r.budget_max[i] = catalogue.budget_max(static_cast<Layer>(i + 1));
     r.total_minutes += r.minutes[i];
   }
   if (confirmed_check != nullptr) {
@@ -869,7 +1351,14 @@ GuidedResult run_guided(const CheckCatalogue& catalogue, const KnowledgeBase& kb
   for (const auto& p : unknown) {
     if (p.check->capture_only) continue;
     NextStep n{p.check->id, p.check->layer, p.check->title, {}, p.check->technician};
-    for (const auto& k : p.decision.missing) {
+    // The meter's setup before its reading: asked first whenever the check is asked.
+    std::vector<std::string> keys;
+    if (!p.decision.missing.empty())
+      for (const auto& k : p.check->ask_first)
+        if (!answers.has(k) && !answers.not_known.count(k)) keys.push_back(k);
+    for (const auto& k : p.decision.missing)
+      if (std::find(keys.begin(), keys.end(), k) == keys.end()) keys.push_back(k);
+    for (const auto& k : keys) {
       if (const InputSpec* s = catalogue.input(k)) {
         n.asks.push_back(*s);
       } else {
@@ -890,7 +1379,8 @@ GuidedResult run_guided(const CheckCatalogue& catalogue, const KnowledgeBase& kb
     // One capture decides every capture-only check; it is asked for under the layer-5 check
     // (the analyzer is the rarest, most expensive tool: last in the method).
     std::stable_sort(unknown.begin(), unknown.end(), [](const Pending& x, const Pending& y) {
-      return x.check->layer > y.check->layer;
+      if (x.check->layer != y.check->layer) return x.check->layer > y.check->layer;
+      return x.check->minutes > y.check->minutes;  // the analysis itself, not its first look
     });
     for (const auto& p : unknown) {
       if (!p.check->capture_only) continue;
@@ -908,23 +1398,34 @@ GuidedResult run_guided(const CheckCatalogue& catalogue, const KnowledgeBase& kb
 
 nlohmann::json guided_json(const GuidedResult& r) {
   json verdicts = json::array();
-  for (const auto& v : r.verdicts) {
-    verdicts.push_back(
-        {{"check", v.check},
-         {"layer", layer_number(v.layer)},
-         {"verdict", std::string(verdict_name(v.verdict))},
-         {"reason", v.reason},
-         {"from_capture", v.from_capture},
-         {"cause", v.cause ? json(std::string(cause_id(*v.cause))) : json(nullptr)}});
-  }
+  auto verdict_json = [](const CheckVerdict& v) {
+    json j = {{"check", v.check},
+              {"layer", layer_number(v.layer)},
+              {"verdict", std::string(verdict_name(v.verdict))},
+              {"reason", v.reason},
+              {"from_capture", v.from_capture},
+              {"cause", v.cause ? json(std::string(cause_id(*v.cause))) : json(nullptr)},
+              {"source_class", v.source_class
+                                   ? json(std::string(source_class_name(*v.source_class)))
+                                   : json(nullptr)}};
+    if (!v.fix.empty()) j["fix"] = v.fix;
+    return j;
+  };
+  for (const auto& v : r.verdicts) verdicts.push_back(verdict_json(v));
+  json marginal = json::array(), suspects = json::array();
+  for (const auto& v : r.marginal) marginal.push_back(verdict_json(v));
+  for (const auto& v : r.suspects) suspects.push_back(verdict_json(v));
   json minutes = json::object();
   json budget = json::object();
+  json budget_max = json::object();
   json over = json::array();
   for (std::size_t i = 0; i < 5; ++i) {
     const std::string k = std::to_string(i + 1);
     minutes[k] = r.minutes[i];
     budget[k] = r.budget[i];
-    if (r.budget[i] > 0 && r.minutes[i] > r.budget[i]) over.push_back(static_cast<int>(i + 1));
+    budget_max[k] = std::max(r.budget_max[i], r.budget[i]);
+    const double top = std::max(r.budget_max[i], r.budget[i]);
+    if (top > 0 && r.minutes[i] > top) over.push_back(static_cast<int>(i + 1));
   }
   minutes["total"] = r.total_minutes;
   json next = nullptr;
@@ -959,7 +1460,35 @@ nlohmann::json guided_json(const GuidedResult& r) {
           {"next", next},
           {"minutes", minutes},
           {"budget", budget},
+          {"budget_max", budget_max},
           {"over_budget", over},
+          {"link",
+           r.link.bus.empty()
+               ? json(nullptr)
+               : json{{"bus", r.link.bus},
+                      {"protocol", r.link.protocol},
+                      {"reason", r.link.reason},
+                      {"port", opt(r.link.port)},
+                      {"source_class", r.link.source_class
+                                           ? json(std::string(
+                                                 source_class_name(*r.link.source_class)))
+                                           : json(nullptr)}}},
+          {"marginal", marginal},
+          {"suspects", suspects},
+          {"hardcode",
+           r.hardcode ? json{{"battery", r.hardcode->battery},
+                             {"cells_series", r.hardcode->cells_series},
+                             {"charge_max_v", r.hardcode->charge_max_v
+                                                  ? json(*r.hardcode->charge_max_v)
+                                                  : json(nullptr)},
+                             {"cutoff_min_v", r.hardcode->cutoff_min_v
+                                                  ? json(*r.hardcode->cutoff_min_v)
+                                                  : json(nullptr)},
+                             {"source_class", r.hardcode->source_class
+                                                  ? json(std::string(source_class_name(
+                                                        *r.hardcode->source_class)))
+                                                  : json(nullptr)}}
+                      : json(nullptr)},
           {"still_open", r.still_open},
           {"devices", {{"inverter", opt(r.inverter_entry)}, {"battery", opt(r.battery_entry)}}},
           {"escalate", r.escalate}};

@@ -28,9 +28,21 @@ constexpr std::array<std::string_view, 3> kNames = {"acceptable", "not_acceptabl
 
 }  // namespace
 
+HardcodeTerms hardcode_terms() {
+  HardcodeTerms t;
+  t.lost_protection = {"dynamic charge and discharge limits from the BMS",
+                       "temperature compensation (cold charging, heat)",
+                       "cell-level imbalance protection",
+                       "state-of-charge accuracy (the inverter estimates from voltage)",
+                       "balancing coordination with the BMS"};
+  t.maintenance = "A manual top-balance charge every quarter; check cell voltages and spread.";
+  t.expected_life = "6 to 8 years instead of the 10 or more possible with communication.";
+  return t;
+}
+
 std::string_view acceptability_name(Acceptability a) { return kNames[static_cast<std::size_t>(a)]; }
 
-Result<HardcodeAdvice> advise_hardcode(const HardcodeInput& in) {
+Result<HardcodeAdvice> advise_hardcode(const HardcodeInput& in, const KnowledgeBase* kb) {
   std::string chem;
   for (char c : in.chemistry)
     chem += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
@@ -41,7 +53,42 @@ Result<HardcodeAdvice> advise_hardcode(const HardcodeInput& in) {
                                   "(no cited source here)",
                                   in.chemistry));
   }
-  if (in.cells < 1 || in.cells > 64)
+  HardcodeAdvice a;
+  if (!in.battery.empty()) {
+    const DeviceInfo* b = kb != nullptr ? kb->find_battery(in.battery) : nullptr;
+    if (b == nullptr)
+      return make_error(ErrorCode::kInvalidArgument,
+                        fmt::format("--battery \"{}\": not a battery bmslink knows (bmslink "
+                                    "devices lists them); count the cells in series and give "
+                                    "--cells N",
+                                    in.battery));
+    if (!b->pack)
+      return make_error(ErrorCode::kInvalidArgument,
+                        fmt::format("--battery \"{}\": bmslink knows the {} {} but not its cells in "
+                                    "series from a source; count them and give --cells N",
+                                    in.battery, b->brand, b->family));
+    if (in.cells && *in.cells != b->pack->cells_series)
+      return make_error(ErrorCode::kInvalidArgument,
+                        fmt::format("--cells {} disagrees with the {} {}: {} cells in series per "
+                                    "its maker; check the pack and give one of the two",
+                                    *in.cells, b->brand, b->family, b->pack->cells_series));
+    a.cells = b->pack->cells_series;
+    a.battery = b->id;
+    a.battery_name = fmt::format("{} {}", b->brand, b->family);
+    a.cells_source_class = b->pack->source_class;
+    a.cells_sources = b->pack->sources;
+    a.charge_max_v = b->pack->charge_max_v;
+    a.cutoff_min_v = b->pack->cutoff_min_v;
+  } else if (in.cells) {
+    a.cells = *in.cells;
+  } else {
+    return make_error(ErrorCode::kInvalidArgument,
+                      "the cells in series are needed and are never guessed: give --battery MODEL "
+                      "(a battery bmslink knows, e.g. \"Pylontech US3000C\") or --cells N (the "
+                      "cells in series you counted: 15 on Pylontech US-series packs, 16 on most "
+                      "51.2 V packs)");
+  }
+  if (a.cells < 1 || a.cells > 64)
     return make_error(ErrorCode::kInvalidArgument, "--cells: expected 1 to 64 cells in series");
   if (!(in.capacity_ah > 0) || in.capacity_ah > 100000)
     return make_error(ErrorCode::kInvalidArgument, "--capacity-ah: expected a capacity in Ah");
@@ -56,15 +103,29 @@ Result<HardcodeAdvice> advise_hardcode(const HardcodeInput& in) {
     return make_error(ErrorCode::kInvalidArgument,
                       "--soc-window: expected LOW-HIGH in %, e.g. 30-80");
 
-  HardcodeAdvice a;
-  a.charge_v_per_cell = kChargeVPerCell;
-  a.cutoff_v_per_cell = kCutoffVPerCell;
-  a.charge_voltage_v = std::round(kChargeVPerCell * in.cells * 100) / 100;
-  a.cutoff_voltage_v = std::round(kCutoffVPerCell * in.cells * 100) / 100;
+  // The field guide's per-cell values, held within the maker's own limits where they are known.
+  a.charge_voltage_v = std::round(kChargeVPerCell * a.cells * 100) / 100;
+  a.cutoff_voltage_v = std::round(kCutoffVPerCell * a.cells * 100) / 100;
+  if (a.charge_max_v && a.charge_voltage_v > *a.charge_max_v) {
+    a.limited.push_back(fmt::format("{:.2f} V ({:.2f} V/cell) would exceed the maker's charge "
+                                    "maximum of {:.1f} V: held at {:.1f} V",
+                                    a.charge_voltage_v, kChargeVPerCell, *a.charge_max_v,
+                                    *a.charge_max_v));
+    a.charge_voltage_v = *a.charge_max_v;
+  }
+  if (a.cutoff_min_v && a.cutoff_voltage_v < *a.cutoff_min_v) {
+    a.limited.push_back(fmt::format("{:.2f} V ({:.2f} V/cell) would go below the maker's cut-off "
+                                    "minimum of {:.1f} V: held at {:.1f} V",
+                                    a.cutoff_voltage_v, kCutoffVPerCell, *a.cutoff_min_v,
+                                    *a.cutoff_min_v));
+    a.cutoff_voltage_v = *a.cutoff_min_v;
+  }
+  a.charge_v_per_cell = std::round(a.charge_voltage_v / a.cells * 1000) / 1000;
+  a.cutoff_v_per_cell = std::round(a.cutoff_voltage_v / a.cells * 1000) / 1000;
   a.current_low_a = std::round(kCLow * in.capacity_ah * 10) / 10;
   a.current_high_a = std::round(kCHigh * in.capacity_ah * 10) / 10;
   a.kwh_estimated = !in.kwh;
-  a.kwh = in.kwh ? *in.kwh : std::round(in.cells * kNominalVPerCell * in.capacity_ah / 100) / 10;
+  a.kwh = in.kwh ? *in.kwh : std::round(a.cells * kNominalVPerCell * in.capacity_ah / 100) / 10;
 
   // Not acceptable.
   if (a.kwh > kLargeKwh)
@@ -114,13 +175,10 @@ Result<HardcodeAdvice> advise_hardcode(const HardcodeInput& in) {
                                    : Acceptability::kDepends;
   if (a.verdict == Acceptability::kNotAcceptable) a.deciding.clear();
 
-  a.lost_protection = {"dynamic charge and discharge limits from the BMS",
-                       "temperature compensation (cold charging, heat)",
-                       "cell-level imbalance protection",
-                       "state-of-charge accuracy (the inverter estimates from voltage)",
-                       "balancing coordination with the BMS"};
-  a.maintenance = "A manual top-balance charge every quarter; check cell voltages and spread.";
-  a.expected_life = "6 to 8 years instead of the 10 or more possible with communication.";
+  HardcodeTerms terms = hardcode_terms();
+  a.lost_protection = std::move(terms.lost_protection);
+  a.maintenance = std::move(terms.maintenance);
+  a.expected_life = std::move(terms.expected_life);
   a.acknowledgment = fmt::format(
       "I understand that the battery and the inverter could not be made to communicate after "
       "a full diagnosis across all five layers, and that the inverter now runs on fixed settings "
@@ -134,7 +192,23 @@ Result<HardcodeAdvice> advise_hardcode(const HardcodeInput& in) {
 }
 
 nlohmann::json hardcode_json(const HardcodeAdvice& a) {
-  return {{"settings",
+  auto opt = [](const std::optional<double>& v) {
+    return v ? nlohmann::json(*v) : nlohmann::json(nullptr);
+  };
+  return {{"pack",
+           {{"cells_series", a.cells},
+            {"from", a.battery.empty() ? "cells" : "battery"},
+            {"battery", a.battery.empty() ? nlohmann::json(nullptr) : nlohmann::json(a.battery)},
+            {"battery_name",
+             a.battery.empty() ? nlohmann::json(nullptr) : nlohmann::json(a.battery_name)},
+            {"charge_max_v", opt(a.charge_max_v)},
+            {"cutoff_min_v", opt(a.cutoff_min_v)},
+            {"sources", a.cells_sources},
+            {"source_class", a.cells_source_class ? nlohmann::json(std::string(source_class_name(
+                                                        *a.cells_source_class)))
+                                                  : nlohmann::json(nullptr)}}},
+          {"limited", a.limited},
+          {"settings",
            {{"communication", "disabled"},
             {"battery_type", "LFP (manual)"},
             {"charge_voltage_v", a.charge_voltage_v},
@@ -160,6 +234,15 @@ nlohmann::json hardcode_json(const HardcodeAdvice& a) {
 std::string hardcode_text(const HardcodeAdvice& a) {
   std::string out;
   auto it = std::back_inserter(out);
+  if (a.battery.empty())
+    fmt::format_to(it, "Pack: {} cells in series (as given)\n", a.cells);
+  else
+    fmt::format_to(it, "Pack: {}, {} cells in series ({}){}\n", a.battery_name, a.cells,
+                   a.cells_source_class ? source_class_caveat(*a.cells_source_class) : "",
+                   a.charge_max_v && a.cutoff_min_v
+                       ? fmt::format("; maker's range {:.1f}-{:.1f} V", *a.cutoff_min_v,
+                                     *a.charge_max_v)
+                       : std::string());
   fmt::format_to(it, "Static settings (communication disabled, battery type LFP):\n");
   fmt::format_to(it, "  charge voltage      {:.1f} V ({:.2f} V/cell)\n", a.charge_voltage_v,
                  a.charge_v_per_cell);
@@ -169,6 +252,7 @@ std::string hardcode_text(const HardcodeAdvice& a) {
                  a.current_high_a);
   fmt::format_to(it, "  discharge current   {:.0f}-{:.0f} A (the same)\n", a.current_low_a,
                  a.current_high_a);
+  for (const auto& l : a.limited) fmt::format_to(it, "  note: {}\n", l);
   fmt::format_to(it, "\nSystem: {:.1f} kWh{}\n", a.kwh,
                  a.kwh_estimated ? " (estimated at 3.2 V per cell)" : "");
   const char* verdict = a.verdict == Acceptability::kAcceptable      ? "ACCEPTABLE"

@@ -17,7 +17,8 @@ namespace {
 using nlohmann::json;
 
 constexpr std::array<std::string_view, 4> kOutcomes = {"fixed", "hardcoded", "escalated", "open"};
-constexpr std::array<std::string_view, 4> kVerdicts = {"pass", "fail", "skipped", "unknown"};
+constexpr std::array<std::string_view, 6> kVerdicts = {"pass",    "fail",     "skipped",
+                                                       "unknown", "marginal", "suspect"};
 
 constexpr std::array<std::string_view, 22> kKeys = {"id",
                                                     "opened",
@@ -227,7 +228,8 @@ Result<Case> case_from_json(const json& j, const std::string& where) {
       }
       BMS_TRY(verdict, r.text(ch, "verdict", f + ".verdict"));
       if (std::find(kVerdicts.begin(), kVerdicts.end(), *verdict) == kVerdicts.end())
-        return r.fail(f + ".verdict", "expected pass, fail, skipped or unknown");
+        return r.fail(f + ".verdict",
+                      "expected pass, fail, skipped, unknown, marginal or suspect");
       cc.verdict = *verdict;
       BMS_TRY(minutes, r.number(ch, "minutes", f + ".minutes", 0, 100000));
       cc.minutes = minutes->value_or(0);

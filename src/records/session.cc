@@ -32,11 +32,9 @@ void record_session(Case& c, const diagnosis::CheckCatalogue& cat, const diagnos
         if (a.not_known.count(k)) cc.inputs[k] = nullptr;
       }
       const auto m = a.minutes.find(v.check);
-      const bool decided =
-          v.verdict == diagnosis::Verdict::kPass || v.verdict == diagnosis::Verdict::kFail;
-      cc.minutes = m != a.minutes.end()         ? m->second
-                   : decided && !v.from_capture ? check->minutes
-                                                : 0;
+      cc.minutes = m != a.minutes.end()                             ? m->second
+                   : diagnosis::decided(v.verdict) && !v.from_capture ? check->minutes
+                                                                      : 0;
     }
     c.checks.push_back(std::move(cc));
   }

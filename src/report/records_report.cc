@@ -272,21 +272,17 @@ std::string setting_words(std::string key) {
 }
 
 void hardcoded_blocks(const records::Case& c, Doc& d, bool customer) {
-  diagnosis::HardcodeInput in;
-  in.capacity_ah = 100;  // only the lists below are used
-  const auto advice = diagnosis::advise_hardcode(in);
+  const auto terms = diagnosis::hardcode_terms();
   d.heading(customer ? "Fixed settings instead of communication" : "Hardcoded settings");
   std::vector<std::vector<std::string>> rows = {{"setting", "value"}};
   if (c.hardcoded.is_object())
     for (const auto& [k, v] : c.hardcoded.items())
       rows.push_back({setting_words(k), show_value(v)});
   d.table(rows);
-  if (advice) {
-    d.text("What this gives up:");
-    d.list(advice->lost_protection);
-    d.text("Maintenance: " + advice->maintenance);
-    d.text("Expected battery life: " + advice->expected_life);
-  }
+  d.text("What this gives up:");
+  d.list(terms.lost_protection);
+  d.text("Maintenance: " + terms.maintenance);
+  d.text("Expected battery life: " + terms.expected_life);
 }
 
 }  // namespace

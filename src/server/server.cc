@@ -182,13 +182,17 @@ Result<diagnosis::HardcodeInput> hardcode_input(const json& j) {
       return v.get<double>();
     };
     if (v.is_null()) continue;
-    if (key == "chemistry") {
-      if (!v.is_string())
-        return make_error(ErrorCode::kInvalidArgument, "hardcode: \"chemistry\": expected text");
-      in.chemistry = v.get<std::string>();
+    if (key == "chemistry" || key == "battery") {
+      if (!v.is_string() || v.get<std::string>().size() > 200)
+        return make_error(ErrorCode::kInvalidArgument,
+                          fmt::format("hardcode: \"{}\": expected text", key));
+      (key == "battery" ? in.battery : in.chemistry) = v.get<std::string>();
     } else if (key == "cells") {
       auto n = number(1, 400);
       if (!n) return tl::unexpected(n.error());
+      if (*n != std::floor(*n))
+        return make_error(ErrorCode::kInvalidArgument,
+                          "hardcode: \"cells\": expected a whole number of cells in series");
       in.cells = static_cast<int>(*n);
     } else if (key == "capacity_ah") {
       auto n = number(0.1, 100000);
@@ -1015,7 +1019,7 @@ void Server::Impl::hardcode(const httplib::Request& req, httplib::Response& res)
   if (!body) return send_error(res, 400, body.error().message);
   auto in = hardcode_input(*body);
   if (!in) return send_error(res, 400, in.error().message);
-  auto advice = diagnosis::advise_hardcode(*in);
+  auto advice = diagnosis::advise_hardcode(*in, &kb);
   if (!advice) return send_error(res, 400, advice.error().message);
   send_json(res, diagnosis::hardcode_json(*advice));
 }

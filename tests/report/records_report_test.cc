@@ -44,7 +44,7 @@ TEST(CaseReport, TechnicianListsEveryCheckUnderItsLayerWithItsMinutes) {
   EXPECT_NE(md.find("## Layer 2 \u2014 physical connections (7 min)"), std::string::npos);
   EXPECT_EQ(md.find("## Layer 3"), std::string::npos);
   // The catalogue's titles, the answers as typed, the verdicts.
-  EXPECT_NE(md.find("| Termination: 60 \u03a9 between CAN-H and CAN-L, powered off | "
+  EXPECT_NE(md.find("| Termination: two 120 \u03a9 terminators, one at each end of the bus | "
                     "termination\\_ohms = 120.4 | fail | 4 |"),
             std::string::npos);
   EXPECT_NE(md.find("CAN bit rate equal on both sides"), std::string::npos);

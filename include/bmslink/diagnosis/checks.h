@@ -39,6 +39,9 @@ struct LayerInfo {
   Layer layer = Layer::kConfiguration;
   std::string name;
   double budget_minutes = 0;
+  // The top of the layer's budget where the field guide gives a range (layer 5: 1 to 3 hours);
+  // equal to budget_minutes otherwise. A layer is over budget beyond this.
+  double budget_max_minutes = 0;
 };
 
 struct Check {
@@ -53,8 +56,17 @@ struct Check {
   Cause confirms = Cause::kHealthy;
   std::vector<Cause> capture_confirms;      // capture findings (faults) that fail the check
   std::vector<std::string> capture_clears;  // capture facts that make the check unnecessary
-  std::string function;                     // a rule in code (protocol_match, pinout, firmware)
-  nlohmann::json outcomes;                  // otherwise: the rule's outcomes, first match wins
+  std::string function;  // a rule in code (protocol_match, pinout, firmware, termination)
+  nlohmann::json params;  // the function's thresholds, from the catalogue ("rule" minus "function")
+  nlohmann::json outcomes;  // otherwise: the rule's outcomes, first match wins
+  // Optional inputs asked before the required ones whenever the check is asked (the meter's
+  // setup before its reading); an answers file may still leave them out.
+  std::vector<std::string> ask_first;
+  // The links the check applies to: "can" and/or "rs485". A pair that talks RS485 skips the rest.
+  std::vector<std::string> buses = {"can"};
+  // Ids this check had before (a check that moved layer): records and answers files that name
+  // the old id still find it.
+  std::vector<std::string> former_ids;
   std::string fix, technician, customer, reverify;
 };
 
@@ -72,9 +84,11 @@ class CheckCatalogue {
   const std::vector<LayerInfo>& layers() const { return layers_; }
   const std::map<std::string, InputSpec>& inputs() const { return inputs_; }
   const std::vector<Check>& checks() const { return checks_; }
+  // By id, or by an id the check had before.
   const Check* find(std::string_view id) const;
   const InputSpec* input(std::string_view key) const;
   double budget(Layer layer) const;
+  double budget_max(Layer layer) const;
 
  private:
   std::vector<LayerInfo> layers_;

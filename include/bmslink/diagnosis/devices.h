@@ -2,9 +2,11 @@
 // extensible with the user's own files): protocols with the names menus and manuals give them,
 // inverters with their battery-menu values, CAN pins and pin traps, bit rates, multi-battery
 // support and comms-loss codes, batteries/BMS with protocol, DIP/address notes and known firmware
-// issues. Every entry cites its sources and a confidence ("man", "impl", "user", "low").
+// issues. Every entry cites its sources and a confidence ("man", "impl", "user", "low"), and
+// every entry and menu value a source class: how strong the public material behind it is.
 #pragma once
 
+#include <map>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -15,6 +17,21 @@
 #include "bmslink/core/error.h"
 
 namespace bmslink::diagnosis {
+
+// How strong a source is, weakest first (docs/diagnose.md). A fact is as strong as the strongest
+// source it cites; a verdict is as strong as the weakest fact it rests on.
+enum class SourceClass { kEmulatorReport, kInstallerReport, kVendorCompatibilityList, kVendorManual };
+// "emulator_report", "installer_report", "vendor_compatibility_list", "vendor_manual"
+std::string_view source_class_name(SourceClass c);
+std::optional<SourceClass> parse_source_class(std::string_view name);
+// How a verdict resting on such a source is to be taken, for a technician ("from the inverter
+// maker's manual", "reported by users of an emulator; confirm on the inverter's manual").
+std::string_view source_class_caveat(SourceClass c);
+
+struct SourceInfo {
+  std::string key, title, url, kind;
+  SourceClass source_class = SourceClass::kEmulatorReport;
+};
 
 struct ProtocolInfo {
   std::string id;  // "pylon-lv"
@@ -40,6 +57,8 @@ struct MenuValue {
   // model name, "6000xp"); empty: the whole family.
   std::vector<std::string> models;
   std::string note;
+  std::vector<std::string> sources;  // its own, else the entry's
+  SourceClass source_class = SourceClass::kEmulatorReport;
 
   // Whether what this value reads is reported for `model` (true when either is unknown).
   bool reported_for(std::string_view model) const;
@@ -49,6 +68,24 @@ struct CanPort {
   std::string port;
   std::optional<int> can_h, can_l, gnd;
   std::string note;
+};
+
+// A serial (RS485) battery port: the pins of A, B and ground where a source gives them.
+struct Rs485Port {
+  std::string port;
+  std::optional<int> a, b, gnd;
+  std::string note;
+};
+
+// Whether a device terminates the bus by itself, from its maker's documents (or reports).
+enum class BuiltinTermination { kUnknown, kYes, kNo, kSwitchable };
+
+// The pack's electrical facts for static settings: cells in series and the maker's limits.
+struct PackFacts {
+  int cells_series = 0;
+  std::optional<double> nominal_v, charge_max_v, cutoff_min_v;
+  std::vector<std::string> sources;
+  SourceClass source_class = SourceClass::kEmulatorReport;
 };
 
 struct FirmwareIssue {
@@ -69,21 +106,28 @@ struct DeviceInfo {
   // Inverters: the battery-type menu and its values.
   std::string menu;
   std::vector<MenuValue> battery_settings;
-  // Batteries: the protocol they send.
+  // Batteries: the protocol they send on the inverter port, and what else they can send (another
+  // jack, a DIP or app setting).
   std::string protocol;
+  std::vector<std::string> other_protocols;
+  std::optional<PackFacts> pack;
   std::vector<int> bitrate_kbps;
   std::optional<CanPort> can_port;
+  std::optional<Rs485Port> rs485_port;
   std::string pin_trap;
   std::optional<bool> multiple_batteries;
   std::string multiple_batteries_note;
   std::vector<std::string> comms_loss_codes;
   std::string comms_loss;
   std::string termination;
+  BuiltinTermination termination_builtin = BuiltinTermination::kUnknown;
+  std::vector<std::string> termination_sources;
   std::string dip;  // DIP/address notes, as text
   std::optional<int> max_parallel;
   std::vector<FirmwareIssue> firmware_issues;
   std::vector<std::string> sources;
   std::string confidence;
+  SourceClass source_class = SourceClass::kEmulatorReport;
   nlohmann::json raw;  // the entry as written, for the API's pickers
 };
 
@@ -96,6 +140,10 @@ class KnowledgeBase {
   Result<void> add(const KnowledgeBase& more);
 
   const std::vector<ProtocolInfo>& protocols() const { return protocols_; }
+  const std::map<std::string, SourceInfo>& sources() const { return sources_; }
+  const SourceInfo* source(std::string_view key) const;
+  // The strongest class among `keys` (the sources a fact cites); nullopt when none is known.
+  std::optional<SourceClass> strongest(const std::vector<std::string>& keys) const;
   const std::vector<DeviceInfo>& inverters() const { return inverters_; }
   const std::vector<DeviceInfo>& batteries() const { return batteries_; }
 
@@ -106,15 +154,25 @@ class KnowledgeBase {
   // The entry whose id, a model or a match fragment best fits what the user typed.
   const DeviceInfo* find_inverter(std::string_view model) const;
   const DeviceInfo* find_battery(std::string_view model) const;
-  // The menu value of `inverter` named like `text` (case and spacing ignored), or null.
+  // The menu value of `inverter` named like `text` as installers type it: case, spacing and
+  // punctuation ignored, and the shorthand of the number or code that tells values apart
+  // ("L51", "51", "li+l51" for "LI + L51"; "00" for "Lithium 00"; "PYLON" for "PYL"), when it
+  // fits one value only. Null when it fits none, or several.
   static const MenuValue* menu_value(const DeviceInfo& inverter, std::string_view text);
   // Whether an inverter on `inverter_protocol` (through `menu`, when known) reads a battery on
   // `battery_protocol`: the same protocol, or one the setting or the protocol says it reads.
   bool compatible(std::string_view inverter_protocol, std::string_view battery_protocol,
                   const MenuValue* menu = nullptr) const;
+  // The same for any protocol the battery sends (its main one first): the one read, or "".
+  std::string compatible_with_battery(std::string_view inverter_protocol,
+                                      const DeviceInfo& battery,
+                                      const MenuValue* menu = nullptr) const;
 
  private:
+  Result<void> resolve_classes();
+
   std::vector<ProtocolInfo> protocols_;
+  std::map<std::string, SourceInfo> sources_;
   std::vector<DeviceInfo> inverters_;
   std::vector<DeviceInfo> batteries_;
 };

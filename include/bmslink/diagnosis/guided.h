@@ -3,7 +3,12 @@
 // (layer first, then likelihood per minute), decides each from the capture where it can (and says
 // so) or from the answers, stops at the first confirmed cause with its fix and re-verification,
 // otherwise names the next check and what it asks, and counts minutes per layer against the
-// budget. Escalation (hardcoding) only when all five layers are exhausted. Pure and thread-safe.
+// budget. A pair the knowledge base knows to talk RS485 is said to first and walked only through
+// the checks that apply to it. A marginal verdict (the guide's "marginal") and a suspect one (a
+// setting the knowledge base does not list, where it knows the right one) do not stop the walk
+// but are carried into the result. Every verdict that rests on the knowledge base says how strong
+// its source is. Escalation (hardcoding) only when all five layers are exhausted. Pure and
+// thread-safe.
 #pragma once
 
 #include <array>
@@ -47,8 +52,12 @@ Result<Answers> parse_answers(std::string_view text, std::string_view name,
 // JSON value or an error saying what was expected.
 Result<nlohmann::json> parse_input_text(const InputSpec& spec, std::string_view text);
 
-enum class Verdict { kPass, kFail, kSkipped, kUnknown };
-std::string_view verdict_name(Verdict verdict);  // "pass", "fail", "skipped", "unknown"
+enum class Verdict { kPass, kFail, kSkipped, kUnknown, kMarginal, kSuspect };
+// "pass", "fail", "skipped", "unknown", "marginal", "suspect"
+std::string_view verdict_name(Verdict verdict);
+std::optional<Verdict> parse_verdict(std::string_view name);
+// Whether the check was decided from what was answered or captured (its minutes count).
+bool decided(Verdict verdict);
 
 struct CheckVerdict {
   std::string check;
@@ -56,7 +65,28 @@ struct CheckVerdict {
   Verdict verdict = Verdict::kUnknown;
   std::string reason;
   bool from_capture = false;
-  std::optional<Cause> cause;  // for a fail: the cause it confirms
+  std::optional<Cause> cause;  // for a fail (and a suspect): the cause it confirms
+  std::string fix;             // for a suspect or marginal verdict: what to do about it
+  // The weakest class of the knowledge-base facts the verdict rests on; none when it rests on
+  // the technician's answers or a capture alone.
+  std::optional<SourceClass> source_class;
+};
+
+// What carries the battery's data to the inverter for this pair, and why bmslink thinks so.
+struct LinkInfo {
+  std::string bus;       // "can", "rs485"; "" when not known
+  std::string protocol;  // the protocol id the link runs
+  std::string reason;
+  std::string port;  // the inverter's port and pins, where known
+  std::optional<SourceClass> source_class;
+};
+
+// The cells and maker's limits the hardcode advisor takes from the case's battery.
+struct HardcodeHint {
+  std::string battery;  // the knowledge-base entry
+  int cells_series = 0;
+  std::optional<double> charge_max_v, cutoff_min_v;
+  std::optional<SourceClass> source_class;
 };
 
 struct NextStep {
@@ -77,6 +107,11 @@ struct GuidedResult {
   std::optional<NextStep> next;
   std::array<double, 5> minutes{};  // spent per layer
   std::array<double, 5> budget{};
+  std::array<double, 5> budget_max{};  // the top of a layer's range (layer 5: 180 min)
+  LinkInfo link;
+  // Verdicts that did not stop the walk but belong in the report, in the method's order.
+  std::vector<CheckVerdict> marginal, suspects;
+  std::optional<HardcodeHint> hardcode;  // with escalate, when the battery's cells are known
   double total_minutes = 0;
   bool escalate = false;                // all five layers exhausted: time to consider hardcoding
   std::vector<std::string> still_open;  // earlier checks not decided when a later one confirmed
