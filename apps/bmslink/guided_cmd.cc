@@ -94,6 +94,14 @@ std::string layer_label(diagnosis::Layer l) {
 std::string guided_text(const GuidedResult& r, const CheckCatalogue& cat) {
   std::string out;
   auto it = std::back_inserter(out);
+  // An RS485 pair is said first: the CAN checks do not apply to it.
+  if (r.link.bus == "rs485")
+    fmt::format_to(
+        it, "LINK  RS485, not CAN: {}{}{}\n  CAN-only checks are skipped.\n", r.link.reason,
+        r.link.port.empty() ? "" : "\n  port: " + r.link.port,
+        r.link.source_class
+            ? fmt::format("\n  source: {}", diagnosis::source_class_caveat(*r.link.source_class))
+            : "");
   std::optional<diagnosis::Layer> shown;
   std::size_t stopped = 0;
   for (const auto& v : r.verdicts) {
@@ -104,8 +112,11 @@ std::string guided_text(const GuidedResult& r, const CheckCatalogue& cat) {
     }
     if (!shown || *shown != v.layer) {
       const auto li = static_cast<std::size_t>(diagnosis::layer_number(v.layer) - 1);
-      fmt::format_to(it, "\n{} ({:.0f} of {:.0f} min{})\n", layer_label(v.layer), r.minutes[li],
-                     r.budget[li], r.minutes[li] > r.budget[li] ? ", over budget" : "");
+      const double top = std::max(r.budget[li], r.budget_max[li]);
+      fmt::format_to(it, "\n{} ({:.0f} of {}{})\n", layer_label(v.layer), r.minutes[li],
+                     top > r.budget[li] ? fmt::format("{:.0f}-{:.0f} min", r.budget[li], top)
+                                        : fmt::format("{:.0f} min", r.budget[li]),
+                     r.minutes[li] > top ? ", over budget" : "");
       shown = v.layer;
     }
     const auto* c = cat.find(v.check);
@@ -120,6 +131,11 @@ std::string guided_text(const GuidedResult& r, const CheckCatalogue& cat) {
                    "cause)\n",
                    stopped);
   fmt::format_to(it, "\n");
+  for (const auto& v : r.suspects)
+    fmt::format_to(it, "SUSPECT  {} ({}): {}\n  try:    {}\n", diagnosis::cause_id(*v.cause),
+                   v.check, v.reason, v.fix);
+  for (const auto& v : r.marginal)
+    fmt::format_to(it, "MARGINAL {}: {}\n  if errors show: {}\n", v.check, v.reason, v.fix);
   if (r.confirmed) {
     fmt::format_to(it, "CONFIRMED  {} ({}) by {}\n", diagnosis::cause_id(*r.confirmed),
                    layer_label(*r.layer), r.confirmed_by);
@@ -138,6 +154,19 @@ std::string guided_text(const GuidedResult& r, const CheckCatalogue& cat) {
     fmt::format_to(it,
                    "ESCALATE  all five layers checked without a cause: consider hardcoding "
                    "(bmslink hardcode) or the manufacturer\n");
+    if (r.hardcode)
+      fmt::format_to(it,
+                     "  the battery has {} cells in series ({}): bmslink hardcode --battery {} "
+                     "--capacity-ah AH\n",
+                     r.hardcode->cells_series,
+                     r.hardcode->source_class
+                         ? diagnosis::source_class_caveat(*r.hardcode->source_class)
+                         : "knowledge base",
+                     r.hardcode->battery);
+    else
+      fmt::format_to(it,
+                     "  count the battery's cells in series for it: bmslink hardcode --cells N "
+                     "(never a default)\n");
   }
   fmt::format_to(it, "time: {:.0f} min\n", r.total_minutes);
   return out;
@@ -553,8 +582,8 @@ int cmd_devices(const GuidedArgs& args, const std::string& query) {
         d->termination_builtin != diagnosis::BuiltinTermination::kUnknown) {
       const char* builtin[] = {"", "terminates by itself; ", "does not terminate by itself; ",
                                "switchable terminator; "};
-      fmt::print("  termination: {}{}\n",
-                 builtin[static_cast<int>(d->termination_builtin)], d->termination);
+      fmt::print("  termination: {}{}\n", builtin[static_cast<int>(d->termination_builtin)],
+                 d->termination);
     }
     if (d->pack)
       fmt::print("  pack: {} cells in series{}{} [{}]\n", d->pack->cells_series,

@@ -28,7 +28,8 @@ for key in ('confirmed', 'layer', 'fix', 'verdicts', 'next', 'minutes', 'escalat
     check(key in j, 'diagnose --json lacks %s' % key)
 check(j['confirmed'] == 'termination_fault' and j['layer'] == 2 and j['next'] is None and j['escalate'] is False,
       'termination case: %r' % {k: j[k] for k in ('confirmed', 'layer', 'escalate')})
-check(all(set(v) >= {'check', 'layer', 'verdict', 'reason'} and v['verdict'] in ('pass', 'fail', 'skipped', 'unknown')
+check(all(set(v) >= {'check', 'layer', 'verdict', 'reason', 'source_class'} and
+          v['verdict'] in ('pass', 'fail', 'skipped', 'unknown', 'marginal', 'suspect')
           for v in j['verdicts']), 'verdict shape')
 check(set(j['minutes']) >= {'1', '2', '3', '4', '5'}, 'minutes per layer: %r' % j['minutes'])
 
@@ -61,11 +62,12 @@ with tempfile.TemporaryDirectory() as tmp:
     # Interactive: Deye with Lithium 00 and a Pylontech: the protocol passes. Bit rate: "3" picks
     # the third choice (500) for the inverter; "five hundred" for the BMS is refused; "b" goes back
     # to the inverter's rate, then 500, and Enter takes the BMS's default (500, Pylontech LV CAN's
-    # rate in the knowledge base). DIP switches yes, Enter for one battery, save, 120 ohm.
+    # rate in the knowledge base). DIP switches yes, Enter for one battery, save; the meter's setup
+    # is asked before its reading: 1 (both devices connected), then 120 ohm.
     saved = os.path.join(tmp, 'session.json')
     # The BMS's protocol is not asked: the knowledge base knows what a US3000C sends.
     script = '\n'.join(['Deye SUN-5K-SG03LP1-EU', 'Pylontech US3000C', 'Lithium 00',
-                        '3', 'five hundred', 'b', '500', '', 'yes', '', 's', '120']) + '\n'
+                        '3', 'five hundred', 'b', '500', '', 'yes', '', 's', '1', '120']) + '\n'
     r = run('diagnose', '--interactive', '--save', saved, stdin=script)
     check(r.returncode == 0, 'interactive exit: %d %s' % (r.returncode, r.stderr))
     check('CONFIRMED  termination_fault' in r.stdout, 'interactive reaches termination:\n' + r.stdout[-1500:])
@@ -74,8 +76,10 @@ with tempfile.TemporaryDirectory() as tmp:
     check(r.stdout.count('CAN bit rate set in the inverter') == 2, 'back asks the inverter rate again')
     check('(Enter: 500)' in r.stdout and '(Enter: 1)' in r.stdout, 'defaults offered')
     check('saved to ' + saved in r.stdout, 'save on request')
+    check(r.stdout.find('How is the meter connected') < r.stdout.find('Resistance between CAN-H and CAN-L') and
+          r.stdout.find('How is the meter connected') >= 0, 'the setup is asked before the reading')
     s = json.load(open(saved))
-    check(s['answers'].get('termination_ohms') == 120 and s['inverter_model'] == 'Deye SUN-5K-SG03LP1-EU' and
+    check(s['answers'].get('termination_ohms') == 120 and s['answers'].get('termination_setup') == 'all_connected' and s['inverter_model'] == 'Deye SUN-5K-SG03LP1-EU' and
           s['answers'].get('inverter_bitrate_kbps') == 500 and s['answers'].get('bms_bitrate_kbps') == 500 and
           s['answers'].get('battery_count') == 1, 'saved answers: %r' % s)
     # Resume: the saved file answers everything up to termination; the result is the same.
@@ -99,11 +103,66 @@ r = run('hardcode', '--cells', '16', '--capacity-ah', '200', '--json')
 j = json.loads(r.stdout)
 check(j['settings']['charge_voltage_v'] == 54.4 and j['settings']['cutoff_voltage_v'] == 48.0 and
       j['settings']['charge_current_a'] == [60, 100], 'hardcode numbers: %r' % j['settings'])
-r = run('hardcode', '--capacity-ah', '100', '--kwh', '25')
+r = run('hardcode', '--cells', '16', '--capacity-ah', '100', '--kwh', '25')
 check('NOT ACCEPTABLE' in r.stdout and '20 kWh' in r.stdout, 'large system refused: ' + r.stdout)
 r = run('hardcode', '--chemistry', 'nmc', '--capacity-ah', '100')
 check(r.returncode == 1 and 'LFP only' in r.stderr, 'other chemistry refused: %r' % r.stderr)
-check(run('hardcode', '--capacity-ah', '100', '--soc-window', 'most').returncode == 2, 'bad --soc-window: usage')
+check(run('hardcode', '--cells', '16', '--capacity-ah', '100', '--soc-window', 'most').returncode == 2,
+      'bad --soc-window: usage')
+
+# Issue 17: the cells in series come from the battery or the technician, never a default. A
+# Pylontech US3000C is 15 cells (maker's range 44.5-53.5 V): 3.40 V x 15 = 51.0 V, 3.00 V x 15 =
+# 45.0 V. Without either option: exit 2 naming both.
+r = run('hardcode', '--capacity-ah', '74')
+check(r.returncode == 2 and '--battery' in r.stderr and '--cells' in r.stderr, 'no cells: %d %r' % (r.returncode, r.stderr))
+r = run('hardcode', '--battery', 'Pylontech US3000C', '--capacity-ah', '74', '--json')
+check(r.returncode == 0, 'hardcode --battery: %r' % r.stderr)
+j = json.loads(r.stdout or '{}')
+check(j.get('pack', {}).get('cells_series') == 15 and j['settings']['charge_voltage_v'] <= 53.5 and
+      j['settings']['cutoff_voltage_v'] >= 44.5 and j['settings']['charge_voltage_v'] == 51.0 and
+      j['settings']['cutoff_voltage_v'] == 45.0, 'US3000C: %r' % j)
+r = run('hardcode', '--battery', 'Pylontech US3000C', '--cells', '16', '--capacity-ah', '74')
+check(r.returncode == 2 and '15' in r.stderr, 'cells disagreeing with the battery: %r' % r.stderr)
+r = run('hardcode', '--battery', 'Acme Nonesuch 9', '--capacity-ah', '74')
+check(r.returncode == 2 and '--cells' in r.stderr, 'unknown battery: %r' % r.stderr)
+
+# A Voltronic/MPP inverter reads a Pylontech over RS485: said before any check, the CAN-only
+# checks skipped.
+with tempfile.TemporaryDirectory() as tmp:
+    f = os.path.join(tmp, 'axpert.json')
+    with open(f, 'w') as fh:
+        json.dump({'answers': {}, 'inverter_model': 'MPP Solar Axpert King', 'bms_model': 'Pylontech US3000C'}, fh)
+    r = run('diagnose', '--answers', f)
+    first = r.stdout.lstrip().splitlines()[0] if r.stdout.strip() else ''
+    check(first.startswith('LINK  RS485') and r.stdout.find('RS485') < r.stdout.find('layer 1'),
+          'RS485 said first:\n' + r.stdout[:600])
+    j = json.loads(run('diagnose', '--answers', f, '--json').stdout)
+    check(j['link'] and j['link']['bus'] == 'rs485', 'link in JSON: %r' % j.get('link'))
+    skipped = {v['check'] for v in j['verdicts'] if v['verdict'] == 'skipped' and v['reason'] == 'not for an RS485 link'}
+    check({'l1.bitrate', 'l5.ack', 'l5.capture_analysis'} <= skipped, 'CAN checks skipped: %r' % skipped)
+
+# The ten pairings of issue 17: each inverter answers with a menu value, its port and bus.
+for model, words in [('Fronius Symo GEN24 Plus', ['BYD Premium HVS/M', 'RS485']),
+                     ('SMA Sunny Tripower Smart Energy', ['BYD Battery-Box Premium HVS', 'CAN', 'terminates by itself']),
+                     ('SMA Sunny Boy Storage', ['CAN port', '500 kbit/s']),
+                     ('SolarEdge StorEdge', ['LG Chem RESU', 'RS485']),
+                     ('Kostal Plenticore plus', ['BYD', 'RS485 port: X601 pins A 5 B 4']),
+                     ('GoodWe ET', ['Lynx Home F', 'Pylontech Force H2', '500 kbit/s']),
+                     ('Solax X3 Hybrid G4', ['Solax Triple Power', 'pins H 4 L 5', 'terminates by itself']),
+                     ('Sungrow SH-RT', ['Sungrow SBRxxx', '250']),
+                     ('EG4 18kPV', ['Lithium 6', 'CAN']),
+                     ('EG4 FlexBOSS21', ['Lithium 6']),
+                     ('Sol-Ark 15K', ['04', 'Fortress Power Modbus (RS485)', 'RS485 port']),
+                     ('Victron Cerbo GX', ['CAN-bus BMS LV (500 kbit/s)', 'pins H 7 L 8 GND 3', 'does not terminate'])]:
+    r = run('devices', model)
+    check(r.returncode == 0 and all(w in r.stdout for w in words), 'devices %s:\n%s' % (model, r.stdout[:1500]))
+for model, words in [('BYD Battery-Box Premium HVS', ['BYD', 'also sends']), ('LG RESU 10H', ['RESU']),
+                     ('Pylontech Force H2', ['Pylontech HV']), ('GoodWe Lynx Home F', ['Lynx']),
+                     ('Solax T-BAT H 5.8', ['Solax']), ('Sungrow SBR096', ['250 kbit/s']),
+                     ('Fortress eFlex 5.4', ['Fortress']), ('Pytes E-Box 48100R', ['pins H 3 L 4 GND 2']),
+                     ('Pylontech US3000C', ['pack: 15 cells in series'])]:
+    r = run('devices', model)
+    check(r.returncode == 0 and all(w in r.stdout for w in words), 'devices %s:\n%s' % (model, r.stdout[:1500]))
 
 if failures:
     print('guided cli: %d failure(s)' % len(failures))
