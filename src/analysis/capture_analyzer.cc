@@ -124,13 +124,16 @@ Evidence CaptureAnalyzer::finish(const protocol::Identification& identification)
   auto signals = s.signals.finish();
   e.signals = std::move(signals.signals);
   e.state = std::move(signals.state);
-  e.plausibility =
-      s.plausibility.finish(s.limits ? &*s.limits : nullptr, e.signals, e.inventory, e.bursts_seen);
+  ValueScales scales;
+  e.plausibility = s.plausibility.finish(s.limits ? &*s.limits : nullptr, e.signals, e.inventory,
+                                         e.bursts_seen, &scales);
   if (e.timed) {
     e.limit_following = limit_following(s.bins);
-    for (auto& issue : limit_plausibility(s.bins)) e.plausibility.push_back(std::move(issue));
+    for (auto& issue : limit_plausibility(s.bins, scales))
+      e.plausibility.push_back(std::move(issue));
   } else {
-    for (auto& issue : limit_snapshot(e.signals)) e.plausibility.push_back(std::move(issue));
+    for (auto& issue : limit_snapshot(e.signals, scales))
+      e.plausibility.push_back(std::move(issue));
   }
   // Complete means every frame the protocol requires (BmslinkRequired), not just the ids seen.
   e.uptime =

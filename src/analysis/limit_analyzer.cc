@@ -118,7 +118,7 @@ LimitFollowingEvidence limit_following(const TimeBins& bins) {
   return out;
 }
 
-std::vector<PlausibilityIssue> limit_plausibility(const TimeBins& bins) {
+std::vector<PlausibilityIssue> limit_plausibility(const TimeBins& bins, const ValueScales& scales) {
   std::vector<PlausibilityIssue> out;
   if (!bins.base_second()) return out;
   const auto& b = bins.bins();
@@ -149,8 +149,11 @@ std::vector<PlausibilityIssue> limit_plausibility(const TimeBins& bins) {
     ccl.take(bin.ccl_a, s);
     if (!std::isnan(bin.ccl_a)) series[0].emplace_back(s, bin.ccl_a);
     if (!std::isnan(bin.dcl_a)) series[1].emplace_back(s, bin.dcl_a);
-    for (auto [v, prev, name] : {std::tuple{bin.cvl_v, &cvl_prev, "charge_voltage_limit"},
-                                 std::tuple{bin.dvl_v, &dvl_prev, "discharge_voltage_limit"}}) {
+    const float cvl_v = static_cast<float>(d(bin.cvl_v) * scales.cvl);
+    const float dvl_v = static_cast<float>(d(bin.dvl_v) * scales.dvl);
+    const float voltage_v = static_cast<float>(d(bin.voltage_v) * scales.pack_v);
+    for (auto [v, prev, name] : {std::tuple{cvl_v, &cvl_prev, "charge_voltage_limit"},
+                                 std::tuple{dvl_v, &dvl_prev, "discharge_voltage_limit"}}) {
       if (std::isnan(v)) continue;
       if (prev->at >= 0 && s - prev->at <= 5 && prev->value > 0 && v > 0) {
         const double lo = std::min(prev->value, d(v)), hi = std::max(prev->value, d(v));
@@ -162,14 +165,14 @@ std::vector<PlausibilityIssue> limit_plausibility(const TimeBins& bins) {
       }
       *prev = {d(v), s};
     }
-    if (std::isnan(bin.voltage_v) || bin.voltage_v < 5) continue;
-    const double pack = d(bin.voltage_v);
+    if (std::isnan(voltage_v) || voltage_v < 5) continue;
+    const double pack = d(voltage_v);
     const bool soc_known = bin.soc != 0xFF;
-    if (!std::isnan(bin.dvl_v) && bin.dvl_v > 0 && (!soc_known || bin.soc >= 15)) {
+    if (!std::isnan(dvl_v) && dvl_v > 0 && (!soc_known || bin.soc >= 15)) {
       ++dvl_judged;
-      if (static_cast<double>(bin.dvl_v) >= pack) {
+      if (static_cast<double>(dvl_v) >= pack) {
         if (dvl_over++ == 0) {
-          dvl_at = d(bin.dvl_v);
+          dvl_at = d(dvl_v);
           pack_at_dvl = pack;
         }
       }
@@ -180,11 +183,11 @@ std::vector<PlausibilityIssue> limit_plausibility(const TimeBins& bins) {
     // the new CVL at rest for a while, which is no fault.
     const bool requested = (!en || *en != 0) && c && *c > 0;
     const bool charging = !std::isnan(bin.current_a) && d(bin.current_a) > 2.0;
-    if (!std::isnan(bin.cvl_v) && bin.cvl_v > 0 && requested && charging) {
+    if (!std::isnan(cvl_v) && cvl_v > 0 && requested && charging) {
       ++cvl_judged;
-      if (pack - static_cast<double>(bin.cvl_v) > std::max(0.5, 0.01 * pack)) {
+      if (pack - static_cast<double>(cvl_v) > std::max(0.5, 0.01 * pack)) {
         if (cvl_under++ == 0) {
-          cvl_at = d(bin.cvl_v);
+          cvl_at = d(cvl_v);
           pack_at_cvl = pack;
         }
       }
@@ -241,11 +244,16 @@ std::vector<PlausibilityIssue> limit_plausibility(const TimeBins& bins) {
   return out;
 }
 
-std::vector<PlausibilityIssue> limit_snapshot(const std::vector<SignalStats>& signals) {
+std::vector<PlausibilityIssue> limit_snapshot(const std::vector<SignalStats>& signals,
+                                              const ValueScales& scales) {
   std::vector<PlausibilityIssue> out;
-  auto last = [&signals](std::string_view name) -> std::optional<double> {
+  auto last = [&signals, &scales](std::string_view name) -> std::optional<double> {
+    const double k = name == "pack_voltage"              ? scales.pack_v
+                     : name == "charge_voltage_limit"    ? scales.cvl
+                     : name == "discharge_voltage_limit" ? scales.dvl
+                                                         : 1.0;
     for (const auto& x : signals)
-      if (x.name == name && x.count > 0) return x.last;
+      if (x.name == name && x.count > 0) return x.last * k;
     return std::nullopt;
   };
   const auto pack = last("pack_voltage");

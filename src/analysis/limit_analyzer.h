@@ -7,6 +7,7 @@
 
 #include <vector>
 
+#include "analysis/plausibility.h"
 #include "analysis/time_bins.h"
 #include "bmslink/analysis/evidence.h"
 
@@ -16,10 +17,14 @@ LimitFollowingEvidence limit_following(const TimeBins& bins);
 
 // invalid_values issues: a discharge voltage limit at or above the pack voltage, a charge voltage
 // limit below it while charging is requested, and limits that jump implausibly.
-std::vector<PlausibilityIssue> limit_plausibility(const TimeBins& bins);
+// Voltages are judged at `scales` (a field a scaling issue already explains is read at its
+// plausible scale, not reported again).
+std::vector<PlausibilityIssue> limit_plausibility(const TimeBins& bins,
+                                                  const ValueScales& scales = {});
 
 // The same two voltage checks from the last values alone, for captures without timestamps (a
 // paste has no seconds to count).
-std::vector<PlausibilityIssue> limit_snapshot(const std::vector<SignalStats>& signals);
+std::vector<PlausibilityIssue> limit_snapshot(const std::vector<SignalStats>& signals,
+                                              const ValueScales& scales = {});
 
 }  // namespace bmslink::analysis::detail

@@ -41,7 +41,8 @@ std::string fmt_v(const std::optional<double>& v) {
 std::vector<PlausibilityIssue> PlausibilityAnalyzer::finish(const protocol::DeviceLimits* limits,
                                                             const std::vector<SignalStats>& signals,
                                                             const Inventory& inventory,
-                                                            std::uint64_t bursts_seen) const {
+                                                            std::uint64_t bursts_seen,
+                                                            ValueScales* scales) const {
   std::vector<PlausibilityIssue> out;
   if (limits == nullptr) return out;
   using K = PlausibilityKind;
@@ -83,6 +84,11 @@ std::vector<PlausibilityIssue> PlausibilityAnalyzer::finish(const protocol::Devi
                                    std::pair{&Readings::pack_v, "pack_voltage"}}) {
           if (!(le.*field) || range.contains(*(le.*field))) continue;
           r.*field = *(le.*field) * k;
+          if (scales != nullptr) {
+            if (field == &Readings::cvl) scales->cvl = k;
+            if (field == &Readings::dvl) scales->dvl = k;
+            if (field == &Readings::pack_v) scales->pack_v = k;
+          }
           what += fmt::format("{}{} reads {:.2f} V, plausible ×{}", what.empty() ? "" : "; ", name,
                               *(le.*field), k);
           fixed = true;
@@ -91,6 +97,7 @@ std::vector<PlausibilityIssue> PlausibilityAnalyzer::finish(const protocol::Devi
           out.push_back({K::kScaling, "0x351/0x356", what, true});
           break;
         }
+        if (scales != nullptr) *scales = ValueScales{};
       }
     }
   }

@@ -2,7 +2,9 @@
 // last raw payload of the limits (0x351) and measurement (0x356) frames, so both byte orders and
 // other decimal scales can be tried, and checks the decoded extremes against each other and
 // against the pack voltage range of the protocol data (protocol::DeviceLimits). Also names the
-// protocol's required frames the capture never carried.
+// protocol's required frames the capture never carried. A field found plausible only at another
+// scale is reported once (kScaling) and handed on at that scale, so the other rules judge the value
+// the BMS meant rather than report the same mis-scaled number a second time.
 #pragma once
 
 #include <array>
@@ -14,6 +16,11 @@
 #include "bmslink/protocol/builtin.h"
 
 namespace bmslink::analysis::detail {
+
+// Factors that bring a mis-scaled field to its plausible scale (1 when it is right).
+struct ValueScales {
+  double pack_v = 1, cvl = 1, dvl = 1;
+};
 
 class PlausibilityAnalyzer {
  public:
@@ -30,10 +37,11 @@ class PlausibilityAnalyzer {
     if (later.measurements_.seen) measurements_ = later.measurements_;
   }
   // `limits`: nullptr when no protocol definition applies (nothing is judged then).
+  // `scales`, when given, receives the factors of a scaling issue found.
   std::vector<PlausibilityIssue> finish(const protocol::DeviceLimits* limits,
                                         const std::vector<SignalStats>& signals,
-                                        const Inventory& inventory,
-                                        std::uint64_t bursts_seen) const;
+                                        const Inventory& inventory, std::uint64_t bursts_seen,
+                                        ValueScales* scales = nullptr) const;
 
  private:
   struct Payload {

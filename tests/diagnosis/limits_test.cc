@@ -272,5 +272,55 @@ TEST(LimitPlausibility, AVoltageLimitThatJumpsIsInvalidAndASteadyOneIsNot) {
   EXPECT_EQ(find(stepping, Cause::kInvalidValues), nullptr);
 }
 
+// Issue 17: a gateway sends the pack voltage in 0x356 at 0.1 V per bit (52.2 V as 522 =
+// 0x020A, read at 0.01 V as 5.22 V) while its limits are at their usual scale (CVL 56.8 V = 568 =
+// 0x0238, CCL 50.0 A = 0x01F4, DCL 100.0 A = 0x03E8, DVL 43.2 V = 432 = 0x01B0). One cause: the
+// scaling. The DVL is judged against the pack at its plausible scale (43.2 V below 52.2 V), not
+// reported again as "at or above the pack voltage 5.22 V".
+TEST(LimitPlausibility, Issue17AMisScaledPackVoltageIsOneFindingNotTwo) {
+  const std::string text = capture(90, [](int) {
+    Second x;
+    x.limits = "3802F401E803B001";
+    x.meas = "0A026400FA00";  // 522 (0.1 V/bit), +10.0 A charging, 25.0 °C
+    return x;
+  });
+  analysis::Evidence e;
+  const auto fs = diagnose_text(text, &e);
+  const Finding* scaling = find(fs, Cause::kScalingMismatch);
+  ASSERT_NE(scaling, nullptr);
+  EXPECT_EQ(scaling->severity, Severity::kFault);
+  EXPECT_EQ(find(fs, Cause::kInvalidValues), nullptr);
+  for (const auto& p : e.plausibility)
+    if (p.kind == analysis::PlausibilityKind::kInvalid) {
+      EXPECT_EQ(p.detail.find("5.22 V"), std::string::npos) << p.detail;
+    }
+  // The same limits with the pack voltage at its right scale (52.20 V = 5220 = 0x1464): no
+  // finding of either kind.
+  const std::string right = capture(90, [](int) {
+    Second x;
+    x.limits = "3802F401E803B001";
+    x.meas = "64146400FA00";
+    return x;
+  });
+  const auto ok = diagnose_text(right);
+  EXPECT_EQ(find(ok, Cause::kScalingMismatch), nullptr);
+  EXPECT_EQ(find(ok, Cause::kInvalidValues), nullptr);
+  // A real DVL fault stays visible beside a scaling issue: DVL 56.0 V (560 = 0x0230) against a
+  // pack of 52.2 V at its plausible scale is at or above it.
+  const std::string both = capture(90, [](int) {
+    Second x;
+    x.limits = "3802F401E8033002";
+    x.meas = "0A026400FA00";
+    return x;
+  });
+  const auto fs2 = diagnose_text(both);
+  EXPECT_NE(find(fs2, Cause::kScalingMismatch), nullptr);
+  const Finding* dvl = find(fs2, Cause::kInvalidValues);
+  ASSERT_NE(dvl, nullptr);
+  bool at_52 = false;
+  for (const auto& ev : dvl->evidence) at_52 |= ev.text.find("52.20 V") != std::string::npos;
+  EXPECT_TRUE(at_52);
+}
+
 }  // namespace
 }  // namespace bmslink::diagnosis
