@@ -145,7 +145,24 @@ try {
       await shot(page, 'layer2', width);
       const l2 = await page.locator('#ask-form h3').textContent();
       check(l2.includes('Termination'), where(`layer 2 starts with the termination: ${l2}`));
-      await answer(page, {termination_ohms: 120});
+      // The meter's setup comes first, drawn: with one device unplugged a healthy bus reads 120 Ω
+      // at the free cable end, so 120 there is no fault: the unplugged device's port is asked.
+      const setup = page.locator('#ask-form [data-key=termination_setup]');
+      check(await setup.isVisible(), where('the termination asks how the meter is connected'));
+      await setup.locator('button[data-value=one_end_unplugged]').click();
+      check(await page.locator('#termination-drawing svg').isVisible(), where('the drawing of where the probes go'));
+      check((await page.locator('#termination-healthy').textContent()).includes('120 Ω'),
+            where('one end unplugged: a healthy bus reads 120 Ω there'));
+      await shot(page, 'termination-setup', width);
+      await noSideways(page, where('termination setup'));
+      await page.fill('#ask-form input[name=termination_ohms]', '120');
+      await page.locator('#ask-form button[type=submit]').click();
+      await page.locator('#ask-form input[name=termination_port_ohms]').waitFor({timeout: 15000});
+      check(await page.locator('#confirmed').count() === 0, where('120 Ω at the cable end confirms nothing'));
+      // The layer-1 verdicts say how strong their source is (Deye's "Lithium 00": emulator users).
+      const sourceTags = await page.locator('#guided .verdicts .source').allTextContents();
+      check(sourceTags.some((t) => t.includes('emulator')), where(`source classes shown: ${sourceTags.join(' | ')}`));
+      await answer(page, {termination_device: 'bms', termination_port_ohms: 'open'});
       await page.locator('#confirmed').waitFor({timeout: 15000});
       const confirmed = await page.locator('#confirmed').textContent();
       check(confirmed.includes('termination_fault') && confirmed.includes('layer 2'), where(`confirmed: ${confirmed.slice(0, 120)}`));
@@ -260,10 +277,23 @@ try {
       await page.locator('table').waitFor();
       check((await page.locator('table').textContent()).includes('Pylontech US3000C'), where('the matrix lists the pair'));
       await shot(page, 'compat', width);
+      // The hardcode advisor: no default cell count; a Pylontech US3000C is 15 cells, so 51.0 V
+      // and 45.0 V (3.40 and 3.00 V per cell), within the maker's 44.5-53.5 V.
       await page.goto(s.url + '#/hardcode');
-      await page.fill('#hardcode-form input[name=capacity_ah]', '100');
+      await page.fill('#hardcode-form input[name=capacity_ah]', '74');
+      await page.locator('#hardcode-form button[type=submit]').click();
+      await page.locator('#hardcode-form ~ div .error, .error').first().waitFor({timeout: 15000});
+      check((await page.locator('main').innerText()).includes('--cells'), where('no cells, no battery: refused, naming the options'));
+      await page.fill('#hardcode-form input[name=battery]', 'Pylontech US3000C');
+      await page.fill('#hardcode-form input[name=soc_low]', '30');
+      await page.fill('#hardcode-form input[name=soc_high]', '80');
       await page.locator('#hardcode-form button[type=submit]').click();
       await page.locator('#hardcode-result').waitFor();
+      const advice = await page.locator("#hardcode-result").innerText();
+      check(advice.includes("15 cells in series") && advice.includes('51.0 V (3.40 V per cell)') &&
+            advice.includes("45.0 V (3.00 V per cell)") && !advice.includes("undefined") && !advice.includes("NaN"),
+            where(`hardcode for a US3000C: ${advice.slice(0, 300)}`));
+      check(!advice.includes("SOC window unknown"), where('the SOC window asked for is used'));
       await noSideways(page, where('hardcode'));
       await shot(page, 'hardcode', width);
       await page.goto(s.url + '#/analyze');

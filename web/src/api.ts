@@ -122,19 +122,24 @@ export interface Ask {
   allow?: string[];
 }
 
+export type SourceClass = 'vendor_manual' | 'vendor_compatibility_list' | 'installer_report' | 'emulator_report';
+
 export interface Verdict {
   check: string;
   layer: number;
-  verdict: 'pass' | 'fail' | 'skipped' | 'unknown';
+  verdict: 'pass' | 'fail' | 'skipped' | 'unknown' | 'marginal' | 'suspect';
   reason: string;
   from_capture: boolean;
   cause: string | null;
+  source_class: SourceClass | null;
+  fix?: string;
 }
 
 export interface Guided {
   confirmed: string | null;
   layer: number | null;
   layer_name: string | null;
+  confirmed_by: string | null;
   reason: string | null;
   fix: string | null;
   reverify: string | null;
@@ -143,9 +148,33 @@ export interface Guided {
   next: null | {check: string; layer: number; title: string; why: string; asks: Ask[]};
   minutes: Record<string, number>;
   budget: Record<string, number>;
+  budget_max: Record<string, number>;
   over_budget: number[];
   escalate: boolean;
+  link: null | {bus: 'can' | 'rs485'; protocol: string; reason: string; port: string | null; source_class: SourceClass | null};
+  marginal: Verdict[];
+  suspects: Verdict[];
+  hardcode: null | {battery: string; cells_series: number; charge_max_v: number | null; cutoff_min_v: number | null; source_class: SourceClass | null};
   case?: CaseJson;
+}
+
+// POST /api/hardcode (docs/api.md).
+export interface HardcodeAdvice {
+  pack: {cells_series: number; from: 'battery' | 'cells'; battery: string | null; battery_name: string | null;
+    charge_max_v: number | null; cutoff_min_v: number | null; sources: string[]; source_class: SourceClass | null};
+  limited: string[];
+  settings: {communication: string; battery_type: string; charge_voltage_v: number; charge_v_per_cell: number;
+    cutoff_voltage_v: number; cutoff_v_per_cell: number; charge_current_a: [number, number]; discharge_current_a: [number, number]};
+  kwh: number;
+  kwh_estimated: boolean;
+  verdict: 'acceptable' | 'not_acceptable' | 'depends';
+  against: string[];
+  for: string[];
+  deciding: string[];
+  lost_protection: string[];
+  maintenance: string;
+  expected_life: string;
+  acknowledgment: string | null;
 }
 
 export interface CaseJson {

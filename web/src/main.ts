@@ -4,7 +4,8 @@
 import './style.css';
 import {
   ApiError, caseTag, currentSession, get, login, logout, refreshSession, send, upload,
-  type Analysis, type Ask, type CaseJson, type Finding, type Guided,
+  type Analysis, type Ask, type CaseJson, type Finding, type Guided, type HardcodeAdvice, type SourceClass,
+  type Verdict,
 } from './api';
 import {drawPlots} from './plots';
 
@@ -138,9 +139,97 @@ async function newCasePage(): Promise<void> {
   show(h('h1', {}, 'New case'), form, status);
 }
 
+// How strong the knowledge behind a verdict is, in the technician's words (docs/diagnose.md).
+const SOURCE_WORDS: Record<SourceClass, string> = {
+  vendor_manual: "maker's manual",
+  vendor_compatibility_list: "maker's compatibility list",
+  installer_report: 'installer reports: check the manual',
+  emulator_report: 'emulator users only: check the manual',
+};
+
+function sourceTag(c: SourceClass | null | undefined): HTMLElement | null {
+  if (!c) return null;
+  return h('span', {class: `source ${c}`, title: 'How strong the source of this verdict is'}, SOURCE_WORDS[c] ?? c);
+}
+
+// Where the meter's probes go for each termination setup, drawn: the BMS and the inverter, the
+// cable, a 120 Ω terminator inside each, and the meter. Everything powered off.
+const TERMINATION_SETUPS: Record<string, {label: string; healthy: string}> = {
+  all_connected: {label: 'Both devices connected', healthy: 'A healthy bus reads 60 Ω (two 120 Ω in parallel).'},
+  one_end_unplugged: {label: 'One device unplugged, meter on the free cable end',
+    healthy: 'A healthy bus reads 120 Ω here: only the far side\'s terminator. Then measure the unplugged device\'s own port.'},
+  device_port: {label: "Meter on one device's own port, nothing plugged in",
+    healthy: '120 Ω if that device terminates by itself, open if it does not.'},
+};
+
+function termDrawing(setup: string): SVGSVGElement {
+  const ns = 'http://www.w3.org/2000/svg';
+  const el = (name: string, attrs: Record<string, string | number>, text?: string) => {
+    const e = document.createElementNS(ns, name);
+    for (const [k, v] of Object.entries(attrs)) e.setAttribute(k, String(v));
+    if (text) e.textContent = text;
+    return e;
+  };
+  const svg = el('svg', {viewBox: '0 0 360 150', class: 'term-drawing', role: 'img',
+    'aria-label': `Meter placement: ${TERMINATION_SETUPS[setup]?.label ?? setup}`}) as SVGSVGElement;
+  const box = (x: number, name: string) => {
+    svg.append(el('rect', {x, y: 20, width: 80, height: 70, rx: 8, class: 'dev'}));
+    svg.append(el('text', {x: x + 40, y: 40, 'text-anchor': 'middle', class: 'lbl'}, name));
+    // The terminator inside the device, across H and L.
+    svg.append(el('rect', {x: x + 24, y: 48, width: 32, height: 34, class: 'res'}));
+    svg.append(el('text', {x: x + 40, y: 70, 'text-anchor': 'middle', class: 'small'}, '120'));
+  };
+  box(10, 'BMS');
+  box(270, 'Inverter');
+  const unplugged = setup === 'one_end_unplugged';
+  const port = setup === 'device_port';
+  // CAN-H and CAN-L: the cable from the BMS to the inverter (cut short where unplugged).
+  const cableEnd = unplugged ? 230 : 270;
+  if (!port) {
+    for (const [y, name] of [[55, 'H'], [75, 'L']] as [number, string][]) {
+      svg.append(el('line', {x1: 90, y1: y, x2: cableEnd, y2: y, class: 'wire'}));
+      svg.append(el('text', {x: 96, y: y - 3, class: 'small'}, name));
+    }
+  }
+  // The meter and its probes.
+  const meterX = port ? 120 : unplugged ? 200 : 150;
+  svg.append(el('rect', {x: meterX - 25, y: 100, width: 50, height: 34, rx: 6, class: 'meter'}));
+  svg.append(el('text', {x: meterX, y: 122, 'text-anchor': 'middle', class: 'lbl'}, 'Ω'));
+  const probeX = port ? 90 : unplugged ? cableEnd : 180;
+  for (const y of [55, 75]) svg.append(el('line', {x1: meterX - 8 + (y === 75 ? 16 : 0), y1: 100, x2: probeX, y2: y, class: 'probe'}));
+  if (unplugged) svg.append(el('text', {x: 250, y: 40, 'text-anchor': 'middle', class: 'small'}, 'unplugged'));
+  if (port) svg.append(el('text', {x: 180, y: 60, 'text-anchor': 'middle', class: 'small'}, 'cable out'));
+  return svg;
+}
+
+// The meter's setup as three big buttons with the drawing of where the probes go.
+function setupInput(a: Ask): {el: HTMLElement; value: () => unknown} {
+  let v: string | undefined;
+  const drawing = h('div', {class: 'term-figure', id: 'termination-drawing'});
+  const healthy = h('p', {class: 'muted', id: 'termination-healthy'});
+  const buttons = (a.choices ?? []).map((c) => {
+    const key = String(c);
+    const b = h('button', {type: 'button', class: 'choice', 'data-value': key}, TERMINATION_SETUPS[key]?.label ?? key);
+    b.addEventListener('click', () => pick(key));
+    return b;
+  });
+  const pick = (key: string) => {
+    v = key;
+    for (const b of buttons) b.classList.toggle('picked', b.dataset.value === key);
+    drawing.replaceChildren(termDrawing(key));
+    healthy.textContent = TERMINATION_SETUPS[key]?.healthy ?? '';
+  };
+  pick('all_connected');
+  v = undefined;  // drawn as the usual setup, but the technician picks
+  for (const b of buttons) b.classList.remove('picked');
+  return {el: h('div', {class: 'stack', 'data-key': a.key},
+    h('div', {class: 'choices column'}, ...buttons), drawing, healthy), value: () => v};
+}
+
 // The input for one thing a check asks, typed: numbers with their unit, choices as buttons,
 // yes/no as two big buttons (thumbs, gloves).
 function askInput(a: Ask): {el: HTMLElement; value: () => unknown} {
+  if (a.key === 'termination_setup') return setupInput(a);
   if (a.type === 'yes_no') {
     let v: unknown = undefined;
     const yes = h('button', {type: 'button', class: 'choice', 'data-value': 'yes'}, 'Yes');
@@ -213,14 +302,25 @@ async function casePage(id: string): Promise<void> {
     for (let l = 1; l <= 5; l++) {
       const spent = g.minutes[String(l)] ?? 0;
       const budget = g.budget[String(l)] ?? 0;
+      const top = Math.max(budget, g.budget_max?.[String(l)] ?? budget);
       const bar = h('div', {class: `budget${l === layer && !g.confirmed ? ' current' : ''}`, 'data-layer': String(l)},
         h('span', {class: 'name'}, `${l} ${LAYERS[l - 1]}`),
-        h('span', {class: 'time'}, `${fmtMinutes(spent)} / ${budget} min`),
+        h('span', {class: 'time'}, `${fmtMinutes(spent)} / ${top > budget ? `${budget}–${top}` : budget} min`),
         h('span', {class: 'meter'}, h('span', {style: `width:${Math.min(100, (spent / Math.max(budget, 1)) * 100)}%`})));
       if (g.over_budget.includes(l)) bar.classList.add('over');
       bars.append(bar);
     }
     parts.push(bars);
+    // An RS485 pair first: the CAN checks do not apply to it.
+    if (g.link?.bus === 'rs485')
+      parts.push(h('div', {class: 'link-banner', id: 'link'},
+        h('h3', {}, 'This pair talks RS485, not CAN'),
+        h('p', {}, g.link.reason), g.link.port ? h('p', {class: 'muted'}, g.link.port) : null,
+        h('p', {}, 'CAN-only checks are skipped. ', sourceTag(g.link.source_class))));
+    for (const v of g.suspects ?? [])
+      parts.push(h('div', {class: 'suspect', 'data-check': v.check},
+        h('h3', {}, 'Suspect: the inverter setting'), h('p', {}, v.reason),
+        v.fix ? h('p', {}, h('strong', {}, 'Try: '), v.fix) : null, sourceTag(v.source_class)));
     window.clearInterval(timerHandle);
     if (!g.confirmed && g.next) {
       const clock = h('p', {class: 'clock', id: 'clock'});
@@ -239,6 +339,7 @@ async function casePage(id: string): Promise<void> {
       parts.push(h('div', {class: 'confirmed', id: 'confirmed'},
         h('h3', {}, `Confirmed: ${g.confirmed} (layer ${g.layer} — ${g.layer_name})`),
         h('p', {}, g.reason ?? ''),
+        sourceTag(g.verdicts.find((v) => v.check === g.confirmed_by)?.source_class),
         h('p', {}, h('strong', {}, 'Fix: '), g.fix ?? ''),
         h('p', {}, h('strong', {}, 'Verify: '), g.reverify ?? ''),
         g.explain.customer ? h('p', {class: 'muted'}, 'For the customer: ', g.explain.customer) : null));
@@ -249,7 +350,7 @@ async function casePage(id: string): Promise<void> {
       const form = h('form', {class: 'stack', id: 'ask-form'},
         h('h3', {}, `Layer ${next.layer}: ${next.title}`),
         h('p', {class: 'muted'}, next.why),
-        ...inputs.map(({a, el}) => field(a.prompt + (a.unit ? ` (${a.unit})` : ''), el)),
+        ...inputs.map(({a, el}) => field(a.key === 'termination_setup' ? 'How is the meter connected? Everything powered off.' : a.prompt + (a.unit ? ` (${a.unit})` : ''), el)),
         needsCapture ? h('p', {}, 'This check is decided from a capture: upload one below.') : null,
         inputs.length ? h('div', {class: 'row'},
           h('button', {class: 'primary', type: 'submit'}, 'Record'),
@@ -273,15 +374,20 @@ async function casePage(id: string): Promise<void> {
       });
       parts.push(form);
     } else if (g.escalate) {
+      const hc = g.hardcode;
       parts.push(h('div', {class: 'confirmed'}, h('h3', {}, 'All five layers are exhausted'),
-        h('p', {}, 'Consider the hardcode advisor or the manufacturer. '), h('a', {href: '#/hardcode'}, 'Hardcode advisor')));
+        h('p', {}, 'Consider the hardcode advisor or the manufacturer. '),
+        hc ? h('p', {}, `The battery has ${hc.cells_series} cells in series. `, sourceTag(hc.source_class)) : null,
+        h('a', {href: hc ? `#/hardcode?battery=${encodeURIComponent(c.bms.model)}` : '#/hardcode'}, 'Hardcode advisor')));
     }
     if (error) parts.push(errorBox(error));
-    const done = g.verdicts.filter((v) => v.verdict === 'pass' || v.verdict === 'fail' || (v.verdict === 'skipped' && v.from_capture));
+    const decided = ['pass', 'fail', 'marginal', 'suspect'];
+    const done = g.verdicts.filter((v: Verdict) => decided.includes(v.verdict) || (v.verdict === 'skipped' && v.from_capture));
     if (done.length)
       parts.push(h('details', {open: true}, h('summary', {}, `Checks done (${done.length})`),
         h('ul', {class: 'verdicts'}, ...done.map((v) =>
-          h('li', {class: v.verdict}, h('span', {class: `badge ${v.verdict}`}, v.verdict), ' ', h('code', {}, v.check), ' ', v.reason)))));
+          h('li', {class: v.verdict}, h('span', {class: `badge ${v.verdict}`}, v.verdict), ' ', h('code', {}, v.check), ' ', v.reason,
+            v.source_class ? ' ' : null, sourceTag(v.source_class))))));
     guidedBox.replaceChildren(...(parts.filter(Boolean) as Node[]));
     asked = Date.now();
     const first = guidedBox.querySelector<HTMLElement>('input, select');
@@ -535,39 +641,64 @@ async function compatPage(): Promise<void> {
 }
 
 async function hardcodePage(): Promise<void> {
+  const devices = await get<Devices>('/api/devices').catch(() => ({inverters: [], batteries: []}) as Devices);
   const num = (name: string, attrs: Record<string, string> = {}) => h('input', {name, type: 'number', step: 'any', inputmode: 'decimal', ...attrs});
   const where = h('select', {name: 'where'}, h('option', {value: ''}, 'not known'), h('option', {value: 'indoor'}, 'indoors, temperature controlled'), h('option', {value: 'outdoor'}, 'outdoors'));
   const commercial = h('input', {type: 'checkbox', name: 'commercial'});
+  const fromHash = new URLSearchParams(location.hash.split('?')[1] ?? '').get('battery') ?? '';
   const out = h('div');
   const form = h('form', {class: 'stack', id: 'hardcode-form'},
-    field('Cells in series (LFP)', num('cells', {value: '16'})),
+    field('Battery model', h('input', {name: 'battery', list: 'hc-batteries', autocomplete: 'off', value: fromHash}),
+      'Its cells in series and the maker\'s limits come from the knowledge base'),
+    field('Cells in series (LFP), if the battery is not listed', num('cells', {min: '1', max: '64', step: '1'}),
+      'Count them: 15 on Pylontech US-series packs, 16 on most 51.2 V packs. Never guessed.'),
     field('Capacity (Ah)', num('capacity_ah', {required: 'required'})),
     field('Energy (kWh, optional)', num('kwh')),
     field('Usual current as C-rate (e.g. 0.25)', num('c_rate')),
     field('Cell voltage spread (mV)', num('spread_mv')),
+    field('SOC window used: lowest %', num('soc_low', {min: '0', max: '100'})),
+    field('SOC window used: highest %', num('soc_high', {min: '0', max: '100'})),
     field('Where it stands', where),
     h('label', {class: 'check'}, commercial, ' Commercial / critical use, warranty or insurance constraints'),
+    datalist('hc-batteries', devices.batteries),
     h('button', {class: 'primary', type: 'submit'}, 'Advise'));
+  const verdictWords: Record<string, string> = {acceptable: 'acceptable', not_acceptable: 'not acceptable', depends: 'undecided: see what decides'};
   form.addEventListener('submit', async (e) => {
     e.preventDefault();
     const d = new FormData(form);
     const body: Record<string, unknown> = {chemistry: 'lfp', commercial: commercial.checked};
-    for (const k of ['cells', 'capacity_ah', 'kwh', 'c_rate', 'spread_mv']) {
+    const battery = String(d.get('battery') ?? '').trim();
+    if (battery) body.battery = battery;
+    for (const k of ['cells', 'capacity_ah', 'kwh', 'c_rate', 'spread_mv', 'soc_low', 'soc_high']) {
       const v = String(d.get(k) ?? '').trim();
       if (v !== '') body[k] = Number(v.replace(',', '.'));
     }
     if (where.value) body.indoor = where.value === 'indoor';
     try {
-      const a = await send<Record<string, unknown>>('POST', '/api/hardcode', body);
-      const list = (k: string) => ((a[k] as string[]) ?? []).map((x) => h('li', {}, x));
+      const a = await send<HardcodeAdvice>('POST', '/api/hardcode', body);
+      const list = (items: string[]) => items.map((x) => h('li', {}, x));
+      const st = a.settings;
+      const section = (title: string, items: string[]) => items.length ? [h('h3', {}, title), h('ul', {}, ...list(items))] : [];
       out.replaceChildren(h('div', {class: 'panel', id: 'hardcode-result'},
-        h('h2', {}, `Hardcoding is ${String(a.verdict).replace('_', ' ')}`),
-        h('p', {}, `Charge to ${a.charge_voltage_v} V, cut off at ${a.cutoff_voltage_v} V, current ${a.current_low_a}–${a.current_high_a} A`),
-        h('h3', {}, 'Against it'), h('ul', {}, ...list('against')),
-        h('h3', {}, 'What decides'), h('ul', {}, ...list('deciding')),
-        h('h3', {}, 'Protection lost'), h('ul', {}, ...list('lost_protection')),
-        h('p', {}, 'Maintenance: ', String(a.maintenance ?? '')),
-        h('p', {}, 'Expected life: ', String(a.expected_life ?? ''))));
+        h('h2', {}, `Hardcoding: ${verdictWords[a.verdict] ?? a.verdict}`),
+        h('p', {id: 'hardcode-pack'}, a.pack.from === 'battery'
+          ? `${a.pack.battery_name}: ${a.pack.cells_series} cells in series` +
+            (a.pack.cutoff_min_v !== null && a.pack.charge_max_v !== null ? `, maker's range ${a.pack.cutoff_min_v}–${a.pack.charge_max_v} V ` : ' ')
+          : `${a.pack.cells_series} cells in series, as counted `, sourceTag(a.pack.source_class)),
+        h('table', {class: 'settings', id: 'hardcode-settings'},
+          h('tr', {}, h('th', {}, 'Charge voltage'), h('td', {}, `${st.charge_voltage_v.toFixed(1)} V (${st.charge_v_per_cell.toFixed(2)} V per cell)`)),
+          h('tr', {}, h('th', {}, 'Low-voltage cut-off'), h('td', {}, `${st.cutoff_voltage_v.toFixed(1)} V (${st.cutoff_v_per_cell.toFixed(2)} V per cell)`)),
+          h('tr', {}, h('th', {}, 'Charge current'), h('td', {}, `${st.charge_current_a[0]}–${st.charge_current_a[1]} A (0.3–0.5 C)`)),
+          h('tr', {}, h('th', {}, 'Discharge current'), h('td', {}, `${st.discharge_current_a[0]}–${st.discharge_current_a[1]} A`)),
+          h('tr', {}, h('th', {}, 'System'), h('td', {}, `${a.kwh.toFixed(1)} kWh${a.kwh_estimated ? ' (estimated)' : ''}`))),
+        ...a.limited.map((l) => h('p', {class: 'muted'}, l)),
+        ...section('Against it', a.against),
+        ...section('For it', a.for),
+        ...section('What decides', a.deciding),
+        ...section('Protection lost', a.lost_protection),
+        h('p', {}, 'Maintenance: ', a.maintenance),
+        h('p', {}, 'Expected life: ', a.expected_life),
+        a.acknowledgment ? h('details', {}, h('summary', {}, 'For the customer to sign'), h('p', {}, a.acknowledgment)) : null));
     } catch (err) {
       out.replaceChildren(errorBox(err));
     }
@@ -686,7 +817,7 @@ async function route(): Promise<void> {
     if (hash === '/live') return livePage();
     if (hash === '/stats') return await statsPage();
     if (hash === '/compat') return await compatPage();
-    if (hash === '/hardcode') return await hardcodePage();
+    if (hash === '/hardcode' || hash.startsWith('/hardcode?')) return await hardcodePage();
     return await casesPage();
   } catch (e) {
     if (e instanceof ApiError && e.status === 401) {
