@@ -7,6 +7,7 @@
 #include <string_view>
 
 #include "bmslink/diagnosis/guided.h"
+#include "bmslink/diagnosis/hardcode.h"
 
 namespace {
 
@@ -43,11 +44,38 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
 
   if (auto more = KnowledgeBase::parse(text, "fuzz")) {
     KnowledgeBase mine = kb;
-    (void)mine.add(*more);
-    for (const auto& d : mine.inverters()) (void)mine.find_inverter(d.id);
-    (void)mine.find_protocol("Pylontech CAN");
+    if (mine.add(*more)) {
+      for (const auto& d : mine.inverters()) (void)mine.find_inverter(d.id);
+      (void)mine.find_protocol("Pylontech CAN");
+      // The user's devices through the engine: a setting on each inverter, each battery's pack.
+      for (const auto& d : mine.inverters()) {
+        Answers a;
+        a.inverter_model = d.id;
+        a.values["inverter_battery_setting"] = "Lithium 00";
+        (void)guided_json(run_guided(catalogue, mine, a)).dump();
+      }
+      for (const auto& b : mine.batteries()) {
+        HardcodeInput in;
+        in.battery = b.id;
+        in.capacity_ah = 100;
+        (void)advise_hardcode(in, &mine);
+      }
+    }
   } else {
     require(!more.error().message.empty());
+  }
+
+  // Any text as a menu value typed on every known inverter, and as a battery to hardcode for.
+  if (size < 200) {
+    const std::string typed(text);
+    for (const auto& d : kb.inverters()) (void)KnowledgeBase::menu_value(d, typed);
+    HardcodeInput in;
+    in.battery = typed;
+    in.capacity_ah = 50;
+    if (auto advice = advise_hardcode(in, &kb)) {
+      require(advice->cells > 0 &&
+              (!advice->charge_max_v || advice->charge_voltage_v <= *advice->charge_max_v + 1e-9));
+    }
   }
   return 0;
 }

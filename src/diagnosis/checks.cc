@@ -169,8 +169,8 @@ Result<void> check_termination_params(const Reader& r, const json& p, const std:
   for (const char* band : {"correct", "one", "three"}) {
     if (!p.contains(band) || !p[band].is_array() || p[band].size() != 2 ||
         !p[band][0].is_number() || !p[band][1].is_number() || p[band][0] > p[band][1])
-      return r.error(where, fmt::format("the termination rule needs \"{}\": [low, high] in ohms",
-                                        band));
+      return r.error(where,
+                     fmt::format("the termination rule needs \"{}\": [low, high] in ohms", band));
   }
   for (const char* limit : {"short_below", "open_above"})
     if (!p.contains(limit) || !p[limit].is_number())
@@ -221,8 +221,7 @@ Result<Check> read_check(const Reader& r, const json& j,
   if (!first || !buses || !former)
     return tl::unexpected(!first ? first.error() : !buses ? buses.error() : former.error());
   for (const auto& k : *first)
-    if (std::find(c.optional_inputs.begin(), c.optional_inputs.end(), k) ==
-        c.optional_inputs.end())
+    if (std::find(c.optional_inputs.begin(), c.optional_inputs.end(), k) == c.optional_inputs.end())
       return r.error(where, fmt::format("\"ask_first\" names \"{}\", which is not one of its "
                                         "optional inputs",
                                         k));
@@ -264,6 +263,20 @@ Result<Check> read_check(const Reader& r, const json& j,
         return r.error(where, fmt::format("unknown rule function \"{}\"", c.function));
       c.params = rule;
       c.params.erase("function");
+      // What each rule in code reads: it must be among the check's inputs, of the right type.
+      static const std::map<std::string, std::pair<std::string, InputType>> kNeeds = {
+          {"protocol_match", {"inverter_battery_setting", InputType::kText}},
+          {"pinout", {"rj45_pinout_matches", InputType::kYesNo}},
+          {"termination", {"termination_ohms", InputType::kNumber}}};
+      if (auto need = kNeeds.find(c.function); need != kNeeds.end()) {
+        const auto& [key, type] = need->second;
+        const auto spec = inputs.find(key);
+        if (std::find(c.inputs.begin(), c.inputs.end(), key) == c.inputs.end() ||
+            spec == inputs.end() || spec->second.type != type)
+          return r.error(
+              where, fmt::format("the rule \"{}\" needs \"{}\" ({}) among its inputs", c.function,
+                                 key, kTypeNames[static_cast<std::size_t>(type)]));
+      }
       if (c.function == "termination") {
         if (auto ok = check_termination_params(r, c.params, where); !ok)
           return tl::unexpected(ok.error());
@@ -276,8 +289,7 @@ Result<Check> read_check(const Reader& r, const json& j,
         const std::string at = fmt::format("{} outcome {}", where, ++n);
         if (!o.is_object()) return r.error(at, "must be an object");
         const std::string verdict = o.value("verdict", "");
-        if (verdict != "pass" && verdict != "fail" && verdict != "unknown" &&
-            verdict != "marginal")
+        if (verdict != "pass" && verdict != "fail" && verdict != "unknown" && verdict != "marginal")
           return r.error(at, "\"verdict\" is pass, fail, marginal or unknown");
         if (!o.contains("reason") || !o["reason"].is_string())
           return r.error(at, "\"reason\" is missing");

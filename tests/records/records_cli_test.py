@@ -197,7 +197,7 @@ with tempfile.TemporaryDirectory() as tmp:
     run('simulate', '--fault', 'healthy', '--duration', '300', '-o', cap)
     for _ in range(2):
         rest = subprocess.run([BMSLINK, 'diagnose', '--case', 'site-7', '--db', gdb, '--interactive', '--capture', cap],
-                              input='120\n', capture_output=True, text=True, timeout=120)
+                              input='1\n120\n', capture_output=True, text=True, timeout=120)
         check('CONFIRMED  termination_fault' in rest.stdout, 'resumed at termination:\n' + rest.stdout[-600:])
     c = json.loads(run('case', 'show', 'site-7', '--db', gdb).stdout)
     sha = subprocess.run(['sha256sum', cap], capture_output=True, text=True).stdout.split()[0]
