@@ -109,8 +109,9 @@ Result<ProtocolInfo> read_protocol(const Reader& r, const json& j) {
   BMSLINK_FIELD(r.text(j, "confidence", p.confidence), where, "confidence");
   std::optional<SourceClass> declared;
   if (!r.source_class(j, declared))
-    return r.error(where, "\"source_class\" is one of emulator_report, installer_report, "
-                          "vendor_compatibility_list, vendor_manual");
+    return r.error(where,
+                   "\"source_class\" is one of emulator_report, installer_report, "
+                   "vendor_compatibility_list, vendor_manual");
   if (j.contains("voltage_only") && !j["voltage_only"].is_boolean())
     return r.error(where, "\"voltage_only\" is true or false");
   p.voltage_only = j.value("voltage_only", false) || p.transport == "none";
@@ -271,8 +272,9 @@ Result<DeviceInfo> read_device(const Reader& r, const json& j, DeviceInfo::Kind 
   }
   BMSLINK_FIELD(protocol_list(j, "other_protocols", d.other_protocols), where, "other_protocols");
   if (std::optional<SourceClass> c; !r.source_class(j, c))
-    return r.error(where, "\"source_class\" is one of emulator_report, installer_report, "
-                          "vendor_compatibility_list, vendor_manual");
+    return r.error(where,
+                   "\"source_class\" is one of emulator_report, installer_report, "
+                   "vendor_compatibility_list, vendor_manual");
   if (j.contains("multiple_batteries") && !j["multiple_batteries"].is_null()) {
     const json& m = j["multiple_batteries"];
     if (m.is_boolean()) {
@@ -296,9 +298,9 @@ Result<DeviceInfo> read_device(const Reader& r, const json& j, DeviceInfo::Kind 
         const std::string b = t["builtin"].is_string() ? t["builtin"].get<std::string>() : "";
         if (!t["builtin"].is_string() || (b != "yes" && b != "no" && b != "switchable"))
           return r.error(where, "\"termination.builtin\" is yes, no or switchable");
-        d.termination_builtin = b == "yes"   ? BuiltinTermination::kYes
-                                : b == "no"  ? BuiltinTermination::kNo
-                                             : BuiltinTermination::kSwitchable;
+        d.termination_builtin = b == "yes"  ? BuiltinTermination::kYes
+                                : b == "no" ? BuiltinTermination::kNo
+                                            : BuiltinTermination::kSwitchable;
       }
       BMSLINK_FIELD(r.strings(t, "sources", d.termination_sources), where, "termination.sources");
     } else if (!t.is_string() && !t.is_null()) {
@@ -428,8 +430,9 @@ Result<KnowledgeBase> KnowledgeBase::parse(std::string_view text, std::string_vi
       BMSLINK_FIELD(r.text(v, "kind", si.kind), where, "kind");
       std::string cls;
       if (!r.text(v, "class", cls) || !parse_source_class(cls))
-        return r.error(where, "\"class\" is one of emulator_report, installer_report, "
-                              "vendor_compatibility_list, vendor_manual");
+        return r.error(where,
+                       "\"class\" is one of emulator_report, installer_report, "
+                       "vendor_compatibility_list, vendor_manual");
       si.source_class = *parse_source_class(cls);
       kb.sources_[key] = std::move(si);
     }
@@ -493,9 +496,8 @@ Result<void> KnowledgeBase::resolve_classes() {
       for (std::size_t i = 0; i < d.battery_settings.size(); ++i) {
         auto& m = d.battery_settings[i];
         if (m.sources.empty()) m.sources = d.sources;
-        const json& raw = settings && settings->is_array() && i < settings->size()
-                              ? (*settings)[i]
-                              : json::object();
+        const json& raw = settings && settings->is_array() && i < settings->size() ? (*settings)[i]
+                                                                                   : json::object();
         auto mc = resolve(raw, m.sources, d.id + " setting \"" + m.value + "\"");
         if (!mc) return tl::unexpected(mc.error());
         m.source_class = *mc;
@@ -744,8 +746,10 @@ const MenuValue* KnowledgeBase::menu_value(const DeviceInfo& inverter, std::stri
   if (const auto* m = unique_fit(values, [&](const MenuValue& v) {
         const Pieces p = pieces(v.value);
         if (!p.digits.empty() || p.squashed.size() < 3 || typed.squashed.size() < 3) return false;
-        const auto& shorter = p.squashed.size() <= typed.squashed.size() ? p.squashed : typed.squashed;
-        const auto& longer = p.squashed.size() <= typed.squashed.size() ? typed.squashed : p.squashed;
+        const auto& shorter =
+            p.squashed.size() <= typed.squashed.size() ? p.squashed : typed.squashed;
+        const auto& longer =
+            p.squashed.size() <= typed.squashed.size() ? typed.squashed : p.squashed;
         return longer.compare(0, shorter.size(), shorter) == 0;
       }))
     return m;
@@ -753,7 +757,8 @@ const MenuValue* KnowledgeBase::menu_value(const DeviceInfo& inverter, std::stri
     const Pieces p = pieces(v.value);
     return !typed.letters.empty() &&
            std::all_of(typed.letters.begin(), typed.letters.end(), [&](const std::string& w) {
-             return w.size() >= 3 && std::find(p.letters.begin(), p.letters.end(), w) != p.letters.end();
+             return w.size() >= 3 &&
+                    std::find(p.letters.begin(), p.letters.end(), w) != p.letters.end();
            });
   });
 }

@@ -438,8 +438,8 @@ Decision protocol_match(const Check& check, const KnowledgeBase& kb, const Answe
   };
   if (inv_proto && inv_proto->voltage_only) {
     d.verdict = Verdict::kFail;
-    d.reason = fmt::format("\"{}\" is {}: voltage-only control, no communication at all{}",
-                           setting, inv_proto->name, wanted());
+    d.reason = fmt::format("\"{}\" is {}: voltage-only control, no communication at all{}", setting,
+                           inv_proto->name, wanted());
     d.cause = check.confirms;
     d.fix = wanted_fix();
     rests_on_wanted();
@@ -484,11 +484,11 @@ Decision protocol_match(const Check& check, const KnowledgeBase& kb, const Answe
             as_typed, inv_proto->name, sender->brand, sender->family,
             other->transport == "rs485" ? "an RS485 link" : "a link", other->name);
       } else {
-        d.reason = inv_proto->id == bms_proto->id
-                       ? fmt::format("{} is {}, the protocol the BMS sends", as_typed,
-                                     bms_proto->name)
-                       : fmt::format("{} ({}) reads {}, the protocol the BMS sends", as_typed,
-                                     inv_proto->name, bms_proto->name);
+        d.reason =
+            inv_proto->id == bms_proto->id
+                ? fmt::format("{} is {}, the protocol the BMS sends", as_typed, bms_proto->name)
+                : fmt::format("{} ({}) reads {}, the protocol the BMS sends", as_typed,
+                              inv_proto->name, bms_proto->name);
       }
     } else if (menu && battery &&
                std::find(wanted_values.begin(), wanted_values.end(), menu) != wanted_values.end()) {
@@ -508,9 +508,8 @@ Decision protocol_match(const Check& check, const KnowledgeBase& kb, const Answe
       rests_on_wanted();
     } else {
       d.verdict = Verdict::kFail;
-      d.reason =
-          fmt::format("{} is {}, but the BMS sends {}{}", as_typed, inv_proto->name,
-                      bms_proto->name, wanted());
+      d.reason = fmt::format("{} is {}, but the BMS sends {}{}", as_typed, inv_proto->name,
+                             bms_proto->name, wanted());
       d.cause = check.confirms;
       d.fix = wanted_fix();
       rests_on_wanted();
@@ -542,9 +541,10 @@ Decision protocol_match(const Check& check, const KnowledgeBase& kb, const Answe
       return d;
     }
     d.verdict = Verdict::kUnknown;
-    d.reason = fmt::format("cannot tell which protocol \"{}\" selects; compare it with the "
-                           "inverter's manual",
-                           setting);
+    d.reason = fmt::format(
+        "cannot tell which protocol \"{}\" selects; compare it with the "
+        "inverter's manual",
+        setting);
     return d;
   }
   // Neither side is known: the field guide's rule, the names must be the same exactly.
@@ -626,8 +626,8 @@ std::string builtin_clause(const KnowledgeBase& kb, const DeviceInfo* dev, Decis
 }
 
 // With everything connected: the reading is the whole bus.
-Decision whole_bus(const Check& check, const KnowledgeBase& kb, const Answers& a,
-                   const Reading& r, const std::string& prefix) {
+Decision whole_bus(const Check& check, const KnowledgeBase& kb, const Answers& a, const Reading& r,
+                   const std::string& prefix) {
   Decision d;
   d.verdict = Verdict::kFail;
   d.cause = check.confirms;
@@ -641,8 +641,8 @@ Decision whole_bus(const Check& check, const KnowledgeBase& kb, const Answers& a
     case Ohms::kTwo:
       d.verdict = Verdict::kPass;
       d.cause.reset();
-      d.reason = fmt::format("{}: two 120 Ω terminators in parallel, correct (60 ± 5 Ω)",
-                             ohms_text(r));
+      d.reason =
+          fmt::format("{}: two 120 Ω terminators in parallel, correct (60 ± 5 Ω)", ohms_text(r));
       break;
     case Ohms::kOpen:
       d.reason = "open: no terminator at all; works only below about 1 m";
@@ -708,14 +708,15 @@ Decision termination(const Check& check, const KnowledgeBase& kb, const Answers&
     return whole_bus(check, kb, a, first,
                      "no meter setup given, so taken as both devices connected (powered off): ");
   const std::string setup = a.values.at("termination_setup").get<std::string>();
-  if (setup == "all_connected")
-    return whole_bus(check, kb, a, first, "both devices connected: ");
+  if (setup == "all_connected") return whole_bus(check, kb, a, first, "both devices connected: ");
   const std::string role =
       a.has("termination_device") ? a.values.at("termination_device").get<std::string>() : "";
-  const DeviceInfo* near =
-      role == "bms" ? battery_of(kb, a) : role == "inverter" ? inverter_of(kb, a) : nullptr;
-  const DeviceInfo* far =
-      role == "bms" ? inverter_of(kb, a) : role == "inverter" ? battery_of(kb, a) : nullptr;
+  const DeviceInfo* near = role == "bms"        ? battery_of(kb, a)
+                           : role == "inverter" ? inverter_of(kb, a)
+                                                : nullptr;
+  const DeviceInfo* far = role == "bms"        ? inverter_of(kb, a)
+                          : role == "inverter" ? battery_of(kb, a)
+                                               : nullptr;
   const std::string near_name = device_name(near, role);
   const std::string far_role = role == "bms" ? "inverter" : role == "inverter" ? "bms" : "";
   const std::string far_name =
@@ -736,8 +737,8 @@ Decision termination(const Check& check, const KnowledgeBase& kb, const Answers&
   };
   if (setup == "one_end_unplugged") {
     // The free cable end reads the far side only.
-    const std::string at = fmt::format("{} at the free cable end (the {} unplugged): ",
-                                       ohms_text(first), near_name);
+    const std::string at =
+        fmt::format("{} at the free cable end (the {} unplugged): ", ohms_text(first), near_name);
     if (first.kind == Ohms::kShort) {
       d.reason = at + "CAN-H and CAN-L are shorted in the cable or the far device";
       return d;
@@ -780,8 +781,7 @@ Decision termination(const Check& check, const KnowledgeBase& kb, const Answers&
     return d;
   }
   d.reason = at + (first.kind == Ohms::kOne ? "it terminates by itself" : "it does not terminate");
-  if (first.kind == Ohms::kOpen && near &&
-      near->termination_builtin == BuiltinTermination::kYes) {
+  if (first.kind == Ohms::kOpen && near && near->termination_builtin == BuiltinTermination::kYes) {
     add_hint(near);
     d.reason += ", so its terminator is switched off or other pins were measured";
   }
@@ -814,8 +814,8 @@ Decision termination(const Check& check, const KnowledgeBase& kb, const Answers&
     return d;
   }
   d.reason += side_text(cable) + " there, and none in this device: " +
-              (cable.kind == Ohms::kOne ? "this end of the bus has no terminator" :
-                                          "the bus is not terminated as it should be");
+              (cable.kind == Ohms::kOne ? "this end of the bus has no terminator"
+                                        : "the bus is not terminated as it should be");
   add_hint(far);
   return d;
 }
@@ -1120,8 +1120,8 @@ LinkInfo find_link(const KnowledgeBase& kb, const Answers& a) {
   link.reason = fmt::format(
       "the {} {} reads the {} {} over RS485 only ({} = {}), not over CAN: battery RS485 port to "
       "the inverter's RS485 battery port",
-      inverter->brand, inverter->family, battery->brand, battery->family,
-      quoted_values(reading), p ? p->name : reading.front()->protocol);
+      inverter->brand, inverter->family, battery->brand, battery->family, quoted_values(reading),
+      p ? p->name : reading.front()->protocol);
   link.port = port_line(*inverter, link.bus);
   return link;
 }
@@ -1399,15 +1399,15 @@ GuidedResult run_guided(const CheckCatalogue& catalogue, const KnowledgeBase& kb
 nlohmann::json guided_json(const GuidedResult& r) {
   json verdicts = json::array();
   auto verdict_json = [](const CheckVerdict& v) {
-    json j = {{"check", v.check},
-              {"layer", layer_number(v.layer)},
-              {"verdict", std::string(verdict_name(v.verdict))},
-              {"reason", v.reason},
-              {"from_capture", v.from_capture},
-              {"cause", v.cause ? json(std::string(cause_id(*v.cause))) : json(nullptr)},
-              {"source_class", v.source_class
-                                   ? json(std::string(source_class_name(*v.source_class)))
-                                   : json(nullptr)}};
+    json j = {
+        {"check", v.check},
+        {"layer", layer_number(v.layer)},
+        {"verdict", std::string(verdict_name(v.verdict))},
+        {"reason", v.reason},
+        {"from_capture", v.from_capture},
+        {"cause", v.cause ? json(std::string(cause_id(*v.cause))) : json(nullptr)},
+        {"source_class",
+         v.source_class ? json(std::string(source_class_name(*v.source_class))) : json(nullptr)}};
     if (!v.fix.empty()) j["fix"] = v.fix;
     return j;
   };
@@ -1448,50 +1448,48 @@ nlohmann::json guided_json(const GuidedResult& r) {
             {"why", r.next->why}};
   }
   auto opt = [](const std::string& s) { return s.empty() ? json(nullptr) : json(s); };
-  return {{"confirmed", r.confirmed ? json(std::string(cause_id(*r.confirmed))) : json(nullptr)},
-          {"layer", r.layer ? json(layer_number(*r.layer)) : json(nullptr)},
-          {"layer_name", r.layer ? json(std::string(layer_name(*r.layer))) : json(nullptr)},
-          {"confirmed_by", opt(r.confirmed_by)},
-          {"reason", opt(r.reason)},
-          {"fix", opt(r.fix)},
-          {"reverify", opt(r.reverify)},
-          {"explain", {{"technician", opt(r.technician)}, {"customer", opt(r.customer)}}},
-          {"verdicts", verdicts},
-          {"next", next},
-          {"minutes", minutes},
-          {"budget", budget},
-          {"budget_max", budget_max},
-          {"over_budget", over},
-          {"link",
-           r.link.bus.empty()
-               ? json(nullptr)
-               : json{{"bus", r.link.bus},
-                      {"protocol", r.link.protocol},
-                      {"reason", r.link.reason},
-                      {"port", opt(r.link.port)},
-                      {"source_class", r.link.source_class
-                                           ? json(std::string(
-                                                 source_class_name(*r.link.source_class)))
-                                           : json(nullptr)}}},
-          {"marginal", marginal},
-          {"suspects", suspects},
-          {"hardcode",
-           r.hardcode ? json{{"battery", r.hardcode->battery},
-                             {"cells_series", r.hardcode->cells_series},
-                             {"charge_max_v", r.hardcode->charge_max_v
-                                                  ? json(*r.hardcode->charge_max_v)
-                                                  : json(nullptr)},
-                             {"cutoff_min_v", r.hardcode->cutoff_min_v
-                                                  ? json(*r.hardcode->cutoff_min_v)
-                                                  : json(nullptr)},
-                             {"source_class", r.hardcode->source_class
-                                                  ? json(std::string(source_class_name(
-                                                        *r.hardcode->source_class)))
-                                                  : json(nullptr)}}
-                      : json(nullptr)},
-          {"still_open", r.still_open},
-          {"devices", {{"inverter", opt(r.inverter_entry)}, {"battery", opt(r.battery_entry)}}},
-          {"escalate", r.escalate}};
+  return {
+      {"confirmed", r.confirmed ? json(std::string(cause_id(*r.confirmed))) : json(nullptr)},
+      {"layer", r.layer ? json(layer_number(*r.layer)) : json(nullptr)},
+      {"layer_name", r.layer ? json(std::string(layer_name(*r.layer))) : json(nullptr)},
+      {"confirmed_by", opt(r.confirmed_by)},
+      {"reason", opt(r.reason)},
+      {"fix", opt(r.fix)},
+      {"reverify", opt(r.reverify)},
+      {"explain", {{"technician", opt(r.technician)}, {"customer", opt(r.customer)}}},
+      {"verdicts", verdicts},
+      {"next", next},
+      {"minutes", minutes},
+      {"budget", budget},
+      {"budget_max", budget_max},
+      {"over_budget", over},
+      {"link",
+       r.link.bus.empty()
+           ? json(nullptr)
+           : json{{"bus", r.link.bus},
+                  {"protocol", r.link.protocol},
+                  {"reason", r.link.reason},
+                  {"port", opt(r.link.port)},
+                  {"source_class", r.link.source_class
+                                       ? json(std::string(source_class_name(*r.link.source_class)))
+                                       : json(nullptr)}}},
+      {"marginal", marginal},
+      {"suspects", suspects},
+      {"hardcode",
+       r.hardcode ? json{{"battery", r.hardcode->battery},
+                         {"cells_series", r.hardcode->cells_series},
+                         {"charge_max_v", r.hardcode->charge_max_v ? json(*r.hardcode->charge_max_v)
+                                                                   : json(nullptr)},
+                         {"cutoff_min_v", r.hardcode->cutoff_min_v ? json(*r.hardcode->cutoff_min_v)
+                                                                   : json(nullptr)},
+                         {"source_class",
+                          r.hardcode->source_class
+                              ? json(std::string(source_class_name(*r.hardcode->source_class)))
+                              : json(nullptr)}}
+                  : json(nullptr)},
+      {"still_open", r.still_open},
+      {"devices", {{"inverter", opt(r.inverter_entry)}, {"battery", opt(r.battery_entry)}}},
+      {"escalate", r.escalate}};
 }
 
 }  // namespace bmslink::diagnosis

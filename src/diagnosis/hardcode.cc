@@ -63,10 +63,11 @@ Result<HardcodeAdvice> advise_hardcode(const HardcodeInput& in, const KnowledgeB
                                     "--cells N",
                                     in.battery));
     if (!b->pack)
-      return make_error(ErrorCode::kInvalidArgument,
-                        fmt::format("--battery \"{}\": bmslink knows the {} {} but not its cells in "
-                                    "series from a source; count them and give --cells N",
-                                    in.battery, b->brand, b->family));
+      return make_error(
+          ErrorCode::kInvalidArgument,
+          fmt::format("--battery \"{}\": bmslink knows the {} {} but not its cells in "
+                      "series from a source; count them and give --cells N",
+                      in.battery, b->brand, b->family));
     if (in.cells && *in.cells != b->pack->cells_series)
       return make_error(ErrorCode::kInvalidArgument,
                         fmt::format("--cells {} disagrees with the {} {}: {} cells in series per "
@@ -107,17 +108,17 @@ Result<HardcodeAdvice> advise_hardcode(const HardcodeInput& in, const KnowledgeB
   a.charge_voltage_v = std::round(kChargeVPerCell * a.cells * 100) / 100;
   a.cutoff_voltage_v = std::round(kCutoffVPerCell * a.cells * 100) / 100;
   if (a.charge_max_v && a.charge_voltage_v > *a.charge_max_v) {
-    a.limited.push_back(fmt::format("{:.2f} V ({:.2f} V/cell) would exceed the maker's charge "
-                                    "maximum of {:.1f} V: held at {:.1f} V",
-                                    a.charge_voltage_v, kChargeVPerCell, *a.charge_max_v,
-                                    *a.charge_max_v));
+    a.limited.push_back(
+        fmt::format("{:.2f} V ({:.2f} V/cell) would exceed the maker's charge "
+                    "maximum of {:.1f} V: held at {:.1f} V",
+                    a.charge_voltage_v, kChargeVPerCell, *a.charge_max_v, *a.charge_max_v));
     a.charge_voltage_v = *a.charge_max_v;
   }
   if (a.cutoff_min_v && a.cutoff_voltage_v < *a.cutoff_min_v) {
-    a.limited.push_back(fmt::format("{:.2f} V ({:.2f} V/cell) would go below the maker's cut-off "
-                                    "minimum of {:.1f} V: held at {:.1f} V",
-                                    a.cutoff_voltage_v, kCutoffVPerCell, *a.cutoff_min_v,
-                                    *a.cutoff_min_v));
+    a.limited.push_back(
+        fmt::format("{:.2f} V ({:.2f} V/cell) would go below the maker's cut-off "
+                    "minimum of {:.1f} V: held at {:.1f} V",
+                    a.cutoff_voltage_v, kCutoffVPerCell, *a.cutoff_min_v, *a.cutoff_min_v));
     a.cutoff_voltage_v = *a.cutoff_min_v;
   }
   a.charge_v_per_cell = std::round(a.charge_voltage_v / a.cells * 1000) / 1000;
@@ -195,40 +196,41 @@ nlohmann::json hardcode_json(const HardcodeAdvice& a) {
   auto opt = [](const std::optional<double>& v) {
     return v ? nlohmann::json(*v) : nlohmann::json(nullptr);
   };
-  return {{"pack",
-           {{"cells_series", a.cells},
-            {"from", a.battery.empty() ? "cells" : "battery"},
-            {"battery", a.battery.empty() ? nlohmann::json(nullptr) : nlohmann::json(a.battery)},
-            {"battery_name",
-             a.battery.empty() ? nlohmann::json(nullptr) : nlohmann::json(a.battery_name)},
-            {"charge_max_v", opt(a.charge_max_v)},
-            {"cutoff_min_v", opt(a.cutoff_min_v)},
-            {"sources", a.cells_sources},
-            {"source_class", a.cells_source_class ? nlohmann::json(std::string(source_class_name(
-                                                        *a.cells_source_class)))
-                                                  : nlohmann::json(nullptr)}}},
-          {"limited", a.limited},
-          {"settings",
-           {{"communication", "disabled"},
-            {"battery_type", "LFP (manual)"},
-            {"charge_voltage_v", a.charge_voltage_v},
-            {"charge_v_per_cell", a.charge_v_per_cell},
-            {"cutoff_voltage_v", a.cutoff_voltage_v},
-            {"cutoff_v_per_cell", a.cutoff_v_per_cell},
-            {"charge_current_a", {a.current_low_a, a.current_high_a}},
-            {"discharge_current_a", {a.current_low_a, a.current_high_a}}}},
-          {"kwh", a.kwh},
-          {"kwh_estimated", a.kwh_estimated},
-          {"verdict", std::string(acceptability_name(a.verdict))},
-          {"against", a.against},
-          {"for", a.for_it},
-          {"deciding", a.deciding},
-          {"lost_protection", a.lost_protection},
-          {"maintenance", a.maintenance},
-          {"expected_life", a.expected_life},
-          {"acknowledgment", a.verdict == Acceptability::kNotAcceptable
-                                 ? nlohmann::json(nullptr)
-                                 : nlohmann::json(a.acknowledgment)}};
+  return {
+      {"pack",
+       {{"cells_series", a.cells},
+        {"from", a.battery.empty() ? "cells" : "battery"},
+        {"battery", a.battery.empty() ? nlohmann::json(nullptr) : nlohmann::json(a.battery)},
+        {"battery_name",
+         a.battery.empty() ? nlohmann::json(nullptr) : nlohmann::json(a.battery_name)},
+        {"charge_max_v", opt(a.charge_max_v)},
+        {"cutoff_min_v", opt(a.cutoff_min_v)},
+        {"sources", a.cells_sources},
+        {"source_class", a.cells_source_class
+                             ? nlohmann::json(std::string(source_class_name(*a.cells_source_class)))
+                             : nlohmann::json(nullptr)}}},
+      {"limited", a.limited},
+      {"settings",
+       {{"communication", "disabled"},
+        {"battery_type", "LFP (manual)"},
+        {"charge_voltage_v", a.charge_voltage_v},
+        {"charge_v_per_cell", a.charge_v_per_cell},
+        {"cutoff_voltage_v", a.cutoff_voltage_v},
+        {"cutoff_v_per_cell", a.cutoff_v_per_cell},
+        {"charge_current_a", {a.current_low_a, a.current_high_a}},
+        {"discharge_current_a", {a.current_low_a, a.current_high_a}}}},
+      {"kwh", a.kwh},
+      {"kwh_estimated", a.kwh_estimated},
+      {"verdict", std::string(acceptability_name(a.verdict))},
+      {"against", a.against},
+      {"for", a.for_it},
+      {"deciding", a.deciding},
+      {"lost_protection", a.lost_protection},
+      {"maintenance", a.maintenance},
+      {"expected_life", a.expected_life},
+      {"acknowledgment", a.verdict == Acceptability::kNotAcceptable
+                             ? nlohmann::json(nullptr)
+                             : nlohmann::json(a.acknowledgment)}};
 }
 
 std::string hardcode_text(const HardcodeAdvice& a) {
@@ -239,10 +241,9 @@ std::string hardcode_text(const HardcodeAdvice& a) {
   else
     fmt::format_to(it, "Pack: {}, {} cells in series ({}){}\n", a.battery_name, a.cells,
                    a.cells_source_class ? source_class_caveat(*a.cells_source_class) : "",
-                   a.charge_max_v && a.cutoff_min_v
-                       ? fmt::format("; maker's range {:.1f}-{:.1f} V", *a.cutoff_min_v,
-                                     *a.charge_max_v)
-                       : std::string());
+                   a.charge_max_v && a.cutoff_min_v ? fmt::format("; maker's range {:.1f}-{:.1f} V",
+                                                                  *a.cutoff_min_v, *a.charge_max_v)
+                                                    : std::string());
   fmt::format_to(it, "Static settings (communication disabled, battery type LFP):\n");
   fmt::format_to(it, "  charge voltage      {:.1f} V ({:.2f} V/cell)\n", a.charge_voltage_v,
                  a.charge_v_per_cell);

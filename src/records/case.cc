@@ -228,8 +228,7 @@ Result<Case> case_from_json(const json& j, const std::string& where) {
       }
       BMS_TRY(verdict, r.text(ch, "verdict", f + ".verdict"));
       if (std::find(kVerdicts.begin(), kVerdicts.end(), *verdict) == kVerdicts.end())
-        return r.fail(f + ".verdict",
-                      "expected pass, fail, skipped, unknown, marginal or suspect");
+        return r.fail(f + ".verdict", "expected pass, fail, skipped, unknown, marginal or suspect");
       cc.verdict = *verdict;
       BMS_TRY(minutes, r.number(ch, "minutes", f + ".minutes", 0, 100000));
       cc.minutes = minutes->value_or(0);

@@ -32,7 +32,7 @@ void record_session(Case& c, const diagnosis::CheckCatalogue& cat, const diagnos
         if (a.not_known.count(k)) cc.inputs[k] = nullptr;
       }
       const auto m = a.minutes.find(v.check);
-      cc.minutes = m != a.minutes.end()                             ? m->second
+      cc.minutes = m != a.minutes.end()                               ? m->second
                    : diagnosis::decided(v.verdict) && !v.from_capture ? check->minutes
                                                                       : 0;
     }

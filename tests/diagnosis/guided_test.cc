@@ -61,29 +61,15 @@ Verdict one(std::string_view id, const json& values, const json& extra = json::o
 }
 
 TEST(Catalogue, HoldsEveryCheckOfTheFieldGuideInItsLayer) {
-  const std::vector<std::pair<std::string, int>> expected = {{"l1.protocol_setting", 1},
-                                                             {"l1.bitrate", 1},
-                                                             {"l1.dip_switches", 1},
-                                                             {"l1.can_ids", 1},
-                                                             {"l2.termination", 2},
-                                                             {"l2.terminals", 2},
-                                                             {"l2.cable_damage", 2},
-                                                             {"l2.connectors", 2},
-                                                             {"l2.crimps", 2},
-                                                             {"l2.corrosion", 2},
-                                                             {"l2.rj45_pinout", 2},
-                                                             {"l5.ack", 5},
-                                                             {"l5.bms_transmits", 5},
-                                                             {"l3.cable_type", 3},
-                                                             {"l3.gauge", 3},
-                                                             {"l3.length", 3},
-                                                             {"l3.routing", 3},
-                                                             {"l3.bend_radius", 3},
-                                                             {"l4.ground_potential", 4},
-                                                             {"l4.errors_vs_power", 4},
-                                                             {"l4.error_timing", 4},
-                                                             {"l5.capture_analysis", 5},
-                                                             {"l5.firmware", 5}};
+  const std::vector<std::pair<std::string, int>> expected = {
+      {"l1.protocol_setting", 1}, {"l1.bitrate", 1},         {"l1.dip_switches", 1},
+      {"l1.can_ids", 1},          {"l2.termination", 2},     {"l2.terminals", 2},
+      {"l2.cable_damage", 2},     {"l2.connectors", 2},      {"l2.crimps", 2},
+      {"l2.corrosion", 2},        {"l2.rj45_pinout", 2},     {"l5.ack", 5},
+      {"l5.bms_transmits", 5},    {"l3.cable_type", 3},      {"l3.gauge", 3},
+      {"l3.length", 3},           {"l3.routing", 3},         {"l3.bend_radius", 3},
+      {"l4.ground_potential", 4}, {"l4.errors_vs_power", 4}, {"l4.error_timing", 4},
+      {"l5.capture_analysis", 5}, {"l5.firmware", 5}};
   for (const auto& [id, layer] : expected) {
     const Check* c = catalogue().find(id);
     ASSERT_NE(c, nullptr) << id;
@@ -131,7 +117,8 @@ TEST(Catalogue, LikelihoodsAreTheHundredCallsOfTheFieldGuide) {
   EXPECT_DOUBLE_EQ(by_cause[Cause::kBitrateMismatch], 5);
   EXPECT_DOUBLE_EQ(by_cause[Cause::kFirmwareIncompatibility], 3);
   // Cable: 10 in layer 3 plus the 2 of crushed insulation (a connection-layer look).
-  EXPECT_DOUBLE_EQ(by_cause[Cause::kCableUnsuitable] + catalogue().find("l2.cable_damage")->likelihood, 12);
+  EXPECT_DOUBLE_EQ(
+      by_cause[Cause::kCableUnsuitable] + catalogue().find("l2.cable_damage")->likelihood, 12);
 }
 
 TEST(Catalogue, OrdersByLayerThenLikelihoodPerMinute) {

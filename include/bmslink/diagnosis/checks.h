@@ -56,7 +56,7 @@ struct Check {
   Cause confirms = Cause::kHealthy;
   std::vector<Cause> capture_confirms;      // capture findings (faults) that fail the check
   std::vector<std::string> capture_clears;  // capture facts that make the check unnecessary
-  std::string function;  // a rule in code (protocol_match, pinout, firmware, termination)
+  std::string function;   // a rule in code (protocol_match, pinout, firmware, termination)
   nlohmann::json params;  // the function's thresholds, from the catalogue ("rule" minus "function")
   nlohmann::json outcomes;  // otherwise: the rule's outcomes, first match wins
   // Optional inputs asked before the required ones whenever the check is asked (the meter's

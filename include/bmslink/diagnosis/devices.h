@@ -20,7 +20,12 @@ namespace bmslink::diagnosis {
 
 // How strong a source is, weakest first (docs/diagnose.md). A fact is as strong as the strongest
 // source it cites; a verdict is as strong as the weakest fact it rests on.
-enum class SourceClass { kEmulatorReport, kInstallerReport, kVendorCompatibilityList, kVendorManual };
+enum class SourceClass {
+  kEmulatorReport,
+  kInstallerReport,
+  kVendorCompatibilityList,
+  kVendorManual
+};
 // "emulator_report", "installer_report", "vendor_compatibility_list", "vendor_manual"
 std::string_view source_class_name(SourceClass c);
 std::optional<SourceClass> parse_source_class(std::string_view name);
@@ -164,8 +169,7 @@ class KnowledgeBase {
   bool compatible(std::string_view inverter_protocol, std::string_view battery_protocol,
                   const MenuValue* menu = nullptr) const;
   // The same for any protocol the battery sends (its main one first): the one read, or "".
-  std::string compatible_with_battery(std::string_view inverter_protocol,
-                                      const DeviceInfo& battery,
+  std::string compatible_with_battery(std::string_view inverter_protocol, const DeviceInfo& battery,
                                       const MenuValue* menu = nullptr) const;
 
  private:
