@@ -86,7 +86,7 @@ constexpr std::array<std::string_view, 4> kClassCaveats = {
     "reported by users of an emulator, not of the genuine device; confirm on the inverter's "
     "manual",
     "reported by installers, not by the maker; confirm on the inverter's manual",
-    "from the maker's compatibility list", "from the maker's manual"};
+    "from the maker's compatibility list", "from a vendor's manual"};
 
 #define BMSLINK_FIELD(call, where, key)                                                \
   do {                                                                                 \
@@ -303,6 +303,8 @@ Result<DeviceInfo> read_device(const Reader& r, const json& j, DeviceInfo::Kind 
                                             : BuiltinTermination::kSwitchable;
       }
       BMSLINK_FIELD(r.strings(t, "sources", d.termination_sources), where, "termination.sources");
+      BMSLINK_FIELD(r.strings(t, "models", d.termination_models), where, "termination.models");
+      for (auto& m : d.termination_models) m = normalized_name(m);
     } else if (!t.is_string() && !t.is_null()) {
       return r.error(where, "\"termination\" is text or an object with \"builtin\"");
     }
@@ -495,7 +497,17 @@ Result<void> KnowledgeBase::resolve_classes() {
           d.raw.contains("battery_settings") ? &d.raw["battery_settings"] : nullptr;
       for (std::size_t i = 0; i < d.battery_settings.size(); ++i) {
         auto& m = d.battery_settings[i];
-        if (m.sources.empty()) m.sources = d.sources;
+        if (m.sources.empty()) {
+          // A value that cites nothing of its own rests on no more than the entry's weakest
+          // source: the entry's manual may say nothing about this value.
+          m.sources = d.sources;
+          std::optional<SourceClass> weakest;
+          for (const auto& k : d.sources)
+            if (const auto* src = source(k))
+              weakest = weakest ? std::min(*weakest, src->source_class) : src->source_class;
+          m.source_class = weakest.value_or(SourceClass::kEmulatorReport);
+          continue;
+        }
         const json& raw = settings && settings->is_array() && i < settings->size() ? (*settings)[i]
                                                                                    : json::object();
         auto mc = resolve(raw, m.sources, d.id + " setting \"" + m.value + "\"");
@@ -633,6 +645,25 @@ const DeviceInfo* KnowledgeBase::find_battery(std::string_view model) const {
   return best(batteries_, model);
 }
 
+const DeviceInfo* KnowledgeBase::find_battery_model(std::string_view model) const {
+  const std::string m = normalized_name(model);
+  if (m.empty()) return nullptr;
+  const DeviceInfo* out = nullptr;
+  std::size_t longest = 0;
+  for (const auto& d : batteries_) {
+    std::vector<std::string> names = {normalized_name(d.id)};
+    for (const auto& x : d.models) names.push_back(normalized_name(x));
+    for (const auto& n : names) {
+      // A model name as a whole word of what was typed ("US3000C" in "Pylontech US3000C").
+      if (n.size() >= 4 && n.size() > longest && word_in(m, n)) {
+        longest = n.size();
+        out = &d;
+      }
+    }
+  }
+  return out;
+}
+
 bool MenuValue::reported_for(std::string_view model) const {
   if (models.empty() || model.empty()) return true;
   const std::string m = normalized_name(model);
@@ -733,12 +764,16 @@ const MenuValue* KnowledgeBase::menu_value(const DeviceInfo& inverter, std::stri
     return m;
   // The number that tells the values apart, with words that fit the value's own: "51", "00",
   // "Lithium 0", "lithium 01" for "Lithium Mode 01"; never "AGM 12" for "Lithium 12".
+  // The menu's own name counts as the value's words ("Lithium 00" on Sol-Ark's "BMS Lithium Batt"
+  // menu is its "00").
+  const std::vector<std::string> menu_words = pieces(inverter.menu).letters;
   if (!typed.digits.empty()) {
     return unique_fit(values, [&](const MenuValue& v) {
       const Pieces p = pieces(v.value);
       if (!same_numbers(typed.digits, p.digits)) return false;
-      return std::all_of(typed.letters.begin(), typed.letters.end(),
-                         [&](const std::string& w) { return word_fits(w, p.letters); });
+      return std::all_of(typed.letters.begin(), typed.letters.end(), [&](const std::string& w) {
+        return word_fits(w, p.letters) || word_fits(w, menu_words);
+      });
     });
   }
   // Words only: a shortened or longer code ("PYLON" for "PYL"), or words that fit one value

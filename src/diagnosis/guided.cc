@@ -151,6 +151,8 @@ std::optional<json> normalise(const InputSpec& spec, const json& v) {
     case InputType::kText:
       if (v.is_string() && !trim(v.get<std::string>()).empty())
         return json(trim(v.get<std::string>()));
+      // A menu value written as a bare number ("04" saved by a tool as 4).
+      if (v.is_number_integer()) return json(v.dump());
       return std::nullopt;
     case InputType::kList: {
       std::vector<std::string> items;
@@ -382,11 +384,27 @@ const DeviceInfo* battery_of(const KnowledgeBase& kb, const Answers& a) {
 
 // The inverter's menu value an answer names: the value as typed or shortened, or a protocol's
 // name for which the inverter lists exactly one value ("Pylontech CAN" on a Deye: "Lithium 00").
+bool word_in_text(const std::string& text, std::string_view word) {
+  for (auto at = text.find(word); at != std::string::npos; at = text.find(word, at + 1)) {
+    const bool start = at == 0 || !std::isalnum(static_cast<unsigned char>(text[at - 1]));
+    const auto end = at + word.size();
+    const bool stop = end >= text.size() || !std::isalnum(static_cast<unsigned char>(text[end]));
+    if (start && stop) return true;
+  }
+  return false;
+}
+
 const MenuValue* named_value(const KnowledgeBase& kb, const DeviceInfo& inverter,
                              const std::string& setting) {
   if (const auto* m = KnowledgeBase::menu_value(inverter, setting)) return m;
+  // Only a protocol's own name, or a name that says its bus ("Pylontech CAN"): a short code that
+  // is another inverter's menu value ("PYL", "L52") says nothing about this one's menu.
   const ProtocolInfo* p = kb.find_protocol(setting);
   if (p == nullptr) return nullptr;
+  const std::string t = normalized_name(setting);
+  const bool names_bus =
+      word_in_text(t, "can") || word_in_text(t, "rs485") || word_in_text(t, "485");
+  if (t != normalized_name(p->id) && t != normalized_name(p->name) && !names_bus) return nullptr;
   const MenuValue* found = nullptr;
   for (const auto& m : inverter.battery_settings) {
     if (m.protocol != p->id) continue;
@@ -416,6 +434,10 @@ Decision protocol_match(const Check& check, const KnowledgeBase& kb, const Answe
   const DeviceInfo* sender = bms_from_kb ? battery : nullptr;
   const MenuValue* menu = inverter ? named_value(kb, *inverter, setting) : nullptr;
   const ProtocolInfo* inv_proto = menu ? kb.protocol(menu->protocol) : kb.find_protocol(setting);
+  // A known inverter with a known menu: a setting that is none of its values selects nothing
+  // bmslink can name (a protocol's name is not a menu entry), except a voltage-only one.
+  const bool known_menu = inverter != nullptr && !inverter->battery_settings.empty();
+  if (known_menu && menu == nullptr && !(inv_proto && inv_proto->voltage_only)) inv_proto = nullptr;
   if (menu) d.rests_on(menu->source_class);
   if (bms_from_kb) d.rests_on(battery->source_class);
   std::vector<const MenuValue*> wanted_values;
@@ -517,7 +539,7 @@ Decision protocol_match(const Check& check, const KnowledgeBase& kb, const Answe
     d.reason = with_source(d.reason, d.source_class);
     return d;
   }
-  if (setting == bms) {
+  if (setting == bms && !known_menu) {
     d.verdict = Verdict::kPass;
     d.reason =
         fmt::format("the inverter's setting reads exactly as the BMS's protocol (\"{}\")", setting);
@@ -605,8 +627,21 @@ std::string device_name(const DeviceInfo* dev, const std::string& role) {
 }
 
 // What the knowledge base says about a device terminating by itself, as a clause, or "".
-std::string builtin_clause(const KnowledgeBase& kb, const DeviceInfo* dev, Decision& d) {
-  if (dev == nullptr || dev->termination_builtin == BuiltinTermination::kUnknown) return {};
+BuiltinTermination builtin_of(const DeviceInfo* dev, const std::string& model) {
+  if (dev == nullptr) return BuiltinTermination::kUnknown;
+  if (!dev->termination_models.empty()) {
+    const std::string m = normalized_name(model);
+    const bool named =
+        std::any_of(dev->termination_models.begin(), dev->termination_models.end(),
+                    [&](const std::string& piece) { return m.find(piece) != std::string::npos; });
+    if (!named) return BuiltinTermination::kUnknown;
+  }
+  return dev->termination_builtin;
+}
+
+std::string builtin_clause(const KnowledgeBase& kb, const DeviceInfo* dev, const std::string& model,
+                           Decision& d) {
+  if (builtin_of(dev, model) == BuiltinTermination::kUnknown) return {};
   const auto cls = kb.strongest(dev->termination_sources).value_or(dev->source_class);
   d.rests_on(cls);
   const std::string name = fmt::format("the {} {}", dev->brand, dev->family);
@@ -631,11 +666,12 @@ Decision whole_bus(const Check& check, const KnowledgeBase& kb, const Answers& a
   Decision d;
   d.verdict = Verdict::kFail;
   d.cause = check.confirms;
-  const DeviceInfo* devices[] = {battery_of(kb, a), inverter_of(kb, a)};
+  const std::pair<const DeviceInfo*, std::string> devices[] = {
+      {battery_of(kb, a), a.bms_model}, {inverter_of(kb, a), a.inverter_model}};
   std::vector<std::string> hints;
   auto hint_if = [&](BuiltinTermination want) {
-    for (const auto* dev : devices)
-      if (dev && dev->termination_builtin == want) hints.push_back(builtin_clause(kb, dev, d));
+    for (const auto& [dev, model] : devices)
+      if (builtin_of(dev, model) == want) hints.push_back(builtin_clause(kb, dev, model, d));
   };
   switch (r.kind) {
     case Ohms::kTwo:
@@ -658,9 +694,9 @@ Decision whole_bus(const Check& check, const KnowledgeBase& kb, const Answers& a
       break;
     case Ohms::kThree:
       d.reason = fmt::format("{}: three terminators, one too many", ohms_text(r));
-      for (const auto* dev : devices)
-        if (dev && dev->termination_builtin == BuiltinTermination::kYes)
-          hints.push_back(builtin_clause(kb, dev, d) +
+      for (const auto& [dev, model] : devices)
+        if (builtin_of(dev, model) == BuiltinTermination::kYes)
+          hints.push_back(builtin_clause(kb, dev, model, d) +
                           ": a 120 Ω plug at its end makes three; take the plug off");
       break;
     case Ohms::kAboveOne:
@@ -701,9 +737,54 @@ std::string side_text(const Reading& r) {
   return {};
 }
 
-Decision termination(const Check& check, const KnowledgeBase& kb, const Answers& a) {
+// An RS485 link (Pylontech's RS485 protocol at 9600 baud, a Modbus battery port): terminators
+// matter only on long or fast runs, and makers such as Sol-Ark say their RS485 port needs none.
+// Too many (40 Ω or less) load the drivers and a short is a short; anything else is no fault.
+Decision rs485_termination(const Check& check, const Reading& r) {
+  Decision d;
+  if (r.kind == Ohms::kShort || r.kind == Ohms::kThree || (r.kind == Ohms::kOther && r.ohms < 55)) {
+    d.verdict = Verdict::kFail;
+    d.cause = check.confirms;
+    d.reason = r.kind == Ohms::kShort
+                   ? fmt::format("{}: A and B are shorted", ohms_text(r))
+                   : fmt::format(
+                         "{} on an RS485 link: more terminators than the two ends need; "
+                         "they load the drivers",
+                         ohms_text(r));
+    return d;
+  }
+  d.verdict = Verdict::kPass;
+  d.reason = fmt::format(
+      "{} on an RS485 link: at 9600 baud over a few metres it works without terminators (some "
+      "makers, such as Sol-Ark, say none is needed); 120 Ω at each end only for long or fast runs",
+      ohms_text(r));
+  return d;
+}
+
+Decision termination(const Check& check, const KnowledgeBase& kb, const Answers& a,
+                     const LinkInfo& link) {
   const json& p = check.params;
+  if (!a.has("termination_ohms")) {
+    Decision d;
+    d.reason = "needs termination_ohms";
+    d.missing = {"termination_ohms"};
+    return d;
+  }
   const Reading first = classify(a.values.at("termination_ohms"), p);
+  if (link.bus == "rs485") return rs485_termination(check, first);
+  if (a.not_known.count("termination_setup") > 0 && !a.has("termination_setup")) {
+    // How the meter was connected is not known: 120 Ω is right with one end unplugged and one
+    // missing with both connected, so only what is wrong in every setup decides.
+    if (first.kind == Ohms::kShort || first.kind == Ohms::kThree)
+      return whole_bus(check, kb, a, first, "whatever the meter's setup: ");
+    Decision d;
+    d.reason = fmt::format(
+        "{} without knowing how the meter was connected means nothing yet (120 Ω is right with "
+        "one end unplugged, one terminator missing with both connected): measure again with both "
+        "devices connected, everything powered off",
+        ohms_text(first));
+    return d;
+  }
   if (!a.has("termination_setup"))
     return whole_bus(check, kb, a, first,
                      "no meter setup given, so taken as both devices connected (powered off): ");
@@ -717,6 +798,12 @@ Decision termination(const Check& check, const KnowledgeBase& kb, const Answers&
   const DeviceInfo* far = role == "bms"        ? inverter_of(kb, a)
                           : role == "inverter" ? battery_of(kb, a)
                                                : nullptr;
+  const std::string near_model = role == "bms"        ? a.bms_model
+                                 : role == "inverter" ? a.inverter_model
+                                                      : std::string();
+  const std::string far_model = role == "bms"        ? a.inverter_model
+                                : role == "inverter" ? a.bms_model
+                                                     : std::string();
   const std::string near_name = device_name(near, role);
   const std::string far_role = role == "bms" ? "inverter" : role == "inverter" ? "bms" : "";
   const std::string far_name =
@@ -731,69 +818,89 @@ Decision termination(const Check& check, const KnowledgeBase& kb, const Answers&
       d.missing.push_back("termination_device");
     if (!a.not_known.count(key)) d.missing.push_back(key);
   };
-  auto add_hint = [&](const DeviceInfo* dev) {
-    const std::string h = builtin_clause(kb, dev, d);
+  auto add_hint = [&](const DeviceInfo* dev, const std::string& model) {
+    const std::string h = builtin_clause(kb, dev, model, d);
     if (!h.empty()) d.reason += "; " + h;
   };
   if (setup == "one_end_unplugged") {
-    // The free cable end reads the far side only.
+    // The free cable end reads the far side: the far device and whatever the cable holds,
+    // including a terminator in the plug at this end.
     const std::string at =
-        fmt::format("{} at the free cable end (the {} unplugged): ", ohms_text(first), near_name);
+        fmt::format("{} at the free cable end ({} unplugged): ", ohms_text(first),
+                    role.empty() ? std::string("one device") : "the " + near_name);
     if (first.kind == Ohms::kShort) {
       d.reason = at + "CAN-H and CAN-L are shorted in the cable or the far device";
       return d;
     }
-    if (first.kind != Ohms::kOne) {
+    if (first.kind != Ohms::kOne && first.kind != Ohms::kTwo) {
       d.reason = at + side_text(first) + " on the far side (the cable and the " + far_name +
                  "), where exactly one belongs";
-      if (first.kind == Ohms::kTwo)
-        d.reason += ": a plug or cable terminator besides the device's own";
-      add_hint(far);
+      add_hint(far, far_model);
       return d;
     }
-    d.reason = at +
-               "one terminator on the far side, right for a healthy bus (the 60 Ω of a healthy "
-               "bus shows only with both ends connected)";
+    if (first.kind == Ohms::kOne)
+      d.reason = at +
+                 "one terminator on the far side, right for a healthy bus (the 60 Ω of a healthy "
+                 "bus shows only with both ends connected)";
+    else
+      d.reason = at +
+                 "two terminators on the cable side: right only if one of them is a plug or "
+                 "resistor at this end of the cable";
     if (!a.has("termination_port_ohms")) {
       d.reason += fmt::format("; now the {}'s own port", near_name);
-      add_hint(near);
+      add_hint(near, near_model);
       need("termination_port_ohms");
       return d;
     }
-    const Reading port = classify(a.values.at("termination_port_ohms"), p);
+    Reading port = classify(a.values.at("termination_port_ohms"), p);
+    if (port.kind == Ohms::kAboveOne) port.kind = Ohms::kOpen;  // transceiver inputs, no resistor
     d.reason += fmt::format("; the {}'s own port reads {}: ", near_name, ohms_text(port));
-    if (port.kind == Ohms::kOne) {
+    if (first.kind == Ohms::kOne && port.kind == Ohms::kOne) {
       d.verdict = Verdict::kPass;
       d.cause.reset();
       d.reason += "one terminator at each end, 60 Ω once connected";
       return d;
     }
+    if (first.kind == Ohms::kTwo && port.kind == Ohms::kOpen) {
+      d.verdict = Verdict::kUnknown;
+      d.cause.reset();
+      d.reason +=
+          "it does not terminate, so right only if the cable's plug at this end holds the second "
+          "terminator (look at it); if both sit at the far end, this end has none";
+      return d;
+    }
+    if (first.kind == Ohms::kTwo) {
+      d.reason += side_text(port) + " more at this end: too many terminators";
+      add_hint(near, near_model);
+      return d;
+    }
     d.reason += side_text(port) + " at this end, where exactly one belongs";
-    add_hint(near);
+    add_hint(near, near_model);
     return d;
   }
-  // device_port: the reading is the device's own terminator.
+  // device_port: the reading is the device's own terminator. Above 120 Ω (transceiver inputs
+  // read kΩ when unpowered) is no terminator.
+  const Ohms own = first.kind == Ohms::kAboveOne ? Ohms::kOpen : first.kind;
   const std::string at = fmt::format("{} at the {}'s own port: ", ohms_text(first), near_name);
-  if (first.kind == Ohms::kTwo || first.kind == Ohms::kThree || first.kind == Ohms::kShort ||
-      first.kind == Ohms::kOther || first.kind == Ohms::kAboveOne) {
+  if (own == Ohms::kTwo || own == Ohms::kThree || own == Ohms::kShort || own == Ohms::kOther) {
     d.reason = at + side_text(first) + " in the device, where at most one belongs";
-    add_hint(near);
+    add_hint(near, near_model);
     return d;
   }
-  d.reason = at + (first.kind == Ohms::kOne ? "it terminates by itself" : "it does not terminate");
-  if (first.kind == Ohms::kOpen && near && near->termination_builtin == BuiltinTermination::kYes) {
-    add_hint(near);
+  d.reason = at + (own == Ohms::kOne ? "it terminates by itself" : "it does not terminate");
+  if (own == Ohms::kOpen && builtin_of(near, near_model) == BuiltinTermination::kYes) {
+    add_hint(near, near_model);
     d.reason += ", so its terminator is switched off or other pins were measured";
   }
   if (!a.has("termination_cable_ohms")) {
     d.reason += "; now the cable with the other device only";
-    add_hint(far);
+    add_hint(far, far_model);
     need("termination_cable_ohms");
     return d;
   }
   const Reading cable = classify(a.values.at("termination_cable_ohms"), p);
   d.reason += fmt::format("; the cable with the {} reads {}: ", far_name, ohms_text(cable));
-  if (first.kind == Ohms::kOne) {
+  if (own == Ohms::kOne) {
     if (cable.kind == Ohms::kOne) {
       d.verdict = Verdict::kPass;
       d.cause.reset();
@@ -801,7 +908,7 @@ Decision termination(const Check& check, const KnowledgeBase& kb, const Answers&
       return d;
     }
     d.reason += side_text(cable) + " on that side, where exactly one belongs";
-    add_hint(far);
+    add_hint(far, far_model);
     return d;
   }
   // The device does not terminate: its end needs a terminator in the cable (a plug).
@@ -816,7 +923,7 @@ Decision termination(const Check& check, const KnowledgeBase& kb, const Answers&
   d.reason += side_text(cable) + " there, and none in this device: " +
               (cable.kind == Ohms::kOne ? "this end of the bus has no terminator"
                                         : "the bus is not terminated as it should be");
-  add_hint(far);
+  add_hint(far, far_model);
   return d;
 }
 
@@ -826,27 +933,45 @@ std::string port_text(const CanPort& p) {
                      p.gnd ? ", GND " + std::to_string(*p.gnd) : "");
 }
 
-Decision pinout(const Check& check, const KnowledgeBase& kb, const Answers& a) {
+std::string rs485_text(const Rs485Port& p) {
+  auto pin = [](const std::optional<int>& x) { return x ? std::to_string(*x) : std::string("?"); };
+  return fmt::format("RS485 A {}, B {}{}{}", pin(p.a), pin(p.b),
+                     p.gnd ? ", GND " + std::to_string(*p.gnd) : "",
+                     p.port.empty() ? "" : " (" + p.port + ")");
+}
+
+// The pins both devices use on the link the pair runs: RS485 pins on an RS485 link (never the CAN
+// pins there), CAN pins otherwise.
+Decision pinout(const Check& check, const KnowledgeBase& kb, const Answers& a,
+                const LinkInfo& link) {
   Decision d;
-  const bool matches = a.values.at("rj45_pinout_matches").get<bool>();
+  const json& answer = a.values.at("rj45_pinout_matches");
+  const bool matches = answer.is_boolean() && answer.get<bool>();
   const DeviceInfo* inverter =
       a.inverter_model.empty() ? nullptr : kb.find_inverter(a.inverter_model);
   const DeviceInfo* battery = a.bms_model.empty() ? nullptr : kb.find_battery(a.bms_model);
+  const bool rs485 = link.bus == "rs485";
   std::string known;
-  const auto has_pins = [](const DeviceInfo* dev) {
-    return dev && dev->can_port && (dev->can_port->can_h || dev->can_port->can_l);
-  };
-  if (has_pins(inverter))
-    known += fmt::format("; {} {}: {}", inverter->brand, inverter->family,
-                         port_text(*inverter->can_port));
-  if (has_pins(battery))
-    known +=
-        fmt::format("; {} {}: {}", battery->brand, battery->family, port_text(*battery->can_port));
+  for (const auto* dev : {inverter, battery}) {
+    if (dev == nullptr) continue;
+    if (rs485) {
+      if (dev->rs485_port && (dev->rs485_port->a || dev->rs485_port->b))
+        known += fmt::format("; {} {}: {}", dev->brand, dev->family, rs485_text(*dev->rs485_port));
+      else
+        known += fmt::format("; {} {}: RS485 pins not in the knowledge base (see its manual)",
+                             dev->brand, dev->family);
+    } else if (dev->can_port && (dev->can_port->can_h || dev->can_port->can_l)) {
+      known += fmt::format("; {} {}: {}", dev->brand, dev->family, port_text(*dev->can_port));
+    }
+  }
+  // A pin trap about the CAN pins says nothing about an RS485 link; one about the jack does.
   for (const auto* dev : {inverter, battery})
-    if (dev && !dev->pin_trap.empty()) known += "; pin trap: " + dev->pin_trap;
+    if (dev && !dev->pin_trap.empty() && (!rs485 || dev->pin_trap.find("CAN") == std::string::npos))
+      known += "; pin trap: " + dev->pin_trap;
+  const char* lines = rs485 ? "RS485 A, B and GND" : "CAN-H, CAN-L and GND";
   if (matches) {
     d.verdict = Verdict::kPass;
-    d.reason = "CAN-H, CAN-L and GND land on the right pins at both ends" + known;
+    d.reason = fmt::format("{} land on the right pins at both ends{}", lines, known);
   } else {
     d.verdict = Verdict::kFail;
     d.cause = check.confirms;
@@ -950,7 +1075,8 @@ std::string fact_text(std::string_view name) {
   return std::string(name);
 }
 
-Decision from_answers(const Check& check, const KnowledgeBase& kb, const Answers& a) {
+Decision from_answers(const Check& check, const KnowledgeBase& kb, const Answers& a,
+                      const LinkInfo& link) {
   Decision d;
   for (const auto& k : check.inputs) {
     if (a.has(k)) continue;
@@ -986,8 +1112,8 @@ Decision from_answers(const Check& check, const KnowledgeBase& kb, const Answers
     }
   }
   if (check.function == "protocol_match") return protocol_match(check, kb, a);
-  if (check.function == "pinout") return pinout(check, kb, a);
-  if (check.function == "termination") return termination(check, kb, a);
+  if (check.function == "pinout") return pinout(check, kb, a, link);
+  if (check.function == "termination") return termination(check, kb, a, link);
   Decision out = from_outcomes(check, a);
   if (out.verdict == Verdict::kUnknown) {
     for (const auto& k : check.optional_inputs)
@@ -1039,7 +1165,7 @@ Decision decide(const Check& check, const KnowledgeBase& kb, const Answers& a,
   }
   // What the technician found wins over a capture that did not show it: a capture is a window
   // of time, the answer may be about another one (the cold mornings the capture missed).
-  Decision answered = from_answers(check, kb, a);
+  Decision answered = from_answers(check, kb, a, link);
   if (answered.verdict == Verdict::kFail || answered.verdict == Verdict::kPass || !capture)
     return answered;
   for (const auto& name : check.capture_clears) {
@@ -1077,9 +1203,21 @@ LinkInfo find_link(const KnowledgeBase& kb, const Answers& a) {
     const ProtocolInfo* p = kb.protocol(m.protocol);
     return p && (p->transport == "can" || p->transport == "rs485") ? p->transport : std::string();
   };
+  const ProtocolInfo* answered =
+      a.has("bms_protocol") ? kb.find_protocol(show(a.values.at("bms_protocol"))) : nullptr;
+  // Whether a menu value reads what the battery sends: the protocol answered, else the battery's
+  // protocols, else (nothing known of the battery) taken as right.
+  auto reads_battery = [&](const MenuValue& m) {
+    if (answered) return kb.compatible(m.protocol, answered->id, &m);
+    if (battery) return !kb.compatible_with_battery(m.protocol, *battery, &m).empty();
+    return true;
+  };
   if (a.has("inverter_battery_setting")) {
     const std::string setting = show(a.values.at("inverter_battery_setting"));
-    if (const MenuValue* m = named_value(kb, *inverter, setting); m && !bus_of(*m).empty()) {
+    // A setting that reads the battery gives the link; a wrong one does not (the link is then the
+    // one the right value runs, below).
+    if (const MenuValue* m = named_value(kb, *inverter, setting);
+        m && !bus_of(*m).empty() && reads_battery(*m)) {
       const ProtocolInfo* p = kb.protocol(m->protocol);
       link.bus = bus_of(*m);
       link.protocol = m->protocol;
@@ -1089,11 +1227,10 @@ LinkInfo find_link(const KnowledgeBase& kb, const Answers& a) {
       return link;
     }
   }
-  if (battery == nullptr) return link;
+  if (battery == nullptr && answered == nullptr) return link;
   std::vector<const MenuValue*> reading;
   for (const auto& m : inverter->battery_settings)
-    if (m.reported_for(a.inverter_model) && !bus_of(m).empty() &&
-        !kb.compatible_with_battery(m.protocol, *battery, &m).empty())
+    if (m.reported_for(a.inverter_model) && !bus_of(m).empty() && reads_battery(m))
       reading.push_back(&m);
   if (reading.empty()) return link;
   const bool all_rs485 = std::all_of(reading.begin(), reading.end(),
@@ -1104,8 +1241,8 @@ LinkInfo find_link(const KnowledgeBase& kb, const Answers& a) {
       if (bus_of(*m) == "can") {
         link.protocol = m->protocol;
         link.source_class = m->source_class;
-        link.reason = fmt::format("the {} reads the {} on CAN (\"{}\")", inverter->brand,
-                                  battery->family, m->value);
+        link.reason = fmt::format("the {} reads {} on CAN (\"{}\")", inverter->brand,
+                                  battery ? battery->family : answered->name, m->value);
         break;
       }
     link.port = port_line(*inverter, link.bus);
@@ -1118,10 +1255,11 @@ LinkInfo find_link(const KnowledgeBase& kb, const Answers& a) {
     link.source_class =
         link.source_class ? std::min(*link.source_class, m->source_class) : m->source_class;
   link.reason = fmt::format(
-      "the {} {} reads the {} {} over RS485 only ({} = {}), not over CAN: battery RS485 port to "
-      "the inverter's RS485 battery port",
-      inverter->brand, inverter->family, battery->brand, battery->family, quoted_values(reading),
-      p ? p->name : reading.front()->protocol);
+      "the {} {} reads {} over RS485 only ({} = {}), not over CAN: battery RS485 port to the "
+      "inverter's RS485 battery port",
+      inverter->brand, inverter->family,
+      battery ? fmt::format("the {} {}", battery->brand, battery->family) : answered->name,
+      quoted_values(reading), p ? p->name : reading.front()->protocol);
   link.port = port_line(*inverter, link.bus);
   return link;
 }
@@ -1282,7 +1420,9 @@ GuidedResult run_guided(const CheckCatalogue& catalogue, const KnowledgeBase& kb
   if (!answers.bms_model.empty())
     if (const auto* d = kb.find_battery(answers.bms_model)) r.battery_entry = d->id;
   r.link = find_link(kb, answers);
-  if (const DeviceInfo* b = battery_of(kb, answers); b && b->pack) {
+  if (const DeviceInfo* b =
+          answers.bms_model.empty() ? nullptr : kb.find_battery_model(answers.bms_model);
+      b && b->pack) {
     r.hardcode = HardcodeHint{b->id, b->pack->cells_series, b->pack->charge_max_v,
                               b->pack->cutoff_min_v, b->pack->source_class};
   }

@@ -55,12 +55,13 @@ Result<HardcodeAdvice> advise_hardcode(const HardcodeInput& in, const KnowledgeB
   }
   HardcodeAdvice a;
   if (!in.battery.empty()) {
-    const DeviceInfo* b = kb != nullptr ? kb->find_battery(in.battery) : nullptr;
+    // Only a battery named by one of its models: a brand or a family fragment is a guess.
+    const DeviceInfo* b = kb != nullptr ? kb->find_battery_model(in.battery) : nullptr;
     if (b == nullptr)
       return make_error(ErrorCode::kInvalidArgument,
-                        fmt::format("--battery \"{}\": not a battery bmslink knows (bmslink "
-                                    "devices lists them); count the cells in series and give "
-                                    "--cells N",
+                        fmt::format("--battery \"{}\": not a battery model bmslink knows "
+                                    "(bmslink devices lists them); count the cells in series "
+                                    "and give --cells N",
                                     in.battery));
     if (!b->pack)
       return make_error(

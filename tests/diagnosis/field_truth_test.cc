@@ -134,9 +134,20 @@ TEST(TerminationSetup, OneEndUnpluggedOtherReadingsAreTheFarSide) {
   auto far = [](const json& ohms) {
     return termination({{"termination_setup", "one_end_unplugged"}, {"termination_ohms", ohms}});
   };
-  // 60 at the cable end: two terminators on the far side (a plug plus the device's own).
-  EXPECT_EQ(far(60).verdict, Verdict::kFail);
-  EXPECT_TRUE(has(far(60).reason, "two terminators on the far side")) << far(60).reason;
+  // 60 at the cable end: two terminators on the cable side. Right only if one is a plug at this
+  // end of the cable, so the unplugged device's port decides: 120 there makes three in all
+  // (120 ∥ 60 = 40 connected), open leaves it to the plug.
+  EXPECT_EQ(far(60).verdict, Verdict::kUnknown);
+  EXPECT_TRUE(has(far(60).reason, "two terminators on the cable side")) << far(60).reason;
+  auto far60 = [](const json& port) {
+    return termination({{"termination_setup", "one_end_unplugged"},
+                        {"termination_device", "bms"},
+                        {"termination_ohms", 60},
+                        {"termination_port_ohms", port}});
+  };
+  EXPECT_EQ(far60(120).verdict, Verdict::kFail);
+  EXPECT_TRUE(has(far60(120).reason, "too many terminators"));
+  EXPECT_EQ(far60("open").verdict, Verdict::kUnknown);
   EXPECT_TRUE(has(far(40).reason, "three terminators on the far side"));
   EXPECT_EQ(far("open").verdict, Verdict::kFail);
   EXPECT_TRUE(has(far("open").reason, "no terminator on the far side"));
@@ -166,6 +177,45 @@ TEST(TerminationSetup, ADevicesOwnPort) {
   EXPECT_EQ(port("open", 120).verdict, Verdict::kFail);
   // Open at the port and 60 on the cable: right only if one of the two is a plug at this end.
   EXPECT_EQ(port("open", 60).verdict, Verdict::kUnknown);
+  // An unpowered port reads the transceiver's inputs, kΩ: no terminator, not a fault.
+  EXPECT_EQ(port(5000).verdict, Verdict::kUnknown);
+  EXPECT_TRUE(has(port(5000).reason, "it does not terminate")) << port(5000).reason;
+}
+
+TEST(TerminationSetup, AnUnknownSetupDecidesOnlyWhatIsWrongInEverySetup) {
+  // "Can't tell" how the meter was connected: 120 Ω is right one way and wrong the other.
+  const auto& v = termination({{"termination_setup", nullptr}, {"termination_ohms", 120}});
+  EXPECT_EQ(v.verdict, Verdict::kUnknown) << v.reason;
+  EXPECT_TRUE(has(v.reason, "measure again with both devices connected"));
+  // 40 Ω is three terminators seen together in every setup; under 5 Ω a short.
+  EXPECT_EQ(termination({{"termination_setup", nullptr}, {"termination_ohms", 40}}).verdict,
+            Verdict::kFail);
+  EXPECT_EQ(termination({{"termination_setup", nullptr}, {"termination_ohms", 1}}).verdict,
+            Verdict::kFail);
+}
+
+TEST(TerminationSetup, AnRs485LinkNeedsNoTerminatorsAtNineSixHundredBaud) {
+  // Sol-Ark 15K and a Fortress eFlex on setting 04: Modbus over RS485, which Sol-Ark says needs
+  // no termination. Open is no fault there; 40 Ω (three terminators) still is.
+  const json pair = {{"inverter_model", "Sol-Ark 15K"}, {"bms_model", "Fortress eFlex 5.4"}};
+  const auto open =
+      guided({{"termination_setup", "all_connected"}, {"termination_ohms", "open"}}, pair);
+  EXPECT_EQ(open.link.bus, "rs485");
+  EXPECT_EQ(verdict(open, "l2.termination").verdict, Verdict::kPass)
+      << verdict(open, "l2.termination").reason;
+  EXPECT_NE(open.confirmed, Cause::kTerminationFault);
+  EXPECT_EQ(verdict(guided({{"termination_ohms", 40}}, pair), "l2.termination").verdict,
+            Verdict::kFail);
+}
+
+TEST(TerminationSetup, ATerminatorBuiltIntoSomeModelsOnlyIsNotClaimedForTheOthers) {
+  // The Sunny Boy Storage has one built in; nothing says so of the Tripower Smart Energy.
+  const json sbs = {{"inverter_model", "SMA Sunny Boy Storage 5.0"}};
+  const json stp = {{"inverter_model", "SMA Sunny Tripower Smart Energy"}};
+  const json forty = {{"termination_setup", "all_connected"}, {"termination_ohms", 40}};
+  EXPECT_TRUE(has(termination(forty, sbs).reason, "terminates by itself"));
+  EXPECT_FALSE(has(termination(forty, stp).reason, "terminates by itself"))
+      << termination(forty, stp).reason;
 }
 
 TEST(TerminationSetup, IsAskedBeforeTheReading) {
@@ -235,6 +285,16 @@ TEST(HardcodeCells, NeverAGuess) {
   in.cells.reset();
   in.battery = "Acme Nonesuch 9";
   EXPECT_FALSE(advise_hardcode(in, &kb()));
+  // The brand is not the battery: a Pylontech model bmslink does not list is refused, not given
+  // the US-series' 15 cells.
+  for (const char* other : {"Pylontech Pelio-L 5.12", "Pylontech", "Pylontech H48050"}) {
+    in.battery = other;
+    const auto r = advise_hardcode(in, &kb());
+    EXPECT_FALSE(r) << other;
+    if (!r) {
+      EXPECT_TRUE(has(r.error().message, "--cells")) << other;
+    }
+  }
 }
 
 TEST(HardcodeCells, HeldWithinTheMakersLimits) {
@@ -295,6 +355,27 @@ TEST(LinkType, AVoltronicReadsAPylontechOverRs485) {
   EXPECT_TRUE(has(can.fix, "RS485 port")) << can.fix;
 }
 
+TEST(LinkType, OnAnRs485LinkThePinoutCheckGivesTheRs485Pins) {
+  const auto r = guided({{"rj45_pinout_matches", "no"}}, {{"inverter_model", "MPP Solar LV6548"},
+                                                          {"bms_model", "Pylontech US5000"}});
+  ASSERT_EQ(r.link.bus, "rs485");
+  const auto& v = verdict(r, "l2.rj45_pinout");
+  EXPECT_TRUE(has(v.reason, "RS485 A 7, B 8")) << v.reason;
+  EXPECT_FALSE(has(v.reason, "CAN-H")) << v.reason;
+  EXPECT_TRUE(has(v.reason, "Pins 1-3 must stay unconnected")) << v.reason;  // the jack's trap
+}
+
+TEST(LinkType, AWrongSettingDoesNotSetTheLink) {
+  // Solis with "Lithium Battery LV(RS485)" and a Pylontech: the right value is PYLON_LV (CAN), so
+  // the link is CAN and the setting fails with that value.
+  const auto r =
+      guided({{"inverter_battery_setting", "Lithium Battery LV(RS485)"}},
+             {{"inverter_model", "Solis RHI-5K-48ES-5G"}, {"bms_model", "Pylontech US3000C"}});
+  EXPECT_EQ(r.link.bus, "can") << r.link.reason;
+  EXPECT_EQ(verdict(r, "l1.protocol_setting").verdict, Verdict::kFail);
+  EXPECT_TRUE(has(r.fix, "PYLON_LV")) << r.fix;
+}
+
 TEST(LinkType, ADeyeReadsAPylontechOnCan) {
   const auto r = guided(json::object(), {{"inverter_model", "Deye SUN-5K-SG03LP1-EU"},
                                          {"bms_model", "Pylontech US3000C"}});
@@ -350,6 +431,52 @@ TEST(TypedValues, NumbersAndCodesOnOtherInverters) {
   ASSERT_NE(KnowledgeBase::menu_value(*axpert, "PYLON"), nullptr);
   EXPECT_EQ(KnowledgeBase::menu_value(*axpert, "PYLON")->value, "PYL");
   EXPECT_EQ(KnowledgeBase::menu_value(*axpert, "pyl")->value, "PYL");
+  // The menu's own name counts as the value's words: "Lithium 00" on Sol-Ark's "BMS Lithium Batt".
+  const auto* solark = kb().find_inverter("Sol-Ark 15K");
+  ASSERT_NE(solark, nullptr);
+  ASSERT_NE(KnowledgeBase::menu_value(*solark, "Lithium 00"), nullptr);
+  EXPECT_EQ(KnowledgeBase::menu_value(*solark, "Lithium 00")->value, "00");
+  // A number saved by a tool as a JSON number reads as the text.
+  EXPECT_EQ(verdict(guided({{"inverter_battery_setting", 4}},
+                           {{"inverter_model", "Growatt SPH 6000TL-HU"},
+                            {"bms_model", "Pylontech US3000C"}}),
+                    "l1.protocol_setting")
+                .verdict,
+            Verdict::kPass);
+}
+
+TEST(TypedValues, AnotherInvertersCodeOrAProtocolNameIsNoMenuValue) {
+  // "L52" is the SPF's code, "PYL" Voltronic's, "UZE" SRNE's: on a Growatt SPH none is a value
+  // (its Pylontech value is "04"), so none passes; the right value is named.
+  for (const char* typed : {"L52", "PYL", "UZE"}) {
+    const auto r =
+        guided({{"inverter_battery_setting", typed}},
+               {{"inverter_model", "Growatt SPH 6000TL-HU"}, {"bms_model", "Pylontech US3000C"}});
+    const auto& v = verdict(r, "l1.protocol_setting");
+    EXPECT_EQ(v.verdict, Verdict::kSuspect) << typed << ": " << v.reason;
+    EXPECT_TRUE(has(v.fix, "\"04\"")) << typed << ": " << v.fix;
+  }
+  // A Victron GX has profiles, not a "Pylontech CAN" entry: suspect, with the profile to pick.
+  for (const char* typed : {"PYL", "Pylontech CAN", "Pylon"}) {
+    const auto r =
+        guided({{"inverter_battery_setting", typed}},
+               {{"inverter_model", "Victron Cerbo GX"}, {"bms_model", "Pylontech US3000C"}});
+    const auto& v = verdict(r, "l1.protocol_setting");
+    EXPECT_EQ(v.verdict, Verdict::kSuspect) << typed << ": " << v.reason;
+    EXPECT_TRUE(has(v.fix, "CAN-bus BMS LV (500 kbit/s)")) << typed << ": " << v.fix;
+  }
+  // A voltage-only setting fails on any inverter, listed or not.
+  EXPECT_EQ(verdict(guided({{"inverter_battery_setting", "Generic Lithium"}},
+                           {{"inverter_model", "Deye SUN-5K-SG03LP1-EU"},
+                            {"bms_model", "Pylontech US3000C"}}),
+                    "l1.protocol_setting")
+                .verdict,
+            Verdict::kFail);
+  // "PYL" on an inverter bmslink does not know is Pylontech's RS485 protocol (Voltronic's code).
+  const auto clone =
+      guided({{"inverter_battery_setting", "PYL"}, {"bms_protocol", "Pylontech CAN"}});
+  EXPECT_EQ(verdict(clone, "l1.protocol_setting").verdict, Verdict::kFail);
+  EXPECT_TRUE(has(verdict(clone, "l1.protocol_setting").reason, "RS485"));
 }
 
 // ---------------------------------------------------------------------------------------------

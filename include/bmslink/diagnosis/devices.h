@@ -126,6 +126,9 @@ struct DeviceInfo {
   std::string comms_loss;
   std::string termination;
   BuiltinTermination termination_builtin = BuiltinTermination::kUnknown;
+  // Only these models of the family (lower-case pieces of the name) are said to terminate so;
+  // empty: the whole family.
+  std::vector<std::string> termination_models;
   std::vector<std::string> termination_sources;
   std::string dip;  // DIP/address notes, as text
   std::optional<int> max_parallel;
@@ -159,6 +162,9 @@ class KnowledgeBase {
   // The entry whose id, a model or a match fragment best fits what the user typed.
   const DeviceInfo* find_inverter(std::string_view model) const;
   const DeviceInfo* find_battery(std::string_view model) const;
+  // Only an entry one of whose own model names (or id) is in what was typed, never a brand or
+  // a fragment: for facts that must not be guessed (the cells in series of a pack).
+  const DeviceInfo* find_battery_model(std::string_view model) const;
   // The menu value of `inverter` named like `text` as installers type it: case, spacing and
   // punctuation ignored, and the shorthand of the number or code that tells values apart
   // ("L51", "51", "li+l51" for "LI + L51"; "00" for "Lithium 00"; "PYLON" for "PYL"), when it
