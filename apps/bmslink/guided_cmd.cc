@@ -218,9 +218,15 @@ int interactive(const GuidedArgs& args, const CheckCatalogue& cat, const Knowled
     if (!std::getline(std::cin, line)) return kOk;
     answers.bms_model = line;
   }
+  bool link_said = false;
   for (;;) {
     const auto r = diagnosis::run_guided(cat, kb, answers, options);
     if (on_change) on_change(answers, r, session_capture);
+    if (r.link.bus == "rs485" && !link_said) {
+      fmt::print("\nLINK  RS485, not CAN: {}{}\n  CAN-only checks are skipped.\n", r.link.reason,
+                 r.link.port.empty() ? "" : "\n  port: " + r.link.port);
+      link_said = true;
+    }
     if (r.confirmed || r.escalate || !r.next) {
       fmt::print("{}", guided_text(r, cat));
       if (!save_to.empty()) save(answers, save_to);
@@ -338,6 +344,10 @@ int interactive(const GuidedArgs& args, const CheckCatalogue& cat, const Knowled
         order.push_back(spec.key);
         break;
       }
+      // An answer asked first (the meter's setup) changes what comes next: ask the engine again.
+      if (const auto* c = cat.find(step.check);
+          c && std::find(c->ask_first.begin(), c->ask_first.end(), spec.key) != c->ask_first.end())
+        break;
     }
   }
 }
@@ -582,7 +592,10 @@ int cmd_devices(const GuidedArgs& args, const std::string& query) {
         d->termination_builtin != diagnosis::BuiltinTermination::kUnknown) {
       const char* builtin[] = {"", "terminates by itself; ", "does not terminate by itself; ",
                                "switchable terminator; "};
-      fmt::print("  termination: {}{}\n", builtin[static_cast<int>(d->termination_builtin)],
+      fmt::print("  termination: {}{}{}\n", builtin[static_cast<int>(d->termination_builtin)],
+                 d->termination_models.empty()
+                     ? ""
+                     : fmt::format("(said of {} only) ", fmt::join(d->termination_models, ", ")),
                  d->termination);
     }
     if (d->pack)

@@ -146,6 +146,17 @@ Result<InputSpec> read_input(const Reader& r, const std::string& key, const json
   if (!allow) return tl::unexpected(allow.error());
   s.allow = *allow;
   if (j.contains("default")) s.default_value = j["default"];
+  if (j.contains("prompt_by")) {
+    const json& by = j["prompt_by"];
+    if (!by.is_object()) return r.error(where, "\"prompt_by\" is {input: {value: prompt}}");
+    for (const auto& [other, values] : by.items()) {
+      if (!values.is_object()) return r.error(where, "\"prompt_by\" is {input: {value: prompt}}");
+      for (const auto& [value, text] : values.items()) {
+        if (!text.is_string()) return r.error(where, "\"prompt_by\" prompts are text");
+        s.prompt_by[other][value] = text.get<std::string>();
+      }
+    }
+  }
   s.integer = j.value("integer", false);
   s.magnitude = j.value("magnitude", false);
   auto items = r.text(j, "items", where, false);

@@ -137,6 +137,11 @@ Result<Rs485Port> read_rs485(const Reader& r, const json& j, const std::string& 
   BMSLINK_FIELD(r.opt_int(j, "b", port.b), where, "rs485_port.b");
   BMSLINK_FIELD(r.opt_int(j, "gnd", port.gnd), where, "rs485_port.gnd");
   BMSLINK_FIELD(r.text(j, "note", port.note), where, "rs485_port.note");
+  if (j.contains("termination_needed") && !j["termination_needed"].is_null()) {
+    if (!j["termination_needed"].is_boolean())
+      return r.error(where, "\"rs485_port.termination_needed\" is true or false");
+    port.termination_needed = j["termination_needed"].get<bool>();
+  }
   return port;
 }
 
@@ -765,8 +770,12 @@ const MenuValue* KnowledgeBase::menu_value(const DeviceInfo& inverter, std::stri
   // The number that tells the values apart, with words that fit the value's own: "51", "00",
   // "Lithium 0", "lithium 01" for "Lithium Mode 01"; never "AGM 12" for "Lithium 12".
   // The menu's own name counts as the value's words ("Lithium 00" on Sol-Ark's "BMS Lithium Batt"
-  // menu is its "00").
-  const std::vector<std::string> menu_words = pieces(inverter.menu).letters;
+  // menu is its "00"), and so do the words installers put before a bare code ("Lithium 04",
+  // "BMS 04" for a Growatt's "04"); a word of another kind ("AGM 12") does not.
+  std::vector<std::string> menu_words = pieces(inverter.menu).letters;
+  for (const char* w : {"li", "lithium", "lib", "batt", "battery", "bms", "mode", "type",
+                        "protocol", "prog", "program", "setting", "no", "nr", "number"})
+    menu_words.emplace_back(w);
   if (!typed.digits.empty()) {
     return unique_fit(values, [&](const MenuValue& v) {
       const Pieces p = pieces(v.value);
@@ -788,13 +797,14 @@ const MenuValue* KnowledgeBase::menu_value(const DeviceInfo& inverter, std::stri
         return longer.compare(0, shorter.size(), shorter) == 0;
       }))
     return m;
+  // Words that all fit one value's words, one of them at least three letters long ("PYLON_LV" or
+  // "Pylon LV" for Solis's "Lithium Battery > PYLON_LV", "SBR" for "Sungrow SBRxxx").
   return unique_fit(values, [&](const MenuValue& v) {
     const Pieces p = pieces(v.value);
-    return !typed.letters.empty() &&
-           std::all_of(typed.letters.begin(), typed.letters.end(), [&](const std::string& w) {
-             return w.size() >= 3 &&
-                    std::find(p.letters.begin(), p.letters.end(), w) != p.letters.end();
-           });
+    const bool long_word = std::any_of(typed.letters.begin(), typed.letters.end(),
+                                       [](const std::string& w) { return w.size() >= 3; });
+    return long_word && std::all_of(typed.letters.begin(), typed.letters.end(),
+                                    [&](const std::string& w) { return word_fits(w, p.letters); });
   });
 }
 

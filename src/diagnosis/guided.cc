@@ -316,6 +316,7 @@ struct Decision {
   std::string fix;  // an outcome's own fix
   std::vector<std::string> missing;
   std::optional<SourceClass> source_class;  // the weakest knowledge-base fact it rests on
+  bool too_few = false;  // a termination fail for missing terminators (not too many, not a short)
 
   // Rests also on a fact of class `c`.
   void rests_on(SourceClass c) { source_class = source_class ? std::min(*source_class, c) : c; }
@@ -356,9 +357,15 @@ std::vector<const MenuValue*> values_for(const KnowledgeBase& kb, const DeviceIn
     for (const auto& p : battery->other_protocols)
       if (p != bms_proto.id) sent.push_back(p);
   for (const auto& protocol : sent) {
+    const ProtocolInfo* sent_proto = kb.protocol(protocol);
     std::vector<const MenuValue*> v;
-    for (const auto& m : inverter.battery_settings)
+    for (const auto& m : inverter.battery_settings) {
+      // A value that runs the bus at another rate than the battery sends never reads it.
+      if (m.bitrate_kbps && sent_proto && sent_proto->bitrate_kbps &&
+          *m.bitrate_kbps != *sent_proto->bitrate_kbps)
+        continue;
       if (m.reported_for(model) && kb.compatible(m.protocol, protocol, &m)) v.push_back(&m);
+    }
     if (!v.empty()) return v;
   }
   return {};
@@ -500,11 +507,17 @@ Decision protocol_match(const Check& check, const KnowledgeBase& kb, const Answe
       d.verdict = Verdict::kPass;
       const ProtocolInfo* other = kb.protocol(read);
       if (read != bms_proto->id && other != nullptr) {
-        d.reason = fmt::format(
-            "{} is {}, which the {} {} also sends ({} on the inverter's side): the cable must go "
-            "to the battery's {} port",
-            as_typed, inv_proto->name, sender->brand, sender->family,
-            other->transport == "rs485" ? "an RS485 link" : "a link", other->name);
+        const ProtocolInfo* main = kb.protocol(sender->protocol);
+        const bool other_bus = main && other->transport != main->transport &&
+                               (other->transport == "rs485" || other->transport == "can");
+        d.reason = other_bus
+                       ? fmt::format(
+                             "{} is {}, which the {} {} also sends on its {} port: the cable must "
+                             "go there",
+                             as_typed, inv_proto->name, sender->brand, sender->family,
+                             other->transport == "rs485" ? "RS485" : "CAN")
+                       : fmt::format("{} is {}, which the {} {} also speaks (to this inverter)",
+                                     as_typed, inv_proto->name, sender->brand, sender->family);
       } else {
         d.reason =
             inv_proto->id == bms_proto->id
@@ -543,6 +556,15 @@ Decision protocol_match(const Check& check, const KnowledgeBase& kb, const Answe
     d.verdict = Verdict::kPass;
     d.reason =
         fmt::format("the inverter's setting reads exactly as the BMS's protocol (\"{}\")", setting);
+    return d;
+  }
+  if (menu && inv_proto && !bms_proto) {
+    d.verdict = Verdict::kUnknown;
+    d.reason = with_source(
+        fmt::format("\"{}\" selects {}; which protocol the BMS sends is not known (its app or "
+                    "manual names it)",
+                    menu->value, inv_proto->name),
+        d.source_class);
     return d;
   }
   // The inverter is in the knowledge base but the setting is none of its menu values. Where the
@@ -682,6 +704,7 @@ Decision whole_bus(const Check& check, const KnowledgeBase& kb, const Answers& a
       break;
     case Ohms::kOpen:
       d.reason = "open: no terminator at all; works only below about 1 m";
+      d.too_few = true;
       hint_if(BuiltinTermination::kSwitchable);
       break;
     case Ohms::kShort:
@@ -689,6 +712,7 @@ Decision whole_bus(const Check& check, const KnowledgeBase& kb, const Answers& a
       break;
     case Ohms::kOne:
       d.reason = fmt::format("{}: one 120 Ω terminator, the other is missing", ohms_text(r));
+      d.too_few = true;
       hint_if(BuiltinTermination::kNo);
       hint_if(BuiltinTermination::kSwitchable);
       break;
@@ -708,6 +732,7 @@ Decision whole_bus(const Check& check, const KnowledgeBase& kb, const Answers& a
     case Ohms::kOther:
       d.reason = fmt::format("{} is what {:.1f} resistors of 120 Ω in parallel give, not two",
                              ohms_text(r), 120.0 / r.ohms);
+      d.too_few = r.ohms > 60;
       break;
   }
   d.reason = prefix + d.reason;
@@ -740,19 +765,8 @@ std::string side_text(const Reading& r) {
 // An RS485 link (Pylontech's RS485 protocol at 9600 baud, a Modbus battery port): terminators
 // matter only on long or fast runs, and makers such as Sol-Ark say their RS485 port needs none.
 // Too many (40 Ω or less) load the drivers and a short is a short; anything else is no fault.
-Decision rs485_termination(const Check& check, const Reading& r) {
+Decision rs485_termination(const Reading& r) {
   Decision d;
-  if (r.kind == Ohms::kShort || r.kind == Ohms::kThree || (r.kind == Ohms::kOther && r.ohms < 55)) {
-    d.verdict = Verdict::kFail;
-    d.cause = check.confirms;
-    d.reason = r.kind == Ohms::kShort
-                   ? fmt::format("{}: A and B are shorted", ohms_text(r))
-                   : fmt::format(
-                         "{} on an RS485 link: more terminators than the two ends need; "
-                         "they load the drivers",
-                         ohms_text(r));
-    return d;
-  }
   d.verdict = Verdict::kPass;
   d.reason = fmt::format(
       "{} on an RS485 link: at 9600 baud over a few metres it works without terminators (some "
@@ -762,7 +776,7 @@ Decision rs485_termination(const Check& check, const Reading& r) {
 }
 
 Decision termination(const Check& check, const KnowledgeBase& kb, const Answers& a,
-                     const LinkInfo& link) {
+                     const LinkInfo& link) {  // NOLINT(misc-no-recursion): once, for RS485
   const json& p = check.params;
   if (!a.has("termination_ohms")) {
     Decision d;
@@ -771,12 +785,31 @@ Decision termination(const Check& check, const KnowledgeBase& kb, const Answers&
     return d;
   }
   const Reading first = classify(a.values.at("termination_ohms"), p);
-  if (link.bus == "rs485") return rs485_termination(check, first);
+  if (link.bus == "rs485" && !link.termination_needed) {
+    // An RS485 port whose maker does not ask for terminators: the setup's reading decides what is
+    // too many or a short; too few is no fault at 9600 baud over a few metres.
+    LinkInfo can_like = link;
+    can_like.bus = "can";
+    Decision d = termination(check, kb, a, can_like);
+    if (d.verdict == Verdict::kFail && d.too_few) return rs485_termination(first);
+    if (d.verdict == Verdict::kFail) d.reason += " (RS485: too many terminators load the drivers)";
+    return d;
+  }
   if (a.not_known.count("termination_setup") > 0 && !a.has("termination_setup")) {
     // How the meter was connected is not known: 120 Ω is right with one end unplugged and one
     // missing with both connected, so only what is wrong in every setup decides.
-    if (first.kind == Ohms::kShort || first.kind == Ohms::kThree)
+    if (first.kind == Ohms::kShort)
       return whole_bus(check, kb, a, first, "whatever the meter's setup: ");
+    if (first.kind == Ohms::kThree) {
+      Decision d;
+      d.verdict = Verdict::kFail;
+      d.cause = check.confirms;
+      d.reason = fmt::format(
+          "{} whatever the meter's setup: at least three terminators where the meter was, one "
+          "too many or more",
+          ohms_text(first));
+      return d;
+    }
     Decision d;
     d.reason = fmt::format(
         "{} without knowing how the meter was connected means nothing yet (120 Ω is right with "
@@ -835,6 +868,7 @@ Decision termination(const Check& check, const KnowledgeBase& kb, const Answers&
     if (first.kind != Ohms::kOne && first.kind != Ohms::kTwo) {
       d.reason = at + side_text(first) + " on the far side (the cable and the " + far_name +
                  "), where exactly one belongs";
+      d.too_few = first.kind == Ohms::kOpen || first.kind == Ohms::kAboveOne;
       add_hint(far, far_model);
       return d;
     }
@@ -875,6 +909,7 @@ Decision termination(const Check& check, const KnowledgeBase& kb, const Answers&
       return d;
     }
     d.reason += side_text(port) + " at this end, where exactly one belongs";
+    d.too_few = port.kind == Ohms::kOpen;
     add_hint(near, near_model);
     return d;
   }
@@ -908,6 +943,7 @@ Decision termination(const Check& check, const KnowledgeBase& kb, const Answers&
       return d;
     }
     d.reason += side_text(cable) + " on that side, where exactly one belongs";
+    d.too_few = cable.kind == Ohms::kOpen || cable.kind == Ohms::kAboveOne;
     add_hint(far, far_model);
     return d;
   }
@@ -920,6 +956,8 @@ Decision termination(const Check& check, const KnowledgeBase& kb, const Answers&
         "cable (look at that plug), otherwise both sit at the far end and this end has none";
     return d;
   }
+  d.too_few =
+      cable.kind == Ohms::kOne || cable.kind == Ohms::kOpen || cable.kind == Ohms::kAboveOne;
   d.reason += side_text(cable) + " there, and none in this device: " +
               (cable.kind == Ohms::kOne ? "this end of the bus has no terminator"
                                         : "the bus is not terminated as it should be");
@@ -987,8 +1025,10 @@ bool contains_ci(std::string_view hay, std::string_view needle) {
 Decision firmware(const Check& check, const KnowledgeBase& kb, const Answers& a) {
   Decision d;
   if (a.bms_firmware.empty() && a.inverter_firmware.empty()) {
-    d.reason = "the firmware versions are needed";
-    d.missing = {"bms_firmware", "inverter_firmware"};
+    for (const char* k : {"bms_firmware", "inverter_firmware"})
+      if (!a.not_known.count(k)) d.missing.push_back(k);
+    d.reason =
+        d.missing.empty() ? "not known: the firmware versions" : "the firmware versions are needed";
     return d;
   }
   const DeviceInfo* inverter =
@@ -1224,6 +1264,7 @@ LinkInfo find_link(const KnowledgeBase& kb, const Answers& a) {
       link.source_class = m->source_class;
       link.reason = fmt::format("the {}'s \"{}\" selects {}", inverter->brand, m->value, p->name);
       link.port = port_line(*inverter, link.bus);
+      link.termination_needed = inverter->rs485_port && inverter->rs485_port->termination_needed;
       return link;
     }
   }
@@ -1261,7 +1302,26 @@ LinkInfo find_link(const KnowledgeBase& kb, const Answers& a) {
       battery ? fmt::format("the {} {}", battery->brand, battery->family) : answered->name,
       quoted_values(reading), p ? p->name : reading.front()->protocol);
   link.port = port_line(*inverter, link.bus);
+  link.termination_needed = inverter->rs485_port && inverter->rs485_port->termination_needed;
   return link;
+}
+
+std::string replace_all(std::string text, std::string_view from, std::string_view to) {
+  for (auto at = text.find(from); at != std::string::npos; at = text.find(from, at + to.size()))
+    text.replace(at, from.size(), to);
+  return text;
+}
+
+// A question written for CAN, for an RS485 link.
+std::string for_rs485(std::string prompt) {
+  prompt = replace_all(std::move(prompt), "CAN-H/CAN-L", "A/B");
+  prompt = replace_all(std::move(prompt), "CAN-H and CAN-L", "A and B");
+  prompt = replace_all(std::move(prompt), "CAN-H, CAN-L and GND", "A, B and GND");
+  prompt = replace_all(std::move(prompt), "CAN cable", "RS485 cable");
+  prompt = replace_all(std::move(prompt), "CAN screw terminals", "RS485 screw terminals");
+  prompt = replace_all(std::move(prompt), "CAN contact", "RS485 contact");
+  prompt = replace_all(std::move(prompt), "carries CAN", "carries RS485");
+  return prompt;
 }
 
 // Calls out of 100 each cause settles in the field guide, for spreading a company's own counts
@@ -1323,7 +1383,11 @@ Result<Answers> parse_answers(std::string_view text, std::string_view name,
   if (!j.is_object()) return fail("expected a JSON object with \"answers\"");
   Answers out;
   auto device_field = [&](const std::string& key, const json& v) -> Result<void> {
-    if (!v.is_string()) return fail(fmt::format("\"{}\": expected text", key));
+    if (v.is_null()) {  // asked, not known ("-" at the prompt)
+      out.not_known.insert(key);
+      return {};
+    }
+    if (!v.is_string()) return fail(fmt::format("\"{}\": expected text or null", key));
     const std::string s = trim(v.get<std::string>());
     if (key == "bms_model") out.bms_model = s;
     if (key == "inverter_model") out.inverter_model = s;
@@ -1496,11 +1560,28 @@ GuidedResult run_guided(const CheckCatalogue& catalogue, const KnowledgeBase& kb
     if (!p.decision.missing.empty())
       for (const auto& k : p.check->ask_first)
         if (!answers.has(k) && !answers.not_known.count(k)) keys.push_back(k);
+    // Which device is unplugged or measured: before the reading, once the setup says so.
+    if (p.check->function == "termination" && answers.has("termination_setup") &&
+        answers.values.at("termination_setup") != "all_connected" &&
+        !answers.has("termination_device") && !answers.not_known.count("termination_device") &&
+        std::find(p.decision.missing.begin(), p.decision.missing.end(), "termination_ohms") !=
+            p.decision.missing.end())
+      keys.push_back("termination_device");
     for (const auto& k : p.decision.missing)
       if (std::find(keys.begin(), keys.end(), k) == keys.end()) keys.push_back(k);
     for (const auto& k : keys) {
       if (const InputSpec* s = catalogue.input(k)) {
-        n.asks.push_back(*s);
+        InputSpec asked = *s;
+        // A prompt worded for what was answered before (the reading for the meter's setup).
+        for (const auto& [other, by_value] : s->prompt_by) {
+          const auto it = answers.values.find(other);
+          if (it == answers.values.end() || !it->second.is_string()) continue;
+          if (const auto w = by_value.find(it->second.get<std::string>()); w != by_value.end())
+            asked.prompt = w->second;
+        }
+        // On an RS485 link the two lines are A and B, and the cable is not a CAN cable.
+        if (r.link.bus == "rs485") asked.prompt = for_rs485(asked.prompt);
+        n.asks.push_back(std::move(asked));
       } else {
         InputSpec s2;
         s2.key = k;

@@ -326,10 +326,19 @@ std::string case_report(const records::Case& c, CaseReportKind kind, CaseReportF
       if (rows.size() == 1) d.text("No individual checks recorded in this layer.");
       d.table(rows);
       for (const auto& ch : c.checks) {
-        if (ch.layer != l || ch.verdict != "fail") continue;
-        if (const auto* check = cat ? cat->find(ch.check) : nullptr) {
+        if (ch.layer != l) continue;
+        const auto* check = cat ? cat->find(ch.check) : nullptr;
+        if (check == nullptr) continue;
+        if (ch.verdict == "fail") {
           d.text(check->title + ": " + check->technician);
           d.text("Re-verify: " + check->reverify);
+        } else if (ch.verdict == "marginal") {
+          // Marginal does not stop the method, but belongs in the record: the first suspect if
+          // errors come back.
+          d.text("Marginal — " + check->title + ": " + check->technician);
+          d.text("If errors come back: " + check->fix);
+        } else if (ch.verdict == "suspect") {
+          d.text("Suspect — " + check->title + ": " + check->fix);
         }
       }
     }

@@ -551,5 +551,121 @@ TEST(SourceClasses, AVerdictSaysHowStrongItsSourcesAre) {
   EXPECT_EQ(guided_json(grw)["verdicts"][0]["source_class"], "vendor_compatibility_list");
 }
 
+// ---------------------------------------------------------------------------------------------
+// Second review.
+
+TEST(SecondReview, RS485TerminationFollowsTheMakersWord) {
+  // Fronius asks for 120 Ω at both ends of its Modbus bus (its own manual): open is a fault.
+  const json fronius = {{"inverter_model", "Fronius Symo GEN24 10.0 Plus"},
+                        {"bms_model", "BYD HVS 10.2"}};
+  const auto f =
+      guided({{"termination_setup", "all_connected"}, {"termination_ohms", "open"}}, fronius);
+  EXPECT_EQ(f.link.bus, "rs485");
+  EXPECT_EQ(verdict(f, "l2.termination").verdict, Verdict::kFail);
+  // A Voltronic (no word either way): 60 Ω at the free cable end and 120 Ω at the port are three
+  // terminators in all (120 ∥ 60 = 40 connected): too many on any bus.
+  const json axpert = {{"inverter_model", "MPP Solar Axpert King"},
+                       {"bms_model", "Pylontech US3000C"}};
+  const auto three = guided({{"termination_setup", "one_end_unplugged"},
+                             {"termination_device", "bms"},
+                             {"termination_ohms", 60},
+                             {"termination_port_ohms", 120}},
+                            axpert);
+  EXPECT_EQ(verdict(three, "l2.termination").verdict, Verdict::kFail)
+      << verdict(three, "l2.termination").reason;
+  // ... while one terminator too few is no fault there at 9600 baud.
+  const auto few =
+      guided({{"termination_setup", "all_connected"}, {"termination_ohms", 120}}, axpert);
+  EXPECT_EQ(verdict(few, "l2.termination").verdict, Verdict::kPass);
+}
+
+TEST(SecondReview, APylonSettingDoesNotReadAVictronProtocolBattery) {
+  // "interoperates_with" says which batteries a device on the protocol reads: a Victron GX reads
+  // Pylontech packs, not the other way round. A Growatt SPF on L52 does not read a REC Q.
+  const auto r = guided({{"inverter_battery_setting", "L52"}},
+                        {{"inverter_model", "Growatt SPF 5000ES"}, {"bms_model", "REC Q"}});
+  EXPECT_NE(verdict(r, "l1.protocol_setting").verdict, Verdict::kPass)
+      << verdict(r, "l1.protocol_setting").reason;
+  const auto gx =
+      guided({{"inverter_battery_setting", "CAN-bus BMS LV (500 kbit/s)"}},
+             {{"inverter_model", "Victron Cerbo GX"}, {"bms_model", "Pylontech US3000C"}});
+  EXPECT_EQ(verdict(gx, "l1.protocol_setting").verdict, Verdict::kPass);
+}
+
+TEST(SecondReview, TheMenusOwnLabelsAsTypedPass) {
+  struct Case {
+    const char *inverter, *battery, *typed;
+  };
+  for (const auto& c : {Case{"Solis RHI-5K-48ES-5G", "Pylontech US3000C", "PYLON_LV"},
+                        Case{"Solis RHI-5K-48ES-5G", "Pylontech US3000C", "Pylon LV"},
+                        Case{"Growatt SPH 5000TL-HU", "Pylontech US3000C", "Lithium 04"},
+                        Case{"Growatt SPH 5000TL-HU", "Pylontech US3000C", "BMS 04"},
+                        Case{"Victron Cerbo GX", "Pylontech US3000C", "CAN-bus BMS LV"},
+                        Case{"Sungrow SH10RT", "Sungrow SBR096", "SBR"},
+                        Case{"Sol-Ark 15K", "Fortress eFlex 5.4", "04"}}) {
+    const auto r = guided({{"inverter_battery_setting", c.typed}},
+                          {{"inverter_model", c.inverter}, {"bms_model", c.battery}});
+    EXPECT_EQ(verdict(r, "l1.protocol_setting").verdict, Verdict::kPass)
+        << c.inverter << " / " << c.typed << ": " << verdict(r, "l1.protocol_setting").reason;
+  }
+  // Lead-acid types are voltage-only: a fail, not "cannot tell".
+  for (const char* typed : {"Lead-acid", "AGM", "User"}) {
+    const auto r =
+        guided({{"inverter_battery_setting", typed}},
+               {{"inverter_model", "Deye SUN-5K-SG03LP1-EU"}, {"bms_model", "Pylontech US3000C"}});
+    EXPECT_EQ(verdict(r, "l1.protocol_setting").verdict, Verdict::kFail) << typed;
+    EXPECT_TRUE(has(r.fix, "\"Lithium 00\"")) << typed << ": " << r.fix;
+  }
+}
+
+TEST(SecondReview, TheFixNeverNamesAProfileAtAnotherBitRate) {
+  const auto r =
+      guided({{"inverter_battery_setting", "VE.Can & CAN-bus BMS (250 kbit/s)"}},
+             {{"inverter_model", "Victron Cerbo GX"}, {"bms_model", "Pylontech US3000C"}});
+  EXPECT_EQ(verdict(r, "l1.protocol_setting").verdict, Verdict::kFail);
+  EXPECT_TRUE(has(r.fix, "CAN-bus BMS LV (500 kbit/s)")) << r.fix;
+  EXPECT_FALSE(has(r.fix, "250 kbit/s")) << r.fix;
+}
+
+TEST(SecondReview, FirmwareNotKnownIsSavedAndReadBack) {
+  auto a = parse_answers(R"({"answers": {"bms_firmware": null, "inverter_firmware": null}})", "x",
+                         catalogue());
+  ASSERT_TRUE(a) << a.error().message;
+  EXPECT_TRUE(a->not_known.count("bms_firmware"));
+  const auto again = parse_answers(a->to_json().dump(), "again", catalogue());
+  ASSERT_TRUE(again) << again.error().message;
+  EXPECT_EQ(again->to_json(), a->to_json());
+  const auto r = run_guided(catalogue(), kb(), *a);
+  EXPECT_EQ(verdict(r, "l5.firmware").verdict, Verdict::kUnknown);
+  EXPECT_TRUE(has(verdict(r, "l5.firmware").reason, "not known"));
+  // And it is not asked again.
+  EXPECT_TRUE(!r.next || r.next->check != "l5.firmware");
+}
+
+TEST(SecondReview, QuestionsAreWordedForTheSetupAndTheLink) {
+  const json passed = {{"inverter_battery_setting", "Pylontech CAN"},
+                       {"bms_protocol", "Pylontech CAN"},
+                       {"inverter_bitrate_kbps", 500},
+                       {"bms_bitrate_kbps", 500},
+                       {"dip_switches_match_manual", "yes"},
+                       {"battery_count", 1},
+                       {"termination_setup", "one_end_unplugged"}};
+  const auto r = guided(passed);
+  ASSERT_TRUE(r.next);
+  ASSERT_EQ(r.next->asks.size(), 2u);
+  EXPECT_EQ(r.next->asks[0].key, "termination_device");
+  EXPECT_EQ(r.next->asks[0].prompt, "Which device did you unplug?");
+  EXPECT_TRUE(has(r.next->asks[1].prompt, "at the free cable end")) << r.next->asks[1].prompt;
+  // On an RS485 link the lines are A and B.
+  const auto rs =
+      guided({{"inverter_battery_setting", "PYL"},
+              {"dip_switches_match_manual", "yes"},
+              {"battery_count", 1}},
+             {{"inverter_model", "MPP Solar Axpert King"}, {"bms_model", "Pylontech US3000C"}});
+  ASSERT_TRUE(rs.next);
+  EXPECT_EQ(rs.next->check, "l2.termination");
+  for (const auto& ask : rs.next->asks) EXPECT_FALSE(has(ask.prompt, "CAN-H")) << ask.prompt;
+}
+
 }  // namespace
 }  // namespace bmslink::diagnosis

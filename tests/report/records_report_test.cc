@@ -150,5 +150,24 @@ TEST(StatsReport, ChartsTheCauseBreakdownTheLayerYieldAndTheMinutes) {
   EXPECT_EQ(count(html, "<rect"), 2U + 5 + 5 + 5 + 2 + 3);
 }
 
+// Issue 17: a marginal verdict does not stop the method but is carried into the report, with what
+// to do if errors come back.
+TEST(CaseReport, AMarginalCheckIsInTheTechnicianReport) {
+  auto c = load("fixed");
+  records::CaseCheck cable;
+  cable.check = "l3.cable_type";
+  cable.layer = 3;
+  cable.verdict = "marginal";
+  cable.inputs = {{"cable_type", "cat5"}, {"cable_shielded", false}};
+  cable.minutes = 3;
+  c.checks.push_back(cable);
+  c.minutes_by_layer[2] = 3;
+  const auto md = render(c, CaseReportKind::kTechnician, CaseReportFormat::kMarkdown);
+  EXPECT_NE(md.find("| marginal | 3 |"), std::string::npos) << md;
+  EXPECT_NE(md.find("Marginal \u2014 Cable is 120 \u03a9 twisted pair"), std::string::npos) << md;
+  EXPECT_NE(md.find("If errors come back: Replace it with 120 \u03a9 twisted-pair CAN cable"),
+            std::string::npos);
+}
+
 }  // namespace
 }  // namespace bmslink::report

@@ -33,6 +33,8 @@ struct InputSpec {
   bool magnitude = false;          // the sign does not matter (a meter's probe polarity)
   nlohmann::json default_value;    // offered when the technician just presses Enter (or null)
   std::string prompt;
+  // The prompt worded for what another input was answered: input key -> its value -> prompt.
+  std::map<std::string, std::map<std::string, std::string>> prompt_by;
 };
 
 struct LayerInfo {

@@ -80,6 +80,7 @@ struct Rs485Port {
   std::string port;
   std::optional<int> a, b, gnd;
   std::string note;
+  bool termination_needed = false;  // the maker asks for 120 Ω at both ends of this bus
 };
 
 // Whether a device terminates the bus by itself, from its maker's documents (or reports).

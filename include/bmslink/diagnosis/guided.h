@@ -79,6 +79,9 @@ struct LinkInfo {
   std::string reason;
   std::string port;  // the inverter's port and pins, where known
   std::optional<SourceClass> source_class;
+  // RS485: the inverter's maker asks for 120 Ω at both ends (else terminators matter only on long
+  // or fast runs).
+  bool termination_needed = false;
 };
 
 // The cells and maker's limits the hardcode advisor takes from the case's battery.
