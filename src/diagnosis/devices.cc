@@ -337,16 +337,7 @@ std::string first_word(const std::string& s) {
   return sp == std::string::npos ? s : s.substr(0, sp);
 }
 
-bool word_in(const std::string& text, const std::string& word) {
-  if (word.empty()) return false;
-  for (auto at = text.find(word); at != std::string::npos; at = text.find(word, at + 1)) {
-    const bool start = at == 0 || !std::isalnum(static_cast<unsigned char>(text[at - 1]));
-    const auto end = at + word.size();
-    const bool stop = end >= text.size() || !std::isalnum(static_cast<unsigned char>(text[end]));
-    if (start && stop) return true;
-  }
-  return false;
-}
+bool word_in(const std::string& text, const std::string& word) { return contains_word(text, word); }
 
 // How well `model` fits an entry: an exact model or id first, then a model name within what was
 // typed, then a match fragment. Short model names ("5K", "EM", "ET") only count as whole words
@@ -399,6 +390,17 @@ const DeviceInfo* best(const std::vector<DeviceInfo>& list, std::string_view mod
 }
 
 }  // namespace
+
+bool contains_word(std::string_view text, std::string_view word) {
+  if (word.empty()) return false;
+  for (auto at = text.find(word); at != std::string_view::npos; at = text.find(word, at + 1)) {
+    const bool start = at == 0 || !std::isalnum(static_cast<unsigned char>(text[at - 1]));
+    const auto end = at + word.size();
+    const bool stop = end >= text.size() || !std::isalnum(static_cast<unsigned char>(text[end]));
+    if (start && stop) return true;
+  }
+  return false;
+}
 
 std::string normalized_name(std::string_view text) {
   std::string out;

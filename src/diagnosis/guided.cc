@@ -391,16 +391,6 @@ const DeviceInfo* battery_of(const KnowledgeBase& kb, const Answers& a) {
 
 // The inverter's menu value an answer names: the value as typed or shortened, or a protocol's
 // name for which the inverter lists exactly one value ("Pylontech CAN" on a Deye: "Lithium 00").
-bool word_in_text(const std::string& text, std::string_view word) {
-  for (auto at = text.find(word); at != std::string::npos; at = text.find(word, at + 1)) {
-    const bool start = at == 0 || !std::isalnum(static_cast<unsigned char>(text[at - 1]));
-    const auto end = at + word.size();
-    const bool stop = end >= text.size() || !std::isalnum(static_cast<unsigned char>(text[end]));
-    if (start && stop) return true;
-  }
-  return false;
-}
-
 const MenuValue* named_value(const KnowledgeBase& kb, const DeviceInfo& inverter,
                              const std::string& setting) {
   if (const auto* m = KnowledgeBase::menu_value(inverter, setting)) return m;
@@ -410,7 +400,7 @@ const MenuValue* named_value(const KnowledgeBase& kb, const DeviceInfo& inverter
   if (p == nullptr) return nullptr;
   const std::string t = normalized_name(setting);
   const bool names_bus =
-      word_in_text(t, "can") || word_in_text(t, "rs485") || word_in_text(t, "485");
+      contains_word(t, "can") || contains_word(t, "rs485") || contains_word(t, "485");
   if (t != normalized_name(p->id) && t != normalized_name(p->name) && !names_bus) return nullptr;
   const MenuValue* found = nullptr;
   for (const auto& m : inverter.battery_settings) {

@@ -9,29 +9,16 @@
 
 #include "bmslink/diagnosis/guided.h"
 #include "bmslink/diagnosis/hardcode.h"
+#include "diagnosis/guided_support.h"
 
 namespace bmslink::diagnosis {
 namespace {
 
 using nlohmann::json;
 
-const CheckCatalogue& catalogue() {
-  static const CheckCatalogue c = [] {
-    auto r = CheckCatalogue::builtin();
-    EXPECT_TRUE(r) << (r ? "" : r.error().message);
-    return r ? *r : CheckCatalogue{};
-  }();
-  return c;
-}
-
-const KnowledgeBase& kb() {
-  static const KnowledgeBase k = [] {
-    auto r = KnowledgeBase::builtin();
-    EXPECT_TRUE(r) << (r ? "" : r.error().message);
-    return r ? *r : KnowledgeBase{};
-  }();
-  return k;
-}
+using support::catalogue;
+using support::kb;
+using support::verdict;
 
 GuidedResult guided(const json& values, const json& extra = json::object()) {
   json doc = extra;
@@ -39,14 +26,6 @@ GuidedResult guided(const json& values, const json& extra = json::object()) {
   auto a = parse_answers(doc.dump(), "test", catalogue());
   EXPECT_TRUE(a) << (a ? "" : a.error().message);
   return run_guided(catalogue(), kb(), a ? *a : Answers{});
-}
-
-const CheckVerdict& verdict(const GuidedResult& r, std::string_view id) {
-  for (const auto& v : r.verdicts)
-    if (v.check == id) return v;
-  static CheckVerdict none;
-  ADD_FAILURE() << "no verdict for " << id;
-  return none;
 }
 
 const CheckVerdict& termination(const json& values, const json& extra = json::object()) {

@@ -3,6 +3,7 @@
 // an earlier layer winning, a capture pre-deciding checks, the knowledge base naming the right
 // menu value, the hardcode advisor's numbers and rules, and bad answers files refused clearly.
 #include "bmslink/diagnosis/guided.h"
+#include "diagnosis/guided_support.h"
 
 #include <gtest/gtest.h>
 
@@ -22,23 +23,9 @@ namespace {
 
 using nlohmann::json;
 
-const CheckCatalogue& catalogue() {
-  static const CheckCatalogue c = [] {
-    auto r = CheckCatalogue::builtin();
-    EXPECT_TRUE(r) << (r ? "" : r.error().message);
-    return r ? *r : CheckCatalogue{};
-  }();
-  return c;
-}
-
-const KnowledgeBase& kb() {
-  static const KnowledgeBase k = [] {
-    auto r = KnowledgeBase::builtin();
-    EXPECT_TRUE(r) << (r ? "" : r.error().message);
-    return r ? *r : KnowledgeBase{};
-  }();
-  return k;
-}
+using support::catalogue;
+using support::kb;
+using support::verdict;
 
 Answers answers(const json& values, const json& extra = json::object()) {
   json doc = extra;
@@ -46,14 +33,6 @@ Answers answers(const json& values, const json& extra = json::object()) {
   auto a = parse_answers(doc.dump(), "test", catalogue());
   EXPECT_TRUE(a) << (a ? "" : a.error().message);
   return a ? *a : Answers{};
-}
-
-const CheckVerdict& verdict(const GuidedResult& r, std::string_view id) {
-  for (const auto& v : r.verdicts)
-    if (v.check == id) return v;
-  static CheckVerdict none;
-  ADD_FAILURE() << "no verdict for " << id;
-  return none;
 }
 
 Verdict one(std::string_view id, const json& values, const json& extra = json::object()) {

@@ -192,6 +192,10 @@ class KnowledgeBase {
 // "LFP CAN": menus that differ by a character are different entries.
 std::string normalized_name(std::string_view text);
 
+// Whether `word` stands in `text` as a whole word (not inside another one: "can" is not in
+// "cancel").
+bool contains_word(std::string_view text, std::string_view word);
+
 // The whole knowledge base for pickers (`bmslink devices --json`, GET /api/devices):
 // {"protocols": [{id, name, transport, bitrate_kbps, aliases, sources, confidence}],
 //  "inverters": [entries as written], "batteries": [entries as written]}.
