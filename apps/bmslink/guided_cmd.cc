@@ -522,6 +522,14 @@ int cmd_devices(const GuidedArgs& args, const std::string& query) {
   if (!load(args, cat, kb)) return kInput;
   const diagnosis::DeviceInfo* inv = query.empty() ? nullptr : kb.find_inverter(query);
   const diagnosis::DeviceInfo* bat = query.empty() ? nullptr : kb.find_battery(query);
+  // A model named on one side only: the other side's match is the brand alone ("GoodWe Lynx
+  // Home F" is a battery, not GoodWe's LV inverters), so it is not shown.
+  if (!query.empty()) {
+    const bool inv_named = kb.find_inverter_model(query) != nullptr;
+    const bool bat_named = kb.find_battery_model(query) != nullptr;
+    if (bat_named && !inv_named) inv = nullptr;
+    if (inv_named && !bat_named) bat = nullptr;
+  }
   nlohmann::json out = diagnosis::knowledge_json(kb);
   if (!query.empty()) {
     out["protocols"] = nlohmann::json::array();

@@ -652,12 +652,16 @@ const DeviceInfo* KnowledgeBase::find_battery(std::string_view model) const {
   return best(batteries_, model);
 }
 
-const DeviceInfo* KnowledgeBase::find_battery_model(std::string_view model) const {
+namespace {
+
+// The entry one of whose own model names (or id) stands as a whole word in what was typed, the
+// longest name winning; null when none does.
+const DeviceInfo* by_model_name(const std::vector<DeviceInfo>& list, std::string_view model) {
   const std::string m = normalized_name(model);
   if (m.empty()) return nullptr;
   const DeviceInfo* out = nullptr;
   std::size_t longest = 0;
-  for (const auto& d : batteries_) {
+  for (const auto& d : list) {
     std::vector<std::string> names = {normalized_name(d.id)};
     for (const auto& x : d.models) names.push_back(normalized_name(x));
     for (const auto& n : names) {
@@ -669,6 +673,16 @@ const DeviceInfo* KnowledgeBase::find_battery_model(std::string_view model) cons
     }
   }
   return out;
+}
+
+}  // namespace
+
+const DeviceInfo* KnowledgeBase::find_battery_model(std::string_view model) const {
+  return by_model_name(batteries_, model);
+}
+
+const DeviceInfo* KnowledgeBase::find_inverter_model(std::string_view model) const {
+  return by_model_name(inverters_, model);
 }
 
 bool MenuValue::reported_for(std::string_view model) const {

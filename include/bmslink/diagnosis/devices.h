@@ -166,6 +166,7 @@ class KnowledgeBase {
   // Only an entry one of whose own model names (or id) is in what was typed, never a brand or
   // a fragment: for facts that must not be guessed (the cells in series of a pack).
   const DeviceInfo* find_battery_model(std::string_view model) const;
+  const DeviceInfo* find_inverter_model(std::string_view model) const;
   // The menu value of `inverter` named like `text` as installers type it: case, spacing and
   // punctuation ignored, and the shorthand of the number or code that tells values apart
   // ("L51", "51", "li+l51" for "LI + L51"; "00" for "Lithium 00"; "PYLON" for "PYL"), when it
