@@ -54,9 +54,13 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
       (block.front().timestamp_ns - lo > 86'400'000'000'000LL)) {
     return 0;
   }
-  bmslink::analysis::StreamingAnalysis whole;
-  for (const auto& f : block) whole.add(f);
-  (void)bmslink::diagnosis::diagnose_capture(whole.finish());
+  {
+    bmslink::can::SpanSource source(block);
+    bmslink::NullSink none;
+    auto whole =
+        bmslink::analysis::analyze(bmslink::analysis::CaptureInput::source(source, "block"), none);
+    if (whole) (void)bmslink::diagnosis::diagnose_capture(whole->evidence);
+  }
   // Two chunks merged must give what one pass gives (everything but the inventory's sampled
   // period statistics), whatever the timestamps do at the cut.
   bmslink::analysis::CaptureAnalyzer one(nullptr), first(nullptr), second(nullptr);

@@ -1,8 +1,6 @@
 // `bmslink serve`: starts the web console and prints its URL; Ctrl-C (SIGINT) or SIGTERM stops
 // it cleanly. `bmslink user add`: a team-mode account, the password read from standard input.
 
-#include "serve_cmd.h"
-
 #include <csignal>
 #include <cstdio>
 #include <iostream>
@@ -12,8 +10,28 @@
 
 #include "bmslink/records/store.h"
 #include "bmslink/server/server.h"
+#include "cli.h"
+
+#include "bmslink/records/store.h"
+#include "bmslink/server/server.h"
 
 namespace bmslink::app {
+namespace {
+
+struct ServeArgs {
+  std::string bind = "127.0.0.1", db;
+  int port = 8080;
+  bool team = false;
+  double max_upload_mb = 2048;
+  std::vector<std::string> samples;  // analysed into a demo case on the first start
+  std::string live;                  // IFACE for the live page
+  live::LiveOptions live_options;
+  live::MqttOptions mqtt;
+};
+
+struct UserArgs {
+  std::string name, role = "technician", db;
+};
 
 int cmd_serve(const ServeArgs& a) {
   // Signals are taken by one thread with sigwait, blocked everywhere else (the server's
@@ -31,6 +49,13 @@ int cmd_serve(const ServeArgs& a) {
   o.team = a.team;
   o.max_upload_bytes = static_cast<std::uint64_t>(a.max_upload_mb * 1024 * 1024);
   o.live_iface = a.live;
+  o.live = a.live_options;
+  o.live_mqtt = a.mqtt;
+  if (const char* pw = std::getenv("BMSLINK_MQTT_PASSWORD")) o.live_mqtt.password = pw;
+  if (!o.live_mqtt.url.empty() && a.live.empty()) {
+    fmt::print(stderr, "bmslink: --mqtt publishes the live bus: give --live IFACE too\n");
+    return kExitUsage;
+  }
   o.log = [](const std::string& line) { fmt::print(stderr, "bmslink serve: {}\n", line); };
   auto s = server::Server::create(o);
   if (!s) {
@@ -82,17 +107,57 @@ int cmd_user_add(const UserArgs& a) {
     fmt::print(stderr, "bmslink: {}\n", user.error().message);
     return 2;
   }
-  auto store = records::open_store(a.db.empty() ? records::default_store_url() : a.db);
-  if (!store) {
-    fmt::print(stderr, "bmslink: {}\n", store.error().message);
-    return 1;
-  }
-  if (auto ok = (*store)->put_user(*user); !ok) {
+  auto store = open_store(a.db);
+  if (!store) return kExitInput;
+  if (auto ok = store->put_user(*user); !ok) {
     fmt::print(stderr, "bmslink: {}\n", ok.error().message);
     return 1;
   }
   fmt::print("{} ({}) can log in to bmslink serve --team\n", user->name, user->role);
   return 0;
+}
+
+}  // namespace
+
+void add_serve_commands(CLI::App& app, Commands& commands) {
+  auto sva = std::make_shared<ServeArgs>();
+  auto* serve = app.add_subcommand(
+      "serve", "The web console: cases, guided checks, capture upload, reports, statistics");
+  serve->add_option("--port", sva->port, "TCP port (default 8080)")->check(CLI::Range(0, 65535));
+  serve->add_option("--bind", sva->bind,
+                    "Address to listen on (default 127.0.0.1: this machine only)");
+  serve->add_option("--db", sva->db, kDbHelp);
+  serve->add_flag("--team", sva->team,
+                  "Team mode: accounts (bmslink user add), sessions, CSRF protection, roles");
+  serve->add_option("--max-upload-mb", sva->max_upload_mb, "Largest capture accepted (2048)")
+      ->check(CLI::PositiveNumber);
+  serve->add_option("--live", sva->live,
+                    "Monitor this interface on the live page (slcan:/dev/ttyACM0, socketcan:can0, "
+                    "waveshare:/dev/ttyUSB0, replay:FILE)");
+  // The monitor's options, named for the live page.
+  add_live_options(serve, sva->live_options, true, false, "live-");
+  serve->add_option("--mqtt", sva->mqtt.url,
+                    "Also publish the live bus to this broker (mqtt:// or mqtts://), as "
+                    "`monitor --mqtt` does");
+  serve->add_option("--mqtt-user", sva->mqtt.user, "MQTT user name");
+  serve->add_option("--mqtt-id", sva->mqtt.id, "Device id in the topics (default bmslink)");
+  serve->add_option("--mqtt-ca", sva->mqtt.ca_file, "mqtts: the broker's CA file");
+  serve->add_option("--mqtt-cert", sva->mqtt.cert_file, "mqtts: a client certificate (PEM)");
+  serve->add_option("--mqtt-key", sva->mqtt.key_file, "mqtts: the client certificate's key");
+  serve->add_option("--samples", sva->samples,
+                    "Captures analysed into a demo case when the records are empty");
+  commands.add(serve, [sva] { return cmd_serve(*sva); });
+
+  auto* user = app.add_subcommand("user", "Team-mode accounts");
+  user->require_subcommand(1);
+  auto ua = std::make_shared<UserArgs>();
+  auto* add = user->add_subcommand(
+      "add", "Add or replace an account; the password is read from standard input");
+  add->add_option("NAME", ua->name, "Login name")->required();
+  add->add_option("--role", ua->role, "technician (default) or admin")
+      ->check(CLI::IsMember({"technician", "admin"}));
+  add->add_option("--db", ua->db, kDbHelp);
+  commands.add(add, [ua] { return cmd_user_add(*ua); });
 }
 
 }  // namespace bmslink::app

@@ -267,48 +267,6 @@ Result<OpenedInput> open_input(const CaptureInput& input, DiagnosticSink& sink,
   return out;
 }
 
-StreamingAnalysis::StreamingAnalysis(AnalyzerOptions options, ProtocolOptions protocol)
-    : options_(options), protocol_(std::move(protocol)) {}
-StreamingAnalysis::~StreamingAnalysis() = default;
-
-void StreamingAnalysis::start() {
-  identification_ = identifier_.result();
-  auto setup = choose_decoder(identification_, protocol_);
-  if (setup) setup_ = std::move(*setup);
-  analyzer_ = std::make_unique<CaptureAnalyzer>(setup_.decoder.get(), options_);
-  for (const auto& f : ahead_) analyzer_->add(f);
-  ahead_.clear();
-  ahead_.shrink_to_fit();
-  if (pending_tick_) analyzer_->tick(*pending_tick_);
-}
-
-void StreamingAnalysis::add(const can::Frame& frame) {
-  if (analyzer_) {
-    analyzer_->add(frame);
-    return;
-  }
-  identifier_.add(frame);
-  ahead_.push_back(frame);
-  if (ahead_.size() >= kIdentifyFrames) start();
-}
-
-std::int64_t StreamingAnalysis::tick(std::int64_t now_ns) {
-  if (!analyzer_) {
-    // Still identifying: a BMS that falls silent now must not wait for 2,000 frames.
-    if (!ahead_.empty()) start();
-    if (!analyzer_) {
-      pending_tick_ = now_ns;
-      return 0;
-    }
-  }
-  return analyzer_->tick(now_ns);
-}
-
-Evidence StreamingAnalysis::finish() {
-  if (!analyzer_) start();
-  return analyzer_->finish(identification_);
-}
-
 namespace {
 
 // Name, format and reader detail of an opened input ("frame source" for a caller's source).

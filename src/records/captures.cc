@@ -14,6 +14,8 @@
 
 #include <fmt/format.h>
 
+#include <nlohmann/json.hpp>
+
 #include "bmslink/records/store.h"
 
 namespace bmslink::records {
@@ -162,6 +164,44 @@ Result<std::string> kept_capture_path(const std::string& dir, std::string_view s
   if (::stat(path.c_str(), &st) != 0)
     return make_error(ErrorCode::kNotFound, fmt::format("no capture {} is kept", sha256));
   return path;
+}
+
+Result<void> keep_analysis_settings(const std::string& dir, std::string_view sha256,
+                                    const AnalysisSettings& settings) {
+  if (auto kept = kept_capture_path(dir, sha256); !kept) return tl::unexpected(kept.error());
+  nlohmann::json j = nlohmann::json::object();
+  if (settings.timeout_s) j["timeout_s"] = *settings.timeout_s;
+  if (settings.bitrate_bps) j["bitrate_bps"] = *settings.bitrate_bps;
+  const std::string path = dir + "/" + std::string(sha256) + ".options";
+  const std::string tmp = path + ".tmp";
+  {
+    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
+    out << j.dump();
+    if (!out) return make_error(ErrorCode::kIo, fmt::format("cannot write {}", tmp));
+  }
+  if (std::rename(tmp.c_str(), path.c_str()) != 0)
+    return make_error(ErrorCode::kIo,
+                      fmt::format("cannot write {}: {}", path, std::strerror(errno)));
+  return {};
+}
+
+AnalysisSettings kept_analysis_settings(const std::string& dir, std::string_view sha256) {
+  AnalysisSettings out;
+  if (!kept_capture_path(dir, sha256)) return out;
+  std::ifstream in(dir + "/" + std::string(sha256) + ".options", std::ios::binary);
+  if (!in) return out;
+  // Written by this server only; anything unreadable is the defaults.
+  const auto j = nlohmann::json::parse(in, nullptr, false);
+  if (!j.is_object()) return out;
+  if (const auto t = j.find("timeout_s"); t != j.end() && t->is_number()) {
+    const double v = t->get<double>();
+    if (v >= 0.1 && v <= 3600) out.timeout_s = v;
+  }
+  if (const auto b = j.find("bitrate_bps"); b != j.end() && b->is_number_unsigned()) {
+    const auto v = b->get<std::uint64_t>();
+    if (v >= 10000 && v <= 8000000) out.bitrate_bps = static_cast<std::uint32_t>(v);
+  }
+  return out;
 }
 
 }  // namespace bmslink::records

@@ -3,6 +3,10 @@
 #include "bmslink/records/session.h"
 
 #include <algorithm>
+#include <random>
+
+#include <fmt/format.h>
+#include "bmslink/diagnosis/serialize.h"
 
 namespace bmslink::records {
 
@@ -70,6 +74,50 @@ void resume_answers(const Case& c, diagnosis::Answers& a) {
   if (a.inverter_model.empty()) a.inverter_model = c.inverter.model;
   if (a.bms_firmware.empty()) a.bms_firmware = c.bms.firmware;
   if (a.inverter_firmware.empty()) a.inverter_firmware = c.inverter.firmware;
+}
+
+std::string new_case_id() {
+  thread_local std::mt19937 rng{std::random_device{}()};
+  std::string digits;
+  for (char c : now_iso_utc())
+    if (c >= '0' && c <= '9') digits += c;
+  return fmt::format("{}-{}-{:04x}", digits.substr(0, 8), digits.substr(8, 6), rng() & 0xFFFFU);
+}
+
+bool attach_capture(Case& c, std::string name, std::string sha256,
+                    const std::vector<diagnosis::Finding>& findings) {
+  const bool known = std::any_of(c.captures.begin(), c.captures.end(),
+                                 [&](const CaseCapture& x) { return x.sha256 == sha256; });
+  if (known) return false;
+  c.captures.push_back({std::move(name), std::move(sha256), diagnosis::findings_to_json(findings)});
+  return true;
+}
+
+Result<RecordedSession> record_guided(
+    Store& store, std::string_view id, const diagnosis::Answers& answers,
+    const diagnosis::CheckCatalogue& catalogue,
+    const std::function<diagnosis::GuidedResult(const diagnosis::Answers&)>& run,
+    const std::optional<SessionCapture>& capture, int attempts) {
+  for (int attempt = 0; attempt < attempts; ++attempt) {
+    auto loaded = store.get(id);
+    if (!loaded) return tl::unexpected(loaded.error());
+    if (!*loaded) return make_error(ErrorCode::kNotFound, fmt::format("no case {}", id));
+    RecordedSession s{std::move(**loaded), answers, {}};
+    const std::string tag = case_etag(s.the_case);
+    resume_answers(s.the_case, s.answers);
+    s.result = run(s.answers);
+    record_session(s.the_case, catalogue, s.answers, s.result);
+    if (capture && capture->findings != nullptr)
+      attach_capture(s.the_case, capture->name, capture->sha256, *capture->findings);
+    auto written = store.put_if(s.the_case, [&](const std::optional<Case>& stored) {
+      return stored && case_etag(*stored) == tag;
+    });
+    if (!written) return tl::unexpected(written.error());
+    if (*written) return s;
+  }
+  return make_error(
+      ErrorCode::kConflict,
+      fmt::format("case {} kept changing while this answer was recorded: try again", id));
 }
 
 }  // namespace bmslink::records

@@ -22,13 +22,13 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
-#include "bmslink/analysis/monitor.h"
 #include "bmslink/core/diagnostics.h"
 #include "bmslink/diagnosis/guided.h"
 #include "bmslink/diagnosis/hardcode.h"
 #include "bmslink/diagnosis/pipeline.h"
 #include "bmslink/diagnosis/serialize.h"
 #include "bmslink/link/live.h"
+#include "bmslink/live/loop.h"
 #include "bmslink/records/captures.h"
 #include "bmslink/records/compat.h"
 #include "bmslink/records/session.h"
@@ -93,6 +93,8 @@ int status_of(const Error& e) {
   switch (e.code) {
     case ErrorCode::kNotFound:
       return 404;
+    case ErrorCode::kConflict:
+      return 409;
     case ErrorCode::kIo:
       return 500;
     case ErrorCode::kCancelled:
@@ -158,15 +160,6 @@ class Pipe {
   int read_ = -1, write_ = -1;
 };
 
-std::string new_case_id() {
-  static std::atomic<unsigned> counter{0};
-  std::string digits;
-  for (char c : records::now_iso_utc())
-    if (c >= '0' && c <= '9') digits += c;
-  return fmt::format("{}-{}-{:04x}", digits.substr(0, 8), digits.substr(8, 6),
-                     (static_cast<unsigned>(::getpid()) * 7919U + counter++) & 0xFFFFU);
-}
-
 // The hardcode advisor's inputs as JSON: the CLI's options by name (docs/api.md).
 Result<diagnosis::HardcodeInput> hardcode_input(const json& j) {
   if (!j.is_object()) return make_error(ErrorCode::kMalformed, "hardcode: expected a JSON object");
@@ -225,18 +218,22 @@ Result<diagnosis::HardcodeInput> hardcode_input(const json& j) {
 
 }  // namespace
 
-// The live monitor behind /api/live: one thread reads the interface, every client gets the same
-// stream of value snapshots and alarm events (server-sent events).
+// The live monitor behind /api/live: one thread runs the live loop on the interface, every client
+// gets the same stream of value snapshots and alarm events (server-sent events).
 struct LiveFeed {
+  struct Message {
+    std::uint64_t seq = 0;
+    std::string text;
+    bool values = false;  // a snapshot: only the last one is sent to a new client
+  };
   std::thread thread;
   std::atomic<bool> stop{false};
   std::mutex mutex;
   std::condition_variable changed;
-  std::uint64_t seq = 0;                                     // of the newest message
-  std::deque<std::pair<std::uint64_t, std::string>> recent;  // the last messages, by seq
+  std::uint64_t seq = 0;       // of the newest message
+  std::deque<Message> recent;  // the last messages, by seq
   std::string last_values;
   std::uint64_t last_values_seq = 0;
-  std::string status = "starting";
   // Names this run of the server in event ids, so a Last-Event-ID from an earlier run is not
   // taken for a position in this one's sequence.
   const std::string instance = fmt::format(
@@ -250,15 +247,30 @@ struct LiveFeed {
         last_values = message;
         last_values_seq = seq;
       }
-      recent.emplace_back(seq, std::move(message));
+      recent.push_back({seq, std::move(message), values});
       if (recent.size() > 200) recent.pop_front();
     }
     changed.notify_all();
   }
 
+  void status(const char* state, const std::optional<std::string>& detail, const char* detail_key) {
+    json m{{"type", "status"}, {"status", state}};
+    m[detail_key] = detail ? json(*detail) : json(nullptr);
+    post(m.dump(-1, ' ', false, json::error_handler_t::replace), false);
+  }
+
   // A USB adapter that went away (re-enumerated, unplugged) is opened again every few seconds;
   // a replay that ended stays ended.
+  std::unique_ptr<live::MqttPublisher> mqtt;  // kept across reopens of the adapter
+
   void run(const ServerOptions& o) {
+    if (!o.live_mqtt.url.empty()) {
+      auto p = live::MqttPublisher::connect(o.live_mqtt);
+      if (p)
+        mqtt = std::move(*p);
+      else if (o.log)
+        o.log("live: " + p.error().message);
+    }
     while (!stop.load()) {
       const bool again = run_once(o);
       if (!again) return;
@@ -268,71 +280,32 @@ struct LiveFeed {
   }
 
   bool run_once(const ServerOptions& o) {
-    link::LinkOptions lo;
-    lo.bitrate_bps = o.live_bitrate_bps;
-    auto source = link::open_interface(o.live_iface, lo);
+    auto source = link::open_interface(o.live_iface, o.live.link());
     if (!source) {
-      post(json{{"type", "status"}, {"status", "failed"}, {"error", source.error().message}}.dump(),
-           false);
+      status("failed", source.error().message, "error");
       if (o.log) o.log("live: " + source.error().message);
       return true;
     }
-    post(json{{"type", "status"}, {"status", "running"}, {"source", (*source)->describe()}}.dump(),
-         false);
-    analysis::MonitorOptions mo;
-    mo.timeout_ms = static_cast<std::int64_t>(o.live_timeout_s * 1000);
-    analysis::LinkMonitor monitor(mo);
-    std::optional<std::int64_t> next_values;
-    link::WallClockSteps steps;
-    can::Frame frame;
-    auto events = [&](const std::vector<analysis::MonitorEvent>& list) {
-      for (const auto& e : list)
-        post(json{{"type", "event"},
-                  {"t", static_cast<double>(e.t_ns) / 1e9},
-                  {"event", e.event},
-                  {"detail", e.detail}}
-                 .dump(-1, ' ', false, json::error_handler_t::replace),
-             false);
-    };
-    while (!stop.load()) {
-      const auto got = (*source)->poll(frame, 50);
-      if (got == link::Poll::kEnded) {
-        const auto failure = (*source)->failure();
-        post(json{{"type", "status"},
-                  {"status", failure ? "lost" : "ended"},
-                  {"error", failure ? json(failure->message) : json(nullptr)}}
-                 .dump(-1, ' ', false, json::error_handler_t::replace),
-             false);
-        return failure.has_value();
-      }
-      if ((*source)->wall_clock()) {
-        if (const auto step = steps.observe()) {
-          monitor.shift_clock(*step);
-          if (next_values) *next_values += *step;
-          if (o.log)
-            o.log(fmt::format("live: the system clock was set by {:+.1f} s",
-                              static_cast<double>(*step) / 1e9));
-        }
-      }
-      // Everything already readable goes in before the clock judges silence at `now` (also
-      // after a poll that timed out), each frame ticking the clock at its own time first (as in
-      // `bmslink monitor`): a stalled server raises no silence the frames disprove, and misses
-      // none they contain.
-      auto take = [&] {
-        if (frame.has_timestamp()) events(monitor.tick(frame.timestamp_ns));
-        events(monitor.add(frame));
-      };
-      if (got == link::Poll::kFrame) take();
-      for (int n = 0; n < 20000 && (*source)->poll(frame, 0) == link::Poll::kFrame; ++n) take();
-      const auto now = (*source)->now_ns();
-      if (!now) continue;
-      events(monitor.tick(*now));
-      if (!next_values || *now >= *next_values) {
-        next_values = *now + 1'000'000'000;
-        json snap = monitor.snapshot(*now);
-        snap["type"] = "values";
-        post(snap.dump(-1, ' ', false, json::error_handler_t::replace), true);
-      }
+    status("running", (*source)->describe(), "source");
+    live::LiveLoop loop(**source, o.live);
+    live::MessageSink sink(
+        [this](std::string message, bool values) { post(std::move(message), values); },
+        [&o](std::string_view note) {
+          if (o.log) o.log(fmt::format("live: {}", note));
+        });
+    loop.add_sink(sink);
+    if (mqtt) loop.add_sink(*mqtt);
+    const auto outcome = loop.run(stop);
+    switch (outcome.end) {
+      case live::LoopEnd::kFailed:
+        status("lost", outcome.failure ? outcome.failure->message : "failed", "error");
+        return true;
+      case live::LoopEnd::kEnded:
+      case live::LoopEnd::kDuration:
+        status("ended", std::nullopt, "error");
+        return false;
+      case live::LoopEnd::kStopped:
+        return false;
     }
     return false;
   }
@@ -714,15 +687,14 @@ void Server::Impl::routes() {
           // A resume point this run never reached is not one of its ids: start afresh.
           const auto after = client->resume && *client->resume <= live.seq ? *client->resume : 0;
           bool values_sent = live.last_values.empty();
-          for (const auto& [seq, message] : live.recent) {
+          for (const auto& m : live.recent) {
             // In sequence order, the last values in their place, so the last id a client gets
             // is the newest it has.
-            if (!values_sent && seq >= live.last_values_seq) {
+            if (!values_sent && m.seq >= live.last_values_seq) {
               out.emplace_back(live.last_values_seq, live.last_values);
               values_sent = true;
             }
-            if (seq > after && message.find("\"type\":\"values\"") == std::string::npos)
-              out.emplace_back(seq, message);
+            if (m.seq > after && !m.values) out.emplace_back(m.seq, m.text);
           }
           if (!values_sent) out.emplace_back(live.last_values_seq, live.last_values);
           client->sent = live.seq;
@@ -731,8 +703,8 @@ void Server::Impl::routes() {
           if (!live.changed.wait_for(lock, std::chrono::seconds(15),
                                      [&] { return live.stop.load() || live.seq > client->sent; }))
             out.emplace_back(0, "");  // a comment line keeps proxies and the browser connected
-          for (const auto& [seq, message] : live.recent)
-            if (seq > client->sent) out.emplace_back(seq, message);
+          for (const auto& m : live.recent)
+            if (m.seq > client->sent) out.emplace_back(m.seq, m.text);
           client->sent = live.seq;
         }
       }
@@ -913,6 +885,11 @@ void Server::Impl::analyze(const httplib::Request& req, httplib::Response& res,
         fmt::format("{}: {}", name, result ? result->error().message : "nothing was analysed"));
   auto& r = **result;
   r.run.file = name;
+  records::AnalysisSettings settings;
+  if (*timeout) settings.timeout_s = **timeout;
+  if (*bitrate) settings.bitrate_bps = static_cast<std::uint32_t>(**bitrate);
+  if (auto kept = records::keep_analysis_settings(captures_dir, *sha, settings); !kept)
+    log(kept.error().message);
   json out = report::analysis_json(r);
   out["capture_id"] = *sha;
   out["size_bytes"] = received;
@@ -959,8 +936,15 @@ void Server::Impl::diagnose(const httplib::Request& req, httplib::Response& res)
     if (!path) return send_error(res, status_of(path.error()), path.error().message);
     capture = recall_analysis(capture_id);
     if (!capture) {
+      // Analysed again as it was uploaded: its own timeout and bit rate.
+      const auto settings = records::kept_analysis_settings(captures_dir, capture_id);
+      analysis::RunOptions run_options;
+      if (settings.timeout_s)
+        run_options.analyzer.inverter_timeout_ms =
+            static_cast<std::int64_t>(*settings.timeout_s * 1000);
+      if (settings.bitrate_bps) run_options.analyzer.bitrate_bps = *settings.bitrate_bps;
       CollectingSink sink;
-      auto r = diagnosis::diagnose(analysis::CaptureInput::path(*path), sink);
+      auto r = diagnosis::diagnose(analysis::CaptureInput::path(*path), sink, run_options);
       if (!r) return send_error(res, 400, r.error().message);
       capture = std::make_shared<const diagnosis::CaptureResult>(std::move(*r));
       remember_analysis(capture_id, capture);
@@ -975,43 +959,27 @@ void Server::Impl::diagnose(const httplib::Request& req, httplib::Response& res)
     if (!capture_id.empty()) out["capture_id"] = capture_id;
     return send_json(res, out);
   }
-  // The session is recorded into the case as it was when loaded: when another writer (a second
-  // device, a CLI) changed the case in between, it is loaded again and the answers re-applied,
-  // so nothing either of them wrote is lost.
-  for (int attempt = 0; attempt < 5; ++attempt) {
-    auto loaded = locked([&](records::Store& st) { return st.get(case_id); });
-    if (!loaded) return send_error(res, 500, loaded.error().message);
-    if (!*loaded) return send_error(res, 404, fmt::format("no case {}", case_id));
-    records::Case the_case = std::move(**loaded);
-    const std::string tag = records::case_etag(the_case);
-    auto merged = *answers;
-    records::resume_answers(the_case, merged);
-    const auto result = diagnosis::run_guided(catalogue, kb, merged, guided);
-    json out = diagnosis::guided_json(result);
-    out["answers"] = merged.to_json();
-    if (!capture_id.empty()) out["capture_id"] = capture_id;
-    records::record_session(the_case, catalogue, merged, result);
-    if (capture) {
-      const bool known = std::any_of(the_case.captures.begin(), the_case.captures.end(),
-                                     [&](const auto& x) { return x.sha256 == capture_id; });
-      if (!known)
-        the_case.captures.push_back(
-            {capture_name, capture_id, diagnosis::findings_to_json(capture->findings)});
-    }
-    auto written = locked([&](records::Store& st) {
-      return st.put_if(the_case, [&](const std::optional<records::Case>& stored) {
-        return stored && records::case_etag(*stored) == tag;
-      });
-    });
-    if (!written) return send_error(res, 500, written.error().message);
-    if (!*written) continue;
-    out["case"] = records::case_to_json(the_case);
-    case_headers(res, the_case);
-    return send_json(res, out);
+  // records::record_guided loads, resumes, runs, records and writes conditionally, again when
+  // another writer (a second device, a CLI) changed the case in between.
+  std::optional<records::SessionCapture> attach;
+  if (capture) attach = records::SessionCapture{capture_name, capture_id, &capture->findings};
+  auto recorded = locked([&](records::Store& st) {
+    return records::record_guided(
+        st, case_id, *answers, catalogue,
+        [&](const diagnosis::Answers& merged) {
+          return diagnosis::run_guided(catalogue, kb, merged, guided);
+        },
+        attach);
+  });
+  if (!recorded) {
+    return send_error(res, status_of(recorded.error()), recorded.error().message);
   }
-  send_error(
-      res, 409,
-      fmt::format("case {} kept changing while this answer was recorded: try again", case_id));
+  json out = diagnosis::guided_json(recorded->result);
+  out["answers"] = recorded->answers.to_json();
+  if (!capture_id.empty()) out["capture_id"] = capture_id;
+  out["case"] = records::case_to_json(recorded->the_case);
+  case_headers(res, recorded->the_case);
+  send_json(res, out);
 }
 
 void Server::Impl::hardcode(const httplib::Request& req, httplib::Response& res) {
@@ -1043,7 +1011,7 @@ void Server::Impl::cases(const httplib::Request& req, httplib::Response& res) {
   if (!body) return send_error(res, 400, body.error().message);
   if (!body->is_object()) return send_error(res, 400, "case: expected a JSON object");
   if (!body->contains("id") || (*body)["id"].is_null() || (*body)["id"] == "")
-    (*body)["id"] = new_case_id();
+    (*body)["id"] = records::new_case_id();
   if (!body->contains("opened") || (*body)["opened"].is_null())
     (*body)["opened"] = records::now_iso_utc();
   auto c = records::case_from_json(*body, "case");

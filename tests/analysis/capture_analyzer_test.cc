@@ -3,18 +3,28 @@
 #include <fmt/format.h>
 #include <gtest/gtest.h>
 
+#include <span>
 #include "bmslink/analysis/run.h"
 #include "bmslink/protocol/builtin.h"
+
 #include "support/frames.h"
 
 namespace bmslink::analysis {
 namespace {
 
+Evidence analyze_frames(std::span<const can::Frame> frames, AnalyzerOptions options = {}) {
+  can::SpanSource source(frames);
+  NullSink sink;
+  RunOptions o;
+  o.analyzer = options;
+  auto run = analyze(CaptureInput::source(source, "test"), sink, o);
+  EXPECT_TRUE(run);
+  return run ? std::move(run->evidence) : Evidence{};
+}
+
 Evidence analyze_text(const std::string& text, AnalyzerOptions options = {}) {
   const auto r = test::read_memory(text);
-  StreamingAnalysis a(options);
-  for (const auto& f : r->frames) a.add(f);
-  return a.finish();
+  return analyze_frames(r->frames, options);
 }
 
 std::string line(double t, const std::string& frame) {
@@ -136,9 +146,7 @@ TEST(CaptureAnalyzer, FlagsBigEndianLimitsAndNegativeDischargeLimit) {
 
   // diyBMS: DCL 0xFF9C = -10.0 A, 0x359 all zeros, no 0x355 in two cycles.
   const auto r = test::read_file(test::data_path("captures/diybms_pylon_emulation_early.log"));
-  StreamingAnalysis a;
-  for (const auto& f : r->frames) a.add(f);
-  const Evidence d = a.finish();
+  const Evidence d = analyze_frames(r->frames);
   bool negative_dcl = false, zero_modules = false, missing_355 = false;
   for (const auto& p : d.plausibility) {
     negative_dcl |= p.kind == PlausibilityKind::kInvalid &&

@@ -12,6 +12,8 @@
 #include <fmt/format.h>
 #include <gtest/gtest.h>
 
+#include <span>
+
 #include "bmslink/analysis/run.h"
 #include "bmslink/protocol/builtin.h"
 #include "bmslink/sim/site.h"
@@ -203,34 +205,50 @@ TEST_F(Pipeline, UnknownBuiltinProtocolIsAnError) {
   EXPECT_FALSE(analyze(CaptureInput::memory(log_, "mem"), sink, o));
 }
 
-// A live feed: frames pushed as they come, and a clock that keeps ticking after the BMS stops.
-// The silence is seen from the tick alone, before any frame ends it.
-TEST(StreamingAnalysis, SilenceIsSeenFromAClockTickWhileNothingArrives) {
+// A live source: frames as they came, then its clock running on after the BMS stopped. The
+// silence is seen from the clock alone, before any frame ends it.
+class ClockedSource final : public can::FrameSource {
+ public:
+  ClockedSource(std::span<const can::Frame> frames, std::int64_t end_ns)
+      : frames_(frames), end_ns_(end_ns) {}
+  bool next(can::Frame& f) override { return frames_.next(f); }
+  std::optional<std::int64_t> now_ns() const override { return end_ns_; }
+
+ private:
+  can::SpanSource frames_;
+  std::int64_t end_ns_;
+};
+
+TEST(LiveSource, SilenceIsSeenFromTheClockWhileNothingArrives) {
   std::vector<can::Frame> frames;
   sim::SiteOptions o;
   o.duration_s = 60;
   ASSERT_TRUE(sim::simulate(o, [&](const can::Frame& f) { frames.push_back(f); }));
-  StreamingAnalysis live;
-  for (const auto& f : frames) live.add(f);
   const std::int64_t last = frames.back().timestamp_ns;
-  // 0x351 comes once a second: 2 s after the last frame it has been quiet for 2-3 s, under the
-  // 3 s timeout; 10 s after, 10-11 s, a dropout.
-  const std::int64_t quiet2 = live.tick(last + 2'000'000'000);
-  EXPECT_GE(quiet2, 2'000'000'000);
-  EXPECT_LT(quiet2, 3'100'000'000);
-  const std::int64_t quiet10 = live.tick(last + 10'000'000'000);
-  EXPECT_GE(quiet10, 10'000'000'000);
-  const Evidence e = live.finish();
+  auto run_until = [&](std::int64_t end) {
+    ClockedSource source(frames, end);
+    NullSink sink;
+    auto r = analyze(CaptureInput::source(source, "live"), sink);
+    EXPECT_TRUE(r);
+    return r ? std::move(r->evidence) : Evidence{};
+  };
+  // 0x351 comes once a second: 2 s after the last frame it has been quiet 2-3 s, under the 3 s
+  // timeout; 10 s after, 10-11 s, a dropout.
+  const Evidence short_quiet = run_until(last + 2'000'000'000);
+  EXPECT_EQ(short_quiet.uptime.dropout_count, 0u);
+  const Evidence e = run_until(last + 10'000'000'000);
   ASSERT_TRUE(e.uptime.open_silence);
-  EXPECT_EQ(e.uptime.open_silence->length_ns, quiet10);
+  EXPECT_GE(e.uptime.open_silence->length_ns, 10'000'000'000);
+  EXPECT_LT(e.uptime.open_silence->length_ns, 11'100'000'000);
   EXPECT_EQ(e.uptime.dropout_count, 1u);
 
   // The same frames analysed as a capture (no clock): no dropout.
-  StreamingAnalysis offline;
-  for (const auto& f : frames) offline.add(f);
-  const Evidence f = offline.finish();
-  EXPECT_EQ(f.uptime.dropout_count, 0u);
-  EXPECT_FALSE(f.uptime.open_silence);
+  can::SpanSource offline(frames);
+  NullSink sink;
+  const auto f = analyze(CaptureInput::source(offline, "capture"), sink);
+  ASSERT_TRUE(f);
+  EXPECT_EQ(f->evidence.uptime.dropout_count, 0u);
+  EXPECT_FALSE(f->evidence.uptime.open_silence);
 }
 
 }  // namespace

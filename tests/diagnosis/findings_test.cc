@@ -8,15 +8,13 @@
 #include "bmslink/analysis/run.h"
 #include "bmslink/sim/site.h"
 #include "support/frames.h"
+#include "support/simulated.h"
 
 namespace bmslink::diagnosis {
 namespace {
 
 std::vector<Finding> diagnose_sim(const sim::SiteOptions& o) {
-  analysis::StreamingAnalysis a;
-  auto n = sim::simulate(o, [&](const can::Frame& f) { a.add(f); });
-  EXPECT_TRUE(n.has_value());
-  return diagnose_capture(a.finish());
+  return diagnose_capture(test::simulated_evidence(o));
 }
 
 std::string describe(const std::vector<Finding>& fs) {

@@ -17,6 +17,7 @@
 #include "bmslink/diagnosis/pipeline.h"
 #include "bmslink/sim/site.h"
 #include "support/frames.h"
+#include "support/simulated.h"
 
 namespace bmslink::diagnosis {
 namespace {
@@ -566,9 +567,7 @@ TEST(AnswersFiles, AllPassingWithoutACaptureAsksForOneThenEscalates) {
   // With a healthy capture every layer is exhausted: escalate.
   sim::SiteOptions o;
   o.duration_s = 900;
-  analysis::StreamingAnalysis s;
-  ASSERT_TRUE(sim::simulate(o, [&](const can::Frame& f) { s.add(f); }));
-  const auto e = s.finish();
+  const auto e = test::simulated_evidence(o);
   const auto fs = diagnose_capture(e);
   GuidedOptions with;
   with.evidence = &e;
@@ -582,9 +581,7 @@ TEST(Capture, ALoggedFailBeatsAShortCaptureThatSawNothing) {
   // An hour of a healthy site cannot clear "cold mornings": the technician's answer stands.
   sim::SiteOptions o;
   o.duration_s = 3600;
-  analysis::StreamingAnalysis s;
-  ASSERT_TRUE(sim::simulate(o, [&](const can::Frame& f) { s.add(f); }));
-  const auto e = s.finish();
+  const auto e = test::simulated_evidence(o);
   const auto fs = diagnose_capture(e);
   GuidedOptions with{&e, &fs, {}, {}};
   const auto r = run_guided(catalogue(), kb(), answers({{"error_timing", "cold_mornings"}}), with);
@@ -597,9 +594,7 @@ TEST(Capture, PreDecidesChecksAndSaysSo) {
   // bit-rate checks are skipped; the first question is the DIP switches.
   sim::SiteOptions o;
   o.duration_s = 900;
-  analysis::StreamingAnalysis s;
-  ASSERT_TRUE(sim::simulate(o, [&](const can::Frame& f) { s.add(f); }));
-  const auto e = s.finish();
+  const auto e = test::simulated_evidence(o);
   const auto fs = diagnose_capture(e);
   GuidedOptions with;
   with.evidence = &e;
@@ -617,9 +612,7 @@ TEST(Capture, PreDecidesChecksAndSaysSo) {
   sim::SiteOptions b;
   b.fault = "bitrate_mismatch";
   b.duration_s = 300;
-  analysis::StreamingAnalysis s2;
-  ASSERT_TRUE(sim::simulate(b, [&](const can::Frame& f) { s2.add(f); }));
-  const auto e2 = s2.finish();
+  const auto e2 = test::simulated_evidence(b);
   const auto fs2 = diagnose_capture(e2);
   GuidedOptions with2{&e2, &fs2, {}, {}};
   const auto r2 = run_guided(catalogue(), kb(), Answers{}, with2);

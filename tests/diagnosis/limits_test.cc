@@ -11,6 +11,7 @@
 #include "bmslink/analysis/run.h"
 #include "bmslink/diagnosis/findings.h"
 #include "bmslink/sim/site.h"
+#include "support/simulated.h"
 
 namespace bmslink::diagnosis {
 namespace {
@@ -191,9 +192,7 @@ TEST(LimitFollowing, SimulatedLimitIgnoringSiteFiresAboveTheToleranceOnly) {
     o.fault = "limits_ignored";
     o.duration_s = 600;
     o.fault_strength = strength;
-    analysis::StreamingAnalysis a;
-    ASSERT_TRUE(sim::simulate(o, [&](const can::Frame& f) { a.add(f); }));
-    const auto fs = diagnose_capture(a.finish());
+    const auto fs = diagnose_capture(test::simulated_evidence(o));
     const bool fired = find(fs, Cause::kInverterProtocolMismatch) != nullptr;
     EXPECT_EQ(fired, strength >= 1.0) << strength;
   }

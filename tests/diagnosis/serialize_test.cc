@@ -6,17 +6,16 @@
 
 #include "bmslink/analysis/run.h"
 #include "bmslink/sim/site.h"
+#include "support/simulated.h"
 
 namespace bmslink::diagnosis {
 namespace {
 
 analysis::Evidence simulated(const std::string& fault, double seconds) {
-  analysis::StreamingAnalysis a;
   sim::SiteOptions o;
   o.fault = fault;
   o.duration_s = seconds;
-  EXPECT_TRUE(sim::simulate(o, [&](const can::Frame& f) { a.add(f); }));
-  return a.finish();
+  return test::simulated_evidence(o);
 }
 
 class RoundTrip : public ::testing::TestWithParam<std::string> {};

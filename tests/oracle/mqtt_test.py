@@ -104,7 +104,8 @@ with tempfile.TemporaryDirectory() as tmp:
     voltage = [p for t, p in one if t == 'homeassistant/sensor/test_pack_voltage/config']
     check(voltage and json.loads(voltage[0])['unit_of_measurement'] == 'V' and
           json.loads(voltage[0])['state_topic'] == 'bmslink/test/state' and
-          json.loads(voltage[0])['value_template'] == "{{ value_json['values']['pack_voltage'] }}",
+          json.loads(voltage[0])['device_class'] == 'voltage' and
+          json.loads(voltage[0])['value_template'] == "{{ value_json['values'].get('pack_voltage') }}",
           'voltage sensor discovery: %s' % voltage[:1])
     states1 = [json.loads(p) for t, p in one if t == 'bmslink/test/state']
     states2 = [json.loads(p) for t, p in two if t == 'bmslink/test/state']

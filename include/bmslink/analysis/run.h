@@ -115,34 +115,6 @@ struct RunResult {
   std::string decoded_with;  // DecoderSetup::name
 };
 
-// The same analysis pushed one frame at a time (simulated sites, live sources): buffers the first
-// kIdentifyFrames frames to identify the protocol, then analyses with its definition. tick()
-// tells it the time when no frame comes, so a silent BMS is seen as it happens.
-class StreamingAnalysis {
- public:
-  explicit StreamingAnalysis(AnalyzerOptions options = {}, ProtocolOptions protocol = {});
-  ~StreamingAnalysis();
-  StreamingAnalysis(const StreamingAnalysis&) = delete;
-  StreamingAnalysis& operator=(const StreamingAnalysis&) = delete;
-
-  void add(const can::Frame& frame);
-  // Returns how long the BMS's limits frame (or the BMS side) has been silent at `now_ns`.
-  std::int64_t tick(std::int64_t now_ns);
-  Evidence finish();
-  const protocol::Identification& identification() const { return identification_; }
-
- private:
-  void start();
-  AnalyzerOptions options_;
-  ProtocolOptions protocol_;
-  std::vector<can::Frame> ahead_;
-  std::optional<std::int64_t> pending_tick_;
-  protocol::Identifier identifier_;
-  protocol::Identification identification_;
-  DecoderSetup setup_;
-  std::unique_ptr<CaptureAnalyzer> analyzer_;
-};
-
 // The whole analysis of one capture.
 Result<RunResult> analyze(const CaptureInput& input, DiagnosticSink& sink,
                           const RunOptions& options = {});

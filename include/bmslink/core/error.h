@@ -20,6 +20,7 @@ enum class ErrorCode {
   kUnsupported,
   kCancelled,  // the caller asked the work to stop
   kNotFound,   // what was asked for (a case, a kept capture) does not exist
+  kConflict,   // another writer kept changing what was to be written
 };
 
 struct Error {

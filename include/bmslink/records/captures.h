@@ -4,6 +4,7 @@
 
 #include <cstdio>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -47,5 +48,16 @@ class CaptureKeeper {
 // The path of a kept capture by its hash, or an error when `sha256` is not 64 hex digits or no
 // such capture is kept (never a path outside `dir`).
 Result<std::string> kept_capture_path(const std::string& dir, std::string_view sha256);
+
+// How a kept capture was analysed when it was uploaded (the inverter's timeout, the bit rate), so
+// a later diagnosis analyses it the same way. Kept beside it as <sha256>.options; the last
+// upload's options win. Absent: the defaults.
+struct AnalysisSettings {
+  std::optional<double> timeout_s;
+  std::optional<std::uint32_t> bitrate_bps;
+};
+Result<void> keep_analysis_settings(const std::string& dir, std::string_view sha256,
+                                    const AnalysisSettings& settings);
+AnalysisSettings kept_analysis_settings(const std::string& dir, std::string_view sha256);
 
 }  // namespace bmslink::records

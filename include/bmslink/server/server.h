@@ -12,6 +12,8 @@
 #include <vector>
 
 #include "bmslink/core/error.h"
+#include "bmslink/live/loop.h"
+#include "bmslink/live/mqtt.h"
 #include "bmslink/records/store.h"
 
 namespace bmslink::server {
@@ -29,8 +31,8 @@ struct ServerOptions {
   // The live bus page: the interface the server monitors (docs/live.md IFACE; empty: none).
   // Fixed at start, never chosen by a browser.
   std::string live_iface;
-  double live_timeout_s = 3;
-  std::uint32_t live_bitrate_bps = 500000;
+  live::LiveOptions live;       // the same options as `bmslink monitor` (duration: until stopped)
+  live::MqttOptions live_mqtt;  // url set: the live bus also goes to this broker
   // One line per event worth a line (start, refused logins, failed writes).
   std::function<void(const std::string&)> log;
 };

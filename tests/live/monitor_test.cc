@@ -1,12 +1,14 @@
 // The live monitor's alarms by the clock, on frames built here: each is raised when its condition
 // starts to hold (not when the next frame comes) and cleared when it ends.
-#include "bmslink/analysis/monitor.h"
+#include "bmslink/live/monitor.h"
 
 #include <algorithm>
 
 #include <gtest/gtest.h>
 
-namespace bmslink::analysis {
+#include "bmslink/protocol/dbc.h"
+
+namespace bmslink::live {
 namespace {
 
 constexpr std::int64_t kS = 1'000'000'000;
@@ -22,7 +24,7 @@ can::Frame frame(std::uint32_t id, std::int64_t t) {
 
 std::vector<std::string> names(const std::vector<MonitorEvent>& events) {
   std::vector<std::string> out;
-  for (const auto& e : events) out.push_back(e.event);
+  for (const auto& e : events) out.push_back(e.name());
   return out;
 }
 
@@ -100,10 +102,10 @@ TEST(Monitor, AWallClockStepForwardRaisesNothingWhenShifted) {
     for (auto* m : {&told, &untold}) {
       auto& out = m == &told ? told_events : untold_events;
       if (ms % 1000 == 0) {
-        for (const auto& e : m->add(frame(0x351, t))) out.push_back(e.event);
-        for (const auto& e : m->add(frame(0x305, t + 500'000))) out.push_back(e.event);
+        for (const auto& e : m->add(frame(0x351, t))) out.push_back(e.name());
+        for (const auto& e : m->add(frame(0x305, t + 500'000))) out.push_back(e.name());
       }
-      for (const auto& e : m->tick(t)) out.push_back(e.event);
+      for (const auto& e : m->tick(t)) out.push_back(e.name());
     }
   }
   EXPECT_TRUE(told_events.empty()) << told_events.front();
@@ -128,9 +130,81 @@ TEST(Monitor, AWallClockStepBackDoesNotHideASilence) {
     for (auto& e : m.tick(t)) events.push_back(e);
   }
   ASSERT_EQ(events.size(), 1U);
-  EXPECT_EQ(events[0].event, "bms_silent");
+  EXPECT_EQ(events[0].alarm, Alarm::kBmsSilent);
+  EXPECT_TRUE(events[0].raised);
   EXPECT_EQ(events[0].t_ns, std::int64_t{13050} * 1'000'000 + kStep);
 }
 
+// A battery whose BMS talks at 0x4A0 and whose inverter sends its command at 0x350 (inside the
+// range the Pylon protocols give the BMS): only the definition's sender nodes say which is which.
+constexpr const char* kHighVoltageDbc = R"(VERSION ""
+
+BU_: BMS Inverter
+
+BO_ 1184 hv_status: 8 BMS
+ SG_ pack_voltage : 0|16@1+ (0.1,0) [0|1000] "V" Inverter
+
+BO_ 848 pcs_command: 8 Inverter
+ SG_ run_request : 0|1@1+ (1,0) [0|1] "" BMS
+)";
+
+TEST(Monitor, SidesComeFromTheDefinitionsSenderNodes) {
+  auto db = protocol::parse_dbc(kHighVoltageDbc, "hv.dbc");
+  ASSERT_TRUE(db) << db.error().message;
+  MonitorOptions o;
+  o.identify_frames = 4;
+  o.protocol.user_dbc = &*db;
+  LinkMonitor m(o);
+  std::vector<std::string> events;
+  // Both send every second for 20 s; the inverter's 0x350 stops at 10 s.
+  for (std::int64_t s = 0; s <= 20; ++s) {
+    for (const auto& e : m.add(frame(0x4A0, s * kS))) events.push_back(e.name());
+    if (s <= 10)
+      for (const auto& e : m.add(frame(0x350, s * kS + kS / 2))) events.push_back(e.name());
+    for (const auto& e : m.tick(s * kS + kS * 3 / 4)) events.push_back(e.name());
+  }
+  EXPECT_EQ(m.side(frame(0x4A0, 0)), Side::kBms);
+  EXPECT_EQ(m.side(frame(0x350, 0)), Side::kInverter);
+  // An id the definition does not know falls back to the usual ranges.
+  EXPECT_EQ(m.side(frame(0x305, 0)), Side::kInverter);
+  EXPECT_EQ(m.side(frame(0x123, 0)), Side::kOther);
+  // The BMS at 0x4A0 never fell silent; the inverter's last command at 10.5 s is lost after 13.5 s.
+  EXPECT_EQ(events, std::vector<std::string>{"heartbeat_lost"});
+  const auto values = m.values();
+  ASSERT_EQ(values.size(), 2U);
+  EXPECT_EQ(values[0].name, "pack_voltage");
+  EXPECT_FALSE(values[0].flag);
+  EXPECT_EQ(values[1].name, "run_request");
+  EXPECT_TRUE(values[1].flag);
+}
+
+TEST(Monitor, WithoutADefinitionTheRangesDecide) {
+  LinkMonitor m;
+  EXPECT_EQ(m.side(frame(0x351, 0)), Side::kBms);
+  EXPECT_EQ(m.side(frame(0x382, 0)), Side::kBms);
+  EXPECT_EQ(m.side(frame(0x383, 0)), Side::kOther);
+  EXPECT_EQ(m.side(frame(0x30F, 0)), Side::kInverter);
+  EXPECT_EQ(m.side(frame(0x310, 0)), Side::kOther);
+  can::Frame ext = frame(0x351, 0);
+  ext.extended = true;
+  EXPECT_EQ(m.side(ext), Side::kOther);
+}
+
+TEST(Monitor, EventsCarryTheAlarmAndWhetherRaisedOrCleared) {
+  const MonitorEvent raised{5 * kS, Alarm::kHeartbeatLost, true, "no inverter frame for 3.1 s"};
+  const auto j = event_json(raised);
+  EXPECT_EQ(j["event"], "heartbeat_lost");
+  EXPECT_EQ(j["alarm"], "heartbeat_lost");
+  EXPECT_EQ(j["state"], "raised");
+  EXPECT_DOUBLE_EQ(j["t"].get<double>(), 5.0);
+  const MonitorEvent cleared{6 * kS, Alarm::kBusOff, false, "valid frames again"};
+  EXPECT_EQ(event_json(cleared)["event"], "bus_off_cleared");
+  EXPECT_EQ(event_json(cleared)["state"], "cleared");
+  for (const auto a :
+       {Alarm::kBmsSilent, Alarm::kHeartbeatLost, Alarm::kErrorsRising, Alarm::kBusOff})
+    EXPECT_EQ(parse_alarm(alarm_name(a)), a);
+  EXPECT_FALSE(parse_alarm("bms_silent_cleared").has_value());
+}
+
 }  // namespace
-}  // namespace bmslink::analysis
+}  // namespace bmslink::live

@@ -1,4 +1,5 @@
-// The guided-diagnosis commands of the CLI (guided_cmd.cc).
+// What `diagnose`, `hardcode` and `devices` share: their arguments, the catalogue and knowledge
+// base (built in, plus the user's own files), and the guided result as text (guided_text.cc).
 #pragma once
 
 #include <optional>
@@ -24,18 +25,12 @@ struct GuidedArgs {
   std::string db;  // records store for --case and for the company's own check order
 };
 
-struct HardcodeArgs {
-  std::string chemistry = "lfp";
-  std::optional<int> cells;
-  std::string battery;
-  double capacity_ah = 0;
-  std::optional<double> kwh, c_rate, spread_mv;
-  std::string soc_window;
-  bool indoor = false, outdoor = false, commercial = false, json = false;
-};
-
-int cmd_diagnose(const GuidedArgs& args);
-int cmd_hardcode(const HardcodeArgs& args);
-int cmd_devices(const GuidedArgs& args, const std::string& query);
+// The catalogue and knowledge base: built in, plus the user's own files; prints why not.
+bool load(const GuidedArgs& args, diagnosis::CheckCatalogue& cat, diagnosis::KnowledgeBase& kb);
+std::string layer_label(diagnosis::Layer l);
+// The guided result for people: verdicts by layer, the cause and fix, or the next check.
+std::string guided_text(const diagnosis::GuidedResult& r, const diagnosis::CheckCatalogue& cat);
+// "1) a  2) b" for a question with choices.
+std::string choices_text(const diagnosis::InputSpec& s);
 
 }  // namespace bmslink::app

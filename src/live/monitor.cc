@@ -1,26 +1,50 @@
-#include "bmslink/analysis/monitor.h"
+#include "bmslink/live/monitor.h"
 
 #include <algorithm>
 #include <array>
+#include <cctype>
 #include <deque>
 #include <unordered_map>
 
 #include <fmt/format.h>
 
-#include "bmslink/analysis/run.h"
 #include "bmslink/can/error_frame.h"
 #include "bmslink/protocol/identify.h"
 
-namespace bmslink::analysis {
+namespace bmslink::live {
 namespace {
 
 using nlohmann::json;
 
-bool is_bms(const can::Frame& f) {
-  return !f.extended && !f.error && ((f.id >= 0x350 && f.id <= 0x382));
+constexpr std::array<std::pair<Alarm, std::string_view>, 4> kAlarmNames{{
+    {Alarm::kBmsSilent, "bms_silent"},
+    {Alarm::kHeartbeatLost, "heartbeat_lost"},
+    {Alarm::kErrorsRising, "errors_rising"},
+    {Alarm::kBusOff, "bus_off"},
+}};
+
+// The fallback when no definition knows the id: the ranges of the Pylon-style protocols.
+Side side_by_range(const can::Frame& f) {
+  if (f.extended || f.error) return Side::kOther;
+  if (f.id >= 0x350 && f.id <= 0x382) return Side::kBms;
+  if (f.id >= 0x300 && f.id <= 0x30F) return Side::kInverter;
+  return Side::kOther;
 }
-bool is_inverter(const can::Frame& f) {
-  return !f.extended && !f.error && f.id >= 0x300 && f.id <= 0x30F;
+
+// A DBC's sender node as a side: "BMS", "Battery", "Inverter", "Charger"; anything else is no
+// side of this link.
+std::optional<Side> side_of_node(std::string node) {
+  for (auto& c : node) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  if (node.find("bms") != std::string::npos || node.find("batt") != std::string::npos)
+    return Side::kBms;
+  if (node.find("inverter") != std::string::npos || node.find("charger") != std::string::npos)
+    return Side::kInverter;
+  if (node.empty() || node == "vector__xxx") return std::nullopt;
+  return Side::kOther;
+}
+
+std::uint64_t id_key(std::uint32_t id, bool extended) {
+  return (static_cast<std::uint64_t>(extended) << 32) | id;
 }
 
 struct IdTrack {
@@ -39,6 +63,8 @@ struct LinkMonitor::Impl {
   std::deque<std::int64_t> errors;  // times of error frames in the last minute
   std::uint64_t frames = 0, error_frames = 0;
   std::string bus_state = "active";
+  // Sides by id from the chosen definition's sender nodes (empty until identified).
+  std::unordered_map<std::uint64_t, Side> sides;
   bool bms_silent = false, heartbeat_lost = false, errors_rising = false, bus_off = false;
 
   // Decoding, once enough frames were seen to identify the protocol.
@@ -46,18 +72,22 @@ struct LinkMonitor::Impl {
   std::vector<can::Frame> ahead;
   bool identified = false;
   protocol::Identification identification;
-  DecoderSetup setup;
+  analysis::DecoderSetup setup;
   // The last value of each signal, by its definition; JSON only when a snapshot is asked for.
   struct Latest {
     double value = 0;
     std::string text;
+    const protocol::Message* message = nullptr;
   };
   std::unordered_map<const protocol::Signal*, Latest> latest;
   std::vector<protocol::SignalValue> scratch;
   std::array<char, 512> text{};
 
-  MonitorEvent event(std::int64_t t, const char* name, std::string detail) {
-    return {t, name, std::move(detail)};
+  static MonitorEvent raise(std::int64_t t, Alarm alarm, std::string detail) {
+    return {t, alarm, true, std::move(detail)};
+  }
+  static MonitorEvent clear(std::int64_t t, Alarm alarm, std::string detail) {
+    return {t, alarm, false, std::move(detail)};
   }
 
   void decode(const can::Frame& f) {
@@ -69,6 +99,7 @@ struct LinkMonitor::Impl {
     for (const auto& v : scratch) {
       if (!v.present || v.signal == nullptr) continue;
       auto& slot = latest[v.signal];
+      slot.message = &md->message();
       if (v.signal->is_text())
         slot.text.assign(v.text);
       else
@@ -79,7 +110,11 @@ struct LinkMonitor::Impl {
   void identify_now() {
     identified = true;
     identification = identifier.result();
-    if (auto s = choose_decoder(identification, {})) setup = std::move(*s);
+    if (auto s = analysis::choose_decoder(identification, options.protocol)) setup = std::move(*s);
+    if (setup.database)
+      for (const auto& msg : setup.database->messages)
+        if (const auto side = side_of_node(msg.transmitter))
+          sides[id_key(msg.id, msg.extended)] = *side;
     for (const auto& f : ahead) decode(f);
     ahead.clear();
   }
@@ -118,7 +153,7 @@ std::vector<MonitorEvent> LinkMonitor::add(const can::Frame& f) {
       m.bus_state = "off";
       if (!m.bus_off) {
         m.bus_off = true;
-        out.push_back(m.event(t, "bus_off", "the controller reported bus-off"));
+        out.push_back(m.raise(t, Alarm::kBusOff, "the controller reported bus-off"));
       }
     } else if (info.rx_passive || info.tx_passive) {
       m.bus_state = "passive";
@@ -130,17 +165,18 @@ std::vector<MonitorEvent> LinkMonitor::add(const can::Frame& f) {
     const double rate = m.errors_per_minute(t);
     if (!m.errors_rising && rate >= m.options.errors_per_minute_alarm) {
       m.errors_rising = true;
-      out.push_back(
-          m.event(t, "errors_rising", fmt::format("{:.0f} error frames in the last minute", rate)));
+      out.push_back(m.raise(t, Alarm::kErrorsRising,
+                            fmt::format("{:.0f} error frames in the last minute", rate)));
     }
     return out;
   }
   if (m.bus_off) {
     m.bus_off = false;
     m.bus_state = "active";
-    out.push_back(m.event(t, "bus_off_cleared", "valid frames again"));
+    out.push_back(m.clear(t, Alarm::kBusOff, "valid frames again"));
   }
-  if (is_bms(f)) {
+  const Side from = side(f);
+  if (from == Side::kBms) {
     auto& track = m.bms_ids[f.id];
     if (track.count > 0) {
       const std::int64_t gap = t - track.last_ns;
@@ -151,14 +187,14 @@ std::vector<MonitorEvent> LinkMonitor::add(const can::Frame& f) {
     m.last_bms_ns = t;
     if (m.bms_silent) {
       m.bms_silent = false;
-      out.push_back(m.event(t, "bms_silent_cleared", fmt::format("0x{:03X} again", f.id)));
+      out.push_back(m.clear(t, Alarm::kBmsSilent, fmt::format("0x{:03X} again", f.id)));
     }
   }
-  if (is_inverter(f)) {
+  if (from == Side::kInverter) {
     m.last_inverter_ns = t;
     if (m.heartbeat_lost) {
       m.heartbeat_lost = false;
-      out.push_back(m.event(t, "heartbeat_lost_cleared", fmt::format("0x{:03X} again", f.id)));
+      out.push_back(m.clear(t, Alarm::kHeartbeatLost, fmt::format("0x{:03X} again", f.id)));
     }
   }
   return out;
@@ -172,21 +208,21 @@ std::vector<MonitorEvent> LinkMonitor::tick(std::int64_t now) {
   const std::int64_t bms_since = m.last_bms_ns.value_or(*m.start_ns);
   if (!m.bms_silent && now - bms_since > timeout) {
     m.bms_silent = true;
-    out.push_back(m.event(now, "bms_silent",
+    out.push_back(m.raise(now, Alarm::kBmsSilent,
                           m.last_bms_ns ? fmt::format("no BMS frame for {:.1f} s",
                                                       static_cast<double>(now - bms_since) / 1e9)
                                         : "no BMS frame since the monitor started"));
   }
   if (m.last_inverter_ns && !m.heartbeat_lost && now - *m.last_inverter_ns > timeout) {
     m.heartbeat_lost = true;
-    out.push_back(m.event(now, "heartbeat_lost",
+    out.push_back(m.raise(now, Alarm::kHeartbeatLost,
                           fmt::format("no inverter frame for {:.1f} s",
                                       static_cast<double>(now - *m.last_inverter_ns) / 1e9)));
   }
   const double rate = m.errors_per_minute(now);
   if (m.errors_rising && rate < m.options.errors_per_minute_alarm / 2) {
     m.errors_rising = false;
-    out.push_back(m.event(now, "errors_rising_cleared",
+    out.push_back(m.clear(now, Alarm::kErrorsRising,
                           fmt::format("{:.0f} error frames in the last minute", rate)));
   }
   // Nothing to identify from but a timeout's worth of frames: decode with what was seen.
@@ -221,6 +257,8 @@ json LinkMonitor::snapshot(std::int64_t now) const {
     return static_cast<double>(now - *last) / 1e9;
   };
   const std::int64_t timeout = m.options.timeout_ms * 1'000'000;
+  json alarms = json::array();
+  for (const auto a : active()) alarms.push_back(alarm_name(a));
   return {{"t", static_cast<double>(now) / 1e9},
           {"values", values_json()},
           {"protocol", m.identified ? json(m.identification.protocol) : json(nullptr)},
@@ -237,7 +275,7 @@ json LinkMonitor::snapshot(std::int64_t now) const {
             {"bus_state", m.bus_state},
             {"frames", m.frames},
             {"error_frames", m.error_frames},
-            {"alarms", active()}}}};
+            {"alarms", alarms}}}};
 }
 
 void LinkMonitor::shift_clock(std::int64_t step_ns) {
@@ -248,14 +286,69 @@ void LinkMonitor::shift_clock(std::int64_t step_ns) {
   for (auto& e : m.errors) e += step_ns;
 }
 
-std::vector<std::string> LinkMonitor::active() const {
+std::vector<Alarm> LinkMonitor::active() const {
   const auto& m = *impl_;
-  std::vector<std::string> out;
-  if (m.bms_silent) out.push_back("bms_silent");
-  if (m.heartbeat_lost) out.push_back("heartbeat_lost");
-  if (m.errors_rising) out.push_back("errors_rising");
-  if (m.bus_off) out.push_back("bus_off");
+  std::vector<Alarm> out;
+  if (m.bms_silent) out.push_back(Alarm::kBmsSilent);
+  if (m.heartbeat_lost) out.push_back(Alarm::kHeartbeatLost);
+  if (m.errors_rising) out.push_back(Alarm::kErrorsRising);
+  if (m.bus_off) out.push_back(Alarm::kBusOff);
   return out;
 }
 
-}  // namespace bmslink::analysis
+Side LinkMonitor::side(const can::Frame& f) const {
+  if (f.error) return Side::kOther;
+  const auto& sides = impl_->sides;
+  if (const auto it = sides.find(id_key(f.id, f.extended)); it != sides.end()) return it->second;
+  return side_by_range(f);
+}
+
+std::vector<ValueInfo> LinkMonitor::values() const {
+  std::vector<ValueInfo> out;
+  for (const auto& [signal, latest] : impl_->latest) {
+    ValueInfo v;
+    v.name = signal->name;
+    v.unit = signal->unit;
+    v.text = signal->is_text();
+    for (const auto& [raw, label] : signal->values)
+      if (label == "active") v.active_raw = raw;
+    v.flag = !v.text && (signal->length == 1 || v.active_raw.has_value());
+    if (latest.message != nullptr) v.message = latest.message->name;
+    out.push_back(std::move(v));
+  }
+  std::sort(out.begin(), out.end(),
+            [](const ValueInfo& a, const ValueInfo& b) { return a.name < b.name; });
+  // Two messages may carry a signal of one name (cell extremes): one value, one entry.
+  out.erase(std::unique(out.begin(), out.end(),
+                        [](const ValueInfo& a, const ValueInfo& b) { return a.name == b.name; }),
+            out.end());
+  return out;
+}
+
+std::string_view alarm_name(Alarm alarm) {
+  for (const auto& [a, name] : kAlarmNames)
+    if (a == alarm) return name;
+  return "unknown";
+}
+
+std::optional<Alarm> parse_alarm(std::string_view name) {
+  for (const auto& [a, n] : kAlarmNames)
+    if (n == name) return a;
+  return std::nullopt;
+}
+
+std::string MonitorEvent::name() const {
+  std::string out(alarm_name(alarm));
+  if (!raised) out += "_cleared";
+  return out;
+}
+
+json event_json(const MonitorEvent& e) {
+  return {{"t", static_cast<double>(e.t_ns) / 1e9},
+          {"event", e.name()},
+          {"alarm", alarm_name(e.alarm)},
+          {"state", e.raised ? "raised" : "cleared"},
+          {"detail", e.detail}};
+}
+
+}  // namespace bmslink::live
