@@ -185,6 +185,68 @@ TEST(Api, AnUploadIsAnalysedAsTheCliWouldAndKeptByItsHash) {
             std::string::npos);
 }
 
+// A capture uploaded with a 5 s inverter timeout is diagnosed with it after a restart too (the
+// analysis cache is empty then): the BMS is silent from 20 s to 24 s, 4 s, a dropout at the 3 s
+// default but not at 5 s.
+TEST(Api, DiagnoseAnalysesAKeptUploadWithItsOwnOptionsAfterARestart) {
+  const fs::path dir =
+      fs::temp_directory_path() / ("bmslink-server-options-" + std::to_string(::getpid()));
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  std::string log;
+  const double t0 = 1780293600.0;
+  for (int s = 0; s < 60; ++s) {
+    if (s <= 20 || s >= 24) {
+      log += fmt::format("({:.6f}) can0 351#2802E803E803E001\n", t0 + s);
+      log += fmt::format("({:.6f}) can0 355#34006200\n", t0 + s + 0.01);
+      log += fmt::format("({:.6f}) can0 356#4C14F6FFF000\n", t0 + s + 0.02);
+    }
+    log += fmt::format("({:.6f}) can0 305#0000000000000000\n", t0 + s + 0.5);
+  }
+  auto dropouts_verdict = [](const json& guided) {
+    for (const auto& v : guided["verdicts"])
+      if (v["check"] == "l4.dropouts") return v["verdict"].get<std::string>();
+    return std::string("absent");
+  };
+  auto serve = [&](auto&& body) {
+    ServerOptions o;
+    o.port = 0;
+    o.db_url = (dir / "cases.db").string();
+    auto server = Server::create(o);
+    ASSERT_TRUE(server) << server.error().message;
+    auto port = (*server)->bind();
+    ASSERT_TRUE(port);
+    std::thread t([&] { (*server)->run(); });
+    httplib::Client c("127.0.0.1", *port);
+    c.set_read_timeout(60, 0);
+    body(c);
+    (*server)->stop();
+    t.join();
+  };
+  std::string five_s, three_s;
+  serve([&](httplib::Client& c) {
+    auto lenient = c.Post("/api/analyze?name=gap.log&timeout=5", log, "text/plain");
+    ASSERT_EQ(lenient->status, 200) << lenient->body;
+    five_s = json::parse(lenient->body)["capture_id"];
+    // The same bytes once more with the default: one capture id, the last upload's options win;
+    // so a second file (one more frame) holds the default.
+    auto strict = c.Post("/api/analyze?name=gap3.log", log + "(1780293700.000000) can0 305#00\n",
+                         "text/plain");
+    ASSERT_EQ(strict->status, 200) << strict->body;
+    three_s = json::parse(strict->body)["capture_id"];
+  });
+  ASSERT_NE(five_s, three_s);
+  serve([&](httplib::Client& c) {
+    auto with5 = c.Post("/api/diagnose", json{{"capture_id", five_s}}.dump(), "application/json");
+    ASSERT_EQ(with5->status, 200) << with5->body;
+    auto with3 = c.Post("/api/diagnose", json{{"capture_id", three_s}}.dump(), "application/json");
+    ASSERT_EQ(with3->status, 200) << with3->body;
+    EXPECT_EQ(dropouts_verdict(json::parse(with3->body)), "fail") << with3->body;
+    EXPECT_NE(dropouts_verdict(json::parse(with5->body)), "fail") << with5->body;
+  });
+  fs::remove_all(dir);
+}
+
 TEST(Api, BadTooLargeAndAbandonedUploadsAreAnsweredAndTheServerGoesOn) {
   Running s(false, 1 << 20);
   auto c = s.client();
