@@ -3,6 +3,8 @@
 
 #include "bmslink/diagnosis/checks.h"
 
+#include "bmslink/core/json.h"
+
 #include <algorithm>
 #include <array>
 
@@ -36,51 +38,7 @@ constexpr std::array<std::string_view, 10> kOps = {
     "is",       "in",      "between",      "above",    "below",
     "at_least", "at_most", "equals_input", "distinct", "size_equals_input"};
 
-class Reader {
- public:
-  explicit Reader(std::string_view name) : name_(name) {}
-
-  tl::unexpected<Error> error(const std::string& where, const std::string& what) const {
-    return make_error(ErrorCode::kMalformed, fmt::format("{}: {}: {}", name_, where, what));
-  }
-
-  Result<std::string> text(const json& j, const char* key, const std::string& where,
-                           bool required) const {
-    if (!j.contains(key)) {
-      if (required) return error(where, fmt::format("\"{}\" is missing", key));
-      return std::string();
-    }
-    if (!j[key].is_string()) return error(where, fmt::format("\"{}\" must be a string", key));
-    return j[key].get<std::string>();
-  }
-
-  Result<double> number(const json& j, const char* key, const std::string& where,
-                        std::optional<double> fallback) const {
-    if (!j.contains(key)) {
-      if (fallback) return *fallback;
-      return error(where, fmt::format("\"{}\" is missing", key));
-    }
-    if (!j[key].is_number()) return error(where, fmt::format("\"{}\" must be a number", key));
-    return j[key].get<double>();
-  }
-
-  Result<std::vector<std::string>> strings(const json& j, const char* key,
-                                           const std::string& where) const {
-    std::vector<std::string> out;
-    if (!j.contains(key)) return out;
-    if (!j[key].is_array()) return error(where, fmt::format("\"{}\" must be a list", key));
-    for (const auto& v : j[key]) {
-      if (!v.is_string()) return error(where, fmt::format("\"{}\" must be a list of strings", key));
-      out.push_back(v.get<std::string>());
-    }
-    return out;
-  }
-
- private:
-  std::string_view name_;
-};
-
-Result<void> check_condition(const Reader& r, const json& c, const std::string& where,
+Result<void> check_condition(const JsonReader& r, const json& c, const std::string& where,
                              const std::map<std::string, InputSpec>& inputs) {
   if (!c.is_object() || c.empty()) return r.error(where, "a condition must be an object");
   if (c.contains("all") || c.contains("any")) {
@@ -118,7 +76,7 @@ Result<void> check_condition(const Reader& r, const json& c, const std::string& 
   return {};
 }
 
-Result<InputSpec> read_input(const Reader& r, const std::string& key, const json& j) {
+Result<InputSpec> read_input(const JsonReader& r, const std::string& key, const json& j) {
   const std::string where = "input " + key;
   if (!j.is_object()) return r.error(where, "must be an object");
   InputSpec s;
@@ -165,7 +123,7 @@ Result<InputSpec> read_input(const Reader& r, const std::string& key, const json
   return s;
 }
 
-Result<Cause> read_cause(const Reader& r, const json& j, const char* key,
+Result<Cause> read_cause(const JsonReader& r, const json& j, const char* key,
                          const std::string& where) {
   auto id = r.text(j, key, where, true);
   if (!id) return tl::unexpected(id.error());
@@ -176,7 +134,8 @@ Result<Cause> read_cause(const Reader& r, const json& j, const char* key,
 
 // The termination rule's bands, in ohms: "correct" [low, high] around 60 (two terminators),
 // "one" around 120, "three" around 40, "short_below" and "open_above".
-Result<void> check_termination_params(const Reader& r, const json& p, const std::string& where) {
+Result<void> check_termination_params(const JsonReader& r, const json& p,
+                                      const std::string& where) {
   for (const char* band : {"correct", "one", "three"}) {
     if (!p.contains(band) || !p[band].is_array() || p[band].size() != 2 ||
         !p[band][0].is_number() || !p[band][1].is_number() || p[band][0] > p[band][1])
@@ -189,14 +148,14 @@ Result<void> check_termination_params(const Reader& r, const json& p, const std:
   return {};
 }
 
-Result<Check> read_check(const Reader& r, const json& j,
+Result<Check> read_check(const JsonReader& r, const json& j,
                          const std::map<std::string, InputSpec>& inputs) {
   Check c;
   auto id = r.text(j, "id", "check", true);
   if (!id) return tl::unexpected(id.error());
   c.id = *id;
   const std::string where = "check " + c.id;
-  auto layer = r.number(j, "layer", where, std::nullopt);
+  auto layer = r.number_or(j, "layer", where, std::nullopt);
   if (!layer) return tl::unexpected(layer.error());
   const auto l = layer_from_number(static_cast<int>(*layer));
   if (!l || *layer != static_cast<int>(*layer)) return r.error(where, "\"layer\" is 1 to 5");
@@ -209,8 +168,8 @@ Result<Check> read_check(const Reader& r, const json& j,
     if (!v) return tl::unexpected(v.error());
     *field = *v;
   }
-  auto minutes = r.number(j, "minutes", where, 0.0);
-  auto likelihood = r.number(j, "likelihood", where, 0.0);
+  auto minutes = r.number_or(j, "minutes", where, 0.0);
+  auto likelihood = r.number_or(j, "likelihood", where, 0.0);
   if (!minutes || !likelihood)
     return tl::unexpected(!minutes ? minutes.error() : likelihood.error());
   if (*minutes < 0 || *likelihood < 0)
@@ -331,9 +290,11 @@ const std::vector<std::string_view>& capture_fact_names() { return kFacts; }
 
 Result<CheckCatalogue> CheckCatalogue::parse(std::string_view text, std::string_view name,
                                              const CheckCatalogue* base) {
-  const Reader r(name);
-  json j = json::parse(text, nullptr, false);
-  if (j.is_discarded() || !j.is_object())
+  const JsonReader r{std::string(name)};
+  auto parsed = parse_json(text, name);
+  if (!parsed) return tl::unexpected(parsed.error());
+  json j = std::move(*parsed);
+  if (!j.is_object())
     return make_error(ErrorCode::kMalformed,
                       fmt::format("{}: not a JSON object (a check catalogue)", name));
   CheckCatalogue out;

@@ -3,6 +3,8 @@
 
 #include "bmslink/diagnosis/devices.h"
 
+#include "bmslink/core/json.h"
+
 #include <algorithm>
 #include <array>
 #include <cctype>
@@ -17,52 +19,13 @@ namespace {
 
 using nlohmann::json;
 
-class Reader {
- public:
-  explicit Reader(std::string_view name) : name_(name) {}
-
-  tl::unexpected<Error> error(const std::string& where, const std::string& what) const {
-    return make_error(ErrorCode::kMalformed, fmt::format("{}: {}: {}", name_, where, what));
-  }
-  // A string field; null and absent read as empty.
-  bool text(const json& j, const char* key, std::string& out) const {
-    if (!j.contains(key) || j[key].is_null()) return true;
-    if (!j[key].is_string()) return false;
-    out = j[key].get<std::string>();
-    return true;
-  }
-  bool strings(const json& j, const char* key, std::vector<std::string>& out) const {
-    if (!j.contains(key) || j[key].is_null()) return true;
-    if (!j[key].is_array()) return false;
-    for (const auto& v : j[key]) {
-      if (!v.is_string()) return false;
-      out.push_back(v.get<std::string>());
-    }
-    return true;
-  }
-  bool opt_int(const json& j, const char* key, std::optional<int>& out) const {
-    if (!j.contains(key) || j[key].is_null()) return true;
-    if (!j[key].is_number_integer()) return false;
-    out = j[key].get<int>();
-    return true;
-  }
-  bool opt_number(const json& j, const char* key, std::optional<double>& out) const {
-    if (!j.contains(key) || j[key].is_null()) return true;
-    if (!j[key].is_number()) return false;
-    out = j[key].get<double>();
-    return true;
-  }
-  // "source_class": absent leaves `declared` empty; a name that is no class is an error.
-  bool source_class(const json& j, std::optional<SourceClass>& declared) const {
-    if (!j.contains("source_class") || j["source_class"].is_null()) return true;
-    if (!j["source_class"].is_string()) return false;
-    declared = parse_source_class(j["source_class"].get<std::string>());
-    return declared.has_value();
-  }
-
- private:
-  std::string_view name_;
-};
+// "source_class": absent leaves `declared` empty; a name that is no class is an error.
+bool read_source_class(const json& j, std::optional<SourceClass>& declared) {
+  if (!j.contains("source_class") || j["source_class"].is_null()) return true;
+  if (!j["source_class"].is_string()) return false;
+  declared = parse_source_class(j["source_class"].get<std::string>());
+  return declared.has_value();
+}
 
 // A list of protocol ids, written as strings or as {"protocol": id, ...} objects.
 bool protocol_list(const json& j, const char* key, std::vector<std::string>& out) {
@@ -93,22 +56,22 @@ constexpr std::array<std::string_view, 4> kClassCaveats = {
     if (!(call)) return r.error(where, fmt::format("\"{}\" has the wrong type", key)); \
   } while (0)
 
-Result<ProtocolInfo> read_protocol(const Reader& r, const json& j) {
+Result<ProtocolInfo> read_protocol(const JsonReader& r, const json& j) {
   ProtocolInfo p;
-  if (!j.is_object() || !r.text(j, "id", p.id) || p.id.empty())
+  if (!j.is_object() || !r.get(j, "id", p.id) || p.id.empty())
     return r.error("protocols", "each protocol has a string \"id\"");
   const std::string where = "protocol " + p.id;
-  BMSLINK_FIELD(r.text(j, "name", p.name), where, "name");
-  BMSLINK_FIELD(r.text(j, "transport", p.transport), where, "transport");
-  BMSLINK_FIELD(r.opt_int(j, "bitrate_kbps", p.bitrate_kbps), where, "bitrate_kbps");
-  BMSLINK_FIELD(r.strings(j, "aliases", p.aliases), where, "aliases");
+  BMSLINK_FIELD(r.get(j, "name", p.name), where, "name");
+  BMSLINK_FIELD(r.get(j, "transport", p.transport), where, "transport");
+  BMSLINK_FIELD(r.get(j, "bitrate_kbps", p.bitrate_kbps), where, "bitrate_kbps");
+  BMSLINK_FIELD(r.get(j, "aliases", p.aliases), where, "aliases");
   BMSLINK_FIELD(protocol_list(j, "interoperates_with", p.interoperates_with), where,
                 "interoperates_with");
-  BMSLINK_FIELD(r.text(j, "note", p.note), where, "note");
-  BMSLINK_FIELD(r.strings(j, "sources", p.sources), where, "sources");
-  BMSLINK_FIELD(r.text(j, "confidence", p.confidence), where, "confidence");
+  BMSLINK_FIELD(r.get(j, "note", p.note), where, "note");
+  BMSLINK_FIELD(r.get(j, "sources", p.sources), where, "sources");
+  BMSLINK_FIELD(r.get(j, "confidence", p.confidence), where, "confidence");
   std::optional<SourceClass> declared;
-  if (!r.source_class(j, declared))
+  if (!read_source_class(j, declared))
     return r.error(where,
                    "\"source_class\" is one of emulator_report, installer_report, "
                    "vendor_compatibility_list, vendor_manual");
@@ -118,25 +81,25 @@ Result<ProtocolInfo> read_protocol(const Reader& r, const json& j) {
   return p;
 }
 
-Result<CanPort> read_port(const Reader& r, const json& j, const std::string& where) {
+Result<CanPort> read_port(const JsonReader& r, const json& j, const std::string& where) {
   CanPort port;
   if (!j.is_object()) return r.error(where, "\"can_port\" is an object");
-  BMSLINK_FIELD(r.text(j, "port", port.port), where, "can_port.port");
-  BMSLINK_FIELD(r.opt_int(j, "can_h", port.can_h), where, "can_port.can_h");
-  BMSLINK_FIELD(r.opt_int(j, "can_l", port.can_l), where, "can_port.can_l");
-  BMSLINK_FIELD(r.opt_int(j, "gnd", port.gnd), where, "can_port.gnd");
-  BMSLINK_FIELD(r.text(j, "note", port.note), where, "can_port.note");
+  BMSLINK_FIELD(r.get(j, "port", port.port), where, "can_port.port");
+  BMSLINK_FIELD(r.get(j, "can_h", port.can_h), where, "can_port.can_h");
+  BMSLINK_FIELD(r.get(j, "can_l", port.can_l), where, "can_port.can_l");
+  BMSLINK_FIELD(r.get(j, "gnd", port.gnd), where, "can_port.gnd");
+  BMSLINK_FIELD(r.get(j, "note", port.note), where, "can_port.note");
   return port;
 }
 
-Result<Rs485Port> read_rs485(const Reader& r, const json& j, const std::string& where) {
+Result<Rs485Port> read_rs485(const JsonReader& r, const json& j, const std::string& where) {
   Rs485Port port;
   if (!j.is_object()) return r.error(where, "\"rs485_port\" is an object");
-  BMSLINK_FIELD(r.text(j, "port", port.port), where, "rs485_port.port");
-  BMSLINK_FIELD(r.opt_int(j, "a", port.a), where, "rs485_port.a");
-  BMSLINK_FIELD(r.opt_int(j, "b", port.b), where, "rs485_port.b");
-  BMSLINK_FIELD(r.opt_int(j, "gnd", port.gnd), where, "rs485_port.gnd");
-  BMSLINK_FIELD(r.text(j, "note", port.note), where, "rs485_port.note");
+  BMSLINK_FIELD(r.get(j, "port", port.port), where, "rs485_port.port");
+  BMSLINK_FIELD(r.get(j, "a", port.a), where, "rs485_port.a");
+  BMSLINK_FIELD(r.get(j, "b", port.b), where, "rs485_port.b");
+  BMSLINK_FIELD(r.get(j, "gnd", port.gnd), where, "rs485_port.gnd");
+  BMSLINK_FIELD(r.get(j, "note", port.note), where, "rs485_port.note");
   if (j.contains("termination_needed") && !j["termination_needed"].is_null()) {
     if (!j["termination_needed"].is_boolean())
       return r.error(where, "\"rs485_port.termination_needed\" is true or false");
@@ -146,26 +109,26 @@ Result<Rs485Port> read_rs485(const Reader& r, const json& j, const std::string& 
 }
 
 // "pack": cells in series (required) and the maker's voltages, with sources.
-Result<PackFacts> read_pack(const Reader& r, const json& j, const std::string& where) {
+Result<PackFacts> read_pack(const JsonReader& r, const json& j, const std::string& where) {
   PackFacts p;
   if (!j.is_object()) return r.error(where, "\"pack\" is an object");
   std::optional<int> cells;
-  if (!r.opt_int(j, "cells_series", cells) || !cells || *cells < 1 || *cells > 400)
+  if (!r.get(j, "cells_series", cells) || !cells || *cells < 1 || *cells > 400)
     return r.error(where, "\"pack.cells_series\" is the number of cells in series (1 to 400)");
   p.cells_series = *cells;
-  BMSLINK_FIELD(r.opt_number(j, "nominal_v", p.nominal_v), where, "pack.nominal_v");
-  BMSLINK_FIELD(r.opt_number(j, "charge_max_v", p.charge_max_v), where, "pack.charge_max_v");
-  BMSLINK_FIELD(r.opt_number(j, "cutoff_min_v", p.cutoff_min_v), where, "pack.cutoff_min_v");
+  BMSLINK_FIELD(r.get(j, "nominal_v", p.nominal_v), where, "pack.nominal_v");
+  BMSLINK_FIELD(r.get(j, "charge_max_v", p.charge_max_v), where, "pack.charge_max_v");
+  BMSLINK_FIELD(r.get(j, "cutoff_min_v", p.cutoff_min_v), where, "pack.cutoff_min_v");
   for (const auto& v : {p.nominal_v, p.charge_max_v, p.cutoff_min_v})
     if (v && !(*v > 0 && *v < 2000)) return r.error(where, "\"pack\" voltages are volts above 0");
   if (p.charge_max_v && p.cutoff_min_v && *p.charge_max_v <= *p.cutoff_min_v)
     return r.error(where, "\"pack.charge_max_v\" is above \"pack.cutoff_min_v\"");
-  BMSLINK_FIELD(r.strings(j, "sources", p.sources), where, "pack.sources");
+  BMSLINK_FIELD(r.get(j, "sources", p.sources), where, "pack.sources");
   if (p.sources.empty()) return r.error(where, "\"pack\" cites its \"sources\"");
   return p;
 }
 
-Result<std::vector<FirmwareIssue>> read_issues(const Reader& r, const json& j,
+Result<std::vector<FirmwareIssue>> read_issues(const JsonReader& r, const json& j,
                                                const std::string& where) {
   std::vector<FirmwareIssue> out;
   if (!j.contains("firmware_issues") || j["firmware_issues"].is_null()) return out;
@@ -173,17 +136,17 @@ Result<std::vector<FirmwareIssue>> read_issues(const Reader& r, const json& j,
   for (const auto& f : j["firmware_issues"]) {
     FirmwareIssue i;
     if (!f.is_object()) return r.error(where, "each firmware issue is an object");
-    BMSLINK_FIELD(r.text(f, "firmware", i.firmware), where, "firmware_issues.firmware");
+    BMSLINK_FIELD(r.get(f, "firmware", i.firmware), where, "firmware_issues.firmware");
     std::string inverter;
-    BMSLINK_FIELD(r.text(f, "inverter", inverter), where, "firmware_issues.inverter");
-    BMSLINK_FIELD(r.text(f, "device", i.device), where, "firmware_issues.device");
+    BMSLINK_FIELD(r.get(f, "inverter", inverter), where, "firmware_issues.inverter");
+    BMSLINK_FIELD(r.get(f, "device", i.device), where, "firmware_issues.device");
     if (i.device.empty()) i.device = inverter;
-    BMSLINK_FIELD(r.text(f, "issue", i.issue), where, "firmware_issues.issue");
+    BMSLINK_FIELD(r.get(f, "issue", i.issue), where, "firmware_issues.issue");
     if (f.contains("breaks_comms") && !f["breaks_comms"].is_boolean())
       return r.error(where, "\"firmware_issues.breaks_comms\" is true or false");
     i.breaks_comms = f.value("breaks_comms", false);
-    BMSLINK_FIELD(r.strings(f, "sources", i.sources), where, "firmware_issues.sources");
-    BMSLINK_FIELD(r.text(f, "confidence", i.confidence), where, "firmware_issues.confidence");
+    BMSLINK_FIELD(r.get(f, "sources", i.sources), where, "firmware_issues.sources");
+    BMSLINK_FIELD(r.get(f, "confidence", i.confidence), where, "firmware_issues.confidence");
     out.push_back(std::move(i));
   }
   return out;
@@ -197,26 +160,26 @@ std::string note_of(const json& v) {
   return {};
 }
 
-Result<DeviceInfo> read_device(const Reader& r, const json& j, DeviceInfo::Kind kind) {
+Result<DeviceInfo> read_device(const JsonReader& r, const json& j, DeviceInfo::Kind kind) {
   DeviceInfo d;
   d.kind = kind;
   const char* list = kind == DeviceInfo::Kind::kInverter ? "inverters" : "batteries";
-  if (!j.is_object() || !r.text(j, "id", d.id) || d.id.empty())
+  if (!j.is_object() || !r.get(j, "id", d.id) || d.id.empty())
     return r.error(list, "each entry has a string \"id\"");
   const std::string where =
       std::string(kind == DeviceInfo::Kind::kInverter ? "inverter " : "battery ") + d.id;
   d.raw = j;
-  BMSLINK_FIELD(r.text(j, "brand", d.brand), where, "brand");
-  BMSLINK_FIELD(r.text(j, "family", d.family), where, "family");
-  BMSLINK_FIELD(r.strings(j, "models", d.models), where, "models");
-  BMSLINK_FIELD(r.strings(j, "match", d.match), where, "match");
+  BMSLINK_FIELD(r.get(j, "brand", d.brand), where, "brand");
+  BMSLINK_FIELD(r.get(j, "family", d.family), where, "family");
+  BMSLINK_FIELD(r.get(j, "models", d.models), where, "models");
+  BMSLINK_FIELD(r.get(j, "match", d.match), where, "match");
   for (auto& m : d.match) m = normalized_name(m);
-  BMSLINK_FIELD(r.text(j, "menu", d.menu), where, "menu");
-  BMSLINK_FIELD(r.text(j, "protocol", d.protocol), where, "protocol");
-  BMSLINK_FIELD(r.text(j, "pin_trap", d.pin_trap), where, "pin_trap");
-  BMSLINK_FIELD(r.strings(j, "sources", d.sources), where, "sources");
-  BMSLINK_FIELD(r.text(j, "confidence", d.confidence), where, "confidence");
-  BMSLINK_FIELD(r.opt_int(j, "max_parallel", d.max_parallel), where, "max_parallel");
+  BMSLINK_FIELD(r.get(j, "menu", d.menu), where, "menu");
+  BMSLINK_FIELD(r.get(j, "protocol", d.protocol), where, "protocol");
+  BMSLINK_FIELD(r.get(j, "pin_trap", d.pin_trap), where, "pin_trap");
+  BMSLINK_FIELD(r.get(j, "sources", d.sources), where, "sources");
+  BMSLINK_FIELD(r.get(j, "confidence", d.confidence), where, "confidence");
+  BMSLINK_FIELD(r.get(j, "max_parallel", d.max_parallel), where, "max_parallel");
   if (j.contains("bitrate_kbps") && !j["bitrate_kbps"].is_null()) {
     const json& b = j["bitrate_kbps"];
     if (b.is_number_integer()) {
@@ -234,13 +197,13 @@ Result<DeviceInfo> read_device(const Reader& r, const json& j, DeviceInfo::Kind 
     if (!j["battery_settings"].is_array()) return r.error(where, "\"battery_settings\" is a list");
     for (const auto& v : j["battery_settings"]) {
       MenuValue m;
-      if (!v.is_object() || !r.text(v, "value", m.value) || m.value.empty() ||
-          !r.text(v, "protocol", m.protocol) || m.protocol.empty() || !r.text(v, "note", m.note) ||
-          !protocol_list(v, "accepts", m.accepts) || !r.opt_int(v, "bitrate_kbps", m.bitrate_kbps))
+      if (!v.is_object() || !r.get(v, "value", m.value) || m.value.empty() ||
+          !r.get(v, "protocol", m.protocol) || m.protocol.empty() || !r.get(v, "note", m.note) ||
+          !protocol_list(v, "accepts", m.accepts) || !r.get(v, "bitrate_kbps", m.bitrate_kbps))
         return r.error(where, "each battery setting has a \"value\" and a \"protocol\"");
-      BMSLINK_FIELD(r.strings(v, "sources", m.sources), where + " setting \"" + m.value + "\"",
+      BMSLINK_FIELD(r.get(v, "sources", m.sources), where + " setting \"" + m.value + "\"",
                     "sources");
-      if (std::optional<SourceClass> c; !r.source_class(v, c))
+      if (std::optional<SourceClass> c; !read_source_class(v, c))
         return r.error(where + " setting \"" + m.value + "\"",
                        "\"source_class\" is one of emulator_report, installer_report, "
                        "vendor_compatibility_list, vendor_manual");
@@ -276,7 +239,7 @@ Result<DeviceInfo> read_device(const Reader& r, const json& j, DeviceInfo::Kind 
     d.pack = *pack;
   }
   BMSLINK_FIELD(protocol_list(j, "other_protocols", d.other_protocols), where, "other_protocols");
-  if (std::optional<SourceClass> c; !r.source_class(j, c))
+  if (std::optional<SourceClass> c; !read_source_class(j, c))
     return r.error(where,
                    "\"source_class\" is one of emulator_report, installer_report, "
                    "vendor_compatibility_list, vendor_manual");
@@ -292,8 +255,8 @@ Result<DeviceInfo> read_device(const Reader& r, const json& j, DeviceInfo::Kind 
   }
   if (j.contains("comms_loss") && j["comms_loss"].is_object()) {
     const json& c = j["comms_loss"];
-    BMSLINK_FIELD(r.strings(c, "codes", d.comms_loss_codes), where, "comms_loss.codes");
-    BMSLINK_FIELD(r.text(c, "behaviour", d.comms_loss), where, "comms_loss.behaviour");
+    BMSLINK_FIELD(r.get(c, "codes", d.comms_loss_codes), where, "comms_loss.codes");
+    BMSLINK_FIELD(r.get(c, "behaviour", d.comms_loss), where, "comms_loss.behaviour");
   }
   if (j.contains("termination")) {
     const json& t = j["termination"];
@@ -307,8 +270,8 @@ Result<DeviceInfo> read_device(const Reader& r, const json& j, DeviceInfo::Kind 
                                 : b == "no" ? BuiltinTermination::kNo
                                             : BuiltinTermination::kSwitchable;
       }
-      BMSLINK_FIELD(r.strings(t, "sources", d.termination_sources), where, "termination.sources");
-      BMSLINK_FIELD(r.strings(t, "models", d.termination_models), where, "termination.models");
+      BMSLINK_FIELD(r.get(t, "sources", d.termination_sources), where, "termination.sources");
+      BMSLINK_FIELD(r.get(t, "models", d.termination_models), where, "termination.models");
       for (auto& m : d.termination_models) m = normalized_name(m);
     } else if (!t.is_string() && !t.is_null()) {
       return r.error(where, "\"termination\" is text or an object with \"builtin\"");
@@ -418,9 +381,11 @@ std::string normalized_name(std::string_view text) {
 }
 
 Result<KnowledgeBase> KnowledgeBase::parse(std::string_view text, std::string_view name) {
-  const Reader r(name);
-  const json j = json::parse(text, nullptr, false);
-  if (j.is_discarded() || !j.is_object())
+  const JsonReader r{std::string(name)};
+  auto parsed = parse_json(text, name);
+  if (!parsed) return tl::unexpected(parsed.error());
+  const json j = std::move(*parsed);
+  if (!j.is_object())
     return make_error(ErrorCode::kMalformed,
                       fmt::format("{}: not a JSON object (a device knowledge base)", name));
   KnowledgeBase kb;
@@ -434,11 +399,11 @@ Result<KnowledgeBase> KnowledgeBase::parse(std::string_view text, std::string_vi
       si.key = key;
       const std::string where = "source " + key;
       if (!v.is_object()) return r.error(where, "must be an object");
-      BMSLINK_FIELD(r.text(v, "title", si.title), where, "title");
-      BMSLINK_FIELD(r.text(v, "url", si.url), where, "url");
-      BMSLINK_FIELD(r.text(v, "kind", si.kind), where, "kind");
+      BMSLINK_FIELD(r.get(v, "title", si.title), where, "title");
+      BMSLINK_FIELD(r.get(v, "url", si.url), where, "url");
+      BMSLINK_FIELD(r.get(v, "kind", si.kind), where, "kind");
       std::string cls;
-      if (!r.text(v, "class", cls) || !parse_source_class(cls))
+      if (!r.get(v, "class", cls) || !parse_source_class(cls))
         return r.error(where,
                        "\"class\" is one of emulator_report, installer_report, "
                        "vendor_compatibility_list, vendor_manual");

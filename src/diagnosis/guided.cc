@@ -2,6 +2,8 @@
 
 #include "bmslink/diagnosis/guided.h"
 
+#include "bmslink/core/json.h"
+
 #include <algorithm>
 #include <cctype>
 #include <cmath>
@@ -1365,11 +1367,15 @@ Result<json> parse_input_text(const InputSpec& spec, std::string_view text) {
 
 Result<Answers> parse_answers(std::string_view text, std::string_view name,
                               const CheckCatalogue& catalogue) {
-  const json j = json::parse(text, nullptr, false);
+  auto parsed = parse_json(text, name);
   auto fail = [&](const std::string& what) {
     return make_error(ErrorCode::kMalformed, fmt::format("{}: {}", name, what));
   };
-  if (j.is_discarded()) return fail("not valid JSON (an answers file is a JSON object)");
+  if (!parsed)
+    return make_error(
+        ErrorCode::kMalformed,
+        parsed.error().message + ": not valid JSON (an answers file is a JSON object)");
+  const json j = std::move(*parsed);
   if (!j.is_object()) return fail("expected a JSON object with \"answers\"");
   Answers out;
   auto device_field = [&](const std::string& key, const json& v) -> Result<void> {

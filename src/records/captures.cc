@@ -10,11 +10,14 @@
 #include <cstring>
 #include <fstream>
 #include <memory>
+#include <sstream>
 #include <vector>
 
 #include <fmt/format.h>
 
 #include <nlohmann/json.hpp>
+
+#include "bmslink/core/json.h"
 
 #include "bmslink/records/store.h"
 
@@ -190,9 +193,12 @@ AnalysisSettings kept_analysis_settings(const std::string& dir, std::string_view
   if (!kept_capture_path(dir, sha256)) return out;
   std::ifstream in(dir + "/" + std::string(sha256) + ".options", std::ios::binary);
   if (!in) return out;
+  std::stringstream text;
+  text << in.rdbuf();
   // Written by this server only; anything unreadable is the defaults.
-  const auto j = nlohmann::json::parse(in, nullptr, false);
-  if (!j.is_object()) return out;
+  const auto parsed = parse_json(text.str(), "capture options");
+  if (!parsed || !parsed->is_object()) return out;
+  const auto& j = *parsed;
   if (const auto t = j.find("timeout_s"); t != j.end() && t->is_number()) {
     const double v = t->get<double>();
     if (v >= 0.1 && v <= 3600) out.timeout_s = v;

@@ -1,5 +1,7 @@
 #include "bmslink/records/case.h"
 
+#include "bmslink/core/json.h"
+
 #include <openssl/evp.h>
 
 #include <algorithm>
@@ -43,58 +45,17 @@ constexpr std::array<std::string_view, 22> kKeys = {"id",
                                                     "total_minutes",
                                                     "schema"};
 
-class Reader {
- public:
-  explicit Reader(std::string where) : where_(std::move(where)) {}
-
-  tl::unexpected<Error> fail(std::string_view field, std::string_view what) const {
-    return make_error(ErrorCode::kMalformed, fmt::format("{}: \"{}\": {}", where_, field, what));
-  }
-
-  // Text: absent or null reads as empty.
-  Result<std::string> text(const json& obj, std::string_view key, std::string_view field) const {
-    const std::string k(key);
-    if (!obj.contains(k) || obj[k].is_null()) return std::string();
-    if (!obj[k].is_string()) return fail(field, "expected text");
-    return obj[k].get<std::string>();
-  }
-
-  Result<std::optional<double>> number(const json& obj, std::string_view key,
-                                       std::string_view field, double lo, double hi) const {
-    const std::string k(key);
-    if (!obj.contains(k) || obj[k].is_null()) return std::optional<double>();
-    if (!obj[k].is_number()) return fail(field, "expected a number");
-    const double v = obj[k].get<double>();
-    if (!std::isfinite(v) || v < lo || v > hi)
-      return fail(field, fmt::format("expected a number from {} to {}", lo, hi));
-    return std::optional<double>(v);
-  }
-
-  Result<std::optional<std::string>> date(const json& obj, std::string_view key,
-                                          std::string_view field) const {
-    auto t = text(obj, key, field);
-    if (!t) return tl::unexpected(t.error());
-    if (t->empty()) return std::optional<std::string>();
-    if (!is_iso_utc(*t))
-      return fail(field, "expected an ISO 8601 UTC time such as \"2026-12-01T14:00:00Z\"");
-    return std::optional<std::string>(*t);
-  }
-
-  Result<void> only(const json& obj, std::string_view field,
-                    std::initializer_list<std::string_view> keys) const {
-    if (!obj.is_object()) return fail(field, "expected an object");
-    for (const auto& [k, v] : obj.items()) {
-      if (std::find(keys.begin(), keys.end(), k) == keys.end())
-        return fail(std::string(field) + "." + k, "unknown key");
-    }
-    return {};
-  }
-
-  const std::string& where() const { return where_; }
-
- private:
-  std::string where_;
-};
+// A date field: absent or null is nullopt; text that is no ISO 8601 UTC time is an error.
+Result<std::optional<std::string>> read_date(const JsonReader& r, const json& obj,
+                                             std::string_view key, std::string_view where) {
+  auto t = r.text(obj, key, where);
+  if (!t) return tl::unexpected(t.error());
+  if (t->empty()) return std::optional<std::string>();
+  if (!is_iso_utc(*t))
+    return r.key_error(where, key,
+                       "expected an ISO 8601 UTC time such as \"2026-12-01T14:00:00Z\"");
+  return std::optional<std::string>(*t);
+}
 
 #define BMS_TRY(var, expr) \
   auto var = (expr);       \
@@ -158,41 +119,43 @@ std::string now_iso_utc() {
 Result<Case> case_from_json(const json& j, const std::string& where) {
   if (!j.is_object())
     return make_error(ErrorCode::kMalformed, fmt::format("{}: expected a JSON object", where));
-  const Reader r(where);
+  const JsonReader r(where);
   for (const auto& [k, v] : j.items()) {
-    if (std::find(kKeys.begin(), kKeys.end(), k) == kKeys.end()) return r.fail(k, "unknown key");
+    if (std::find(kKeys.begin(), kKeys.end(), k) == kKeys.end())
+      return r.field_error(k, "unknown key");
   }
   Case c;
-  BMS_TRY(id, r.text(j, "id", "id"));
-  if (id->empty()) return r.fail("id", "expected a non-empty id");
-  if (id->size() > 200) return r.fail("id", "longer than 200 characters");
+  BMS_TRY(id, r.text(j, "id", ""));
+  if (id->empty()) return r.field_error("id", "expected a non-empty id");
+  if (id->size() > 200) return r.field_error("id", "longer than 200 characters");
   c.id = *id;
-  BMS_TRY(opened, r.date(j, "opened", "opened"));
+  BMS_TRY(opened, read_date(r, j, "opened", ""));
   if (!*opened)
-    return r.fail("opened", "expected an ISO 8601 UTC time such as \"2026-12-01T14:00:00Z\"");
+    return r.field_error("opened",
+                         "expected an ISO 8601 UTC time such as \"2026-12-01T14:00:00Z\"");
   c.opened = **opened;
-  BMS_TRY(closed, r.date(j, "closed", "closed"));
+  BMS_TRY(closed, read_date(r, j, "closed", ""));
   c.closed = *closed;
-  BMS_TRY(installer, r.text(j, "installer", "installer"));
+  BMS_TRY(installer, r.text(j, "installer", ""));
   c.installer = *installer;
   if (j.contains("site") && !j["site"].is_null()) {
     if (auto ok = r.only(j["site"], "site", {"name", "customer", "address"}); !ok)
       return tl::unexpected(ok.error());
-    BMS_TRY(name, r.text(j["site"], "name", "site.name"));
-    BMS_TRY(customer, r.text(j["site"], "customer", "site.customer"));
-    BMS_TRY(address, r.text(j["site"], "address", "site.address"));
+    BMS_TRY(name, r.text(j["site"], "name", "site"));
+    BMS_TRY(customer, r.text(j["site"], "customer", "site"));
+    BMS_TRY(address, r.text(j["site"], "address", "site"));
     c.site = {*name, *customer, *address};
   }
   if (j.contains("bms") && !j["bms"].is_null()) {
     const json& b = j["bms"];
     if (auto ok = r.only(b, "bms", {"model", "firmware", "count", "energy_kwh"}); !ok)
       return tl::unexpected(ok.error());
-    BMS_TRY(model, r.text(b, "model", "bms.model"));
-    BMS_TRY(firmware, r.text(b, "firmware", "bms.firmware"));
-    BMS_TRY(count, r.number(b, "count", "bms.count", 0, 1000));
-    BMS_TRY(energy, r.number(b, "energy_kwh", "bms.energy_kwh", 0, 1e6));
+    BMS_TRY(model, r.text(b, "model", "bms"));
+    BMS_TRY(firmware, r.text(b, "firmware", "bms"));
+    BMS_TRY(count, r.number(b, "count", "bms", 0, 1000));
+    BMS_TRY(energy, r.number(b, "energy_kwh", "bms", 0, 1e6));
     if (*count && **count != std::floor(**count))
-      return r.fail("bms.count", "expected a whole number");
+      return r.field_error("bms.count", "expected a whole number");
     c.bms.model = *model;
     c.bms.firmware = *firmware;
     if (*count) c.bms.count = static_cast<int>(**count);
@@ -202,73 +165,76 @@ Result<Case> case_from_json(const json& j, const std::string& where) {
     const json& i = j["inverter"];
     if (auto ok = r.only(i, "inverter", {"model", "firmware"}); !ok)
       return tl::unexpected(ok.error());
-    BMS_TRY(model, r.text(i, "model", "inverter.model"));
-    BMS_TRY(firmware, r.text(i, "firmware", "inverter.firmware"));
+    BMS_TRY(model, r.text(i, "model", "inverter"));
+    BMS_TRY(firmware, r.text(i, "firmware", "inverter"));
     c.inverter = {*model, *firmware};
   }
-  BMS_TRY(symptom, r.text(j, "symptom", "symptom"));
+  BMS_TRY(symptom, r.text(j, "symptom", ""));
   c.symptom = *symptom;
   if (j.contains("checks") && !j["checks"].is_null()) {
-    if (!j["checks"].is_array()) return r.fail("checks", "expected a list");
+    if (!j["checks"].is_array()) return r.field_error("checks", "expected a list");
     std::size_t n = 0;
     for (const auto& ch : j["checks"]) {
       const std::string f = fmt::format("checks[{}]", n++);
       if (auto ok = r.only(ch, f, {"check", "layer", "inputs", "verdict", "minutes"}); !ok)
         return tl::unexpected(ok.error());
       CaseCheck cc;
-      BMS_TRY(check, r.text(ch, "check", f + ".check"));
-      if (check->empty()) return r.fail(f + ".check", "expected a check id");
+      BMS_TRY(check, r.text(ch, "check", f));
+      if (check->empty()) return r.field_error(f + ".check", "expected a check id");
       cc.check = *check;
-      BMS_TRY(layer, r.number(ch, "layer", f + ".layer", 1, 5));
-      if (!*layer || **layer != std::floor(**layer)) return r.fail(f + ".layer", "expected 1 to 5");
+      BMS_TRY(layer, r.number(ch, "layer", f, 1, 5));
+      if (!*layer || **layer != std::floor(**layer))
+        return r.field_error(f + ".layer", "expected 1 to 5");
       cc.layer = static_cast<int>(**layer);
       if (ch.contains("inputs") && !ch["inputs"].is_null()) {
-        if (!ch["inputs"].is_object()) return r.fail(f + ".inputs", "expected an object");
+        if (!ch["inputs"].is_object()) return r.field_error(f + ".inputs", "expected an object");
         cc.inputs = ch["inputs"];
       }
-      BMS_TRY(verdict, r.text(ch, "verdict", f + ".verdict"));
+      BMS_TRY(verdict, r.text(ch, "verdict", f));
       if (std::find(kVerdicts.begin(), kVerdicts.end(), *verdict) == kVerdicts.end())
-        return r.fail(f + ".verdict", "expected pass, fail, skipped, unknown, marginal or suspect");
+        return r.field_error(f + ".verdict",
+                             "expected pass, fail, skipped, unknown, marginal or suspect");
       cc.verdict = *verdict;
-      BMS_TRY(minutes, r.number(ch, "minutes", f + ".minutes", 0, 100000));
+      BMS_TRY(minutes, r.number(ch, "minutes", f, 0, 100000));
       cc.minutes = minutes->value_or(0);
       c.checks.push_back(std::move(cc));
     }
   }
   if (j.contains("captures") && !j["captures"].is_null()) {
-    if (!j["captures"].is_array()) return r.fail("captures", "expected a list");
+    if (!j["captures"].is_array()) return r.field_error("captures", "expected a list");
     std::size_t n = 0;
     for (const auto& cap : j["captures"]) {
       const std::string f = fmt::format("captures[{}]", n++);
       if (auto ok = r.only(cap, f, {"file", "sha256", "findings"}); !ok)
         return tl::unexpected(ok.error());
       CaseCapture cc;
-      BMS_TRY(file, r.text(cap, "file", f + ".file"));
-      BMS_TRY(sha, r.text(cap, "sha256", f + ".sha256"));
+      BMS_TRY(file, r.text(cap, "file", f));
+      BMS_TRY(sha, r.text(cap, "sha256", f));
       if (sha->size() != 64 || !std::all_of(sha->begin(), sha->end(), [](char ch) {
             return (ch >= '0' && ch <= '9') || (ch >= 'a' && ch <= 'f');
           }))
-        return r.fail(f + ".sha256", "expected 64 lower-case hex digits");
+        return r.field_error(f + ".sha256", "expected 64 lower-case hex digits");
       cc.file = *file;
       cc.sha256 = *sha;
       if (cap.contains("findings") && !cap["findings"].is_null()) {
-        if (!cap["findings"].is_array()) return r.fail(f + ".findings", "expected a list");
+        if (!cap["findings"].is_array()) return r.field_error(f + ".findings", "expected a list");
         cc.findings = cap["findings"];
       }
       c.captures.push_back(std::move(cc));
     }
   }
   if (j.contains("root_cause") && !j["root_cause"].is_null()) {
-    if (!j["root_cause"].is_string()) return r.fail("root_cause", "expected a cause id or null");
+    if (!j["root_cause"].is_string())
+      return r.field_error("root_cause", "expected a cause id or null");
     const auto cause = diagnosis::parse_cause(j["root_cause"].get<std::string>());
     if (!cause || diagnosis::is_note(*cause))
-      return r.fail("root_cause",
-                    fmt::format("unknown cause id \"{}\"", j["root_cause"].get<std::string>()));
+      return r.field_error(
+          "root_cause", fmt::format("unknown cause id \"{}\"", j["root_cause"].get<std::string>()));
     c.root_cause = *cause;
   }
-  BMS_TRY(layer, r.number(j, "layer", "layer", 1, 5));
+  BMS_TRY(layer, r.number(j, "layer", "", 1, 5));
   if (*layer) {
-    if (**layer != std::floor(**layer)) return r.fail("layer", "expected 1 to 5 or null");
+    if (**layer != std::floor(**layer)) return r.field_error("layer", "expected 1 to 5 or null");
     c.layer = static_cast<int>(**layer);
   }
   // A root cause without its layer would drop out of the statistics by layer.
@@ -278,52 +244,52 @@ Result<Case> case_from_json(const json& j, const std::string& where) {
   if (c.root_cause && c.layer) {
     const auto cl = diagnosis::cause_layer(*c.root_cause);
     if (cl && diagnosis::layer_number(*cl) != *c.layer)
-      return r.fail("layer",
-                    fmt::format("{} is a layer-{} cause", diagnosis::cause_id(*c.root_cause),
-                                diagnosis::layer_number(*cl)));
+      return r.field_error("layer",
+                           fmt::format("{} is a layer-{} cause", diagnosis::cause_id(*c.root_cause),
+                                       diagnosis::layer_number(*cl)));
   }
-  BMS_TRY(fix, r.text(j, "fix", "fix"));
+  BMS_TRY(fix, r.text(j, "fix", ""));
   c.fix = *fix;
   if (j.contains("verification") && !j["verification"].is_null()) {
     const json& v = j["verification"];
     if (auto ok = r.only(v, "verification", {"uptime_share", "hours"}); !ok)
       return tl::unexpected(ok.error());
-    BMS_TRY(share, r.number(v, "uptime_share", "verification.uptime_share", 0, 1));
-    BMS_TRY(hours, r.number(v, "hours", "verification.hours", 0, 1e6));
+    BMS_TRY(share, r.number(v, "uptime_share", "verification", 0, 1));
+    BMS_TRY(hours, r.number(v, "hours", "verification", 0, 1e6));
     c.verification = {*share, *hours};
   }
-  BMS_TRY(outcome, r.text(j, "outcome", "outcome"));
+  BMS_TRY(outcome, r.text(j, "outcome", ""));
   if (outcome->empty()) {
     c.outcome = Outcome::kOpen;
   } else if (const auto o = parse_outcome(*outcome)) {
     c.outcome = *o;
   } else {
-    return r.fail("outcome", "expected fixed, hardcoded, escalated or open");
+    return r.field_error("outcome", "expected fixed, hardcoded, escalated or open");
   }
   if (j.contains("minutes_by_layer") && !j["minutes_by_layer"].is_null()) {
     const json& m = j["minutes_by_layer"];
     if (auto ok = r.only(m, "minutes_by_layer", {"1", "2", "3", "4", "5"}); !ok)
       return tl::unexpected(ok.error());
     for (int l = 1; l <= 5; ++l) {
-      BMS_TRY(v, r.number(m, std::to_string(l), "minutes_by_layer." + std::to_string(l), 0, 1e6));
+      BMS_TRY(v, r.number(m, std::to_string(l), "minutes_by_layer", 0, 1e6));
       c.minutes_by_layer[static_cast<std::size_t>(l - 1)] = v->value_or(0);
     }
   }
   if (j.contains("total_minutes") && !j["total_minutes"].is_null()) {
     if (!j["total_minutes"].is_number() ||
         std::fabs(j["total_minutes"].get<double>() - c.total_minutes()) > 1e-6)
-      return r.fail("total_minutes", "must be the sum of minutes_by_layer");
+      return r.field_error("total_minutes", "must be the sum of minutes_by_layer");
   }
   if (j.contains("hardcoded") && !j["hardcoded"].is_null()) {
     if (!j["hardcoded"].is_object())
-      return r.fail("hardcoded", "expected an object of settings or null");
+      return r.field_error("hardcoded", "expected an object of settings or null");
     c.hardcoded = j["hardcoded"];
   }
-  BMS_TRY(by, r.text(j, "acknowledged_by", "acknowledged_by"));
+  BMS_TRY(by, r.text(j, "acknowledged_by", ""));
   c.acknowledged_by = *by;
-  BMS_TRY(at, r.date(j, "acknowledged_at", "acknowledged_at"));
+  BMS_TRY(at, read_date(r, j, "acknowledged_at", ""));
   c.acknowledged_at = *at;
-  BMS_TRY(notes, r.text(j, "notes", "notes"));
+  BMS_TRY(notes, r.text(j, "notes", ""));
   c.notes = *notes;
   return c;
 }
@@ -375,44 +341,16 @@ json case_to_json(const Case& c) {
       {"notes", c.notes}};
 }
 
-namespace {
-
-// Line and column of a JSON syntax error, from nlohmann's byte position. The exception never
-// leaves this function.
-Error where_broken(std::string_view text, std::string_view name) {
-  std::size_t byte = 0;
-  std::string what = "not JSON";
-  try {
-    const json parsed = json::parse(text);
-    (void)parsed;
-  } catch (const json::parse_error& e) {
-    byte = e.byte;
-    const std::string msg = e.what();
-    const auto colon = msg.rfind(": ");
-    if (colon != std::string::npos) what = msg.substr(colon + 2);
-  }
-  std::size_t line = 1, column = 1;
-  for (std::size_t i = 0; i + 1 < byte && i < text.size(); ++i) {
-    if (text[i] == '\n') {
-      ++line;
-      column = 1;
-    } else {
-      ++column;
-    }
-  }
-  return Error{ErrorCode::kMalformed, fmt::format("{}:{}:{}: {}", name, line, column, what)};
-}
-
-}  // namespace
+namespace {}  // namespace
 
 Result<std::vector<Case>> parse_cases(std::string_view text, std::string_view name) {
   std::vector<json> docs;
-  const json whole = json::parse(text, nullptr, false);
-  if (!whole.is_discarded()) {
-    if (whole.is_array()) {
-      for (const auto& c : whole) docs.push_back(c);
+  auto whole = parse_json(text, name);
+  if (whole) {
+    if (whole->is_array()) {
+      for (auto& c : *whole) docs.push_back(std::move(c));
     } else {
-      docs.push_back(whole);
+      docs.push_back(std::move(*whole));
     }
   } else {
     // JSON lines: one case per non-empty line.
@@ -424,17 +362,17 @@ Result<std::vector<Case>> parse_cases(std::string_view text, std::string_view na
       ++line;
       pos = nl == std::string_view::npos ? text.size() + 1 : nl + 1;
       if (l.find_first_not_of(" \t\r") == std::string_view::npos) continue;
-      const json one = json::parse(l, nullptr, false);
-      if (one.is_discarded()) {
+      auto one = parse_json(l, fmt::format("{}:{}", name, line));
+      if (!one) {
         // The first line is not a case by itself: the file is one JSON document spread over
         // lines, and the error is where that document breaks.
-        if (docs.empty()) return tl::unexpected(where_broken(text, name));
+        if (docs.empty()) return tl::unexpected(whole.error());
         return make_error(ErrorCode::kMalformed,
                           fmt::format("{}:{}: not JSON (a file holds one case, an array of cases "
                                       "or one case per line)",
                                       name, line));
       }
-      docs.push_back(one);
+      docs.push_back(std::move(*one));
     }
   }
   if (docs.empty())

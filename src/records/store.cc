@@ -3,6 +3,8 @@
 
 #include "bmslink/records/store.h"
 
+#include "bmslink/core/json.h"
+
 #include <libpq-fe.h>
 #include <sqlite3.h>
 #include <sys/stat.h>
@@ -72,10 +74,9 @@ constexpr const char* kColumns =
     "inverter_model, inverter_firmware, total_minutes, body";
 
 Result<Case> read_body(const std::string& body, const std::string& id) {
-  const json j = json::parse(body, nullptr, false);
-  if (j.is_discarded())
-    return make_error(ErrorCode::kMalformed, fmt::format("stored case {} is not JSON", id));
-  return case_from_json(j, "stored case " + id);
+  auto j = parse_json(body, "stored case " + id);
+  if (!j) return tl::unexpected(j.error());
+  return case_from_json(*j, "stored case " + id);
 }
 
 bool matches(const Case& c, const CaseFilter& f) {

@@ -487,6 +487,15 @@ TEST(Api, JsonBodiesAreWholeAndJson) {
   auto patch = c.Patch("/api/cases/x", "{}", "application/json");
   EXPECT_GE(patch->status, 400);
   EXPECT_TRUE(json::parse(patch->body, nullptr, false).contains("error")) << patch->body;
+  // 100 000 nested '[' (200 KB) to every JSON route: refused by depth, and the server goes on.
+  const std::string deep(100000, '[');
+  for (const char* route : {"/api/diagnose", "/api/cases", "/api/hardcode"}) {
+    auto r = c.Post(route, deep, "application/json");
+    ASSERT_TRUE(r) << route << ": the server went away";
+    EXPECT_EQ(r->status, 400) << route;
+    EXPECT_NE(r->body.find("nested deeper than 64 levels"), std::string::npos) << r->body;
+  }
+  EXPECT_EQ(c.Get("/api/cases")->status, 200);
 }
 
 TEST(Api, APcapUploadIsKeptAndAnalysedFromTheFile) {
