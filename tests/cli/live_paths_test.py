@@ -10,29 +10,19 @@ errors_rising cleared once the minute holds fewer than 2.5 errors, after 74 s --
 not in either stream."""
 import json
 import os
-import socket
 import subprocess
 import sys
 import tempfile
 import time
 import urllib.request
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', 'oracle'))
+from common import Failures, free_port  # noqa: E402
+
 BMSLINK = sys.argv[1]
-failures = []
+results = Failures('live paths')
+check = results.check
 T0 = 1780293600.0
-
-
-def check(ok, message):
-    if not ok:
-        failures.append(message)
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(('127.0.0.1', 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 def write_capture(path):
@@ -119,9 +109,4 @@ with tempfile.TemporaryDirectory() as tmp:
                       ('heartbeat_lost', 'heartbeat_lost', 'raised')],
           'serve --live with the defaults: no errors_rising at 6 a minute: %s' % default)
 
-if failures:
-    print('live paths: %d failure(s)' % len(failures))
-    for f in failures:
-        print('  ' + f)
-    sys.exit(1)
-print('live paths: monitor and serve --live give the same events with the same options')
+results.finish()

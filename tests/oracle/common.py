@@ -1,8 +1,10 @@
 """Shared helpers for the oracle tests: run bmslink, compare frame lists, report clearly."""
 import json
 import os
+import socket
 import subprocess
 import sys
+import time
 
 
 class Failures:
@@ -50,3 +52,21 @@ def data_hex(frame):
 
 def id_int(frame):
     return int(frame['id'], 16)
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(('127.0.0.1', 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+def wait_port(port, what='the server'):
+    for _ in range(100):
+        try:
+            socket.create_connection(('127.0.0.1', port), 0.2).close()
+            return
+        except OSError:
+            time.sleep(0.1)
+    raise RuntimeError('%s did not listen on %d' % (what, port))

@@ -7,7 +7,6 @@ every quantity has its device_class; the link's health is a diagnostic entity.""
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -15,32 +14,12 @@ import time
 
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
+from common import Failures, free_port, wait_port
+
 BMSLINK = sys.argv[1]
 MOSQUITTO = shutil.which('mosquitto') or '/usr/sbin/mosquitto'
-failures = []
-
-
-def check(ok, message):
-    if not ok:
-        failures.append(message)
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(('127.0.0.1', 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
-
-
-def wait_port(port):
-    for _ in range(100):
-        try:
-            socket.create_connection(('127.0.0.1', port), 0.2).close()
-            return
-        except OSError:
-            time.sleep(0.1)
-    raise RuntimeError('mosquitto did not listen on %d' % port)
+results = Failures('home assistant')
+check = results.check
 
 
 def openssl(*args):
@@ -218,9 +197,4 @@ with tempfile.TemporaryDirectory() as tmp:
         broker.kill()
         broker.wait(10)
 
-if failures:
-    print('home assistant: %d failure(s)' % len(failures))
-    for f in failures:
-        print('  ' + f)
-    sys.exit(1)
-print('home assistant: every discovery template renders what HA parses, over mqtt:// and mqtts://')
+results.finish()
