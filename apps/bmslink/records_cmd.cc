@@ -23,8 +23,9 @@ struct StatsArgs {
 };
 
 struct ReportArgs {
-  std::string db, id, kind, output;  // kind: technician, customer, acknowledgment
-  std::string format;                // html, md; empty: from the output's extension, else md
+  std::string db, id, output;
+  report::CaseReportKind kind = report::CaseReportKind::kCustomer;  // one of the flags is required
+  std::string format;  // html, md; empty: from the output's extension, else md
 };
 
 struct CompatArgs {
@@ -116,15 +117,16 @@ int cmd_report(const ReportArgs& a) {
     return kExitInput;
   }
   const records::Case* c = &**found;
-  if (a.kind == "acknowledgment" && c->outcome == records::Outcome::kHardcoded &&
-      !c->hardcoded.is_object()) {
+  if (a.kind == report::CaseReportKind::kAcknowledgment &&
+      c->outcome == records::Outcome::kHardcoded && !c->hardcoded.is_object()) {
     fmt::print(stderr,
                "bmslink: case {} records no hardcoded settings to acknowledge (case update {} "
                "--hardcoded charge_voltage_v=... first)\n",
                c->id, c->id);
     return kExitInput;
   }
-  if (a.kind == "acknowledgment" && c->outcome != records::Outcome::kHardcoded) {
+  if (a.kind == report::CaseReportKind::kAcknowledgment &&
+      c->outcome != records::Outcome::kHardcoded) {
     fmt::print(stderr,
                "bmslink: case {} is {}, not hardcoded: there is no acknowledgment to sign "
                "(close it with --outcome hardcoded and its settings first)\n",
@@ -137,9 +139,7 @@ int cmd_report(const ReportArgs& a) {
     const auto ext = dot == std::string::npos ? std::string() : a.output.substr(dot);
     format = ext == ".html" || ext == ".htm" ? "html" : "md";
   }
-  const auto kind = a.kind == "technician" ? report::CaseReportKind::kTechnician
-                    : a.kind == "customer" ? report::CaseReportKind::kCustomer
-                                           : report::CaseReportKind::kAcknowledgment;
+  const auto kind = a.kind;
   const auto catalogue = diagnosis::CheckCatalogue::builtin();
   const auto text = report::case_report(
       *c, kind,
@@ -171,13 +171,13 @@ void add_records_commands(CLI::App& app, Commands& commands) {
   report->add_option("--db", ra->db, kDbHelp);
   auto* report_kind = report->add_option_group("kind");
   report_kind->add_flag_callback(
-      "--technician", [ra] { ra->kind = "technician"; },
+      "--technician", [ra] { ra->kind = report::CaseReportKind::kTechnician; },
       "Everything checked per layer with times, evidence and capture findings");
   report_kind->add_flag_callback(
-      "--customer", [ra] { ra->kind = "customer"; },
+      "--customer", [ra] { ra->kind = report::CaseReportKind::kCustomer; },
       "Plain words: what was wrong, what was done, what to watch for");
   report_kind->add_flag_callback(
-      "--acknowledgment", [ra] { ra->kind = "acknowledgment"; },
+      "--acknowledgment", [ra] { ra->kind = report::CaseReportKind::kAcknowledgment; },
       "For a hardcoded system: what is lost, and the form the customer signs");
   report_kind->require_option(1);
   auto* report_fmt = report->add_option_group("format");

@@ -113,7 +113,8 @@ int cmd_user_add(const UserArgs& a) {
     fmt::print(stderr, "bmslink: {}\n", ok.error().message);
     return 1;
   }
-  fmt::print("{} ({}) can log in to bmslink serve --team\n", user->name, user->role);
+  fmt::print("{} ({}) can log in to bmslink serve --team\n", user->name,
+             records::role_name(user->role));
   return 0;
 }
 

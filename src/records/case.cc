@@ -19,8 +19,6 @@ namespace {
 using nlohmann::json;
 
 constexpr std::array<std::string_view, 4> kOutcomes = {"fixed", "hardcoded", "escalated", "open"};
-constexpr std::array<std::string_view, 6> kVerdicts = {"pass",    "fail",     "skipped",
-                                                       "unknown", "marginal", "suspect"};
 
 constexpr std::array<std::string_view, 22> kKeys = {"id",
                                                     "opened",
@@ -190,8 +188,9 @@ Result<Case> case_from_json(const json& j, const std::string& where) {
         if (!ch["inputs"].is_object()) return r.field_error(f + ".inputs", "expected an object");
         cc.inputs = ch["inputs"];
       }
-      BMS_TRY(verdict, r.text(ch, "verdict", f));
-      if (std::find(kVerdicts.begin(), kVerdicts.end(), *verdict) == kVerdicts.end())
+      BMS_TRY(verdict_text, r.text(ch, "verdict", f));
+      const auto verdict = diagnosis::parse_verdict(*verdict_text);
+      if (!verdict)
         return r.field_error(f + ".verdict",
                              "expected pass, fail, skipped, unknown, marginal or suspect");
       cc.verdict = *verdict;
@@ -302,7 +301,7 @@ json case_to_json(const Case& c) {
     checks.push_back({{"check", ch.check},
                       {"layer", ch.layer},
                       {"inputs", ch.inputs},
-                      {"verdict", ch.verdict},
+                      {"verdict", diagnosis::verdict_name(ch.verdict)},
                       {"minutes", ch.minutes}});
   json captures = json::array();
   for (const auto& cap : c.captures)

@@ -27,7 +27,7 @@ void record_session(Case& c, const diagnosis::CheckCatalogue& cat, const diagnos
     CaseCheck cc;
     cc.check = v.check;
     cc.layer = diagnosis::layer_number(v.layer);
-    cc.verdict = std::string(diagnosis::verdict_name(v.verdict));
+    cc.verdict = v.verdict;
     if (check) {
       std::vector<std::string> keys = check->inputs;
       keys.insert(keys.end(), check->optional_inputs.begin(), check->optional_inputs.end());

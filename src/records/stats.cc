@@ -27,7 +27,7 @@ json mean_median(std::vector<double> v) {
 // catalogue does not know are taken at their word.
 bool confirms_root(const CaseCheck& ch, const Case& c) {
   static const auto catalogue = diagnosis::CheckCatalogue::builtin();
-  if (ch.verdict != "fail") return false;
+  if (ch.verdict != diagnosis::Verdict::kFail) return false;
   if (!c.root_cause) return false;
   const auto* check = catalogue ? catalogue->find(ch.check) : nullptr;
   if (check == nullptr) return true;

@@ -2,6 +2,7 @@
 // the columns statistics and lists select on; captures are a child table with a foreign key.
 
 #include "bmslink/records/store.h"
+#include <array>
 
 #include "bmslink/core/json.h"
 
@@ -16,6 +17,24 @@
 #include <fmt/format.h>
 
 namespace bmslink::records {
+
+namespace {
+// The database's CHECK constraint holds the same two names.
+constexpr std::array<std::pair<Role, std::string_view>, 2> kRoles{
+    {{Role::kTechnician, "technician"}, {Role::kAdmin, "admin"}}};
+}  // namespace
+
+std::string_view role_name(Role role) {
+  for (const auto& [r, name] : kRoles)
+    if (r == role) return name;
+  return "technician";
+}
+
+std::optional<Role> parse_role(std::string_view name) {
+  for (const auto& [r, n] : kRoles)
+    if (n == name) return r;
+  return std::nullopt;
+}
 namespace {
 
 using nlohmann::json;
@@ -225,7 +244,8 @@ class SqliteStore final : public Store {
       return error("user");
     sqlite3_bind_text(st, 1, u.name.c_str(), -1, SQLITE_TRANSIENT);
     sqlite3_bind_text(st, 2, u.password_hash.c_str(), -1, SQLITE_TRANSIENT);
-    sqlite3_bind_text(st, 3, u.role.c_str(), -1, SQLITE_TRANSIENT);
+    const std::string role(role_name(u.role));
+    sqlite3_bind_text(st, 3, role.c_str(), -1, SQLITE_TRANSIENT);
     const int rc = sqlite3_step(st);
     sqlite3_finalize(st);
     if (rc != SQLITE_DONE) return error("user");
@@ -245,7 +265,7 @@ class SqliteStore final : public Store {
       auto text = [&](int col) {
         return std::string(reinterpret_cast<const char*>(sqlite3_column_text(st, col)));
       };
-      out = User{text(0), text(1), text(2)};
+      out = User{text(0), text(1), parse_role(text(2)).value_or(Role::kTechnician)};
     }
     sqlite3_finalize(st);
     if (rc != SQLITE_ROW && rc != SQLITE_DONE) return error("user");
@@ -488,7 +508,8 @@ class PgStore final : public Store {
   }
 
   Result<void> put_user(const User& u) override {
-    const char* params[] = {u.name.c_str(), u.password_hash.c_str(), u.role.c_str()};
+    const std::string role(role_name(u.role));
+    const char* params[] = {u.name.c_str(), u.password_hash.c_str(), role.c_str()};
     PGresult* res =
         PQexecParams(conn_,
                      "INSERT INTO users (name, password_hash, role) VALUES ($1, $2, $3) "
@@ -509,7 +530,8 @@ class PgStore final : public Store {
     if (PQresultStatus(res) != PGRES_TUPLES_OK) return failed(res, "user");
     std::optional<User> out;
     if (PQntuples(res) == 1)
-      out = User{PQgetvalue(res, 0, 0), PQgetvalue(res, 0, 1), PQgetvalue(res, 0, 2)};
+      out = User{PQgetvalue(res, 0, 0), PQgetvalue(res, 0, 1),
+                 parse_role(PQgetvalue(res, 0, 2)).value_or(Role::kTechnician)};
     PQclear(res);
     return out;
   }

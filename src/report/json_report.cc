@@ -4,6 +4,8 @@
 #include <cmath>
 
 #include "bmslink/report/analysis_report.h"
+
+#include "bmslink/diagnosis/serialize.h"
 #include "report/render_util.h"
 
 namespace bmslink::report {
@@ -72,27 +74,21 @@ json summary_json(const CaptureReport& r, const RenderOptions& options) {
       {"threads", r.run.threads_used}};
 }
 
+// The findings as diagnosis serialises them everywhere (the store keeps the same), with the
+// labels a reader wants added: the layer's name, whether it is a note, the time in seconds, the
+// score rounded.
 json findings_json(const CaptureReport& r) {
-  json out = json::array();
-  for (const auto& f : r.findings) {
-    json ev = json::array();
-    for (const auto& item : f.evidence) {
-      ev.push_back(
-          {{"text", item.text},
-           {"t", item.at_ns ? json(static_cast<double>(*item.at_ns) / 1e9) : json(nullptr)},
-           {"ids", item.ids},
-           {"count", item.count ? json(*item.count) : json(nullptr)}});
+  json out = diagnosis::findings_to_json(r.findings);
+  for (std::size_t i = 0; i < r.findings.size() && i < out.size(); ++i) {
+    const auto& f = r.findings[i];
+    auto& j = out[i];
+    j["layer_name"] = f.layer ? json(std::string(diagnosis::layer_name(*f.layer))) : json(nullptr);
+    j["note"] = diagnosis::is_note(f.cause);
+    j["score"] = round_to(f.score, 0.01);
+    for (std::size_t k = 0; k < f.evidence.size() && k < j["evidence"].size(); ++k) {
+      const auto& at = f.evidence[k].at_ns;
+      j["evidence"][k]["t"] = at ? json(static_cast<double>(*at) / 1e9) : json(nullptr);
     }
-    out.push_back({{"cause", diagnosis::cause_id(f.cause)},
-                   {"layer", f.layer ? json(diagnosis::layer_number(*f.layer)) : json(nullptr)},
-                   {"layer_name",
-                    f.layer ? json(std::string(diagnosis::layer_name(*f.layer))) : json(nullptr)},
-                   {"note", diagnosis::is_note(f.cause)},
-                   {"severity", std::string(diagnosis::severity_name(f.severity))},
-                   {"score", round_to(f.score, 0.01)},
-                   {"title", f.title},
-                   {"evidence", ev},
-                   {"fix", f.fix}});
   }
   return out;
 }

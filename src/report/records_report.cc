@@ -4,6 +4,7 @@
 #include "bmslink/report/records_report.h"
 
 #include <algorithm>
+#include <array>
 #include <iterator>
 
 #include <fmt/format.h>
@@ -205,7 +206,7 @@ std::string cause_words(const records::Case& c) {
 const diagnosis::Check* confirming(const records::Case& c, const diagnosis::CheckCatalogue* cat) {
   if (cat == nullptr || !c.root_cause) return nullptr;
   for (const auto& ch : c.checks)
-    if (ch.verdict == "fail")
+    if (ch.verdict == diagnosis::Verdict::kFail)
       if (const auto* found = cat->find(ch.check); found && found->confirms == *c.root_cause)
         return found;
   for (const auto& ch : cat->checks())
@@ -317,7 +318,8 @@ std::string case_report(const records::Case& c, CaseReportKind kind, CaseReportF
           for (const auto& [k, v] : ch.inputs.items()) inputs.push_back(k + " = " + show_value(v));
         const auto* check = cat ? cat->find(ch.check) : nullptr;
         rows.push_back({check ? check->title : ch.check, fmt::format("{}", fmt::join(inputs, "; ")),
-                        ch.verdict, fmt::format("{:g}", ch.minutes)});
+                        std::string(diagnosis::verdict_name(ch.verdict)),
+                        fmt::format("{:g}", ch.minutes)});
       }
       if (rows.size() == 1 && c.minutes_by_layer[static_cast<std::size_t>(l - 1)] == 0) continue;
       d.heading(fmt::format("Layer {} \u2014 {} ({:g} min)", l,
@@ -329,15 +331,15 @@ std::string case_report(const records::Case& c, CaseReportKind kind, CaseReportF
         if (ch.layer != l) continue;
         const auto* check = cat ? cat->find(ch.check) : nullptr;
         if (check == nullptr) continue;
-        if (ch.verdict == "fail") {
+        if (ch.verdict == diagnosis::Verdict::kFail) {
           d.text(check->title + ": " + check->technician);
           d.text("Re-verify: " + check->reverify);
-        } else if (ch.verdict == "marginal") {
+        } else if (ch.verdict == diagnosis::Verdict::kMarginal) {
           // Marginal does not stop the method, but belongs in the record: the first suspect if
           // errors come back.
           d.text("Marginal — " + check->title + ": " + check->technician);
           d.text("If errors come back: " + check->fix);
-        } else if (ch.verdict == "suspect") {
+        } else if (ch.verdict == diagnosis::Verdict::kSuspect) {
           d.text("Suspect — " + check->title + ": " + check->fix);
         }
       }
@@ -525,6 +527,26 @@ std::string stats_report(const nlohmann::json& s, std::string_view scope,
     d.table(rows);
   }
   return d.to_html();
+}
+
+namespace {
+constexpr std::array<std::pair<CaseReportKind, std::string_view>, 3> kReportKinds{{
+    {CaseReportKind::kTechnician, "technician"},
+    {CaseReportKind::kCustomer, "customer"},
+    {CaseReportKind::kAcknowledgment, "acknowledgment"},
+}};
+}  // namespace
+
+std::string_view case_report_kind_name(CaseReportKind kind) {
+  for (const auto& [k, name] : kReportKinds)
+    if (k == kind) return name;
+  return "customer";
+}
+
+std::optional<CaseReportKind> parse_case_report_kind(std::string_view name) {
+  for (const auto& [k, n] : kReportKinds)
+    if (n == name) return k;
+  return std::nullopt;
 }
 
 }  // namespace bmslink::report

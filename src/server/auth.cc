@@ -81,7 +81,8 @@ Result<records::User> make_user(const std::string& name, const std::string& pass
   if (password.size() < 10 || password.size() > 1024)
     return make_error(ErrorCode::kInvalidArgument,
                       "user \"password\": expected at least 10 characters");
-  if (role != "technician" && role != "admin")
+  const auto parsed_role = records::parse_role(role);
+  if (!parsed_role)
     return make_error(ErrorCode::kInvalidArgument, "user \"role\": expected technician or admin");
   const std::string salt = random_bytes(kSaltBytes);
   std::string encoded(
@@ -92,7 +93,7 @@ Result<records::User> make_user(const std::string& name, const std::string& pass
   if (rc != ARGON2_OK)
     return make_error(ErrorCode::kIo, fmt::format("argon2: {}", argon2_error_message(rc)));
   encoded.resize(std::strlen(encoded.c_str()));
-  return records::User{name, encoded, role};
+  return records::User{name, encoded, *parsed_role};
 }
 
 bool verify_password(const std::string& encoded_hash, const std::string& password) {
@@ -143,7 +144,8 @@ Verdict Auth::gate(const httplib::Request& req, records::Store&, std::mutex&) {
     return {403, "missing or wrong CSRF token (X-CSRF-Token)"};
   const bool admin_only =
       req.path == "/api/users" || (req.method == "DELETE" && req.path.starts_with("/api/cases/"));
-  if (admin_only && session->role != "admin") return {403, "only an admin may do this"};
+  if (admin_only && session->role != records::Role::kAdmin)
+    return {403, "only an admin may do this"};
   return {};
 }
 
@@ -219,7 +221,11 @@ LoginResult Auth::login(const nlohmann::json& body, const std::string& address,
   const std::string cookie =
       fmt::format("{}={}; Path=/; HttpOnly; Secure; SameSite=Strict; Max-Age={}", kCookie, token,
                   std::chrono::duration_cast<std::chrono::seconds>(kSessionLife).count());
-  return {200, "", cookie, {{"user", s.user}, {"role", s.role}, {"csrf", s.csrf}, {"team", true}}};
+  return {
+      200,
+      "",
+      cookie,
+      {{"user", s.user}, {"role", records::role_name(s.role)}, {"csrf", s.csrf}, {"team", true}}};
 }
 
 std::string Auth::logout(const httplib::Request& req) {
@@ -233,7 +239,8 @@ nlohmann::json Auth::session_json(const httplib::Request& req) {
   if (!team) return {{"team", false}, {"user", nullptr}, {"role", "admin"}, {"csrf", nullptr}};
   const auto s = session_of(req);
   if (!s) return {{"team", true}, {"user", nullptr}, {"role", nullptr}, {"csrf", nullptr}};
-  return {{"team", true}, {"user", s->user}, {"role", s->role}, {"csrf", s->csrf}};
+  return {
+      {"team", true}, {"user", s->user}, {"role", records::role_name(s->role)}, {"csrf", s->csrf}};
 }
 
 std::string Auth::user_of(const httplib::Request& req) {

@@ -57,7 +57,9 @@ class Auth {
 
  private:
   struct Session {
-    std::string user, role, csrf;
+    std::string user;
+    records::Role role = records::Role::kTechnician;
+    std::string csrf;
     std::chrono::steady_clock::time_point expires;
   };
   std::optional<Session> session_of(const httplib::Request& req);

@@ -478,8 +478,9 @@ Result<bool> Server::seed_demo(const std::vector<std::string>& sample_paths) {
     c.checks.push_back(
         {"l1.protocol_setting", 1,
          json{{"inverter_battery_setting", "Lithium 00"}, {"bms_protocol", "Pylontech CAN"}},
-         "pass", 3});
-    c.checks.push_back({"l2.termination", 2, json{{"termination_ohms", 120.0}}, "fail", 4});
+         diagnosis::Verdict::kPass, 3});
+    c.checks.push_back(
+        {"l2.termination", 2, json{{"termination_ohms", 120.0}}, diagnosis::Verdict::kFail, 4});
     c.root_cause = diagnosis::Cause::kTerminationFault;
     c.layer = 2;
     c.fix = "Second 120 ohm terminator fitted at the inverter end; the bus reads 60 ohm";
@@ -595,7 +596,7 @@ void Server::Impl::routes() {
     if (!user) return send_error(res, 400, user.error().message);
     auto ok = locked([&](records::Store& st) { return st.put_user(*user); });
     if (!ok) return send_error(res, 500, ok.error().message);
-    send_json(res, {{"name", user->name}, {"role", user->role}}, 201);
+    send_json(res, {{"name", user->name}, {"role", records::role_name(user->role)}}, 201);
   });
 
   http.Post("/api/analyze",
@@ -1079,10 +1080,7 @@ void Server::Impl::case_one(const httplib::Request& req, httplib::Response& res)
 void Server::Impl::report(const httplib::Request& req, httplib::Response& res) {
   const std::string id = req.matches[1];
   const std::string kind = req.has_param("kind") ? req.get_param_value("kind") : "customer";
-  const auto k = kind == "technician"       ? std::optional(report::CaseReportKind::kTechnician)
-                 : kind == "customer"       ? std::optional(report::CaseReportKind::kCustomer)
-                 : kind == "acknowledgment" ? std::optional(report::CaseReportKind::kAcknowledgment)
-                                            : std::nullopt;
+  const auto k = report::parse_case_report_kind(kind);
   if (!k) return send_error(res, 400, "?kind=: expected technician, customer or acknowledgment");
   auto c = locked([&](records::Store& st) { return st.get(id); });
   if (!c) return send_error(res, 500, c.error().message);

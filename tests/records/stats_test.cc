@@ -41,7 +41,7 @@ std::vector<Case> field_guide_cases() {
       c.minutes_by_layer = r.minutes;
       // The check that confirmed it, with its minutes in that layer.
       c.checks.push_back({r.layer == 1 ? "l1.x" : "l" + std::to_string(r.layer) + ".x", r.layer,
-                          nlohmann::json::object(), "fail",
+                          nlohmann::json::object(), diagnosis::Verdict::kFail,
                           r.minutes[static_cast<std::size_t>(r.layer - 1)]});
       out.push_back(std::move(c));
     }
@@ -106,9 +106,12 @@ std::vector<Case> termination_cases(std::size_t n) {
     c.root_cause = Cause::kTerminationFault;
     c.layer = 2;
     c.outcome = Outcome::kFixed;
-    c.checks.push_back({"l1.protocol_setting", 1, nlohmann::json::object(), "fail", 2});
-    c.checks.push_back({"l2.termination", 2, nlohmann::json::object(), "fail", 4});
-    if (i < 5) c.checks.push_back({"l2.ack", 2, nlohmann::json::object(), "fail", 0});
+    c.checks.push_back(
+        {"l1.protocol_setting", 1, nlohmann::json::object(), diagnosis::Verdict::kFail, 2});
+    c.checks.push_back(
+        {"l2.termination", 2, nlohmann::json::object(), diagnosis::Verdict::kFail, 4});
+    if (i < 5)
+      c.checks.push_back({"l2.ack", 2, nlohmann::json::object(), diagnosis::Verdict::kFail, 0});
     out.push_back(std::move(c));
   }
   return out;
@@ -129,7 +132,8 @@ TEST(Stats, ACheckThatConfirmsAtNoCostComesFirstWithNoFiniteRate) {
   auto cases = termination_cases(20);
   // A capture-decided check of the termination cause: confirmed 3 times at 0 minutes.
   for (std::size_t i = 0; i < 3; ++i)
-    cases[i].checks.push_back({"my.capture_check", 2, nlohmann::json::object(), "fail", 0});
+    cases[i].checks.push_back(
+        {"my.capture_check", 2, nlohmann::json::object(), diagnosis::Verdict::kFail, 0});
   const auto s = compute_stats(cases);
   EXPECT_EQ(s["check_order"][0]["check"], "my.capture_check");
   EXPECT_TRUE(s["check_order"][0]["confirmed_per_minute"].is_null());

@@ -39,8 +39,9 @@ Case full_case(const std::string& id) {
   c.checks.push_back({"l1.protocol_setting", 1,
                       nlohmann::json{{"inverter_battery_setting", "Lithium 00"},
                                      {"bms_protocol", "Pylontech CAN"}},
-                      "pass", 2});
-  c.checks.push_back({"l2.termination", 2, nlohmann::json{{"termination_ohms", 120}}, "fail", 6.5});
+                      diagnosis::Verdict::kPass, 2});
+  c.checks.push_back({"l2.termination", 2, nlohmann::json{{"termination_ohms", 120}},
+                      diagnosis::Verdict::kFail, 6.5});
   c.captures.push_back(
       {"site.log", std::string(64, 'a'),
        nlohmann::json::array({nlohmann::json{{"cause", "bus_errors"}, {"layer", 2}}})});

@@ -120,7 +120,6 @@ TEST(CaseReport, EveryTypedStringIsEscapedEverywhere) {
   c.symptom = c.fix = c.notes = c.acknowledged_by = evil;
   c.checks[0].check = evil;
   c.checks[0].inputs = {{evil, evil}};
-  c.checks[0].verdict = evil;
   c.hardcoded = {{evil, evil}};
   c.captures.push_back({evil, evil, {{{"severity", evil}, {"cause", evil}, {"title", evil}}}});
   for (auto kind :
@@ -157,7 +156,7 @@ TEST(CaseReport, AMarginalCheckIsInTheTechnicianReport) {
   records::CaseCheck cable;
   cable.check = "l3.cable_type";
   cable.layer = 3;
-  cable.verdict = "marginal";
+  cable.verdict = diagnosis::Verdict::kMarginal;
   cable.inputs = {{"cable_type", "cat5"}, {"cable_shielded", false}};
   cable.minutes = 3;
   c.checks.push_back(cable);

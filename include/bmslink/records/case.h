@@ -13,6 +13,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "bmslink/diagnosis/guided.h"
+
 #include "bmslink/core/error.h"
 #include "bmslink/diagnosis/cause.h"
 
@@ -26,7 +28,7 @@ struct CaseCheck {
   std::string check;  // a check id of the catalogue ("l2.termination")
   int layer = 1;
   nlohmann::json inputs = nlohmann::json::object();
-  std::string verdict;  // pass, fail, skipped, unknown
+  diagnosis::Verdict verdict = diagnosis::Verdict::kUnknown;  // its name in JSON
   double minutes = 0;
 };
 

@@ -22,11 +22,17 @@ struct CaseFilter {
   std::string installer;  // exact name, empty for all
 };
 
+// What a team-mode account may do: a technician works cases, an admin also manages accounts and
+// deletes cases.
+enum class Role { kTechnician, kAdmin };
+std::string_view role_name(Role role);  // "technician", "admin"
+std::optional<Role> parse_role(std::string_view name);
+
 // A team-mode account (bmslink serve --team). The hash is the KDF's encoded string (argon2id).
 struct User {
   std::string name;
   std::string password_hash;
-  std::string role;  // "technician" or "admin"
+  Role role = Role::kTechnician;
 };
 
 class Store {

@@ -7,6 +7,7 @@
 // HTML page with charts (cause breakdown, layer yield, minutes).
 #pragma once
 
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -18,6 +19,8 @@
 namespace bmslink::report {
 
 enum class CaseReportKind { kTechnician, kCustomer, kAcknowledgment };
+std::string_view case_report_kind_name(CaseReportKind kind);  // "technician", ...
+std::optional<CaseReportKind> parse_case_report_kind(std::string_view name);
 enum class CaseReportFormat { kHtml, kMarkdown };
 
 // `catalogue` gives check titles and the plain-words explanations (may be null).
