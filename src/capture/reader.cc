@@ -392,4 +392,6 @@ Result<std::unique_ptr<FrameReader>> open_capture_memory(std::string_view bytes,
   return open_text(std::move(lines), *decoding, std::move(name), sink, options);
 }
 
+bool needs_whole_file(std::string_view head) { return detail::looks_like_pcap(head); }
+
 }  // namespace bmslink::capture

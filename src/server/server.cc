@@ -22,6 +22,7 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "bmslink/capture/reader.h"
 #include "bmslink/core/diagnostics.h"
 #include "bmslink/core/json.h"
 #include "bmslink/diagnosis/guided.h"
@@ -825,12 +826,7 @@ void Server::Impl::analyze(const httplib::Request& req, httplib::Response& res,
       failure = ok.error().message;
       return false;
     }
-    if (!whole_file) {
-      std::uint32_t magic = 0;
-      if (len >= 4) std::memcpy(&magic, data, 4);
-      whole_file = magic == 0xa1b2c3d4U || magic == 0xd4c3b2a1U || magic == 0xa1b23c4dU ||
-                   magic == 0x4d3cb2a1U || magic == 0x0a0d0d0aU;
-    }
+    if (!whole_file) whole_file = capture::needs_whole_file({data, len});
     if (*whole_file) return true;
     start();
     return pipe.write(data, len);

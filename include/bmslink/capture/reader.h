@@ -37,6 +37,9 @@ std::string_view format_name(Format format);  // "candump-log", "candump", "asc"
 std::optional<Format> parse_format_name(std::string_view name);
 // Every format in the order sniffing tries them, for error messages and help.
 const std::vector<Format>& all_formats();
+// True when the first bytes of a capture are a format whose reader seeks (pcap, pcapng): such a
+// capture must be kept whole before it is read; every text format can be read as it streams.
+bool needs_whole_file(std::string_view head);
 
 struct ReaderStats {
   std::uint64_t lines = 0;      // text lines seen (records for pcap)
