@@ -266,14 +266,7 @@ int cmd_identify(const std::vector<std::string>& paths, const std::string& forma
 int cmd_dbc_export(const std::string& name, const std::string& output) {
   for (const auto& p : protocol::builtin_protocols()) {
     if (p.name != name) continue;
-    std::FILE* out = output.empty() || output == "-" ? stdout : std::fopen(output.c_str(), "wb");
-    if (out == nullptr) {
-      fmt::print(stderr, "bmslink: cannot write {}: {}\n", output, std::strerror(errno));
-      return kExitInput;
-    }
-    const bool ok = std::fwrite(p.dbc.data(), 1, p.dbc.size(), out) == p.dbc.size();
-    if (out != stdout) std::fclose(out);
-    return ok ? kExitOk : kExitInput;
+    return write_text(p.dbc, output) ? kExitOk : kExitInput;
   }
   std::string known;
   for (const auto& p : protocol::builtin_protocols()) known += " " + std::string(p.name);

@@ -186,8 +186,9 @@ CLI::Validator iso_date() {
 
 void add_live_options(CLI::App* c, live::LiveOptions& o, bool monitor, bool duration,
                       const std::string& prefix) {
-  c->add_option("--" + prefix + "bitrate", o.bitrate_bps, "Bus bit rate (default 500000)")
-      ->check(CLI::Range(10000, 1000000));
+  c->add_option("--" + prefix + "bitrate", o.bitrate_bps,
+                "Bus bit rate (default 500000; 0 leaves a SocketCAN interface as configured)")
+      ->check(CLI::Range(0, 1000000));
   if (duration)
     c->add_option("--" + prefix + "duration", o.duration_s,
                   "Stop after this many seconds of bus time (default: never)")
@@ -201,7 +202,7 @@ void add_live_options(CLI::App* c, live::LiveOptions& o, bool monitor, bool dura
       ->check(CLI::Range(0.1, 3600.0));
   c->add_option("--" + prefix + "errors-per-minute", o.errors_per_minute,
                 "errors_rising at this many error frames a minute (default 10)")
-      ->check(CLI::Range(1.0, 1e6));
+      ->check(CLI::Range(0.0, 1e6));
   std::vector<std::string> names;
   for (const auto& p : protocol::builtin_protocols()) names.emplace_back(p.name);
   c->add_option("--" + prefix + "protocol", o.protocol.protocol,

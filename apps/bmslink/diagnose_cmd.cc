@@ -272,10 +272,18 @@ int cmd_diagnose(const GuidedArgs& args) {
         fmt::print(stderr, "bmslink: {}\n", sha.error().message);
       }
     }
+    // The evidence the session runs on (a capture given at the prompt is the session's own).
+    diagnosis::GuidedOptions with = options;
+    if (session) {
+      with.evidence = &session->run.evidence;
+      with.findings = &session->findings;
+    }
+    // The answers here are the whole session (resumed from the case when it started, then
+    // changed at the prompt): an answer taken back stays taken back.
     auto recorded = records::record_guided(
         *store, the_case->id, a, cat,
-        [&](const Answers& merged) { return diagnosis::run_guided(cat, kb, merged, options); },
-        attach);
+        [&](const Answers& merged) { return diagnosis::run_guided(cat, kb, merged, with); }, attach,
+        records::Resume::kNo);
     if (!recorded)
       fmt::print(stderr, "bmslink: {}\n", recorded.error().message);
     else

@@ -12,9 +12,6 @@
 #include "bmslink/server/server.h"
 #include "cli.h"
 
-#include "bmslink/records/store.h"
-#include "bmslink/server/server.h"
-
 namespace bmslink::app {
 namespace {
 
@@ -52,15 +49,12 @@ int cmd_serve(const ServeArgs& a) {
   o.live = a.live_options;
   o.live_mqtt = a.mqtt;
   if (const char* pw = std::getenv("BMSLINK_MQTT_PASSWORD")) o.live_mqtt.password = pw;
-  if (!o.live_mqtt.url.empty() && a.live.empty()) {
-    fmt::print(stderr, "bmslink: --mqtt publishes the live bus: give --live IFACE too\n");
-    return kExitUsage;
-  }
+
   o.log = [](const std::string& line) { fmt::print(stderr, "bmslink serve: {}\n", line); };
   auto s = server::Server::create(o);
   if (!s) {
     fmt::print(stderr, "bmslink: {}\n", s.error().message);
-    return 1;
+    return kExitInput;
   }
   if (!a.samples.empty() && !a.team) {
     auto seeded = (*s)->seed_demo(a.samples);

@@ -151,7 +151,7 @@ Result<void> check_termination_params(const JsonReader& r, const json& p,
 Result<Check> read_check(const JsonReader& r, const json& j,
                          const std::map<std::string, InputSpec>& inputs) {
   Check c;
-  auto id = r.text(j, "id", "check", true);
+  auto id = r.text(j, "id", "a check", true);
   if (!id) return tl::unexpected(id.error());
   c.id = *id;
   const std::string where = "check " + c.id;

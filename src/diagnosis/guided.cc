@@ -1368,9 +1368,8 @@ Result<json> parse_input_text(const InputSpec& spec, std::string_view text) {
 Result<Answers> parse_answers(std::string_view text, std::string_view name,
                               const CheckCatalogue& catalogue) {
   auto parsed = parse_json(text, name);
-  auto fail = [&](const std::string& what) {
-    return make_error(ErrorCode::kMalformed, fmt::format("{}: {}", name, what));
-  };
+  const JsonReader r{std::string(name)};
+  auto fail = [&](const std::string& what) { return r.error("", what); };
   if (!parsed)
     return make_error(
         ErrorCode::kMalformed,
@@ -1383,7 +1382,7 @@ Result<Answers> parse_answers(std::string_view text, std::string_view name,
       out.not_known.insert(key);
       return {};
     }
-    if (!v.is_string()) return fail(fmt::format("\"{}\": expected text or null", key));
+    if (!v.is_string()) return r.field_error(key, "expected text or null");
     const std::string s = trim(v.get<std::string>());
     if (key == "bms_model") out.bms_model = s;
     if (key == "inverter_model") out.inverter_model = s;
@@ -1393,11 +1392,13 @@ Result<Answers> parse_answers(std::string_view text, std::string_view name,
     return {};
   };
   auto minutes = [&](const json& m) -> Result<void> {
-    if (!m.is_object()) return fail("\"minutes\": expected an object of check id -> minutes");
+    if (!m.is_object())
+      return r.field_error("minutes", "expected an object of check id -> minutes");
     for (const auto& [id, v] : m.items()) {
-      if (!catalogue.find(id)) return fail(fmt::format("\"minutes\": unknown check \"{}\"", id));
+      if (!catalogue.find(id))
+        return r.field_error("minutes", fmt::format("unknown check \"{}\"", id));
       if (!v.is_number() || v.get<double>() < 0 || !std::isfinite(v.get<double>()))
-        return fail(fmt::format("\"minutes\".\"{}\": expected minutes (a number, 0 or more)", id));
+        return r.field_error("minutes." + id, "expected minutes (a number, 0 or more)");
       out.minutes[id] = v.get<double>();
     }
     return {};
@@ -1417,7 +1418,7 @@ Result<Answers> parse_answers(std::string_view text, std::string_view name,
   }
   if (j.contains("answers")) {
     const json& a = j["answers"];
-    if (!a.is_object()) return fail("\"answers\": expected an object");
+    if (!a.is_object()) return r.field_error("answers", "expected an object");
     for (const auto& [key, v] : a.items()) {
       if (key == "minutes") {
         if (auto ok = minutes(v); !ok) return tl::unexpected(ok.error());
@@ -1428,15 +1429,15 @@ Result<Answers> parse_answers(std::string_view text, std::string_view name,
         continue;
       }
       const InputSpec* spec = catalogue.input(key);
-      if (spec == nullptr) return fail(fmt::format("\"answers\": unknown key \"{}\"", key));
+      if (spec == nullptr) return r.field_error("answers", fmt::format("unknown key \"{}\"", key));
       if (v.is_null()) {  // asked, not known
         out.not_known.insert(key);
         continue;
       }
       const auto n = normalise(*spec, v);
       if (!n)
-        return fail(
-            fmt::format("\"answers\".\"{}\": expected {}, got {}", key, expected(*spec), v.dump()));
+        return r.field_error("answers." + key,
+                             fmt::format("expected {}, got {}", expected(*spec), v.dump()));
       out.values[key] = *n;
     }
   }

@@ -225,6 +225,7 @@ Result<void> Recorder::open(std::int64_t now_ns) {
            (::access(final_name_.c_str(), F_OK) == 0 || ::access(part_.c_str(), F_OK) == 0));
   fd_ = ::open(part_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   if (fd_ < 0) return tl::unexpected(io_error("write", part_));
+  ++files_;
   bytes_ = 0;
   opened_ns_ = now_ns;
   return {};
@@ -262,8 +263,13 @@ Result<void> Recorder::frame(const can::Frame& in) {
     line_ = capture::candump_log_line(in);
   }
   line_ += '\n';
-  if (::write(fd_, line_.data(), line_.size()) != static_cast<ssize_t>(line_.size()))
-    return tl::unexpected(io_error("write", part_));
+  if (::write(fd_, line_.data(), line_.size()) != static_cast<ssize_t>(line_.size())) {
+    auto failed = io_error("write", part_);
+    // A disk that filled mid-line: the file keeps its whole lines only, so it is still whole
+    // when it is completed.
+    if (::ftruncate(fd_, static_cast<off_t>(bytes_)) != 0) failed.message += " (and cannot cut it)";
+    return tl::unexpected(std::move(failed));
+  }
   bytes_ += line_.size();
   ++frames_;
   return {};

@@ -27,13 +27,16 @@ bool starts_with_any(const std::string& s, std::initializer_list<const char*> pr
 // Home Assistant's unit and device class for a definition's unit; the class only where the value
 // is that quantity.
 struct Quantity {
-  std::string unit, device_class;
+  std::string unit, device_class, state_class = "measurement";
 };
 Quantity quantity_of(const ValueInfo& v) {
   const std::string& u = v.unit;
   if (u == "V" || u == "mV") return {u, "voltage"};
   if (u == "A" || u == "mA") return {u, "current"};
   if (u == "degC" || u == "°C" || u == "C") return {"°C", "temperature"};
+  if (u == "W" || u == "kW") return {u, "power"};
+  // Energy counters (BYD's charged and discharged kWh) only grow: HA's energy statistics.
+  if (u == "Wh" || u == "kWh") return {u, "energy", "total_increasing"};
   if (u == "%" && (v.name == "soc" || v.name.starts_with("soc_"))) return {"%", "battery"};
   return {u, ""};
 }
@@ -149,8 +152,8 @@ json discovery_for(const ValueInfo& v, const MqttOptions& o, const std::string& 
   }
   json c = base_config(o, "sensor", v.name, state_topic, availability);
   c["value_template"] = "{{ " + value_path(v.name) + " }}";
-  c["state_class"] = "measurement";
   const auto q = quantity_of(v);
+  c["state_class"] = q.state_class;
   if (!q.unit.empty()) c["unit_of_measurement"] = q.unit;
   if (!q.device_class.empty()) c["device_class"] = q.device_class;
   return {{"component", "sensor"}, {"config", std::move(c)}};
@@ -178,7 +181,14 @@ struct MqttPublisher::Impl {
 
   void announce(const ValueInfo& v) {
     const auto d = discovery_for(v, options, state_topic, availability_topic);
-    send_config(d["component"].get<std::string>(), d["config"]);
+    const auto component = d["component"].get<std::string>();
+    send_config(component, d["config"]);
+    // Versions before 0.2 announced flags as numeric sensors: their retained configs are removed
+    // (an empty retained message), so Home Assistant drops the stale entity.
+    if (component == "binary_sensor")
+      publish(fmt::format("{}/sensor/{}/config", options.discovery_prefix,
+                          d["config"]["unique_id"].get<std::string>()),
+              "", 1, true);
   }
 
   // Everything a broker that forgot us must learn again.

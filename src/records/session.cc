@@ -3,6 +3,7 @@
 #include "bmslink/records/session.h"
 
 #include <algorithm>
+#include <atomic>
 #include <random>
 
 #include <fmt/format.h>
@@ -77,11 +78,14 @@ void resume_answers(const Case& c, diagnosis::Answers& a) {
 }
 
 std::string new_case_id() {
-  thread_local std::mt19937 rng{std::random_device{}()};
+  // A random start, then a counter: ids made in one process never repeat (65 536 a second), and
+  // two processes rarely start on the same suffix.
+  static std::atomic<unsigned> next{std::random_device{}()};
   std::string digits;
   for (char c : now_iso_utc())
     if (c >= '0' && c <= '9') digits += c;
-  return fmt::format("{}-{}-{:04x}", digits.substr(0, 8), digits.substr(8, 6), rng() & 0xFFFFU);
+  return fmt::format("{}-{}-{:04x}", digits.substr(0, 8), digits.substr(8, 6),
+                     next.fetch_add(1) & 0xFFFFU);
 }
 
 bool attach_capture(Case& c, std::string name, std::string sha256,
@@ -97,14 +101,14 @@ Result<RecordedSession> record_guided(
     Store& store, std::string_view id, const diagnosis::Answers& answers,
     const diagnosis::CheckCatalogue& catalogue,
     const std::function<diagnosis::GuidedResult(const diagnosis::Answers&)>& run,
-    const std::optional<SessionCapture>& capture, int attempts) {
+    const std::optional<SessionCapture>& capture, Resume resume, int attempts) {
   for (int attempt = 0; attempt < attempts; ++attempt) {
     auto loaded = store.get(id);
     if (!loaded) return tl::unexpected(loaded.error());
     if (!*loaded) return make_error(ErrorCode::kNotFound, fmt::format("no case {}", id));
     RecordedSession s{std::move(**loaded), answers, {}};
     const std::string tag = case_etag(s.the_case);
-    resume_answers(s.the_case, s.answers);
+    if (resume == Resume::kYes) resume_answers(s.the_case, s.answers);
     s.result = run(s.answers);
     record_session(s.the_case, catalogue, s.answers, s.result);
     if (capture && capture->findings != nullptr)

@@ -261,16 +261,9 @@ struct LiveFeed {
 
   // A USB adapter that went away (re-enumerated, unplugged) is opened again every few seconds;
   // a replay that ended stays ended.
-  std::unique_ptr<live::MqttPublisher> mqtt;  // kept across reopens of the adapter
+  std::unique_ptr<live::MqttPublisher> mqtt;  // connected by Server::create; kept across reopens
 
   void run(const ServerOptions& o) {
-    if (!o.live_mqtt.url.empty()) {
-      auto p = live::MqttPublisher::connect(o.live_mqtt);
-      if (p)
-        mqtt = std::move(*p);
-      else if (o.log)
-        o.log("live: " + p.error().message);
-    }
     while (!stop.load()) {
       const bool again = run_once(o);
       if (!again) return;
@@ -403,6 +396,16 @@ Result<std::unique_ptr<Server>> Server::create(ServerOptions options) {
   m.kb = std::move(*kb);
   m.devices = diagnosis::knowledge_json(m.kb);
   m.auth.team = m.options.team;
+  // A broker that cannot be used as configured (a wrong URL, a CA file that is not there) is a
+  // start-up error, as it is for `bmslink monitor`; a broker that is only away is retried.
+  if (!m.options.live_mqtt.url.empty()) {
+    if (m.options.live_iface.empty())
+      return make_error(ErrorCode::kInvalidArgument,
+                        "--mqtt publishes the live bus: give --live IFACE too");
+    auto mqtt = live::MqttPublisher::connect(m.options.live_mqtt);
+    if (!mqtt) return tl::unexpected(mqtt.error());
+    m.live.mqtt = std::move(*mqtt);
+  }
   m.routes();
   return s;
 }
@@ -496,8 +499,8 @@ Result<bool> Server::seed_demo(const std::vector<std::string>& sample_paths) {
       auto sha = records::keep_capture(path, m.captures_dir);
       if (!sha) return tl::unexpected(sha.error());
       const auto slash = path.rfind('/');
-      c.captures.push_back({slash == std::string::npos ? path : path.substr(slash + 1), *sha,
-                            diagnosis::findings_to_json(r->findings)});
+      records::attach_capture(c, slash == std::string::npos ? path : path.substr(slash + 1), *sha,
+                              r->findings);
     }
     if (auto ok = st.put(c); !ok) return tl::unexpected(ok.error());
     return true;

@@ -102,6 +102,28 @@ TEST(HomeAssistant, VictronAlarmLevelsAreOnOnlyWhenActive) {
   EXPECT_GT(levels, 4);
 }
 
+TEST(HomeAssistant, EnergyCountersArePowerAndEnergyStatistics) {
+  ValueInfo kwh;
+  kwh.name = "charged_energy";
+  kwh.unit = "kWh";
+  const auto e = config_of(kwh);
+  EXPECT_EQ(e["config"]["device_class"], "energy");
+  EXPECT_EQ(e["config"]["state_class"], "total_increasing");
+  EXPECT_EQ(e["config"]["unit_of_measurement"], "kWh");
+  ValueInfo ah;
+  ah.name = "capacity";
+  ah.unit = "Ah";
+  const auto c = config_of(ah);
+  // Home Assistant has no class for a charge in Ah: a measurement with its unit, no class.
+  EXPECT_FALSE(c["config"].contains("device_class"));
+  EXPECT_EQ(c["config"]["unit_of_measurement"], "Ah");
+  EXPECT_EQ(c["config"]["state_class"], "measurement");
+  ValueInfo soh;
+  soh.name = "soh";
+  soh.unit = "%";
+  EXPECT_FALSE(config_of(soh)["config"].contains("device_class")) << "SOH is no battery level";
+}
+
 TEST(HomeAssistant, ObjectIdsAreStable) {
   ValueInfo v;
   v.name = "pack_voltage";

@@ -123,14 +123,14 @@ class Recorder final : public LiveSink {
   // Completes the open file.
   Result<void> close();
   std::uint64_t frames() const { return frames_; }
-  int files() const { return index_; }
+  int files() const { return files_; }  // opened by this recorder
 
  private:
   Result<void> open(std::int64_t now_ns);
   std::string name_for(int index) const;
   std::string output_, dir_, part_, final_name_, line_;
   Rotation rotation_;
-  int index_ = 0, fd_ = -1;
+  int index_ = 0, fd_ = -1, files_ = 0;
   std::uint64_t bytes_ = 0, frames_ = 0;
   std::int64_t opened_ns_ = 0;
 };

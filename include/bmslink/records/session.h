@@ -40,13 +40,18 @@ struct RecordedSession {
   diagnosis::GuidedResult result;
 };
 
+// Whether the answers given are merged with the case's own (a request that carries only the new
+// answers) or are the whole session already (a CLI session resumed when it started).
+enum class Resume { kYes, kNo };
+
 // Records a guided session into case `id`: kNotFound when there is no such case, kConflict when it
 // kept changing for `attempts` tries. `run` runs the method on the merged answers.
 Result<RecordedSession> record_guided(
     Store& store, std::string_view id, const diagnosis::Answers& answers,
     const diagnosis::CheckCatalogue& catalogue,
     const std::function<diagnosis::GuidedResult(const diagnosis::Answers&)>& run,
-    const std::optional<SessionCapture>& capture = std::nullopt, int attempts = 5);
+    const std::optional<SessionCapture>& capture = std::nullopt, Resume resume = Resume::kYes,
+    int attempts = 5);
 
 void record_session(Case& c, const diagnosis::CheckCatalogue& catalogue,
                     const diagnosis::Answers& answers, const diagnosis::GuidedResult& result);

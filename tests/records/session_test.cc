@@ -1,0 +1,169 @@
+// records::record_guided, the one way a guided session goes into a case: against a real SQLite
+// file, with a second connection writing the same case between the read and the write (another
+// device, a CLI), as a team's records see it.
+#include "bmslink/records/session.h"
+
+#include <unistd.h>
+
+#include <filesystem>
+#include <set>
+
+#include <gtest/gtest.h>
+
+#include "bmslink/records/store.h"
+
+namespace bmslink::records {
+namespace {
+
+namespace fs = std::filesystem;
+
+const diagnosis::CheckCatalogue& catalogue() {
+  static const diagnosis::CheckCatalogue c = *diagnosis::CheckCatalogue::builtin();
+  return c;
+}
+const diagnosis::KnowledgeBase& kb() {
+  static const diagnosis::KnowledgeBase k = *diagnosis::KnowledgeBase::builtin();
+  return k;
+}
+
+// The real store, with another writer's update of the case before each of the first `races`
+// conditional writes (the notes are that writer's).
+class RacingStore final : public Store {
+ public:
+  RacingStore(Store& inner, Store& other, int races) : in_(inner), other_(other), races_(races) {}
+  Result<void> put(const Case& c) override { return in_.put(c); }
+  Result<bool> put_if(const Case& c,
+                      const std::function<bool(const std::optional<Case>&)>& still) override {
+    if (races_ > 0) {
+      --races_;
+      auto stored = other_.get(c.id);
+      if (stored && *stored) {
+        Case changed = **stored;
+        changed.notes += "n";
+        EXPECT_TRUE(other_.put(changed));
+      }
+    }
+    ++writes_;
+    return in_.put_if(c, still);
+  }
+  Result<void> put_all(const std::vector<Case>& cases) override { return in_.put_all(cases); }
+  Result<std::optional<Case>> get(std::string_view id) override { return in_.get(id); }
+  Result<std::vector<Case>> list(const CaseFilter& f) override { return in_.list(f); }
+  Result<bool> remove(std::string_view id) override { return in_.remove(id); }
+  Result<void> put_user(const User& u) override { return in_.put_user(u); }
+  Result<std::optional<User>> get_user(std::string_view n) override { return in_.get_user(n); }
+  int schema_version() override { return in_.schema_version(); }
+  std::string url() const override { return in_.url(); }
+  int writes() const { return writes_; }
+
+ private:
+  Store& in_;
+  Store& other_;
+  int races_;
+  int writes_ = 0;
+};
+
+class RecordGuided : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    path_ = fs::temp_directory_path() / ("bmslink-session-" + std::to_string(::getpid()) + ".db");
+    fs::remove(path_);
+    auto a = open_store("sqlite://" + path_.string());
+    auto b = open_store("sqlite://" + path_.string());
+    ASSERT_TRUE(a && b);
+    store_ = std::move(*a);
+    other_ = std::move(*b);
+    Case c;
+    c.id = "c1";
+    c.opened = "2026-12-06T10:00:00Z";
+    c.bms.model = "Pylontech US5000";
+    c.inverter.model = "Deye SUN-8K-SG04LP3";
+    ASSERT_TRUE(store_->put(c));
+  }
+  void TearDown() override {
+    store_.reset();
+    other_.reset();
+    fs::remove(path_);
+    fs::remove(path_.string() + "-wal");
+    fs::remove(path_.string() + "-shm");
+  }
+  Result<RecordedSession> record(Store& st, const diagnosis::Answers& a,
+                                 Resume resume = Resume::kYes) {
+    return record_guided(
+        st, "c1", a, catalogue(),
+        [](const diagnosis::Answers& m) { return diagnosis::run_guided(catalogue(), kb(), m); },
+        std::nullopt, resume);
+  }
+  fs::path path_;
+  std::unique_ptr<Store> store_, other_;
+};
+
+diagnosis::Answers termination(double ohms) {
+  diagnosis::Answers a;
+  a.values["termination_ohms"] = ohms;
+  return a;
+}
+
+TEST_F(RecordGuided, AnotherWritersChangeInBetweenIsKeptAndTheSessionWritten) {
+  RacingStore racing(*store_, *other_, 2);
+  auto r = record(racing, termination(120));
+  ASSERT_TRUE(r) << r.error().message;
+  EXPECT_EQ(racing.writes(), 3) << "two refused conditional writes, the third written";
+  auto stored = store_->get("c1");
+  ASSERT_TRUE(stored && *stored);
+  EXPECT_EQ((*stored)->notes, "nn") << "the other writer's two changes stay";
+  bool recorded = false;
+  for (const auto& ch : (*stored)->checks)
+    if (ch.inputs.contains("termination_ohms")) recorded = ch.inputs["termination_ohms"] == 120.0;
+  EXPECT_TRUE(recorded) << case_to_json(**stored).dump();
+}
+
+TEST_F(RecordGuided, ACaseThatKeepsChangingIsAConflictAndNothingIsLost) {
+  RacingStore racing(*store_, *other_, 100);
+  auto r = record(racing, termination(120));
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code, ErrorCode::kConflict);
+  EXPECT_NE(r.error().message.find("case c1 kept changing"), std::string::npos);
+  auto stored = store_->get("c1");
+  ASSERT_TRUE(stored && *stored);
+  EXPECT_EQ((*stored)->notes, "nnnnn") << "five tries, each lost to the other writer";
+  EXPECT_TRUE((*stored)->checks.empty());
+}
+
+TEST_F(RecordGuided, AMissingCaseIsNotFound) {
+  auto r = record_guided(
+      *store_, "nope", termination(60), catalogue(),
+      [](const diagnosis::Answers& m) { return diagnosis::run_guided(catalogue(), kb(), m); });
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code, ErrorCode::kNotFound);
+}
+
+TEST_F(RecordGuided, ResumingMergesTheCasesAnswersAndNotResumingKeepsATakenBackAnswer) {
+  ASSERT_TRUE(record(*store_, termination(120)));
+  // A request with a new answer only: the case's termination reading is resumed.
+  diagnosis::Answers dip;
+  dip.values["dip_switches_match_manual"] = true;
+  auto merged = record(*store_, dip);
+  ASSERT_TRUE(merged);
+  EXPECT_TRUE(merged->answers.has("termination_ohms"));
+  // A CLI session that took the reading back: recorded as it is.
+  auto whole = record(*store_, dip, Resume::kNo);
+  ASSERT_TRUE(whole);
+  EXPECT_FALSE(whole->answers.has("termination_ohms"));
+  for (const auto& ch : whole->the_case.checks)
+    EXPECT_FALSE(ch.inputs.contains("termination_ohms")) << ch.check;
+}
+
+TEST(CaseIds, OneProcessNeverRepeatsAnId) {
+  std::set<std::string> ids;
+  for (int i = 0; i < 5000; ++i) ids.insert(new_case_id());
+  EXPECT_EQ(ids.size(), 5000U);
+  const std::string id = *ids.begin();
+  // "20261206-231500-3f2a": date, time, four hex digits.
+  ASSERT_EQ(id.size(), 20U);
+  EXPECT_EQ(id[8], '-');
+  EXPECT_EQ(id[15], '-');
+}
+
+}  // namespace
+}  // namespace bmslink::records
