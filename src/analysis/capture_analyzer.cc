@@ -16,6 +16,8 @@
 #include "analysis/time_bins.h"
 #include "analysis/timing_analyzer.h"
 #include "analysis/uptime_analyzer.h"
+
+#include <fmt/format.h>
 #include "bmslink/protocol/builtin.h"
 
 namespace bmslink::analysis {
@@ -139,6 +141,18 @@ Evidence CaptureAnalyzer::finish(const protocol::Identification& identification)
   e.uptime =
       s.uptime.finish(e.inventory, s.bins,
                       s.limits ? s.limits->required_ids : std::vector<std::uint32_t>{}, e.timed);
+  // Frames nobody acknowledged are retransmissions, not a working link: a BMS repeating its
+  // frames to a deaf bus is not "complete" however often they repeat.
+  const bool repeats =
+      e.ack.back_to_back >= 20 && e.ack.back_to_back * 20 >= e.inventory.data_frames;
+  if (e.uptime.share && e.timing.inverter_frames == 0 && e.ack.ack_visible &&
+      (repeats || e.ack.no_ack_errors >= 5)) {
+    e.uptime.share.reset();
+    e.uptime.not_judged = fmt::format(
+        "nothing the BMS sent was acknowledged ({} retransmissions, {} no-ACK errors): frames on "
+        "the bus are repeats, not a working link",
+        e.ack.back_to_back, e.ack.no_ack_errors);
+  }
   if (e.timed) {
     auto series = s.bins.finish(e.absolute_time, e.bus.error_frames);
     e.minutes = std::move(series.minutes);

@@ -52,8 +52,17 @@ UptimeEvidence UptimeAnalyzer::finish(const Inventory& inventory, const TimeBins
       if (set_mask != 0 && (seen & set_mask) == set_mask) ++u.complete_seconds;
     }
     // Across a step back in time (joined captures) the seconds between the pieces are neither
-    // covered nor silences: no share rather than a wrong one.
-    if (set_mask != 0 && inventory.backward_steps == 0)
+    // covered nor silences: no share rather than a wrong one. Without a definition that says
+    // which frames the BMS must send, a set made of whatever repeats would call a BMS that sends
+    // one frame "complete": no share either.
+    if (required.empty())
+      u.not_judged =
+          "the protocol is not identified, so which frames make a complete BMS set is not known";
+    else if (set_mask == 0)
+      u.not_judged = "the capture carries none of the frames the protocol requires";
+    else if (inventory.backward_steps > 0)
+      u.not_judged = "the timestamps run backwards (joined captures)";
+    else
       u.share = static_cast<double>(u.complete_seconds) / static_cast<double>(u.seconds);
   }
   GapTrack gaps = stream();

@@ -1518,7 +1518,12 @@ GuidedResult run_guided(const CheckCatalogue& catalogue, const KnowledgeBase& kb
       v.fix = d.fix.empty() ? c->fix : d.fix;
     if (d.verdict == Verdict::kSuspect) r.suspects.push_back(v);
     if (d.verdict == Verdict::kMarginal) r.marginal.push_back(v);
-    if (decided(d.verdict)) {
+    // A check the technician did takes its minutes whatever it decided: "can't tell" too. The
+    // case records the same minutes per check (records/session.cc), so the clock and the bars
+    // agree.
+    bool asked = false;
+    for (const auto& k : c->inputs) asked |= answers.has(k) || answers.not_known.count(k) > 0;
+    if (decided(d.verdict) || (d.verdict == Verdict::kUnknown && asked)) {
       const auto m = answers.minutes.find(c->id);
       r.minutes[li] += m != answers.minutes.end() ? m->second : d.from_capture ? 0.0 : c->minutes;
     }

@@ -90,7 +90,8 @@ NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(
     temperature_quarter_rates, rate_by_temperature, hour_band_first_ns)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(UptimeEvidence, set, seconds, complete_seconds,
                                                 share, timeout_ns, dropouts, dropout_stream,
-                                                dropout_count, longest_outage_ns, open_silence)
+                                                dropout_count, longest_outage_ns, open_silence,
+                                                not_judged)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(SignalStats, name, unit, key, count, min, max, last,
                                                 text, min_label, last_label, max_label)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(MinuteBin, start_ns, frames, errors, id_mask,

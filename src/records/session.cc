@@ -15,6 +15,9 @@ namespace bmslink::records {
 // and minutes, the minutes per layer, the cause and fix when confirmed.
 void record_session(Case& c, const diagnosis::CheckCatalogue& cat, const diagnosis::Answers& a,
                     const diagnosis::GuidedResult& r) {
+  // What was recorded before stays unless this walk records the check again: a capture that
+  // decides an earlier layer adds its verdicts beside the checks already done, never removes one.
+  std::vector<CaseCheck> before = std::move(c.checks);
   c.checks.clear();
   for (const auto& v : r.verdicts) {
     const auto* check = cat.find(v.check);
@@ -36,13 +39,28 @@ void record_session(Case& c, const diagnosis::CheckCatalogue& cat, const diagnos
         if (auto it = a.values.find(k); it != a.values.end()) cc.inputs[k] = it->second;
         if (a.not_known.count(k)) cc.inputs[k] = nullptr;
       }
+      // A check the technician did took its time whatever it decided ("can't tell" too).
       const auto m = a.minutes.find(v.check);
-      cc.minutes = m != a.minutes.end()                               ? m->second
-                   : diagnosis::decided(v.verdict) && !v.from_capture ? check->minutes
-                                                                      : 0;
+      cc.minutes = m != a.minutes.end() ? m->second : !v.from_capture ? check->minutes : 0;
     }
     c.checks.push_back(std::move(cc));
   }
+  for (auto& old : before) {
+    const bool again = std::any_of(c.checks.begin(), c.checks.end(),
+                                   [&](const CaseCheck& x) { return x.check == old.check; });
+    // Kept while the answers it was decided on still stand; an answer taken back takes its
+    // check with it.
+    bool stands = true;
+    if (old.inputs.is_object())
+      for (const auto& [k, v] : old.inputs.items()) {
+        const auto it = a.values.find(k);
+        stands = stands && (v.is_null() ? a.not_known.count(k) > 0
+                                        : it != a.values.end() && it->second == v);
+      }
+    if (!again && stands) c.checks.push_back(std::move(old));
+  }
+  std::stable_sort(c.checks.begin(), c.checks.end(),
+                   [](const CaseCheck& x, const CaseCheck& y) { return x.layer < y.layer; });
   // Minutes typed with `case update --minutes` (travel, a second visit) are not lost to a
   // session that counted fewer.
   for (std::size_t i = 0; i < 5; ++i)

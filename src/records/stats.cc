@@ -65,7 +65,8 @@ std::map<std::string, CheckTally> tally_checks(const std::vector<Case>& cases) {
 
 json compute_stats(const std::vector<Case>& cases) {
   const double n = static_cast<double>(cases.size());
-  json by_cause = json::object();
+  json by_cause = json::object(), by_cause_closed = json::object(), by_cause_open = json::object();
+  std::size_t closed_cases = 0;
   std::array<std::size_t, 5> by_layer{}, solved_layer{};
   std::map<std::string, std::size_t> outcomes;
   for (auto o : {Outcome::kFixed, Outcome::kHardcoded, Outcome::kEscalated, Outcome::kOpen})
@@ -74,9 +75,14 @@ json compute_stats(const std::vector<Case>& cases) {
   std::map<std::string, std::vector<double>> by_cause_minutes;
   std::map<int, std::size_t> within = {{15, 0}, {30, 0}, {50, 0}};
   for (const auto& c : cases) {
+    // An open case's root cause is a working guess: counted apart from the closed cases'.
+    const bool open = c.outcome == Outcome::kOpen;
+    if (!open) ++closed_cases;
     if (c.root_cause) {
       const std::string id(diagnosis::cause_id(*c.root_cause));
       by_cause[id] = by_cause.value(id, 0) + 1;
+      auto& part = open ? by_cause_open : by_cause_closed;
+      part[id] = part.value(id, 0) + 1;
       by_cause_minutes[id].push_back(c.total_minutes());
     }
     if (c.layer) {
@@ -123,6 +129,9 @@ json compute_stats(const std::vector<Case>& cases) {
          {"confirmed_per_minute", std::isinf(rate(t)) ? json(nullptr) : json(rate(t))}});
   return {{"cases", cases.size()},
           {"by_cause", by_cause},
+          {"closed_cases", closed_cases},
+          {"by_cause_closed", by_cause_closed},
+          {"by_cause_open", by_cause_open},
           {"by_layer", layers},
           {"layer_yield", yield},
           {"cumulative_yield", cumulative},

@@ -377,6 +377,8 @@ std::string analysis_html(const std::vector<CaptureReport>& reports, const Rende
           "timeout.</p>\n",
           esc(set), *e.uptime.share * 100, e.uptime.dropout_count,
           static_cast<double>(e.uptime.timeout_ns) / 1e9);
+    } else if (!e.uptime.not_judged.empty()) {
+      out += fmt::format("<p>Complete BMS set: not judged: {}.</p>\n", esc(e.uptime.not_judged));
     }
     out += "<h3>Findings</h3>\n";
     for (const auto& f : r.findings) {

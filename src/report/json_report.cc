@@ -37,7 +37,8 @@ json summary_json(const CaptureReport& r, const RenderOptions& options) {
                  {"set", json::array()},
                  {"timeout_s", static_cast<double>(up.timeout_ns) / 1e9},
                  {"dropouts", up.dropout_count},
-                 {"longest_outage_s", static_cast<double>(up.longest_outage_ns) / 1e9}};
+                 {"longest_outage_s", static_cast<double>(up.longest_outage_ns) / 1e9},
+                 {"not_judged", up.not_judged.empty() ? json(nullptr) : json(up.not_judged)}};
   for (auto id : up.set) uptime["set"].push_back(analysis::key_hex(id));
   return {
       {"frames", e.inventory.frames},

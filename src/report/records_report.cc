@@ -458,20 +458,28 @@ std::string stats_report(const nlohmann::json& s, std::string_view scope,
   d.title("Service statistics");
   d.text(fmt::format("{:.0f} case(s){}{}", num(s["cases"]), scope.empty() ? "" : ": ", scope));
 
+  // Closed cases only: an open case's cause is not settled yet.
+  const auto& closed_causes = s.contains("by_cause_closed") ? s["by_cause_closed"] : s["by_cause"];
   std::vector<std::pair<double, std::string>> causes;
-  for (const auto& [k, v] : s["by_cause"].items()) causes.emplace_back(num(v), k);
+  for (const auto& [k, v] : closed_causes.items()) causes.emplace_back(num(v), k);
   std::sort(causes.begin(), causes.end(), [](const auto& a, const auto& b) {
     return a.first != b.first ? a.first > b.first : a.second < b.second;
   });
   std::vector<std::string> labels;
   std::vector<double> values;
-  const double total = num(s["cases"]);
+  const double total = num(s.contains("closed_cases") ? s["closed_cases"] : s["cases"]);
   for (const auto& [n, k] : causes) {
     labels.push_back(k);
     values.push_back(total > 0 ? n / total * 100 : 0);
   }
   d.heading("Root causes");
-  d.chart("Share of cases by root cause", labels, values, "%");
+  d.chart("Share of closed cases by root cause", labels, values, "%");
+  if (s.contains("by_cause_open") && !s["by_cause_open"].empty()) {
+    std::string open;
+    for (const auto& [k, v] : s["by_cause_open"].items())
+      open += fmt::format("{}{} ({:.0f})", open.empty() ? "" : ", ", k, num(v));
+    d.text("Open cases, cause not settled yet: " + open);
+  }
 
   d.heading("Layers");
   std::vector<std::vector<std::string>> rows = {

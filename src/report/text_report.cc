@@ -41,8 +41,8 @@ std::string analysis_text(const CaptureReport& r, const RenderOptions& options) 
       protocol.manufacturer.empty() ? ""
                                     : fmt::format(", manufacturer \"{}\"", protocol.manufacturer),
       protocol.confidence, protocol.inverter.empty() ? "" : ", inverter " + protocol.inverter);
-  if (!e.uptime.share && inv.backward_steps > 0)
-    fmt::format_to(it, "  uptime: not measured: the timestamps run backwards (joined captures)\n");
+  if (!e.uptime.share && !e.uptime.not_judged.empty())
+    fmt::format_to(it, "  uptime: not judged: {}\n", e.uptime.not_judged);
   if (e.uptime.share) {
     std::string set;
     for (auto id : e.uptime.set) set += (set.empty() ? "" : " ") + analysis::key_hex(id);

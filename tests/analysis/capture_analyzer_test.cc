@@ -89,6 +89,40 @@ TEST(CaptureAnalyzer, ARequiredIdNeverSentMeansNoCompleteSecond) {
   EXPECT_DOUBLE_EQ(*e.uptime.share, 0.0);
 }
 
+// Issue 19: a BMS re-sending 0x359 to a bus nobody acknowledges was reported as "complete BMS
+// set 100 %". Ten seconds of 0x359 every millisecond, nothing else: no share, and why.
+TEST(CaptureAnalyzer, UptimeIsNotJudgedWhenNothingIsAcknowledged) {
+  std::string s;
+  for (int k = 0; k < 10000; ++k) s += line(1700000000.1 + k * 0.001, "359#0000000004504E");
+  const Evidence e = analyze_text(s);
+  EXPECT_FALSE(e.uptime.share) << *e.uptime.share;
+  EXPECT_FALSE(e.uptime.not_judged.empty());
+}
+
+TEST(CaptureAnalyzer, UptimeIsNotJudgedWithoutAProtocol) {
+  // Two ids no protocol knows, every 100 ms for 10 s, both acknowledged by a talking peer.
+  std::string s;
+  for (int k = 0; k < 100; ++k) {
+    s += line(1700000000.1 + k * 0.1, "123#0102030405060708");
+    s += line(1700000000.15 + k * 0.1, "124#0102");
+  }
+  const Evidence e = analyze_text(s);
+  EXPECT_FALSE(e.uptime.share);
+  EXPECT_NE(e.uptime.not_judged.find("protocol is not identified"), std::string::npos)
+      << e.uptime.not_judged;
+}
+
+TEST(CaptureAnalyzer, AHealthyPylonSiteIsJudged) {
+  std::string s;
+  for (int i = 0; i < 10; ++i) s += burst(1700000000.1 + i) + line(1700000000.6 + i, "305#00");
+  const Evidence e = analyze_text(s);
+  ASSERT_TRUE(e.uptime.share);
+  // Ten seconds of bins; the first second has no second before it to look back on but holds the
+  // whole burst: every second is complete.
+  EXPECT_DOUBLE_EQ(*e.uptime.share, 1.0);
+  EXPECT_TRUE(e.uptime.not_judged.empty());
+}
+
 TEST(CaptureAnalyzer, DecodesSignalsWithMinLastMax) {
   std::string s = burst(1700000000.1);
   // Second burst: pack voltage 0x1450 = 52.00 V, current 0xFFF6 = -1.0 A.

@@ -10,7 +10,9 @@
 
 #include <gtest/gtest.h>
 
+#include "bmslink/diagnosis/findings.h"
 #include "bmslink/records/store.h"
+#include "support/simulated.h"
 
 namespace bmslink::records {
 namespace {
@@ -152,6 +154,68 @@ TEST_F(RecordGuided, ResumingMergesTheCasesAnswersAndNotResumingKeepsATakenBackA
   EXPECT_FALSE(whole->answers.has("termination_ohms"));
   for (const auto& ch : whole->the_case.checks)
     EXPECT_FALSE(ch.inputs.contains("termination_ohms")) << ch.check;
+}
+
+// Issue 19: uploading a capture after checks were recorded wiped them. A termination reading at
+// layer 2 is recorded; then a capture of a wrong bit rate decides layer 1 (bitrate_mismatch) and
+// the walk stops there: the layer-2 check stays in the case with its reading and minutes.
+TEST_F(RecordGuided, ACaptureAddsItsVerdictsAndNeverRemovesARecordedCheck) {
+  ASSERT_TRUE(record(*store_, termination(60)));
+  auto before = store_->get("c1");
+  ASSERT_TRUE(before && *before);
+  const auto find = [](const Case& c, const std::string& id) -> const CaseCheck* {
+    for (const auto& ch : c.checks)
+      if (ch.check == id) return &ch;
+    return nullptr;
+  };
+  const CaseCheck* recorded = find(**before, "l2.termination");
+  ASSERT_NE(recorded, nullptr) << case_to_json(**before).dump();
+  EXPECT_EQ(recorded->verdict, diagnosis::Verdict::kPass);
+  sim::SiteOptions o;
+  o.fault = "bitrate_mismatch";
+  o.duration_s = 300;
+  const auto evidence = test::simulated_evidence(o);
+  const auto findings = diagnosis::diagnose_capture(evidence);
+  diagnosis::GuidedOptions with;
+  with.evidence = &evidence;
+  with.findings = &findings;
+  auto r = record_guided(*store_, "c1", diagnosis::Answers{}, catalogue(),
+                         [&](const diagnosis::Answers& m) {
+                           return diagnosis::run_guided(catalogue(), kb(), m, with);
+                         });
+  ASSERT_TRUE(r) << r.error().message;
+  EXPECT_EQ(r->result.confirmed, diagnosis::Cause::kBitrateMismatch);
+  const CaseCheck* kept = find(r->the_case, "l2.termination");
+  ASSERT_NE(kept, nullptr) << case_to_json(r->the_case).dump();
+  EXPECT_EQ(kept->verdict, diagnosis::Verdict::kPass);
+  EXPECT_EQ(kept->inputs["termination_ohms"], 60.0);
+  EXPECT_DOUBLE_EQ(kept->minutes, recorded->minutes);
+  const CaseCheck* bitrate = find(r->the_case, "l1.bitrate");
+  ASSERT_NE(bitrate, nullptr);
+  EXPECT_EQ(bitrate->verdict, diagnosis::Verdict::kFail);
+  // In layer order: the layer-1 verdict before the layer-2 check.
+  EXPECT_LT(bitrate - r->the_case.checks.data(), kept - r->the_case.checks.data());
+}
+
+// Issue 19: a check answered "can't tell" vanished from the record with its minutes. Its minutes
+// (the catalogue's 3 for the termination reading) are counted in the case and in the layer.
+TEST_F(RecordGuided, AnUndecidedCheckKeepsItsMinutes) {
+  diagnosis::Answers a;
+  a.not_known.insert("termination_ohms");
+  auto r = record(*store_, a);
+  ASSERT_TRUE(r) << r.error().message;
+  const CaseCheck* t = nullptr;
+  for (const auto& ch : r->the_case.checks)
+    if (ch.check == "l2.termination") t = &ch;
+  ASSERT_NE(t, nullptr) << case_to_json(r->the_case).dump();
+  EXPECT_EQ(t->verdict, diagnosis::Verdict::kUnknown);
+  const double catalogue_minutes = catalogue().find("l2.termination")->minutes;
+  EXPECT_GT(catalogue_minutes, 0);
+  EXPECT_DOUBLE_EQ(t->minutes, catalogue_minutes);
+  double layer2 = 0;
+  for (const auto& ch : r->the_case.checks)
+    if (ch.layer == 2) layer2 += ch.minutes;
+  EXPECT_DOUBLE_EQ(r->the_case.minutes_by_layer[1], layer2) << "the bars and the clock agree";
 }
 
 TEST(CaseIds, OneProcessNeverRepeatsAnId) {

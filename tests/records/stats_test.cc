@@ -117,6 +117,28 @@ std::vector<Case> termination_cases(std::size_t n) {
   return out;
 }
 
+// Issue 19: open cases counted in the root causes. The hundred calls plus two open cases whose
+// guessed cause is termination: closed counts stay the field guide's, the open ones apart.
+TEST(Stats, OpenCasesAreCountedApartFromClosedOnes) {
+  auto cases = field_guide_cases();
+  for (int i = 0; i < 2; ++i) {
+    Case c;
+    c.id = "open-" + std::to_string(i);
+    c.opened = "2026-02-01T08:00:00Z";
+    c.root_cause = Cause::kTerminationFault;
+    c.layer = 2;
+    c.outcome = Outcome::kOpen;
+    cases.push_back(std::move(c));
+  }
+  const auto s = compute_stats(cases);
+  EXPECT_EQ(s["cases"], 102);
+  EXPECT_EQ(s["closed_cases"], 100);
+  EXPECT_EQ(s["by_cause_closed"]["termination_fault"], 31);
+  EXPECT_EQ(s["by_cause_open"]["termination_fault"], 2);
+  EXPECT_FALSE(s["by_cause_open"].contains("cable_unsuitable"));
+  EXPECT_EQ(s["by_cause"]["termination_fault"], 33) << "by_cause keeps its meaning: every case";
+}
+
 TEST(Stats, ACheckConfirmsOnlyTheRootCauseItStandsFor) {
   const auto s = compute_stats(termination_cases(20));
   // l2.ack (no_ack) is not the termination fault: 0 confirmed; l1.protocol_setting neither.

@@ -226,7 +226,7 @@ export interface Analysis {
     talking: string;
     errors_per_minute: number | null;
     bus_load_peak: number | null;
-    uptime: {share: number | null; dropouts: number; longest_outage_s: number | null};
+    uptime: {share: number | null; dropouts: number; longest_outage_s: number | null; not_judged?: string | null};
     start: number | null;
   };
   talkers: {ids: string[]; period_ms: number | null}[];

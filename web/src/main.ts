@@ -564,7 +564,8 @@ function renderAnalysis(box: HTMLElement, a: Analysis): void {
       h('p', {}, h('span', {class: `badge ${a.summary.verdict === 'healthy' ? 'pass' : a.summary.verdict}`}, a.summary.verdict), ' ',
         h('strong', {}, `${p.family}${p.variant ? ' / ' + p.variant : ''}`), p.manufacturer ? ` (${p.manufacturer})` : '',
         ` · talking: ${a.summary.talking}`),
-      a.summary.uptime.share !== null ? h('p', {}, `Complete BMS set ${(a.summary.uptime.share * 100).toFixed(1)} % of the time, ${a.summary.uptime.dropouts} dropout(s)`) : null,
+      a.summary.uptime.share !== null ? h('p', {}, `Complete BMS set ${(a.summary.uptime.share * 100).toFixed(1)} % of the time, ${a.summary.uptime.dropouts} dropout(s)`)
+        : a.summary.uptime.not_judged ? h('p', {class: 'muted'}, `Complete BMS set: not judged — ${a.summary.uptime.not_judged}.`) : null,
       talkers.length ? h('p', {class: 'muted small'}, 'Talkers: ', talkers.join(' · ')) : null),
     h('h3', {}, 'Findings'), findingsByLayer(a.findings), h('h3', {}, 'Plots'), plots);
   drawPlots(plots, a);
@@ -579,6 +580,9 @@ function analyzePage(): void {
 interface Stats {
   cases: number;
   by_cause: Record<string, number>;
+  closed_cases: number;
+  by_cause_closed: Record<string, number>;
+  by_cause_open: Record<string, number>;
   by_layer: Record<string, number>;
   layer_yield: Record<string, number>;
   cumulative_yield: Record<string, number>;
@@ -587,8 +591,10 @@ interface Stats {
   outcomes: Record<string, number>;
 }
 
-function bars(title: string, rows: [string, number, string][]): HTMLElement {
-  const top = Math.max(1e-9, ...rows.map((r) => r[1]));
+// Bars on a fixed scale: `full` is what a full bar means (1 for shares, the case count for
+// counts); without it, the largest value (minutes).
+function bars(title: string, rows: [string, number, string][], full?: number): HTMLElement {
+  const top = full !== undefined ? Math.max(1e-9, full) : Math.max(1e-9, ...rows.map((r) => r[1]));
   return h('figure', {class: 'bars'}, h('figcaption', {}, title),
     ...rows.map(([label, v, text]) => h('div', {class: 'bar'},
       h('span', {class: 'label'}, label),
@@ -599,18 +605,20 @@ function bars(title: string, rows: [string, number, string][]): HTMLElement {
 async function statsPage(): Promise<void> {
   const s = await get<Stats>('/api/stats');
   const pct = (v: number) => `${(v * 100).toFixed(1)} %`;
-  const causes = Object.entries(s.by_cause).sort((a, b) => b[1] - a[1]);
+  const causes = Object.entries(s.by_cause_closed).sort((a, b) => b[1] - a[1]);
+  const open = Object.entries(s.by_cause_open).sort((a, b) => b[1] - a[1]);
   show(
     h('div', {class: 'row'}, h('h1', {}, 'Statistics'), h('a', {class: 'button', href: '/api/stats?format=html', target: '_blank'}, 'Printable page')),
     h('p', {id: 'stats-count'}, `${s.cases} case(s): fixed ${s.outcomes.fixed ?? 0}, hardcoded ${s.outcomes.hardcoded ?? 0}, escalated ${s.outcomes.escalated ?? 0}, open ${s.outcomes.open ?? 0}`),
-    bars('Root causes', causes.map(([k, n]) => [k, n, `${n}`])),
-    bars('Solved in each layer', [1, 2, 3, 4, 5].map((l) => [`${l} ${LAYERS[l - 1]}`, s.layer_yield[String(l)], pct(s.layer_yield[String(l)])])),
-    bars('Solved by this layer or earlier', [1, 2, 3, 4, 5].map((l) => [`${l} ${LAYERS[l - 1]}`, s.cumulative_yield[String(l)], pct(s.cumulative_yield[String(l)])])),
+    bars(`Root causes of the ${s.closed_cases} closed case(s)`, causes.map(([k, n]) => [k, n, `${n}`]), s.closed_cases),
+    open.length ? h('p', {class: 'muted', id: 'stats-open'}, 'Open cases, cause not settled yet: ', open.map(([k, n]) => `${k} (${n})`).join(', ')) : null,
+    bars('Solved in each layer', [1, 2, 3, 4, 5].map((l) => [`${l} ${LAYERS[l - 1]}`, s.layer_yield[String(l)], pct(s.layer_yield[String(l)])]), 1),
+    bars('Solved by this layer or earlier', [1, 2, 3, 4, 5].map((l) => [`${l} ${LAYERS[l - 1]}`, s.cumulative_yield[String(l)], pct(s.cumulative_yield[String(l)])]), 1),
     bars('Mean minutes per layer', [1, 2, 3, 4, 5].map((l) => {
       const m = s.minutes_by_layer[String(l)]?.mean ?? 0;
       return [`${l} ${LAYERS[l - 1]}`, m, fmtMinutes(m)];
     })),
-    bars('Fixed within', ['15', '30', '50'].map((k) => [`${k} min`, s.solved_within_minutes[k], pct(s.solved_within_minutes[k])])));
+    bars('Fixed within', ['15', '30', '50'].map((k) => [`${k} min`, s.solved_within_minutes[k], pct(s.solved_within_minutes[k])]), 1));
 }
 
 interface CompatRow {

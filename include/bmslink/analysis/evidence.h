@@ -180,7 +180,8 @@ struct UptimeEvidence {
   std::vector<std::uint32_t> set;  // ids that make a complete BMS set
   std::uint64_t seconds = 0;       // seconds of the timed span
   std::uint64_t complete_seconds = 0;
-  std::optional<double> share;  // complete / seconds
+  std::optional<double> share;  // complete / seconds; none when it cannot be judged:
+  std::string not_judged;       // why not, in words (empty when judged or untimed)
   std::int64_t timeout_ns = 0;  // the inverter timeout gaps are measured against
   std::vector<Gap> dropouts;    // gaps of the limits frame (or the BMS set) over the timeout
   std::string dropout_stream;   // "0x351", or "BMS frames" when the capture has no 0x351
