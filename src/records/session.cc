@@ -54,8 +54,8 @@ void record_session(Case& c, const diagnosis::CheckCatalogue& cat, const diagnos
     if (old.inputs.is_object())
       for (const auto& [k, v] : old.inputs.items()) {
         const auto it = a.values.find(k);
-        stands = stands && (v.is_null() ? a.not_known.count(k) > 0
-                                        : it != a.values.end() && it->second == v);
+        stands = stands &&
+                 (v.is_null() ? a.not_known.count(k) > 0 : it != a.values.end() && it->second == v);
       }
     if (!again && stands) c.checks.push_back(std::move(old));
   }
