@@ -141,8 +141,14 @@ std::string guided_text(const GuidedResult& r, const CheckCatalogue& cat) {
 std::string choices_text(const diagnosis::InputSpec& s) {
   std::vector<std::string> c;
   int i = 1;
-  for (const auto& v : s.choices)
-    c.push_back(fmt::format("{}) {}", i++, v.is_string() ? v.get<std::string>() : v.dump()));
+  for (const auto& v : s.choices) {
+    const std::string id = v.is_string() ? v.get<std::string>() : v.dump();
+    const auto label = s.choice_labels.find(id);
+    // The words, and the id a file or a script would write.
+    c.push_back(label == s.choice_labels.end()
+                    ? fmt::format("{}) {}", i++, id)
+                    : fmt::format("{}) {} ({})", i++, label->second, id));
+  }
   return fmt::format("{}", fmt::join(c, "  "));
 }
 

@@ -115,6 +115,14 @@ Result<InputSpec> read_input(const JsonReader& r, const std::string& key, const 
       }
     }
   }
+  if (j.contains("choice_labels")) {
+    const json& labels = j["choice_labels"];
+    if (!labels.is_object()) return r.error(where, "\"choice_labels\" is {choice: words}");
+    for (const auto& [value, text] : labels.items()) {
+      if (!text.is_string()) return r.error(where, "\"choice_labels\" are text");
+      s.choice_labels[value] = text.get<std::string>();
+    }
+  }
   s.integer = j.value("integer", false);
   s.magnitude = j.value("magnitude", false);
   auto items = r.text(j, "items", where, false);

@@ -1473,6 +1473,62 @@ std::vector<const Check*> ordered_checks(const CheckCatalogue& catalogue,
   return out;
 }
 
+namespace {
+
+// What a picker offers for one question: a choice's values in words; the inverter's menu values
+// from the knowledge base, the one this battery needs marked; the protocols the battery sends.
+// Free text stays possible ("other") where the knowledge base may not know every value.
+void offer_options(InputSpec& s, const KnowledgeBase& kb, const Answers& a) {
+  s.options.clear();
+  if (s.type == InputType::kChoice) {
+    for (const auto& c : s.choices) {
+      const std::string id = c.is_string() ? c.get<std::string>() : c.dump();
+      const auto label = s.choice_labels.find(id);
+      s.options.push_back({c,
+                           label != s.choice_labels.end() ? label->second
+                           : s.unit.empty()               ? id
+                                                          : id + " " + s.unit,
+                           "", false});
+    }
+    return;
+  }
+  const DeviceInfo* battery = battery_of(kb, a);
+  const ProtocolInfo* bms_proto =
+      a.has("bms_protocol") ? kb.find_protocol(show(a.values.at("bms_protocol"))) : nullptr;
+  if (!bms_proto && battery && !battery->protocol.empty())
+    bms_proto = kb.protocol(battery->protocol);
+  if (s.key == "inverter_battery_setting") {
+    const DeviceInfo* inverter = inverter_of(kb, a);
+    if (inverter == nullptr || inverter->battery_settings.empty()) return;
+    std::vector<const MenuValue*> wanted;
+    if (bms_proto) wanted = values_for(kb, *inverter, *bms_proto, battery, a.inverter_model);
+    for (const auto& m : inverter->battery_settings) {
+      const ProtocolInfo* p = kb.protocol(m.protocol);
+      const bool needed = std::find(wanted.begin(), wanted.end(), &m) != wanted.end();
+      std::string note = p ? p->name : m.protocol;
+      if (needed) note += " — what this battery needs";
+      s.options.push_back({m.value, m.value, note, needed});
+    }
+    // Every inverter has a mode that talks to no BMS; installers meet it as "Lead-acid" or "AGM".
+    s.options.push_back({"Lead-acid", "Lead-acid / AGM / voltage only",
+                         "no communication with the BMS at all", false});
+    s.other = true;
+  } else if (s.key == "bms_protocol") {
+    if (battery == nullptr || battery->protocol.empty()) return;
+    std::vector<std::string> ids{battery->protocol};
+    for (const auto& p : battery->other_protocols)
+      if (std::find(ids.begin(), ids.end(), p) == ids.end()) ids.push_back(p);
+    for (const auto& id : ids)
+      if (const ProtocolInfo* p = kb.protocol(id))
+        s.options.push_back({p->name, p->name,
+                             id == battery->protocol ? "the battery's main protocol" : "",
+                             id == battery->protocol});
+    s.other = true;
+  }
+}
+
+}  // namespace
+
 GuidedResult run_guided(const CheckCatalogue& catalogue, const KnowledgeBase& kb,
                         const Answers& answers, const GuidedOptions& options) {
   GuidedResult r;
@@ -1528,7 +1584,12 @@ GuidedResult run_guided(const CheckCatalogue& catalogue, const KnowledgeBase& kb
       r.minutes[li] += m != answers.minutes.end() ? m->second : d.from_capture ? 0.0 : c->minutes;
     }
     if (d.verdict == Verdict::kUnknown) unknown.push_back({c, d});
-    if (d.verdict == Verdict::kFail) {
+    // A setting the knowledge base says is not the one this battery needs stops the walk like a
+    // fail: changing a menu value costs a minute, every later layer costs more. It stays a
+    // suspicion (tentative): when the change does not bring the link up, the technician corrects
+    // the answer to the value now set and the walk goes on from there.
+    if (d.verdict == Verdict::kFail || d.verdict == Verdict::kSuspect) {
+      r.tentative = d.verdict == Verdict::kSuspect;
       confirmed_check = c;
       confirmed_decision = d;
       r.confirmed = d.cause ? *d.cause : c->confirms;
@@ -1545,6 +1606,10 @@ GuidedResult run_guided(const CheckCatalogue& catalogue, const KnowledgeBase& kb
   if (confirmed_check != nullptr) {
     r.confirmed_by = confirmed_check->id;
     r.reason = confirmed_decision.reason;
+    if (r.tentative)
+      r.reason +=
+          ". Most likely this is the cause: change the setting. If the link still does not come "
+          "up, correct this answer to the value now set and the checks go on";
     r.fix = confirmed_decision.fix.empty() ? confirmed_check->fix : confirmed_decision.fix;
     r.reverify = confirmed_check->reverify;
     r.technician = confirmed_check->technician;
@@ -1583,6 +1648,7 @@ GuidedResult run_guided(const CheckCatalogue& catalogue, const KnowledgeBase& kb
         }
         // On an RS485 link the two lines are A and B, and the cable is not a CAN cable.
         if (r.link.bus == "rs485") asked.prompt = for_rs485(asked.prompt);
+        offer_options(asked, kb, answers);
         n.asks.push_back(std::move(asked));
       } else {
         InputSpec s2;
@@ -1662,6 +1728,16 @@ nlohmann::json guided_json(const GuidedResult& r) {
       if (s.min) a["min"] = *s.min;
       if (s.max) a["max"] = *s.max;
       if (!s.allow.empty()) a["allow"] = s.allow;
+      if (!s.options.empty()) {
+        json o = json::array();
+        for (const auto& x : s.options)
+          o.push_back({{"value", x.value},
+                       {"label", x.label},
+                       {"note", x.note},
+                       {"recommended", x.recommended}});
+        a["options"] = std::move(o);
+        a["other"] = s.other;
+      }
       asks.push_back(std::move(a));
     }
     next = {{"check", r.next->check},
@@ -1711,6 +1787,7 @@ nlohmann::json guided_json(const GuidedResult& r) {
                               : json(nullptr)}}
                   : json(nullptr)},
       {"still_open", r.still_open},
+      {"tentative", r.tentative},
       {"devices", {{"inverter", opt(r.inverter_entry)}, {"battery", opt(r.battery_entry)}}},
       {"escalate", r.escalate}};
 }

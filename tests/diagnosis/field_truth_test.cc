@@ -400,10 +400,13 @@ TEST(TypedValues, NumbersAndCodesOnOtherInverters) {
   // A number with a word that is not the value's own is not that value.
   EXPECT_EQ(KnowledgeBase::menu_value(*kb().find_inverter("Deye SUN-5K-SG03LP1-EU"), "AGM 12"),
             nullptr);
-  // "Lithium 01" is no Deye LV value: suspect, "Lithium 00" is what a Pylontech needs.
+  // "Lithium 01" is no Deye LV value: suspect, "Lithium 00" is what a Pylontech needs, and the
+  // walk stops there to try it (tentatively).
   const auto one = guided({{"inverter_battery_setting", "Lithium 01"}}, deye);
   EXPECT_EQ(verdict(one, "l1.protocol_setting").verdict, Verdict::kSuspect);
   EXPECT_TRUE(has(verdict(one, "l1.protocol_setting").fix, "\"Lithium 00\""));
+  EXPECT_TRUE(one.tentative);
+  EXPECT_EQ(one.confirmed, Cause::kInverterProtocolMismatch);
   // PYLON typed where the menu shows PYL.
   const auto* axpert = kb().find_inverter("MPP Solar Axpert King");
   ASSERT_NE(axpert, nullptr);

@@ -307,10 +307,10 @@ TEST(ProtocolSetting, ExactNamesOrTheKnowledgeBase) {
       << verdict(generic, "l1.protocol_setting").reason;
 }
 
-TEST(ProtocolSetting, ASettingTheKnownInverterDoesNotListIsSuspectNotAFault) {
+TEST(ProtocolSetting, ASettingTheKnownInverterDoesNotListIsSuspectAndStopsTheWalkTentatively) {
   // A Deye with a setting that is none of its menu values, where the knowledge base knows what a
-  // Pylontech needs: suspect, with that value as the fix; not a confirmed cause, and the walk
-  // goes on.
+  // Pylontech needs: suspect, with that value as the fix. The walk stops there (a menu change
+  // costs a minute, layer 2 costs ten), marked tentative: not a proven fault.
   const auto r = run_guided(
       catalogue(), kb(),
       answers({{"inverter_battery_setting", "Lithium 99"}, {"bms_protocol", "Pylontech CAN"}},
@@ -320,10 +320,30 @@ TEST(ProtocolSetting, ASettingTheKnownInverterDoesNotListIsSuspectNotAFault) {
   EXPECT_NE(v.reason.find("\"Lithium 00\""), std::string::npos);
   EXPECT_NE(v.fix.find("\"Lithium 00\""), std::string::npos) << v.fix;
   EXPECT_EQ(v.cause, Cause::kInverterProtocolMismatch);
-  EXPECT_FALSE(r.confirmed);
+  ASSERT_TRUE(r.confirmed);
+  EXPECT_EQ(*r.confirmed, Cause::kInverterProtocolMismatch);
+  EXPECT_TRUE(r.tentative);
+  EXPECT_EQ(r.confirmed_by, "l1.protocol_setting");
+  EXPECT_NE(r.fix.find("\"Lithium 00\""), std::string::npos) << r.fix;
+  EXPECT_NE(r.reason.find("correct this answer"), std::string::npos) << r.reason;
+  EXPECT_FALSE(r.next);
   ASSERT_EQ(r.suspects.size(), 1u);
   EXPECT_EQ(r.suspects.front().check, "l1.protocol_setting");
-  ASSERT_TRUE(r.next);
+  // Corrected to the value now set, the walk goes on and nothing is tentative.
+  const auto corrected = run_guided(
+      catalogue(), kb(),
+      answers({{"inverter_battery_setting", "Lithium 00"}, {"bms_protocol", "Pylontech CAN"}},
+              {{"inverter_model", "Deye SUN-5K-SG03LP1-EU"}}));
+  EXPECT_FALSE(corrected.confirmed);
+  EXPECT_FALSE(corrected.tentative);
+  ASSERT_TRUE(corrected.next);
+  // A proven mismatch is not tentative.
+  const auto lead = run_guided(
+      catalogue(), kb(),
+      answers({{"inverter_battery_setting", "Lead-acid"}, {"bms_protocol", "Pylontech CAN"}},
+              {{"inverter_model", "Deye SUN-5K-SG03LP1-EU"}}));
+  ASSERT_TRUE(lead.confirmed);
+  EXPECT_FALSE(lead.tentative);
   // Without a battery protocol the knowledge base cannot name a value: then it cannot tell.
   const auto blind = run_guided(catalogue(), kb(),
                                 answers({{"inverter_battery_setting", "Lithium 99"}},
@@ -336,6 +356,43 @@ TEST(ProtocolSetting, ASettingTheKnownInverterDoesNotListIsSuspectNotAFault) {
               {{"inverter_model", "Deye SUN-5K-SG03LP1-EU"}, {"bms_model", "Pylontech US3000C"}}));
   EXPECT_EQ(verdict(m, "l1.protocol_setting").verdict, Verdict::kPass)
       << verdict(m, "l1.protocol_setting").reason;
+}
+
+TEST(ProtocolSetting, TheMenuQuestionOffersTheInvertersValuesWithTheNeededOneMarked) {
+  // A Deye LV with a Pylontech US5000: the knowledge base lists "Lithium 00" (Pylontech LV CAN)
+  // and "Lithium 12" (Pylontech RS485) for the Deye LV family; the battery sends Pylontech LV CAN
+  // on its CAN jack, so "Lithium 00" is the one marked. Free text stays possible.
+  const auto r = run_guided(catalogue(), kb(),
+                            answers(json::object(), {{"inverter_model", "Deye SUN-8K-SG04LP3-EU"},
+                                                     {"bms_model", "Pylontech US5000"}}));
+  ASSERT_TRUE(r.next);
+  ASSERT_EQ(r.next->check, "l1.protocol_setting");
+  const auto& ask = r.next->asks.front();
+  ASSERT_EQ(ask.key, "inverter_battery_setting");
+  EXPECT_TRUE(ask.other);
+  std::vector<std::string> values, recommended;
+  for (const auto& o : ask.options) {
+    values.push_back(o.value.get<std::string>());
+    if (o.recommended) recommended.push_back(o.value.get<std::string>());
+  }
+  EXPECT_EQ(values, (std::vector<std::string>{"Lithium 00", "Lithium 12", "Lead-acid"}));
+  EXPECT_EQ(recommended, (std::vector<std::string>{"Lithium 00"}));
+  // Choices carry words: the meter's setups read as people say them.
+  const auto t = run_guided(
+      catalogue(), kb(),
+      answers({{"inverter_battery_setting", "Lithium 00"},
+               {"inverter_bitrate_kbps", 500},
+               {"bms_bitrate_kbps", 500},
+               {"dip_switches_match_manual", "yes"},
+               {"battery_count", 1}},
+              {{"inverter_model", "Deye SUN-8K-SG04LP3-EU"}, {"bms_model", "Pylontech US5000"}}));
+  ASSERT_TRUE(t.next);
+  ASSERT_EQ(t.next->check, "l2.termination") << t.next->check;
+  const auto& setup = t.next->asks.front();
+  ASSERT_EQ(setup.key, "termination_setup");
+  ASSERT_EQ(setup.options.size(), 3u);
+  EXPECT_EQ(setup.options[0].label, "Both devices connected");
+  EXPECT_EQ(setup.options[0].value, "all_connected");
 }
 
 TEST(ProtocolSetting, AVictronProfileAtTheWrongRateFails) {

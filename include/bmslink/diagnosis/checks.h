@@ -35,6 +35,19 @@ struct InputSpec {
   std::string prompt;
   // The prompt worded for what another input was answered: input key -> its value -> prompt.
   std::map<std::string, std::map<std::string, std::string>> prompt_by;
+  // A choice's words for people ("master_only" -> "Only the master is cabled to the inverter").
+  std::map<std::string, std::string> choice_labels;
+  // What a picker offers when the value comes from the knowledge base (the inverter's menu
+  // values, the protocols a battery sends): filled in for one session by the guided walk. `other`
+  // says free text is still accepted beside them.
+  struct Option {
+    nlohmann::json value;
+    std::string label;
+    std::string note;
+    bool recommended = false;  // the one this battery needs
+  };
+  std::vector<Option> options;
+  bool other = false;
 };
 
 struct LayerInfo {

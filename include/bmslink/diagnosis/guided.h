@@ -116,7 +116,9 @@ struct GuidedResult {
   std::vector<CheckVerdict> marginal, suspects;
   std::optional<HardcodeHint> hardcode;  // with escalate, when the battery's cells are known
   double total_minutes = 0;
-  bool escalate = false;                // all five layers exhausted: time to consider hardcoding
+  bool escalate = false;  // all five layers exhausted: time to consider hardcoding
+  // The walk stopped at a suspect setting (not a proven fault): the cause to try first.
+  bool tentative = false;
   std::vector<std::string> still_open;  // earlier checks not decided when a later one confirmed
   // The knowledge-base entries the models were matched to ("" when none): shown so a wrong
   // match is seen.
