@@ -20,7 +20,7 @@ using nlohmann::json;
 
 constexpr std::array<std::string_view, 4> kOutcomes = {"fixed", "hardcoded", "escalated", "open"};
 
-constexpr std::array<std::string_view, 22> kKeys = {"id",
+constexpr std::array<std::string_view, 25> kKeys = {"id",
                                                     "opened",
                                                     "closed",
                                                     "installer",
@@ -40,6 +40,9 @@ constexpr std::array<std::string_view, 22> kKeys = {"id",
                                                     "acknowledged_by",
                                                     "acknowledged_at",
                                                     "notes",
+                                                    "root_cause_reason",
+                                                    "fix_by_hand",
+                                                    "history",
                                                     "total_minutes",
                                                     "schema"};
 
@@ -249,6 +252,44 @@ Result<Case> case_from_json(const json& j, const std::string& where) {
   }
   BMS_TRY(fix, r.text(j, "fix", ""));
   c.fix = *fix;
+  BMS_TRY(cause_reason, r.text(j, "root_cause_reason", ""));
+  c.root_cause_reason = *cause_reason;
+  if (j.contains("fix_by_hand") && !j["fix_by_hand"].is_null()) {
+    if (!j["fix_by_hand"].is_boolean())
+      return r.field_error("fix_by_hand", "expected true or false");
+    c.fix_by_hand = j["fix_by_hand"].get<bool>();
+  } else {
+    // A record from before the field: who wrote its fix is not known, so it is kept as written.
+    c.fix_by_hand = !c.fix.empty();
+  }
+  if (j.contains("history") && !j["history"].is_null()) {
+    if (!j["history"].is_array()) return r.field_error("history", "expected a list");
+    std::size_t n = 0;
+    for (const auto& h : j["history"]) {
+      const std::string f = fmt::format("history[{}]", n++);
+      if (auto ok = r.only(h, f, {"at", "by", "field", "key", "check", "from", "to", "reason"});
+          !ok)
+        return tl::unexpected(ok.error());
+      CaseChange ch;
+      BMS_TRY(at, read_date(r, h, "at", f));
+      if (!*at) return r.field_error(f + ".at", "expected an ISO 8601 UTC time");
+      ch.at = **at;
+      BMS_TRY(by, r.text(h, "by", f));
+      BMS_TRY(field, r.text(h, "field", f));
+      BMS_TRY(key, r.text(h, "key", f));
+      BMS_TRY(check, r.text(h, "check", f));
+      BMS_TRY(reason, r.text(h, "reason", f));
+      if (field->empty()) return r.field_error(f + ".field", "expected what changed");
+      ch.by = *by;
+      ch.field = *field;
+      ch.key = *key;
+      ch.check = *check;
+      ch.reason = *reason;
+      ch.from = h.value("from", json(nullptr));
+      ch.to = h.value("to", json(nullptr));
+      c.history.push_back(std::move(ch));
+    }
+  }
   if (j.contains("verification") && !j["verification"].is_null()) {
     const json& v = j["verification"];
     if (auto ok = r.only(v, "verification", {"uptime_share", "hours"}); !ok)
@@ -306,6 +347,16 @@ json case_to_json(const Case& c) {
   json captures = json::array();
   for (const auto& cap : c.captures)
     captures.push_back({{"file", cap.file}, {"sha256", cap.sha256}, {"findings", cap.findings}});
+  json history = json::array();
+  for (const auto& h : c.history)
+    history.push_back({{"at", h.at},
+                       {"by", h.by},
+                       {"field", h.field},
+                       {"key", h.key},
+                       {"check", h.check},
+                       {"from", h.from},
+                       {"to", h.to},
+                       {"reason", h.reason}});
   json minutes = json::object();
   for (int l = 1; l <= 5; ++l)
     minutes[std::to_string(l)] = c.minutes_by_layer[static_cast<std::size_t>(l - 1)];
@@ -337,7 +388,10 @@ json case_to_json(const Case& c) {
       {"hardcoded", c.hardcoded.is_null() ? json(nullptr) : c.hardcoded},
       {"acknowledged_by", c.acknowledged_by},
       {"acknowledged_at", opt_text(c.acknowledged_at)},
-      {"notes", c.notes}};
+      {"notes", c.notes},
+      {"root_cause_reason", c.root_cause_reason},
+      {"fix_by_hand", c.fix_by_hand},
+      {"history", history}};
 }
 
 namespace {}  // namespace

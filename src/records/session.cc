@@ -7,14 +7,54 @@
 #include <random>
 
 #include <fmt/format.h>
+#include <nlohmann/json.hpp>
 #include "bmslink/diagnosis/serialize.h"
 
 namespace bmslink::records {
 
+using nlohmann::json;
+
 // The session as the case records it: every check taken with the answers it used, its verdict
 // and minutes, the minutes per layer, the cause and fix when confirmed.
+bool note_corrections(Case& c, const diagnosis::Answers& given, const std::string& by) {
+  bool any = false;
+  const std::string at = now_iso_utc();
+  for (const auto& ch : c.checks) {
+    if (!ch.inputs.is_object()) continue;
+    for (const auto& [k, was] : ch.inputs.items()) {
+      json now;
+      if (const auto it = given.values.find(k); it != given.values.end())
+        now = it->second;
+      else if (given.not_known.count(k))
+        now = nullptr;
+      else
+        continue;  // not answered again: unchanged
+      if (now == was) continue;
+      c.history.push_back({at, by, "answer", k, ch.check, was, now, ""});
+      any = true;
+    }
+  }
+  return any;
+}
+
+void carry_history(const Case& stored, Case& incoming, const std::string& by) {
+  std::vector<CaseChange> changes;
+  const std::string at = now_iso_utc();
+  const auto cause = [](const Case& c) {
+    return c.root_cause ? json(std::string(diagnosis::cause_id(*c.root_cause))) : json(nullptr);
+  };
+  if (cause(stored) != cause(incoming) || stored.root_cause_reason != incoming.root_cause_reason)
+    changes.push_back(
+        {at, by, "root_cause", "", "", cause(stored), cause(incoming), incoming.root_cause_reason});
+  if (stored.outcome != incoming.outcome)
+    changes.push_back({at, by, "outcome", "", "", std::string(outcome_name(stored.outcome)),
+                       std::string(outcome_name(incoming.outcome)), ""});
+  incoming.history = stored.history;
+  incoming.history.insert(incoming.history.end(), changes.begin(), changes.end());
+}
+
 void record_session(Case& c, const diagnosis::CheckCatalogue& cat, const diagnosis::Answers& a,
-                    const diagnosis::GuidedResult& r) {
+                    const diagnosis::GuidedResult& r, bool corrected) {
   // What was recorded before stays unless this walk records the check again: a capture that
   // decides an earlier layer adds its verdicts beside the checks already done, never removes one.
   std::vector<CaseCheck> before = std::move(c.checks);
@@ -65,10 +105,20 @@ void record_session(Case& c, const diagnosis::CheckCatalogue& cat, const diagnos
   // session that counted fewer.
   for (std::size_t i = 0; i < 5; ++i)
     c.minutes_by_layer[i] = std::max(c.minutes_by_layer[i], r.minutes[i]);
+  // The root cause follows the walk unless a person set it (with a reason); the fix follows the
+  // root cause unless a person edited it. An answer corrected so that nothing is confirmed any
+  // more takes the walk's cause and fix away with it.
   if (r.confirmed) {
-    c.root_cause = *r.confirmed;
-    c.layer = r.layer ? std::optional<int>(diagnosis::layer_number(*r.layer)) : std::nullopt;
-    if (c.fix.empty()) c.fix = r.fix;
+    const bool by_hand = !c.root_cause_reason.empty();
+    if (!by_hand) {
+      c.root_cause = *r.confirmed;
+      c.layer = r.layer ? std::optional<int>(diagnosis::layer_number(*r.layer)) : std::nullopt;
+    }
+    if (!c.fix_by_hand && c.root_cause == *r.confirmed) c.fix = r.fix;
+  } else if (corrected && c.root_cause_reason.empty()) {
+    c.root_cause.reset();
+    c.layer.reset();
+    if (!c.fix_by_hand) c.fix.clear();
   }
   if (!a.bms_model.empty()) c.bms.model = a.bms_model;
   if (!a.inverter_model.empty()) c.inverter.model = a.inverter_model;
@@ -119,16 +169,18 @@ Result<RecordedSession> record_guided(
     Store& store, std::string_view id, const diagnosis::Answers& answers,
     const diagnosis::CheckCatalogue& catalogue,
     const std::function<diagnosis::GuidedResult(const diagnosis::Answers&)>& run,
-    const std::optional<SessionCapture>& capture, Resume resume, int attempts) {
+    const std::optional<SessionCapture>& capture, Resume resume, int attempts,
+    const std::string& by) {
   for (int attempt = 0; attempt < attempts; ++attempt) {
     auto loaded = store.get(id);
     if (!loaded) return tl::unexpected(loaded.error());
     if (!*loaded) return make_error(ErrorCode::kNotFound, fmt::format("no case {}", id));
     RecordedSession s{std::move(**loaded), answers, {}};
     const std::string tag = case_etag(s.the_case);
+    const bool corrected = note_corrections(s.the_case, answers, by);
     if (resume == Resume::kYes) resume_answers(s.the_case, s.answers);
     s.result = run(s.answers);
-    record_session(s.the_case, catalogue, s.answers, s.result);
+    record_session(s.the_case, catalogue, s.answers, s.result, corrected);
     if (capture && capture->findings != nullptr)
       attach_capture(s.the_case, capture->name, capture->sha256, *capture->findings);
     auto written = store.put_if(s.the_case, [&](const std::optional<Case>& stored) {

@@ -968,7 +968,7 @@ void Server::Impl::diagnose(const httplib::Request& req, httplib::Response& res)
         [&](const diagnosis::Answers& merged) {
           return diagnosis::run_guided(catalogue, kb, merged, guided);
         },
-        attach);
+        attach, records::Resume::kYes, 5, auth.user_of(req));
   });
   if (!recorded) {
     return send_error(res, status_of(recorded.error()), recorded.error().message);
@@ -1049,10 +1049,14 @@ void Server::Impl::case_one(const httplib::Request& req, httplib::Response& res)
       // overwritten (the lost update of two people editing one case).
       const std::string wanted = req.get_header_value("If-Match");
       bool missing = false;
+      // The history is the store's, not the body's: what changed is added to it (the case
+      // behind `*c` is written after this check, inside the same transaction).
       auto written = locked([&](records::Store& st) {
         return st.put_if(*c, [&](const std::optional<records::Case>& stored) {
           missing = !stored;
-          return stored && if_match(wanted, records::case_etag(*stored));
+          if (!stored || !if_match(wanted, records::case_etag(*stored))) return false;
+          records::carry_history(*stored, *c, auth.user_of(req));
+          return true;
         });
       });
       if (!written) return send_error(res, 500, written.error().message);
@@ -1063,7 +1067,12 @@ void Server::Impl::case_one(const httplib::Request& req, httplib::Response& res)
                                                 "loaded: reload it and make the change again",
                                                 id));
     } else {
-      auto ok = locked([&](records::Store& st) { return st.put(*c); });
+      auto ok = locked([&](records::Store& st) {
+        return st.put_if(*c, [&](const std::optional<records::Case>& stored) {
+          if (stored) records::carry_history(*stored, *c, auth.user_of(req));
+          return true;
+        });
+      });
       if (!ok) return send_error(res, 500, ok.error().message);
     }
     case_headers(res, *c);

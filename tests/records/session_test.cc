@@ -218,6 +218,109 @@ TEST_F(RecordGuided, AnUndecidedCheckKeepsItsMinutes) {
   EXPECT_DOUBLE_EQ(r->the_case.minutes_by_layer[1], layer2) << "the bars and the clock agree";
 }
 
+diagnosis::Answers setting(const char* value) {
+  diagnosis::Answers a;
+  a.values["inverter_battery_setting"] = value;
+  return a;
+}
+
+// Issue 19: an answer could not be corrected, and the fix kept an earlier cause's text. The Deye
+// + US5000 case: "Lead-acid" is voltage-only (a proven inverter_protocol_mismatch, fix: select
+// "Lithium 00"). Corrected to "Lithium 00", the cause is no longer confirmed: the walk's cause and
+// fix go, the history keeps the change, who made it and both values.
+TEST_F(RecordGuided, ACorrectedAnswerRedecidesAndTheHistoryKeepsTheChange) {
+  auto first = record_guided(
+      *store_, "c1", setting("Lead-acid"), catalogue(),
+      [](const diagnosis::Answers& m) { return diagnosis::run_guided(catalogue(), kb(), m); },
+      std::nullopt, Resume::kYes, 5, "ana");
+  ASSERT_TRUE(first) << first.error().message;
+  EXPECT_EQ(first->the_case.root_cause, diagnosis::Cause::kInverterProtocolMismatch);
+  EXPECT_NE(first->the_case.fix.find("\"Lithium 00\""), std::string::npos) << first->the_case.fix;
+  EXPECT_TRUE(first->the_case.history.empty()) << "a first answer is no correction";
+  auto fixed = record_guided(
+      *store_, "c1", setting("Lithium 00"), catalogue(),
+      [](const diagnosis::Answers& m) { return diagnosis::run_guided(catalogue(), kb(), m); },
+      std::nullopt, Resume::kYes, 5, "ana");
+  ASSERT_TRUE(fixed) << fixed.error().message;
+  const Case& c = fixed->the_case;
+  EXPECT_FALSE(c.root_cause) << case_to_json(c).dump();
+  EXPECT_TRUE(c.fix.empty()) << c.fix;
+  ASSERT_EQ(c.history.size(), 1u);
+  EXPECT_EQ(c.history[0].field, "answer");
+  EXPECT_EQ(c.history[0].key, "inverter_battery_setting");
+  EXPECT_EQ(c.history[0].check, "l1.protocol_setting");
+  EXPECT_EQ(c.history[0].from, "Lead-acid");
+  EXPECT_EQ(c.history[0].to, "Lithium 00");
+  EXPECT_EQ(c.history[0].by, "ana");
+  for (const auto& ch : c.checks)
+    if (ch.check == "l1.protocol_setting") {
+      EXPECT_EQ(ch.verdict, diagnosis::Verdict::kPass);
+    }
+  // Stored as recorded, and read back the same.
+  auto stored = store_->get("c1");
+  ASSERT_TRUE(stored && *stored);
+  EXPECT_EQ(case_to_json(**stored), case_to_json(c));
+}
+
+// A root cause set by hand (with its reason) is never overridden by the walk; a fix typed by hand
+// is never replaced; otherwise the fix follows the cause the walk confirms now.
+TEST_F(RecordGuided, ARootCauseSetByHandAndAnEditedFixStay) {
+  auto stored = store_->get("c1");
+  ASSERT_TRUE(stored && *stored);
+  Case c = **stored;
+  c.root_cause = diagnosis::Cause::kConnectionFault;
+  c.root_cause_reason = "the CAN plug was half out of the inverter";
+  ASSERT_TRUE(store_->put(c));
+  auto r = record(*store_, setting("Lead-acid"));
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->result.confirmed, diagnosis::Cause::kInverterProtocolMismatch);
+  EXPECT_EQ(r->the_case.root_cause, diagnosis::Cause::kConnectionFault);
+  EXPECT_TRUE(r->the_case.fix.empty()) << "the walk's fix is for another cause than the case's";
+  // Let the checks decide again: the walk's cause and its fix.
+  c = r->the_case;
+  c.root_cause_reason.clear();
+  ASSERT_TRUE(store_->put(c));
+  r = record(*store_, diagnosis::Answers{});
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->the_case.root_cause, diagnosis::Cause::kInverterProtocolMismatch);
+  EXPECT_EQ(r->the_case.fix, r->result.fix);
+  // A fix edited by hand stays whatever the walk says.
+  c = r->the_case;
+  c.fix = "Set Lithium 00 and updated the inverter firmware";
+  c.fix_by_hand = true;
+  ASSERT_TRUE(store_->put(c));
+  r = record(*store_, setting("AGM"));
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->the_case.fix, "Set Lithium 00 and updated the inverter firmware");
+}
+
+TEST(CaseHistory, AWholeCaseUpdateKeepsTheStoredHistoryAndAddsWhatChanged) {
+  Case stored;
+  stored.id = "c";
+  stored.history.push_back({"2026-12-06T10:00:00Z", "ana", "answer", "termination_ohms",
+                            "l2.termination", 120.0, 60.0, ""});
+  Case body = stored;
+  body.history.clear();  // a body that would wipe it
+  body.root_cause = diagnosis::Cause::kTerminationFault;
+  body.root_cause_reason = "second terminator missing, seen on site";
+  body.outcome = Outcome::kFixed;
+  carry_history(stored, body, "ben");
+  ASSERT_EQ(body.history.size(), 3u);
+  EXPECT_EQ(body.history[0].key, "termination_ohms");
+  EXPECT_EQ(body.history[1].field, "root_cause");
+  EXPECT_TRUE(body.history[1].from.is_null());
+  EXPECT_EQ(body.history[1].to, "termination_fault");
+  EXPECT_EQ(body.history[1].reason, "second terminator missing, seen on site");
+  EXPECT_EQ(body.history[1].by, "ben");
+  EXPECT_EQ(body.history[2].field, "outcome");
+  EXPECT_EQ(body.history[2].from, "open");
+  EXPECT_EQ(body.history[2].to, "fixed");
+  // Nothing changed: nothing added.
+  Case same = body;
+  carry_history(body, same, "ben");
+  EXPECT_EQ(same.history.size(), 3u);
+}
+
 TEST(CaseIds, OneProcessNeverRepeatsAnId) {
   std::set<std::string> ids;
   for (int i = 0; i < 5000; ++i) ids.insert(new_case_id());

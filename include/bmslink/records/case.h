@@ -38,6 +38,18 @@ struct CaseCapture {
   nlohmann::json findings = nlohmann::json::array();
 };
 
+// One change to what a case says, kept so a corrected record can be trusted: an answer changed
+// (field "answer", `key` the input, `check` the check it belongs to), the root cause set by hand
+// ("root_cause", with its reason), the outcome. `from`/`to` are the values (null: none).
+struct CaseChange {
+  std::string at;  // ISO 8601 UTC
+  std::string by;  // the user, where known
+  std::string field;
+  std::string key, check;
+  nlohmann::json from, to;
+  std::string reason;
+};
+
 struct Case {
   std::string id;
   std::string opened;  // ISO 8601 UTC, "2026-12-01T14:00:00Z"
@@ -59,7 +71,12 @@ struct Case {
   std::vector<CaseCapture> captures;
   std::optional<diagnosis::Cause> root_cause;
   std::optional<int> layer;
+  // Why the root cause was set by hand; empty when the checks decided it (the walk then keeps
+  // it current, and never overrides one set by hand).
+  std::string root_cause_reason;
   std::string fix;
+  bool fix_by_hand = false;  // the fix text was edited: the walk no longer replaces it
+  std::vector<CaseChange> history;
   struct Verification {
     std::optional<double> uptime_share;  // 0..1
     std::optional<double> hours;

@@ -51,10 +51,21 @@ Result<RecordedSession> record_guided(
     const diagnosis::CheckCatalogue& catalogue,
     const std::function<diagnosis::GuidedResult(const diagnosis::Answers&)>& run,
     const std::optional<SessionCapture>& capture = std::nullopt, Resume resume = Resume::kYes,
-    int attempts = 5);
+    int attempts = 5, const std::string& by = "");
 
+// `corrected`: an answer the case held was changed in this session (note_corrections), so a
+// cause the walk no longer confirms is taken away.
 void record_session(Case& c, const diagnosis::CheckCatalogue& catalogue,
-                    const diagnosis::Answers& answers, const diagnosis::GuidedResult& result);
+                    const diagnosis::Answers& answers, const diagnosis::GuidedResult& result,
+                    bool corrected = false);
+
+// Appends to the case's history every answer `given` changes against what its checks recorded
+// (a value for another, "can't tell" for a value, or back); true when there was one.
+bool note_corrections(Case& c, const diagnosis::Answers& given, const std::string& by);
+
+// An update of a whole case (the web console's PUT) keeps the history stored, whatever the body
+// says, and adds what changed: the root cause (with its reason) and the outcome.
+void carry_history(const Case& stored, Case& incoming, const std::string& by);
 
 void resume_answers(const Case& c, diagnosis::Answers& answers);
 
