@@ -163,9 +163,14 @@ void MessageSink::event(const MonitorEvent& e) {
   post_(dump(m), false);
 }
 
-void MessageSink::values(const json& snapshot, const LinkMonitor&) {
+void MessageSink::values(const json& snapshot, const LinkMonitor& monitor) {
   json m = snapshot;
   m["type"] = "values";
+  // Each value's unit as its definition writes it, so a page shows "52.1 V", not "52.1".
+  json units = json::object();
+  for (const auto& v : monitor.values())
+    if (!v.unit.empty()) units[v.name] = v.unit == "degC" ? "°C" : v.unit;
+  m["units"] = std::move(units);
   post_(dump(m), true);
 }
 

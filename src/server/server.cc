@@ -312,6 +312,7 @@ struct Server::Impl {
   diagnosis::CheckCatalogue catalogue;
   diagnosis::KnowledgeBase kb;
   json devices;
+  json vocabulary;  // /api/vocabulary: words for the ids
   std::string captures_dir;
   httplib::Server http;
   int port = 0;
@@ -367,6 +368,26 @@ struct Server::Impl {
     return body;
   }
 
+  // A kept capture's analysis: remembered, else analysed again as it was uploaded (its own
+  // timeout and bit rate).
+  Result<std::shared_ptr<const diagnosis::CaptureResult>> analysis_of(const std::string& id) {
+    auto path = records::kept_capture_path(captures_dir, id);
+    if (!path) return tl::unexpected(path.error());
+    if (auto known = recall_analysis(id)) return known;
+    const auto settings = records::kept_analysis_settings(captures_dir, id);
+    analysis::RunOptions run_options;
+    if (settings.timeout_s)
+      run_options.analyzer.inverter_timeout_ms =
+          static_cast<std::int64_t>(*settings.timeout_s * 1000);
+    if (settings.bitrate_bps) run_options.analyzer.bitrate_bps = *settings.bitrate_bps;
+    CollectingSink sink;
+    auto r = diagnosis::diagnose(analysis::CaptureInput::path(*path), sink, run_options);
+    if (!r) return make_error(ErrorCode::kInvalidArgument, r.error().message);
+    auto shared = std::make_shared<const diagnosis::CaptureResult>(std::move(*r));
+    remember_analysis(id, shared);
+    return shared;
+  }
+
   void routes();
   void analyze(const httplib::Request& req, httplib::Response& res,
                const httplib::ContentReader& reader);
@@ -395,6 +416,17 @@ Result<std::unique_ptr<Server>> Server::create(ServerOptions options) {
   if (!kb) return tl::unexpected(kb.error());
   m.kb = std::move(*kb);
   m.devices = diagnosis::knowledge_json(m.kb);
+  {
+    json causes = json::object(), checks = json::object(), layers = json::object();
+    for (const auto& c : diagnosis::cause_catalogue()) causes[std::string(c.id)] = c.name;
+    for (const auto& c : m.catalogue.checks()) checks[c.id] = c.title;
+    for (const auto& l : m.catalogue.layers())
+      layers[std::to_string(diagnosis::layer_number(l.layer))] = l.name;
+    json inputs = json::object();
+    for (const auto& [key, spec] : m.catalogue.inputs())
+      inputs[key] = {{"prompt", spec.prompt}, {"unit", spec.unit}, {"labels", spec.choice_labels}};
+    m.vocabulary = {{"causes", causes}, {"checks", checks}, {"layers", layers}, {"inputs", inputs}};
+  }
   m.auth.team = m.options.team;
   // A broker that cannot be used as configured (a wrong URL, a CA file that is not there) is a
   // start-up error, as it is for `bmslink monitor`; a broker that is only away is retried.
@@ -722,6 +754,21 @@ void Server::Impl::routes() {
       return true;
     });
   });
+  // A kept capture's analysis, as /api/analyze answered it: a reopened case shows its captures'
+  // findings and plots again.
+  http.Get(R"(/api/captures/([0-9a-f]{64}))",
+           [this](const httplib::Request& req, httplib::Response& res) {
+             const std::string id = req.matches[1];
+             auto r = analysis_of(id);
+             if (!r) return send_error(res, status_of(r.error()), r.error().message);
+             json out = report::analysis_json(**r);
+             if (req.has_param("name")) out["file"] = req.get_param_value("name");
+             out["capture_id"] = id;
+             send_json(res, out);
+           });
+  // The words for the ids the API speaks: causes, checks, layers, verdicts, signals with units.
+  http.Get("/api/vocabulary",
+           [this](const httplib::Request&, httplib::Response& res) { send_json(res, vocabulary); });
   http.Get("/api/devices",
            [this](const httplib::Request&, httplib::Response& res) { send_json(res, devices); });
   http.Get("/api/checks", [this](const httplib::Request&, httplib::Response& res) {
@@ -931,23 +978,9 @@ void Server::Impl::diagnose(const httplib::Request& req, httplib::Response& res)
   guided.check_rates = rates;
   std::shared_ptr<const diagnosis::CaptureResult> capture;
   if (!capture_id.empty()) {
-    auto path = records::kept_capture_path(captures_dir, capture_id);
-    if (!path) return send_error(res, status_of(path.error()), path.error().message);
-    capture = recall_analysis(capture_id);
-    if (!capture) {
-      // Analysed again as it was uploaded: its own timeout and bit rate.
-      const auto settings = records::kept_analysis_settings(captures_dir, capture_id);
-      analysis::RunOptions run_options;
-      if (settings.timeout_s)
-        run_options.analyzer.inverter_timeout_ms =
-            static_cast<std::int64_t>(*settings.timeout_s * 1000);
-      if (settings.bitrate_bps) run_options.analyzer.bitrate_bps = *settings.bitrate_bps;
-      CollectingSink sink;
-      auto r = diagnosis::diagnose(analysis::CaptureInput::path(*path), sink, run_options);
-      if (!r) return send_error(res, 400, r.error().message);
-      capture = std::make_shared<const diagnosis::CaptureResult>(std::move(*r));
-      remember_analysis(capture_id, capture);
-    }
+    auto analysed = analysis_of(capture_id);
+    if (!analysed) return send_error(res, status_of(analysed.error()), analysed.error().message);
+    capture = *analysed;
     guided.evidence = &capture->run.evidence;
     guided.findings = &capture->findings;
   }
