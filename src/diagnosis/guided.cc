@@ -1664,7 +1664,7 @@ GuidedResult run_guided(const CheckCatalogue& catalogue, const KnowledgeBase& kb
     r.next = std::move(n);
     return r;
   }
-  if (!capture) {
+  if (!capture && !options.no_capture) {
     // One capture decides every capture-only check; it is asked for under the layer-5 check
     // (the analyzer is the rarest, most expensive tool: last in the method).
     std::stable_sort(unknown.begin(), unknown.end(), [](const Pending& x, const Pending& y) {

@@ -49,30 +49,52 @@ std::string group_key(const std::string& s) {
 }  // namespace
 
 std::vector<CompatRow> compatibility(const std::vector<Case>& cases) {
-  std::map<std::tuple<std::string, std::string, std::string, std::string>, CompatRow> rows;
-  std::map<std::tuple<std::string, std::string, std::string, std::string>, int> counts;
+  std::map<std::pair<std::string, std::string>, CompatRow> rows;
+  std::map<std::pair<std::string, std::string>, int> counts;
+  // Adds a firmware text to a ", "-separated list once (as installers group it).
+  const auto add_version = [](std::string& list, const std::string& version) {
+    if (version.empty()) return;
+    std::string_view rest = list;
+    while (!rest.empty()) {
+      const auto comma = rest.find(", ");
+      if (group_key(std::string(rest.substr(0, comma))) == group_key(version)) return;
+      if (comma == std::string_view::npos) break;
+      rest.remove_prefix(comma + 2);
+    }
+    list += list.empty() ? version : ", " + version;
+  };
   for (const auto& c : cases) {
-    const auto key = std::make_tuple(group_key(c.bms.model), group_key(c.bms.firmware),
-                                     group_key(c.inverter.model), group_key(c.inverter.firmware));
+    const auto key = std::make_pair(group_key(c.bms.model), group_key(c.inverter.model));
     auto& r = rows[key];
     if (counts[key] == 0) {
       r.bms_model = c.bms.model;
-      r.bms_firmware = c.bms.firmware;
       r.inverter_model = c.inverter.model;
-      r.inverter_firmware = c.inverter.firmware;
     }
+    add_version(r.bms_firmware, c.bms.firmware);
+    add_version(r.inverter_firmware, c.inverter.firmware);
+    auto fw = std::find_if(r.by_firmware.begin(), r.by_firmware.end(), [&](const FirmwareCount& f) {
+      return group_key(f.bms_firmware) == group_key(c.bms.firmware) &&
+             group_key(f.inverter_firmware) == group_key(c.inverter.firmware);
+    });
+    if (fw == r.by_firmware.end())
+      fw = r.by_firmware.insert(r.by_firmware.end(),
+                                FirmwareCount{c.bms.firmware, c.inverter.firmware});
     switch (c.outcome) {
       case Outcome::kFixed:
         ++r.worked;
+        ++fw->worked;
         break;
       case Outcome::kEscalated:
         ++r.failed;
+        ++fw->failed;
         break;
       case Outcome::kHardcoded:
         ++r.hardcoded;
+        ++fw->hardcoded;
         break;
       case Outcome::kOpen:
         ++r.open;
+        ++fw->open;
         break;
     }
     if (c.root_cause) ++r.causes[std::string(diagnosis::cause_id(*c.root_cause))];
@@ -97,6 +119,14 @@ nlohmann::json compat_json(const std::vector<CompatRow>& rows) {
   for (const auto& r : rows) {
     nlohmann::json minutes = nlohmann::json::object();
     for (std::size_t l = 0; l < 5; ++l) minutes[std::to_string(l + 1)] = r.minutes_by_layer[l];
+    nlohmann::json by_firmware = nlohmann::json::array();
+    for (const auto& f : r.by_firmware)
+      by_firmware.push_back({{"bms_firmware", f.bms_firmware},
+                             {"inverter_firmware", f.inverter_firmware},
+                             {"worked", f.worked},
+                             {"failed", f.failed},
+                             {"hardcoded", f.hardcoded},
+                             {"open", f.open}});
     out.push_back({{"bms", {{"model", r.bms_model}, {"firmware", r.bms_firmware}}},
                    {"inverter", {{"model", r.inverter_model}, {"firmware", r.inverter_firmware}}},
                    {"worked", r.worked},
@@ -106,7 +136,8 @@ nlohmann::json compat_json(const std::vector<CompatRow>& rows) {
                    {"causes", r.causes},
                    {"minutes_by_layer", minutes},
                    {"fixes", r.fixes},
-                   {"symptoms", r.symptoms}});
+                   {"symptoms", r.symptoms},
+                   {"by_firmware", by_firmware}});
   }
   return out;
 }

@@ -424,7 +424,11 @@ Result<std::unique_ptr<Server>> Server::create(ServerOptions options) {
       layers[std::to_string(diagnosis::layer_number(l.layer))] = l.name;
     json inputs = json::object();
     for (const auto& [key, spec] : m.catalogue.inputs())
-      inputs[key] = {{"prompt", spec.prompt}, {"unit", spec.unit}, {"labels", spec.choice_labels}};
+      inputs[key] = {{"prompt", spec.prompt},
+                     {"type", std::string(diagnosis::input_type_name(spec.type))},
+                     {"unit", spec.unit},
+                     {"choices", spec.choices},
+                     {"labels", spec.choice_labels}};
     m.vocabulary = {{"causes", causes}, {"checks", checks}, {"layers", layers}, {"inputs", inputs}};
   }
   m.auth.team = m.options.team;
@@ -959,6 +963,9 @@ void Server::Impl::diagnose(const httplib::Request& req, httplib::Response& res)
     if ((*body)[key].is_string()) *target = (*body)[key].get<std::string>();
     body->erase(key);
   }
+  // "capture": null says no capture can be taken on this call: the walk does not ask for one.
+  const bool no_capture = body->contains("capture") && (*body)["capture"].is_null();
+  if (no_capture) body->erase("capture");
   const bool path_given = (body->contains("capture") && !(*body)["capture"].is_null()) ||
                           (body->contains("answers") && (*body)["answers"].is_object() &&
                            (*body)["answers"].contains("capture"));
@@ -976,6 +983,7 @@ void Server::Impl::diagnose(const httplib::Request& req, httplib::Response& res)
   }
   diagnosis::GuidedOptions guided;
   guided.check_rates = rates;
+  guided.no_capture = no_capture;
   std::shared_ptr<const diagnosis::CaptureResult> capture;
   if (!capture_id.empty()) {
     auto analysed = analysis_of(capture_id);

@@ -87,11 +87,13 @@ async function answer(page, values) {
     if ((await input.evaluate((e) => e.tagName)) === 'SELECT') await input.selectOption(String(v));
     else await input.fill(String(v));
   }
+  // Yes/no, choices and the knowledge base's values are buttons.
   for (const group of await form.locator('.choices[data-key]').all()) {
     const key = await group.getAttribute('data-key');
     const v = values[key];
     if (v === undefined) throw new Error(`no answer for ${key} (${title})`);
-    await group.locator(`button[data-value="${v === true || v === 'yes' ? 'yes' : 'no'}"]`).click();
+    const value = v === true ? 'yes' : v === false ? 'no' : String(v);
+    await group.locator(`button[data-value="${value}"]`).click();
   }
   await form.locator('button[type=submit]').click();
   return title;
@@ -160,12 +162,13 @@ try {
       await page.locator('#ask-form input[name=termination_port_ohms]').waitFor({timeout: 15000});
       check(await page.locator('#confirmed').count() === 0, where('120 Ω at the cable end confirms nothing'));
       // The layer-1 verdicts say how strong their source is (Deye's "Lithium 00": emulator users).
-      const sourceTags = await page.locator('#guided .verdicts .source').allTextContents();
+      const sourceTags = await page.locator('#record .verdicts .source').allTextContents();
       check(sourceTags.some((t) => t.includes('emulator')), where(`source classes shown: ${sourceTags.join(' | ')}`));
       await answer(page, {termination_device: 'bms', termination_port_ohms: 'open'});
       await page.locator('#confirmed').waitFor({timeout: 15000});
       const confirmed = await page.locator('#confirmed').textContent();
-      check(confirmed.includes('termination_fault') && confirmed.includes('layer 2'), where(`confirmed: ${confirmed.slice(0, 120)}`));
+      check(await page.locator('#confirmed').getAttribute('data-cause') === 'termination_fault' &&
+            confirmed.includes('Termination wrong') && confirmed.includes('layer 2'), where(`confirmed: ${confirmed.slice(0, 120)}`));
       await noSideways(page, where('case with the cause'));
       await shot(page, 'confirmed', width);
 
@@ -174,7 +177,7 @@ try {
       await page.locator('#case-capture .finding').first().waitFor({timeout: 30000});
       const causes = await page.locator('#case-capture .finding').evaluateAll((els) => els.map((e) => e.dataset.cause));
       check(causes.includes('intermittent_dropouts'), where(`the capture's dropouts finding is shown: ${causes.join(', ')}`));
-      check((await page.locator('#confirmed').textContent()).includes('termination_fault'), where('the termination fault stays confirmed'));
+      check(await page.locator('#confirmed').getAttribute('data-cause') === 'termination_fault', where('the termination fault stays confirmed'));
       const plots = await page.locator('#case-capture .plot').count();
       check(plots >= 4, where(`plots of the capture: ${plots}`));
       await page.locator('#case-capture .plot').first().scrollIntoViewIfNeeded();
@@ -212,7 +215,7 @@ try {
       await page.goto(s.url + '#/stats');
       await page.locator('#stats-count').waitFor();
       check((await page.locator('#stats-count').textContent()).startsWith('1 case(s): fixed 1'), where('the statistics count the case'));
-      check((await page.locator('.bars').first().textContent()).includes('termination_fault'), where('the cause breakdown shows it'));
+      check((await page.locator('.bars').first().textContent()).includes('Termination wrong'), where('the cause breakdown shows it in words'));
       await noSideways(page, where('statistics'));
       await shot(page, 'stats', width);
 

@@ -52,6 +52,29 @@ TEST(Compat, GroupsSpellingsOfOnePairAndCountsOutcomesAndCauses) {
   EXPECT_TRUE(us2000.causes.empty());
 }
 
+// Issue 19: one battery/inverter pair was split into rows by how its firmware was typed. One row
+// per model pair, the versions as detail with their own counts.
+TEST(Compat, OnePairIsOneRowWithFirmwareAsDetail) {
+  auto a = make("a", "US5000", "Deye SUN-8K", Outcome::kFixed, std::nullopt, {});
+  auto b = make("b", "US5000", "Deye SUN-8K", Outcome::kEscalated, std::nullopt, {});
+  b.bms.firmware = "V2.0";
+  auto c = make("c", "us5000", "Deye SUN-8K", Outcome::kFixed, std::nullopt, {});
+  c.bms.firmware = "v1.4";  // the same version typed in lower case
+  const auto rows = compatibility({a, b, c});
+  ASSERT_EQ(rows.size(), 1U);
+  EXPECT_EQ(rows[0].worked, 2);
+  EXPECT_EQ(rows[0].failed, 1);
+  EXPECT_EQ(rows[0].bms_firmware, "V1.4, V2.0");
+  EXPECT_EQ(rows[0].inverter_firmware, "2.1");
+  ASSERT_EQ(rows[0].by_firmware.size(), 2U);
+  EXPECT_EQ(rows[0].by_firmware[0].bms_firmware, "V1.4");
+  EXPECT_EQ(rows[0].by_firmware[0].worked, 2);
+  EXPECT_EQ(rows[0].by_firmware[1].bms_firmware, "V2.0");
+  EXPECT_EQ(rows[0].by_firmware[1].failed, 1);
+  const auto j = compat_json(rows);
+  EXPECT_EQ(j[0]["by_firmware"][1]["failed"], 1);
+}
+
 TEST(Compat, OnlyFixesThatWorkedAreListed) {
   auto fixed = make("a", "B", "I", Outcome::kFixed, std::nullopt, {});
   fixed.fix = "terminator fitted";

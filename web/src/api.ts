@@ -111,6 +111,13 @@ export function upload<T>(file: File, query: string, progress: (share: number) =
 
 // ---- shapes of the answers used by the pages -------------------------------------------
 
+export interface AskOption {
+  value: string | number;
+  label: string;
+  note: string;
+  recommended: boolean;
+}
+
 export interface Ask {
   key: string;
   type: 'text' | 'number' | 'choice' | 'yes_no' | 'list' | 'capture';
@@ -120,6 +127,17 @@ export interface Ask {
   min?: number;
   max?: number;
   allow?: string[];
+  options?: AskOption[];
+  other?: boolean;
+}
+
+// GET /api/vocabulary: the words for the ids.
+export interface Vocabulary {
+  causes: Record<string, string>;
+  checks: Record<string, string>;
+  layers: Record<string, string>;
+  inputs: Record<string, {prompt: string; type: Ask['type']; unit: string; choices: (string | number)[];
+    labels: Record<string, string>}>;
 }
 
 export type SourceClass = 'vendor_manual' | 'vendor_compatibility_list' | 'installer_report' | 'emulator_report';
@@ -155,6 +173,8 @@ export interface Guided {
   marginal: Verdict[];
   suspects: Verdict[];
   hardcode: null | {battery: string; cells_series: number; charge_max_v: number | null; cutoff_min_v: number | null; source_class: SourceClass | null};
+  still_open: string[];
+  tentative: boolean;
   case?: CaseJson;
 }
 
@@ -199,6 +219,20 @@ export interface CaseJson {
   acknowledged_by: string;
   acknowledged_at: string | null;
   notes: string;
+  root_cause_reason: string;
+  fix_by_hand: boolean;
+  history: CaseChange[];
+}
+
+export interface CaseChange {
+  at: string;
+  by: string;
+  field: string;
+  key: string;
+  check: string;
+  from: unknown;
+  to: unknown;
+  reason: string;
 }
 
 export interface Finding {

@@ -5,7 +5,7 @@ import './style.css';
 import {
   ApiError, caseTag, currentSession, get, login, logout, refreshSession, send, upload,
   type Analysis, type Ask, type CaseJson, type Finding, type Guided, type HardcodeAdvice, type SourceClass,
-  type Verdict,
+  type Vocabulary,
 } from './api';
 import {drawPlots} from './plots';
 
@@ -27,6 +27,11 @@ function h<K extends keyof HTMLElementTagNameMap>(
 const app = document.getElementById('app') as HTMLElement;
 const LAYERS = ['configuration', 'physical connections', 'cable', 'electrical environment', 'protocol and firmware'];
 
+// Replaces an element's children, leaving out the empty ones.
+function fill(el: HTMLElement, ...children: Child[]): void {
+  el.replaceChildren(...(children.filter((c) => c !== null && c !== undefined && c !== false) as (Node | string)[]));
+}
+
 function show(...children: Child[]): void {
   app.replaceChildren(...(children.filter(Boolean) as (Node | string)[]));
   window.scrollTo(0, 0);
@@ -39,6 +44,77 @@ function errorBox(e: unknown): HTMLElement {
 
 function fmtMinutes(m: number): string {
   return m < 10 ? `${m.toFixed(1)} min` : `${Math.round(m)} min`;
+}
+
+// ---- words for ids (GET /api/vocabulary) -----------------------------------------------------
+
+let vocab: Vocabulary = {causes: {}, checks: {}, layers: {}, inputs: {}};
+
+async function loadVocabulary(): Promise<void> {
+  try {
+    vocab = await get<Vocabulary>('/api/vocabulary');
+  } catch {
+    // Before a login in team mode: loaded again after it.
+  }
+}
+
+function capitalised(t: string): string {
+  return t ? t[0].toUpperCase() + t.slice(1) : t;
+}
+
+function causeName(id: string | null | undefined): string {
+  if (!id) return '';
+  return capitalised(vocab.causes[id] ?? id.replace(/_/g, ' '));
+}
+
+function checkName(id: string): string {
+  return vocab.checks[id] ?? id.replace(/^l\d\./, '').replace(/_/g, ' ');
+}
+
+// An input's question, short: the prompt up to its first "(" or "?".
+function inputName(key: string): string {
+  const p = vocab.inputs[key]?.prompt;
+  if (!p) return capitalised(key.replace(/_/g, ' '));
+  const cut = p.search(/[(?:]/);
+  return (cut > 12 ? p.slice(0, cut) : p).trim();
+}
+
+function valueText(key: string, v: unknown): string {
+  if (v === null || v === undefined) return "can't tell";
+  if (v === true) return 'yes';
+  if (v === false) return 'no';
+  const spec = vocab.inputs[key];
+  if (typeof v === 'string') return spec?.labels?.[v] ?? v;
+  if (typeof v === 'number') return `${Math.round(v * 100) / 100}${spec?.unit ? ' ' + spec.unit : ''}`;
+  return JSON.stringify(v);
+}
+
+// A reason from the server in words: an input key, a check id or a cause id inside it is named
+// as people say it ("needs termination_ohms" -> "needs an answer to: Resistance between ...").
+function humanReason(text: string | null | undefined): string {
+  if (!text) return '';
+  let out = text.replace(/^needs (?!a capture)/, 'needs an answer to: ');
+  out = out.replace(/\bl[1-5]\.[a-z_]+\b/g, (id) => (vocab.checks[id] ? `"${vocab.checks[id]}"` : id));
+  out = out.replace(/\b[a-z]+(?:_[a-z]+)+\b/g, (id) =>
+    vocab.inputs[id] ? `"${inputName(id)}"` : vocab.causes[id] ? causeName(id).toLowerCase() : id);
+  return capitalised(out);
+}
+
+const VERDICT_WORDS: Record<string, string> = {
+  pass: 'passed', fail: 'fault found', unknown: 'not decided', marginal: 'marginal', suspect: 'suspect',
+  skipped: 'skipped',
+};
+
+const OUTCOME_WORDS: Record<string, string> = {
+  fixed: 'fixed', hardcoded: 'hardcoded', escalated: 'escalated', open: 'open',
+};
+
+// "7 Dec 2026, 14:05" in the browser's own time zone.
+function localTime(iso: string | null | undefined): string {
+  if (!iso) return '';
+  const d = new Date(iso);
+  if (Number.isNaN(d.getTime())) return iso;
+  return d.toLocaleString(undefined, {day: 'numeric', month: 'short', year: 'numeric', hour: '2-digit', minute: '2-digit'});
 }
 
 function severityBadge(s: string): HTMLElement {
@@ -57,7 +133,8 @@ function findingsByLayer(findings: Finding[]): HTMLElement {
     box.append(h('h3', {}, title));
     for (const f of list)
       box.append(h('div', {class: `finding ${f.severity}`, 'data-cause': f.cause},
-        h('p', {}, severityBadge(f.severity), ' ', h('strong', {}, f.title), ' ', h('code', {}, f.cause)),
+        h('p', {}, severityBadge(f.severity), ' ', h('strong', {}, f.title), ' ',
+          h('span', {class: 'muted small'}, `(${causeName(f.cause)})`)),
         h('ul', {}, ...f.evidence.slice(0, 6).map((e) => h('li', {}, e.text))),
         f.fix ? h('p', {class: 'fix'}, 'Fix: ', f.fix) : null));
   }
@@ -74,9 +151,9 @@ async function casesPage(): Promise<void> {
     list.append(h('li', {},
       h('a', {href: `#/case/${encodeURIComponent(c.id)}`, class: 'card'},
         h('strong', {}, c.site.name || c.id),
-        h('span', {class: `badge ${c.outcome}`}, c.outcome),
+        h('span', {class: `badge ${c.outcome}`}, OUTCOME_WORDS[c.outcome] ?? c.outcome),
         h('span', {class: 'muted'}, ` ${c.bms.model || '?'} ↔ ${c.inverter.model || '?'}`),
-        h('span', {class: 'muted small'}, ` ${c.opened.slice(0, 10)} · ${c.root_cause ?? 'cause not found yet'} · ${fmtMinutes(c.total_minutes ?? 0)}`))));
+        h('span', {class: 'muted small'}, ` ${localTime(c.opened)} · ${c.root_cause ? causeName(c.root_cause) : 'cause not found yet'} · ${fmtMinutes(c.total_minutes ?? 0)}`))));
   show(
     h('div', {class: 'row'}, h('h1', {}, 'Cases'), h('a', {href: '#/new', class: 'button primary', id: 'new-case'}, 'New case')),
     cases.length ? list : h('p', {class: 'muted'}, 'No cases yet: start one when you arrive on site.'));
@@ -209,7 +286,8 @@ function setupInput(a: Ask): {el: HTMLElement; value: () => unknown} {
   const healthy = h('p', {class: 'muted', id: 'termination-healthy'});
   const buttons = (a.choices ?? []).map((c) => {
     const key = String(c);
-    const b = h('button', {type: 'button', class: 'choice', 'data-value': key}, TERMINATION_SETUPS[key]?.label ?? key);
+    const label = a.options?.find((o) => String(o.value) === key)?.label;
+    const b = h('button', {type: 'button', class: 'choice', 'data-value': key}, label ?? TERMINATION_SETUPS[key]?.label ?? key);
     b.addEventListener('click', () => pick(key));
     return b;
   });
@@ -226,10 +304,72 @@ function setupInput(a: Ask): {el: HTMLElement; value: () => unknown} {
     h('div', {class: 'choices column'}, ...buttons), drawing, healthy), value: () => v};
 }
 
-// The input for one thing a check asks, typed: numbers with their unit, choices as buttons,
-// yes/no as two big buttons (thumbs, gloves).
-function askInput(a: Ask): {el: HTMLElement; value: () => unknown} {
-  if (a.key === 'termination_setup') return setupInput(a);
+// Values the knowledge base offers as big buttons (thumbs, gloves), the one the battery needs
+// marked; "Other" opens a text box where the knowledge base may not know every value.
+function pickerInput(a: Ask, current?: unknown): {el: HTMLElement; value: () => unknown} {
+  let v: unknown = undefined;
+  let typing = false;
+  const options = a.options ?? [];
+  const other = h('input', {'data-other': a.key, autocomplete: 'off', placeholder: 'as the menu shows it',
+    'aria-label': `${a.prompt}: other value`});
+  const otherRow = h('div', {class: 'with-unit', hidden: true}, other, a.unit ? h('span', {class: 'unit'}, a.unit) : null);
+  const buttons: HTMLButtonElement[] = [];
+  const pick = (value: unknown) => {
+    v = value;
+    typing = false;
+    otherRow.hidden = true;
+    for (const b of buttons) b.classList.toggle('picked', b.dataset.value === String(value));
+  };
+  for (const o of options) {
+    const b = h('button', {type: 'button', class: `choice option${o.recommended ? ' recommended' : ''}`, 'data-value': String(o.value)},
+      h('span', {class: 'label'}, o.label),
+      o.recommended ? h('span', {class: 'badge pass'}, 'needed') : null,
+      o.note ? h('small', {class: 'note'}, o.note) : null);
+    b.addEventListener('click', () => pick(o.value));
+    buttons.push(b);
+  }
+  if (a.other) {
+    const b = h('button', {type: 'button', class: 'choice option', 'data-value': '__other'}, 'Other…');
+    b.addEventListener('click', () => {
+      typing = true;
+      v = undefined;
+      for (const x of buttons) x.classList.toggle('picked', x === b);
+      otherRow.hidden = false;
+      other.focus();
+    });
+    buttons.push(b);
+  }
+  if (current !== undefined && current !== null) {
+    if (options.some((o) => String(o.value) === String(current))) pick(current);
+    else if (a.other) {
+      typing = true;
+      other.value = String(current);
+      otherRow.hidden = false;
+      for (const x of buttons) x.classList.toggle('picked', x.dataset.value === '__other');
+    }
+  }
+  return {el: h('div', {class: 'stack tight'}, h('div', {class: 'choices column', 'data-key': a.key}, ...buttons), otherRow),
+    value: () => {
+      if (!typing) return v;
+      const t = other.value.trim();
+      if (t === '') return undefined;
+      if (a.type === 'number') {
+        const n = Number(t.replace(',', '.'));
+        return Number.isFinite(n) ? n : t;
+      }
+      return t;
+    }};
+}
+
+// The input for one thing a check asks, typed: numbers with their unit, choices and the knowledge
+// base's values as buttons, yes/no as two big buttons. `current` is the recorded answer when it
+// is being corrected.
+function askInput(a: Ask, current?: unknown): {el: HTMLElement; value: () => unknown} {
+  if (a.key === 'termination_setup') {
+    const x = setupInput(a);
+    if (typeof current === 'string') x.el.querySelector<HTMLElement>(`button[data-value="${current}"]`)?.click();
+    return x;
+  }
   if (a.type === 'yes_no') {
     let v: unknown = undefined;
     const yes = h('button', {type: 'button', class: 'choice', 'data-value': 'yes'}, 'Yes');
@@ -242,22 +382,22 @@ function askInput(a: Ask): {el: HTMLElement; value: () => unknown} {
     };
     yes.addEventListener('click', () => pick(yes, true));
     no.addEventListener('click', () => pick(no, false));
+    if (current === true) pick(yes, true);
+    if (current === false) pick(no, false);
     return {el: h('div', {class: 'choices', 'data-key': a.key}, yes, no), value: () => v};
   }
-  if (a.type === 'choice' && a.choices) {
-    const sel = h('select', {name: a.key}, h('option', {value: ''}, 'choose…'),
-      ...a.choices.map((c) => h('option', {value: String(c)}, `${c}${a.unit ? ' ' + a.unit : ''}`)));
-    return {el: sel, value: () => {
-      if (sel.value === '') return undefined;
-      const c = a.choices!.find((x) => String(x) === sel.value);
-      return c;
-    }};
+  if (a.options?.length || (a.type === 'choice' && a.choices)) {
+    const withOptions: Ask = a.options?.length ? a : {...a, options: (a.choices ?? []).map((c) => ({
+      value: c, label: vocab.inputs[a.key]?.labels?.[String(c)] ?? `${c}${a.unit ? ' ' + a.unit : ''}`, note: '',
+      recommended: false}))};
+    return pickerInput(withOptions, current);
   }
   const inp = h('input', {name: a.key, autocomplete: 'off'});
   if (a.type === 'number') {
     inp.setAttribute('inputmode', 'decimal');
     if (a.allow?.length) inp.setAttribute('placeholder', `number or ${a.allow.join(', ')}`);
   }
+  if (current !== undefined && current !== null) inp.value = String(current);
   const wrap = h('div', {class: 'with-unit'}, inp, a.unit ? h('span', {class: 'unit'}, a.unit) : null);
   return {el: wrap, value: () => {
     const t = inp.value.trim();
@@ -270,47 +410,137 @@ function askInput(a: Ask): {el: HTMLElement; value: () => unknown} {
   }};
 }
 
-let layerClock: {layer: number; since: number} | null = null;
 let timerHandle: number | undefined;
+
+// The asks seen in this page, by input key: a correction offers the same pickers.
+const askSeen = new Map<string, Ask>();
+
+function askFor(key: string): Ask {
+  const seen = askSeen.get(key);
+  if (seen) return seen;
+  const spec = vocab.inputs[key];
+  return {key, type: spec?.type ?? 'text', prompt: spec?.prompt ?? key, unit: spec?.unit || undefined,
+    choices: spec?.choices?.length ? spec.choices : undefined};
+}
 
 async function casePage(id: string): Promise<void> {
   show(h('p', {class: 'muted'}, 'Loading…'));
   let c = await get<CaseJson>(`/api/cases/${encodeURIComponent(id)}`);
   const header = h('div');
   const guidedBox = h('section', {class: 'panel', id: 'guided'});
+  const recordBox = h('section', {class: 'panel', id: 'record'});
   const captureBox = h('section', {class: 'panel', id: 'case-capture'});
   const closeBox = h('section', {class: 'panel', id: 'close'});
   const reportsBox = h('section', {class: 'panel', id: 'reports'});
   // The case's latest capture keeps feeding the checks after a reload.
   let captureId: string | undefined = c.captures.length ? c.captures[c.captures.length - 1].sha256 : undefined;
+  let captureName: string | undefined = c.captures.length ? c.captures[c.captures.length - 1].file : undefined;
+  let noCapture = false;
+  // One time source for the clock and the bars: the minutes recorded, plus the time since the
+  // question on screen was asked (what the next answer will record).
   let asked = Date.now();
-  layerClock = null;
+  let lastAsked: string | null = null;
+  let last: Guided | null = null;
 
-  const renderHeader = () => header.replaceChildren(
+  const renderHeader = () => fill(header,
     h('h1', {}, c.site.name || c.id),
-    h('p', {class: 'muted'}, `${c.bms.model || '?'} ${c.bms.firmware} ↔ ${c.inverter.model || '?'} ${c.inverter.firmware}`),
-    h('p', {}, c.symptom ? `Reported: ${c.symptom}` : ''),
-    h('p', {}, h('span', {class: `badge ${c.outcome}`}, c.outcome), ' ',
-      c.root_cause ? h('span', {}, 'root cause ', h('code', {}, c.root_cause)) : null));
+    h('p', {class: 'muted'}, `${c.bms.model || '?'}${c.bms.count ? ` ×${c.bms.count}` : ''} ${c.bms.firmware} ↔ ${c.inverter.model || '?'} ${c.inverter.firmware}`),
+    c.symptom ? h('p', {}, `Reported: ${c.symptom}`) : null,
+    h('p', {id: 'case-status'}, h('span', {class: `badge ${c.outcome}`}, OUTCOME_WORDS[c.outcome] ?? c.outcome), ' ',
+      c.root_cause ? h('span', {}, 'Root cause: ', h('strong', {'data-cause': c.root_cause}, causeName(c.root_cause)),
+        c.root_cause_reason ? h('span', {class: 'muted'}, ` (set by hand: ${c.root_cause_reason})`) : null) : null));
 
-  const renderGuided = (g: Guided, error?: unknown) => {
-    const parts: Child[] = [h('h2', {}, 'Five-layer checks')];
-    // Per-layer time against the budget, the current layer ticking.
-    const layer = g.next?.layer ?? g.layer ?? 5;
-    if (!layerClock || layerClock.layer !== layer) layerClock = {layer, since: Date.now()};
+  const budgetBars = (g: Guided, layer: number) => {
     const bars = h('div', {class: 'budgets'});
     for (let l = 1; l <= 5; l++) {
       const spent = g.minutes[String(l)] ?? 0;
       const budget = g.budget[String(l)] ?? 0;
       const top = Math.max(budget, g.budget_max?.[String(l)] ?? budget);
-      const bar = h('div', {class: `budget${l === layer && !g.confirmed ? ' current' : ''}`, 'data-layer': String(l)},
+      const bar = h('div', {class: `budget${l === layer && !g.confirmed ? ' current' : ''}`, 'data-layer': String(l),
+        'data-minutes': String(spent)},
         h('span', {class: 'name'}, `${l} ${LAYERS[l - 1]}`),
-        h('span', {class: 'time'}, `${fmtMinutes(spent)} / ${top > budget ? `${budget}–${top}` : budget} min`),
+        h('span', {class: 'time'}, `${fmtMinutes(spent)} of ${top > budget ? `${budget}–${top}` : budget} min`),
         h('span', {class: 'meter'}, h('span', {style: `width:${Math.min(100, (spent / Math.max(budget, 1)) * 100)}%`})));
       if (g.over_budget.includes(l)) bar.classList.add('over');
       bars.append(bar);
     }
-    parts.push(bars);
+    return bars;
+  };
+
+  // The record: every check done, with its answers, verdict, reason and minutes; "can't tell"
+  // ones too. Each can be corrected; the walk re-decides from there and the history keeps it.
+  const renderRecord = (g: Guided | null) => {
+    const reasons = new Map((g?.verdicts ?? []).map((v) => [v.check, v]));
+    const items = c.checks.map((ch) => {
+      const v = reasons.get(ch.check);
+      const keys = Object.keys(ch.inputs ?? {});
+      const li = h('li', {class: ch.verdict, 'data-check': ch.check},
+        h('span', {class: `badge ${ch.verdict}`}, VERDICT_WORDS[ch.verdict] ?? ch.verdict), ' ',
+        h('strong', {}, checkName(ch.check)),
+        h('span', {class: 'muted small'}, ` · layer ${ch.layer} · ${fmtMinutes(ch.minutes)}`),
+        keys.length ? h('div', {class: 'small answers'}, keys.map((k) => `${inputName(k)}: ${valueText(k, ch.inputs[k])}`).join(' · ')) : null,
+        v?.reason ? h('div', {class: 'small'}, humanReason(v.reason)) : null,
+        v?.source_class ? sourceTag(v.source_class) : null);
+      if (keys.length && !(v?.from_capture)) {
+        const edit = h('button', {type: 'button', class: 'small ghost change', 'data-check': ch.check}, 'Change answer');
+        edit.addEventListener('click', () => {
+          const inputs = keys.map((k) => ({k, ...askInput(askFor(k), ch.inputs[k])}));
+          const form = h('form', {class: 'stack correction', 'data-check': ch.check},
+            ...inputs.map(({k, el}) => field(inputName(k), el)),
+            h('div', {class: 'row wrap'},
+              h('button', {type: 'submit', class: 'primary'}, 'Save the correction'),
+              h('button', {type: 'button', class: 'ghost', onclick: () => renderRecord(last)}, 'Cancel')));
+          form.addEventListener('submit', (e) => {
+            e.preventDefault();
+            const answers: Record<string, unknown> = {};
+            for (const {k, value} of inputs) {
+              const x = value();
+              answers[k] = x === undefined ? null : x;
+            }
+            lastAsked = ch.check;
+            void run(answers);
+          });
+          li.replaceChildren(h('strong', {}, `Correct: ${checkName(ch.check)}`), form);
+        });
+        li.append(' ', edit);
+      }
+      return li;
+    });
+    // Checks asked and not decided ("can't tell"): what would decide them stays on the page.
+    const open = (g?.verdicts ?? []).filter((v) => v.verdict === 'unknown' && !v.from_capture &&
+      c.checks.some((ch) => ch.check === v.check && ch.verdict === 'unknown'));
+    const history = (c.history ?? []).map((x) => h('li', {},
+      h('span', {class: 'muted'}, `${localTime(x.at)}${x.by ? ' · ' + x.by : ''}: `),
+      x.field === 'answer' ? `${inputName(x.key)} changed from ${valueText(x.key, x.from)} to ${valueText(x.key, x.to)}`
+        : x.field === 'root_cause' ? `root cause ${x.to ? `set to ${causeName(String(x.to))}` : 'left to the checks'}${x.reason ? ` (${x.reason})` : ''}`
+        : x.field === 'outcome' ? `outcome ${OUTCOME_WORDS[String(x.from)] ?? x.from} → ${OUTCOME_WORDS[String(x.to)] ?? x.to}`
+        : `${x.field} changed`));
+    fill(recordBox,
+      h('h2', {}, `Checks done (${c.checks.length})`),
+      c.checks.length ? h('ul', {class: 'verdicts', id: 'checks-done'}, ...items)
+        : h('p', {class: 'muted'}, 'No checks recorded yet.'),
+      open.length ? h('div', {id: 'still-open'}, h('h3', {}, 'Still open'),
+        h('ul', {class: 'verdicts'}, ...open.map((v) => h('li', {class: 'unknown', 'data-check': v.check},
+          h('strong', {}, checkName(v.check)), ': ', humanReason(v.reason),
+          v.cause ? h('span', {class: 'muted'}, ` — it would show: ${causeName(v.cause)}`) : null)))) : null,
+      history.length ? h('details', {id: 'history'}, h('summary', {}, `Changes (${history.length})`), h('ul', {}, ...history)) : null);
+  };
+
+  const renderGuided = (g: Guided, error?: unknown) => {
+    last = g;
+    for (const a of g.next?.asks ?? []) askSeen.set(a.key, a);
+    const parts: Child[] = [h('h2', {}, 'Five-layer checks')];
+    const layer = g.next?.layer ?? g.layer ?? 5;
+    parts.push(budgetBars(g, layer));
+    // What the last answer decided, the moment it is decided.
+    const decided = lastAsked && lastAsked !== g.confirmed_by ? g.verdicts.find((v) => v.check === lastAsked) : undefined;
+    if (decided)
+      parts.push(h('div', {class: `decided ${decided.verdict}`, id: 'decided', 'data-verdict': decided.verdict, role: 'status'},
+        h('p', {}, h('span', {class: `badge ${decided.verdict}`}, VERDICT_WORDS[decided.verdict] ?? decided.verdict), ' ',
+          h('strong', {}, checkName(decided.check))),
+        h('p', {}, humanReason(decided.reason)),
+        decided.fix && !g.confirmed ? h('p', {}, h('strong', {}, 'Try: '), decided.fix) : null,
+        sourceTag(decided.source_class)));
     // An RS485 pair first: the CAN checks do not apply to it.
     if (g.link?.bus === 'rs485')
       parts.push(h('div', {class: 'link-banner', id: 'link'},
@@ -318,43 +548,36 @@ async function casePage(id: string): Promise<void> {
         h('p', {}, g.link.reason), g.link.port ? h('p', {class: 'muted'}, g.link.port) : null,
         h('p', {}, 'CAN-only checks are skipped. ', sourceTag(g.link.source_class))));
     for (const v of g.suspects ?? [])
-      parts.push(h('div', {class: 'suspect', 'data-check': v.check},
-        h('h3', {}, 'Suspect: the inverter setting'), h('p', {}, v.reason),
-        v.fix ? h('p', {}, h('strong', {}, 'Try: '), v.fix) : null, sourceTag(v.source_class)));
+      if (v.check !== g.confirmed_by)
+        parts.push(h('div', {class: 'suspect', 'data-check': v.check},
+          h('h3', {}, 'Suspect: the inverter setting'), h('p', {}, v.reason),
+          v.fix ? h('p', {}, h('strong', {}, 'Try: '), v.fix) : null, sourceTag(v.source_class)));
     window.clearInterval(timerHandle);
     if (!g.confirmed && g.next) {
-      const clock = h('p', {class: 'clock', id: 'clock'});
+      const clock = h('p', {class: 'clock', id: 'clock', 'data-recorded': String(g.minutes[String(layer)] ?? 0)});
       const tick = () => {
-        const elapsed = (Date.now() - (layerClock?.since ?? Date.now())) / 60000;
-        const spent = (g.minutes[String(layer)] ?? 0) + elapsed;
+        const spent = (g.minutes[String(layer)] ?? 0) + (Date.now() - asked) / 60000;
         const budget = g.budget[String(layer)] ?? 0;
         clock.textContent = `Layer ${layer}: ${fmtMinutes(spent)} of ${budget} min`;
         clock.classList.toggle('over', spent > budget);
       };
-      tick();
       timerHandle = window.setInterval(tick, 1000);
       parts.push(clock);
+      setTimeout(tick, 0);
     }
     if (g.confirmed) {
-      parts.push(h('div', {class: 'confirmed', id: 'confirmed'},
-        h('h3', {}, `Confirmed: ${g.confirmed} (layer ${g.layer} — ${g.layer_name})`),
-        h('p', {}, g.reason ?? ''),
+      parts.push(h('div', {class: `confirmed${g.tentative ? ' tentative' : ''}`, id: 'confirmed', 'data-cause': g.confirmed},
+        h('h3', {}, `${g.tentative ? 'Most likely cause' : 'Confirmed'}: ${causeName(g.confirmed)} (layer ${g.layer} — ${g.layer_name})`),
+        h('p', {}, humanReason(g.reason)),
         sourceTag(g.verdicts.find((v) => v.check === g.confirmed_by)?.source_class),
-        h('p', {}, h('strong', {}, 'Fix: '), g.fix ?? ''),
+        h('p', {id: 'confirmed-fix'}, h('strong', {}, 'Fix: '), g.fix ?? ''),
         h('p', {}, h('strong', {}, 'Verify: '), g.reverify ?? ''),
-        g.explain.customer ? h('p', {class: 'muted'}, 'For the customer: ', g.explain.customer) : null));
+        g.explain.customer ? h('p', {class: 'muted'}, 'For the customer: ', g.explain.customer) : null,
+        g.tentative ? h('p', {class: 'muted'}, 'Still no link after the change? Use "Change answer" under Checks done to record the value now set: the checks go on from there.') : null));
     } else if (g.next) {
       const next = g.next;
-      const inputs = next.asks.filter((a) => a.type !== 'capture').map((a) => ({a, ...askInput(a)}));
-      const needsCapture = next.asks.some((a) => a.type === 'capture') || next.asks.length === 0;
-      const form = h('form', {class: 'stack', id: 'ask-form'},
-        h('h3', {}, `Layer ${next.layer}: ${next.title}`),
-        h('p', {class: 'muted'}, next.why),
-        ...inputs.map(({a, el}) => field(a.key === 'termination_setup' ? 'How is the meter connected? Everything powered off.' : a.prompt + (a.unit ? ` (${a.unit})` : ''), el)),
-        needsCapture ? h('p', {}, 'This check is decided from a capture: upload one below.') : null,
-        inputs.length ? h('div', {class: 'row'},
-          h('button', {class: 'primary', type: 'submit'}, 'Record'),
-          h('button', {type: 'button', class: 'ghost', id: 'dont-know', onclick: () => submit(true)}, "Can't tell")) : null);
+      const needsCapture = next.asks.some((a) => a.type === 'capture' || a.key === 'capture') || next.asks.length === 0;
+      const inputs = next.asks.filter((a) => a.type !== 'capture' && a.key !== 'capture').map((a) => ({a, ...askInput(a)}));
       const submit = async (dontKnow: boolean) => {
         const answers: Record<string, unknown> = {};
         for (const {a, value} of inputs) {
@@ -366,8 +589,28 @@ async function casePage(id: string): Promise<void> {
           return;
         }
         answers.minutes = {[next.check]: Math.max(0.1, Math.round(((Date.now() - asked) / 60000) * 10) / 10)};
+        lastAsked = next.check;
         await run(answers);
       };
+      const form = h('form', {class: 'stack', id: 'ask-form', 'data-check': next.check},
+        h('h3', {}, `Layer ${next.layer}: ${next.title}`),
+        h('p', {class: 'muted'}, next.why),
+        ...inputs.map(({a, el}) => field(a.key === 'termination_setup' ? 'How is the meter connected? Everything powered off.' : a.prompt + (a.unit ? ` (${a.unit})` : ''), el)),
+        needsCapture ? h('div', {class: 'capture-ask', id: 'capture-ask'},
+          h('p', {}, 'Only a capture of the bus can decide this: record a minute or more with a USB-CAN adapter and upload it here.'),
+          h('div', {class: 'row wrap'},
+            h('button', {type: 'button', class: 'primary', id: 'go-upload', onclick: () => {
+              captureBox.scrollIntoView({behavior: 'smooth'});
+              captureBox.querySelector<HTMLInputElement>('input[type=file]')?.click();
+            }}, 'Upload a capture'),
+            h('button', {type: 'button', class: 'ghost', id: 'no-capture', onclick: () => {
+              noCapture = true;
+              lastAsked = next.check;
+              void run({});
+            }}, 'No capture possible'))) : null,
+        inputs.length ? h('div', {class: 'row'},
+          h('button', {class: 'primary', type: 'submit'}, 'Record'),
+          h('button', {type: 'button', class: 'ghost', id: 'dont-know', onclick: () => submit(true)}, "Can't tell")) : null);
       form.addEventListener('submit', (e) => {
         e.preventDefault();
         void submit(false);
@@ -375,30 +618,24 @@ async function casePage(id: string): Promise<void> {
       parts.push(form);
     } else if (g.escalate) {
       const hc = g.hardcode;
-      parts.push(h('div', {class: 'confirmed'}, h('h3', {}, 'All five layers are exhausted'),
-        h('p', {}, 'Consider the hardcode advisor or the manufacturer. '),
+      parts.push(h('div', {class: 'confirmed', id: 'escalate'}, h('h3', {}, 'All five layers are exhausted'),
+        h('p', {}, noCapture ? 'Without a capture nothing more can be decided on site. ' : '',
+          'Consider the hardcode advisor or the manufacturer.'),
         hc ? h('p', {}, `The battery has ${hc.cells_series} cells in series. `, sourceTag(hc.source_class)) : null,
-        h('a', {href: hc ? `#/hardcode?battery=${encodeURIComponent(c.bms.model)}` : '#/hardcode'}, 'Hardcode advisor')));
+        h('a', {class: 'button', href: hc ? `#/hardcode?battery=${encodeURIComponent(c.bms.model)}` : '#/hardcode'}, 'Hardcode advisor')));
     }
     if (error) parts.push(errorBox(error));
-    const decided = ['pass', 'fail', 'marginal', 'suspect'];
-    const done = g.verdicts.filter((v: Verdict) => decided.includes(v.verdict) || (v.verdict === 'skipped' && v.from_capture));
-    if (done.length)
-      parts.push(h('details', {open: true}, h('summary', {}, `Checks done (${done.length})`),
-        h('ul', {class: 'verdicts'}, ...done.map((v) =>
-          h('li', {class: v.verdict}, h('span', {class: `badge ${v.verdict}`}, v.verdict), ' ', h('code', {}, v.check), ' ', v.reason,
-            v.source_class ? ' ' : null, sourceTag(v.source_class))))));
     guidedBox.replaceChildren(...(parts.filter(Boolean) as Node[]));
     asked = Date.now();
-    const first = guidedBox.querySelector<HTMLElement>('input, select');
-    first?.focus({preventScroll: true});
+    renderRecord(g);
+    guidedBox.querySelector<HTMLElement>('#ask-form input, #ask-form select')?.focus({preventScroll: true});
   };
 
   const run = async (answers: Record<string, unknown>) => {
     try {
       const g = await send<Guided>('POST', '/api/diagnose', {
         answers, case: c.id, ...(captureId ? {capture_id: captureId} : {}),
-        ...(captureName ? {capture_name: captureName} : {}),
+        ...(captureName ? {capture_name: captureName} : {}), ...(noCapture ? {capture: null} : {}),
       });
       if (g.case) c = g.case;
       renderHeader();
@@ -409,13 +646,27 @@ async function casePage(id: string): Promise<void> {
     }
   };
 
-  let captureName: string | undefined;
-  captureBox.replaceChildren(h('h2', {}, 'Capture'),
+  // The capture: the ones the case holds come back with their findings and plots.
+  const kept = h('div', {id: 'kept-captures'});
+  captureBox.replaceChildren(h('h2', {}, 'Capture'), kept,
     uploader(async (a) => {
       captureId = a.capture_id;
       captureName = a.file;
+      noCapture = false;
+      lastAsked = null;
       await run({});
     }, true));
+  c.captures.forEach((cap, i) => {
+    const newest = i === c.captures.length - 1;
+    const box = h('div', {class: 'analysis'}, h('p', {class: 'muted'}, `Loading ${cap.file}…`));
+    kept.append(h('details', {class: 'kept', open: newest, 'data-sha': cap.sha256},
+      h('summary', {}, `${cap.file} (${cap.findings.length} finding${cap.findings.length === 1 ? '' : 's'})`), box));
+    get<Analysis>(`/api/captures/${cap.sha256}?name=${encodeURIComponent(cap.file)}`)
+      .then((a) => renderAnalysis(box, a))
+      .catch((e) => box.replaceChildren(h('p', {class: 'muted'},
+        `The capture file is not kept on this server any more; its findings as recorded:`), findingsByLayer(cap.findings as Finding[]),
+        h('p', {class: 'muted small'}, e instanceof Error ? e.message : String(e))));
+  });
 
   let closeDirty = false;
   closeBox.addEventListener('input', () => { closeDirty = true; });
@@ -423,46 +674,79 @@ async function casePage(id: string): Promise<void> {
   const renderClose = (message?: string) => {
     closeDirty = false;
     const outcome = h('select', {name: 'outcome'},
-      ...['fixed', 'hardcoded', 'escalated'].map((o) => h('option', {value: o, selected: c.outcome === o}, o)));
-    const fix = h('textarea', {name: 'fix', rows: '2'});
+      ...['open', 'fixed', 'hardcoded', 'escalated'].map((o) => h('option', {value: o, selected: c.outcome === o},
+        o === 'open' ? 'still open' : OUTCOME_WORDS[o])));
+    const fix = h('textarea', {name: 'fix', rows: '3'});
     fix.value = c.fix;
-    const uptime = h('input', {name: 'uptime', type: 'number', min: '0', max: '100', step: '0.1', inputmode: 'decimal'});
-    if (c.verification.uptime_share !== null) uptime.value = String(c.verification.uptime_share * 100);
-    const hours = h('input', {name: 'hours', type: 'number', min: '0', step: '1', inputmode: 'numeric'});
+    // The root cause: the checks' own, or set by hand with a reason.
+    const cause = h('select', {name: 'root_cause'},
+      h('option', {value: ''}, c.root_cause && !c.root_cause_reason ? `as the checks found: ${causeName(c.root_cause)}` : 'as the checks find it'),
+      ...Object.keys(vocab.causes).filter((k) => !['healthy', 'no_inverter_in_excerpt', 'capture_too_short', 'timestamps_backwards'].includes(k))
+        .map((k) => h('option', {value: k, selected: !!c.root_cause_reason && c.root_cause === k}, causeName(k))));
+    const reason = h('input', {name: 'root_cause_reason', autocomplete: 'off', placeholder: 'what you found'});
+    reason.value = c.root_cause_reason ?? '';
+    const reasonField = field('Why (required when set by hand)', reason);
+    const syncReason = () => { reasonField.hidden = cause.value === ''; };
+    cause.addEventListener('change', syncReason);
+    syncReason();
+    const uptime = h('input', {name: 'uptime', type: 'number', min: '0', max: '100', step: 'any', inputmode: 'decimal'});
+    if (c.verification.uptime_share !== null) uptime.value = String(Math.round(c.verification.uptime_share * 1000) / 10);
+    const hours = h('input', {name: 'hours', type: 'number', min: '0', step: 'any', inputmode: 'decimal'});
     if (c.verification.hours !== null) hours.value = String(c.verification.hours);
     const status = h('div', {}, message ? h('p', {class: 'ok'}, message) : null);
     // A hardcoded system records the inverter's fixed settings and who acknowledged them.
     const hc = c.hardcoded ?? {};
-    const setting = (name: string, unit: string) => {
-      const el = h('input', {name, type: 'number', step: '0.1', inputmode: 'decimal'});
+    const setting = (name: string, label: string, unit: string) => {
+      const el = h('input', {name, type: 'number', step: 'any', inputmode: 'decimal'});
       if (typeof hc[name] === 'number') el.value = String(hc[name]);
-      return {name, el, unit};
+      return {name, label, el, unit};
     };
-    const settings = [setting('charge_voltage_v', 'V'), setting('cutoff_voltage_v', 'V'), setting('max_current_a', 'A')];
+    const settings = [setting('charge_voltage_v', 'Charge voltage', 'V'), setting('cutoff_voltage_v', 'Low-voltage cut-off', 'V'),
+      setting('max_current_a', 'Largest current', 'A')];
     const ackBy = h('input', {name: 'acknowledged_by', autocomplete: 'off'});
     ackBy.value = c.acknowledged_by;
     const hardcodedBox = h('fieldset', {class: 'stack', id: 'hardcoded-settings'},
       h('legend', {}, 'Fixed inverter settings'),
-      ...settings.map((x) => field(`${x.name.replace(/_[a-z]$/, '').replace(/_/g, ' ')} (${x.unit})`, h('div', {class: 'with-unit'}, x.el, h('span', {class: 'unit'}, x.unit)))),
+      ...settings.map((x) => field(`${x.label} (${x.unit})`, h('div', {class: 'with-unit'}, x.el, h('span', {class: 'unit'}, x.unit)))),
       field('Acknowledged by (customer)', ackBy, 'The customer signs the printed acknowledgment form'));
     const toggle = () => { hardcodedBox.hidden = outcome.value !== 'hardcoded'; };
     outcome.addEventListener('change', toggle);
     toggle();
     const form = h('form', {class: 'stack', id: 'close-form'},
       h('h2', {}, c.closed ? 'Closed' : 'Close the case'),
-      field('Outcome', outcome), field('Fix applied', fix), hardcodedBox,
-      field('Messages seen after the fix (% of the time)', uptime), field('Watched for (hours)', hours),
-      h('button', {class: 'primary', type: 'submit'}, c.closed ? 'Update' : 'Close case'), status);
+      field('Root cause', cause), reasonField,
+      field('Fix applied', fix, c.fix_by_hand ? 'Written by hand' : 'Follows the root cause until you edit it'),
+      field('Outcome', outcome), hardcodedBox,
+      field('Messages seen after the fix (% of the time)', uptime), field('Watched for (hours, e.g. 0.5)', hours),
+      h('button', {class: 'primary', type: 'submit'}, c.closed ? 'Update' : 'Save'), status);
     form.addEventListener('submit', async (e) => {
       e.preventDefault();
+      if (cause.value !== '' && reason.value.trim() === '') {
+        status.replaceChildren(errorBox(new Error('Say why the root cause is set by hand (what you found).')));
+        reason.focus();
+        return;
+      }
+      const num = (t: string) => Number(t.replace(',', '.'));
+      const closing = outcome.value !== 'open';
       const body: CaseJson = {...c, outcome: outcome.value as CaseJson['outcome'], fix: fix.value.trim(),
-        closed: c.closed ?? new Date().toISOString().replace(/\.\d+Z$/, 'Z'),
-        verification: {uptime_share: uptime.value === '' ? null : Number(uptime.value) / 100,
-                       hours: hours.value === '' ? null : Number(hours.value)}};
+        fix_by_hand: c.fix_by_hand || fix.value.trim() !== c.fix.trim(),
+        closed: closing ? c.closed ?? new Date().toISOString().replace(/\.\d+Z$/, 'Z') : null,
+        verification: {uptime_share: uptime.value === '' ? null : num(uptime.value) / 100,
+                       hours: hours.value === '' ? null : num(hours.value)}};
+      if (cause.value !== '') {
+        body.root_cause = cause.value;
+        body.root_cause_reason = reason.value.trim();
+        body.layer = null;  // the cause's own layer
+      } else if (c.root_cause_reason) {
+        // Back to the checks: they decide it on the next answer.
+        body.root_cause = null;
+        body.root_cause_reason = '';
+        body.layer = null;
+      }
       delete body.total_minutes;
       if (body.outcome === 'hardcoded') {
         const values: Record<string, unknown> = {...(c.hardcoded ?? {})};
-        for (const x of settings) if (x.el.value !== '') values[x.name] = Number(x.el.value.replace(',', '.'));
+        for (const x of settings) if (x.el.value !== '') values[x.name] = num(x.el.value);
         body.hardcoded = values;
         const who = ackBy.value.trim();
         if (who && who !== c.acknowledged_by) {
@@ -476,6 +760,8 @@ async function casePage(id: string): Promise<void> {
                                  tag ? {'If-Match': tag} : {});
         renderHeader();
         renderClose('Saved.');
+        renderRecord(last);
+        if (cause.value === '' && !c.root_cause) await run({});
       } catch (err) {
         if (err instanceof ApiError && err.status === 412) {
           // Someone else saved this case since it was opened here: show theirs, keep nothing
@@ -491,8 +777,9 @@ async function casePage(id: string): Promise<void> {
       }
     });
     closeBox.replaceChildren(form);
+    const tz = -new Date().getTimezoneOffset();
     const link = (kind: string, label: string) =>
-      h('a', {class: 'button', href: `/api/cases/${encodeURIComponent(c.id)}/report?kind=${kind}`, target: '_blank', id: `report-${kind}`}, label);
+      h('a', {class: 'button', href: `/api/cases/${encodeURIComponent(c.id)}/report?kind=${kind}&tz=${tz}`, target: '_blank', id: `report-${kind}`}, label);
     reportsBox.replaceChildren(h('h2', {}, 'Reports'), h('div', {class: 'row wrap'},
       link('technician', 'Technician report'), link('customer', 'Customer report'),
       c.outcome === 'hardcoded' ? link('acknowledgment', 'Acknowledgment form') : null));
@@ -500,7 +787,8 @@ async function casePage(id: string): Promise<void> {
 
   renderHeader();
   renderClose();
-  show(header, guidedBox, captureBox, closeBox, reportsBox);
+  renderRecord(null);
+  show(header, guidedBox, recordBox, captureBox, closeBox, reportsBox);
   await run({});
 }
 
@@ -610,8 +898,8 @@ async function statsPage(): Promise<void> {
   show(
     h('div', {class: 'row'}, h('h1', {}, 'Statistics'), h('a', {class: 'button', href: '/api/stats?format=html', target: '_blank'}, 'Printable page')),
     h('p', {id: 'stats-count'}, `${s.cases} case(s): fixed ${s.outcomes.fixed ?? 0}, hardcoded ${s.outcomes.hardcoded ?? 0}, escalated ${s.outcomes.escalated ?? 0}, open ${s.outcomes.open ?? 0}`),
-    bars(`Root causes of the ${s.closed_cases} closed case(s)`, causes.map(([k, n]) => [k, n, `${n}`]), s.closed_cases),
-    open.length ? h('p', {class: 'muted', id: 'stats-open'}, 'Open cases, cause not settled yet: ', open.map(([k, n]) => `${k} (${n})`).join(', ')) : null,
+    bars(`Root causes of the ${s.closed_cases} closed case(s)`, causes.map(([k, n]) => [causeName(k), n, `${n}`]), s.closed_cases),
+    open.length ? h('p', {class: 'muted', id: 'stats-open'}, 'Open cases, cause not settled yet: ', open.map(([k, n]) => `${causeName(k)} (${n})`).join(', ')) : null,
     bars('Solved in each layer', [1, 2, 3, 4, 5].map((l) => [`${l} ${LAYERS[l - 1]}`, s.layer_yield[String(l)], pct(s.layer_yield[String(l)])]), 1),
     bars('Solved by this layer or earlier', [1, 2, 3, 4, 5].map((l) => [`${l} ${LAYERS[l - 1]}`, s.cumulative_yield[String(l)], pct(s.cumulative_yield[String(l)])]), 1),
     bars('Mean minutes per layer', [1, 2, 3, 4, 5].map((l) => {
@@ -626,16 +914,23 @@ interface CompatRow {
   inverter: {model: string; firmware: string};
   worked: number; failed: number; hardcoded: number; open: number;
   causes: Record<string, number>;
+  by_firmware: {bms_firmware: string; inverter_firmware: string; worked: number; failed: number; hardcoded: number; open: number}[];
 }
 
 async function compatPage(): Promise<void> {
   const rows = await get<CompatRow[]>('/api/compat');
-  const table = h('table', {},
-    h('thead', {}, h('tr', {}, ...['BMS', 'Inverter', 'worked', 'failed', 'hardcoded', 'causes'].map((t) => h('th', {}, t)))),
+  const cell = (label: string, ...children: Child[]) => h('td', {'data-label': label}, ...children);
+  const firmware = (r: CompatRow) => r.by_firmware.length > 1 || r.bms.firmware || r.inverter.firmware
+    ? h('details', {class: 'small'}, h('summary', {}, 'by firmware'),
+      h('ul', {}, ...r.by_firmware.map((f) => h('li', {},
+        `BMS ${f.bms_firmware || '?'}, inverter ${f.inverter_firmware || '?'}: worked ${f.worked}, failed ${f.failed}, hardcoded ${f.hardcoded}${f.open ? `, open ${f.open}` : ''}`))))
+    : null;
+  const table = h('table', {class: 'fit'},
+    h('thead', {}, h('tr', {}, ...['Battery', 'Inverter', 'Worked', 'Failed', 'Hardcoded', 'Causes found'].map((t) => h('th', {}, t)))),
     h('tbody', {}, ...rows.map((r) => h('tr', {},
-      h('td', {}, `${r.bms.model} ${r.bms.firmware}`), h('td', {}, `${r.inverter.model} ${r.inverter.firmware}`),
-      h('td', {}, String(r.worked)), h('td', {}, String(r.failed)), h('td', {}, String(r.hardcoded)),
-      h('td', {}, Object.entries(r.causes).map(([k, n]) => `${k} (${n})`).join(', '))))));
+      cell('Battery', r.bms.model || '?', firmware(r)), cell('Inverter', r.inverter.model || '?'),
+      cell('Worked', String(r.worked)), cell('Failed', String(r.failed)), cell('Hardcoded', String(r.hardcoded)),
+      cell('Causes found', Object.entries(r.causes).map(([k, n]) => `${causeName(k)} (${n})`).join(', ') || '–')))));
   const post = h('textarea', {rows: '10', readonly: true, id: 'forum-post', 'aria-label': 'Forum post'});
   const copy = h('button', {type: 'button'}, 'Forum post (Markdown)');
   copy.addEventListener('click', async () => {
@@ -717,48 +1012,107 @@ async function hardcodePage(): Promise<void> {
 // ---- live bus ---------------------------------------------------------------------------------
 
 let liveSource: EventSource | null = null;
+let liveWatch: number | undefined;
+
+// A signal key in words: "pack_voltage" -> "Pack voltage".
+function signalName(k: string): string {
+  return capitalised(k.replace(/_/g, ' '));
+}
+
+function clockTime(d: Date): string {
+  return d.toLocaleTimeString(undefined, {hour: '2-digit', minute: '2-digit', second: '2-digit'});
+}
 
 function livePage(): void {
   const status = h('p', {class: 'muted', id: 'live-status'}, 'Connecting…');
   const alarms = h('div', {id: 'live-alarms'});
+  const stale = h('div', {id: 'live-stale'});
   const health = h('div', {class: 'health', id: 'live-health'});
   const values = h('table', {id: 'live-values'});
   const log = h('ul', {class: 'verdicts', id: 'live-events'});
-  show(h('h1', {}, 'Live bus'), status, alarms, health, h('h2', {}, 'Values'), h('div', {class: 'scroll'}, values),
+  show(h('h1', {}, 'Live bus'), status, stale, alarms, health, h('h2', {}, 'Values'), h('div', {class: 'scroll'}, values),
     h('h2', {}, 'Alarms and recoveries'), log);
-  const key = (label: string, v: unknown, ok?: boolean) =>
+  const tile = (label: string, v: unknown, ok?: boolean) =>
     h('div', {class: `tile${ok === undefined ? '' : ok ? ' good' : ' bad'}`}, h('span', {class: 'name'}, label),
       h('strong', {}, v === null || v === undefined ? '–' : String(v)));
+  // The last time frames arrived: when the adapter goes or the bus falls silent, the tiles turn
+  // grey, the time of the last frame shows and an alarm is raised on the page.
+  let lastFrames = -1;
+  let lastFrameAt: Date | null = null;
+  let source = 'running';
+  let wasDown = false;
+  const note = (cls: string, badge: string, text: string, key: string) => {
+    while (log.children.length >= 200) log.lastElementChild?.remove();
+    log.prepend(h('li', {class: cls, 'data-event': key}, h('span', {class: `badge ${cls}`}, badge), ` ${clockTime(new Date())} `, text));
+  };
+  const judge = () => {
+    const silentFor = lastFrameAt ? (Date.now() - lastFrameAt.getTime()) / 1000 : Infinity;
+    const down = source !== 'running' || silentFor > 10;
+    for (const t of health.querySelectorAll('.tile')) t.classList.toggle('stale', down);
+    values.classList.toggle('stale', down);
+    if (down) {
+      const why = source === 'ended' ? 'The replay ended' : source === 'lost' ? 'The adapter went away'
+        : source === 'failed' ? 'The adapter cannot be opened' : 'No frame has arrived for ' + Math.round(silentFor) + ' s';
+      fill(stale, h('p', {class: 'error', role: 'alert', id: 'live-no-data', 'data-alarm': 'no_data'},
+        `ALARM: no data. ${why}${lastFrameAt ? `; last frame at ${clockTime(lastFrameAt)}` : ''}. The values below are from then.`));
+      if (!wasDown) note('fail', 'alarm', `no data: ${why.toLowerCase()}`, 'no_data');
+    } else {
+      stale.replaceChildren();
+      if (wasDown) note('pass', 'cleared', 'frames arriving again', 'no_data_cleared');
+    }
+    wasDown = down;
+  };
+  window.clearInterval(liveWatch);
+  liveWatch = window.setInterval(judge, 1000);
   liveSource?.close();
   liveSource = new EventSource('/api/live');
-  liveSource.onerror = () => { status.textContent = 'No live stream (is the server started with --live IFACE?). Retrying…'; };
+  liveSource.onerror = () => {
+    status.textContent = 'No live stream (is the server started with --live IFACE?). Retrying…';
+    source = 'failed';
+    judge();
+  };
   liveSource.onmessage = (e) => {
     const m = JSON.parse(e.data);
     if (m.type === 'status') {
+      const before = source;
+      source = m.status;
       status.textContent = m.status === 'running' ? `Listening: ${m.source}`
         : m.status === 'failed' ? `Cannot open the interface: ${m.error} (trying again)`
-        : m.status === 'lost' ? `The adapter went away: ${m.error} (trying again)` : `The source ${m.status}.`;
+        : m.status === 'lost' ? `The adapter went away: ${m.error} (trying again)`
+        : m.status === 'ended' ? 'The source ended: nothing more will arrive.' : `The source: ${m.status}.`;
+      if (m.status === 'running' && (before === 'lost' || before === 'failed'))
+        note('pass', 'reconnected', `adapter open again: ${m.source}`, 'reconnected');
+      judge();
     } else if (m.type === 'event') {
-      const cleared = String(m.event).endsWith('_cleared');
+      const cleared = m.state ? m.state === 'cleared' : String(m.event).endsWith('_cleared');
       const when = new Date(m.t * 1000).toISOString().slice(11, 19);
       while (log.children.length >= 200) log.lastElementChild?.remove();
       log.prepend(h('li', {class: cleared ? 'pass' : 'fail', 'data-event': m.event},
-        h('span', {class: `badge ${cleared ? 'pass' : 'fail'}`}, cleared ? 'cleared' : 'alarm'), ` ${when} `, h('code', {}, m.event), ` ${m.detail}`));
+        h('span', {class: `badge ${cleared ? 'pass' : 'fail'}`}, cleared ? 'cleared' : 'alarm'), ` ${when} `,
+        h('strong', {}, signalName(String(m.alarm ?? m.event).replace(/_cleared$/, ''))), ` ${m.detail}`));
     } else if (m.type === 'values') {
       const hl = m.health;
-      alarms.replaceChildren(...(hl.alarms as string[]).map((a) => h('p', {class: 'error', role: 'alert', 'data-alarm': a}, `ALARM: ${a}`)));
+      if (hl.frames !== lastFrames) {
+        lastFrames = hl.frames;
+        lastFrameAt = new Date();
+      }
+      alarms.replaceChildren(...(hl.alarms as string[]).map((a) =>
+        h('p', {class: 'error', role: 'alert', 'data-alarm': a}, `ALARM: ${signalName(a)}`)));
       const v = m.values as Record<string, number | string>;
-      const fmt = (k: string, unit: string) => (typeof v[k] === 'number' ? `${(v[k] as number).toFixed(1)} ${unit}` : null);
+      const units = (m.units ?? {}) as Record<string, string>;
+      const fmt = (k: string) => (typeof v[k] === 'number' ? `${(v[k] as number).toFixed(1)} ${units[k] ?? ''}`.trim() : null);
       health.replaceChildren(
-        key('BMS set', hl.bms_set_complete ? 'complete' : 'incomplete', hl.bms_set_complete),
-        key('Inverter', hl.inverter_heartbeat ? 'answering' : 'silent', hl.inverter_heartbeat),
-        key('Errors / min', hl.errors_per_minute, hl.errors_per_minute === 0),
-        key('Bus', hl.bus_state, hl.bus_state === 'active'),
-        key('Voltage', fmt('pack_voltage', 'V')), key('Current', fmt('pack_current', 'A')),
-        key('SOC', fmt('soc', '%')), key('Charge limit', fmt('charge_current_limit', 'A')));
+        tile('BMS set', hl.bms_set_complete ? 'complete' : 'incomplete', hl.bms_set_complete),
+        tile('Inverter', hl.inverter_heartbeat ? 'answering' : 'silent', hl.inverter_heartbeat),
+        tile('Errors / min', hl.errors_per_minute, hl.errors_per_minute === 0),
+        tile('Bus', hl.bus_state, hl.bus_state === 'active'),
+        tile('Voltage', fmt('pack_voltage')), tile('Current', fmt('pack_current')),
+        tile('SOC', fmt('soc')), tile('Charge limit', fmt('charge_current_limit')));
       values.replaceChildren(h('tbody', {}, ...Object.entries(v).map(([k, x]) =>
-        h('tr', {}, h('td', {}, k), h('td', {}, typeof x === 'number' ? String(Math.round(x * 100) / 100) : x)))));
+        h('tr', {}, h('td', {}, signalName(k)),
+          h('td', {}, typeof x === 'number' ? `${Math.round(x * 100) / 100}${units[k] ? ' ' + units[k] : ''}` : x)))));
       status.textContent = `${status.textContent?.split(' · ')[0]} · ${hl.frames} frames`;
+      judge();
     }
   };
 }
@@ -776,13 +1130,27 @@ function loginPage(): void {
     try {
       await login(name.value.trim(), password.value);
       renderWho();
+      await loadVocabulary();
       location.hash = '#/';
       void route();
     } catch (err) {
       status.replaceChildren(errorBox(err));
     }
   });
-  show(h('h1', {}, 'Log in'), form);
+  // A team server's session cookie is Secure: a browser keeps it only over HTTPS (or on this
+  // machine itself). Over plain HTTP from another machine the login would loop without a word.
+  const local = ['localhost', '127.0.0.1', '[::1]', '::1'].includes(location.hostname);
+  const insecure = location.protocol === 'http:' && !local;
+  if (insecure) {
+    name.disabled = true;
+    password.disabled = true;
+    form.querySelector('button')?.setAttribute('disabled', '');
+  }
+  show(h('h1', {}, 'Log in'),
+    insecure ? h('div', {class: 'error', id: 'login-insecure', role: 'alert'},
+      h('p', {}, 'This team server is reached over plain HTTP, so your browser will not keep the login (its cookie is only sent over HTTPS).'),
+      h('p', {}, `Open it over HTTPS (behind nginx or Caddy with a certificate), or on the server itself at http://localhost:${location.port || '80'}/.`)) : null,
+    form);
 }
 
 function renderWho(): void {
@@ -798,7 +1166,7 @@ function renderWho(): void {
     renderWho();
     location.hash = '#/login';
   });
-  who.replaceChildren(`${s.user} (${s.role}) `, out);
+  who.replaceChildren(h('span', {class: 'user', title: `${s.user} (${s.role})`}, s.user), out);
 }
 
 // ---- router -----------------------------------------------------------------------------------
@@ -806,6 +1174,7 @@ function renderWho(): void {
 async function route(): Promise<void> {
   window.clearInterval(timerHandle);
   if (!location.hash.startsWith('#/live')) {
+    window.clearInterval(liveWatch);
     liveSource?.close();
     liveSource = null;
   }
@@ -842,7 +1211,8 @@ for (const type of ['dragover', 'drop'])
   window.addEventListener(type, (e) => {
     if (!(e.target as HTMLElement).closest?.('.drop')) e.preventDefault();
   });
-void refreshSession().then(() => {
+void refreshSession().then(async () => {
   renderWho();
+  await loadVocabulary();
   return route();
 }).catch((e) => show(errorBox(e)));

@@ -10,14 +10,35 @@ function width(el: HTMLElement): number {
   return Math.max(280, Math.min(el.clientWidth || 600, 900));
 }
 
+type Series = {label: string; values: (number | null)[]; color: string; scale?: string; dash?: number[]};
+
+// A plot with nothing to draw says why, instead of an empty frame.
+function empty(parent: HTMLElement, title: string, why: string): void {
+  const box = document.createElement('figure');
+  box.className = 'plot empty-plot';
+  const caption = document.createElement('figcaption');
+  caption.textContent = title;
+  const p = document.createElement('p');
+  p.textContent = why;
+  box.append(caption, p);
+  parent.append(box);
+}
+
 function plot(
   parent: HTMLElement,
   title: string,
   xs: number[],
-  series: {label: string; values: (number | null)[]; color: string; scale?: string; dash?: number[]}[],
-  scales: Record<string, {label: string; side?: number}>,
+  series: Series[],
+  // `zero`: the scale starts at zero (a count, a magnitude), so a flat line looks flat.
+  scales: Record<string, {label: string; side?: number; zero?: boolean}>,
   absolute: boolean,
-): uPlot {
+  why: string,
+): uPlot | null {
+  const drawn = series.filter((s) => s.values.some((v) => v !== null && Number.isFinite(v)));
+  if (drawn.length === 0) {
+    empty(parent, title, why);
+    return null;
+  }
   const box = document.createElement('figure');
   box.className = 'plot';
   const caption = document.createElement('figcaption');
@@ -34,19 +55,24 @@ function plot(
   for (const [key, s] of Object.entries(scales))
     axes.push({scale: key, label: s.label, side: s.side ?? 3, font: '13px system-ui', labelFont: '13px system-ui',
                grid: {show: s.side !== 1}});
+  const scaleOpts: uPlot.Scales = {x: {time: absolute}};
+  for (const [key, sc] of Object.entries(scales))
+    if (sc.zero)
+      scaleOpts[key] = {range: (_u, _min, max) => [0, max > 0 ? max * 1.1 : 1]};
   const opts: uPlot.Options = {
     width: width(parent),
     height: 220,
-    scales: {x: {time: absolute}},
+    scales: scaleOpts,
     axes,
     series: [
       {},
-      ...series.map((s) => ({label: s.label, stroke: s.color, width: 2, scale: s.scale ?? Object.keys(scales)[0],
-                             spanGaps: false, dash: s.dash})),
+      ...drawn.map((s) => ({label: s.label, stroke: s.color, width: 2, scale: s.scale ?? Object.keys(scales)[0],
+                            spanGaps: false, dash: s.dash})),
     ],
-    legend: {show: true},
+    // The series' names only: values under a cursor mean nothing on a phone ("Time: --").
+    legend: {show: true, live: false},
   };
-  const data: uPlot.AlignedData = [xs, ...series.map((s) => s.values)] as uPlot.AlignedData;
+  const data: uPlot.AlignedData = [xs, ...drawn.map((s) => s.values)] as uPlot.AlignedData;
   const u = new uPlot(opts, data, box);
   const resize = () => u.setSize({width: width(parent), height: 220});
   window.addEventListener('resize', resize);
@@ -64,24 +90,30 @@ export function drawPlots(parent: HTMLElement, a: Analysis): void {
   }
   const absolute = a.summary.start !== null;
   const xs = bins.map((b) => b.t);
+  // Why a plot of decoded values may have nothing to draw.
+  const known = a.protocol.family && a.protocol.family !== 'unknown';
+  const notDecoded = (what: string) => known
+    ? `The BMS sent no ${what} in this capture, so there is nothing to plot.`
+    : `No ${what}: the protocol was not recognised, so the BMS's values cannot be decoded.`;
   plot(parent, 'Pack voltage and state of charge', xs, [
     {label: 'voltage (V)', values: bins.map((b) => b.voltage_v), color: '#0b5cad', scale: 'v'},
     {label: 'SOC (%)', values: bins.map((b) => b.soc), color: '#2a7d2e', scale: 'pct'},
-  ], {v: {label: 'V'}, pct: {label: '%', side: 1}}, absolute);
+  ], {v: {label: 'V'}, pct: {label: '%', side: 1}}, absolute, notDecoded('pack voltage or state of charge'));
   plot(parent, "Current against the BMS's limits", xs, [
     {label: 'current (A)', values: bins.map((b) => b.current_a), color: '#0b5cad', scale: 'a'},
     {label: 'charge limit (A)', values: bins.map((b) => b.ccl_a), color: '#c2410c', scale: 'a', dash: [6, 4]},
     {label: 'discharge limit (A)', values: bins.map((b) => (b.dcl_a === null ? null : -b.dcl_a)), color: '#7c3aed',
      scale: 'a', dash: [2, 4]},
-  ], {a: {label: 'A'}}, absolute);
+  ], {a: {label: 'A'}}, absolute, notDecoded('current or charge and discharge limits'));
   plot(parent, 'Error frames per minute against |current|', xs, [
     {label: 'errors / min', values: bins.map((b) => b.errors * 60 / a.timeline.width_s), color: '#b91c1c', scale: 'e'},
     {label: '|current| (A)', values: bins.map((b) => (b.current_a === null ? null : Math.abs(b.current_a))),
      color: '#64748b', scale: 'a'},
-  ], {e: {label: 'errors/min'}, a: {label: 'A', side: 1}}, absolute);
+  ], {e: {label: 'errors/min', zero: true}, a: {label: 'A', side: 1, zero: true}}, absolute,
+  'No error frames and no current in this capture.');
   plot(parent, 'Temperature', xs, [
     {label: 'temperature (°C)', values: bins.map((b) => b.temperature_c), color: '#c2410c', scale: 't'},
-  ], {t: {label: '°C'}}, absolute);
+  ], {t: {label: '°C'}}, absolute, notDecoded('temperature'));
   presence(parent, a);
 }
 

@@ -134,6 +134,9 @@ struct GuidedOptions {
   // The company's own check order (records::check_rates): check id -> confirmed causes per minute.
   // A check it holds is ordered by it; the others by the field guide's likelihood per minute.
   std::map<std::string, double> check_rates;
+  // No capture can be taken (no adapter on site): the walk does not ask for one and escalates
+  // when only a capture could decide.
+  bool no_capture = false;
 };
 
 // The checks in the order the method takes them: layer, then likelihood per minute.

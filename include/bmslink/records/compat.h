@@ -15,8 +15,17 @@
 
 namespace bmslink::records {
 
+// One pair of models is one row: firmware is detail (installers type it in many ways, and a row
+// per spelling splits what the office wants to know about the pair).
+struct FirmwareCount {
+  std::string bms_firmware, inverter_firmware;
+  int worked = 0, failed = 0, hardcoded = 0, open = 0;
+};
+
 struct CompatRow {
+  // The firmware fields list the distinct versions seen, ", "-separated ("" when none given).
   std::string bms_model, bms_firmware, inverter_model, inverter_firmware;
+  std::vector<FirmwareCount> by_firmware;  // in the order first seen
   int worked = 0, failed = 0, hardcoded = 0, open = 0;
   std::map<std::string, int> causes;
   std::array<double, 5> minutes_by_layer{};  // mean over the pair's cases
