@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 
 #include <cerrno>
+#include <chrono>
 #include <cstdlib>
 #include <cstring>
 
@@ -67,7 +68,30 @@ const std::vector<std::string_view> kMigrations = {
     "CREATE TABLE users ("
     " name TEXT PRIMARY KEY,"
     " password_hash TEXT NOT NULL,"
-    " role TEXT NOT NULL CHECK (role IN ('technician', 'admin')));"};
+    " role TEXT NOT NULL CHECK (role IN ('technician', 'admin')));",
+    // 3: the console's settings (company details on reports), kept versions of cases (an admin
+    // restores what a save or a delete took away), accounts that are disabled.
+    "CREATE TABLE settings (key TEXT PRIMARY KEY, value TEXT NOT NULL);"
+    "CREATE TABLE case_versions ("
+    " case_id TEXT NOT NULL,"
+    " saved_at TEXT NOT NULL,"
+    " deleted INTEGER NOT NULL DEFAULT 0,"
+    " body TEXT NOT NULL);"
+    "CREATE INDEX case_versions_case ON case_versions (case_id, saved_at);"
+    "ALTER TABLE users ADD COLUMN disabled INTEGER NOT NULL DEFAULT 0;"};
+
+// Versions kept per case.
+constexpr int kVersionsKept = 20;
+
+// Now with milliseconds: versions saved within one second keep their order.
+std::string now_ms() {
+  const auto now = std::chrono::system_clock::now();
+  const auto ms =
+      std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()) % 1000;
+  std::string t = now_iso_utc();  // "...:SSZ"
+  t.pop_back();
+  return fmt::format("{}.{:03d}Z", t, static_cast<int>(ms.count()));
+}
 
 // The values of the columns beside the body, as text (NULL as nullopt).
 std::vector<std::optional<std::string>> columns(const Case& c, const std::string& body) {
@@ -212,6 +236,10 @@ class SqliteStore final : public Store {
 
   Result<bool> remove(std::string_view id) override {
     if (auto ok = exec("BEGIN IMMEDIATE"); !ok) return tl::unexpected(ok.error());
+    if (auto ok = keep_version(std::string(id), nullptr); !ok) {
+      exec("ROLLBACK");
+      return tl::unexpected(ok.error());
+    }
     sqlite3_stmt* st = nullptr;
     if (sqlite3_prepare_v2(db_, "DELETE FROM cases WHERE id = ?", -1, &st, nullptr) != SQLITE_OK) {
       exec("ROLLBACK");
@@ -237,15 +265,16 @@ class SqliteStore final : public Store {
     sqlite3_stmt* st = nullptr;
     if (sqlite3_prepare_v2(
             db_,
-            "INSERT INTO users (name, password_hash, role) VALUES (?, ?, ?) "
+            "INSERT INTO users (name, password_hash, role, disabled) VALUES (?, ?, ?, ?) "
             "ON CONFLICT (name) DO UPDATE SET password_hash = excluded.password_hash, "
-            "role = excluded.role",
+            "role = excluded.role, disabled = excluded.disabled",
             -1, &st, nullptr) != SQLITE_OK)
       return error("user");
     sqlite3_bind_text(st, 1, u.name.c_str(), -1, SQLITE_TRANSIENT);
     sqlite3_bind_text(st, 2, u.password_hash.c_str(), -1, SQLITE_TRANSIENT);
     const std::string role(role_name(u.role));
     sqlite3_bind_text(st, 3, role.c_str(), -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int(st, 4, u.disabled ? 1 : 0);
     const int rc = sqlite3_step(st);
     sqlite3_finalize(st);
     if (rc != SQLITE_DONE) return error("user");
@@ -255,8 +284,9 @@ class SqliteStore final : public Store {
 
   Result<std::optional<User>> get_user(std::string_view name) override {
     sqlite3_stmt* st = nullptr;
-    if (sqlite3_prepare_v2(db_, "SELECT name, password_hash, role FROM users WHERE name = ?", -1,
-                           &st, nullptr) != SQLITE_OK)
+    if (sqlite3_prepare_v2(db_,
+                           "SELECT name, password_hash, role, disabled FROM users WHERE name = ?",
+                           -1, &st, nullptr) != SQLITE_OK)
       return error("user");
     sqlite3_bind_text(st, 1, name.data(), static_cast<int>(name.size()), SQLITE_TRANSIENT);
     std::optional<User> out;
@@ -265,7 +295,8 @@ class SqliteStore final : public Store {
       auto text = [&](int col) {
         return std::string(reinterpret_cast<const char*>(sqlite3_column_text(st, col)));
       };
-      out = User{text(0), text(1), parse_role(text(2)).value_or(Role::kTechnician)};
+      out = User{text(0), text(1), parse_role(text(2)).value_or(Role::kTechnician),
+                 sqlite3_column_int(st, 3) != 0};
     }
     sqlite3_finalize(st);
     if (rc != SQLITE_ROW && rc != SQLITE_DONE) return error("user");
@@ -296,6 +327,31 @@ class SqliteStore final : public Store {
   }
 
   std::string url() const override { return url_; }
+
+ protected:
+  Result<std::vector<Row>> query(std::string_view sql,
+                                 const std::vector<std::string>& params) override {
+    sqlite3_stmt* st = nullptr;
+    if (sqlite3_prepare_v2(db_, std::string(sql).c_str(), -1, &st, nullptr) != SQLITE_OK)
+      return error("query");
+    for (std::size_t i = 0; i < params.size(); ++i)
+      sqlite3_bind_text(st, static_cast<int>(i + 1), params[i].c_str(),
+                        static_cast<int>(params[i].size()), SQLITE_TRANSIENT);
+    std::vector<Row> rows;
+    int rc = SQLITE_ROW;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+      Row row;
+      for (int c = 0; c < sqlite3_column_count(st); ++c) {
+        const auto* text = reinterpret_cast<const char*>(sqlite3_column_text(st, c));
+        row.push_back(text != nullptr ? std::optional<std::string>(text) : std::nullopt);
+      }
+      rows.push_back(std::move(row));
+    }
+    sqlite3_finalize(st);
+    if (rc != SQLITE_DONE) return error("query");
+    if (sqlite3_changes(db_) > 0 && !sql.starts_with("SELECT")) ++writes_;
+    return rows;
+  }
 
  private:
   std::uint64_t writes_ = 0;
@@ -343,6 +399,7 @@ class SqliteStore final : public Store {
   Result<void> write(const Case& c) {
     // Findings of a capture may quote bytes that are not UTF-8 (a channel name): kept as U+FFFD.
     const std::string body = case_to_json(c).dump(-1, ' ', false, json::error_handler_t::replace);
+    if (auto ok = keep_version(c.id, &body); !ok) return ok;
     const auto cols = columns(c, body);
     const std::string sql = fmt::format(
         "INSERT INTO cases ({}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT (id) DO UPDATE SET "
@@ -491,6 +548,10 @@ class PgStore final : public Store {
     if (auto ok = begin_write(); !ok) return tl::unexpected(ok.error());
     const std::string sid(id);
     const char* params[] = {sid.c_str()};
+    if (auto ok = keep_version(sid, nullptr); !ok) {
+      command("ROLLBACK");
+      return tl::unexpected(ok.error());
+    }
     PGresult* res = PQexecParams(conn_, "DELETE FROM cases WHERE id = $1", 1, nullptr, params,
                                  nullptr, nullptr, 0);
     if (PQresultStatus(res) != PGRES_COMMAND_OK) {
@@ -509,13 +570,14 @@ class PgStore final : public Store {
 
   Result<void> put_user(const User& u) override {
     const std::string role(role_name(u.role));
-    const char* params[] = {u.name.c_str(), u.password_hash.c_str(), role.c_str()};
-    PGresult* res =
-        PQexecParams(conn_,
-                     "INSERT INTO users (name, password_hash, role) VALUES ($1, $2, $3) "
-                     "ON CONFLICT (name) DO UPDATE SET password_hash = "
-                     "EXCLUDED.password_hash, role = EXCLUDED.role",
-                     3, nullptr, params, nullptr, nullptr, 0);
+    const char* params[] = {u.name.c_str(), u.password_hash.c_str(), role.c_str(),
+                            u.disabled ? "1" : "0"};
+    PGresult* res = PQexecParams(
+        conn_,
+        "INSERT INTO users (name, password_hash, role, disabled) VALUES ($1, $2, $3, $4) "
+        "ON CONFLICT (name) DO UPDATE SET password_hash = EXCLUDED.password_hash, "
+        "role = EXCLUDED.role, disabled = EXCLUDED.disabled",
+        4, nullptr, params, nullptr, nullptr, 0);
     if (PQresultStatus(res) != PGRES_COMMAND_OK) return failed(res, "user");
     PQclear(res);
     return {};
@@ -525,13 +587,14 @@ class PgStore final : public Store {
     const std::string n(name);
     const char* params[] = {n.c_str()};
     PGresult* res =
-        PQexecParams(conn_, "SELECT name, password_hash, role FROM users WHERE name = $1", 1,
-                     nullptr, params, nullptr, nullptr, 0);
+        PQexecParams(conn_, "SELECT name, password_hash, role, disabled FROM users WHERE name = $1",
+                     1, nullptr, params, nullptr, nullptr, 0);
     if (PQresultStatus(res) != PGRES_TUPLES_OK) return failed(res, "user");
     std::optional<User> out;
     if (PQntuples(res) == 1)
       out = User{PQgetvalue(res, 0, 0), PQgetvalue(res, 0, 1),
-                 parse_role(PQgetvalue(res, 0, 2)).value_or(Role::kTechnician)};
+                 parse_role(PQgetvalue(res, 0, 2)).value_or(Role::kTechnician),
+                 std::strcmp(PQgetvalue(res, 0, 3), "0") != 0};
     PQclear(res);
     return out;
   }
@@ -556,6 +619,36 @@ class PgStore final : public Store {
   }
 
   std::string url() const override { return url_; }
+
+ protected:
+  Result<std::vector<Row>> query(std::string_view sql,
+                                 const std::vector<std::string>& params) override {
+    // `?` placeholders as PostgreSQL's $1, $2 ...
+    std::string text;
+    int n = 0;
+    for (char ch : sql) {
+      if (ch == '?')
+        text += fmt::format("${}", ++n);
+      else
+        text += ch;
+    }
+    std::vector<const char*> values;
+    for (const auto& p : params) values.push_back(p.c_str());
+    PGresult* res = PQexecParams(conn_, text.c_str(), static_cast<int>(values.size()), nullptr,
+                                 values.data(), nullptr, nullptr, 0);
+    const auto st = PQresultStatus(res);
+    if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) return failed(res, "query");
+    std::vector<Row> rows;
+    for (int r = 0; r < PQntuples(res); ++r) {
+      Row row;
+      for (int c = 0; c < PQnfields(res); ++c)
+        row.push_back(PQgetisnull(res, r, c) ? std::nullopt
+                                             : std::optional<std::string>(PQgetvalue(res, r, c)));
+      rows.push_back(std::move(row));
+    }
+    PQclear(res);
+    return rows;
+  }
 
  private:
   tl::unexpected<Error> failed(PGresult* res, std::string_view what) {
@@ -618,6 +711,7 @@ class PgStore final : public Store {
   Result<void> write(const Case& c) {
     // Findings of a capture may quote bytes that are not UTF-8 (a channel name): kept as U+FFFD.
     const std::string body = case_to_json(c).dump(-1, ' ', false, json::error_handler_t::replace);
+    if (auto ok = keep_version(c.id, &body); !ok) return ok;
     const auto cols = columns(c, body);
     std::vector<const char*> params;
     for (const auto& col : cols) params.push_back(col ? col->c_str() : nullptr);
@@ -669,6 +763,99 @@ Result<void> make_dirs(const std::string& path) {
 }
 
 }  // namespace
+
+Result<std::vector<Store::Row>> Store::query(std::string_view, const std::vector<std::string>&) {
+  return make_error(ErrorCode::kUnsupported, fmt::format("{}: no SQL", url()));
+}
+
+Result<void> Store::keep_version(const std::string& id, const std::string* body) {
+  const std::string at = now_ms();
+  auto kept = body != nullptr ? query(
+                                    "INSERT INTO case_versions (case_id, saved_at, deleted, body) "
+                                    "SELECT id, ?, 0, body FROM cases WHERE id = ? AND body <> ?",
+                                    {at, id, *body})
+                              : query(
+                                    "INSERT INTO case_versions (case_id, saved_at, deleted, body) "
+                                    "SELECT id, ?, 1, body FROM cases WHERE id = ?",
+                                    {at, id});
+  if (!kept) return tl::unexpected(kept.error());
+  auto pruned = query(
+      fmt::format("DELETE FROM case_versions WHERE case_id = ? AND saved_at < (SELECT saved_at "
+                  "FROM case_versions WHERE case_id = ? ORDER BY saved_at DESC LIMIT 1 OFFSET {})",
+                  kVersionsKept - 1),
+      {id, id});
+  if (!pruned) return tl::unexpected(pruned.error());
+  return {};
+}
+
+Result<std::optional<std::string>> Store::get_setting(std::string_view key) {
+  auto rows = query("SELECT value FROM settings WHERE key = ?", {std::string(key)});
+  if (!rows) return tl::unexpected(rows.error());
+  if (rows->empty() || !rows->front()[0]) return std::optional<std::string>();
+  return rows->front()[0];
+}
+
+Result<void> Store::put_setting(std::string_view key, std::string_view value) {
+  auto rows = query(
+      "INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = "
+      "excluded.value",
+      {std::string(key), std::string(value)});
+  if (!rows) return tl::unexpected(rows.error());
+  return {};
+}
+
+Result<std::vector<User>> Store::list_users() {
+  auto rows = query("SELECT name, password_hash, role, disabled FROM users ORDER BY name", {});
+  if (!rows) return tl::unexpected(rows.error());
+  std::vector<User> out;
+  for (const auto& r : *rows)
+    out.push_back(User{r[0].value_or(""), r[1].value_or(""),
+                       parse_role(r[2].value_or("")).value_or(Role::kTechnician),
+                       r[3].value_or("0") != "0"});
+  return out;
+}
+
+Result<bool> Store::remove_user(std::string_view name) {
+  auto before = get_user(name);
+  if (!before) return tl::unexpected(before.error());
+  if (!*before) return false;
+  auto rows = query("DELETE FROM users WHERE name = ?", {std::string(name)});
+  if (!rows) return tl::unexpected(rows.error());
+  return true;
+}
+
+namespace {
+Result<std::vector<CaseVersion>> read_versions(
+    const std::vector<std::vector<std::optional<std::string>>>& rows) {
+  std::vector<CaseVersion> out;
+  for (const auto& r : rows) {
+    const std::string id = r[0].value_or("");
+    auto c = read_body(r[3].value_or(""), id);
+    if (!c) return tl::unexpected(c.error());
+    out.push_back(CaseVersion{id, r[1].value_or(""), r[2].value_or("0") != "0", std::move(*c)});
+  }
+  return out;
+}
+}  // namespace
+
+Result<std::vector<CaseVersion>> Store::versions(std::string_view id) {
+  auto rows = query(
+      "SELECT case_id, saved_at, deleted, body FROM case_versions WHERE case_id = ? ORDER BY "
+      "saved_at DESC",
+      {std::string(id)});
+  if (!rows) return tl::unexpected(rows.error());
+  return read_versions(*rows);
+}
+
+Result<std::vector<CaseVersion>> Store::deleted_cases() {
+  auto rows = query(
+      "SELECT v.case_id, v.saved_at, v.deleted, v.body FROM case_versions v WHERE v.deleted = 1 "
+      "AND NOT EXISTS (SELECT 1 FROM cases c WHERE c.id = v.case_id) AND v.saved_at = (SELECT "
+      "MAX(saved_at) FROM case_versions w WHERE w.case_id = v.case_id) ORDER BY v.saved_at DESC",
+      {});
+  if (!rows) return tl::unexpected(rows.error());
+  return read_versions(*rows);
+}
 
 const std::vector<std::string_view>& schema_migrations() { return kMigrations; }
 

@@ -157,6 +157,62 @@ TEST_P(Stores, ListFiltersAndRemove) {
   EXPECT_EQ(store_->list()->size(), 1u);
 }
 
+// Issue 19: an admin restores what a save or a delete took away. Each replacement keeps the
+// version it replaced (an unchanged save keeps none); a deletion keeps the last version and the
+// case is listed as deleted until it is brought back.
+TEST_P(Stores, ReplacedAndDeletedVersionsAreKeptAndCanBeRestored) {
+  Case c = full_case("v");
+  ASSERT_TRUE(store_->put(c));
+  ASSERT_TRUE(store_->put(c));  // unchanged: no version
+  EXPECT_TRUE(store_->versions("v")->empty());
+  c.fix = "second";
+  ASSERT_TRUE(store_->put(c));
+  c.fix = "third";
+  ASSERT_TRUE(store_->put(c));
+  auto v = store_->versions("v");
+  ASSERT_TRUE(v) << v.error().message;
+  ASSERT_EQ(v->size(), 2u);
+  EXPECT_EQ((*v)[0].the_case.fix, "second") << "newest first";
+  EXPECT_EQ((*v)[1].the_case.fix, full_case("v").fix);
+  EXPECT_FALSE((*v)[0].deleted);
+  ASSERT_TRUE(*store_->remove("v"));
+  auto gone = store_->deleted_cases();
+  ASSERT_TRUE(gone) << gone.error().message;
+  ASSERT_EQ(gone->size(), 1u);
+  EXPECT_EQ((*gone)[0].id, "v");
+  EXPECT_TRUE((*gone)[0].deleted);
+  EXPECT_EQ((*gone)[0].the_case.fix, "third");
+  ASSERT_TRUE(store_->put((*gone)[0].the_case));
+  EXPECT_EQ((*store_->get("v"))->fix, "third");
+  EXPECT_TRUE(store_->deleted_cases()->empty()) << "brought back";
+  // At most 20 versions are kept.
+  for (int i = 0; i < 25; ++i) {
+    c.fix = "edit " + std::to_string(i);
+    ASSERT_TRUE(store_->put(c));
+  }
+  EXPECT_EQ(store_->versions("v")->size(), 20u);
+}
+
+TEST_P(Stores, SettingsAndAccountsAreKept) {
+  EXPECT_FALSE(*store_->get_setting("company"));
+  ASSERT_TRUE(store_->put_setting("company", R"({"name":"Sun & Co"})"));
+  ASSERT_TRUE(store_->put_setting("company", R"({"name":"Sun & Co Ltd"})"));
+  EXPECT_EQ(**store_->get_setting("company"), R"({"name":"Sun & Co Ltd"})");
+  ASSERT_TRUE(store_->put_user({"zed", "hash-z", Role::kTechnician, false}));
+  ASSERT_TRUE(store_->put_user({"ana", "hash-a", Role::kAdmin, false}));
+  ASSERT_TRUE(store_->put_user({"zed", "hash-z2", Role::kAdmin, true}));
+  auto users = store_->list_users();
+  ASSERT_TRUE(users) << users.error().message;
+  ASSERT_EQ(users->size(), 2u);
+  EXPECT_EQ((*users)[0].name, "ana");
+  EXPECT_EQ((*users)[1].role, Role::kAdmin);
+  EXPECT_TRUE((*users)[1].disabled);
+  EXPECT_TRUE((*store_->get_user("zed"))->disabled);
+  EXPECT_TRUE(*store_->remove_user("zed"));
+  EXPECT_FALSE(*store_->remove_user("zed"));
+  EXPECT_EQ(store_->list_users()->size(), 1u);
+}
+
 TEST_P(Stores, KillNineMidBurstLosesNoCommittedCaseAndCorruptsNothing) {
   store_.reset();
   FILE* out = nullptr;

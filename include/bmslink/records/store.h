@@ -33,6 +33,16 @@ struct User {
   std::string name;
   std::string password_hash;
   Role role = Role::kTechnician;
+  bool disabled = false;  // kept for the record, may not log in
+};
+
+// A version of a case as it was before a change or a deletion (the store keeps the last 20 of
+// each case), so an admin can bring back what a save or a delete took away.
+struct CaseVersion {
+  std::string id;
+  std::string saved_at;  // when it was replaced or deleted (ISO 8601 UTC, milliseconds)
+  bool deleted = false;  // the version a deletion took away
+  Case the_case;
 };
 
 class Store {
@@ -67,6 +77,27 @@ class Store {
   virtual std::optional<std::uint64_t> revision() { return std::nullopt; }
   virtual int schema_version() = 0;
   virtual std::string url() const = 0;
+
+  // A team's settings (the company details printed on reports), as text by key.
+  Result<std::optional<std::string>> get_setting(std::string_view key);
+  Result<void> put_setting(std::string_view key, std::string_view value);
+  // Every account, by name (password hashes included: for the server, never for a page).
+  Result<std::vector<User>> list_users();
+  Result<bool> remove_user(std::string_view name);
+  // The kept versions of a case, newest first; the cases deleted and not brought back (their
+  // last version each), newest first.
+  Result<std::vector<CaseVersion>> versions(std::string_view id);
+  Result<std::vector<CaseVersion>> deleted_cases();
+
+ protected:
+  // One statement with `?` placeholders bound to `params` as text; the rows it returns (NULL as
+  // nullopt). What the shared methods above are written in.
+  using Row = std::vector<std::optional<std::string>>;
+  virtual Result<std::vector<Row>> query(std::string_view sql,
+                                         const std::vector<std::string>& params);
+  // Inside a write of case `id`: keeps the stored version before it is replaced by `body` (not
+  // when unchanged) or deleted (`body` null), and drops the oldest beyond what is kept.
+  Result<void> keep_version(const std::string& id, const std::string* body);
 };
 
 // `sqlite:///path/file.db`, a plain path, or `postgresql://user@host:port/db` (also
