@@ -10,10 +10,12 @@
 #include <sqlite3.h>
 #include <sys/stat.h>
 
+#include <atomic>
 #include <cerrno>
 #include <chrono>
 #include <cstdlib>
 #include <cstring>
+#include <ctime>
 
 #include <fmt/format.h>
 
@@ -83,14 +85,23 @@ const std::vector<std::string_view> kMigrations = {
 // Versions kept per case.
 constexpr int kVersionsKept = 20;
 
-// Now with milliseconds: versions saved within one second keep their order.
+// Now with microseconds, never the same value twice in a process: versions saved within one
+// second keep their order, and the oldest beyond what is kept is always one version.
 std::string now_ms() {
-  const auto now = std::chrono::system_clock::now();
-  const auto ms =
-      std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()) % 1000;
-  std::string t = now_iso_utc();  // "...:SSZ"
-  t.pop_back();
-  return fmt::format("{}.{:03d}Z", t, static_cast<int>(ms.count()));
+  static std::atomic<std::int64_t> last{0};
+  std::int64_t us = std::chrono::duration_cast<std::chrono::microseconds>(
+                        std::chrono::system_clock::now().time_since_epoch())
+                        .count();
+  for (std::int64_t prev = last.load();;) {
+    if (us <= prev) us = prev + 1;
+    if (last.compare_exchange_weak(prev, us)) break;
+  }
+  const std::time_t secs = us / 1000000;
+  std::tm t{};
+  gmtime_r(&secs, &t);
+  return fmt::format("{:04d}-{:02d}-{:02d}T{:02d}:{:02d}:{:02d}.{:06d}Z", t.tm_year + 1900,
+                     t.tm_mon + 1, t.tm_mday, t.tm_hour, t.tm_min, t.tm_sec,
+                     static_cast<int>(us % 1000000));
 }
 
 // The values of the columns beside the body, as text (NULL as nullopt).

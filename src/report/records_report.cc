@@ -3,6 +3,9 @@
 
 #include "bmslink/report/records_report.h"
 
+#include <cstdio>
+#include <ctime>
+
 #include <algorithm>
 #include <array>
 #include <iterator>
@@ -52,7 +55,12 @@ class Doc {
     b.values = std::move(values);
     b.unit = std::move(unit);
   }
-  void signature(std::string who) { add(Block::Kind::kSignature).text = std::move(who); }
+  // Lines to sign: `label` says who signs ("Customer"), `who` the name when known.
+  void signature(std::string label, std::string who) {
+    auto& b = add(Block::Kind::kSignature);
+    b.text = std::move(who);
+    b.unit = std::move(label);
+  }
 
   std::string to_html() const {
     std::string out =
@@ -72,7 +80,12 @@ class Doc {
         "#000;height:2.4em;"
         "margin:.4em 0 1em}"
         "@page{margin:15mm}@media print{body{max-width:none;padding:0}h2{break-after:avoid}"
-        "table,svg,.sig{break-inside:avoid}}</style></head><body>\n";
+        "table,svg,.sig{break-inside:avoid}}"
+        "@media screen and (max-width:560px){table.cards,table.cards tbody,table.cards tr,"
+        "table.cards td{display:block;width:100%}table.cards tr:first-child{display:none}"
+        "table.cards tr{border:1px solid #bbb;margin:.5em 0;padding:.3em .5em}table.cards td{"
+        "border:none;padding:1px 0}table.cards td::before{content:attr(data-label) \": \";"
+        "font-weight:600}}.from{color:#333}</style></head><body>\n";
     for (const auto& b : blocks_) {
       switch (b.kind) {
         case Block::Kind::kTitle:
@@ -91,11 +104,19 @@ class Doc {
           break;
         case Block::Kind::kTable:
           // A table wider than a phone scrolls inside its frame, never the page.
-          out += "<div class=\"tw\"><table>";
+          // Three columns or more: on a phone each row becomes a card, each cell named by its
+          // column (data-label), so nothing is cut off.
+          out += b.rows.front().size() >= 3 ? "<div class=\"tw\"><table class=\"cards\">"
+                                            : "<div class=\"tw\"><table>";
           for (std::size_t r = 0; r < b.rows.size(); ++r) {
             out += "<tr>";
-            for (const auto& cell : b.rows[r])
-              out += (r == 0 ? "<th>" : "<td>") + html(cell) + (r == 0 ? "</th>" : "</td>");
+            for (std::size_t k = 0; k < b.rows[r].size(); ++k) {
+              const auto& cell = b.rows[r][k];
+              if (r == 0)
+                out += "<th>" + html(cell) + "</th>";
+              else
+                out += "<td data-label=\"" + html(b.rows[0][k]) + "\">" + html(cell) + "</td>";
+            }
             out += "</tr>";
           }
           out += "</table></div>\n";
@@ -124,7 +145,9 @@ class Doc {
           break;
         }
         case Block::Kind::kSignature:
-          out += "<div class=\"sig\"><p>Name: " + html(b.text) +
+          out += "<div class=\"sig\">" +
+                 (b.unit.empty() ? std::string() : "<p><strong>" + html(b.unit) + "</strong></p>") +
+                 "<p>Name: " + html(b.text) +
                  "</p><p>Date:</p><div></div><p>Signature:</p><div></div></div>\n";
           break;
       }
@@ -171,7 +194,8 @@ class Doc {
           out += "\n\n";
           break;
         case Block::Kind::kSignature:
-          out += "Name: " + md(b.text) +
+          out += (b.unit.empty() ? std::string() : "**" + md(b.unit) + "**\n\n") +
+                 "Name: " + md(b.text) +
                  "\n\nDate: ______________________\n\nSignature: "
                  "______________________\n\n";
           break;
@@ -214,9 +238,70 @@ const diagnosis::Check* confirming(const records::Case& c, const diagnosis::Chec
   return nullptr;
 }
 
-// "over 24 h" when the hours are known.
+// "1 hour", "0.5 hours", "24 hours".
+std::string hours_words(double h) { return fmt::format("{:g} hour{}", h, h == 1 ? "" : "s"); }
+
+// " over 24 hours" when the hours are known.
 std::string over_hours(const records::Case& c) {
-  return c.verification.hours ? fmt::format(" over {:g} h", *c.verification.hours) : "";
+  return c.verification.hours ? " over " + hours_words(*c.verification.hours) : "";
+}
+
+// An answer as people read it: the question, short ("Resistance between CAN-H and CAN-L"), and
+// the value in words ("Both devices connected", "yes", "120 Ω", "can't tell").
+std::string answer_words(const diagnosis::CheckCatalogue* cat, const std::string& key,
+                         const nlohmann::json& v) {
+  const diagnosis::InputSpec* spec = cat ? cat->input(key) : nullptr;
+  std::string question = key;
+  if (spec && !spec->prompt.empty()) {
+    question = spec->prompt;
+    const auto cut = question.find_first_of("(?:");
+    if (cut != std::string::npos && cut > 12) question.resize(cut);
+    while (!question.empty() && question.back() == ' ') question.pop_back();
+  }
+  std::string value;
+  if (v.is_null())
+    value = "can't tell";
+  else if (v.is_boolean())
+    value = v.get<bool>() ? "yes" : "no";
+  else if (v.is_string()) {
+    value = v.get<std::string>();
+    if (spec)
+      if (const auto it = spec->choice_labels.find(value); it != spec->choice_labels.end())
+        value = it->second;
+  } else {
+    value = fmt::format("{:g}", v.is_number() ? v.get<double>() : 0.0);
+    if (spec && !spec->unit.empty()) value += " " + spec->unit;
+    if (!v.is_number()) value = v.dump();
+  }
+  return question + ": " + value;
+}
+
+std::string_view verdict_words(diagnosis::Verdict v) {
+  switch (v) {
+    case diagnosis::Verdict::kPass:
+      return "passed";
+    case diagnosis::Verdict::kFail:
+      return "fault found";
+    case diagnosis::Verdict::kUnknown:
+      return "not decided";
+    case diagnosis::Verdict::kMarginal:
+      return "marginal";
+    case diagnosis::Verdict::kSuspect:
+      return "suspect";
+    case diagnosis::Verdict::kSkipped:
+      return "skipped";
+  }
+  return "";
+}
+
+// The company's name and how to reach it, on one line each.
+void company_lines(const ReportContext& ctx, Doc& d) {
+  std::vector<std::string> contact;
+  for (const auto* part : {&ctx.phone, &ctx.email, &ctx.website})
+    if (!part->empty()) contact.push_back(*part);
+  if (!ctx.company.empty()) d.text(ctx.company);
+  if (!ctx.address.empty()) d.text(ctx.address);
+  if (!contact.empty()) d.text(fmt::format("{}", fmt::join(contact, " · ")));
 }
 
 std::string show_value(const nlohmann::json& v) {
@@ -288,38 +373,59 @@ void hardcoded_blocks(const records::Case& c, Doc& d, bool customer) {
 
 }  // namespace
 
+std::string local_time(std::string_view iso, int offset_minutes) {
+  if (!records::is_iso_utc(iso) || iso.size() < 19) return std::string(iso);
+  std::tm t{};
+  const std::string s(iso.substr(0, 19));
+  if (std::sscanf(s.c_str(), "%4d-%2d-%2dT%2d:%2d:%2d", &t.tm_year, &t.tm_mon, &t.tm_mday,
+                  &t.tm_hour, &t.tm_min, &t.tm_sec) != 6)
+    return std::string(iso);
+  t.tm_year -= 1900;
+  t.tm_mon -= 1;
+  const std::time_t utc = timegm(&t) + static_cast<std::time_t>(offset_minutes) * 60;
+  std::tm local{};
+  gmtime_r(&utc, &local);
+  static constexpr std::array<std::string_view, 12> kMonths = {
+      "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
+  const int off = offset_minutes < 0 ? -offset_minutes : offset_minutes;
+  return fmt::format("{} {} {}, {:02d}:{:02d} (UTC{}{:02d}:{:02d})", local.tm_mday,
+                     kMonths[static_cast<std::size_t>(local.tm_mon)], local.tm_year + 1900,
+                     local.tm_hour, local.tm_min, offset_minutes < 0 ? '-' : '+', off / 60,
+                     off % 60);
+}
+
 std::string case_report(const records::Case& c, CaseReportKind kind, CaseReportFormat format,
-                        const diagnosis::CheckCatalogue* cat) {
+                        const diagnosis::CheckCatalogue* cat, const ReportContext& ctx) {
   Doc d;
   const std::string site = c.site.name.empty() ? c.id : c.site.name;
+  const auto when = [&](const std::string& iso) { return local_time(iso, ctx.utc_offset_minutes); };
   if (kind == CaseReportKind::kTechnician) {
     d.title("Technician report: " + site);
     // One fact per row: reads on a phone, prints on paper.
-    d.table({{"case", c.id},
-             {"outcome", std::string(records::outcome_name(c.outcome))},
-             {"installer", c.installer},
-             {"opened", c.opened},
-             {"closed", c.closed.value_or("open")},
-             {"site", c.site.name},
-             {"customer", c.site.customer},
-             {"address", c.site.address},
-             {"BMS", fmt::format("{} {}", c.bms.model, c.bms.firmware)},
-             {"batteries",
+    d.table({{"Case", c.id},
+             {"Outcome", std::string(records::outcome_name(c.outcome))},
+             {"Technician", c.installer.empty() ? std::string("-") : c.installer},
+             {"Opened", when(c.opened)},
+             {"Closed", c.closed ? when(*c.closed) : std::string("still open")},
+             {"Site", c.site.name},
+             {"Customer", c.site.customer},
+             {"Address", c.site.address},
+             {"Battery (BMS)", fmt::format("{} {}", c.bms.model, c.bms.firmware)},
+             {"Batteries",
               fmt::format("{}{}", c.bms.count ? fmt::format("{}", *c.bms.count) : "-",
                           c.bms.energy_kwh ? fmt::format(", {:g} kWh", *c.bms.energy_kwh) : "")},
-             {"inverter", fmt::format("{} {}", c.inverter.model, c.inverter.firmware)}});
+             {"Inverter", fmt::format("{} {}", c.inverter.model, c.inverter.firmware)}});
     d.text("Symptom reported: " + (c.symptom.empty() ? std::string("-") : c.symptom));
     for (int l = 1; l <= 5; ++l) {
-      std::vector<std::vector<std::string>> rows = {{"check", "answers", "verdict", "min"}};
+      std::vector<std::vector<std::string>> rows = {{"Check", "Answers", "Verdict", "Minutes"}};
       for (const auto& ch : c.checks) {
         if (ch.layer != l) continue;
         std::vector<std::string> inputs;
         if (ch.inputs.is_object())
-          for (const auto& [k, v] : ch.inputs.items()) inputs.push_back(k + " = " + show_value(v));
+          for (const auto& [k, v] : ch.inputs.items()) inputs.push_back(answer_words(cat, k, v));
         const auto* check = cat ? cat->find(ch.check) : nullptr;
         rows.push_back({check ? check->title : ch.check, fmt::format("{}", fmt::join(inputs, "; ")),
-                        std::string(diagnosis::verdict_name(ch.verdict)),
-                        fmt::format("{:g}", ch.minutes)});
+                        std::string(verdict_words(ch.verdict)), fmt::format("{:g}", ch.minutes)});
       }
       if (rows.size() == 1 && c.minutes_by_layer[static_cast<std::size_t>(l - 1)] == 0) continue;
       d.heading(fmt::format("Layer {} \u2014 {} ({:g} min)", l,
@@ -371,17 +477,38 @@ std::string case_report(const records::Case& c, CaseReportKind kind, CaseReportF
     }
     d.heading("Result");
     d.text("Root cause: " + cause_words(c) +
-           (c.layer ? fmt::format(", layer {}", *c.layer) : std::string()));
+           (c.layer ? fmt::format(", layer {}", *c.layer) : std::string()) +
+           (c.root_cause_reason.empty() ? std::string()
+                                        : " (set by hand: " + c.root_cause_reason + ")"));
     d.text("Fix: " + (c.fix.empty() ? std::string("-") : c.fix));
     if (c.verification.uptime_share)
       d.text(fmt::format("Verification: complete BMS set in {:.2f} % of the time{}",
                          *c.verification.uptime_share * 100, over_hours(c)));
     if (c.outcome == records::Outcome::kHardcoded) hardcoded_blocks(c, d, false);
     d.text(c.notes.empty() ? "" : "Notes: " + c.notes);
+    if (!c.history.empty()) {
+      d.heading("Changes to the record");
+      std::vector<std::string> items;
+      for (const auto& h : c.history) {
+        // "Battery type ...: Lithium 01 -> Lithium 00"; "root_cause: null to connection_fault".
+        std::string what =
+            fmt::format("{}: {} to {}", h.field, show_value(h.from), show_value(h.to));
+        if (h.field == "answer") {
+          const auto to = answer_words(cat, h.key, h.to);
+          what = answer_words(cat, h.key, h.from) + " \u2192 " + to.substr(to.find(": ") + 2);
+        }
+        items.push_back(fmt::format("{}{}: {}{}", when(h.at), h.by.empty() ? "" : ", " + h.by, what,
+                                    h.reason.empty() ? "" : " (" + h.reason + ")"));
+      }
+      d.list(items);
+    }
   } else if (kind == CaseReportKind::kCustomer) {
     d.title("Your battery and inverter: service report");
-    d.text(fmt::format("{} \u2014 {}{}", site, c.closed.value_or(c.opened).substr(0, 10),
-                       c.installer.empty() ? "" : ", " + c.installer));
+    company_lines(ctx, d);
+    d.table({{"Site", site},
+             {"Date", when(c.closed.value_or(c.opened))},
+             {"Technician", c.installer.empty() ? std::string("-") : c.installer},
+             {"Customer", c.site.customer.empty() ? std::string("-") : c.site.customer}});
     const auto* check = confirming(c, cat);
     d.heading("What was wrong");
     if (c.outcome == records::Outcome::kEscalated)
@@ -419,16 +546,26 @@ std::string case_report(const records::Case& c, CaseReportKind kind, CaseReportF
     if (c.verification.uptime_share) {
       d.heading("What the monitoring showed");
       d.text(c.verification.hours
-                 ? fmt::format("Over {:g} hours after the work, the battery's messages reached "
+                 ? fmt::format("Over {} after the work, the battery's messages reached "
                                "the inverter {:.1f} % of the time.",
-                               *c.verification.hours, *c.verification.uptime_share * 100)
+                               hours_words(*c.verification.hours),
+                               *c.verification.uptime_share * 100)
                  : fmt::format("After the work, the battery's messages reached the inverter "
                                "{:.1f} % of the time.",
                                *c.verification.uptime_share * 100));
     }
     if (c.outcome == records::Outcome::kHardcoded) hardcoded_blocks(c, d, true);
+    if (!ctx.company.empty() || !ctx.phone.empty() || !ctx.email.empty()) {
+      d.heading("Questions");
+      d.text(fmt::format(
+          "Call or write to {}{}{}.", ctx.company.empty() ? std::string("us") : ctx.company,
+          ctx.phone.empty() ? "" : ", " + ctx.phone, ctx.email.empty() ? "" : ", " + ctx.email));
+    }
+    d.signature("Work done by", c.installer);
+    d.signature("Customer", c.site.customer);
   } else {
     d.title("Acknowledgment: fixed settings without battery communication");
+    company_lines(ctx, d);
     d.text(fmt::format("Site: {}. Case {}. BMS {} {}, inverter {} {}.", site, c.id, c.bms.model,
                        c.bms.firmware, c.inverter.model, c.inverter.firmware));
     hardcoded_blocks(c, d, true);
@@ -439,8 +576,8 @@ std::string case_report(const records::Case& c, CaseReportKind kind, CaseReportF
         "protocol, and that the inverter now runs on the fixed settings above instead of the "
         "battery's own limits. This gives up the protection listed above, may affect the "
         "warranty, and needs the maintenance described above; the battery may not last as long.");
-    d.signature(c.acknowledged_by.empty() ? "" : c.acknowledged_by);
-    if (c.acknowledged_at) d.text("Acknowledged at " + *c.acknowledged_at);
+    d.signature("Customer", c.acknowledged_by.empty() ? "" : c.acknowledged_by);
+    if (c.acknowledged_at) d.text("Acknowledged at " + when(*c.acknowledged_at));
   }
   return format == CaseReportFormat::kHtml ? d.to_html() : d.to_markdown();
 }

@@ -132,7 +132,7 @@ Verdict Auth::gate(const httplib::Request& req, records::Store&, std::mutex&) {
                                             req.get_header_value("Host")) == allowed_hosts.end())
       return {403, fmt::format("unknown Host \"{}\": single-user mode answers on {} only",
                                req.get_header_value("Host"), allowed_hosts.front())};
-    if (req.path == "/api/login" || req.path == "/api/users")
+    if (req.path == "/api/login" || req.path.starts_with("/api/users"))
       return {400, "single-user mode has no accounts (bmslink serve --team)"};
     return {};
   }
@@ -142,8 +142,13 @@ Verdict Auth::gate(const httplib::Request& req, records::Store&, std::mutex&) {
   if (is_write(req) && req.path != "/api/logout" &&
       !same(req.get_header_value("X-CSRF-Token"), session->csrf))
     return {403, "missing or wrong CSRF token (X-CSRF-Token)"};
-  const bool admin_only =
-      req.path == "/api/users" || (req.method == "DELETE" && req.path.starts_with("/api/cases/"));
+  // Accounts, deleting and restoring cases, old versions and the team's settings are an
+  // admin's.
+  const bool admin_only = req.path.starts_with("/api/users") || req.path == "/api/deleted" ||
+                          (req.method == "DELETE" && req.path.starts_with("/api/cases/")) ||
+                          (req.path.starts_with("/api/cases/") &&
+                           (req.path.ends_with("/versions") || req.path.ends_with("/restore"))) ||
+                          (req.path == "/api/settings" && is_write(req));
   if (admin_only && session->role != records::Role::kAdmin)
     return {403, "only an admin may do this"};
   return {};
@@ -211,6 +216,7 @@ LoginResult Auth::login(const nlohmann::json& body, const std::string& address,
   const bool ok = verify_password(user ? user->password_hash : kDummy, password) && user;
   std::lock_guard lock(mutex_);
   if (!ok) return {401, "wrong name or password", "", {}};
+  if (user->disabled) return {403, "this account is disabled: ask an admin", "", {}};
   for (const auto& key : {by_address, by_name})
     if (auto it = failures_.find(key); it != failures_.end() && !it->second.empty())
       it->second.pop_back();

@@ -388,6 +388,33 @@ struct Server::Impl {
     return shared;
   }
 
+  // The company details for reports: {name, phone, email, address, website} (all text).
+  static Result<json> read_company(const json& body) {
+    if (!body.is_object() || !body.contains("company") || !body["company"].is_object())
+      return make_error(ErrorCode::kInvalidArgument,
+                        "settings: \"company\": expected {name, phone, email, address, website}");
+    json out = json::object();
+    for (const auto& [k, v] : body["company"].items()) {
+      if (k != "name" && k != "phone" && k != "email" && k != "address" && k != "website")
+        return make_error(ErrorCode::kInvalidArgument,
+                          fmt::format("settings: \"company.{}\": unknown key", k));
+      if (!v.is_string() || v.get<std::string>().size() > 500)
+        return make_error(ErrorCode::kInvalidArgument,
+                          fmt::format("settings: \"company.{}\": expected text (500 at most)", k));
+      out[k] = v;
+    }
+    return out;
+  }
+
+  Result<json> company_settings() {
+    auto text = locked([&](records::Store& st) { return st.get_setting("company"); });
+    if (!text) return tl::unexpected(text.error());
+    if (!*text) return json::object();
+    auto j = parse_json(**text, "the stored company settings");
+    if (!j || !j->is_object()) return json::object();
+    return *j;
+  }
+
   void routes();
   void analyze(const httplib::Request& req, httplib::Response& res,
                const httplib::ContentReader& reader);
@@ -637,6 +664,141 @@ void Server::Impl::routes() {
     auto ok = locked([&](records::Store& st) { return st.put_user(*user); });
     if (!ok) return send_error(res, 500, ok.error().message);
     send_json(res, {{"name", user->name}, {"role", records::role_name(user->role)}}, 201);
+  });
+
+  http.Get("/api/users", [this](const httplib::Request&, httplib::Response& res) {
+    auto users = locked([&](records::Store& st) { return st.list_users(); });
+    if (!users) return send_error(res, 500, users.error().message);
+    json out = json::array();
+    for (const auto& u : *users)
+      out.push_back(
+          {{"name", u.name}, {"role", records::role_name(u.role)}, {"disabled", u.disabled}});
+    send_json(res, out);
+  });
+  // An account changed by an admin: its role, disabled or not, a new password (a reset).
+  http.Put(R"(/api/users/([^/]+))", [this](const httplib::Request& req, httplib::Response& res) {
+    const std::string name = req.matches[1];
+    auto body = parse_body(req, "user");
+    if (!body) return send_error(res, 400, body.error().message);
+    JsonReader r("user");
+    if (!body->is_object()) return send_error(res, 400, "user: expected a JSON object");
+    if (auto ok = r.only(*body, "", {"role", "disabled", "password"}); !ok)
+      return send_error(res, 400, ok.error().message);
+    auto result = locked([&](records::Store& st) -> Result<int> {
+      auto user = st.get_user(name);
+      if (!user) return tl::unexpected(user.error());
+      if (!*user) return 404;
+      records::User u = **user;
+      if (body->contains("role")) {
+        const auto role = (*body)["role"].is_string()
+                              ? records::parse_role((*body)["role"].get<std::string>())
+                              : std::nullopt;
+        if (!role)
+          return make_error(ErrorCode::kInvalidArgument,
+                            "user: \"role\": expected technician or admin");
+        u.role = *role;
+      }
+      if (body->contains("disabled")) {
+        if (!(*body)["disabled"].is_boolean())
+          return make_error(ErrorCode::kInvalidArgument,
+                            "user: \"disabled\": expected true or false");
+        u.disabled = (*body)["disabled"].get<bool>();
+      }
+      if (body->contains("password")) {
+        if (!(*body)["password"].is_string())
+          return make_error(ErrorCode::kInvalidArgument, "user: \"password\": expected text");
+        auto fresh = make_user(u.name, (*body)["password"].get<std::string>(),
+                               std::string(records::role_name(u.role)));
+        if (!fresh) return tl::unexpected(fresh.error());
+        u.password_hash = fresh->password_hash;
+      }
+      if (auto ok = st.put_user(u); !ok) return tl::unexpected(ok.error());
+      return 200;
+    });
+    if (!result) return send_error(res, status_of(result.error()), result.error().message);
+    if (*result == 404) return send_error(res, 404, fmt::format("no user {}", name));
+    auto u = locked([&](records::Store& st) { return st.get_user(name); });
+    if (!u || !*u) return send_error(res, 500, "the account could not be read back");
+    send_json(res, {{"name", (*u)->name},
+                    {"role", records::role_name((*u)->role)},
+                    {"disabled", (*u)->disabled}});
+  });
+  // The team's settings: the company details printed on reports.
+  http.Get("/api/settings", [this](const httplib::Request&, httplib::Response& res) {
+    auto company = company_settings();
+    if (!company) return send_error(res, 500, company.error().message);
+    send_json(res, {{"company", *company}});
+  });
+  http.Put("/api/settings", [this](const httplib::Request& req, httplib::Response& res) {
+    auto body = parse_body(req, "settings");
+    if (!body) return send_error(res, 400, body.error().message);
+    auto company = read_company(*body);
+    if (!company) return send_error(res, 400, company.error().message);
+    auto ok =
+        locked([&](records::Store& st) { return st.put_setting("company", company->dump()); });
+    if (!ok) return send_error(res, 500, ok.error().message);
+    send_json(res, {{"company", *company}});
+  });
+  // Versions of a case kept by the store, and the cases deleted: an admin brings one back.
+  http.Get(R"(/api/cases/([^/]+)/versions)",
+           [this](const httplib::Request& req, httplib::Response& res) {
+             const std::string id = req.matches[1];
+             auto v = locked([&](records::Store& st) { return st.versions(id); });
+             if (!v) return send_error(res, 500, v.error().message);
+             json out = json::array();
+             for (const auto& x : *v)
+               out.push_back({{"saved_at", x.saved_at},
+                              {"deleted", x.deleted},
+                              {"case", records::case_to_json(x.the_case)}});
+             send_json(res, out);
+           });
+  http.Get("/api/deleted", [this](const httplib::Request&, httplib::Response& res) {
+    auto v = locked([&](records::Store& st) { return st.deleted_cases(); });
+    if (!v) return send_error(res, 500, v.error().message);
+    json out = json::array();
+    for (const auto& x : *v)
+      out.push_back({{"saved_at", x.saved_at},
+                     {"deleted", true},
+                     {"case", records::case_to_json(x.the_case)}});
+    send_json(res, out);
+  });
+  http.Post(
+      R"(/api/cases/([^/]+)/restore)", [this](const httplib::Request& req, httplib::Response& res) {
+        const std::string id = req.matches[1];
+        auto body = parse_body(req, "restore");
+        if (!body) return send_error(res, 400, body.error().message);
+        if (!body->is_object() || !(*body)["saved_at"].is_string())
+          return send_error(res, 400,
+                            "restore: \"saved_at\": expected the version's time (from "
+                            "/versions or /api/deleted)");
+        const std::string at = (*body)["saved_at"].get<std::string>();
+        auto restored = locked([&](records::Store& st) -> Result<std::optional<records::Case>> {
+          auto v = st.versions(id);
+          if (!v) return tl::unexpected(v.error());
+          for (auto& x : *v)
+            if (x.saved_at == at) {
+              records::Case c = std::move(x.the_case);
+              c.history.push_back(
+                  {records::now_iso_utc(), auth.user_of(req), "restored", "", "", nullptr, at, ""});
+              if (auto ok = st.put(c); !ok) return tl::unexpected(ok.error());
+              return std::optional<records::Case>(std::move(c));
+            }
+          return std::optional<records::Case>();
+        });
+        if (!restored) return send_error(res, 500, restored.error().message);
+        if (!*restored)
+          return send_error(res, 404, fmt::format("case {} has no version of {}", id, at));
+        case_headers(res, **restored);
+        send_json(res, records::case_to_json(**restored));
+      });
+  http.Delete(R"(/api/users/([^/]+))", [this](const httplib::Request& req, httplib::Response& res) {
+    const std::string name = req.matches[1];
+    if (name == auth.user_of(req))
+      return send_error(res, 409, "you cannot remove your own account");
+    auto removed = locked([&](records::Store& st) { return st.remove_user(name); });
+    if (!removed) return send_error(res, 500, removed.error().message);
+    if (!*removed) return send_error(res, 404, fmt::format("no user {}", name));
+    res.status = 204;
   });
 
   http.Post("/api/analyze",
@@ -1139,11 +1301,29 @@ void Server::Impl::report(const httplib::Request& req, httplib::Response& res) {
     return send_error(
         res, 409, fmt::format("case {} is not hardcoded: there is no acknowledgment to sign", id));
   const bool md = req.get_param_value("format") == "md";
+  // Times in the reader's zone (?tz= minutes east of UTC, as the page sends it); the company
+  // details from the settings.
+  auto tz = query_number(req, "tz", -840, 840);
+  if (!tz) return send_error(res, 400, tz.error().message);
+  report::ReportContext context;
+  if (*tz) context.utc_offset_minutes = static_cast<int>(**tz);
+  if (auto company = company_settings()) {
+    const auto text = [&](const char* key) {
+      return company->contains(key) && (*company)[key].is_string()
+                 ? (*company)[key].get<std::string>()
+                 : std::string();
+    };
+    context.company = text("name");
+    context.phone = text("phone");
+    context.email = text("email");
+    context.address = text("address");
+    context.website = text("website");
+  }
   page_headers(res);
   res.set_content(
       report::case_report(
           **c, *k, md ? report::CaseReportFormat::kMarkdown : report::CaseReportFormat::kHtml,
-          &catalogue),
+          &catalogue, context),
       md ? "text/markdown; charset=utf-8" : "text/html; charset=utf-8");
 }
 

@@ -230,7 +230,7 @@ with tempfile.TemporaryDirectory() as tmp:
     tech = run('report', 'site-7', '--technician', '--db', gdb)
     check(tech.returncode == 0 and tech.stdout.startswith('# Technician report: site-7') and
           'Inverter battery protocol matches the BMS exactly' in tech.stdout and
-          'termination\\_ohms = 120' in tech.stdout and 'site.log (sha256 %s)' % sha[:16] in tech.stdout,
+          'Resistance between CAN-H and CAN-L, everything powered off: 120 Ω' in tech.stdout and 'site.log (sha256 %s)' % sha[:16] in tech.stdout,
           'technician report of the recorded session:\n' + tech.stdout + tech.stderr)
     out = os.path.join(tmp, 'customer.html')
     r = run('report', 'site-7', '--customer', '--db', gdb, '-o', out)

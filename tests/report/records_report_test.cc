@@ -43,10 +43,13 @@ TEST(CaseReport, TechnicianListsEveryCheckUnderItsLayerWithItsMinutes) {
   EXPECT_NE(md.find("## Layer 1 \u2014 configuration (3 min)"), std::string::npos);
   EXPECT_NE(md.find("## Layer 2 \u2014 physical connections (7 min)"), std::string::npos);
   EXPECT_EQ(md.find("## Layer 3"), std::string::npos);
-  // The catalogue's titles, the answers as typed, the verdicts.
+  // The catalogue's titles, the answers in words (the input's question up to its bracket, the
+  // value with its unit), the verdicts in words.
   EXPECT_NE(md.find("| Termination: two 120 \u03a9 terminators, one at each end of the bus | "
-                    "termination\\_ohms = 120.4 | fail | 4 |"),
-            std::string::npos);
+                    "Resistance between CAN-H and CAN-L, everything powered off: 120.4 \u03a9 | "
+                    "fault found | 4 |"),
+            std::string::npos)
+      << md;
   EXPECT_NE(md.find("CAN bit rate equal on both sides"), std::string::npos);
   // The failing check's explanation for the technician, the capture's findings, the result.
   EXPECT_NE(md.find("Re-verify: 60 \u03a9 measured"), std::string::npos);
@@ -87,8 +90,10 @@ TEST(CaseReport, HardcodedReportsSayWhatIsLostTheMaintenanceAndTheLife) {
     EXPECT_NE(md.find("6 to 8 years"), std::string::npos);
   }
   const auto ack = render(c, CaseReportKind::kAcknowledgment, CaseReportFormat::kHtml);
-  EXPECT_NE(ack.find("<div class=\"sig\"><p>Name: Mary O&#39;Neill</p>"), std::string::npos);
-  EXPECT_NE(ack.find("Acknowledged at 2026-05-20T11:15:00Z"), std::string::npos);
+  EXPECT_NE(ack.find("<div class=\"sig\"><p><strong>Customer</strong></p><p>Name: Mary "
+                     "O&#39;Neill</p>"),
+            std::string::npos);
+  EXPECT_NE(ack.find("Acknowledged at 20 May 2026, 11:15 (UTC+00:00)"), std::string::npos);
   // A hardcoded customer has no communication fault to watch for.
   const auto customer = render(c, CaseReportKind::kCustomer, CaseReportFormat::kMarkdown);
   EXPECT_EQ(customer.find("communication fault again"), std::string::npos);

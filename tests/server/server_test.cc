@@ -646,6 +646,111 @@ TEST(Api, TeamModeAnswersNothingWithoutALoginAndWantsTheCsrfToken) {
   EXPECT_EQ(c.Post("/api/cases", forged, "{}", "application/json")->status, 403);
 }
 
+// Issue 19: the admin pages' routes. An admin lists accounts, disables one (its next login is
+// refused), resets a password and changes a role; sets the company details the customer report
+// prints; brings back a deleted case and an earlier version of one. A technician may do none of it.
+TEST(Api, AnAdminManagesAccountsSettingsAndCaseVersions) {
+  Running s(true);
+  ASSERT_TRUE(s.server().set_user("boss", "correct-horse-1", "admin"));
+  ASSERT_TRUE(s.server().set_user("ada", "correct-horse-2", "technician"));
+  auto c = s.client();
+  auto login = [&](const std::string& name, const std::string& password) {
+    auto r = c.Post("/api/login", json{{"name", name}, {"password", password}}.dump(),
+                    "application/json");
+    if (r->status != 200) return httplib::Headers{{"X-Status", std::to_string(r->status)}};
+    const std::string cookie = r->get_header_value("Set-Cookie");
+    return httplib::Headers{{"Cookie", cookie.substr(0, cookie.find(';'))},
+                            {"X-CSRF-Token", json::parse(r->body)["csrf"].get<std::string>()}};
+  };
+  const auto admin = login("boss", "correct-horse-1");
+  const auto tech = login("ada", "correct-horse-2");
+  ASSERT_FALSE(admin.count("X-Status"));
+  ASSERT_FALSE(tech.count("X-Status"));
+  EXPECT_EQ(c.Get("/api/users", tech)->status, 403);
+  EXPECT_EQ(c.Put("/api/settings", tech, R"({"company":{"name":"x"}})", "application/json")->status,
+            403);
+  auto users = c.Get("/api/users", admin);
+  ASSERT_EQ(users->status, 200);
+  const json list = json::parse(users->body);
+  ASSERT_EQ(list.size(), 2u);
+  EXPECT_EQ(list[1]["name"], "boss");
+  EXPECT_EQ(list[1].contains("password_hash"), false) << "no hash leaves the server";
+  // Disabled: the next login is refused.
+  auto off = c.Put("/api/users/ada", admin, R"({"disabled":true})", "application/json");
+  ASSERT_EQ(off->status, 200) << off->body;
+  EXPECT_EQ(json::parse(off->body)["disabled"], true);
+  EXPECT_EQ(login("ada", "correct-horse-2").count("X-Status"), 1u);
+  // Reset and enabled again, as an admin: the new password works, the old one does not.
+  ASSERT_EQ(c.Put("/api/users/ada", admin,
+                  R"({"disabled":false,"password":"new-horse-battery","role":"admin"})",
+                  "application/json")
+                ->status,
+            200);
+  EXPECT_EQ(login("ada", "correct-horse-2").count("X-Status"), 1u);
+  EXPECT_EQ(login("ada", "new-horse-battery").count("X-Status"), 0u);
+  EXPECT_EQ(c.Put("/api/users/ada", admin, R"({"role":"root"})", "application/json")->status, 400);
+  EXPECT_EQ(c.Put("/api/users/nobody", admin, R"({"role":"admin"})", "application/json")->status,
+            404);
+  // Company details, on the customer report with the technician and the signature lines.
+  auto set = c.Put("/api/settings", admin,
+                   R"({"company":{"name":"Sun & Co","phone":"+44 1632 960000","email":"a@b.c"}})",
+                   "application/json");
+  ASSERT_EQ(set->status, 200) << set->body;
+  EXPECT_EQ(c.Put("/api/settings", admin, R"({"company":{"fax":"1"}})", "application/json")->status,
+            400);
+  EXPECT_EQ(json::parse(c.Get("/api/settings", tech)->body)["company"]["name"], "Sun & Co");
+  const json in = {{"site", {{"name", "Barn"}, {"customer", "R. Keane"}, {"address", ""}}},
+                   {"installer", "ada"},
+                   {"opened", "2026-12-01T14:00:00Z"},
+                   {"closed", "2026-12-01T15:30:00Z"},
+                   {"outcome", "fixed"},
+                   {"verification", {{"uptime_share", 1.0}, {"hours", 1}}}};
+  auto made = c.Post("/api/cases", admin, in.dump(), "application/json");
+  ASSERT_EQ(made->status, 201);
+  json stored = json::parse(made->body);
+  const std::string id = stored["id"];
+  auto report = c.Get("/api/cases/" + id + "/report?kind=customer&tz=60", tech);
+  ASSERT_EQ(report->status, 200);
+  for (const char* want :
+       {"Sun &amp; Co", "+44 1632 960000", "Work done by", "Name: ada", "Name: R. Keane",
+        "1 Dec 2026, 16:30 (UTC+01:00)", "Over 1 hour after the work"})
+    EXPECT_NE(report->body.find(want), std::string::npos) << want;
+  EXPECT_EQ(c.Get("/api/cases/" + id + "/report?tz=9999", tech)->status, 400);
+  // A version replaced, then the case deleted: both come back.
+  stored.erase("total_minutes");
+  stored["fix"] = "terminator fitted";
+  ASSERT_EQ(c.Put("/api/cases/" + id, admin, stored.dump(), "application/json")->status, 200);
+  EXPECT_EQ(c.Get("/api/cases/" + id + "/versions", tech)->status, 403);
+  auto versions = c.Get("/api/cases/" + id + "/versions", admin);
+  ASSERT_EQ(versions->status, 200);
+  const json v = json::parse(versions->body);
+  ASSERT_EQ(v.size(), 1u);
+  EXPECT_EQ(v[0]["case"]["fix"], "");
+  EXPECT_EQ(c.Delete("/api/cases/" + id, tech)->status, 403);
+  ASSERT_EQ(c.Delete("/api/cases/" + id, admin)->status, 204);
+  auto deleted = c.Get("/api/deleted", admin);
+  ASSERT_EQ(deleted->status, 200);
+  const json d = json::parse(deleted->body);
+  ASSERT_EQ(d.size(), 1u);
+  EXPECT_EQ(d[0]["case"]["fix"], "terminator fitted");
+  auto back = c.Post("/api/cases/" + id + "/restore", admin,
+                     json{{"saved_at", d[0]["saved_at"]}}.dump(), "application/json");
+  ASSERT_EQ(back->status, 200) << back->body;
+  EXPECT_EQ(json::parse(c.Get("/api/cases/" + id, tech)->body)["fix"], "terminator fitted");
+  EXPECT_TRUE(json::parse(c.Get("/api/deleted", admin)->body).empty());
+  // The earlier version (no fix) brought back over the current one.
+  auto older = c.Post("/api/cases/" + id + "/restore", admin,
+                      json{{"saved_at", v[0]["saved_at"]}}.dump(), "application/json");
+  ASSERT_EQ(older->status, 200) << older->body;
+  EXPECT_EQ(json::parse(older->body)["fix"], "");
+  EXPECT_EQ(
+      c.Post("/api/cases/" + id + "/restore", admin, R"({"saved_at":"1999"})", "application/json")
+          ->status,
+      404);
+  EXPECT_EQ(c.Delete("/api/users/boss", admin)->status, 409) << "not one's own account";
+  EXPECT_EQ(c.Delete("/api/users/ada", admin)->status, 204);
+}
+
 TEST(Accounts, PasswordsAreHashedWithArgon2idAndChecked) {
   auto u = make_user("ada", "correct-horse-1", "admin");
   ASSERT_TRUE(u);
