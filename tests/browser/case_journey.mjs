@@ -242,6 +242,92 @@ try {
       await stop(s);
     }
   }
+  // Team mode, as an admin: accounts, company details, a case deleted and brought back. And the
+  // login page reached over plain HTTP by another name than localhost says why it cannot work.
+  {
+    const db = join(work, 'team.db');
+    for (const [name, role] of [['boss', 'admin'], ['tech1', 'technician']])
+      execFileSync(bmslink, ['user', 'add', name, '--role', role, '--db', db], {input: `${name}-password-1\n`});
+    const s = await serve(bmslink, db, ['--team']);
+    try {
+      for (const width of [390, 1280]) {
+        const where = (what) => `${what} at ${width} px`;
+        const context = await browser.newContext({viewport: {width, height: 860}});
+        const page = await context.newPage();
+        page.on('pageerror', (e) => failures.push(where(`script error: ${e.message}`)));
+        page.on('dialog', (d) => void d.accept());
+        await page.goto(s.url + '#/login');
+        await page.fill('#login-form input[name=name]', 'boss');
+        await page.fill('#login-form input[name=password]', 'boss-password-1');
+        await page.locator('#login-form button[type=submit]').click();
+        await page.locator('#new-case').waitFor({timeout: 15000});
+        check(await page.locator('#nav a[href="#/admin"]').isVisible(), where('an admin sees the admin page'));
+        const header = await page.locator('header.top').boundingBox();
+        check(header.height <= 64, where(`the team-mode header is ${header.height} px tall`));
+        await page.goto(s.url + '#/admin');
+        await page.locator('#users li[data-user="tech1"]').waitFor({timeout: 15000});
+        if (width === 390) {
+          await page.locator('#users li[data-user="tech1"] button', {hasText: 'Disable'}).click();
+          await page.locator('#users li[data-user="tech1"] .badge', {hasText: 'disabled'}).waitFor({timeout: 15000});
+          const refused = await page.request.post(s.url + 'api/login', {data: {name: 'tech1', password: 'tech1-password-1'}});
+          check(refused.status() === 403, where(`a disabled account cannot log in (${refused.status()})`));
+          await page.locator('#users li[data-user="tech1"] button', {hasText: 'Enable'}).click();
+          await page.locator('#users li[data-user="tech1"] .badge').waitFor({state: 'detached', timeout: 15000});
+        }
+        await page.fill('#company-form input[name=name]', 'Sun & Co Solar');
+        await page.fill('#company-form input[name=phone]', '+44 1632 960000');
+        await page.locator('#company-form button[type=submit]').click();
+        await page.locator('#company-form .ok').waitFor({timeout: 15000});
+        await readable(page, where('admin'));
+        await noSideways(page, where('admin'));
+        await shot(page, 'admin', width);
+        // A case: its customer report carries the company; deleted, then brought back.
+        await page.goto(s.url + '#/new');
+        await page.fill('input[name=site]', `Deleted and back ${width}`);
+        await page.locator('#new-case-form button[type=submit]').click();
+        await page.locator('#delete-case').waitFor({timeout: 15000});
+        const id = decodeURIComponent(page.url().split('#/case/')[1]);
+        const report = await context.newPage();
+        await report.goto(new URL(await page.locator('#report-customer').getAttribute('href'), s.url).href);
+        const text = await report.locator('body').innerText();
+        check(text.includes('Sun & Co Solar') && text.includes('+44 1632 960000') && text.includes('Work done by') &&
+              text.includes('Name: boss'), where('the customer report carries the company, the technician and lines to sign'));
+        await noSideways(report, where('customer report'));
+        await shot(report, 'customer-report-company', width);
+        await report.close();
+        await page.locator('#delete-case').click();
+        await page.locator('#new-case').waitFor({timeout: 15000});
+        await page.goto(s.url + '#/admin');
+        const gone = page.locator(`#deleted li[data-case="${id}"]`);
+        await gone.waitFor({timeout: 15000});
+        await gone.locator('button').click();
+        await page.locator('#guided').waitFor({timeout: 15000});
+        check(page.url().includes(encodeURIComponent(id)), where('the restored case opens'));
+        await context.close();
+      }
+    } finally {
+      await stop(s);
+    }
+    // Over plain HTTP by the office's name: the browser drops the Secure cookie, so the page says so.
+    const office = await launch(['--host-resolver-rules=MAP office.example 127.0.0.1']);
+    const s2 = await serve(bmslink, db, ['--team', '--bind', '0.0.0.0']).catch(() => null);
+    if (s2) {
+      try {
+        const port = new URL(s2.url).port;
+        const page = await office.newPage({viewport: {width: 390, height: 860}});
+        await page.goto(`http://office.example:${port}/#/login`);
+        await page.locator('#login-insecure').waitFor({timeout: 15000});
+        check((await page.locator('#login-insecure').innerText()).includes('HTTPS'), 'login over plain HTTP says to use HTTPS');
+        check(await page.locator('#login-form button[type=submit]').isDisabled(), 'and does not pretend the login can work');
+        await shot(page, 'login-insecure', 390);
+      } finally {
+        await stop(s2);
+      }
+    } else {
+      failures.push('serve --team --bind 0.0.0.0 did not start');
+    }
+    await office.close();
+  }
 } catch (e) {
   failures.push(`journey stopped: ${e.stack ?? e}`);
 } finally {

@@ -30,11 +30,11 @@ export function stop(s) {
   });
 }
 
-export function launch() {
+export function launch(extra = []) {
   return chromium.launch({
     executablePath: '/usr/bin/chromium',
     args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking',
-           '--disable-component-update', '--no-first-run'],
+           '--disable-component-update', '--no-first-run', ...extra],
   });
 }
 

@@ -432,6 +432,7 @@ async function casePage(id: string): Promise<void> {
   const captureBox = h('section', {class: 'panel', id: 'case-capture'});
   const closeBox = h('section', {class: 'panel', id: 'close'});
   const reportsBox = h('section', {class: 'panel', id: 'reports'});
+  const adminBox = h('section', {class: 'panel', id: 'case-admin'});
   // The case's latest capture keeps feeding the checks after a reload.
   let captureId: string | undefined = c.captures.length ? c.captures[c.captures.length - 1].sha256 : undefined;
   let captureName: string | undefined = c.captures.length ? c.captures[c.captures.length - 1].file : undefined;
@@ -788,7 +789,8 @@ async function casePage(id: string): Promise<void> {
   renderHeader();
   renderClose();
   renderRecord(null);
-  show(header, guidedBox, recordBox, captureBox, closeBox, reportsBox);
+  show(header, guidedBox, recordBox, captureBox, closeBox, reportsBox, adminBox);
+  void caseAdmin(adminBox, c);
   await run({});
 }
 
@@ -1117,6 +1119,132 @@ function livePage(): void {
   };
 }
 
+// ---- admin: accounts, company details, deleted cases -------------------------------------------
+
+interface Account { name: string; role: 'admin' | 'technician'; disabled: boolean }
+interface Company { name?: string; phone?: string; email?: string; address?: string; website?: string }
+interface CaseVersion { saved_at: string; deleted: boolean; case: CaseJson }
+
+async function adminPage(): Promise<void> {
+  const s = currentSession();
+  const parts: Child[] = [h('h1', {}, s.team ? 'Admin' : 'Settings')];
+  // Company details, printed on the customer report.
+  const company = (await get<{company: Company}>('/api/settings')).company;
+  const input = (name: keyof Company, label: string, attrs: Record<string, string> = {}) => {
+    const el = h('input', {name, autocomplete: 'off', ...attrs});
+    el.value = company[name] ?? '';
+    return field(label, el);
+  };
+  const companyStatus = h('div');
+  const companyForm = h('form', {class: 'stack', id: 'company-form'},
+    h('h2', {}, 'Company details on reports'),
+    input('name', 'Company name'), input('phone', 'Phone', {inputmode: 'tel'}), input('email', 'E-mail', {inputmode: 'email'}),
+    input('address', 'Address'), input('website', 'Website'),
+    h('button', {class: 'primary', type: 'submit'}, 'Save'), companyStatus);
+  companyForm.addEventListener('submit', async (e) => {
+    e.preventDefault();
+    const d = new FormData(companyForm);
+    const out: Company = {};
+    for (const k of ['name', 'phone', 'email', 'address', 'website'] as (keyof Company)[]) out[k] = String(d.get(k) ?? '').trim();
+    try {
+      await send('PUT', '/api/settings', {company: out});
+      companyStatus.replaceChildren(h('p', {class: 'ok'}, 'Saved: the next reports carry them.'));
+    } catch (err) {
+      companyStatus.replaceChildren(errorBox(err));
+    }
+  });
+  parts.push(companyForm);
+
+  // Accounts (team mode).
+  if (s.team) {
+    const box = h('section', {class: 'panel', id: 'accounts'});
+    const render = async (message?: string) => {
+      const users = await get<Account[]>('/api/users');
+      const rows = users.map((u) => {
+        const role = h('select', {'aria-label': `Role of ${u.name}`},
+          ...['technician', 'admin'].map((r) => h('option', {value: r, selected: u.role === r}, r)));
+        role.addEventListener('change', () => void change(u.name, {role: role.value}));
+        const toggle = h('button', {type: 'button', class: 'small'}, u.disabled ? 'Enable' : 'Disable');
+        toggle.addEventListener('click', () => void change(u.name, {disabled: !u.disabled}));
+        const reset = h('button', {type: 'button', class: 'small ghost'}, 'Reset password');
+        reset.addEventListener('click', () => {
+          const pw = window.prompt(`New password for ${u.name} (10 characters or more)`);
+          if (pw) void change(u.name, {password: pw});
+        });
+        return h('li', {'data-user': u.name, class: u.disabled ? 'skipped' : ''},
+          h('strong', {}, u.name), u.disabled ? h('span', {class: 'badge skipped'}, 'disabled') : null,
+          h('div', {class: 'row wrap'}, role, toggle, reset));
+      });
+      const name = h('input', {name: 'name', autocomplete: 'off'});
+      const password = h('input', {name: 'password', type: 'password', autocomplete: 'new-password'});
+      const newRole = h('select', {name: 'role'}, h('option', {value: 'technician'}, 'technician'), h('option', {value: 'admin'}, 'admin'));
+      const add = h('form', {class: 'stack', id: 'add-user'}, h('h3', {}, 'Add an account'),
+        field('Name', name), field('Password (10 characters or more)', password), field('Role', newRole),
+        h('button', {type: 'submit', class: 'primary'}, 'Add'));
+      add.addEventListener('submit', async (e) => {
+        e.preventDefault();
+        try {
+          await send('POST', '/api/users', {name: name.value.trim(), password: password.value, role: newRole.value});
+          await render(`Account ${name.value.trim()} added.`);
+        } catch (err) {
+          add.append(errorBox(err));
+        }
+      });
+      fill(box, h('h2', {}, 'Accounts'), message ? h('p', {class: 'ok'}, message) : null,
+        h('ul', {class: 'verdicts', id: 'users'}, ...rows), add);
+    };
+    const change = async (user: string, body: Record<string, unknown>) => {
+      try {
+        await send('PUT', `/api/users/${encodeURIComponent(user)}`, body);
+        await render(`${user}: saved.`);
+      } catch (err) {
+        box.append(errorBox(err));
+      }
+    };
+    await render();
+    parts.push(box);
+  }
+
+  // Deleted cases, to bring back.
+  const deleted = await get<CaseVersion[]>('/api/deleted');
+  const gone = h('section', {class: 'panel', id: 'deleted'}, h('h2', {}, 'Deleted cases'),
+    deleted.length ? h('ul', {class: 'verdicts'}, ...deleted.map((v) => {
+      const restore = h('button', {type: 'button', class: 'small'}, 'Restore');
+      restore.addEventListener('click', async () => {
+        await send('POST', `/api/cases/${encodeURIComponent(v.case.id)}/restore`, {saved_at: v.saved_at});
+        location.hash = `#/case/${encodeURIComponent(v.case.id)}`;
+      });
+      return h('li', {'data-case': v.case.id}, h('strong', {}, v.case.site.name || v.case.id),
+        h('span', {class: 'muted'}, ` deleted ${localTime(v.saved_at)} `), restore);
+    })) : h('p', {class: 'muted'}, 'None.'));
+  parts.push(gone);
+  show(...parts);
+}
+
+// An admin's part of a case: its earlier versions (to bring one back) and deleting it.
+async function caseAdmin(box: HTMLElement, c: CaseJson): Promise<void> {
+  if (currentSession().role !== 'admin') return;
+  const versions = await get<CaseVersion[]>(`/api/cases/${encodeURIComponent(c.id)}/versions`).catch(() => []);
+  const del = h('button', {type: 'button', class: 'ghost', id: 'delete-case'}, 'Delete this case');
+  del.addEventListener('click', async () => {
+    if (!window.confirm('Delete this case? An admin can restore it from Admin → Deleted cases.')) return;
+    await send('DELETE', `/api/cases/${encodeURIComponent(c.id)}`);
+    location.hash = '#/';
+  });
+  fill(box, h('h2', {}, 'Admin'),
+    versions.length ? h('details', {id: 'versions'}, h('summary', {}, `Earlier versions (${versions.length})`),
+      h('ul', {class: 'verdicts'}, ...versions.map((v) => {
+        const b = h('button', {type: 'button', class: 'small'}, 'Restore this version');
+        b.addEventListener('click', async () => {
+          await send('POST', `/api/cases/${encodeURIComponent(c.id)}/restore`, {saved_at: v.saved_at});
+          location.reload();
+        });
+        return h('li', {}, `${localTime(v.saved_at)}: ${v.case.checks.length} check(s), ${OUTCOME_WORDS[v.case.outcome]}`,
+          v.case.root_cause ? `, ${causeName(v.case.root_cause)}` : '', ' ', b);
+      }))) : h('p', {class: 'muted'}, 'No earlier versions.'),
+    del);
+}
+
 // ---- team mode --------------------------------------------------------------------------------
 
 function loginPage(): void {
@@ -1156,6 +1284,9 @@ function loginPage(): void {
 function renderWho(): void {
   const who = document.getElementById('who') as HTMLElement;
   const s = currentSession();
+  // Accounts, company details and deleted cases: an admin's (everyone's in single-user mode).
+  const admin = document.querySelector<HTMLElement>('#nav a[href="#/admin"]');
+  if (admin) admin.hidden = s.role !== 'admin';
   if (!s.team || !s.user) {
     who.replaceChildren();
     return;
@@ -1195,6 +1326,7 @@ async function route(): Promise<void> {
     if (hash === '/stats') return await statsPage();
     if (hash === '/compat') return await compatPage();
     if (hash === '/hardcode' || hash.startsWith('/hardcode?')) return await hardcodePage();
+    if (hash === '/admin') return await adminPage();
     return await casesPage();
   } catch (e) {
     if (e instanceof ApiError && e.status === 401) {
