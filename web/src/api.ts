@@ -207,7 +207,7 @@ export interface CaseJson {
   inverter: {model: string; firmware: string};
   symptom: string;
   checks: {check: string; layer: number; inputs: Record<string, unknown>; verdict: string; minutes: number}[];
-  captures: {file: string; sha256: string; findings: Finding[]}[];
+  captures: {file: string; sha256: string; findings: StoredFinding[]}[];
   root_cause: string | null;
   layer: number | null;
   fix: string;
@@ -233,6 +233,17 @@ export interface CaseChange {
   from: unknown;
   to: unknown;
   reason: string;
+}
+
+// A finding as a case keeps it (records::attach_capture): no layer name, evidence by time.
+export interface StoredFinding {
+  cause: string;
+  layer: number | null;
+  severity: 'fault' | 'warning' | 'info';
+  score: number;
+  title: string;
+  evidence: {text: string; at_ns: number | null}[];
+  fix: string;
 }
 
 export interface Finding {
@@ -282,3 +293,32 @@ export interface Analysis {
     }[];
   };
 }
+
+// GET /api/stats, /api/compat, /api/users, /api/settings, /api/cases/{id}/versions (docs/api.md).
+export interface Stats {
+  cases: number;
+  by_cause: Record<string, number>;
+  closed_cases: number;
+  by_cause_closed: Record<string, number>;
+  by_cause_open: Record<string, number>;
+  by_layer: Record<string, number>;
+  layer_yield: Record<string, number>;
+  cumulative_yield: Record<string, number>;
+  minutes_by_layer: Record<string, {mean: number | null; median: number | null}>;
+  solved_within_minutes: Record<string, number>;
+  outcomes: Record<string, number>;
+}
+
+export interface CompatRow {
+  bms: {model: string; firmware: string};
+  inverter: {model: string; firmware: string};
+  worked: number; failed: number; hardcoded: number; open: number;
+  causes: Record<string, number>;
+  by_firmware: {bms_firmware: string; inverter_firmware: string; worked: number; failed: number; hardcoded: number; open: number}[];
+}
+
+export interface Account { name: string; role: 'admin' | 'technician'; disabled: boolean }
+
+export interface Company { name?: string; phone?: string; email?: string; address?: string; website?: string }
+
+export interface CaseVersion { saved_at: string; deleted: boolean; case: CaseJson }

@@ -5,7 +5,7 @@ import './style.css';
 import {
   ApiError, caseTag, currentSession, get, login, logout, refreshSession, send, upload,
   type Analysis, type Ask, type CaseJson, type Finding, type Guided, type HardcodeAdvice, type SourceClass,
-  type Vocabulary,
+  type StoredFinding, type Vocabulary, type Stats, type CompatRow, type Account, type Company, type CaseVersion,
 } from './api';
 import {drawPlots} from './plots';
 
@@ -121,12 +121,14 @@ function severityBadge(s: string): HTMLElement {
   return h('span', {class: `badge ${s}`}, s);
 }
 
-function findingsByLayer(findings: Finding[]): HTMLElement {
+function findingsByLayer(findings: (Finding | StoredFinding)[]): HTMLElement {
   const box = h('div', {class: 'findings'});
   if (findings.length === 0) box.append(h('p', {class: 'muted'}, 'No findings.'));
-  const groups = new Map<string, Finding[]>();
+  const groups = new Map<string, (Finding | StoredFinding)[]>();
   for (const f of findings) {
-    const key = f.layer ? `Layer ${f.layer} — ${f.layer_name}` : f.note ? 'Notes on the capture' : 'BMS state';
+    const layerName = 'layer_name' in f && f.layer_name ? f.layer_name : vocab.layers[String(f.layer)] ?? LAYERS[(f.layer ?? 1) - 1];
+    const note = 'note' in f && f.note;
+    const key = f.layer ? `Layer ${f.layer} — ${layerName}` : note ? 'Notes on the capture' : 'BMS state';
     groups.set(key, [...(groups.get(key) ?? []), f]);
   }
   for (const [title, list] of groups) {
@@ -665,7 +667,7 @@ async function casePage(id: string): Promise<void> {
     get<Analysis>(`/api/captures/${cap.sha256}?name=${encodeURIComponent(cap.file)}`)
       .then((a) => renderAnalysis(box, a))
       .catch((e) => box.replaceChildren(h('p', {class: 'muted'},
-        `The capture file is not kept on this server any more; its findings as recorded:`), findingsByLayer(cap.findings as Finding[]),
+        `The capture file is not kept on this server any more; its findings as recorded:`), findingsByLayer(cap.findings),
         h('p', {class: 'muted small'}, e instanceof Error ? e.message : String(e))));
   });
 
@@ -867,19 +869,6 @@ function analyzePage(): void {
 
 // ---- statistics, matrix, hardcode -------------------------------------------------------------
 
-interface Stats {
-  cases: number;
-  by_cause: Record<string, number>;
-  closed_cases: number;
-  by_cause_closed: Record<string, number>;
-  by_cause_open: Record<string, number>;
-  by_layer: Record<string, number>;
-  layer_yield: Record<string, number>;
-  cumulative_yield: Record<string, number>;
-  minutes_by_layer: Record<string, {mean: number | null; median: number | null}>;
-  solved_within_minutes: Record<string, number>;
-  outcomes: Record<string, number>;
-}
 
 // Bars on a fixed scale: `full` is what a full bar means (1 for shares, the case count for
 // counts); without it, the largest value (minutes).
@@ -911,13 +900,6 @@ async function statsPage(): Promise<void> {
     bars('Fixed within', ['15', '30', '50'].map((k) => [`${k} min`, s.solved_within_minutes[k], pct(s.solved_within_minutes[k])]), 1));
 }
 
-interface CompatRow {
-  bms: {model: string; firmware: string};
-  inverter: {model: string; firmware: string};
-  worked: number; failed: number; hardcoded: number; open: number;
-  causes: Record<string, number>;
-  by_firmware: {bms_firmware: string; inverter_firmware: string; worked: number; failed: number; hardcoded: number; open: number}[];
-}
 
 async function compatPage(): Promise<void> {
   const rows = await get<CompatRow[]>('/api/compat');
@@ -1121,9 +1103,6 @@ function livePage(): void {
 
 // ---- admin: accounts, company details, deleted cases -------------------------------------------
 
-interface Account { name: string; role: 'admin' | 'technician'; disabled: boolean }
-interface Company { name?: string; phone?: string; email?: string; address?: string; website?: string }
-interface CaseVersion { saved_at: string; deleted: boolean; case: CaseJson }
 
 async function adminPage(): Promise<void> {
   const s = currentSession();
