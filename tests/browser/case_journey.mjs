@@ -156,6 +156,23 @@ try {
       await noSideways(page, where('the reopened case'));
       await shot(page, 'case-reopened', width);
 
+      // The plots say why they are empty, count errors from zero, and show no "Time: --".
+      const plotText = await page.locator('#kept-captures .analysis').first().innerText();
+      check(!plotText.includes('--'), where('plot legends show names, not "Time: --"'));
+      const errorsFrom = await page.locator('#kept-captures .plot[data-min-e]').first().getAttribute('data-min-e');
+      check(errorsFrom === '0', where(`the error plot starts at zero (${errorsFrom})`));
+      // A capture whose protocol is not known: its value plots explain themselves.
+      const unknown = join(work, `unknown-${width}.log`);
+      writeFileSync(unknown, Array.from({length: 600}, (_, i) =>
+        `(${(1780293600 + i * 0.5).toFixed(6)}) can0 123#0102030405060708`).join('\n') + '\n');
+      await page.goto(s.url + '#/analyze');
+      await page.locator('#file').setInputFiles(unknown);
+      await page.locator('.analysis .empty-plot').first().waitFor({timeout: 30000});
+      const why = await page.locator('.analysis .empty-plot').first().innerText();
+      check(why.includes('protocol was not recognised'), where(`an empty plot says why: ${why}`));
+      await readable(page, where('an unknown capture'));
+      await shot(page, 'analyze-unknown', width);
+
       // A case at layer 5: the capture is asked for in the page; without one, the walk ends.
       const five = await (await page.request.post(s.url + 'api/cases', {data: {site: {name: 'Layer five', customer: '', address: ''},
         bms: {model: 'Pylontech US3000C', firmware: 'V1.2', count: 1, energy_kwh: null},

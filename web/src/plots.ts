@@ -73,6 +73,10 @@ function plot(
     legend: {show: true, live: false},
   };
   const data: uPlot.AlignedData = [xs, ...drawn.map((s) => s.values)] as uPlot.AlignedData;
+  // What each zero-based scale starts at, for people checking the page (and its tests).
+  opts.hooks = {setScale: [(p: uPlot, key: string) => {
+    if (scales[key]?.zero) box.dataset[`min${key.toUpperCase()}`] = String(p.scales[key]?.min ?? '');
+  }]};
   const u = new uPlot(opts, data, box);
   const resize = () => u.setSize({width: width(parent), height: 220});
   window.addEventListener('resize', resize);
