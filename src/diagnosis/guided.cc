@@ -569,9 +569,10 @@ Decision protocol_match(const Check& check, const KnowledgeBase& kb, const Answe
       d.verdict = Verdict::kSuspect;
       d.cause = check.confirms;
       d.reason = with_source(
-          fmt::format("\"{}\" is not a value bmslink knows in the {} {}'s {}; for {} it lists {}",
-                      setting, inverter->brand, inverter->family, menu_name(*inverter),
-                      bms_proto->name, quoted_values(wanted_values)),
+          fmt::format(
+              "\"{}\" is not a value bmslink knows in the {} of the {} {}; for {} it lists {}",
+              setting, menu_name(*inverter), inverter->brand, inverter->family, bms_proto->name,
+              quoted_values(wanted_values)),
           d.source_class);
       d.fix = wanted_fix();
       return d;

@@ -54,26 +54,30 @@ Result<HardcodeAdvice> advise_hardcode(const HardcodeInput& in, const KnowledgeB
                                   in.chemistry));
   }
   HardcodeAdvice a;
+  const bool cli = in.naming == HardcodeInput::Naming::kCli;
+  const std::string battery_opt = cli ? "--battery" : "Battery model";
+  const std::string cells_opt = cli ? "--cells N" : "the cells in series you counted";
+  const std::string cells_name = cli ? "--cells" : "Cells in series";
+  const std::string listed = cli ? "bmslink devices lists them" : "the list offers them";
   if (!in.battery.empty()) {
     // Only a battery named by one of its models: a brand or a family fragment is a guess.
     const DeviceInfo* b = kb != nullptr ? kb->find_battery_model(in.battery) : nullptr;
     if (b == nullptr)
       return make_error(ErrorCode::kInvalidArgument,
-                        fmt::format("--battery \"{}\": not a battery model bmslink knows "
-                                    "(bmslink devices lists them); count the cells in series "
-                                    "and give --cells N",
-                                    in.battery));
+                        fmt::format("{} \"{}\": not a battery model bmslink knows "
+                                    "({}); count the cells in series and give {}",
+                                    battery_opt, in.battery, listed, cells_opt));
     if (!b->pack)
+      return make_error(ErrorCode::kInvalidArgument,
+                        fmt::format("{} \"{}\": bmslink knows the {} {} but not its cells in "
+                                    "series from a source; count them and give {}",
+                                    battery_opt, in.battery, b->brand, b->family, cells_opt));
+    if (in.cells && *in.cells != b->pack->cells_series)
       return make_error(
           ErrorCode::kInvalidArgument,
-          fmt::format("--battery \"{}\": bmslink knows the {} {} but not its cells in "
-                      "series from a source; count them and give --cells N",
-                      in.battery, b->brand, b->family));
-    if (in.cells && *in.cells != b->pack->cells_series)
-      return make_error(ErrorCode::kInvalidArgument,
-                        fmt::format("--cells {} disagrees with the {} {}: {} cells in series per "
-                                    "its maker; check the pack and give one of the two",
-                                    *in.cells, b->brand, b->family, b->pack->cells_series));
+          fmt::format("{} {} disagrees with the {} {}: {} cells in series per "
+                      "its maker; check the pack and give one of the two",
+                      cells_name, *in.cells, b->brand, b->family, b->pack->cells_series));
     a.cells = b->pack->cells_series;
     a.battery = b->id;
     a.battery_name = fmt::format("{} {}", b->brand, b->family);
@@ -84,16 +88,19 @@ Result<HardcodeAdvice> advise_hardcode(const HardcodeInput& in, const KnowledgeB
   } else if (in.cells) {
     a.cells = *in.cells;
   } else {
-    return make_error(ErrorCode::kInvalidArgument,
-                      "the cells in series are needed and are never guessed: give --battery MODEL "
-                      "(a battery bmslink knows, e.g. \"Pylontech US3000C\") or --cells N (the "
-                      "cells in series you counted: 15 on Pylontech US-series packs, 16 on most "
-                      "51.2 V packs)");
+    return make_error(
+        ErrorCode::kInvalidArgument,
+        fmt::format("the cells in series are needed and are never guessed: give {} (a battery "
+                    "bmslink knows, e.g. \"Pylontech US3000C\") or {} (15 on Pylontech "
+                    "US-series packs, 16 on most 51.2 V packs)",
+                    cli ? "--battery MODEL" : "the Battery model", cells_opt));
   }
   if (a.cells < 1 || a.cells > 64)
-    return make_error(ErrorCode::kInvalidArgument, "--cells: expected 1 to 64 cells in series");
+    return make_error(ErrorCode::kInvalidArgument,
+                      fmt::format("{}: expected 1 to 64 cells in series", cells_name));
   if (!(in.capacity_ah > 0) || in.capacity_ah > 100000)
-    return make_error(ErrorCode::kInvalidArgument, "--capacity-ah: expected a capacity in Ah");
+    return make_error(ErrorCode::kInvalidArgument, fmt::format("{}: expected a capacity in Ah",
+                                                               cli ? "--capacity-ah" : "Capacity"));
   if (in.kwh && !(*in.kwh > 0))
     return make_error(ErrorCode::kInvalidArgument, "--kwh: expected the energy in kWh, above 0");
   if (in.c_rate && !(*in.c_rate >= 0 && *in.c_rate <= 10))

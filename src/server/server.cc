@@ -1189,6 +1189,7 @@ void Server::Impl::hardcode(const httplib::Request& req, httplib::Response& res)
   if (!body) return send_error(res, 400, body.error().message);
   auto in = hardcode_input(*body);
   if (!in) return send_error(res, 400, in.error().message);
+  in->naming = diagnosis::HardcodeInput::Naming::kForm;
   auto advice = diagnosis::advise_hardcode(*in, &kb);
   if (!advice) return send_error(res, 400, advice.error().message);
   send_json(res, diagnosis::hardcode_json(*advice));

@@ -55,6 +55,8 @@ export function harness(shots) {
     const text = await page.locator('main').innerText();
     for (const bad of ['undefined', 'NaN', '[object', 'the server takes a capture', '/api/'])
       check(!text.includes(bad), `${where}: the page shows "${bad}"`);
+    const command = text.match(/\bbmslink (analyze|diagnose|capture|monitor|record|serve)\b|--[a-z]{3,}/);
+    check(!command, `${where}: the page shows a command line "${command?.[0]}"`);
     const raw = text.match(RAW);
     check(!raw, `${where}: the page shows a raw id "${raw?.[0]}"`);
   };

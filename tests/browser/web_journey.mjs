@@ -286,7 +286,9 @@ try {
       await page.fill('#hardcode-form input[name=capacity_ah]', '74');
       await page.locator('#hardcode-form button[type=submit]').click();
       await page.locator('#hardcode-form ~ div .error, .error').first().waitFor({timeout: 15000});
-      check((await page.locator('main').innerText()).includes('--cells'), where('no cells, no battery: refused, naming the options'));
+      const refusal = await page.locator('main').innerText();
+      check(refusal.includes('Battery model') && refusal.includes('cells in series you counted') && !refusal.includes('--'),
+            where('no cells, no battery: refused, naming the form\'s fields, not command-line options'));
       await page.fill('#hardcode-form input[name=battery]', 'Pylontech US3000C');
       await page.fill('#hardcode-form input[name=soc_low]', '30');
       await page.fill('#hardcode-form input[name=soc_high]', '80');

@@ -597,7 +597,8 @@ async function casePage(id: string): Promise<void> {
       };
       const form = h('form', {class: 'stack', id: 'ask-form', 'data-check': next.check},
         h('h3', {}, `Layer ${next.layer}: ${next.title}`),
-        h('p', {class: 'muted'}, next.why),
+        // A capture check's own text is written for the command line; the page says it its way.
+        needsCapture ? null : h('p', {class: 'muted'}, next.why),
         ...inputs.map(({a, el}) => field(a.key === 'termination_setup' ? 'How is the meter connected? Everything powered off.' : a.prompt + (a.unit ? ` (${a.unit})` : ''), el)),
         needsCapture ? h('div', {class: 'capture-ask', id: 'capture-ask'},
           h('p', {}, 'Only a capture of the bus can decide this: record a minute or more with a USB-CAN adapter and upload it here.'),

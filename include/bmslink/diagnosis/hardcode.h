@@ -30,6 +30,9 @@ struct HardcodeInput {
   std::optional<double> soc_low, soc_high;  // the SOC window used, %
   std::optional<bool> indoor;               // temperature-controlled indoors (false: outdoors)
   bool commercial = false;  // commercial/critical, warranty or insurance constraints
+  // How errors name the inputs: the CLI's options ("--cells N") or a form's fields ("Cells in
+  // series"), so a page never shows a command line.
+  enum class Naming { kCli, kForm } naming = Naming::kCli;
 };
 
 enum class Acceptability { kAcceptable, kNotAcceptable, kDepends };
