@@ -219,10 +219,20 @@ std::vector<std::string> layer_labels() {
   return out;
 }
 
+// A cause id in words ("termination_fault" -> "Termination wrong"); an unknown id as it is.
+std::string cause_name(const std::string& id) {
+  const auto cause = diagnosis::parse_cause(id);
+  if (!cause) return id;
+  std::string name(diagnosis::cause_info(*cause).name);
+  if (!name.empty() && name[0] >= 'a' && name[0] <= 'z') name[0] = static_cast<char>(name[0] - 32);
+  return name;
+}
+
 std::string cause_words(const records::Case& c) {
   if (!c.root_cause) return "not found";
-  return fmt::format("{} ({})", diagnosis::cause_info(*c.root_cause).name,
-                     diagnosis::cause_id(*c.root_cause));
+  std::string name(diagnosis::cause_info(*c.root_cause).name);
+  if (!name.empty() && name[0] >= 'a' && name[0] <= 'z') name[0] = static_cast<char>(name[0] - 32);
+  return name;
 }
 
 // The check that confirmed the root cause, for its plain-words explanation: a failed check of
@@ -465,8 +475,11 @@ std::string case_report(const records::Case& c, CaseReportKind kind, CaseReportF
                 if (e.is_object() && !field(e, "text").empty())
                   evidence.push_back(field(e, "text"));
               }
-            std::string item = fmt::format("{} {}: {}", field(f, "severity"), field(f, "cause"),
-                                           field(f, "title"));
+            const auto cause = diagnosis::parse_cause(field(f, "cause"));
+            std::string item = fmt::format(
+                "{} \u2014 {}: {}", field(f, "severity"),
+                cause ? std::string(diagnosis::cause_info(*cause).name) : field(f, "cause"),
+                field(f, "title"));
             if (!evidence.empty()) item += fmt::format(" \u2014 {}", fmt::join(evidence, "; "));
             if (!field(f, "fix").empty()) item += ". Fix: " + field(f, "fix");
             items.push_back(std::move(item));
@@ -606,7 +619,7 @@ std::string stats_report(const nlohmann::json& s, std::string_view scope,
   std::vector<double> values;
   const double total = num(s.contains("closed_cases") ? s["closed_cases"] : s["cases"]);
   for (const auto& [n, k] : causes) {
-    labels.push_back(k);
+    labels.push_back(cause_name(k));
     values.push_back(total > 0 ? n / total * 100 : 0);
   }
   d.heading("Root causes");
@@ -614,7 +627,7 @@ std::string stats_report(const nlohmann::json& s, std::string_view scope,
   if (s.contains("by_cause_open") && !s["by_cause_open"].empty()) {
     std::string open;
     for (const auto& [k, v] : s["by_cause_open"].items())
-      open += fmt::format("{}{} ({:.0f})", open.empty() ? "" : ", ", k, num(v));
+      open += fmt::format("{}{} ({:.0f})", open.empty() ? "" : ", ", cause_name(k), num(v));
     d.text("Open cases, cause not settled yet: " + open);
   }
 
@@ -644,10 +657,10 @@ std::string stats_report(const nlohmann::json& s, std::string_view scope,
   rows = {{"root cause", "cases", "mean total minutes", "median total minutes"}};
   for (const auto& [n, k] : causes) {
     const auto& m = s["minutes_by_cause"][k];
-    labels.push_back(k);
+    labels.push_back(cause_name(k));
     values.push_back(num(m["median"]));
-    rows.push_back(
-        {k, fmt::format("{:.0f}", n), minutes_text(m["mean"]), minutes_text(m["median"])});
+    rows.push_back({cause_name(k), fmt::format("{:.0f}", n), minutes_text(m["mean"]),
+                    minutes_text(m["median"])});
   }
   d.chart("Median total minutes by root cause", labels, values, "min");
   d.table(rows);

@@ -37,7 +37,7 @@ for (const f of ['fixed', 'hardcoded', 'escalated'])
 // What each page must say; the ids come from the fixture files.
 const pages = [
   {name: 'fixed-technician', args: ['2026-0412-termination', '--technician'],
-   must: ['Termination', '120.4', 'termination_fault', '<script>alert(1)</script>']},
+   must: ['Termination', '120.4', 'Termination wrong', '<script>alert(1)</script>']},
   {name: 'fixed-customer', args: ['2026-0412-termination', '--customer'],
    must: ['What was wrong', 'Why it should not come back', 'Warning signs', '99.9 %']},
   {name: 'hardcoded-technician', args: ['2026-0520-hardcode', '--technician'],
@@ -57,7 +57,7 @@ for (const p of pages) {
   execFileSync(bmslink, ['report', ...p.args, '--html', '-o', p.html, '--db', db]);
 }
 const stats = {name: 'stats', html: join(work, 'stats.html'), charts: 6,
-               must: ['Root causes', 'termination_fault', 'unknown_protocol', '3 case(s)']};
+               must: ['Root causes', 'Termination wrong', 'Unknown protocol', '3 case(s)']};
 execFileSync(bmslink, ['stats', '--html', '-o', stats.html, '--db', db]);
 pages.push(stats);
 

@@ -1024,6 +1024,7 @@ function livePage(): void {
   // grey, the time of the last frame shows and an alarm is raised on the page.
   let lastFrames = -1;
   let lastFrameAt: Date | null = null;
+  const openedAt = Date.now();
   let source = 'running';
   let wasDown = false;
   const note = (cls: string, badge: string, text: string, key: string) => {
@@ -1031,7 +1032,7 @@ function livePage(): void {
     log.prepend(h('li', {class: cls, 'data-event': key}, h('span', {class: `badge ${cls}`}, badge), ` ${clockTime(new Date())} `, text));
   };
   const judge = () => {
-    const silentFor = lastFrameAt ? (Date.now() - lastFrameAt.getTime()) / 1000 : Infinity;
+    const silentFor = (Date.now() - (lastFrameAt?.getTime() ?? openedAt)) / 1000;
     const down = source !== 'running' || silentFor > 10;
     for (const t of health.querySelectorAll('.tile')) t.classList.toggle('stale', down);
     values.classList.toggle('stale', down);
