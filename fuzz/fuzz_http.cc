@@ -1,5 +1,6 @@
 // libFuzzer target for the web console's request bodies: the first byte picks a route (analyze,
-// diagnose, hardcode, a new case, a replaced case, login, a new user), the rest is the body, sent
+// diagnose, hardcode, a new case, a replaced case, login, a new user, the company settings, a
+// case version restored, an account changed), the rest is the body, sent
 // to a real `Server` on a free port with its own SQLite file. Whatever the body, the answer is a
 // 2xx or a 4xx with {"error": ...}; never a 5xx, a crash or a hang, and the server answers after.
 #include <unistd.h>
@@ -59,7 +60,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   c.set_read_timeout(30, 0);
   const std::string body(reinterpret_cast<const char*>(data) + 1, size - 1);
   const auto send = [&]() -> httplib::Result {
-    switch (data[0] % 7) {
+    switch (data[0] % 10) {
       case 0:
         return c.Post("/api/analyze?name=fuzz", body, "application/octet-stream");
       case 1:
@@ -72,8 +73,14 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         return c.Put("/api/cases/fuzz-case", body, "application/json");
       case 5:
         return c.Post("/api/login", body, "application/json");
-      default:
+      case 6:
         return c.Post("/api/users", body, "application/json");
+      case 7:
+        return c.Put("/api/settings", body, "application/json");
+      case 8:
+        return c.Post("/api/cases/fuzz-case/restore", body, "application/json");
+      default:
+        return c.Put("/api/users/fuzz", body, "application/json");
     }
   };
   const auto r = send();

@@ -644,6 +644,7 @@ async function casePage(id: string): Promise<void> {
       if (g.case) c = g.case;
       renderHeader();
       renderGuided(g);
+      void caseAdmin(adminBox, c);  // its versions move with every answer
       if (!closeDirty) renderClose();  // never throw away what is being typed there
     } catch (e) {
       guidedBox.append(errorBox(e));
@@ -765,6 +766,7 @@ async function casePage(id: string): Promise<void> {
         renderHeader();
         renderClose('Saved.');
         renderRecord(last);
+        void caseAdmin(adminBox, c);
         if (cause.value === '' && !c.root_cause) await run({});
       } catch (err) {
         if (err instanceof ApiError && err.status === 412) {
@@ -793,7 +795,6 @@ async function casePage(id: string): Promise<void> {
   renderClose();
   renderRecord(null);
   show(header, guidedBox, recordBox, captureBox, closeBox, reportsBox, adminBox);
-  void caseAdmin(adminBox, c);
   await run({});
 }
 
