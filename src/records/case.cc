@@ -254,6 +254,9 @@ Result<Case> case_from_json(const json& j, const std::string& where) {
   c.fix = *fix;
   BMS_TRY(cause_reason, r.text(j, "root_cause_reason", ""));
   c.root_cause_reason = *cause_reason;
+  if (!c.root_cause_reason.empty() && !c.root_cause)
+    return r.field_error("root_cause_reason",
+                         "is the reason a root cause was set by hand: give the root_cause too");
   if (j.contains("fix_by_hand") && !j["fix_by_hand"].is_null()) {
     if (!j["fix_by_hand"].is_boolean())
       return r.field_error("fix_by_hand", "expected true or false");

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <atomic>
 #include <random>
+#include <set>
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
@@ -19,9 +20,11 @@ using nlohmann::json;
 bool note_corrections(Case& c, const diagnosis::Answers& given, const std::string& by) {
   bool any = false;
   const std::string at = now_iso_utc();
+  std::set<std::string> noted;  // an input shared by two checks is one change
   for (const auto& ch : c.checks) {
     if (!ch.inputs.is_object()) continue;
     for (const auto& [k, was] : ch.inputs.items()) {
+      if (noted.count(k)) continue;
       json now;
       if (const auto it = given.values.find(k); it != given.values.end())
         now = it->second;
@@ -31,6 +34,7 @@ bool note_corrections(Case& c, const diagnosis::Answers& given, const std::strin
         continue;  // not answered again: unchanged
       if (now == was) continue;
       c.history.push_back({at, by, "answer", k, ch.check, was, now, ""});
+      noted.insert(k);
       any = true;
     }
   }
@@ -120,6 +124,14 @@ void record_session(Case& c, const diagnosis::CheckCatalogue& cat, const diagnos
     c.layer.reset();
     if (!c.fix_by_hand) c.fix.clear();
   }
+  // A root cause set by hand that the walk does not confirm: its own fix from the catalogue.
+  if (!c.fix_by_hand && c.root_cause && !c.root_cause_reason.empty() &&
+      (!r.confirmed || *r.confirmed != *c.root_cause))
+    for (const auto& check : cat.checks())
+      if (check.confirms == *c.root_cause) {
+        c.fix = check.fix;
+        break;
+      }
   if (!a.bms_model.empty()) c.bms.model = a.bms_model;
   if (!a.inverter_model.empty()) c.inverter.model = a.inverter_model;
   if (!a.bms_firmware.empty()) c.bms.firmware = a.bms_firmware;
@@ -133,9 +145,11 @@ void resume_answers(const Case& c, diagnosis::Answers& a) {
     if (ch.minutes > 0 && !a.minutes.count(ch.check)) a.minutes[ch.check] = ch.minutes;
     if (!ch.inputs.is_object()) continue;
     for (const auto& [k, v] : ch.inputs.items()) {
+      // What the request says wins, a value over a "can't tell" and back.
+      if (a.has(k) || a.not_known.count(k)) continue;
       if (v.is_null())
         a.not_known.insert(k);
-      else if (!a.has(k))
+      else
         a.values[k] = v;
     }
   }

@@ -503,9 +503,19 @@ std::string case_report(const records::Case& c, CaseReportKind kind, CaseReportF
       d.heading("Changes to the record");
       std::vector<std::string> items;
       for (const auto& h : c.history) {
-        // "Battery type ...: Lithium 01 -> Lithium 00"; "root_cause: null to connection_fault".
-        std::string what =
-            fmt::format("{}: {} to {}", h.field, show_value(h.from), show_value(h.to));
+        // "Battery type ...: Lithium 01 -> Lithium 00"; "Root cause set to Connection fault".
+        const auto cause_of = [](const nlohmann::json& v) {
+          return v.is_string() ? cause_name(v.get<std::string>()) : std::string("none");
+        };
+        std::string what = h.field;
+        if (h.field == "root_cause")
+          what = h.to.is_null()
+                     ? "Root cause left to the checks"
+                     : "Root cause set to " + cause_of(h.to) + " (was " + cause_of(h.from) + ")";
+        else if (h.field == "outcome")
+          what = "Outcome " + show_value(h.from) + " \u2192 " + show_value(h.to);
+        else if (h.field == "restored")
+          what = "Restored the version saved " + when(show_value(h.to));
         if (h.field == "answer") {
           const auto to = answer_words(cat, h.key, h.to);
           what = answer_words(cat, h.key, h.from) + " \u2192 " + to.substr(to.find(": ") + 2);

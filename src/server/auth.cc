@@ -100,6 +100,11 @@ bool verify_password(const std::string& encoded_hash, const std::string& passwor
   return argon2id_verify(encoded_hash.c_str(), password.data(), password.size()) == ARGON2_OK;
 }
 
+void Auth::end_sessions_of(const std::string& user) {
+  std::lock_guard lock(mutex_);
+  std::erase_if(sessions_, [&](const auto& s) { return s.second.user == user; });
+}
+
 std::optional<Auth::Session> Auth::session_of(const httplib::Request& req) {
   const std::string token = cookie_value(req);
   if (token.empty()) return std::nullopt;

@@ -54,6 +54,9 @@ class Auth {
   std::string logout(const httplib::Request& req);  // the cookie that clears the session
   nlohmann::json session_json(const httplib::Request& req);
   std::string user_of(const httplib::Request& req);
+  // Logs `user` out everywhere: after an admin changed the account (role, disabled, password,
+  // removed), its open sessions do not keep what it had.
+  void end_sessions_of(const std::string& user);
 
  private:
   struct Session {

@@ -712,11 +712,24 @@ void Server::Impl::routes() {
         if (!fresh) return tl::unexpected(fresh.error());
         u.password_hash = fresh->password_hash;
       }
+      // Never leave the team without an enabled admin (nobody could manage it any more).
+      if (u.role != records::Role::kAdmin || u.disabled) {
+        auto all = st.list_users();
+        if (!all) return tl::unexpected(all.error());
+        const bool another = std::any_of(all->begin(), all->end(), [&](const records::User& x) {
+          return x.name != u.name && x.role == records::Role::kAdmin && !x.disabled;
+        });
+        if (!another)
+          return make_error(
+              ErrorCode::kConflict,
+              fmt::format("{} is the last enabled admin: make another admin first", u.name));
+      }
       if (auto ok = st.put_user(u); !ok) return tl::unexpected(ok.error());
       return 200;
     });
     if (!result) return send_error(res, status_of(result.error()), result.error().message);
     if (*result == 404) return send_error(res, 404, fmt::format("no user {}", name));
+    auth.end_sessions_of(name);
     auto u = locked([&](records::Store& st) { return st.get_user(name); });
     if (!u || !*u) return send_error(res, 500, "the account could not be read back");
     send_json(res, {{"name", (*u)->name},
@@ -798,6 +811,7 @@ void Server::Impl::routes() {
     auto removed = locked([&](records::Store& st) { return st.remove_user(name); });
     if (!removed) return send_error(res, 500, removed.error().message);
     if (!*removed) return send_error(res, 404, fmt::format("no user {}", name));
+    auth.end_sessions_of(name);
     res.status = 204;
   });
 
@@ -1219,6 +1233,7 @@ void Server::Impl::cases(const httplib::Request& req, httplib::Response& res) {
     (*body)["opened"] = records::now_iso_utc();
   auto c = records::case_from_json(*body, "case");
   if (!c) return send_error(res, 400, c.error().message);
+  c->history.clear();  // a new case has no past; the server writes its history, not the body
   const auto& who = auth.user_of(req);
   if (c->installer.empty() && !who.empty()) c->installer = who;
   // Atomic in the store: another server or a CLI on the same database cannot take the id

@@ -275,7 +275,13 @@ TEST_F(RecordGuided, ARootCauseSetByHandAndAnEditedFixStay) {
   ASSERT_TRUE(r);
   EXPECT_EQ(r->result.confirmed, diagnosis::Cause::kInverterProtocolMismatch);
   EXPECT_EQ(r->the_case.root_cause, diagnosis::Cause::kConnectionFault);
-  EXPECT_TRUE(r->the_case.fix.empty()) << "the walk's fix is for another cause than the case's";
+  // The walk's fix is for another cause: the case gets its own cause's fix from the catalogue.
+  const diagnosis::Check* connections = nullptr;
+  for (const auto& ch : catalogue().checks())
+    if (ch.confirms == diagnosis::Cause::kConnectionFault && !connections) connections = &ch;
+  ASSERT_NE(connections, nullptr);
+  EXPECT_EQ(r->the_case.fix, connections->fix);
+  EXPECT_NE(r->the_case.fix, r->result.fix);
   // Let the checks decide again: the walk's cause and its fix.
   c = r->the_case;
   c.root_cause_reason.clear();
@@ -292,6 +298,34 @@ TEST_F(RecordGuided, ARootCauseSetByHandAndAnEditedFixStay) {
   r = record(*store_, setting("AGM"));
   ASSERT_TRUE(r);
   EXPECT_EQ(r->the_case.fix, "Set Lithium 00 and updated the inverter firmware");
+}
+
+// A "can't tell" corrected to a reading, and a reading corrected to "can't tell": the request
+// wins over what the case held, it sticks on the next answer, and the change is noted once.
+TEST_F(RecordGuided, CorrectionsToAndFromCantTellStick) {
+  diagnosis::Answers unknown;
+  unknown.not_known.insert("termination_ohms");
+  ASSERT_TRUE(record(*store_, unknown));
+  auto read = record(*store_, termination(60));
+  ASSERT_TRUE(read) << read.error().message;
+  const auto inputs = [](const Case& c) {
+    for (const auto& ch : c.checks)
+      if (ch.check == "l2.termination") return ch.inputs;
+    return nlohmann::json();
+  };
+  EXPECT_EQ(inputs(read->the_case)["termination_ohms"], 60.0) << case_to_json(read->the_case);
+  ASSERT_EQ(read->the_case.history.size(), 1u);
+  EXPECT_TRUE(read->the_case.history[0].from.is_null());
+  auto next = record(*store_, diagnosis::Answers{});
+  ASSERT_TRUE(next);
+  EXPECT_EQ(inputs(next->the_case)["termination_ohms"], 60.0) << "it sticks";
+  EXPECT_EQ(next->the_case.history.size(), 1u) << "nothing changed: nothing noted";
+  auto back = record(*store_, unknown);
+  ASSERT_TRUE(back);
+  EXPECT_TRUE(inputs(back->the_case)["termination_ohms"].is_null());
+  EXPECT_FALSE(back->answers.has("termination_ohms")) << "the walk decides without the old reading";
+  ASSERT_EQ(back->the_case.history.size(), 2u);
+  EXPECT_EQ(back->the_case.history[1].from, 60.0);
 }
 
 TEST(CaseHistory, AWholeCaseUpdateKeepsTheStoredHistoryAndAddsWhatChanged) {

@@ -688,6 +688,16 @@ TEST(Api, AnAdminManagesAccountsSettingsAndCaseVersions) {
             200);
   EXPECT_EQ(login("ada", "correct-horse-2").count("X-Status"), 1u);
   EXPECT_EQ(login("ada", "new-horse-battery").count("X-Status"), 0u);
+  // Her session from before the changes is over: a changed account keeps nothing it had.
+  EXPECT_EQ(c.Get("/api/cases", tech)->status, 401);
+  // The last enabled admin cannot be demoted or disabled; with another one, it can.
+  ASSERT_TRUE(s.server().set_user("tom", "correct-horse-3", "technician"));
+  const auto tom = login("tom", "correct-horse-3");
+  ASSERT_FALSE(tom.count("X-Status"));
+  ASSERT_EQ(c.Put("/api/users/ada", admin, R"({"role":"technician"})", "application/json")->status,
+            200);
+  EXPECT_EQ(c.Put("/api/users/boss", admin, R"({"disabled":true})", "application/json")->status,
+            409);
   EXPECT_EQ(c.Put("/api/users/ada", admin, R"({"role":"root"})", "application/json")->status, 400);
   EXPECT_EQ(c.Put("/api/users/nobody", admin, R"({"role":"admin"})", "application/json")->status,
             404);
@@ -698,7 +708,7 @@ TEST(Api, AnAdminManagesAccountsSettingsAndCaseVersions) {
   ASSERT_EQ(set->status, 200) << set->body;
   EXPECT_EQ(c.Put("/api/settings", admin, R"({"company":{"fax":"1"}})", "application/json")->status,
             400);
-  EXPECT_EQ(json::parse(c.Get("/api/settings", tech)->body)["company"]["name"], "Sun & Co");
+  EXPECT_EQ(json::parse(c.Get("/api/settings", tom)->body)["company"]["name"], "Sun & Co");
   const json in = {{"site", {{"name", "Barn"}, {"customer", "R. Keane"}, {"address", ""}}},
                    {"installer", "ada"},
                    {"opened", "2026-12-01T14:00:00Z"},
@@ -709,24 +719,24 @@ TEST(Api, AnAdminManagesAccountsSettingsAndCaseVersions) {
   ASSERT_EQ(made->status, 201);
   json stored = json::parse(made->body);
   const std::string id = stored["id"];
-  auto report = c.Get("/api/cases/" + id + "/report?kind=customer&tz=60", tech);
+  auto report = c.Get("/api/cases/" + id + "/report?kind=customer&tz=60", tom);
   ASSERT_EQ(report->status, 200);
   for (const char* want :
        {"Sun &amp; Co", "+44 1632 960000", "Work done by", "Name: ada", "Name: R. Keane",
         "1 Dec 2026, 16:30 (UTC+01:00)", "Over 1 hour after the work"})
     EXPECT_NE(report->body.find(want), std::string::npos) << want;
-  EXPECT_EQ(c.Get("/api/cases/" + id + "/report?tz=9999", tech)->status, 400);
+  EXPECT_EQ(c.Get("/api/cases/" + id + "/report?tz=9999", tom)->status, 400);
   // A version replaced, then the case deleted: both come back.
   stored.erase("total_minutes");
   stored["fix"] = "terminator fitted";
   ASSERT_EQ(c.Put("/api/cases/" + id, admin, stored.dump(), "application/json")->status, 200);
-  EXPECT_EQ(c.Get("/api/cases/" + id + "/versions", tech)->status, 403);
+  EXPECT_EQ(c.Get("/api/cases/" + id + "/versions", tom)->status, 403);
   auto versions = c.Get("/api/cases/" + id + "/versions", admin);
   ASSERT_EQ(versions->status, 200);
   const json v = json::parse(versions->body);
   ASSERT_EQ(v.size(), 1u);
   EXPECT_EQ(v[0]["case"]["fix"], "");
-  EXPECT_EQ(c.Delete("/api/cases/" + id, tech)->status, 403);
+  EXPECT_EQ(c.Delete("/api/cases/" + id, tom)->status, 403);
   ASSERT_EQ(c.Delete("/api/cases/" + id, admin)->status, 204);
   auto deleted = c.Get("/api/deleted", admin);
   ASSERT_EQ(deleted->status, 200);
@@ -736,7 +746,7 @@ TEST(Api, AnAdminManagesAccountsSettingsAndCaseVersions) {
   auto back = c.Post("/api/cases/" + id + "/restore", admin,
                      json{{"saved_at", d[0]["saved_at"]}}.dump(), "application/json");
   ASSERT_EQ(back->status, 200) << back->body;
-  EXPECT_EQ(json::parse(c.Get("/api/cases/" + id, tech)->body)["fix"], "terminator fitted");
+  EXPECT_EQ(json::parse(c.Get("/api/cases/" + id, tom)->body)["fix"], "terminator fitted");
   EXPECT_TRUE(json::parse(c.Get("/api/deleted", admin)->body).empty());
   // The earlier version (no fix) brought back over the current one.
   auto older = c.Post("/api/cases/" + id + "/restore", admin,

@@ -517,7 +517,8 @@ async function casePage(id: string): Promise<void> {
       x.field === 'answer' ? `${inputName(x.key)} changed from ${valueText(x.key, x.from)} to ${valueText(x.key, x.to)}`
         : x.field === 'root_cause' ? `root cause ${x.to ? `set to ${causeName(String(x.to))}` : 'left to the checks'}${x.reason ? ` (${x.reason})` : ''}`
         : x.field === 'outcome' ? `outcome ${OUTCOME_WORDS[String(x.from)] ?? x.from} → ${OUTCOME_WORDS[String(x.to)] ?? x.to}`
-        : `${x.field} changed`));
+        : x.field === 'restored' ? `the version saved ${localTime(String(x.to))} restored`
+        : 'the record changed'));
     fill(recordBox,
       h('h2', {}, `Checks done (${c.checks.length})`),
       c.checks.length ? h('ul', {class: 'verdicts', id: 'checks-done'}, ...items)
@@ -635,7 +636,7 @@ async function casePage(id: string): Promise<void> {
     guidedBox.querySelector<HTMLElement>('#ask-form input, #ask-form select')?.focus({preventScroll: true});
   };
 
-  const run = async (answers: Record<string, unknown>) => {
+  const run = async (answers: Record<string, unknown>): Promise<void> => {
     try {
       const g = await send<Guided>('POST', '/api/diagnose', {
         answers, case: c.id, ...(captureId ? {capture_id: captureId} : {}),
@@ -645,8 +646,17 @@ async function casePage(id: string): Promise<void> {
       renderHeader();
       renderGuided(g);
       void caseAdmin(adminBox, c);  // its versions move with every answer
-      if (!closeDirty) renderClose();  // never throw away what is being typed there
+      // Never throw away what is being typed there; an untouched fix follows the cause.
+      if (!closeDirty) renderClose();
+      else if (fixBox && !fixEdited) fixBox.value = c.fix;
     } catch (e) {
+      // The case's capture file is not kept here any more (imported, another server): the
+      // checks go on without it; the capture box says so.
+      if (e instanceof ApiError && e.status === 404 && captureId) {
+        captureId = undefined;
+        captureName = undefined;
+        return run(answers);
+      }
       guidedBox.append(errorBox(e));
     }
   };
@@ -674,6 +684,8 @@ async function casePage(id: string): Promise<void> {
   });
 
   let closeDirty = false;
+  let fixBox: HTMLTextAreaElement | null = null;
+  let fixEdited = false;
   closeBox.addEventListener('input', () => { closeDirty = true; });
   closeBox.addEventListener('change', () => { closeDirty = true; });
   const renderClose = (message?: string) => {
@@ -683,6 +695,9 @@ async function casePage(id: string): Promise<void> {
         o === 'open' ? 'still open' : OUTCOME_WORDS[o])));
     const fix = h('textarea', {name: 'fix', rows: '3'});
     fix.value = c.fix;
+    fixBox = fix;
+    fixEdited = false;
+    fix.addEventListener('input', () => { fixEdited = true; });
     // The root cause: the checks' own, or set by hand with a reason.
     const cause = h('select', {name: 'root_cause'},
       h('option', {value: ''}, c.root_cause && !c.root_cause_reason ? `as the checks found: ${causeName(c.root_cause)}` : 'as the checks find it'),
@@ -734,7 +749,7 @@ async function casePage(id: string): Promise<void> {
       const num = (t: string) => Number(t.replace(',', '.'));
       const closing = outcome.value !== 'open';
       const body: CaseJson = {...c, outcome: outcome.value as CaseJson['outcome'], fix: fix.value.trim(),
-        fix_by_hand: c.fix_by_hand || fix.value.trim() !== c.fix.trim(),
+        fix_by_hand: c.fix_by_hand || (fixEdited && fix.value.trim() !== c.fix.trim()),
         closed: closing ? c.closed ?? new Date().toISOString().replace(/\.\d+Z$/, 'Z') : null,
         verification: {uptime_share: uptime.value === '' ? null : num(uptime.value) / 100,
                        hours: hours.value === '' ? null : num(hours.value)}};
@@ -767,7 +782,9 @@ async function casePage(id: string): Promise<void> {
         renderClose('Saved.');
         renderRecord(last);
         void caseAdmin(adminBox, c);
-        if (cause.value === '' && !c.root_cause) await run({});
+        // The walk decides again: the checks' cause, or the hand-set cause's own fix.
+        const causeChanged = (cause.value !== '' ) || !c.root_cause;
+        if (causeChanged) await run({});
       } catch (err) {
         if (err instanceof ApiError && err.status === 412) {
           // Someone else saved this case since it was opened here: show theirs, keep nothing
@@ -1034,11 +1051,12 @@ function livePage(): void {
   };
   const judge = () => {
     const silentFor = (Date.now() - (lastFrameAt?.getTime() ?? openedAt)) / 1000;
-    const down = source !== 'running' || silentFor > 10;
+    const down = streamDown || source !== 'running' || silentFor > 10;
     for (const t of health.querySelectorAll('.tile')) t.classList.toggle('stale', down);
     values.classList.toggle('stale', down);
     if (down) {
-      const why = source === 'ended' ? 'The replay ended' : source === 'lost' ? 'The adapter went away'
+      const why = streamDown ? 'The connection to the server broke'
+        : source === 'ended' ? 'The replay ended' : source === 'lost' ? 'The adapter went away'
         : source === 'failed' ? 'The adapter cannot be opened' : 'No frame has arrived for ' + Math.round(silentFor) + ' s';
       fill(stale, h('p', {class: 'error', role: 'alert', id: 'live-no-data', 'data-alarm': 'no_data'},
         `ALARM: no data. ${why}${lastFrameAt ? `; last frame at ${clockTime(lastFrameAt)}` : ''}. The values below are from then.`));
@@ -1053,10 +1071,16 @@ function livePage(): void {
   liveWatch = window.setInterval(judge, 1000);
   liveSource?.close();
   liveSource = new EventSource('/api/live');
+  // The stream itself (not the adapter) breaking: shown, and forgotten when it opens again.
+  let streamDown = false;
   liveSource.onerror = () => {
-    status.textContent = 'No live stream (is the server started with --live IFACE?). Retrying…';
-    source = 'failed';
+    status.textContent = 'The connection to the server broke (or the server has no live bus). Retrying…';
+    streamDown = true;
     judge();
+  };
+  liveSource.onopen = () => {
+    if (streamDown) note('pass', 'reconnected', 'connection to the server open again', 'stream_reconnected');
+    streamDown = false;
   };
   liveSource.onmessage = (e) => {
     const m = JSON.parse(e.data);
@@ -1193,8 +1217,12 @@ async function adminPage(): Promise<void> {
     deleted.length ? h('ul', {class: 'verdicts'}, ...deleted.map((v) => {
       const restore = h('button', {type: 'button', class: 'small'}, 'Restore');
       restore.addEventListener('click', async () => {
-        await send('POST', `/api/cases/${encodeURIComponent(v.case.id)}/restore`, {saved_at: v.saved_at});
-        location.hash = `#/case/${encodeURIComponent(v.case.id)}`;
+        try {
+          await send('POST', `/api/cases/${encodeURIComponent(v.case.id)}/restore`, {saved_at: v.saved_at});
+          location.hash = `#/case/${encodeURIComponent(v.case.id)}`;
+        } catch (err) {
+          gone.append(errorBox(err));
+        }
       });
       return h('li', {'data-case': v.case.id}, h('strong', {}, v.case.site.name || v.case.id),
         h('span', {class: 'muted'}, ` deleted ${localTime(v.saved_at)} `), restore);
@@ -1210,16 +1238,24 @@ async function caseAdmin(box: HTMLElement, c: CaseJson): Promise<void> {
   const del = h('button', {type: 'button', class: 'ghost', id: 'delete-case'}, 'Delete this case');
   del.addEventListener('click', async () => {
     if (!window.confirm('Delete this case? An admin can restore it from Admin → Deleted cases.')) return;
-    await send('DELETE', `/api/cases/${encodeURIComponent(c.id)}`);
-    location.hash = '#/';
+    try {
+      await send('DELETE', `/api/cases/${encodeURIComponent(c.id)}`);
+      location.hash = '#/';
+    } catch (err) {
+      box.append(errorBox(err));
+    }
   });
   fill(box, h('h2', {}, 'Admin'),
     versions.length ? h('details', {id: 'versions'}, h('summary', {}, `Earlier versions (${versions.length})`),
       h('ul', {class: 'verdicts'}, ...versions.map((v) => {
         const b = h('button', {type: 'button', class: 'small'}, 'Restore this version');
         b.addEventListener('click', async () => {
-          await send('POST', `/api/cases/${encodeURIComponent(c.id)}/restore`, {saved_at: v.saved_at});
-          location.reload();
+          try {
+            await send('POST', `/api/cases/${encodeURIComponent(c.id)}/restore`, {saved_at: v.saved_at});
+            location.reload();
+          } catch (err) {
+            box.append(errorBox(err));
+          }
         });
         return h('li', {}, `${localTime(v.saved_at)}: ${v.case.checks.length} check(s), ${OUTCOME_WORDS[v.case.outcome]}`,
           v.case.root_cause ? `, ${causeName(v.case.root_cause)}` : '', ' ', b);
