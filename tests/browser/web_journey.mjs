@@ -5,8 +5,8 @@
 // statistics after. Then team mode: nothing readable without a login, a wrong password refused,
 // repeated failures rate-limited, a forged write (no CSRF token, another origin) refused, a
 // technician refused an admin's delete. Screenshots of every page are kept for people to see.
-import {chromium} from 'playwright-core';
-import {execFileSync, spawn} from 'child_process';
+import {execFileSync} from 'child_process';
+import {launch, serve as serveWith, stop} from './common.mjs';
 import {existsSync, mkdirSync, readFileSync, rmSync, writeFileSync} from 'fs';
 import {dirname, join} from 'path';
 import {fileURLToPath} from 'url';
@@ -23,37 +23,8 @@ const check = (ok, what) => { checks++; if (!ok) failures.push(what); };
 // The layer-1 answers that pass for this battery and inverter (tests/data/answers/all_pass.json).
 const pass = JSON.parse(readFileSync(join(here, '..', 'data', 'answers', 'all_pass.json'), 'utf8')).answers;
 
-function serve(db, extra = []) {
-  return new Promise((resolve, reject) => {
-    const p = spawn(bmslink, ['serve', '--port', '0', '--db', db, ...extra], {stdio: ['ignore', 'pipe', 'pipe']});
-    let out = '';
-    const timer = setTimeout(() => reject(new Error('serve did not start: ' + out)), 15000);
-    p.stdout.on('data', (d) => {
-      out += d;
-      const m = out.match(/(http:\/\/127\.0\.0\.1:\d+\/)/);
-      if (m) {
-        clearTimeout(timer);
-        resolve({url: m[1], proc: p});
-      }
-    });
-    p.stderr.on('data', (d) => { out += d; });
-    p.on('exit', (code) => reject(new Error(`serve exited ${code}: ${out}`)));
-  });
-}
-
-function stop(s) {
-  return new Promise((resolve) => {
-    s.proc.removeAllListeners('exit');
-    s.proc.on('exit', (code, signal) => resolve({code, signal}));
-    s.proc.kill('SIGTERM');
-  });
-}
-
-const browser = await chromium.launch({
-  executablePath: '/usr/bin/chromium',
-  args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking',
-         '--disable-component-update', '--no-first-run'],
-});
+const serve = (db, extra = []) => serveWith(bmslink, db, extra);
+const browser = await launch();
 
 async function shot(page, name, width) {
   await page.screenshot({path: join(shots, `web-${name}-${width}.png`), fullPage: true});

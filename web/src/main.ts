@@ -779,12 +779,12 @@ async function casePage(id: string): Promise<void> {
         c = await send<CaseJson>('PUT', `/api/cases/${encodeURIComponent(c.id)}`, body,
                                  tag ? {'If-Match': tag} : {});
         renderHeader();
-        renderClose('Saved.');
         renderRecord(last);
         void caseAdmin(adminBox, c);
-        // The walk decides again: the checks' cause, or the hand-set cause's own fix.
-        const causeChanged = (cause.value !== '' ) || !c.root_cause;
-        if (causeChanged) await run({});
+        // The walk decides again (the checks' cause, or the hand-set cause's own fix), then the
+        // form shows what was saved.
+        if (cause.value !== '' || !c.root_cause) await run({});
+        renderClose('Saved.');
       } catch (err) {
         if (err instanceof ApiError && err.status === 412) {
           // Someone else saved this case since it was opened here: show theirs, keep nothing
