@@ -139,7 +139,7 @@ try {
 
       // A capture after the recorded checks: they stay.
       await page.locator('#case-file').setInputFiles(capture);
-      await page.locator('#case-capture .analysis .finding').first().waitFor({timeout: 30000});
+      await page.locator('#case-capture .analysis .finding').first().waitFor({timeout: 90000});
       await page.waitForFunction((n) => document.querySelectorAll('#checks-done > li').length >= n, before, {timeout: 15000});
       const after = await (await page.request.get(casePath(s, caseId))).json();
       check(after.checks.length >= before, where(`the upload kept the recorded checks (${before} -> ${after.checks.length})`));
@@ -148,7 +148,7 @@ try {
       // Reopened: the capture's plots come back.
       await page.goto(s.url + '#/');
       await page.goto(`${s.url}#/case/${encodeURIComponent(caseId)}`);
-      await page.locator('#kept-captures .plot').first().waitFor({timeout: 30000});
+      await page.locator('#kept-captures .plot').first().waitFor({timeout: 90000});
       const plots = await page.locator('#kept-captures .plot').count();
       check(plots >= 4, where(`the reopened case shows its capture's plots: ${plots}`));
       check(await page.locator('#checks-done > li').count() >= before, where('and its checks'));
@@ -167,7 +167,7 @@ try {
         `(${(1780293600 + i * 0.5).toFixed(6)}) can0 123#0102030405060708`).join('\n') + '\n');
       await page.goto(s.url + '#/analyze');
       await page.locator('#file').setInputFiles(unknown);
-      await page.locator('.analysis .empty-plot').first().waitFor({timeout: 30000});
+      await page.locator('.analysis .empty-plot').first().waitFor({timeout: 90000});
       const why = await page.locator('.analysis .empty-plot').first().innerText();
       check(why.includes('protocol was not recognised'), where(`an empty plot says why: ${why}`));
       await readable(page, where('an unknown capture'));
@@ -243,7 +243,7 @@ try {
         const page = await browser.newPage({viewport: {width, height: 860}});
         await page.goto(s.url + '#/live');
         await page.locator('#live-health .tile').first().waitFor({timeout: 15000});
-        await page.locator('#live-no-data').waitFor({timeout: 30000});
+        await page.locator('#live-no-data').waitFor({timeout: 90000});
         const stale = await page.locator('#live-health .tile.stale').count();
         const tiles = await page.locator('#live-health .tile').count();
         check(stale === tiles && tiles >= 4, where(`live: every tile greys out when the replay ends (${stale} of ${tiles})`));
