@@ -129,6 +129,14 @@ Result<Case> case_from_json(const json& j, const std::string& where) {
   BMS_TRY(id, r.text(j, "id", ""));
   if (id->empty()) return r.field_error("id", "expected a non-empty id");
   if (id->size() > 200) return r.field_error("id", "longer than 200 characters");
+  // Ids go into URLs, file names and logs: letters, digits, '.', '_' and '-', not starting with
+  // '.' (a case with "/" in its id was created and could then never be reached).
+  const bool safe = id->front() != '.' && std::all_of(id->begin(), id->end(), [](char ch) {
+                      return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+                             (ch >= '0' && ch <= '9') || ch == '.' || ch == '_' || ch == '-';
+                    });
+  if (!safe)
+    return r.field_error("id", "expected letters, digits, '.', '_' and '-' only (not first '.')");
   c.id = *id;
   BMS_TRY(opened, read_date(r, j, "opened", ""));
   if (!*opened)

@@ -6,9 +6,11 @@
 
 #include "bmslink/core/json.h"
 
+#include <fcntl.h>
 #include <libpq-fe.h>
 #include <sqlite3.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <cerrno>
@@ -922,6 +924,17 @@ Result<std::unique_ptr<Store>> open_store(std::string_view url) {
   if (path.find("://") != std::string::npos)
     return make_error(ErrorCode::kInvalidArgument,
                       fmt::format("--db {}: expected sqlite://, postgresql:// or a path", u));
+  // The records hold password hashes and customers' addresses: the file is the owner's alone
+  // (0600), made so before SQLite opens it; its -wal and -shm files take the file's permissions.
+  // ":memory:" and SQLite's special names are left alone.
+  if (path != ":memory:" && !path.starts_with("file:")) {
+    const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (fd >= 0) {
+      ::fchmod(fd, 0600);
+      ::close(fd);
+    }
+    for (const char* suffix : {"-wal", "-shm"}) ::chmod((path + suffix).c_str(), 0600);
+  }
   sqlite3* db = nullptr;
   if (sqlite3_open_v2(path.c_str(), &db,
                       SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX,

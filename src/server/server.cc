@@ -591,6 +591,14 @@ void Server::Impl::routes() {
         log(fmt::format("{} {}: internal error: {}", req.method, req.path, what));
         send_error(res, 500, "internal error: " + what);
       });
+  // API answers are never sniffed as another type and never stored by a browser or a proxy
+  // (they carry customers' details); the live stream sets its own no-cache.
+  http.set_post_routing_handler([](const httplib::Request& req, httplib::Response& res) {
+    if (!req.path.starts_with("/api/")) return;
+    if (!res.has_header("X-Content-Type-Options"))
+      res.set_header("X-Content-Type-Options", "nosniff");
+    if (!res.has_header("Cache-Control")) res.set_header("Cache-Control", "no-store");
+  });
   // httplib's own answers (no route for the method, a malformed request) are JSON under /api/.
   http.set_error_handler([](const httplib::Request& req, httplib::Response& res) {
     if (req.path.starts_with("/api/") && res.body.empty())

@@ -5,6 +5,7 @@
 
 #include <signal.h>
 #include <sqlite3.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -191,6 +192,19 @@ TEST_P(Stores, ReplacedAndDeletedVersionsAreKeptAndCanBeRestored) {
     ASSERT_TRUE(store_->put(c));
   }
   EXPECT_EQ(store_->versions("v")->size(), 20u);
+}
+
+// Issue 20: the records hold password hashes and customers' addresses; the SQLite file and its
+// WAL are the owner's alone.
+TEST_P(Stores, ASqliteFileIsTheOwnersAlone) {
+  if (GetParam() != "sqlite") GTEST_SKIP() << "a file only for SQLite";
+  ASSERT_TRUE(store_->put(full_case("m")));
+  struct stat st {};
+  ASSERT_EQ(::stat(path_.c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0600u);
+  const std::string wal = path_ + "-wal";
+  ASSERT_EQ(::stat(wal.c_str(), &st), 0) << "WAL mode keeps a -wal file while open";
+  EXPECT_EQ(st.st_mode & 0777, 0600u);
 }
 
 TEST_P(Stores, SettingsAndAccountsAreKept) {

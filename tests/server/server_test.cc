@@ -347,6 +347,19 @@ TEST(Api, CasesRoundTripAndStatsAreTheLibrarysOverTheStore) {
   EXPECT_EQ(c.Delete("/api/cases/" + id)->status, 204);
   EXPECT_EQ(c.Get("/api/cases/" + id)->status, 404);
   EXPECT_EQ(c.Get("/api/no-such-route")->status, 404);
+  // Issue 20, small things: API answers are neither sniffed nor stored; a case id that could
+  // not be reached again ("a/b") is refused when the case is made.
+  auto listed = c.Get("/api/cases");
+  EXPECT_EQ(listed->get_header_value("X-Content-Type-Options"), "nosniff");
+  EXPECT_EQ(listed->get_header_value("Cache-Control"), "no-store");
+  EXPECT_EQ(listed->get_header_value_count("X-Content-Type-Options"), 1u);
+  auto slash = c.Post("/api/cases", json{{"id", "a/b"}}.dump(), "application/json");
+  EXPECT_EQ(slash->status, 400);
+  EXPECT_NE(json::parse(slash->body)["error"].get<std::string>().find("\"id\""), std::string::npos)
+      << slash->body;
+  EXPECT_EQ(c.Post("/api/cases", json{{"id", "../x"}}.dump(), "application/json")->status, 400);
+  EXPECT_EQ(c.Post("/api/cases", json{{"id", "site-7.b_2"}}.dump(), "application/json")->status,
+            201);
 }
 
 // Issue 19: a real case in the console. The Deye + 2x US5000 case answered "Lithium 01" (a value
