@@ -20,6 +20,7 @@ struct ServeArgs {
   int port = 8080;
   bool team = false;
   double max_upload_mb = 2048;
+  double max_kept_mb = 20480;
   std::vector<std::string> samples;  // analysed into a demo case on the first start
   std::string live;                  // IFACE for the live page
   live::LiveOptions live_options;
@@ -45,6 +46,7 @@ int cmd_serve(const ServeArgs& a) {
   o.db_url = a.db;
   o.team = a.team;
   o.max_upload_bytes = static_cast<std::uint64_t>(a.max_upload_mb * 1024 * 1024);
+  o.max_kept_bytes = static_cast<std::uint64_t>(a.max_kept_mb * 1024 * 1024);
   o.live_iface = a.live;
   o.live = a.live_options;
   o.live_mqtt = a.mqtt;
@@ -126,6 +128,10 @@ void add_serve_commands(CLI::App& app, Commands& commands) {
                   "Team mode: accounts (bmslink user add), sessions, CSRF protection, roles");
   serve->add_option("--max-upload-mb", sva->max_upload_mb, "Largest capture accepted (2048)")
       ->check(CLI::PositiveNumber);
+  serve
+      ->add_option("--max-kept-mb", sva->max_kept_mb,
+                   "Space all kept captures may take together (20480; 0: no limit)")
+      ->check(CLI::NonNegativeNumber);
   serve->add_option("--live", sva->live,
                     "Monitor this interface on the live page (slcan:/dev/ttyACM0, socketcan:can0, "
                     "waveshare:/dev/ttyUSB0, replay:FILE)");

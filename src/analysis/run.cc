@@ -114,9 +114,9 @@ void run_range(const RandomAccessFile& file, Range range, const std::string& nam
       if (i > 0) cut = i;
     }
     w.sink.block = w.block_lines.size();
-    const auto st =
-        capture::read_candump_log_block(std::string_view(buf.data(), cut), name, 1, w.sink,
-                                        [&w](const can::Frame& frame) { w.analyzer.add(frame); });
+    const auto st = capture::read_candump_log_block(
+        std::string_view(buf.data(), cut), name, 1, w.sink,
+        [&w](const can::Frame& frame) { w.analyzer.add(frame); }, capture::BlockStart::kInsideText);
     w.stats.lines += st.lines;
     w.stats.frames += st.frames;
     w.stats.malformed += st.malformed;

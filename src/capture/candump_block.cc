@@ -13,6 +13,7 @@
 
 #include "bmslink/capture/reader.h"
 #include "capture/line_parser.h"
+#include "capture/line_source.h"
 #include "capture/text_util.h"
 
 namespace bmslink::capture {
@@ -179,11 +180,47 @@ const char* parse_line(const char* p, const char* end, can::Frame& f, std::strin
   return p < end ? p + 1 : p;
 }
 
+// Diagnostics of a reader that counts lines from 1, renumbered from `first_line`.
+class RenumberingSink final : public DiagnosticSink {
+ public:
+  RenumberingSink(DiagnosticSink& inner, std::uint64_t first_line)
+      : inner_(inner), first_line_(first_line) {}
+  void report(Diagnostic d) override {
+    if (d.line > 0) d.line += first_line_ - 1;
+    inner_.report(std::move(d));
+  }
+
+ private:
+  DiagnosticSink& inner_;
+  std::uint64_t first_line_;
+};
+
+ReaderStats read_converted(std::string_view block, const std::string& name,
+                           std::uint64_t first_line, DiagnosticSink& sink,
+                           const std::function<void(const can::Frame&)>& on_frame) {
+  RenumberingSink renumbered(sink, first_line);
+  auto reader = open_capture_memory(block, name, renumbered, {Format::kCandumpLog});
+  if (!reader) return {};
+  can::Frame f;
+  while ((*reader)->next(f)) on_frame(f);
+  return (*reader)->stats();
+}
+
 }  // namespace
 
 ReaderStats read_candump_log_block(std::string_view block, const std::string& name,
                                    std::uint64_t first_line, DiagnosticSink& sink,
-                                   const std::function<void(const can::Frame&)>& on_frame) {
+                                   const std::function<void(const can::Frame&)>& on_frame,
+                                   BlockStart where) {
+  if (where == BlockStart::kFileStart) {
+    // The text's start is read as every other path reads it: a UTF-8 mark is dropped, and UTF-16
+    // (which the in-place parser cannot read) goes through the general reader, which converts it.
+    const auto start = detail::detect_text_start(block);
+    if (start.encoding == detail::TextEncoding::kUtf16Le ||
+        start.encoding == detail::TextEncoding::kUtf16Be)
+      return read_converted(block, name, first_line, sink, on_frame);
+    block.remove_prefix(start.mark_bytes);
+  }
   ReaderStats st;
   std::unique_ptr<detail::LineParser> general;
   can::Frame f;

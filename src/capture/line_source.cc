@@ -44,7 +44,7 @@ std::string_view encoding_name(TextEncoding encoding) {
 
 namespace {
 
-constexpr std::size_t kDetectBytes = 64;
+constexpr std::size_t kDetectBytes = kTextStartBytes;
 constexpr std::size_t kRawChunk = 64 * 1024;
 
 bool ascii_text(unsigned char c) {
@@ -85,6 +85,17 @@ constexpr std::uint32_t kReplacement = 0xFFFD;
 
 }  // namespace
 
+TextStart detect_text_start(std::string_view b) {
+  b = b.substr(0, kTextStartBytes);
+  if (b.starts_with("\xEF\xBB\xBF")) return {TextEncoding::kUtf8Bom, 3};
+  if (b.starts_with("\xFF\xFE")) return {TextEncoding::kUtf16Le, 2};
+  if (b.starts_with("\xFE\xFF")) return {TextEncoding::kUtf16Be, 2};
+  const auto pairs = b.substr(0, b.size() & ~std::size_t{1});
+  if (looks_utf16(pairs, 1)) return {TextEncoding::kUtf16Le, 0};
+  if (looks_utf16(pairs, 0)) return {TextEncoding::kUtf16Be, 0};
+  return {};
+}
+
 bool DecodingSource::detect() {
   detected_ = true;
   char buf[kDetectBytes];
@@ -99,20 +110,9 @@ bool DecodingSource::detect() {
     have += static_cast<std::size_t>(got);
   }
   std::string_view b(buf, have);
-  if (b.starts_with("\xEF\xBB\xBF")) {
-    encoding_ = TextEncoding::kUtf8Bom;
-    mark_bytes_ = 3;
-  } else if (b.starts_with("\xFF\xFE")) {
-    encoding_ = TextEncoding::kUtf16Le;
-    mark_bytes_ = 2;
-  } else if (b.starts_with("\xFE\xFF")) {
-    encoding_ = TextEncoding::kUtf16Be;
-    mark_bytes_ = 2;
-  } else if (looks_utf16(b.substr(0, b.size() & ~std::size_t{1}), 1)) {
-    encoding_ = TextEncoding::kUtf16Le;
-  } else if (looks_utf16(b.substr(0, b.size() & ~std::size_t{1}), 0)) {
-    encoding_ = TextEncoding::kUtf16Be;
-  }
+  const auto start = detect_text_start(b);
+  encoding_ = start.encoding;
+  mark_bytes_ = start.mark_bytes;
   raw_.assign(b.substr(mark_bytes_));
   return true;
 }

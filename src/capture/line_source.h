@@ -50,6 +50,16 @@ class MemorySource final : public ByteSource {
 enum class TextEncoding { kUtf8, kUtf8Bom, kUtf16Le, kUtf16Be };
 std::string_view encoding_name(TextEncoding encoding);  // "UTF-8", "UTF-8 with BOM", "UTF-16LE"...
 
+// How a text starts: its encoding and the length of its byte-order mark, from (up to) its first
+// kTextStartBytes bytes. The one decision every read path makes alike: the buffered readers
+// (DecodingSource) and the bulk candump path.
+constexpr std::size_t kTextStartBytes = 64;
+struct TextStart {
+  TextEncoding encoding = TextEncoding::kUtf8;
+  std::size_t mark_bytes = 0;
+};
+TextStart detect_text_start(std::string_view first_bytes);
+
 // Detects the encoding from the first bytes, drops a byte-order mark and converts UTF-16 to
 // UTF-8 (unpaired surrogates become U+FFFD). UTF-16 without a mark is recognised by the NUL
 // byte beside every ASCII character, which no capture format here produces otherwise.

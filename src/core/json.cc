@@ -43,9 +43,23 @@ bool is_path(std::string_view where) {
 
 }  // namespace
 
-Result<json> parse_json(std::string_view text, std::string_view document, std::size_t max_depth) {
-  // The depth is counted before parsing: nlohmann's parser recurses once per level.
-  std::size_t depth = 0;
+// Measured with glibc on x86-64: an empty object or array as a value of an array takes ~100
+// bytes (the value, its map or vector, the allocator's overhead); a number or literal its 16
+// bytes plus a share of its container's growth; a string 48 bytes plus its text.
+constexpr std::size_t kContainerBytes = 112, kScalarBytes = 32, kStringBytes = 48;
+
+namespace {
+
+// One pass over the text outside its strings: what the document would take in memory, and where
+// its nesting first goes deeper than `max_depth` (npos: nowhere).
+struct Shape {
+  std::size_t memory_bytes = 0;
+  std::size_t too_deep_at = std::string_view::npos;
+};
+
+Shape shape_of(std::string_view text, std::size_t max_depth) {
+  std::size_t containers = 0, separators = 0, strings = 0, depth = 0;
+  Shape out;
   bool in_string = false, escaped = false;
   for (std::size_t i = 0; i < text.size(); ++i) {
     const char c = text[i];
@@ -60,15 +74,40 @@ Result<json> parse_json(std::string_view text, std::string_view document, std::s
     }
     if (c == '"') {
       in_string = true;
+      ++strings;
     } else if (c == '[' || c == '{') {
-      if (++depth > max_depth)
-        return make_error(ErrorCode::kMalformed,
-                          fmt::format("{}:{}: nested deeper than {} levels", document,
-                                      line_and_column(text, i), max_depth));
+      ++containers;
+      if (++depth > max_depth && out.too_deep_at == std::string_view::npos) out.too_deep_at = i;
     } else if ((c == ']' || c == '}') && depth > 0) {
       --depth;
+    } else if (c == ',' || c == ':') {
+      ++separators;
     }
   }
+  out.memory_bytes = containers * kContainerBytes + (separators + 1) * kScalarBytes +
+                     strings * kStringBytes + text.size();
+  return out;
+}
+
+}  // namespace
+
+std::size_t json_memory_estimate(std::string_view text) {
+  return shape_of(text, std::numeric_limits<std::size_t>::max()).memory_bytes;
+}
+
+Result<json> parse_json(std::string_view text, std::string_view document, std::size_t max_depth,
+                        std::size_t max_memory_bytes) {
+  // Both are known before parsing: nlohmann's parser recurses once per level, and a document's
+  // values can take forty times its text.
+  const Shape shape = shape_of(text, max_depth);
+  if (shape.too_deep_at != std::string_view::npos)
+    return make_error(ErrorCode::kMalformed,
+                      fmt::format("{}:{}: nested deeper than {} levels", document,
+                                  line_and_column(text, shape.too_deep_at), max_depth));
+  if (shape.memory_bytes > max_memory_bytes)
+    return make_error(ErrorCode::kMalformed,
+                      fmt::format("{}: the document would take more than {} MB in memory", document,
+                                  max_memory_bytes >> 20));
   try {
     return json::parse(text);
   } catch (const json::parse_error& e) {

@@ -8,6 +8,7 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <memory>
 #include <sstream>
@@ -148,12 +149,32 @@ Result<std::string> CaptureKeeper::finish() {
   for (unsigned int i = 0; i < len; ++i) hex += fmt::format("{:02x}", md[i]);
   const std::string target = dir_ + "/" + hex;
   struct stat st {};
-  if (::stat(target.c_str(), &st) != 0 && std::rename(tmp_.c_str(), target.c_str()) != 0)
-    return make_error(ErrorCode::kIo,
-                      fmt::format("cannot keep the capture in {}: {}", dir_, std::strerror(errno)));
+  if (::stat(target.c_str(), &st) != 0) {
+    if (std::rename(tmp_.c_str(), target.c_str()) != 0)
+      return make_error(ErrorCode::kIo, fmt::format("cannot keep the capture in {}: {}", dir_,
+                                                    std::strerror(errno)));
+    added_ = true;
+  }
   std::remove(tmp_.c_str());  // kept already, or renamed (then this finds nothing)
   tmp_.clear();
   return hex;
+}
+
+void forget_capture(const std::string& dir, std::string_view sha256) {
+  if (!kept_capture_path(dir, sha256)) return;
+  std::remove((dir + "/" + std::string(sha256)).c_str());
+  std::remove((dir + "/" + std::string(sha256) + ".options").c_str());
+}
+
+std::uint64_t kept_bytes(const std::string& dir) {
+  std::error_code ec;
+  std::uint64_t total = 0;
+  for (const auto& entry : std::filesystem::directory_iterator(dir, ec)) {
+    std::error_code size_ec;
+    const auto size = entry.is_regular_file(size_ec) ? entry.file_size(size_ec) : 0;
+    if (!size_ec) total += size;
+  }
+  return total;
 }
 
 Result<std::string> kept_capture_path(const std::string& dir, std::string_view sha256) {

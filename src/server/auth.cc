@@ -4,6 +4,7 @@
 #include <sys/random.h>
 
 #include <algorithm>
+#include <thread>
 
 #include <fmt/format.h>
 
@@ -175,7 +176,15 @@ void Auth::sweep(std::chrono::steady_clock::time_point now) {
 }
 
 void Auth::record_failure(const std::string& key, std::chrono::steady_clock::time_point now) {
-  failures_[key].push_back(now);
+  auto& q = failures_[key];
+  q.push_back(now);
+  if (q.size() > 64) q.pop_front();  // enough to reach the longest delay
+}
+
+std::chrono::milliseconds Auth::delay_after(std::size_t failures) {
+  if (failures < kFailuresBeforeDelay) return std::chrono::milliseconds(0);
+  const std::size_t doublings = std::min<std::size_t>(failures - kFailuresBeforeDelay, 16);
+  return std::min(kLongestDelay, kFirstDelay * (std::int64_t(1) << doublings));
 }
 
 LoginResult Auth::login(const nlohmann::json& body, const std::string& address,
@@ -189,17 +198,20 @@ LoginResult Auth::login(const nlohmann::json& body, const std::string& address,
     return {401, "wrong name or password", "", {}};
   const auto now = std::chrono::steady_clock::now();
   const std::string by_address = "addr:" + address, by_name = "user:" + name;
+  std::chrono::milliseconds delay{0};
   {
     // The attempt counts before the (slow) check, so parallel guesses cannot pass the limit
     // together; a success takes it back.
     std::lock_guard lock(mutex_);
     sweep(now);
-    if (limited(by_address, kMaxFailuresPerAddress, now) ||
-        limited(by_name, kMaxFailuresPerAccount, now))
-      return {429, "too many failed logins; wait a few minutes", "", {}};
+    if (limited(by_address, kMaxFailuresPerAddress, now))
+      return {429, "too many failed logins from this address; wait a few minutes", "", {}};
+    delay = delay_after(failures_[by_name].size());
     record_failure(by_address, now);
     record_failure(by_name, now);
   }
+  // Guessing one account's password gets slower and slower; its owner still gets in.
+  if (delay.count() > 0) std::this_thread::sleep_for(delay);
   // argon2 takes 19 MiB per check: a few at a time.
   hashing_.acquire();
   struct Release {
@@ -258,6 +270,12 @@ std::string Auth::user_of(const httplib::Request& req) {
   if (!team) return "";
   const auto s = session_of(req);
   return s ? s->user : "";
+}
+
+bool Auth::is_admin(const httplib::Request& req) {
+  if (!team) return true;
+  const auto s = session_of(req);
+  return s && s->role == records::Role::kAdmin;
 }
 
 }  // namespace bmslink::server

@@ -2,7 +2,7 @@
 // Sec-Fetch-Site says so), so a web page cannot drive a technician's localhost console. Team
 // mode adds accounts (argon2id hashes in the store), sessions in an HttpOnly, Secure,
 // SameSite=Strict cookie, a CSRF token every write must echo, roles (technician, admin) and a
-// limit on failed logins per address and per account.
+// limit on failed logins per address and a growing delay per account.
 #pragma once
 
 #include <chrono>
@@ -41,10 +41,14 @@ class Auth {
   // Single-user mode: the Host headers this server answers to ("127.0.0.1:8080", ...).
   std::vector<std::string> allowed_hosts;
   static constexpr std::ptrdiff_t kConcurrentChecks = 4;
-  // Failed logins allowed in the window: per account, and per address (a team behind one NAT
-  // shares one).
-  static constexpr int kMaxFailuresPerAccount = 5;
+  // Failed logins allowed in the window per address (a team behind one NAT shares one). An
+  // account is never locked (a colleague could keep its owner out): after a few failures in the
+  // window each attempt on it waits, twice as long each time, up to a ceiling.
   static constexpr int kMaxFailuresPerAddress = 20;
+  static constexpr std::size_t kFailuresBeforeDelay = 3;
+  static constexpr std::chrono::milliseconds kFirstDelay{250};
+  static constexpr std::chrono::milliseconds kLongestDelay{8000};
+  static std::chrono::milliseconds delay_after(std::size_t failures);
   static constexpr std::chrono::minutes kFailureWindow{10};
   static constexpr std::chrono::hours kSessionLife{12};
 
@@ -54,6 +58,8 @@ class Auth {
   std::string logout(const httplib::Request& req);  // the cookie that clears the session
   nlohmann::json session_json(const httplib::Request& req);
   std::string user_of(const httplib::Request& req);
+  // Single-user mode: the one user is the admin.
+  bool is_admin(const httplib::Request& req);
   // Logs `user` out everywhere: after an admin changed the account (role, disabled, password,
   // removed), its open sessions do not keep what it had.
   void end_sessions_of(const std::string& user);

@@ -4,6 +4,7 @@
 
 #include "bmslink/server/server.h"
 
+#include <malloc.h>
 #include <unistd.h>
 
 #include <httplib.h>
@@ -17,6 +18,7 @@
 #include <map>
 #include <mutex>
 #include <regex>
+#include <semaphore>
 #include <thread>
 
 #include <fmt/format.h>
@@ -39,6 +41,7 @@
 #include "bmslink/report/analysis_report.h"
 #include "bmslink/report/records_report.h"
 #include "server/auth.h"
+#include "server/connection.h"
 #include "server/web_assets.h"
 
 namespace bmslink::server {
@@ -106,11 +109,31 @@ int status_of(const Error& e) {
   }
 }
 
-// A JSON body, or an error naming what was wrong with it.
-Result<json> parse_body(const httplib::Request& req, std::string_view what) {
-  // Bounded nesting: a body of 100 000 '[' is refused, not recursed into.
-  return parse_json(req.body, fmt::format("{}: the request body", what));
+// Log lines carry text from requests (paths, names): control characters are written as \xNN so
+// a request cannot forge a line or move a terminal's cursor.
+std::string log_safe(std::string_view line) {
+  std::string out;
+  out.reserve(line.size());
+  for (const char ch : line) {
+    const auto c = static_cast<unsigned char>(ch);
+    if (c < 0x20 || c == 0x7f || c == '\\')
+      out += fmt::format("\\x{:02x}", c);
+    else
+      out += ch;
+  }
+  return out;
 }
+
+// Bodies larger than this are parsed a few at a time (kBigParses) and give their memory back to
+// the system after the answer.
+constexpr std::size_t kBigBody = 256 * 1024;
+constexpr std::ptrdiff_t kBigParses = 2;
+// What one request body may become in memory once parsed.
+constexpr std::size_t kJsonMemoryBytes = std::size_t(256) << 20;
+// A login is a name and a password.
+constexpr std::size_t kMaxLoginBytes = 4096;
+// Answers kept by query (lists, statistics, the matrix), in bytes.
+constexpr std::size_t kCacheBytes = std::size_t(64) << 20;
 
 // Tolerates a parse failure of a query number by answering with the parameter's name.
 Result<std::optional<double>> query_number(const httplib::Request& req, const char* key, double lo,
@@ -314,12 +337,27 @@ struct Server::Impl {
   json devices;
   json vocabulary;  // /api/vocabulary: words for the ids
   std::string captures_dir;
-  httplib::Server http;
+  GuardedServer http;
   int port = 0;
   Auth auth;
 
   void log(const std::string& line) const {
-    if (options.log) options.log(line);
+    if (options.log) options.log(log_safe(line));
+  }
+
+  // A JSON body, or an error naming what was wrong with it: nesting and the memory it would take
+  // are bounded before it is built; big ones wait for one of a few slots.
+  std::counting_semaphore<kBigParses> big_parses{kBigParses};
+  Result<json> parse_body(const httplib::Request& req, std::string_view what) {
+    const auto document = fmt::format("{}: the request body", what);
+    if (req.body.size() <= kBigBody)
+      return parse_json(req.body, document, kMaxJsonDepth, kJsonMemoryBytes);
+    big_parses.acquire();
+    struct Release {
+      std::counting_semaphore<kBigParses>& s;
+      ~Release() { s.release(); }
+    } release{big_parses};
+    return parse_json(req.body, document, kMaxJsonDepth, kJsonMemoryBytes);
   }
 
   template <typename F>
@@ -349,21 +387,40 @@ struct Server::Impl {
   }
 
   // Answers computed from all the cases (lists, statistics, the matrix), kept until the store's
-  // revision moves: fifty phones polling the statistics cost one computation per change.
-  std::map<std::string, std::pair<std::uint64_t, std::string>> cache;
+  // revision moves: fifty phones polling the statistics cost one computation per change. Bounded
+  // in bytes, the oldest answer leaving first: twenty distinct queries over a big store do not
+  // hold twenty copies of it.
+  struct CacheEntry {
+    std::string key;
+    std::uint64_t revision = 0;
+    std::string body;
+  };
+  std::deque<CacheEntry> cache;  // oldest first
+  std::size_t cache_bytes = 0;
 
   template <typename F>
   Result<std::string> cached(const std::string& key, F&& compute) {
     std::lock_guard lock(store_mutex);
     const auto rev = store->revision();
     if (rev) {
-      const auto it = cache.find(key);
-      if (it != cache.end() && it->second.first == *rev) return it->second.second;
+      for (const auto& e : cache)
+        if (e.key == key && e.revision == *rev) return e.body;
     }
     Result<std::string> body = compute(*store);
     if (body && rev) {
-      if (cache.size() > 256) cache.clear();
-      cache[key] = {*rev, *body};
+      // Answers of an older revision are never given again.
+      std::erase_if(cache, [&](const CacheEntry& e) { return e.revision != *rev || e.key == key; });
+      cache_bytes = 0;
+      for (const auto& e : cache) cache_bytes += e.key.size() + e.body.size();
+      const std::size_t size = key.size() + body->size();
+      if (size <= kCacheBytes / 2) {
+        while (!cache.empty() && cache_bytes + size > kCacheBytes) {
+          cache_bytes -= cache.front().key.size() + cache.front().body.size();
+          cache.pop_front();
+        }
+        cache.push_back({key, *rev, *body});
+        cache_bytes += size;
+      }
     }
     return body;
   }
@@ -571,14 +628,20 @@ Result<bool> Server::seed_demo(const std::vector<std::string>& sample_paths) {
 }
 
 void Server::Impl::routes() {
-  http.new_task_queue = [n = options.threads] { return new httplib::ThreadPool(n); };
+  // A thread per connection, started as needed: a slow client holds a sleeping thread, never a
+  // place another client waits for.
+  http.new_task_queue = [n = options.threads] { return new ElasticPool(n); };
+  http.limits.max_connections = options.threads;
+  http.limits.head_timeout = std::chrono::milliseconds(options.head_timeout_ms);
+  http.limits.body_max_bytes = options.max_upload_bytes + (1 << 20);
+  http.on_refused = [this](int status, const std::string& peer, const std::string& why) {
+    log(fmt::format("refused a request from {} ({}): {}", peer, status, why));
+  };
   // Uploads check their own limit (413 with a message); this only bounds everything else.
   http.set_payload_max_length(options.max_upload_bytes + (1 << 20));
   // Headers and body leave in two writes: without NODELAY the second waits for a delayed ACK
   // (40 ms on Linux) on every keep-alive request.
   http.set_tcp_nodelay(true);
-  http.set_read_timeout(60, 0);
-  http.set_write_timeout(60, 0);
   http.set_exception_handler(
       [this](const httplib::Request& req, httplib::Response& res, std::exception_ptr ep) {
         std::string what = "unknown";
@@ -594,6 +657,10 @@ void Server::Impl::routes() {
   // API answers are never sniffed as another type and never stored by a browser or a proxy
   // (they carry customers' details); the live stream sets its own no-cache.
   http.set_post_routing_handler([](const httplib::Request& req, httplib::Response& res) {
+    // A big body's parsed values, or the cases a big answer was made from, are gone by now:
+    // their pages go back to the system rather than stay with the thread's arena (connections
+    // have threads of their own, so each would keep its own high-water mark).
+    if (req.body.size() > kBigBody || res.body.size() > kBigBody) ::malloc_trim(0);
     if (!req.path.starts_with("/api/")) return;
     if (!res.has_header("X-Content-Type-Options"))
       res.set_header("X-Content-Type-Options", "nosniff");
@@ -629,6 +696,10 @@ void Server::Impl::routes() {
       }
     }
     const std::string length = req.get_header_value("Content-Length");
+    if (req.path == "/api/login" && std::strtoull(length.c_str(), nullptr, 10) > kMaxLoginBytes) {
+      send_error(res, 413, "a login is a name and a password: the body is too large");
+      return httplib::Server::HandlerResponse::Handled;
+    }
     if (req.path != "/api/analyze" && !length.empty() &&
         std::strtoull(length.c_str(), nullptr, 10) > options.max_json_bytes) {
       send_error(
@@ -1008,6 +1079,19 @@ void Server::Impl::analyze(const httplib::Request& req, httplib::Response& res,
     return send_error(res, 413,
                       fmt::format("the capture is larger than the server takes ({} MB)",
                                   options.max_upload_bytes >> 20));
+  // Kept uploads have a quota: a full disk would stop the store too.
+  const std::uint64_t already_kept = options.max_kept_bytes ? records::kept_bytes(captures_dir) : 0;
+  const auto over_quota = [&](std::uint64_t more) {
+    return options.max_kept_bytes != 0 && already_kept + more > options.max_kept_bytes;
+  };
+  const auto quota_message = [&] {
+    return fmt::format(
+        "the space for kept captures is full ({} MB of {} MB used): an admin removes old "
+        "captures, or starts the server with a larger --max-kept-mb",
+        already_kept >> 20, options.max_kept_bytes >> 20);
+  };
+  if (over_quota(std::strtoull(length.c_str(), nullptr, 10)))
+    return send_error(res, 507, quota_message());
   auto keeper = records::CaptureKeeper::open(captures_dir);
   if (!keeper) return send_error(res, 500, keeper.error().message);
   Pipe pipe;
@@ -1060,6 +1144,10 @@ void Server::Impl::analyze(const httplib::Request& req, httplib::Response& res,
       failure = "too large";
       return false;
     }
+    if (over_quota(received)) {
+      failure = "quota";
+      return false;
+    }
     if (auto ok = (*keeper)->write({data, len}); !ok) {
       failure = ok.error().message;
       return false;
@@ -1099,15 +1187,24 @@ void Server::Impl::analyze(const httplib::Request& req, httplib::Response& res,
       return send_error(res, 413,
                         fmt::format("the capture is larger than the server takes ({} MB)",
                                     options.max_upload_bytes >> 20));
+    if (failure == "quota") return send_error(res, 507, quota_message());
     return send_error(res, 400,
                       failure.empty() ? "the upload was cut off before its end" : failure);
   }
+  // What is not a capture is not kept: a streamed upload the analysis refused is dropped
+  // unfinished, a whole-file one removed again unless it was kept before.
+  const bool streamed_failed = !whole_file.value_or(false) && (!result || !*result);
+  if (streamed_failed && crashed.empty())
+    return send_error(
+        res, 400,
+        fmt::format("{}: {}", name, result ? result->error().message : "nothing was analysed"));
   auto sha = (*keeper)->finish();
   if (!sha) return send_error(res, 500, sha.error().message);
   if (whole_file.value_or(false)) {
     auto path = records::kept_capture_path(captures_dir, *sha);
     if (!path) return send_error(res, 500, path.error().message);
     result = diagnosis::diagnose(analysis::CaptureInput::path(*path), sink, run_options);
+    if ((!result || !*result) && (*keeper)->added()) records::forget_capture(captures_dir, *sha);
   }
   if (!crashed.empty()) {
     log(fmt::format("analysis of {} failed: {}", name, crashed));
@@ -1242,8 +1339,8 @@ void Server::Impl::cases(const httplib::Request& req, httplib::Response& res) {
   auto c = records::case_from_json(*body, "case");
   if (!c) return send_error(res, 400, c.error().message);
   c->history.clear();  // a new case has no past; the server writes its history, not the body
-  const auto& who = auth.user_of(req);
-  if (c->installer.empty() && !who.empty()) c->installer = who;
+  // In team mode the author is whoever is logged in, never what the body says.
+  if (auth.team) c->installer = auth.user_of(req);
   // Atomic in the store: another server or a CLI on the same database cannot take the id
   // between the look-up and the write.
   auto created = locked([&](records::Store& st) { return st.create(*c); });
@@ -1251,6 +1348,24 @@ void Server::Impl::cases(const httplib::Request& req, httplib::Response& res) {
   if (!*created) return send_error(res, 409, fmt::format("case {} exists", c->id));
   case_headers(res, *c);
   send_json(res, records::case_to_json(*c), 201);
+}
+
+// A technician's update of a stored case: what the body leaves out keeps its stored value,
+// recorded checks and kept captures are never dropped, and the case keeps its author. Only an
+// admin replaces a case whole (its earlier versions stay restorable either way).
+static void technician_update(const records::Case& stored, const json& body, records::Case& c) {
+  json merged = records::case_to_json(stored);
+  for (const auto& [key, value] : body.items()) merged[key] = value;
+  if (auto m = records::case_from_json(merged, "case " + stored.id)) c = std::move(*m);
+  for (const auto& kept : stored.captures)
+    if (std::none_of(c.captures.begin(), c.captures.end(),
+                     [&](const records::CaseCapture& x) { return x.sha256 == kept.sha256; }))
+      c.captures.push_back(kept);
+  for (const auto& done : stored.checks)
+    if (std::none_of(c.checks.begin(), c.checks.end(),
+                     [&](const records::CaseCheck& x) { return x.check == done.check; }))
+      c.checks.push_back(done);
+  c.installer = stored.installer;
 }
 
 void Server::Impl::case_one(const httplib::Request& req, httplib::Response& res) {
@@ -1269,7 +1384,20 @@ void Server::Impl::case_one(const httplib::Request& req, httplib::Response& res)
     if (!body->contains("id")) (*body)["id"] = id;
     if ((*body)["id"] != id)
       return send_error(res, 400, fmt::format("case: \"id\": the URL names {}", id));
-    auto c = records::case_from_json(*body, "case " + id);
+    const bool admin = auth.is_admin(req);
+    const std::string who = auth.user_of(req);
+    // A technician's body may be part of a case: it is read over the stored one (and merged
+    // again inside the write, against the case as it is then).
+    json full = *body;
+    if (!admin) {
+      auto stored = locked([&](records::Store& st) { return st.get(id); });
+      if (!stored) return send_error(res, 500, stored.error().message);
+      if (*stored) {
+        full = records::case_to_json(**stored);
+        for (const auto& [key, value] : body->items()) full[key] = value;
+      }
+    }
+    auto c = records::case_from_json(full, "case " + id);
     if (!c) return send_error(res, 400, c.error().message);
     if (req.has_header("If-Match")) {
       // Only over the version the client loaded: a case another device saved meanwhile is not
@@ -1282,7 +1410,8 @@ void Server::Impl::case_one(const httplib::Request& req, httplib::Response& res)
         return st.put_if(*c, [&](const std::optional<records::Case>& stored) {
           missing = !stored;
           if (!stored || !if_match(wanted, records::case_etag(*stored))) return false;
-          records::carry_history(*stored, *c, auth.user_of(req));
+          if (!admin) technician_update(*stored, *body, *c);
+          records::carry_history(*stored, *c, who);
           return true;
         });
       });
@@ -1296,7 +1425,9 @@ void Server::Impl::case_one(const httplib::Request& req, httplib::Response& res)
     } else {
       auto ok = locked([&](records::Store& st) {
         return st.put_if(*c, [&](const std::optional<records::Case>& stored) {
-          if (stored) records::carry_history(*stored, *c, auth.user_of(req));
+          if (stored && !admin) technician_update(*stored, *body, *c);
+          if (!stored && auth.team) c->installer = who;
+          if (stored) records::carry_history(*stored, *c, who);
           return true;
         });
       });

@@ -35,6 +35,37 @@ TEST(BulkCandumpLog, GivesTheGeneralReadersFramesForTheSample) {
   EXPECT_EQ(sink.total(), 0u);
 }
 
+// Issue 20: the fuzzer found text behind an FF FE mark read as UTF-16 by the general reader and
+// as bytes by the bulk path. Both now ask one function how a text starts.
+TEST(BulkCandumpLog, ReadsByteOrderMarksAsTheGeneralReaderDoes) {
+  const std::string line = "(1700000000.000000) can0 351#1402\n";
+  std::string utf16le("\xFF\xFE", 2), utf16be("\xFE\xFF", 2);
+  for (char c : line) {
+    utf16le += c;
+    utf16le += '\0';
+    utf16be += '\0';
+    utf16be += c;
+  }
+  for (const std::string& text : {"\xEF\xBB\xBF" + line, utf16le, utf16be}) {
+    CollectingSink sink;
+    ReaderStats st;
+    const auto frames = bulk(text, sink, 1, &st);
+    ASSERT_EQ(frames.size(), 1u) << text.size();
+    EXPECT_EQ(frames[0].id, 0x351u);
+    EXPECT_EQ(frames[0].timestamp_ns, 1'700'000'000'000'000'000LL);
+    EXPECT_EQ(st.lines, 1u);
+    EXPECT_EQ(sink.total(), 0u);
+  }
+  // Inside a file (a block after the first), the bytes are the text as they are.
+  CollectingSink sink;
+  std::vector<can::Frame> inside;
+  read_candump_log_block(
+      "\xEF\xBB\xBF" + line, "blk", 7, sink, [&](const can::Frame& f) { inside.push_back(f); },
+      BlockStart::kInsideText);
+  EXPECT_TRUE(inside.empty());
+  EXPECT_EQ(sink.total(), 1u);
+}
+
 TEST(BulkCandumpLog, ParsesTheCanonicalLineByHand) {
   CollectingSink sink;
   // 0x18FF50E5 is 29-bit (8 digits); 1764000000.117475 s = 1764000000117475000 ns.

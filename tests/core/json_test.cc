@@ -19,6 +19,26 @@ TEST(ParseJson, DeepNestingIsRefusedWithoutRecursing) {
   EXPECT_TRUE(parse_json(ok, "body"));
 }
 
+// Issue 20: 16 MB of "{}," became ~600 MB of values. A million empty objects (3 MB of text)
+// take ~100 MB once built (16-byte value, 48-byte map, allocator overhead): refused under a 64 MB
+// budget before a value is made; the same text size in numbers stays far below it.
+TEST(ParseJson, ADocumentThatWouldTakeTooMuchMemoryIsRefusedBeforeItIsBuilt) {
+  std::string objects = "[";
+  for (int i = 0; i < 1'000'000; ++i) objects += "{},";
+  objects += "{}]";
+  const auto refused = parse_json(objects, "body", kMaxJsonDepth, 64U << 20);
+  ASSERT_FALSE(refused);
+  EXPECT_EQ(refused.error().message, "body: the document would take more than 64 MB in memory");
+  EXPECT_TRUE(parse_json(objects, "body"));  // the default budget is 1 GiB
+  std::string numbers = "[";
+  for (int i = 0; i < 300'000; ++i) numbers += "123456789,";
+  numbers += "0]";
+  EXPECT_TRUE(parse_json(numbers, "body", kMaxJsonDepth, 64U << 20));
+  // Brackets and commas inside strings are text, not values.
+  const std::string quoted = "[\"" + std::string(3'000'000, '{') + "\"]";
+  EXPECT_TRUE(parse_json(quoted, "body", kMaxJsonDepth, 64U << 20));
+}
+
 TEST(ParseJson, BracketsInsideStringsAreNotNesting) {
   const std::string text = "{\"a\": \"" + std::string(200, '[') + "\\\"[\"}";
   const auto r = parse_json(text, "s");

@@ -766,6 +766,11 @@ TEST(Hardcode, AcceptableNotAcceptableOrWhatDecides) {
   EXPECT_EQ(at([](HardcodeInput& i) { i.commercial = true; }), Acceptability::kNotAcceptable);
   EXPECT_EQ(at([](HardcodeInput& i) { i.spread_mv = 30; }), Acceptability::kDepends);
   EXPECT_EQ(at([](HardcodeInput& i) { i.soc_high = 90; }), Acceptability::kDepends);
+  // The window's lower bound decides too (the field guide: 30-80 %): 25 % is beyond it, 30 % is
+  // the bound itself.
+  EXPECT_EQ(at([](HardcodeInput& i) { i.soc_low = 25; }), Acceptability::kDepends);
+  EXPECT_EQ(at([](HardcodeInput& i) { i.soc_low = 30; }), Acceptability::kAcceptable);
+  EXPECT_EQ(at([](HardcodeInput& i) { i.soc_high = 80; }), Acceptability::kAcceptable);
   // Between the lists the advice says which condition decides.
   HardcodeInput mid = small;
   mid.kwh = 15;

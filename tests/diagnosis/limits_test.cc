@@ -100,6 +100,23 @@ TEST(LimitFollowing, WithinTheToleranceIsFollowing) {
   EXPECT_EQ(fs.front().cause, Cause::kHealthy);
 }
 
+// Issue 20: every limit above was 50 A or less, where the 5 A floor of the tolerance decides. At
+// a 200 A charge limit the tolerance is 10 % of it, 20 A: 225 A for a minute breaches it, 215 A
+// does not (a 5 A tolerance would call 215 A a breach).
+// CCL 200.0 A = 2000 = 0x07D0; +225.0 A = 2250 = 0x08CA; +215.0 A = 2150 = 0x0866.
+TEST(LimitFollowing, AtTwoHundredAmpsTheToleranceIsTenPercentOfTheLimit) {
+  const std::string limits = "2802D007F401E001";
+  analysis::Evidence over, within;
+  diagnose_text(capture(60, [&](int) { return Second{limits, "5014CA08FA00", "C000"}; }), &over);
+  diagnose_text(capture(60, [&](int) { return Second{limits, "50146608FA00", "C000"}; }), &within);
+  ASSERT_EQ(over.limit_following.breaches.size(), 1u);
+  EXPECT_EQ(over.limit_following.breaches.front().kind,
+            analysis::LimitBreachKind::kChargeOverLimit);
+  EXPECT_EQ(over.limit_following.breaches.front().seconds, 60u);
+  EXPECT_TRUE(within.limit_following.breaches.empty());
+  EXPECT_EQ(within.limit_following.judged_seconds, 60u);
+}
+
 TEST(LimitFollowing, AShortOvershootIsNotPersistent) {
   // 29 s over (under the 30 s an inverter is allowed to settle), then within.
   analysis::Evidence e;

@@ -64,7 +64,7 @@ with tempfile.TemporaryDirectory() as tmp:
     cap = os.path.join(tmp, 'site.log')
     t0 = 1780293600.0
     with open(cap, 'w') as f:
-        for s in range(400):
+        for s in range(1500):  # 150 s at 10x: more than the longest wait below
             f.write('(%.6f) can0 351#2802E803E803E001\n' % (t0 + s))
             f.write('(%.6f) can0 355#34006200\n' % (t0 + s + 0.01))
             f.write('(%.6f) can0 356#4C14F6FFF000\n' % (t0 + s + 0.02))
@@ -85,7 +85,16 @@ with tempfile.TemporaryDirectory() as tmp:
         time.sleep(4)
         b = broker(conf)
         sub2 = subscriber(os.path.join(tmp, 'sub2.txt'))
-        time.sleep(8)
+        # libmosquitto retries after 1, 5, 14... s: wait for the monitor to be back (online and
+        # two states published), however long its back-off takes, up to a minute.
+        deadline = time.time() + 60
+        while time.time() < deadline:
+            got = messages(os.path.join(tmp, 'sub2.txt'))
+            if (('bmslink/test/availability', 'online') in got and
+                    sum(t == 'bmslink/test/state' for t, _ in got) >= 2):
+                break
+            time.sleep(0.5)
+        print('the monitor was back %.1f s after the broker' % (60 - (deadline - time.time())))
         check(mon.poll() is None, 'the monitor survives the broker restart: %s' % (mon.stderr.read() if mon.poll() is not None else ''))
         mon.kill()  # SIGKILL: the broker must publish the last will
         mon.wait(10)

@@ -3,6 +3,7 @@
 // writes loses no committed case and corrupts nothing, two writers at once both succeed.
 #include "bmslink/records/store.h"
 
+#include <libpq-fe.h>
 #include <signal.h>
 #include <sqlite3.h>
 #include <sys/stat.h>
@@ -192,6 +193,103 @@ TEST_P(Stores, ReplacedAndDeletedVersionsAreKeptAndCanBeRestored) {
     ASSERT_TRUE(store_->put(c));
   }
   EXPECT_EQ(store_->versions("v")->size(), 20u);
+}
+
+// SQL run on a store behind its back: what an older bmslink left, or a trigger that makes one
+// write of a batch fail.
+void run_sql(const std::string& url, const std::string& sql) {
+  if (url.starts_with("sqlite://")) {
+    sqlite3* db = nullptr;
+    ASSERT_EQ(sqlite3_open(url.substr(9).c_str(), &db), SQLITE_OK);
+    char* err = nullptr;
+    const int rc = sqlite3_exec(db, sql.c_str(), nullptr, nullptr, &err);
+    EXPECT_EQ(rc, SQLITE_OK) << (err ? err : "") << "\n" << sql;
+    sqlite3_free(err);
+    sqlite3_close(db);
+    return;
+  }
+  PGconn* c = PQconnectdb(url.c_str());
+  PGresult* r = PQexec(c, sql.c_str());
+  EXPECT_TRUE(PQresultStatus(r) == PGRES_COMMAND_OK || PQresultStatus(r) == PGRES_TUPLES_OK)
+      << PQerrorMessage(c) << "\n"
+      << sql;
+  PQclear(r);
+  PQfinish(c);
+}
+
+// Issue 20: a store written by the first bmslink (schema 1: cases only) opens with its cases and
+// gains accounts, settings and versions; one from a newer bmslink is refused, not damaged.
+TEST_P(Stores, AStoreAtSchemaOneIsMigratedAndANewerOneIsRefused) {
+  std::string url;
+  if (GetParam() == "sqlite") {
+    url = "sqlite://" + path_ + ".v1";
+    for (const char* suffix : {"", "-wal", "-shm"}) std::remove((path_ + ".v1" + suffix).c_str());
+  } else {
+    url = server()->fresh_database();
+  }
+  const std::string v1 = std::string(schema_migrations()[0]);
+  run_sql(url, v1 + "CREATE TABLE schema_version (version INTEGER NOT NULL);"
+                    "INSERT INTO schema_version VALUES (1);"
+                    "INSERT INTO cases (id, opened, closed, installer, outcome, root_cause, layer, "
+                    "bms_model, bms_firmware, inverter_model, inverter_firmware, total_minutes, "
+                    "body) VALUES ('old-1', '2025-06-01T10:00:00Z', NULL, 'Ana', 'fixed', "
+                    "'termination_fault', 2, 'Pylontech US3000C', '', 'Deye', '', 7, "
+                    "'{\"id\":\"old-1\",\"opened\":\"2025-06-01T10:00:00Z\",\"installer\":\"Ana\","
+                    "\"outcome\":\"fixed\",\"root_cause\":\"termination_fault\",\"layer\":2,"
+                    "\"minutes_by_layer\":{\"1\":3,\"2\":4}}');");
+  {
+    auto st = open_store(url);
+    ASSERT_TRUE(st) << st.error().message;
+    EXPECT_EQ((*st)->schema_version(), static_cast<int>(schema_migrations().size()));
+    auto old = (*st)->get("old-1");
+    ASSERT_TRUE(old && *old) << (old ? "missing" : old.error().message);
+    EXPECT_EQ((*old)->installer, "Ana");
+    EXPECT_EQ((*old)->root_cause, diagnosis::Cause::kTerminationFault);
+    EXPECT_TRUE((*st)->put_user({"ada", "$argon2id$x", Role::kAdmin}));
+    EXPECT_TRUE((*st)->put_setting("company", "{}"));
+    Case changed = **old;
+    changed.fix = "terminator fitted";
+    ASSERT_TRUE((*st)->put(changed));
+    EXPECT_EQ((*st)->versions("old-1")->size(), 1u);
+  }
+  const int newer = static_cast<int>(schema_migrations().size()) + 1;
+  run_sql(url, "UPDATE schema_version SET version = " + std::to_string(newer));
+  auto refused = open_store(url);
+  ASSERT_FALSE(refused);
+  EXPECT_NE(refused.error().message.find("schema version " + std::to_string(newer) +
+                                         " is newer than this bmslink"),
+            std::string::npos)
+      << refused.error().message;
+  if (GetParam() == "sqlite")
+    for (const char* suffix : {"", "-wal", "-shm"}) std::remove((path_ + ".v1" + suffix).c_str());
+}
+
+// Issue 20: "all of them in one transaction, or none", with the second of three writes failing
+// inside the database.
+TEST_P(Stores, ABatchThatFailsPartWayLeavesNothing) {
+  if (GetParam() == "sqlite")
+    run_sql(url_,
+            "CREATE TRIGGER refuse BEFORE INSERT ON cases WHEN NEW.id = 'bad' "
+            "BEGIN SELECT RAISE(ABORT, 'refused by the test'); END;");
+  else
+    run_sql(url_,
+            "CREATE FUNCTION refuse() RETURNS trigger AS $$ BEGIN IF NEW.id = 'bad' THEN "
+            "RAISE EXCEPTION 'refused by the test'; END IF; RETURN NEW; END $$ LANGUAGE plpgsql;"
+            "CREATE TRIGGER refuse BEFORE INSERT ON cases FOR EACH ROW EXECUTE FUNCTION refuse();");
+  ASSERT_TRUE(store_->put(full_case("before")));
+  Case changed = full_case("before");
+  changed.fix = "changed in the failing batch";
+  auto failed =
+      store_->put_all({changed, full_case("good-1"), full_case("bad"), full_case("good-2")});
+  ASSERT_FALSE(failed);
+  auto all = store_->list();
+  ASSERT_TRUE(all);
+  ASSERT_EQ(all->size(), 1u) << "only the case from before";
+  EXPECT_EQ(all->front().fix, full_case("before").fix);
+  EXPECT_TRUE(store_->versions("before")->empty()) << "no version of a write that never was";
+  // The store goes on: the next batch without the bad case is written whole.
+  ASSERT_TRUE(store_->put_all({full_case("good-1"), full_case("good-2")}));
+  EXPECT_EQ(store_->list()->size(), 3u);
 }
 
 // Issue 20: the records hold password hashes and customers' addresses; the SQLite file and its

@@ -12,6 +12,7 @@
 #include <filesystem>
 #include <fstream>
 #include <functional>
+#include <mutex>
 #include <sstream>
 #include <thread>
 
@@ -21,6 +22,7 @@
 
 #include "bmslink/records/stats.h"
 #include "bmslink/records/store.h"
+#include "server/auth.h"
 
 namespace bmslink::server {
 namespace {
@@ -105,7 +107,8 @@ std::vector<std::pair<std::string, json>> read_live(
 class Running {
  public:
   explicit Running(bool team = false, std::uint64_t max_upload = 64ULL << 20,
-                   std::string live_iface = {}) {
+                   std::string live_iface = {},
+                   const std::function<void(ServerOptions&)>& tweak = {}) {
     dir_ = fs::temp_directory_path() /
            ("bmslink-server-test-" + std::to_string(::getpid()) + "-" + std::to_string(count_++));
     fs::remove_all(dir_);
@@ -116,6 +119,7 @@ class Running {
     o.team = team;
     o.max_upload_bytes = max_upload;
     o.live_iface = std::move(live_iface);
+    if (tweak) tweak(o);
     auto s = Server::create(o);
     EXPECT_TRUE(s) << (s ? "" : s.error().message);
     server_ = std::move(*s);
@@ -732,10 +736,12 @@ TEST(Api, AnAdminManagesAccountsSettingsAndCaseVersions) {
   ASSERT_EQ(made->status, 201);
   json stored = json::parse(made->body);
   const std::string id = stored["id"];
+  // The author is who is logged in, whatever the body says.
+  EXPECT_EQ(stored["installer"], "boss");
   auto report = c.Get("/api/cases/" + id + "/report?kind=customer&tz=60", tom);
   ASSERT_EQ(report->status, 200);
   for (const char* want :
-       {"Sun &amp; Co", "+44 1632 960000", "Work done by", "Name: ada", "Name: R. Keane",
+       {"Sun &amp; Co", "+44 1632 960000", "Work done by", "Name: boss", "Name: R. Keane",
         "1 Dec 2026, 16:30 (UTC+01:00)", "Over 1 hour after the work"})
     EXPECT_NE(report->body.find(want), std::string::npos) << want;
   EXPECT_EQ(c.Get("/api/cases/" + id + "/report?tz=9999", tom)->status, 400);
@@ -784,6 +790,381 @@ TEST(Accounts, PasswordsAreHashedWithArgon2idAndChecked) {
   EXPECT_FALSE(make_user("ada", "short", "admin"));
   EXPECT_FALSE(make_user("a b", "correct-horse-1", "admin"));
   EXPECT_FALSE(make_user("ada", "correct-horse-1", "root"));
+}
+
+// Issue 20: hostile clients. Each test reproduces a hole a security test found and shows it held.
+
+// Connects to the server and returns the socket (-1 when it cannot).
+int connect_to(int port) {
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(static_cast<std::uint16_t>(port));
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
+    ::close(fd);
+    return -1;
+  }
+  return fd;
+}
+
+// What the server sends until it closes or `seconds` pass.
+std::string receive_all(int fd, double seconds) {
+  timeval wait{0, 100'000};
+  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &wait, sizeof wait);
+  std::string out;
+  const auto until = std::chrono::steady_clock::now() +
+                     std::chrono::milliseconds(static_cast<int>(seconds * 1000));
+  char buf[4096];
+  while (std::chrono::steady_clock::now() < until) {
+    const ssize_t n = ::recv(fd, buf, sizeof buf, 0);
+    if (n == 0) break;
+    if (n > 0) out.append(buf, static_cast<std::size_t>(n));
+  }
+  return out;
+}
+
+TEST(Hostile, AClientTricklingItsHeadersIsAnswered408AndDropped) {
+  Running s(false, 64ULL << 20, {}, [](ServerOptions& o) { o.head_timeout_ms = 1000; });
+  const int fd = connect_to(s.port());
+  ASSERT_GE(fd, 0);
+  const std::string start = "GET /api/cases HTTP/1.1\r\nHost: 127.0.0.1\r\n";
+  ASSERT_GT(::send(fd, start.data(), start.size(), MSG_NOSIGNAL), 0);
+  const auto t0 = std::chrono::steady_clock::now();
+  // One more header line every 300 ms: each read is quick, the head never ends.
+  std::string answer;
+  for (int i = 0; i < 20 && answer.empty(); ++i) {
+    const std::string line = "X-Slow-" + std::to_string(i) + ": 1\r\n";
+    ::send(fd, line.data(), line.size(), MSG_NOSIGNAL);
+    answer = receive_all(fd, 0.3);
+  }
+  const double waited =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  ::close(fd);
+  EXPECT_EQ(answer.rfind("HTTP/1.1 408", 0), 0U) << answer;
+  EXPECT_LT(waited, 3.0) << "the whole head has one deadline, not one per read";
+  EXPECT_EQ(s.client().Get("/api/cases")->status, 200);
+}
+
+TEST(Hostile, TooManyOrTooLongHeadersAreAnswered431) {
+  Running s;
+  std::string many =
+      "GET /api/cases HTTP/1.1\r\nHost: 127.0.0.1:" + std::to_string(s.port()) + "\r\n";
+  for (int i = 0; i < 150; ++i) many += "X-" + std::to_string(i) + ": a\r\n";
+  many += "\r\n";
+  const std::string a = raw_exchange(s.port(), many);
+  EXPECT_EQ(a.rfind("HTTP/1.1 431", 0), 0U) << a;
+  EXPECT_NE(a.find("more than 99 header lines"), std::string::npos) << a;
+  const std::string huge =
+      "GET /api/cases HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Big: " + std::string(40000, 'b') +
+      "\r\n\r\n";
+  const std::string b = raw_exchange(s.port(), huge);
+  EXPECT_EQ(b.rfind("HTTP/1.1 431", 0), 0U) << b.substr(0, 200);
+  // 99 header lines of a normal size are a normal request.
+  std::string fine = "GET /api/cases HTTP/1.1\r\nHost: 127.0.0.1:" + std::to_string(s.port()) +
+                     "\r\nConnection: close\r\n";
+  for (int i = 0; i < 97; ++i) fine += "X-" + std::to_string(i) + ": a\r\n";
+  fine += "\r\n";
+  const std::string ok = raw_exchange(s.port(), fine);
+  EXPECT_EQ(ok.rfind("HTTP/1.1 200", 0), 0U) << ok.substr(0, 200);
+}
+
+TEST(Hostile, AMillionNestedBracketsAreRefusedAndTheServerGoesOn) {
+  Running s;
+  auto c = s.client();
+  const std::string deep(1'000'000, '[');
+  for (const char* route : {"/api/diagnose", "/api/cases", "/api/hardcode"}) {
+    auto r = c.Post(route, deep, "application/json");
+    ASSERT_TRUE(r) << route << ": the server went away";
+    EXPECT_EQ(r->status, 400) << route;
+    EXPECT_NE(r->body.find("nested deeper than 64 levels"), std::string::npos) << r->body;
+  }
+  // Sixteen megabytes of empty objects would take ~600 MB once parsed: refused before.
+  std::string wide = "[";
+  while (wide.size() < (15U << 20)) wide += "{},";
+  wide += "{}]";
+  auto r = c.Post("/api/cases", wide, "application/json");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 400);
+  EXPECT_NE(r->body.find("would take more than 256 MB in memory"), std::string::npos) << r->body;
+  EXPECT_EQ(c.Get("/api/cases")->status, 200);
+}
+
+TEST(Hostile, JsonBodiesOverSixteenMegabytesAndBigLoginsAreRefusedUnread) {
+  Running s;
+  const auto head = [&](const std::string& path, std::uint64_t length) {
+    return "POST " + path + " HTTP/1.1\r\nHost: 127.0.0.1:" + std::to_string(s.port()) +
+           "\r\nContent-Type: application/json\r\nContent-Length: " + std::to_string(length) +
+           "\r\n\r\n";
+  };
+  const std::string over = raw_exchange(s.port(), head("/api/cases", (16U << 20) + 1));
+  EXPECT_EQ(over.rfind("HTTP/1.1 413", 0), 0U) << over;
+  EXPECT_NE(over.find("larger than 16 MB"), std::string::npos) << over;
+  Running team(true);
+  const std::string login =
+      "POST /api/login HTTP/1.1\r\nHost: 127.0.0.1:" + std::to_string(team.port()) +
+      "\r\nContent-Type: application/json\r\nContent-Length: 16000000\r\n\r\n";
+  const std::string big_login = raw_exchange(team.port(), login);
+  EXPECT_EQ(big_login.rfind("HTTP/1.1 413", 0), 0U) << big_login;
+}
+
+TEST(Hostile, UploadsOverTheLimitAreCountedWhenChunkedOrMultipart) {
+  Running s(false, 64 * 1024);
+  const std::string sample = read(kSample);
+  ASSERT_GT(sample.size(), 100'000U);
+  // Chunked: no Content-Length to refuse by, the bytes are counted as they come.
+  std::string chunked =
+      "POST /api/analyze HTTP/1.1\r\nHost: 127.0.0.1:" + std::to_string(s.port()) +
+      "\r\nContent-Type: text/plain\r\nTransfer-Encoding: chunked\r\n\r\n";
+  for (std::size_t at = 0; at < 100'000; at += 10'000)
+    chunked += fmt::format("{:x}\r\n{}\r\n", 10'000, sample.substr(at, 10'000));
+  chunked += "0\r\n\r\n";
+  const std::string a = raw_exchange(s.port(), chunked);
+  EXPECT_EQ(a.rfind("HTTP/1.1 413", 0), 0U) << a.substr(0, 300);
+  // Multipart, chunked too: the file part's bytes are what count.
+  std::string form =
+      "--XyZ\r\nContent-Disposition: form-data; name=\"file\"; filename=\"a.log\"\r\n"
+      "Content-Type: text/plain\r\n\r\n" +
+      sample.substr(0, 100'000) + "\r\n--XyZ--\r\n";
+  std::string multipart =
+      "POST /api/analyze HTTP/1.1\r\nHost: 127.0.0.1:" + std::to_string(s.port()) +
+      "\r\nContent-Type: multipart/form-data; boundary=XyZ\r\n"
+      "Transfer-Encoding: chunked\r\n\r\n";
+  for (std::size_t at = 0; at < form.size(); at += 10'000) {
+    const auto piece = form.substr(at, 10'000);
+    multipart += fmt::format("{:x}\r\n{}\r\n", piece.size(), piece);
+  }
+  multipart += "0\r\n\r\n";
+  const std::string b = raw_exchange(s.port(), multipart);
+  EXPECT_EQ(b.rfind("HTTP/1.1 413", 0), 0U) << b.substr(0, 300);
+  // Under the limit, the same multipart upload is analysed.
+  std::string small_form =
+      "--XyZ\r\nContent-Disposition: form-data; name=\"file\"; filename=\"a.log\"\r\n"
+      "Content-Type: text/plain\r\n\r\n" +
+      sample.substr(0, sample.find('\n', 30'000) + 1) + "\r\n--XyZ--\r\n";
+  auto ok = s.client().Post("/api/analyze", small_form, "multipart/form-data; boundary=XyZ");
+  ASSERT_TRUE(ok);
+  EXPECT_EQ(ok->status, 200) << ok->body;
+}
+
+TEST(Hostile, WhatIsNotACaptureIsNotKeptAndKeptCapturesHaveAQuota) {
+  {
+    Running s;
+    auto c = s.client();
+    EXPECT_EQ(c.Post("/api/analyze?name=notes.txt", "shopping list\nmilk\n", "text/plain")->status,
+              400);
+    // A pcap header with nothing behind it (the whole-file path).
+    std::string pcap("\xd4\xc3\xb2\xa1\x02\x00\x04\x00", 8);
+    pcap += std::string(16, '\0');
+    EXPECT_EQ(c.Post("/api/analyze?name=cut.pcap", pcap, "application/octet-stream")->status, 400);
+    std::size_t kept = 0;
+    if (fs::exists(s.captures()))
+      for ([[maybe_unused]] const auto& e : fs::directory_iterator(s.captures())) ++kept;
+    EXPECT_EQ(kept, 0U) << "refused uploads leave nothing behind";
+    EXPECT_EQ(c.Post("/api/analyze?name=a.log", read(kSample), "text/plain")->status, 200);
+  }
+  Running s(false, 64ULL << 20, {}, [](ServerOptions& o) { o.max_kept_bytes = 150'000; });
+  auto c = s.client();
+  const std::string sample = read(kSample);
+  ASSERT_GT(sample.size(), 150'000U);
+  auto full = c.Post("/api/analyze?name=a.log", sample, "text/plain");
+  ASSERT_TRUE(full);
+  EXPECT_EQ(full->status, 507) << full->body;
+  EXPECT_NE(full->body.find("--max-kept-mb"), std::string::npos) << full->body;
+  const std::string small = sample.substr(0, sample.find('\n', 60'000) + 1);
+  auto fits = c.Post("/api/analyze?name=b.log", small, "text/plain");
+  ASSERT_TRUE(fits);
+  EXPECT_EQ(fits->status, 200) << fits->body;
+  // Now 60 kB are kept: another 100 kB would pass the quota.
+  auto second = c.Post("/api/analyze?name=c.log", sample.substr(0, 100'000), "text/plain");
+  EXPECT_EQ(second->status, 507);
+}
+
+TEST(Hostile, LogLinesCannotBeForgedThroughTheUrl) {
+  std::vector<std::string> lines;
+  std::mutex m;
+  Running s(false, 64ULL << 20, {}, [&](ServerOptions& o) {
+    o.log = [&](const std::string& line) {
+      std::lock_guard lock(m);
+      lines.push_back(line);
+    };
+  });
+  auto c = s.client();
+  httplib::Headers cross = {{"Origin", "http://evil.example"}};
+  EXPECT_EQ(c.Post("/api/cases%0d%0aFORGED%20line", cross, "{}", "application/json")->status, 403);
+  std::lock_guard lock(m);
+  bool seen = false;
+  for (const auto& l : lines) {
+    EXPECT_EQ(l.find('\n'), std::string::npos) << l;
+    EXPECT_EQ(l.find('\r'), std::string::npos) << l;
+    seen |= l.find("\\x0d\\x0aFORGED line") != std::string::npos;
+  }
+  EXPECT_TRUE(seen) << "the refused request is logged, its control characters escaped";
+}
+
+// Logs in and returns the cookie and CSRF headers, or {"X-Status": code} when refused.
+httplib::Headers log_in(httplib::Client& c, const std::string& name, const std::string& password) {
+  auto r =
+      c.Post("/api/login", json{{"name", name}, {"password", password}}.dump(), "application/json");
+  if (!r || r->status != 200)
+    return httplib::Headers{{"X-Status", r ? std::to_string(r->status) : "none"}};
+  const std::string cookie = r->get_header_value("Set-Cookie");
+  return httplib::Headers{{"Cookie", cookie.substr(0, cookie.find(';'))},
+                          {"X-CSRF-Token", json::parse(r->body)["csrf"].get<std::string>()}};
+}
+
+TEST(Hostile, ATechnicianCannotEmptyACaseRemoveItsCapturesOrChangeItsAuthor) {
+  Running s(true);
+  ASSERT_TRUE(s.server().set_user("boss", "correct-horse-1", "admin"));
+  ASSERT_TRUE(s.server().set_user("ada", "correct-horse-2", "technician"));
+  ASSERT_TRUE(s.server().set_user("eve", "correct-horse-3", "technician"));
+  auto c = s.client();
+  const auto ada = log_in(c, "ada", "correct-horse-2");
+  const auto eve = log_in(c, "eve", "correct-horse-3");
+  const auto boss = log_in(c, "boss", "correct-horse-1");
+  ASSERT_FALSE(ada.count("X-Status") || eve.count("X-Status") || boss.count("X-Status"));
+  auto up = c.Post("/api/analyze?name=site.log", ada, read(kSample), "text/plain");
+  ASSERT_EQ(up->status, 200);
+  const std::string sha = json::parse(up->body)["capture_id"];
+  const json in = {{"installer", "someone-else"},
+                   {"site", {{"name", "Barn"}, {"customer", "R. Keane"}, {"address", "Lane 1"}}},
+                   {"symptom", "Battery comms fault"},
+                   {"checks", json::array({{{"check", "l2.termination"},
+                                            {"layer", 2},
+                                            {"inputs", {{"termination_ohms", 120.0}}},
+                                            {"verdict", "fail"},
+                                            {"minutes", 4}}})},
+                   {"captures", json::array({{{"file", "site.log"}, {"sha256", sha}}})}};
+  auto made = c.Post("/api/cases", ada, in.dump(), "application/json");
+  ASSERT_EQ(made->status, 201) << made->body;
+  const json created = json::parse(made->body);
+  EXPECT_EQ(created["installer"], "ada") << "the author comes from the session";
+  const std::string id = created["id"];
+  // Eve puts one field: the rest stays, the capture and the check stay, the author stays.
+  auto put = c.Put("/api/cases/" + id, eve,
+                   json{{"fix", "nothing"},
+                        {"installer", "eve"},
+                        {"captures", json::array()},
+                        {"checks", json::array()}}
+                       .dump(),
+                   "application/json");
+  ASSERT_EQ(put->status, 200) << put->body;
+  const json after = json::parse(c.Get("/api/cases/" + id, eve)->body);
+  EXPECT_EQ(after["fix"], "nothing");
+  EXPECT_EQ(after["installer"], "ada");
+  EXPECT_EQ(after["site"]["customer"], "R. Keane");
+  EXPECT_EQ(after["symptom"], "Battery comms fault");
+  ASSERT_EQ(after["captures"].size(), 1U);
+  EXPECT_EQ(after["captures"][0]["sha256"], sha);
+  ASSERT_EQ(after["checks"].size(), 1U);
+  EXPECT_EQ(after["checks"][0]["check"], "l2.termination");
+  // An admin replaces a case whole; its earlier versions stay restorable.
+  auto replaced =
+      c.Put("/api/cases/" + id, boss, json{{"fix", "reset"}, {"opened", created["opened"]}}.dump(),
+            "application/json");
+  ASSERT_EQ(replaced->status, 200);
+  EXPECT_EQ(json::parse(replaced->body)["captures"].size(), 0U);
+  const json versions = json::parse(c.Get("/api/cases/" + id + "/versions", boss)->body);
+  EXPECT_GE(versions.size(), 2U);
+}
+
+TEST(Hostile, WritesByPutAndDeleteNeedTheCsrfTokenAndTheSameOrigin) {
+  Running s(true);
+  ASSERT_TRUE(s.server().set_user("boss", "correct-horse-1", "admin"));
+  ASSERT_TRUE(s.server().set_user("ada", "correct-horse-2", "technician"));
+  auto c = s.client();
+  const auto ada = log_in(c, "ada", "correct-horse-2");
+  const auto boss = log_in(c, "boss", "correct-horse-1");
+  auto made = c.Post("/api/cases", ada, R"({"symptom":"x"})", "application/json");
+  ASSERT_EQ(made->status, 201);
+  const std::string id = json::parse(made->body)["id"];
+  const auto without_token = [](httplib::Headers h) {
+    h.erase("X-CSRF-Token");
+    return h;
+  };
+  const auto cross_site = [](httplib::Headers h) {
+    h.emplace("Origin", "http://evil.example");
+    return h;
+  };
+  EXPECT_EQ(
+      c.Put("/api/cases/" + id, without_token(ada), R"({"fix":"a"})", "application/json")->status,
+      403);
+  EXPECT_EQ(
+      c.Put("/api/cases/" + id, cross_site(ada), R"({"fix":"a"})", "application/json")->status,
+      403);
+  EXPECT_EQ(c.Delete("/api/cases/" + id, without_token(boss))->status, 403);
+  EXPECT_EQ(c.Delete("/api/cases/" + id, cross_site(boss))->status, 403);
+  EXPECT_EQ(
+      c.Put("/api/settings", without_token(boss), R"({"company":{"name":"X"}})", "application/json")
+          ->status,
+      403);
+  // With the token and from the page itself, the same writes go through (an admin's).
+  EXPECT_EQ(c.Put("/api/cases/" + id, ada, R"({"fix":"a"})", "application/json")->status, 200);
+  EXPECT_EQ(c.Delete("/api/cases/" + id, ada)->status, 403) << "deleting is an admin's";
+  EXPECT_EQ(c.Put("/api/settings", boss, R"({"company":{"name":"X"}})", "application/json")->status,
+            200);
+  EXPECT_EQ(c.Delete("/api/cases/" + id, boss)->status, 204);
+  EXPECT_EQ(c.Get("/api/deleted", boss)->status, 200);
+}
+
+TEST(Hostile, ADemotedAdminsNextRequestIsATechnicians) {
+  Running s(true);
+  ASSERT_TRUE(s.server().set_user("boss", "correct-horse-1", "admin"));
+  ASSERT_TRUE(s.server().set_user("ann", "correct-horse-2", "admin"));
+  auto c = s.client();
+  const auto ann = log_in(c, "ann", "correct-horse-2");
+  const auto boss = log_in(c, "boss", "correct-horse-1");
+  EXPECT_EQ(c.Get("/api/users", ann)->status, 200);
+  ASSERT_EQ(c.Put("/api/users/ann", boss, R"({"role":"technician"})", "application/json")->status,
+            200);
+  // The session she had is over; logged in again she is a technician.
+  EXPECT_EQ(c.Get("/api/users", ann)->status, 401);
+  const auto again = log_in(c, "ann", "correct-horse-2");
+  ASSERT_FALSE(again.count("X-Status"));
+  EXPECT_EQ(c.Get("/api/users", again)->status, 403);
+  EXPECT_EQ(c.Get("/api/cases", again)->status, 200);
+}
+
+TEST(Hostile, WrongPasswordsSlowAnAccountDownButNeverLockItsOwnerOut) {
+  Running s(true);
+  ASSERT_TRUE(s.server().set_user("boss", "correct-horse-1", "admin"));
+  auto c = s.client();
+  // A colleague tries six wrong passwords: each is refused, none locks the account.
+  for (int i = 0; i < 6; ++i) {
+    auto r = c.Post("/api/login",
+                    json{{"name", "boss"}, {"password", "guess-guess-" + std::to_string(i)}}.dump(),
+                    "application/json");
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, 401) << i;
+  }
+  // The owner gets in, after a delay that grew with the failures (3 of them past the free ones:
+  // 0.25, 0.5, 1 s before; the next waits 2 s).
+  const auto t0 = std::chrono::steady_clock::now();
+  const auto owner = log_in(c, "boss", "correct-horse-1");
+  const double waited =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  EXPECT_FALSE(owner.count("X-Status")) << owner.begin()->second;
+  EXPECT_GE(waited, 1.9);
+  // Many failures from one address still stop that address (other names, no delay to wait).
+  int limited = 0;
+  for (int i = 0; i < 25; ++i) {
+    auto r =
+        c.Post("/api/login",
+               json{{"name", "nobody" + std::to_string(i)}, {"password", "wrong-wrong"}}.dump(),
+               "application/json");
+    limited += r && r->status == 429;
+  }
+  EXPECT_GE(limited, 5) << "the 21st failure from one address in ten minutes is refused";
+}
+
+TEST(Auth, TheDelayAfterFailuresDoublesFromTheThirdUpToEightSeconds) {
+  using std::chrono::milliseconds;
+  EXPECT_EQ(Auth::delay_after(0), milliseconds(0));
+  EXPECT_EQ(Auth::delay_after(2), milliseconds(0));
+  EXPECT_EQ(Auth::delay_after(3), milliseconds(250));
+  EXPECT_EQ(Auth::delay_after(4), milliseconds(500));
+  EXPECT_EQ(Auth::delay_after(8), milliseconds(8000));
+  EXPECT_EQ(Auth::delay_after(60), milliseconds(8000));
 }
 
 }  // namespace

@@ -114,8 +114,12 @@ namespace bmslink::capture {
 // for each frame. Lines of the canonical shape "(1700000000.123456) can0 351#1402..." are parsed
 // in place; every other line goes through the full candump log reader, so results and
 // diagnostics are the same as open_capture's, with line numbers counted from `first_line`.
+// A block at the file's start has its start read as open_capture reads it (a byte-order mark
+// dropped, UTF-16 converted); one further in is the text after that (FrameReader::text_offset).
+enum class BlockStart { kFileStart, kInsideText };
 ReaderStats read_candump_log_block(std::string_view block, const std::string& name,
                                    std::uint64_t first_line, DiagnosticSink& sink,
-                                   const std::function<void(const can::Frame&)>& on_frame);
+                                   const std::function<void(const can::Frame&)>& on_frame,
+                                   BlockStart where = BlockStart::kFileStart);
 
 }  // namespace bmslink::capture

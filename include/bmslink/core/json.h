@@ -21,10 +21,20 @@ namespace bmslink {
 // Deeper nesting than any document the project reads (a case is 4 levels, a catalogue 6).
 constexpr std::size_t kMaxJsonDepth = 64;
 
+// What a parsed document may take in memory, estimated before it is built: a 16 MB text of
+// empty objects would take ~600 MB as values.
+constexpr std::size_t kMaxJsonMemoryBytes = std::size_t(1) << 30;
+
 // The JSON text as a value, or an error "DOCUMENT:LINE:COLUMN: what was wrong"; nesting deeper
-// than `max_depth` is refused before it is built.
+// than `max_depth`, or a document estimated to take more than `max_memory_bytes` once built, is
+// refused before it is built.
 Result<nlohmann::json> parse_json(std::string_view text, std::string_view document,
-                                  std::size_t max_depth = kMaxJsonDepth);
+                                  std::size_t max_depth = kMaxJsonDepth,
+                                  std::size_t max_memory_bytes = kMaxJsonMemoryBytes);
+
+// The estimate parse_json() compares with its budget: bytes a document of this text takes as
+// nlohmann values (containers, scalars and the text of strings), from one pass over the text.
+std::size_t json_memory_estimate(std::string_view text);
 
 class JsonReader {
  public:

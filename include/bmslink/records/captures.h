@@ -35,6 +35,8 @@ class CaptureKeeper {
   Result<void> write(std::string_view bytes);
   Result<std::string> finish();
   std::uint64_t size() const { return size_; }
+  // After finish(): whether this upload put the file there (false: it was kept already).
+  bool added() const { return added_; }
 
  private:
   CaptureKeeper() = default;
@@ -43,7 +45,14 @@ class CaptureKeeper {
   std::FILE* file_ = nullptr;
   std::string dir_, tmp_;
   std::uint64_t size_ = 0;
+  bool added_ = false;
 };
+
+// Removes a kept capture and its settings (an upload that turned out not to be a capture).
+void forget_capture(const std::string& dir, std::string_view sha256);
+
+// Bytes taken by the captures kept in `dir` (0 when there is none).
+std::uint64_t kept_bytes(const std::string& dir);
 
 // The path of a kept capture by its hash, or an error when `sha256` is not 64 hex digits or no
 // such capture is kept (never a path outside `dir`).

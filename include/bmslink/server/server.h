@@ -25,9 +25,13 @@ struct ServerOptions {
   bool team = false;
   std::uint64_t max_upload_bytes = 2ULL << 30;  // a week-long capture fits; beyond is refused
   std::uint64_t max_json_bytes = 16ULL << 20;   // case and answers bodies
-  // Request workers: httplib keeps a worker per open (keep-alive) connection, so this bounds how
-  // many clients are served at once rather than the CPU used.
-  unsigned threads = 96;
+  // Bytes all kept captures may take together (0: no quota); an upload past it is refused (507).
+  std::uint64_t max_kept_bytes = 20ULL << 30;
+  // Connections served at once: each has a thread, started when needed (an idle one leaves after
+  // 30 s); beyond this many, a new connection waits for one to close.
+  unsigned threads = 256;
+  // A request's line and headers must arrive within this (a client trickling them is dropped).
+  unsigned head_timeout_ms = 10'000;
   // The live bus page: the interface the server monitors (docs/live.md IFACE; empty: none).
   // Fixed at start, never chosen by a browser.
   std::string live_iface;

@@ -1,0 +1,62 @@
+// The server's side of each TCP connection, in front of httplib's request parser: the request
+// head is read here whole, within a byte, line and time budget, before httplib sees a byte of
+// it; the body must keep coming at a minimum rate; connections get a thread each from a pool
+// that grows as needed up to a ceiling, so a hundred clients trickling headers hold a hundred
+// sleeping threads for a few seconds and nobody else waits behind them.
+#pragma once
+
+#include <httplib.h>
+
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+
+namespace bmslink::server {
+
+struct ConnectionLimits {
+  std::size_t head_bytes = 32 * 1024;              // request line and headers together
+  std::size_t head_lines = 100;                    // request line plus 99 header lines
+  std::chrono::milliseconds head_timeout{10'000};  // from the first byte (or the connection)
+  std::chrono::milliseconds read_timeout{20'000};  // one read of the body
+  // After the head, the body has `body_grace` and then must average `body_min_bytes_per_s`.
+  std::chrono::milliseconds body_grace{30'000};
+  std::uint64_t body_min_bytes_per_s = 16 * 1024;
+  std::uint64_t body_max_bytes = std::uint64_t(1) << 62;  // the transport's own ceiling
+  std::chrono::milliseconds write_timeout{60'000};
+  std::chrono::milliseconds keep_alive_timeout{5'000};
+  std::size_t keep_alive_max = 100;
+  std::size_t max_connections = 256;
+};
+
+// httplib::TaskQueue: a thread per connection, started when no idle one is there, up to `most`;
+// beyond that connections wait their turn. Idle threads leave after a while.
+class ElasticPool : public httplib::TaskQueue {
+ public:
+  explicit ElasticPool(std::size_t most);
+  ~ElasticPool() override;
+  void enqueue(std::function<void()> fn) override;
+  void shutdown() override;
+
+ private:
+  struct State;
+  std::shared_ptr<State> state_;
+};
+
+// What a refused request head is told (the status and why), for the log.
+using RefusalLog = std::function<void(int status, const std::string& peer, const std::string&)>;
+
+class GuardedServer : public httplib::Server {
+ public:
+  ConnectionLimits limits;
+  RefusalLog on_refused;
+
+ private:
+  bool process_and_close_socket(socket_t sock) override;
+};
+
+}  // namespace bmslink::server
