@@ -2,7 +2,7 @@
 SAMPLE ?= data/samples/pylontech_session.log
 JOBS ?= $(shell nproc)
 
-.PHONY: run test build build-asan bootstrap node-deps web format format-check fuzz bench clean
+.PHONY: run test build build-asan bootstrap node-deps web format format-check fuzz fuzz-campaign bench clean
 
 # The web console on http://127.0.0.1:8080/ with the embedded SQLite records; the first start
 # loads a demo case with the bundled sample capture. PORT=... to change the port.
@@ -41,13 +41,18 @@ format:
 format-check:
 	clang-format --dry-run --Werror $$(git ls-files '*.h' '*.cc')
 
-# libFuzzer (clang) builds; FUZZ_SECONDS per reader.
+# libFuzzer (clang) builds. FUZZ_SECONDS is each target's budget (FUZZ_SECONDS_<target> sets one
+# target's own, FUZZ_TARGETS picks some); `make fuzz-campaign` is the long run (10 minutes each)
+# done before a parser change is called clean.
 FUZZ_SECONDS ?= 60
 fuzz:
 	scripts/bootstrap --fuzz
 	cmake --preset fuzz >/dev/null
 	cmake --build --preset fuzz -j $(JOBS)
 	scripts/run_fuzzers build-fuzz $(FUZZ_SECONDS)
+
+fuzz-campaign:
+	$(MAKE) fuzz FUZZ_SECONDS=600
 
 bench:
 	scripts/bootstrap --bench

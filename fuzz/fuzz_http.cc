@@ -3,6 +3,11 @@
 // case version restored, an account changed), the rest is the body, sent
 // to a real `Server` on a free port with its own SQLite file. Whatever the body, the answer is a
 // 2xx or a 4xx with {"error": ...}; never a 5xx, a crash or a hang, and the server answers after.
+// A first byte of 0xF0 or more sends the rest as the whole request, head included, on a raw
+// socket (the server's own head reader): the answer is an HTTP status under 500 or a close.
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <httplib.h>
@@ -37,6 +42,7 @@ struct Fixture {
     o.db_url = (dir / "cases.db").string();
     o.max_upload_bytes = 1 << 20;
     o.threads = 4;
+    o.head_timeout_ms = 500;
     auto s = bmslink::server::Server::create(o);
     require(s.has_value());
     server = std::move(*s);
@@ -51,11 +57,44 @@ struct Fixture {
   }
 };
 
+// Sends `request` as it is, closes the sending side and returns what comes back.
+std::string raw_exchange(int port, std::string_view request) {
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  require(fd >= 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(static_cast<std::uint16_t>(port));
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  require(::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
+  ::send(fd, request.data(), request.size(), MSG_NOSIGNAL);
+  ::shutdown(fd, SHUT_WR);
+  timeval wait{20, 0};
+  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &wait, sizeof wait);
+  std::string out;
+  char buf[4096];
+  for (ssize_t n; (n = ::recv(fd, buf, sizeof buf, 0)) > 0;)
+    out.append(buf, static_cast<std::size_t>(n));
+  ::close(fd);
+  return out;
+}
+
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   static Fixture f;
   if (size == 0) return 0;
+  if (data[0] >= 0xF0) {
+    const std::string answer =
+        raw_exchange(f.port, std::string_view(reinterpret_cast<const char*>(data) + 1, size - 1));
+    if (!answer.empty()) {
+      require(answer.rfind("HTTP/1.1 ", 0) == 0 && answer.size() >= 12);
+      require(answer[9] >= '1' && answer[9] <= '4');
+    }
+    httplib::Client again("127.0.0.1", f.port);
+    const auto r = again.Get("/api/session");
+    require(r && r->status == 200);
+    return 0;
+  }
   httplib::Client c("127.0.0.1", f.port);
   c.set_read_timeout(30, 0);
   const std::string body(reinterpret_cast<const char*>(data) + 1, size - 1);

@@ -23,6 +23,7 @@
 #include "bmslink/records/stats.h"
 #include "bmslink/records/store.h"
 #include "server/auth.h"
+#include "support/postgres.h"
 
 namespace bmslink::server {
 namespace {
@@ -1166,6 +1167,72 @@ TEST(Auth, TheDelayAfterFailuresDoublesFromTheThirdUpToEightSeconds) {
   EXPECT_EQ(Auth::delay_after(8), milliseconds(8000));
   EXPECT_EQ(Auth::delay_after(60), milliseconds(8000));
 }
+
+// Issue 20: the server over PostgreSQL as well as SQLite. Its answers computed from all cases are
+// kept until the store's revision moves, and that revision must see writes made by another
+// process on the same database (a CLI import, a second server); If-Match compares against what
+// the store holds now.
+test::PostgresServer* postgres() {
+  static std::string why;
+  static std::unique_ptr<test::PostgresServer> s = test::PostgresServer::start(why);
+  if (!s) ADD_FAILURE() << "PostgreSQL: " << why;
+  return s.get();
+}
+
+class ServerOnStores : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(ServerOnStores, CachedAnswersFollowOtherWritersAndIfMatchSeesTheStore) {
+  std::string url;
+  if (GetParam() == "postgresql") {
+    auto* pg = postgres();
+    ASSERT_NE(pg, nullptr);
+    url = pg->fresh_database();
+  }
+  Running s(false, 64ULL << 20, {}, [&](ServerOptions& o) {
+    if (!url.empty()) o.db_url = url;
+  });
+  if (url.empty()) url = s.db();
+  auto c = s.client();
+  const json a = {{"id", "case-a"},
+                  {"opened", "2026-12-01T08:00:00Z"},
+                  {"closed", "2026-12-01T08:40:00Z"},
+                  {"outcome", "fixed"},
+                  {"root_cause", "termination_fault"},
+                  {"layer", 2},
+                  {"minutes_by_layer", {{"1", 5}, {"2", 3}}}};
+  ASSERT_EQ(c.Post("/api/cases", a.dump(), "application/json")->status, 201);
+  const auto first = c.Get("/api/stats");
+  ASSERT_EQ(first->status, 200);
+  EXPECT_EQ(json::parse(first->body)["cases"], 1);
+  EXPECT_EQ(c.Get("/api/stats")->body, first->body) << "the same answer while nothing changed";
+  EXPECT_EQ(json::parse(c.Get("/api/cases")->body).size(), 1u);
+  // Another writer on the same database: the next answers count its case.
+  auto other = records::open_store(url);
+  ASSERT_TRUE(other) << other.error().message;
+  auto b =
+      records::case_from_json(json{{"id", "case-b"}, {"opened", "2026-12-02T08:00:00Z"}}, "case-b");
+  ASSERT_TRUE(b);
+  ASSERT_TRUE((*other)->put(*b));
+  EXPECT_EQ(json::parse(c.Get("/api/stats")->body)["cases"], 2);
+  EXPECT_EQ(json::parse(c.Get("/api/cases")->body).size(), 2u);
+  // The page loaded case-a; the other writer changes it; the page's save over its copy is 412.
+  auto loaded = c.Get("/api/cases/case-a");
+  const std::string tag = loaded->get_header_value("ETag");
+  auto stored = (*other)->get("case-a");
+  ASSERT_TRUE(stored && *stored);
+  records::Case changed = **stored;
+  changed.notes = "changed by the other writer";
+  ASSERT_TRUE((*other)->put(changed));
+  json page = json::parse(loaded->body);
+  page.erase("total_minutes");
+  page["fix"] = "from the page";
+  httplib::Headers if_match = {{"If-Match", tag}};
+  EXPECT_EQ(c.Put("/api/cases/case-a", if_match, page.dump(), "application/json")->status, 412);
+  EXPECT_EQ(json::parse(c.Get("/api/cases/case-a")->body)["notes"], "changed by the other writer");
+}
+
+INSTANTIATE_TEST_SUITE_P(BothStores, ServerOnStores, ::testing::Values("sqlite", "postgresql"),
+                         [](const ::testing::TestParamInfo<std::string>& p) { return p.param; });
 
 }  // namespace
 }  // namespace bmslink::server
