@@ -63,8 +63,8 @@ MUTANTS = [
      '    if (*result == 404) return send_error(res, 404, fmt::format("no user {}", name));',
      'server_test', 'Hostile.ADemotedAdmin*'),
     ('a technician replaces a case whole', 'src/server/server.cc',
-     'if (stored && !admin) technician_update(*stored, *body, *c);',
-     'if (stored && false) technician_update(*stored, *body, *c);',
+     '      if (*stored) full = technician_update(records::case_to_json(**stored), *body);',
+     '      if (false) full = technician_update(records::case_to_json(**stored), *body);',
      'server_test', 'Hostile.ATechnicianCannotEmpty*'),
 ]
 

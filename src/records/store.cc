@@ -84,9 +84,6 @@ const std::vector<std::string_view> kMigrations = {
     "CREATE INDEX case_versions_case ON case_versions (case_id, saved_at);"
     "ALTER TABLE users ADD COLUMN disabled INTEGER NOT NULL DEFAULT 0;"};
 
-// Versions kept per case.
-constexpr int kVersionsKept = 20;
-
 // Now with microseconds, never the same value twice in a process: versions saved within one
 // second keep their order, and the oldest beyond what is kept is always one version.
 std::string now_ms() {
@@ -791,13 +788,8 @@ Result<void> Store::keep_version(const std::string& id, const std::string* body)
                                     "INSERT INTO case_versions (case_id, saved_at, deleted, body) "
                                     "SELECT id, ?, 1, body FROM cases WHERE id = ?",
                                     {at, id});
+  // Every version is kept (issue 20): an edit, however many, never pushes the original out.
   if (!kept) return tl::unexpected(kept.error());
-  auto pruned = query(
-      fmt::format("DELETE FROM case_versions WHERE case_id = ? AND saved_at < (SELECT saved_at "
-                  "FROM case_versions WHERE case_id = ? ORDER BY saved_at DESC LIMIT 1 OFFSET {})",
-                  kVersionsKept - 1),
-      {id, id});
-  if (!pruned) return tl::unexpected(pruned.error());
   return {};
 }
 

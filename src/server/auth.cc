@@ -121,7 +121,32 @@ std::optional<Auth::Session> Auth::session_of(const httplib::Request& req) {
   return it->second;
 }
 
-Verdict Auth::gate(const httplib::Request& req, records::Store&, std::mutex&) {
+bool Auth::still_valid(const std::string& token, const Session& s, records::Store& store,
+                       std::mutex& store_mutex) {
+  const auto now = std::chrono::steady_clock::now();
+  if (now - s.checked < kRecheck) return true;
+  std::optional<records::User> user;
+  bool read = false;
+  {
+    std::lock_guard lock(store_mutex);
+    if (auto u = store.get_user(s.user)) {
+      user = std::move(*u);
+      read = true;
+    }
+  }
+  std::lock_guard lock(mutex_);
+  const auto it = sessions_.find(token);
+  if (it == sessions_.end()) return false;
+  if (!read) return true;  // the store is away: the session stands until it can be checked
+  if (!user || user->disabled || user->role != s.role || user->password_hash != s.password_hash) {
+    sessions_.erase(it);
+    return false;
+  }
+  it->second.checked = now;
+  return true;
+}
+
+Verdict Auth::gate(const httplib::Request& req, records::Store& store, std::mutex& store_mutex) {
   if (is_write(req)) {
     // Browsers say where a request comes from; a write from another site is refused even in
     // single-user mode.
@@ -145,6 +170,8 @@ Verdict Auth::gate(const httplib::Request& req, records::Store&, std::mutex&) {
   if (req.path == "/api/login" || req.path == "/api/session") return {};
   const auto session = session_of(req);
   if (!session) return {401, "log in first"};
+  if (!still_valid(cookie_value(req), *session, store, store_mutex))
+    return {401, "your account was changed: log in again"};
   if (is_write(req) && req.path != "/api/logout" &&
       !same(req.get_header_value("X-CSRF-Token"), session->csrf))
     return {403, "missing or wrong CSRF token (X-CSRF-Token)"};
@@ -237,7 +264,7 @@ LoginResult Auth::login(const nlohmann::json& body, const std::string& address,
   for (const auto& key : {by_address, by_name})
     if (auto it = failures_.find(key); it != failures_.end() && !it->second.empty())
       it->second.pop_back();
-  Session s{user->name, user->role, random_hex(16), now + kSessionLife};
+  Session s{user->name, user->role, random_hex(16), now + kSessionLife, user->password_hash, now};
   const std::string token = random_hex(32);
   sessions_[token] = s;
   failures_.erase(by_name);

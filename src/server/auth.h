@@ -51,6 +51,9 @@ class Auth {
   static std::chrono::milliseconds delay_after(std::size_t failures);
   static constexpr std::chrono::minutes kFailureWindow{10};
   static constexpr std::chrono::hours kSessionLife{12};
+  // How long a session trusts what it knows of its account: a change made by another process
+  // on the same store (`bmslink user add`, a second server) takes effect within this.
+  static constexpr std::chrono::seconds kRecheck{5};
 
   Verdict gate(const httplib::Request& req, records::Store& store, std::mutex& store_mutex);
   LoginResult login(const nlohmann::json& body, const std::string& address, records::Store& store,
@@ -70,7 +73,13 @@ class Auth {
     records::Role role = records::Role::kTechnician;
     std::string csrf;
     std::chrono::steady_clock::time_point expires;
+    std::string password_hash;  // as it was at login: a reset elsewhere ends the session
+    std::chrono::steady_clock::time_point checked;  // last compared with the store
   };
+  // The session's account as the store has it now; false (and the session ended) when it was
+  // removed, disabled, given another role or another password.
+  bool still_valid(const std::string& token, const Session& s, records::Store& store,
+                   std::mutex& store_mutex);
   std::optional<Session> session_of(const httplib::Request& req);
   bool limited(const std::string& key, int most, std::chrono::steady_clock::time_point now);
   void sweep(std::chrono::steady_clock::time_point now);  // drops old failures and sessions

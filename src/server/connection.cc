@@ -66,22 +66,25 @@ class GuardedStream final : public httplib::Stream {
     scanned_ = 0;
     lines_ = 0;
     in_body_ = false;
+    // A new connection has the head's time from its start; a kept-alive one from its next byte.
+    auto deadline = Clock::now() + limits_.head_timeout;
     if (pending_.empty()) {
       const auto wait = first_request ? limits_.head_timeout : limits_.keep_alive_timeout;
-      const auto r = wait_for(POLLIN, Clock::now() + wait);
+      const auto r = wait_for(POLLIN, std::min(deadline, Clock::now() + wait));
+      // Nothing at all (a browser's spare connection): closed without a word.
       if (r != Wait::kReady) return r == Wait::kStopped ? Head::kStopped : Head::kIdle;
       if (!receive_more()) return Head::kClosed;
+      if (!first_request) deadline = Clock::now() + limits_.head_timeout;
     }
-    const auto deadline = Clock::now() + limits_.head_timeout;
     for (;;) {
-      // Lines are counted as they arrive; the head ends at the first empty line.
+      // Lines are counted as they arrive. The head ends where httplib ends it: at the first
+      // "\r\n\r\n" (a line ending in a bare "\n" does not end it there, so it counts here too).
       for (; scanned_ < pending_.size(); ++scanned_) {
         if (pending_[scanned_] != '\n') continue;
         ++lines_;
-        const bool empty_line =
-            (scanned_ >= 1 && pending_[scanned_ - 1] == '\n') ||
-            (scanned_ >= 2 && pending_[scanned_ - 1] == '\r' && pending_[scanned_ - 2] == '\n');
-        if (empty_line && scanned_ + 1 > 2) {
+        const bool empty_line = scanned_ >= 3 && pending_[scanned_ - 1] == '\r' &&
+                                pending_[scanned_ - 2] == '\n' && pending_[scanned_ - 3] == '\r';
+        if (empty_line) {
           head_bytes_ = scanned_ + 1;
           if (head_bytes_ > limits_.head_bytes) return Head::kTooLarge;
           read_body_framing();
@@ -154,7 +157,7 @@ class GuardedStream final : public httplib::Stream {
       in_body_ = true;
       body_start_ = Clock::now();
     }
-    if (body_read_ >= limits_.body_max_bytes) return -1;
+    if (body_read_ >= body_max_) return -1;
     // The body must keep coming: after the grace, at the minimum average rate.
     const auto allowed =
         body_start_ + limits_.body_grace +
@@ -237,6 +240,7 @@ class GuardedStream final : public httplib::Stream {
     content_length_ = 0;
     chunked_ = false;
     body_read_ = 0;
+    body_max_ = limits_.body_max_bytes;
     std::string_view head(pending_.data(), head_bytes_);
     bool first = true;
     while (!head.empty()) {
@@ -245,6 +249,11 @@ class GuardedStream final : public httplib::Stream {
       head = nl == std::string_view::npos ? std::string_view() : head.substr(nl + 1);
       if (first) {
         first = false;
+        // "POST /api/analyze?name=... HTTP/1.1": only the upload may be large.
+        const std::string upload = "POST " + limits_.upload_path;
+        if (line.starts_with(upload) && line.size() > upload.size() &&
+            (line[upload.size()] == ' ' || line[upload.size()] == '?'))
+          body_max_ = limits_.upload_max_bytes;
         continue;
       }
       const auto colon = line.find(':');
@@ -269,7 +278,7 @@ class GuardedStream final : public httplib::Stream {
   std::string pending_;  // received and not yet read by httplib
   std::size_t pos_ = 0;
   std::size_t scanned_ = 0, lines_ = 0, head_bytes_ = 0;
-  std::uint64_t content_length_ = 0, body_read_ = 0;
+  std::uint64_t content_length_ = 0, body_read_ = 0, body_max_ = 0;
   bool chunked_ = false, in_body_ = false;
   Clock::time_point body_start_;
 };
@@ -299,7 +308,16 @@ void ElasticPool::enqueue(std::function<void()> fn) {
   }
   if (state_->threads >= state_->most) return;  // waits for a thread to come free
   ++state_->threads;
-  // The thread keeps the state alive: it may still be leaving when the pool is gone.
+  // The thread keeps the state alive: it may still be leaving when the pool is gone. When no
+  // thread can be started (the system's limit), the job waits for a running one.
+  try {
+    start_thread();
+  } catch (const std::system_error&) {
+    --state_->threads;
+  }
+}
+
+void ElasticPool::start_thread() {
   std::thread([s = state_] {
     std::unique_lock lock(s->mutex);
     for (;;) {
@@ -331,10 +349,46 @@ void ElasticPool::shutdown() {
   state_->done.wait(lock, [&] { return state_->threads == 0; });
 }
 
+bool GuardedServer::admit(const std::string& peer, int& status) {
+  std::lock_guard lock(connections_mutex_);
+  if (connections_ >= limits.max_connections) {
+    status = 503;
+    return false;
+  }
+  const bool loopback = peer == "127.0.0.1" || peer == "::1" || peer.starts_with("::ffff:127.");
+  auto& mine = by_address_[peer];
+  if (!loopback && mine >= limits.per_address_connections) {
+    status = 429;
+    return false;
+  }
+  ++mine;
+  ++connections_;
+  return true;
+}
+
+void GuardedServer::leave(const std::string& peer) {
+  std::lock_guard lock(connections_mutex_);
+  --connections_;
+  if (auto it = by_address_.find(peer); it != by_address_.end() && --it->second == 0)
+    by_address_.erase(it);
+}
+
 bool GuardedServer::process_and_close_socket(socket_t sock) {
   bool ret = false;
-  {
-    GuardedStream strm(sock, limits, svr_sock_);
+  GuardedStream strm(sock, limits, svr_sock_);
+  const std::string peer = strm.peer();
+  int refused = 0;
+  if (!admit(peer, refused)) {
+    const std::string why = refused == 503
+                                ? fmt::format(
+                                      "the server is serving {} connections: try again "
+                                      "in a moment",
+                                      limits.max_connections)
+                                : fmt::format("more than {} connections from one address",
+                                              limits.per_address_connections);
+    strm.refuse(refused, refused == 503 ? "Service Unavailable" : "Too Many Requests", why);
+    if (on_refused) on_refused(refused, peer, why);
+  } else {
     for (std::size_t left = limits.keep_alive_max; left > 0; --left) {
       const auto head = strm.read_head(left == limits.keep_alive_max);
       if (head == GuardedStream::Head::kTooLarge || head == GuardedStream::Head::kTooManyLines) {
@@ -356,8 +410,10 @@ bool GuardedServer::process_and_close_socket(socket_t sock) {
       if (head != GuardedStream::Head::kOk) break;
       bool closed = false;
       ret = process_request(strm, left == 1, closed, nullptr);
+      if (after_request) after_request();
       if (!ret || closed || !strm.body_consumed()) break;
     }
+    leave(peer);
   }
   ::shutdown(sock, SHUT_RDWR);
   ::close(sock);

@@ -12,6 +12,7 @@
 #include <cstdint>
 #include <deque>
 #include <functional>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -26,11 +27,20 @@ struct ConnectionLimits {
   // After the head, the body has `body_grace` and then must average `body_min_bytes_per_s`.
   std::chrono::milliseconds body_grace{30'000};
   std::uint64_t body_min_bytes_per_s = 16 * 1024;
-  std::uint64_t body_max_bytes = std::uint64_t(1) << 62;  // the transport's own ceiling
+  // The transport's own ceiling on a body: `upload_max_bytes` for a POST to `upload_path`,
+  // `body_max_bytes` for every other request.
+  std::uint64_t body_max_bytes = std::uint64_t(1) << 62;
+  std::uint64_t upload_max_bytes = std::uint64_t(1) << 62;
+  std::string upload_path = "/api/analyze";
   std::chrono::milliseconds write_timeout{60'000};
   std::chrono::milliseconds keep_alive_timeout{5'000};
   std::size_t keep_alive_max = 100;
+  // Connections served at once; up to `overflow_connections` more are answered 503 at once
+  // rather than left waiting. One address (but loopback, where a local proxy stands for every
+  // client) holds at most `per_address_connections`.
   std::size_t max_connections = 256;
+  std::size_t overflow_connections = 64;
+  std::size_t per_address_connections = 64;
 };
 
 // httplib::TaskQueue: a thread per connection, started when no idle one is there, up to `most`;
@@ -43,6 +53,7 @@ class ElasticPool : public httplib::TaskQueue {
   void shutdown() override;
 
  private:
+  void start_thread();
   struct State;
   std::shared_ptr<State> state_;
 };
@@ -54,9 +65,19 @@ class GuardedServer : public httplib::Server {
  public:
   ConnectionLimits limits;
   RefusalLog on_refused;
+  // Called on the connection's thread after each request was answered (or abandoned): what the
+  // request held can be given back.
+  std::function<void()> after_request;
 
  private:
   bool process_and_close_socket(socket_t sock) override;
+  // Counts a connection of `peer` in; false when the server or that address is full.
+  bool admit(const std::string& peer, int& status);
+  void leave(const std::string& peer);
+
+  std::mutex connections_mutex_;
+  std::size_t connections_ = 0;
+  std::map<std::string, std::size_t> by_address_;
 };
 
 }  // namespace bmslink::server

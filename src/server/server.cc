@@ -124,12 +124,49 @@ std::string log_safe(std::string_view line) {
   return out;
 }
 
-// Bodies larger than this are parsed a few at a time (kBigParses) and give their memory back to
-// the system after the answer.
+// After a request whose body or answer was larger than this, freed memory goes back to the
+// system.
 constexpr std::size_t kBigBody = 256 * 1024;
-constexpr std::ptrdiff_t kBigParses = 2;
+constexpr std::size_t kBigAnswer = 4 << 20;
 // What one request body may become in memory once parsed.
-constexpr std::size_t kJsonMemoryBytes = std::size_t(256) << 20;
+constexpr std::size_t kJsonMemoryBytes = std::size_t(128) << 20;
+// What all requests together may hold: JSON bodies waiting to be parsed, and the values parsed
+// from them. A request waits for its share (a body up to 30 s, then 503).
+// A parsed body is copied about three times more on its way (into a case, back to JSON for the
+// store and for the answer), so a request holds four times the estimate of its values while it
+// runs: a few small ones run side by side, two big cases one after the other.
+constexpr std::size_t kBodiesBytes = std::size_t(64) << 20;
+constexpr std::size_t kValuesBytes = std::size_t(256) << 20;
+constexpr std::size_t kCopiesPerRequest = 4;
+
+// A share of memory requests take and give back.
+class Budget {
+ public:
+  explicit Budget(std::size_t total) : total_(total) {}
+  bool take(std::size_t n, std::chrono::milliseconds wait) {
+    std::unique_lock lock(mutex_);
+    if (n > total_) return false;
+    if (!freed_.wait_for(lock, wait, [&] { return used_ + n <= total_; })) return false;
+    used_ += n;
+    return true;
+  }
+  void give(std::size_t n) {
+    if (n == 0) return;
+    {
+      std::lock_guard lock(mutex_);
+      used_ -= std::min(n, used_);
+    }
+    freed_.notify_all();
+  }
+
+ private:
+  std::mutex mutex_;
+  std::condition_variable freed_;
+  std::size_t total_, used_ = 0;
+};
+
+// What the request on this thread holds of the budgets (given back after its answer).
+thread_local std::size_t t_body_held = 0, t_values_held = 0;
 // A login is a name and a password.
 constexpr std::size_t kMaxLoginBytes = 4096;
 // Answers kept by query (lists, statistics, the matrix), in bytes.
@@ -346,18 +383,36 @@ struct Server::Impl {
   }
 
   // A JSON body, or an error naming what was wrong with it: nesting and the memory it would take
-  // are bounded before it is built; big ones wait for one of a few slots.
-  std::counting_semaphore<kBigParses> big_parses{kBigParses};
+  // are bounded before it is built, and the values wait for their share of what all requests
+  // may hold (kept until the answer is sent).
+  Budget bodies{kBodiesBytes}, values{kValuesBytes};
   Result<json> parse_body(const httplib::Request& req, std::string_view what) {
     const auto document = fmt::format("{}: the request body", what);
-    if (req.body.size() <= kBigBody)
-      return parse_json(req.body, document, kMaxJsonDepth, kJsonMemoryBytes);
-    big_parses.acquire();
-    struct Release {
-      std::counting_semaphore<kBigParses>& s;
-      ~Release() { s.release(); }
-    } release{big_parses};
+    const std::size_t estimate = json_memory_estimate(req.body);
+    if (estimate <= kJsonMemoryBytes) {
+      const std::size_t share = std::min(kValuesBytes, kCopiesPerRequest * estimate);
+      while (!values.take(share, std::chrono::seconds(60))) {
+      }
+      t_values_held += share;
+    }
     return parse_json(req.body, document, kMaxJsonDepth, kJsonMemoryBytes);
+  }
+
+  // The HTTP status for a body the client announces (Content-Length), before it is read: 413
+  // over the route's limit, else 0.
+  int announced_body_status(const httplib::Request& req, std::string& why) const {
+    const std::string length = req.get_header_value("Content-Length");
+    const auto n = std::strtoull(length.c_str(), nullptr, 10);
+    if (req.path == "/api/analyze") {
+      if (n > options.max_upload_bytes)
+        why = fmt::format("the capture is larger than the server takes ({} MB)",
+                          options.max_upload_bytes >> 20);
+    } else if (req.path == "/api/login" && n > kMaxLoginBytes) {
+      why = "a login is a name and a password: the body is too large";
+    } else if (n > options.max_json_bytes) {
+      why = fmt::format("the request body is larger than {} MB", options.max_json_bytes >> 20);
+    }
+    return why.empty() ? 0 : 413;
   }
 
   template <typename F>
@@ -483,6 +538,10 @@ struct Server::Impl {
 };
 
 Result<std::unique_ptr<Server>> Server::create(ServerOptions options) {
+  // glibc gives each thread that allocates its own arena (up to 8 per core), and an arena keeps
+  // what it once held: with a thread per connection, every big request would leave its peak
+  // behind in another arena. Four arenas share the freed memory instead.
+  ::mallopt(M_ARENA_MAX, 4);
   std::unique_ptr<Server> s(new Server());
   s->impl_ = std::make_unique<Impl>();
   auto& m = *s->impl_;
@@ -630,15 +689,35 @@ Result<bool> Server::seed_demo(const std::vector<std::string>& sample_paths) {
 void Server::Impl::routes() {
   // A thread per connection, started as needed: a slow client holds a sleeping thread, never a
   // place another client waits for.
-  http.new_task_queue = [n = options.threads] { return new ElasticPool(n); };
+  http.new_task_queue = [n = options.threads] { return new ElasticPool(n + 64); };
   http.limits.max_connections = options.threads;
   http.limits.head_timeout = std::chrono::milliseconds(options.head_timeout_ms);
   http.limits.body_max_bytes = options.max_upload_bytes + (1 << 20);
   http.on_refused = [this](int status, const std::string& peer, const std::string& why) {
     log(fmt::format("refused a request from {} ({}): {}", peer, status, why));
   };
+  http.limits.overflow_connections = 64;
+  http.limits.upload_max_bytes = options.max_upload_bytes + (1 << 20);
+  http.limits.body_max_bytes = options.max_json_bytes + (1 << 20);
+  http.after_request = [this] {
+    bodies.give(t_body_held);
+    values.give(t_values_held);
+    t_body_held = t_values_held = 0;
+  };
+  // A client that asks before sending its body (Expect: 100-continue) is told the limit first.
+  http.set_expect_100_continue_handler([this](const httplib::Request& req, httplib::Response& res) {
+    std::string why;
+    const int status = announced_body_status(req, why);
+    if (status == 0) return 100;
+    send_error(res, status, why);
+    return status;
+  });
   // Uploads check their own limit (413 with a message); this only bounds everything else.
   http.set_payload_max_length(options.max_upload_bytes + (1 << 20));
+  // Socket timeouts for single reads and writes (the whole head and the body's rate are the
+  // connection layer's).
+  http.set_read_timeout(20, 0);
+  http.set_write_timeout(60, 0);
   // Headers and body leave in two writes: without NODELAY the second waits for a delayed ACK
   // (40 ms on Linux) on every keep-alive request.
   http.set_tcp_nodelay(true);
@@ -660,8 +739,9 @@ void Server::Impl::routes() {
     // A big body's parsed values, or the cases a big answer was made from, are gone by now:
     // their pages go back to the system rather than stay with the thread's arena (connections
     // have threads of their own, so each would keep its own high-water mark).
-    if (req.body.size() > kBigBody || res.body.size() > kBigBody) ::malloc_trim(0);
     if (!req.path.starts_with("/api/")) return;
+    // Only after big ones: it walks every arena under their locks (a few ms).
+    if (req.body.size() > kBigBody || res.body.size() > kBigAnswer) ::malloc_trim(0);
     if (!res.has_header("X-Content-Type-Options"))
       res.set_header("X-Content-Type-Options", "nosniff");
     if (!res.has_header("Cache-Control")) res.set_header("Cache-Control", "no-store");
@@ -675,10 +755,25 @@ void Server::Impl::routes() {
   // Every API call passes the gate first: the origin check for writes (both modes) and, in
   // team mode, the session, the CSRF token and the role.
   http.set_pre_routing_handler([this](const httplib::Request& req, httplib::Response& res) {
-    if (!req.path.starts_with("/api/")) return httplib::Server::HandlerResponse::Unhandled;
+    const bool writes = req.method != "GET" && req.method != "HEAD" && req.method != "OPTIONS";
+    if (!req.path.starts_with("/api/")) {
+      // The pages take no body (httplib would read one whole before answering 404).
+      if (!writes) return httplib::Server::HandlerResponse::Unhandled;
+      res.set_header("Allow", "GET, HEAD");
+      res.status = 405;
+      res.set_content("only GET outside /api/\n", "text/plain");
+      return httplib::Server::HandlerResponse::Handled;
+    }
     // JSON bodies are small, sent whole and as JSON; only the capture upload may be large,
     // chunked or compressed (it counts its own bytes).
     if (req.path != "/api/analyze") {
+      // A POST, PUT or PATCH says how long its body is (httplib would read one without a
+      // length until the connection closes).
+      const bool sends_body = req.method == "POST" || req.method == "PUT" || req.method == "PATCH";
+      if (sends_body && !req.has_header("Content-Length") && !req.has_header("Transfer-Encoding")) {
+        send_error(res, 411, "send the request body with a Content-Length (0 for none)");
+        return httplib::Server::HandlerResponse::Handled;
+      }
       const auto encoding = req.get_header_value("Content-Encoding");
       if (req.has_header("Transfer-Encoding")) {
         send_error(res, 411, "send the request body with a Content-Length");
@@ -695,20 +790,25 @@ void Server::Impl::routes() {
         return httplib::Server::HandlerResponse::Handled;
       }
     }
-    const std::string length = req.get_header_value("Content-Length");
-    if (req.path == "/api/login" && std::strtoull(length.c_str(), nullptr, 10) > kMaxLoginBytes) {
-      send_error(res, 413, "a login is a name and a password: the body is too large");
-      return httplib::Server::HandlerResponse::Handled;
-    }
-    if (req.path != "/api/analyze" && !length.empty() &&
-        std::strtoull(length.c_str(), nullptr, 10) > options.max_json_bytes) {
-      send_error(
-          res, 413,
-          fmt::format("the request body is larger than {} MB", options.max_json_bytes >> 20));
+    std::string why;
+    if (const int status = announced_body_status(req, why); status != 0) {
+      send_error(res, status, why);
       return httplib::Server::HandlerResponse::Handled;
     }
     const auto verdict = auth.gate(req, *this->store, store_mutex);
-    if (verdict.status == 0) return httplib::Server::HandlerResponse::Unhandled;
+    if (verdict.status == 0) {
+      // A JSON body is held whole before it is parsed: its bytes wait for their share.
+      const auto length =
+          std::strtoull(req.get_header_value("Content-Length").c_str(), nullptr, 10);
+      if (req.path != "/api/analyze" && length > 0) {
+        if (!bodies.take(length, std::chrono::seconds(30))) {
+          send_error(res, 503, "the server is busy with other large requests: try again");
+          return httplib::Server::HandlerResponse::Handled;
+        }
+        t_body_held += length;
+      }
+      return httplib::Server::HandlerResponse::Unhandled;
+    }
     if (verdict.status == 401 || verdict.status == 403 || verdict.status == 429)
       log(fmt::format("refused {} {}: {}", req.method, req.path, verdict.message));
     send_error(res, verdict.status, verdict.message);
@@ -1350,22 +1450,49 @@ void Server::Impl::cases(const httplib::Request& req, httplib::Response& res) {
   send_json(res, records::case_to_json(*c), 201);
 }
 
-// A technician's update of a stored case: what the body leaves out keeps its stored value,
-// recorded checks and kept captures are never dropped, and the case keeps its author. Only an
-// admin replaces a case whole (its earlier versions stay restorable either way).
-static void technician_update(const records::Case& stored, const json& body, records::Case& c) {
-  json merged = records::case_to_json(stored);
-  for (const auto& [key, value] : body.items()) merged[key] = value;
-  if (auto m = records::case_from_json(merged, "case " + stored.id)) c = std::move(*m);
-  for (const auto& kept : stored.captures)
-    if (std::none_of(c.captures.begin(), c.captures.end(),
-                     [&](const records::CaseCapture& x) { return x.sha256 == kept.sha256; }))
-      c.captures.push_back(kept);
-  for (const auto& done : stored.checks)
-    if (std::none_of(c.checks.begin(), c.checks.end(),
-                     [&](const records::CaseCheck& x) { return x.check == done.check; }))
-      c.checks.push_back(done);
-  c.installer = stored.installer;
+// Empty as a technician's body would blank a field with it.
+bool blank(const json& v) {
+  return v.is_null() || v == json("") || ((v.is_object() || v.is_array()) && v.empty());
+}
+
+// `value` over `stored`, field by field inside objects, where a blank never replaces what the
+// stored value says.
+json keep_over(const json& stored, const json& value) {
+  if (blank(value) && !blank(stored)) return stored;
+  if (value.is_object() && stored.is_object()) {
+    json out = stored;
+    for (const auto& [key, v] : value.items())
+      out[key] = keep_over(stored.contains(key) ? stored[key] : json(), v);
+    return out;
+  }
+  return value;
+}
+
+// What a technician's PUT body makes of a stored case (as JSON): a key left out keeps its stored
+// value, a blank never empties one, the recorded checks are the walk's (only /api/diagnose
+// changes them), kept captures are never dropped (new ones are added), and the author and the
+// history stay. Only an admin replaces a case whole; every replaced version stays restorable.
+json technician_update(const json& stored, const json& body) {
+  json out = stored;
+  for (const auto& [key, value] : body.items()) {
+    if (key == "checks" || key == "installer" || key == "history") continue;
+    if (key == "captures" && value.is_array()) {
+      json captures = stored.contains("captures") && stored["captures"].is_array()
+                          ? stored["captures"]
+                          : json::array();
+      for (const auto& add : value) {
+        const bool known = std::any_of(captures.begin(), captures.end(), [&](const json& x) {
+          return x.is_object() && add.is_object() && x.contains("sha256") &&
+                 add.contains("sha256") && x["sha256"] == add["sha256"];
+        });
+        if (!known) captures.push_back(add);
+      }
+      out["captures"] = std::move(captures);
+      continue;
+    }
+    out[key] = keep_over(stored.contains(key) ? stored[key] : json(), value);
+  }
+  return out;
 }
 
 void Server::Impl::case_one(const httplib::Request& req, httplib::Response& res) {
@@ -1392,13 +1519,20 @@ void Server::Impl::case_one(const httplib::Request& req, httplib::Response& res)
     if (!admin) {
       auto stored = locked([&](records::Store& st) { return st.get(id); });
       if (!stored) return send_error(res, 500, stored.error().message);
-      if (*stored) {
-        full = records::case_to_json(**stored);
-        for (const auto& [key, value] : body->items()) full[key] = value;
-      }
+      if (*stored) full = technician_update(records::case_to_json(**stored), *body);
     }
     auto c = records::case_from_json(full, "case " + id);
     if (!c) return send_error(res, 400, c.error().message);
+    // Inside the write, against the case as it is then: a technician's body merged again, and in
+    // team mode the author kept (nobody changes who did the work).
+    const auto settle = [&](const records::Case& stored) {
+      if (!admin)
+        if (auto m = records::case_from_json(
+                technician_update(records::case_to_json(stored), *body), "case " + id))
+          *c = std::move(*m);
+      if (auth.team) c->installer = stored.installer.empty() ? who : stored.installer;
+      records::carry_history(stored, *c, who);
+    };
     if (req.has_header("If-Match")) {
       // Only over the version the client loaded: a case another device saved meanwhile is not
       // overwritten (the lost update of two people editing one case).
@@ -1410,8 +1544,7 @@ void Server::Impl::case_one(const httplib::Request& req, httplib::Response& res)
         return st.put_if(*c, [&](const std::optional<records::Case>& stored) {
           missing = !stored;
           if (!stored || !if_match(wanted, records::case_etag(*stored))) return false;
-          if (!admin) technician_update(*stored, *body, *c);
-          records::carry_history(*stored, *c, who);
+          settle(*stored);
           return true;
         });
       });
@@ -1425,9 +1558,10 @@ void Server::Impl::case_one(const httplib::Request& req, httplib::Response& res)
     } else {
       auto ok = locked([&](records::Store& st) {
         return st.put_if(*c, [&](const std::optional<records::Case>& stored) {
-          if (stored && !admin) technician_update(*stored, *body, *c);
-          if (!stored && auth.team) c->installer = who;
-          if (stored) records::carry_history(*stored, *c, who);
+          if (stored)
+            settle(*stored);
+          else if (auth.team)
+            c->installer = who;
           return true;
         });
       });

@@ -187,12 +187,15 @@ TEST_P(Stores, ReplacedAndDeletedVersionsAreKeptAndCanBeRestored) {
   ASSERT_TRUE(store_->put((*gone)[0].the_case));
   EXPECT_EQ((*store_->get("v"))->fix, "third");
   EXPECT_TRUE(store_->deleted_cases()->empty()) << "brought back";
-  // At most 20 versions are kept.
+  // Every version is kept: 25 more edits never push the first one out.
+  const auto before = store_->versions("v")->size();
   for (int i = 0; i < 25; ++i) {
     c.fix = "edit " + std::to_string(i);
     ASSERT_TRUE(store_->put(c));
   }
-  EXPECT_EQ(store_->versions("v")->size(), 20u);
+  const auto all = store_->versions("v");
+  EXPECT_EQ(all->size(), before + 25);
+  EXPECT_EQ(all->back().the_case.fix, full_case("v").fix) << "the original is still there";
 }
 
 // SQL run on a store behind its back: what an older bmslink left, or a trigger that makes one

@@ -36,8 +36,8 @@ struct User {
   bool disabled = false;  // kept for the record, may not log in
 };
 
-// A version of a case as it was before a change or a deletion (the store keeps the last 20 of
-// each case), so an admin can bring back what a save or a delete took away.
+// A version of a case as it was before a change or a deletion (the store keeps every one), so an
+// admin can bring back what a save or a delete took away.
 struct CaseVersion {
   std::string id;
   std::string saved_at;  // when it was replaced or deleted (ISO 8601 UTC, milliseconds)
