@@ -1468,10 +1468,19 @@ json keep_over(const json& stored, const json& value) {
   return value;
 }
 
+// What a case says of the site and the equipment: a technician's blank never empties it. (The
+// outcome, the cause, the closing time and the verification are the work's state, which the
+// page clears on purpose: reopening a case, handing the cause back to the checks.)
+bool descriptive(std::string_view key) {
+  return key == "site" || key == "bms" || key == "inverter" || key == "symptom" || key == "notes" ||
+         key == "opened" || key == "minutes_by_layer";
+}
+
 // What a technician's PUT body makes of a stored case (as JSON): a key left out keeps its stored
-// value, a blank never empties one, the recorded checks are the walk's (only /api/diagnose
-// changes them), kept captures are never dropped (new ones are added), and the author and the
-// history stay. Only an admin replaces a case whole; every replaced version stays restorable.
+// value, a blank never empties what the case says of the site and the equipment, the recorded
+// checks are the walk's (only /api/diagnose changes them), kept captures are never dropped (new
+// ones are added), and the author and the history stay. Only an admin replaces a case whole;
+// every replaced version stays restorable.
 json technician_update(const json& stored, const json& body) {
   json out = stored;
   for (const auto& [key, value] : body.items()) {
@@ -1490,7 +1499,8 @@ json technician_update(const json& stored, const json& body) {
       out["captures"] = std::move(captures);
       continue;
     }
-    out[key] = keep_over(stored.contains(key) ? stored[key] : json(), value);
+    out[key] =
+        descriptive(key) ? keep_over(stored.contains(key) ? stored[key] : json(), value) : value;
   }
   return out;
 }

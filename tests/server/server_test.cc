@@ -1127,6 +1127,17 @@ TEST(Hostile, ATechnicianCannotEmptyACaseRemoveItsCapturesOrChangeItsAuthor) {
   EXPECT_EQ(kept["site"]["customer"], "R. Keane");
   EXPECT_EQ(kept["symptom"], "Battery comms fault");
   EXPECT_EQ(kept["checks"][0]["verdict"], "fail");
+  // The work's state is the technician's to change: a case closed, then reopened.
+  ASSERT_EQ(c.Put("/api/cases/" + id, eve,
+                  json{{"closed", "2026-12-01T15:00:00Z"}, {"outcome", "fixed"}}.dump(),
+                  "application/json")
+                ->status,
+            200);
+  ASSERT_EQ(c.Put("/api/cases/" + id, eve, json{{"closed", nullptr}, {"outcome", "open"}}.dump(),
+                  "application/json")
+                ->status,
+            200);
+  EXPECT_TRUE(json::parse(c.Get("/api/cases/" + id, eve)->body)["closed"].is_null());
   // A new value is an edit, and goes through.
   ASSERT_EQ(c.Put("/api/cases/" + id, eve, json{{"site", {{"address", "Lane 2"}}}}.dump(),
                   "application/json")
