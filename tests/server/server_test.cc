@@ -4,6 +4,7 @@
 // cross-site refusal, and team mode's gate.
 #include "bmslink/server/server.h"
 
+#include <arpa/inet.h>
 #include <httplib.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -901,6 +902,40 @@ TEST(Hostile, BodiesWithoutALengthOrToThePagesAreRefusedUnread) {
   EXPECT_EQ(ask.rfind("HTTP/1.1 413", 0), 0U) << ask.substr(0, 200);
   EXPECT_EQ(ask.find("100 Continue"), std::string::npos) << ask.substr(0, 200);
   EXPECT_EQ(s.client().Get("/api/cases")->status, 200);
+}
+
+// One address holds at most 64 connections (127.0.0.2 is not this machine's own name, so it
+// counts as another client); the 65th is answered 429 at once, and other clients go on.
+TEST(Hostile, OneAddressHoldsAtMostSixtyFourConnections) {
+  Running s;
+  std::vector<int> held;
+  const auto from = [&](const char* source) {
+    const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in local{};
+    local.sin_family = AF_INET;
+    ::inet_pton(AF_INET, source, &local.sin_addr);
+    if (::bind(fd, reinterpret_cast<sockaddr*>(&local), sizeof local) != 0) return -1;
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_port = htons(static_cast<std::uint16_t>(s.port()));
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) return -1;
+    return fd;
+  };
+  for (int i = 0; i < 64; ++i) {
+    const int fd = from("127.0.0.2");
+    ASSERT_GE(fd, 0);
+    ::send(fd, "GET /", 5, MSG_NOSIGNAL);
+    held.push_back(fd);
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  const int extra = from("127.0.0.2");
+  ASSERT_GE(extra, 0);
+  const std::string answer = receive_all(extra, 2.0);
+  EXPECT_EQ(answer.rfind("HTTP/1.1 429", 0), 0U) << answer.substr(0, 200);
+  ::close(extra);
+  EXPECT_EQ(s.client().Get("/api/cases")->status, 200) << "another address is served";
+  for (int fd : held) ::close(fd);
 }
 
 // Past its connections the server says so at once (503) instead of leaving a client waiting.
