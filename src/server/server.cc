@@ -692,7 +692,6 @@ void Server::Impl::routes() {
   http.new_task_queue = [n = options.threads] { return new ElasticPool(n + 64); };
   http.limits.max_connections = options.threads;
   http.limits.head_timeout = std::chrono::milliseconds(options.head_timeout_ms);
-  http.limits.body_max_bytes = options.max_upload_bytes + (1 << 20);
   http.on_refused = [this](int status, const std::string& peer, const std::string& why) {
     log(fmt::format("refused a request from {} ({}): {}", peer, status, why));
   };
