@@ -165,8 +165,8 @@ class GuardedStream final : public httplib::Stream {
                                   std::max<std::uint64_t>(1, limits_.body_min_bytes_per_s));
     const auto deadline = std::min(allowed, Clock::now() + limits_.read_timeout);
     if (wait_for(POLLIN, deadline) != Wait::kReady) return -1;
-    const std::size_t want = static_cast<std::size_t>(
-        std::min<std::uint64_t>(size, body_max_ - body_read_));
+    const std::size_t want =
+        static_cast<std::size_t>(std::min<std::uint64_t>(size, body_max_ - body_read_));
     ssize_t n;
     do n = ::recv(sock_, ptr, want, 0);
     while (n < 0 && errno == EINTR);
