@@ -148,7 +148,13 @@ try {
       // Reopened: the capture's plots come back.
       await page.goto(s.url + '#/');
       await page.goto(`${s.url}#/case/${encodeURIComponent(caseId)}`);
-      await page.locator('#kept-captures .plot').first().waitFor({timeout: 90000});
+      try {
+        await page.locator('#kept-captures .plot').first().waitFor({timeout: 90000});
+      } catch (e) {
+        // Say what the page showed instead of the plots (an error, the recorded findings only).
+        const shown = await page.locator('#kept-captures').innerText().catch(() => '(no #kept-captures)');
+        throw new Error(`no plot for the kept capture after 90 s; the page shows: ${shown.slice(0, 600)}`);
+      }
       const plots = await page.locator('#kept-captures .plot').count();
       check(plots >= 4, where(`the reopened case shows its capture's plots: ${plots}`));
       check(await page.locator('#checks-done > li').count() >= before, where('and its checks'));
