@@ -810,6 +810,13 @@ int connect_to(int port) {
   return fd;
 }
 
+// `n` short header lines "X-<i>: a".
+std::string header_lines(int n) {
+  std::string out;
+  for (int i = 0; i < n; ++i) out += "X-" + std::to_string(i) + ": a\r\n";
+  return out;
+}
+
 // What the server sends until it closes or `seconds` pass.
 std::string receive_all(int fd, double seconds) {
   timeval wait{0, 100'000};
@@ -852,7 +859,7 @@ TEST(Hostile, TooManyOrTooLongHeadersAreAnswered431) {
   Running s;
   std::string many =
       "GET /api/cases HTTP/1.1\r\nHost: 127.0.0.1:" + std::to_string(s.port()) + "\r\n";
-  for (int i = 0; i < 150; ++i) many += "X-" + std::to_string(i) + ": a\r\n";
+  many += header_lines(150);
   many += "\r\n";
   const std::string a = raw_exchange(s.port(), many);
   EXPECT_EQ(a.rfind("HTTP/1.1 431", 0), 0U) << a;
@@ -865,7 +872,7 @@ TEST(Hostile, TooManyOrTooLongHeadersAreAnswered431) {
   // 99 header lines of a normal size are a normal request.
   std::string fine = "GET /api/cases HTTP/1.1\r\nHost: 127.0.0.1:" + std::to_string(s.port()) +
                      "\r\nConnection: close\r\n";
-  for (int i = 0; i < 97; ++i) fine += "X-" + std::to_string(i) + ": a\r\n";
+  fine += header_lines(97);
   fine += "\r\n";
   const std::string ok = raw_exchange(s.port(), fine);
   EXPECT_EQ(ok.rfind("HTTP/1.1 200", 0), 0U) << ok.substr(0, 200);
@@ -876,7 +883,7 @@ TEST(Hostile, TooManyOrTooLongHeadersAreAnswered431) {
 TEST(Hostile, BareLineFeedsDoNotEndTheHeadEarly) {
   Running s;
   std::string sneaky = "GET /api/cases HTTP/1.1\r\nHost: 127.0.0.1\n\n";
-  for (int i = 0; i < 150; ++i) sneaky += "X-" + std::to_string(i) + ": a\r\n";
+  sneaky += header_lines(150);
   sneaky += "\r\n";
   const std::string a = raw_exchange(s.port(), sneaky);
   EXPECT_EQ(a.rfind("HTTP/1.1 431", 0), 0U) << a.substr(0, 200);
