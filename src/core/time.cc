@@ -46,6 +46,40 @@ std::optional<std::int64_t> parse_seconds_ns(std::string_view text) {
   return parse_decimal_scaled(text, kNsPerSecond, 9);
 }
 
+std::optional<std::int64_t> parse_duration_s(std::string_view text) {
+  std::int64_t unit = 1;
+  if (!text.empty()) {
+    switch (text.back()) {
+      case 's':
+        unit = 1;
+        text.remove_suffix(1);
+        break;
+      case 'm':
+        unit = 60;
+        text.remove_suffix(1);
+        break;
+      case 'h':
+        unit = 3600;
+        text.remove_suffix(1);
+        break;
+      case 'd':
+        unit = 86400;
+        text.remove_suffix(1);
+        break;
+      default:
+        break;
+    }
+  }
+  if (text.empty() || text.size() > 12) return std::nullopt;
+  std::int64_t n = 0;
+  for (char c : text) {
+    if (c < '0' || c > '9') return std::nullopt;
+    n = n * 10 + (c - '0');
+  }
+  if (n > 100LL * 365 * 86400 / unit) return std::nullopt;
+  return n * unit;
+}
+
 std::optional<std::int64_t> parse_milliseconds_ns(std::string_view text) {
   return parse_decimal_scaled(text, 1'000'000, 6);
 }

@@ -82,7 +82,19 @@ const std::vector<std::string_view> kMigrations = {
     " deleted INTEGER NOT NULL DEFAULT 0,"
     " body TEXT NOT NULL);"
     "CREATE INDEX case_versions_case ON case_versions (case_id, saved_at);"
-    "ALTER TABLE users ADD COLUMN disabled INTEGER NOT NULL DEFAULT 0;"};
+    "ALTER TABLE users ADD COLUMN disabled INTEGER NOT NULL DEFAULT 0;",
+    // 4: team-mode sessions, shared by every server process on the store and kept across
+    // restarts (the token itself is never stored, only its SHA-256).
+    "CREATE TABLE sessions ("
+    " token_hash TEXT PRIMARY KEY,"
+    " user_name TEXT NOT NULL,"
+    " csrf TEXT NOT NULL,"
+    " role TEXT NOT NULL,"
+    " password_mark TEXT NOT NULL,"
+    " created BIGINT NOT NULL,"
+    " last_seen BIGINT NOT NULL,"
+    " address TEXT NOT NULL DEFAULT '');"
+    "CREATE INDEX sessions_user ON sessions (user_name);"};
 
 // Now with microseconds, never the same value twice in a process: versions saved within one
 // second keep their order, and the oldest beyond what is kept is always one version.
@@ -827,6 +839,78 @@ Result<bool> Store::remove_user(std::string_view name) {
   auto rows = query("DELETE FROM users WHERE name = ?", {std::string(name)});
   if (!rows) return tl::unexpected(rows.error());
   return true;
+}
+
+namespace {
+constexpr const char* kSessionColumns =
+    "token_hash, user_name, csrf, role, password_mark, created, last_seen, address";
+
+StoredSession read_session(const std::vector<std::optional<std::string>>& r) {
+  auto num = [](const std::optional<std::string>& v) -> std::int64_t {
+    return v ? std::strtoll(v->c_str(), nullptr, 10) : 0;
+  };
+  return StoredSession{r[0].value_or(""), r[1].value_or(""),
+                       r[2].value_or(""), parse_role(r[3].value_or("")).value_or(Role::kTechnician),
+                       r[4].value_or(""), num(r[5]),
+                       num(r[6]),         r[7].value_or("")};
+}
+}  // namespace
+
+Result<void> Store::put_session(const StoredSession& s) {
+  auto rows = query(
+      fmt::format("INSERT INTO sessions ({}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)", kSessionColumns),
+      {s.token_hash, s.user, s.csrf, std::string(role_name(s.role)), s.password_mark,
+       std::to_string(s.created_s), std::to_string(s.last_seen_s), s.address});
+  if (!rows) return tl::unexpected(rows.error());
+  return {};
+}
+
+Result<std::optional<StoredSession>> Store::get_session(std::string_view token_hash) {
+  auto rows = query(fmt::format("SELECT {} FROM sessions WHERE token_hash = ?", kSessionColumns),
+                    {std::string(token_hash)});
+  if (!rows) return tl::unexpected(rows.error());
+  if (rows->empty()) return std::optional<StoredSession>();
+  return std::optional<StoredSession>(read_session(rows->front()));
+}
+
+Result<void> Store::touch_session(std::string_view token_hash, std::int64_t last_seen_s) {
+  auto rows =
+      query("UPDATE sessions SET last_seen = ? WHERE token_hash = ? AND last_seen < ?",
+            {std::to_string(last_seen_s), std::string(token_hash), std::to_string(last_seen_s)});
+  if (!rows) return tl::unexpected(rows.error());
+  return {};
+}
+
+Result<bool> Store::remove_session(std::string_view token_hash) {
+  auto rows = query("DELETE FROM sessions WHERE token_hash = ? RETURNING token_hash",
+                    {std::string(token_hash)});
+  if (!rows) return tl::unexpected(rows.error());
+  return !rows->empty();
+}
+
+Result<std::size_t> Store::remove_sessions_of(std::string_view user, std::string_view except) {
+  auto rows =
+      query("DELETE FROM sessions WHERE user_name = ? AND token_hash <> ? RETURNING token_hash",
+            {std::string(user), std::string(except)});
+  if (!rows) return tl::unexpected(rows.error());
+  return rows->size();
+}
+
+Result<std::size_t> Store::remove_stale_sessions(std::int64_t idle_before_s,
+                                                 std::int64_t created_before_s) {
+  auto rows = query("DELETE FROM sessions WHERE last_seen < ? OR created < ? RETURNING token_hash",
+                    {std::to_string(idle_before_s), std::to_string(created_before_s)});
+  if (!rows) return tl::unexpected(rows.error());
+  return rows->size();
+}
+
+Result<std::vector<StoredSession>> Store::list_sessions() {
+  auto rows = query(
+      fmt::format("SELECT {} FROM sessions ORDER BY user_name, created", kSessionColumns), {});
+  if (!rows) return tl::unexpected(rows.error());
+  std::vector<StoredSession> out;
+  for (const auto& r : *rows) out.push_back(read_session(r));
+  return out;
 }
 
 namespace {

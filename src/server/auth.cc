@@ -1,6 +1,7 @@
 #include "server/auth.h"
 
 #include <argon2.h>
+#include <openssl/evp.h>
 #include <sys/random.h>
 
 #include <algorithm>
@@ -101,52 +102,129 @@ bool verify_password(const std::string& encoded_hash, const std::string& passwor
   return argon2id_verify(encoded_hash.c_str(), password.data(), password.size()) == ARGON2_OK;
 }
 
-void Auth::end_sessions_of(const std::string& user) {
-  std::lock_guard lock(mutex_);
-  std::erase_if(sessions_, [&](const auto& s) { return s.second.user == user; });
+std::string Auth::token_hash(const std::string& token) {
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned int n = 0;
+  EVP_Digest(token.data(), token.size(), digest, &n, EVP_sha256(), nullptr);
+  std::string hex;
+  for (unsigned int i = 0; i < n; ++i) hex += fmt::format("{:02x}", digest[i]);
+  return hex;
 }
 
-std::optional<Auth::Session> Auth::session_of(const httplib::Request& req) {
+std::string Auth::password_mark(const std::string& password_hash) {
+  return token_hash("bmslink password mark\n" + password_hash).substr(0, 32);
+}
+
+namespace {
+std::int64_t unix_now() {
+  return std::chrono::duration_cast<std::chrono::seconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+std::string session_cookie(const std::string& token, bool secure, std::int64_t max_age_s) {
+  return fmt::format("{}={}; Path=/; HttpOnly;{} SameSite=Strict; Max-Age={}", kCookie, token,
+                     secure ? " Secure;" : "", max_age_s);
+}
+}  // namespace
+
+Result<std::size_t> Auth::end_sessions_of(const std::string& user) {
+  {
+    std::lock_guard lock(mutex_);
+    std::erase_if(sessions_, [&](const auto& s) { return s.second.stored.user == user; });
+  }
+  std::lock_guard lock(*store_mutex_);
+  return store_->remove_sessions_of(user);
+}
+
+std::optional<records::StoredSession> Auth::cached(const httplib::Request& req) {
   const std::string token = cookie_value(req);
   if (token.empty()) return std::nullopt;
   std::lock_guard lock(mutex_);
-  const auto it = sessions_.find(token);
+  const auto it = sessions_.find(token_hash(token));
   if (it == sessions_.end()) return std::nullopt;
-  const auto now = std::chrono::steady_clock::now();
-  if (it->second.expires < now) {
-    sessions_.erase(it);
-    return std::nullopt;
-  }
-  it->second.expires = now + kSessionLife;
-  return it->second;
+  return it->second.stored;
 }
 
-bool Auth::still_valid(const std::string& token, const Session& s, records::Store& store,
-                       std::mutex& store_mutex) {
+Auth::Found Auth::find_session(const httplib::Request& req, records::StoredSession& out) {
+  const std::string token = cookie_value(req);
+  if (token.empty() || token.size() > 128) return Found::kNone;
+  const std::string hash = token_hash(token);
   const auto now = std::chrono::steady_clock::now();
-  if (now - s.checked < kRecheck) return true;
-  std::optional<records::User> user;
-  bool read = false;
+  const std::int64_t now_s = unix_now();
+  auto over = [&](const records::StoredSession& s) {
+    return now_s - s.last_seen_s > idle.count() || now_s - s.created_s >= longest.count();
+  };
+  bool touch = false;
   {
-    std::lock_guard lock(store_mutex);
-    if (auto u = store.get_user(s.user)) {
-      user = std::move(*u);
-      read = true;
+    std::lock_guard lock(mutex_);
+    if (auto it = sessions_.find(hash);
+        it != sessions_.end() && now - it->second.checked < kRecheck) {
+      if (over(it->second.stored)) {
+        sessions_.erase(it);
+        // Read below: the store removes it.
+      } else {
+        touch = now_s - it->second.stored.last_seen_s >= touch_every().count();
+        if (touch) it->second.stored.last_seen_s = now_s;
+        out = it->second.stored;
+        if (!touch) return Found::kYes;
+      }
     }
   }
-  std::lock_guard lock(mutex_);
-  const auto it = sessions_.find(token);
-  if (it == sessions_.end()) return false;
-  if (!read) return true;  // the store is away: the session stands until it can be checked
-  if (!user || user->disabled || user->role != s.role || user->password_hash != s.password_hash) {
-    sessions_.erase(it);
-    return false;
+  if (touch) {
+    std::lock_guard lock(*store_mutex_);
+    (void)store_->touch_session(hash, now_s);  // a failed touch costs at most an earlier expiry
+    return Found::kYes;
   }
-  it->second.checked = now;
-  return true;
+  // Not known here, or known too long ago: the store says (another server, a restart, a
+  // logout elsewhere).
+  Result<std::optional<records::StoredSession>> stored;
+  Result<std::optional<records::User>> user = std::optional<records::User>();
+  {
+    std::lock_guard lock(*store_mutex_);
+    stored = store_->get_session(hash);
+    if (stored && *stored) user = store_->get_user((*stored)->user);
+  }
+  if (!stored || !user) {
+    // The store is away: a session this process knows stands until it can be checked.
+    std::lock_guard lock(mutex_);
+    if (auto it = sessions_.find(hash); it != sessions_.end()) {
+      out = it->second.stored;
+      return Found::kYes;
+    }
+    return Found::kStoreAway;
+  }
+  auto forget = [&] {
+    std::lock_guard lock(mutex_);
+    sessions_.erase(hash);
+  };
+  if (!*stored) {
+    forget();
+    return Found::kNone;
+  }
+  records::StoredSession s = **stored;
+  const auto& u = *user;
+  const bool changed =
+      !u || u->disabled || u->role != s.role || password_mark(u->password_hash) != s.password_mark;
+  if (changed || over(s)) {
+    forget();
+    std::lock_guard lock(*store_mutex_);
+    (void)store_->remove_session(hash);
+    return changed ? Found::kChanged : Found::kNone;
+  }
+  if (now_s - s.last_seen_s >= touch_every().count()) {
+    std::lock_guard lock(*store_mutex_);
+    if (store_->touch_session(hash, now_s)) s.last_seen_s = now_s;
+  }
+  {
+    std::lock_guard lock(mutex_);
+    sessions_[hash] = Session{s, now};
+  }
+  out = std::move(s);
+  return Found::kYes;
 }
 
-Verdict Auth::gate(const httplib::Request& req, records::Store& store, std::mutex& store_mutex) {
+Verdict Auth::gate(const httplib::Request& req) {
   if (is_write(req)) {
     // Browsers say where a request comes from; a write from another site is refused even in
     // single-user mode.
@@ -163,17 +241,25 @@ Verdict Auth::gate(const httplib::Request& req, records::Store& store, std::mute
                                             req.get_header_value("Host")) == allowed_hosts.end())
       return {403, fmt::format("unknown Host \"{}\": single-user mode answers on {} only",
                                req.get_header_value("Host"), allowed_hosts.front())};
-    if (req.path == "/api/login" || req.path.starts_with("/api/users"))
+    if (req.path == "/api/login" || req.path.starts_with("/api/users") ||
+        req.path == "/api/password" || req.path == "/api/logout/everywhere")
       return {400, "single-user mode has no accounts (bmslink serve --team)"};
     return {};
   }
   if (req.path == "/api/login" || req.path == "/api/session") return {};
-  const auto session = session_of(req);
-  if (!session) return {401, "log in first"};
-  if (!still_valid(cookie_value(req), *session, store, store_mutex))
-    return {401, "your account was changed: log in again"};
+  records::StoredSession session;
+  switch (find_session(req, session)) {
+    case Found::kYes:
+      break;
+    case Found::kNone:
+      return {401, "log in first"};
+    case Found::kChanged:
+      return {401, "your account was changed: log in again"};
+    case Found::kStoreAway:
+      return {503, "the records cannot be reached: try again in a moment"};
+  }
   if (is_write(req) && req.path != "/api/logout" &&
-      !same(req.get_header_value("X-CSRF-Token"), session->csrf))
+      !same(req.get_header_value("X-CSRF-Token"), session.csrf))
     return {403, "missing or wrong CSRF token (X-CSRF-Token)"};
   // Accounts, deleting and restoring cases, old versions and the team's settings are an
   // admin's.
@@ -182,7 +268,7 @@ Verdict Auth::gate(const httplib::Request& req, records::Store& store, std::mute
                           (req.path.starts_with("/api/cases/") &&
                            (req.path.ends_with("/versions") || req.path.ends_with("/restore"))) ||
                           (req.path == "/api/settings" && is_write(req));
-  if (admin_only && session->role != records::Role::kAdmin)
+  if (admin_only && session.role != records::Role::kAdmin)
     return {403, "only an admin may do this"};
   return {};
 }
@@ -199,7 +285,7 @@ void Auth::sweep(std::chrono::steady_clock::time_point now) {
     while (!q.empty() && q.front() < now - kFailureWindow) q.pop_front();
     it = q.empty() ? failures_.erase(it) : std::next(it);
   }
-  std::erase_if(sessions_, [&](const auto& entry) { return entry.second.expires < now; });
+  std::erase_if(sessions_, [&](const auto& entry) { return now - entry.second.checked > idle; });
 }
 
 void Auth::record_failure(const std::string& key, std::chrono::steady_clock::time_point now) {
@@ -214,8 +300,87 @@ std::chrono::milliseconds Auth::delay_after(std::size_t failures) {
   return std::min(kLongestDelay, kFirstDelay * (std::int64_t(1) << doublings));
 }
 
-LoginResult Auth::login(const nlohmann::json& body, const std::string& address,
-                        records::Store& store, std::mutex& store_mutex) {
+std::optional<LoginResult> Auth::count_attempt(const std::string& address,
+                                               const std::string& name) {
+  const auto now = std::chrono::steady_clock::now();
+  const std::string by_address = "addr:" + address, by_name = "user:" + name;
+  std::chrono::milliseconds delay{0};
+  bool sweep_store = false;
+  {
+    std::lock_guard lock(mutex_);
+    sweep(now);
+    if (limited(by_address, kMaxFailuresPerAddress, now))
+      return LoginResult{
+          429, "too many failed logins from this address; wait a few minutes", "", {}};
+    delay = delay_after(failures_[by_name].size());
+    record_failure(by_address, now);
+    record_failure(by_name, now);
+    if (now - last_store_sweep_ > std::chrono::hours(1)) {
+      last_store_sweep_ = now;
+      sweep_store = true;
+    }
+  }
+  if (sweep_store) {
+    // Sessions that ended by themselves leave the store (an hour's at most per process).
+    const std::int64_t now_s = unix_now();
+    std::lock_guard lock(*store_mutex_);
+    (void)store_->remove_stale_sessions(now_s - idle.count(), now_s - longest.count());
+  }
+  // Guessing one account's password gets slower and slower; its owner still gets in.
+  if (delay.count() > 0) std::this_thread::sleep_for(delay);
+  return std::nullopt;
+}
+
+void Auth::forget_failures(const std::string& address, const std::string& name) {
+  std::lock_guard lock(mutex_);
+  if (auto it = failures_.find("addr:" + address); it != failures_.end() && !it->second.empty())
+    it->second.pop_back();
+  failures_.erase("user:" + name);
+}
+
+bool Auth::check_password(const std::string& encoded_hash, const std::string& password) {
+  hashing_.acquire();
+  struct Release {
+    std::counting_semaphore<kConcurrentChecks>& s;
+    ~Release() { s.release(); }
+  } release{hashing_};
+  // An unknown name costs the same as a wrong password.
+  static const std::string kDummy = [] {
+    auto u = make_user("dummy", "dummy-password-0", "technician");
+    return u ? u->password_hash : std::string();
+  }();
+  return verify_password(encoded_hash.empty() ? kDummy : encoded_hash, password) &&
+         !encoded_hash.empty();
+}
+
+Result<LoginResult> Auth::start_session(const records::User& user, const std::string& address,
+                                        bool secure) {
+  const std::string token = random_hex(32);
+  const std::int64_t now_s = unix_now();
+  records::StoredSession s{token_hash(token),
+                           user.name,
+                           random_hex(16),
+                           user.role,
+                           password_mark(user.password_hash),
+                           now_s,
+                           now_s,
+                           address};
+  {
+    std::lock_guard lock(*store_mutex_);
+    if (auto ok = store_->put_session(s); !ok) return tl::unexpected(ok.error());
+  }
+  {
+    std::lock_guard lock(mutex_);
+    sessions_[s.token_hash] = Session{s, std::chrono::steady_clock::now()};
+  }
+  return LoginResult{
+      200,
+      "",
+      session_cookie(token, secure, longest.count()),
+      {{"user", s.user}, {"role", records::role_name(s.role)}, {"csrf", s.csrf}, {"team", true}}};
+}
+
+LoginResult Auth::login(const nlohmann::json& body, const std::string& address, bool secure) {
   if (!body.is_object() || !body.contains("name") || !body["name"].is_string() ||
       !body.contains("password") || !body["password"].is_string())
     return {400, "login: expected {\"name\": ..., \"password\": ...}", "", {}};
@@ -223,85 +388,102 @@ LoginResult Auth::login(const nlohmann::json& body, const std::string& address,
   const std::string password = body["password"].get<std::string>();
   if (name.empty() || name.size() > 64 || password.size() > 1024)
     return {401, "wrong name or password", "", {}};
-  const auto now = std::chrono::steady_clock::now();
-  const std::string by_address = "addr:" + address, by_name = "user:" + name;
-  std::chrono::milliseconds delay{0};
-  {
-    // The attempt counts before the (slow) check, so parallel guesses cannot pass the limit
-    // together; a success takes it back.
-    std::lock_guard lock(mutex_);
-    sweep(now);
-    if (limited(by_address, kMaxFailuresPerAddress, now))
-      return {429, "too many failed logins from this address; wait a few minutes", "", {}};
-    delay = delay_after(failures_[by_name].size());
-    record_failure(by_address, now);
-    record_failure(by_name, now);
-  }
-  // Guessing one account's password gets slower and slower; its owner still gets in.
-  if (delay.count() > 0) std::this_thread::sleep_for(delay);
-  // argon2 takes 19 MiB per check: a few at a time.
-  hashing_.acquire();
-  struct Release {
-    std::counting_semaphore<kConcurrentChecks>& s;
-    ~Release() { s.release(); }
-  } release{hashing_};
+  if (auto refused = count_attempt(address, name)) return *refused;
   std::optional<records::User> user;
   {
-    std::lock_guard lock(store_mutex);
-    auto u = store.get_user(name);
+    std::lock_guard lock(*store_mutex_);
+    auto u = store_->get_user(name);
     if (!u) return {500, u.error().message, "", {}};
     user = std::move(*u);
   }
-  // An unknown name costs the same as a wrong password.
-  static const std::string kDummy = [] {
-    auto u = make_user("dummy", "dummy-password-0", "technician");
-    return u ? u->password_hash : std::string();
-  }();
-  const bool ok = verify_password(user ? user->password_hash : kDummy, password) && user;
-  std::lock_guard lock(mutex_);
-  if (!ok) return {401, "wrong name or password", "", {}};
+  if (!check_password(user ? user->password_hash : "", password) || !user)
+    return {401, "wrong name or password", "", {}};
   if (user->disabled) return {403, "this account is disabled: ask an admin", "", {}};
-  for (const auto& key : {by_address, by_name})
-    if (auto it = failures_.find(key); it != failures_.end() && !it->second.empty())
-      it->second.pop_back();
-  Session s{user->name, user->role, random_hex(16), now + kSessionLife, user->password_hash, now};
-  const std::string token = random_hex(32);
-  sessions_[token] = s;
-  failures_.erase(by_name);
-  const std::string cookie =
-      fmt::format("{}={}; Path=/; HttpOnly; Secure; SameSite=Strict; Max-Age={}", kCookie, token,
-                  std::chrono::duration_cast<std::chrono::seconds>(kSessionLife).count());
-  return {
-      200,
-      "",
-      cookie,
-      {{"user", s.user}, {"role", records::role_name(s.role)}, {"csrf", s.csrf}, {"team", true}}};
+  forget_failures(address, name);
+  auto started = start_session(*user, address, secure);
+  if (!started) return {500, started.error().message, "", {}};
+  return *started;
 }
 
-std::string Auth::logout(const httplib::Request& req) {
+LoginResult Auth::change_password(const httplib::Request& req, const nlohmann::json& body,
+                                  const std::string& address, bool secure) {
+  const auto me = cached(req);
+  if (!me) return {401, "log in first", "", {}};
+  if (!body.is_object() || !body.contains("current") || !body["current"].is_string() ||
+      !body.contains("new") || !body["new"].is_string())
+    return {400, "password: expected {\"current\": ..., \"new\": ...}", "", {}};
+  if (auto refused = count_attempt(address, me->user)) return *refused;
+  std::optional<records::User> user;
+  {
+    std::lock_guard lock(*store_mutex_);
+    auto u = store_->get_user(me->user);
+    if (!u) return {500, u.error().message, "", {}};
+    user = std::move(*u);
+  }
+  if (!user) return {401, "your account was removed", "", {}};
+  if (!check_password(user->password_hash, body["current"].get<std::string>()))
+    return {403, "password: \"current\" is not your password", "", {}};
+  forget_failures(address, me->user);
+  auto fresh = make_user(user->name, body["new"].get<std::string>(),
+                         std::string(records::role_name(user->role)));
+  if (!fresh) {
+    std::string why = fresh.error().message;
+    if (why.starts_with("user \"password\"")) why = "password: \"new\"" + why.substr(15);
+    return {400, why, "", {}};
+  }
+  user->password_hash = fresh->password_hash;
+  {
+    std::lock_guard lock(*store_mutex_);
+    if (auto ok = store_->put_user(*user); !ok) return {500, ok.error().message, "", {}};
+  }
+  if (auto ended = end_sessions_of(user->name); !ended) return {500, ended.error().message, "", {}};
+  auto started = start_session(*user, address, secure);
+  if (!started) return {500, started.error().message, "", {}};
+  return *started;
+}
+
+std::string Auth::logout(const httplib::Request& req, bool secure) {
   const std::string token = cookie_value(req);
-  std::lock_guard lock(mutex_);
-  sessions_.erase(token);
-  return fmt::format("{}=; Path=/; HttpOnly; Secure; SameSite=Strict; Max-Age=0", kCookie);
+  if (!token.empty()) {
+    const std::string hash = token_hash(token);
+    {
+      std::lock_guard lock(mutex_);
+      sessions_.erase(hash);
+    }
+    std::lock_guard lock(*store_mutex_);
+    (void)store_->remove_session(hash);
+  }
+  return session_cookie("", secure, 0);
+}
+
+Result<std::size_t> Auth::logout_everywhere(const httplib::Request& req) {
+  const auto me = cached(req);
+  if (!me) return make_error(ErrorCode::kInvalidArgument, "log in first");
+  return end_sessions_of(me->user);
 }
 
 nlohmann::json Auth::session_json(const httplib::Request& req) {
   if (!team) return {{"team", false}, {"user", nullptr}, {"role", "admin"}, {"csrf", nullptr}};
-  const auto s = session_of(req);
-  if (!s) return {{"team", true}, {"user", nullptr}, {"role", nullptr}, {"csrf", nullptr}};
-  return {
-      {"team", true}, {"user", s->user}, {"role", records::role_name(s->role)}, {"csrf", s->csrf}};
+  records::StoredSession s;
+  if (find_session(req, s) != Found::kYes)
+    return {{"team", true}, {"user", nullptr}, {"role", nullptr}, {"csrf", nullptr}};
+  return {{"team", true},
+          {"user", s.user},
+          {"role", records::role_name(s.role)},
+          {"csrf", s.csrf},
+          {"expires_idle_s", idle.count()},
+          {"started", s.created_s}};
 }
 
 std::string Auth::user_of(const httplib::Request& req) {
   if (!team) return "";
-  const auto s = session_of(req);
+  const auto s = cached(req);
   return s ? s->user : "";
 }
 
 bool Auth::is_admin(const httplib::Request& req) {
   if (!team) return true;
-  const auto s = session_of(req);
+  const auto s = cached(req);
   return s && s->role == records::Role::kAdmin;
 }
 

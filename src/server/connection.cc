@@ -1,13 +1,18 @@
 #include "server/connection.h"
 
 #include <arpa/inet.h>
+#include <fcntl.h>
 #include <netinet/in.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
 #include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <array>
 #include <cerrno>
+#include <climits>
 #include <cstring>
 #include <optional>
 #include <thread>
@@ -57,7 +62,38 @@ class GuardedStream final : public httplib::Stream {
 
   GuardedStream(socket_t sock, const ConnectionLimits& limits,
                 const std::atomic<socket_t>& server_socket)
-      : sock_(sock), limits_(limits), server_socket_(server_socket) {}
+      : sock_(sock), limits_(limits), server_socket_(server_socket) {
+    // Every wait is a poll with a deadline; a read or write never blocks past it (a TLS record
+    // trickled a byte at a time included).
+    ::fcntl(sock_, F_SETFL, ::fcntl(sock_, F_GETFL) | O_NONBLOCK);
+  }
+  ~GuardedStream() override {
+    if (ssl_ == nullptr) return;
+    if (handshaken_) SSL_shutdown(ssl_);  // close_notify, once, without waiting for the reply
+    SSL_free(ssl_);
+  }
+  GuardedStream(const GuardedStream&) = delete;
+  GuardedStream& operator=(const GuardedStream&) = delete;
+
+  // TLS: the handshake, within `budget`. False: the connection is dropped without a word.
+  bool start_tls(SSL_CTX* ctx, milliseconds budget) {
+    ssl_ = SSL_new(ctx);
+    if (ssl_ == nullptr || SSL_set_fd(ssl_, sock_) != 1) return false;
+    const auto deadline = Clock::now() + budget;
+    for (;;) {
+      ERR_clear_error();
+      const int r = SSL_accept(ssl_);
+      if (r == 1) {
+        handshaken_ = true;
+        return true;
+      }
+      const int e = SSL_get_error(ssl_, r);
+      const short want = e == SSL_ERROR_WANT_READ    ? POLLIN
+                         : e == SSL_ERROR_WANT_WRITE ? POLLOUT
+                                                     : 0;
+      if (want == 0 || wait_for(want, deadline) != Wait::kReady) return false;
+    }
+  }
 
   // Reads one request head into the buffer (what httplib then reads first).
   Head read_head(bool first_request) {
@@ -70,10 +106,10 @@ class GuardedStream final : public httplib::Stream {
     auto deadline = Clock::now() + limits_.head_timeout;
     if (pending_.empty()) {
       const auto wait = first_request ? limits_.head_timeout : limits_.keep_alive_timeout;
-      const auto r = wait_for(POLLIN, std::min(deadline, Clock::now() + wait));
+      const auto r = receive_more(std::min(deadline, Clock::now() + wait));
       // Nothing at all (a browser's spare connection): closed without a word.
-      if (r != Wait::kReady) return r == Wait::kStopped ? Head::kStopped : Head::kIdle;
-      if (!receive_more()) return Head::kClosed;
+      if (r == Got::kTimeout) return Head::kIdle;
+      if (r != Got::kData) return r == Got::kStopped ? Head::kStopped : Head::kClosed;
       if (!first_request) deadline = Clock::now() + limits_.head_timeout;
     }
     for (;;) {
@@ -93,10 +129,10 @@ class GuardedStream final : public httplib::Stream {
         if (lines_ > limits_.head_lines) return Head::kTooManyLines;
       }
       if (pending_.size() > limits_.head_bytes) return Head::kTooLarge;
-      const auto r = wait_for(POLLIN, deadline);
-      if (r == Wait::kStopped) return Head::kStopped;
-      if (r == Wait::kTimeout) return Head::kTimeout;
-      if (!receive_more()) return Head::kClosed;
+      const auto r = receive_more(deadline);
+      if (r == Got::kStopped) return Head::kStopped;
+      if (r == Got::kTimeout) return Head::kTimeout;
+      if (r == Got::kClosed) return Head::kClosed;
     }
   }
 
@@ -125,6 +161,7 @@ class GuardedStream final : public httplib::Stream {
 
   bool is_readable() const override {
     if (pos_ < pending_.size()) return true;
+    if (ssl_ != nullptr && SSL_pending(ssl_) > 0) return true;
     pollfd p{sock_, POLLIN, 0};
     return ::poll(&p, 1, static_cast<int>(limits_.read_timeout.count())) > 0;
   }
@@ -164,27 +201,39 @@ class GuardedStream final : public httplib::Stream {
         std::chrono::milliseconds(body_read_ * 1000 /
                                   std::max<std::uint64_t>(1, limits_.body_min_bytes_per_s));
     const auto deadline = std::min(allowed, Clock::now() + limits_.read_timeout);
-    if (wait_for(POLLIN, deadline) != Wait::kReady) return -1;
     const std::size_t want =
         static_cast<std::size_t>(std::min<std::uint64_t>(size, body_max_ - body_read_));
-    ssize_t n;
-    do n = ::recv(sock_, ptr, want, 0);
-    while (n < 0 && errno == EINTR);
-    if (n <= 0) return -1;
+    ssize_t n = 0;
+    if (receive(ptr, want, deadline, n) != Got::kData) return -1;
     body_read_ += static_cast<std::uint64_t>(n);
     return n;
   }
 
+  // Some of the bytes, as soon as the peer takes any; -1 when it took none within the write
+  // timeout or is gone.
   ssize_t write(const char* ptr, size_t size) override {
-    pollfd p{sock_, POLLOUT, 0};
-    int r;
-    do r = ::poll(&p, 1, static_cast<int>(limits_.write_timeout.count()));
-    while (r < 0 && errno == EINTR);
-    if (r <= 0) return -1;
-    ssize_t n;
-    do n = ::send(sock_, ptr, size, MSG_NOSIGNAL);
-    while (n < 0 && errno == EINTR);
-    return n;
+    if (size == 0) return 0;
+    const auto deadline = Clock::now() + limits_.write_timeout;
+    for (;;) {
+      short want = POLLOUT;
+      if (ssl_ != nullptr) {
+        ERR_clear_error();
+        const int n = SSL_write(ssl_, ptr, static_cast<int>(std::min<size_t>(size, INT_MAX)));
+        if (n > 0) return n;
+        const int e = SSL_get_error(ssl_, n);
+        if (e == SSL_ERROR_WANT_READ)
+          want = POLLIN;
+        else if (e != SSL_ERROR_WANT_WRITE)
+          return -1;
+      } else {
+        ssize_t n;
+        do n = ::send(sock_, ptr, size, MSG_NOSIGNAL);
+        while (n < 0 && errno == EINTR);
+        if (n >= 0) return n;
+        if (errno != EAGAIN) return -1;  // EWOULDBLOCK is EAGAIN on Linux
+      }
+      if (wait_for(want, deadline) != Wait::kReady) return -1;
+    }
   }
 
   void get_remote_ip_and_port(std::string& ip, int& port) const override {
@@ -217,14 +266,46 @@ class GuardedStream final : public httplib::Stream {
     }
   }
 
-  bool receive_more() {
+  enum class Got { kData, kClosed, kTimeout, kStopped };
+
+  // What has arrived, or waits for it until the deadline (TLS: a whole record).
+  Got receive(char* ptr, std::size_t size, Clock::time_point deadline, ssize_t& got) {
+    for (;;) {
+      short want = POLLIN;
+      if (ssl_ != nullptr) {
+        ERR_clear_error();
+        const int n = SSL_read(ssl_, ptr, static_cast<int>(std::min<std::size_t>(size, INT_MAX)));
+        if (n > 0) {
+          got = n;
+          return Got::kData;
+        }
+        const int e = SSL_get_error(ssl_, n);
+        if (e == SSL_ERROR_WANT_WRITE)
+          want = POLLOUT;
+        else if (e != SSL_ERROR_WANT_READ)
+          return Got::kClosed;
+      } else {
+        ssize_t n;
+        do n = ::recv(sock_, ptr, size, 0);
+        while (n < 0 && errno == EINTR);
+        if (n > 0) {
+          got = n;
+          return Got::kData;
+        }
+        if (n == 0 || errno != EAGAIN) return Got::kClosed;
+      }
+      const auto w = wait_for(want, deadline);
+      if (w == Wait::kStopped) return Got::kStopped;
+      if (w == Wait::kTimeout) return Got::kTimeout;
+    }
+  }
+
+  Got receive_more(Clock::time_point deadline) {
     char buf[16384];
-    ssize_t n;
-    do n = ::recv(sock_, buf, sizeof buf, 0);
-    while (n < 0 && errno == EINTR);
-    if (n <= 0) return false;
-    pending_.append(buf, static_cast<std::size_t>(n));
-    return true;
+    ssize_t n = 0;
+    const Got r = receive(buf, sizeof buf, deadline, n);
+    if (r == Got::kData) pending_.append(buf, static_cast<std::size_t>(n));
+    return r;
   }
 
   void count_body(std::size_t n) {
@@ -281,9 +362,137 @@ class GuardedStream final : public httplib::Stream {
   std::uint64_t content_length_ = 0, body_read_ = 0, body_max_ = 0;
   bool chunked_ = false, in_body_ = false;
   Clock::time_point body_start_;
+  SSL* ssl_ = nullptr;
+  bool handshaken_ = false;
 };
 
 }  // namespace
+
+Result<std::shared_ptr<TlsContext>> TlsContext::load(const std::string& cert_file,
+                                                     const std::string& key_file) {
+  auto openssl_error = [](const std::string& what) {
+    const unsigned long e = ERR_get_error();
+    char buf[256] = {};
+    if (e != 0) ERR_error_string_n(e, buf, sizeof buf);
+    ERR_clear_error();
+    return make_error(ErrorCode::kInvalidArgument,
+                      e != 0 ? fmt::format("{}: {}", what, buf) : what);
+  };
+  SSL_CTX* ctx = SSL_CTX_new(TLS_server_method());
+  if (ctx == nullptr) return openssl_error("TLS: cannot make a context");
+  auto tls = std::shared_ptr<TlsContext>(new TlsContext(ctx));
+  SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
+  SSL_CTX_set_options(
+      ctx, SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION | SSL_OP_CIPHER_SERVER_PREFERENCE);
+  SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+  if (SSL_CTX_use_certificate_chain_file(ctx, cert_file.c_str()) != 1)
+    return openssl_error(
+        fmt::format("--tls-cert {}: expected a PEM certificate (chain)", cert_file));
+  if (SSL_CTX_use_PrivateKey_file(ctx, key_file.c_str(), SSL_FILETYPE_PEM) != 1)
+    return openssl_error(fmt::format("--tls-key {}: expected a PEM private key", key_file));
+  if (SSL_CTX_check_private_key(ctx) != 1)
+    return openssl_error(
+        fmt::format("--tls-key {} is not the key of the certificate in {}", key_file, cert_file));
+  return tls;
+}
+
+TlsContext::~TlsContext() { SSL_CTX_free(ctx_); }
+
+std::string TlsContext::describe() const {
+  X509* cert = SSL_CTX_get0_certificate(ctx_);
+  if (cert == nullptr) return "no certificate";
+  char subject[256] = {};
+  X509_NAME_oneline(X509_get_subject_name(cert), subject, sizeof subject);
+  std::string until;
+  if (const ASN1_TIME* t = X509_get0_notAfter(cert)) {
+    std::tm tm{};
+    if (ASN1_TIME_to_tm(t, &tm) == 1)
+      until = fmt::format(", valid until {:04d}-{:02d}-{:02d}", tm.tm_year + 1900, tm.tm_mon + 1,
+                          tm.tm_mday);
+  }
+  return subject + until;
+}
+
+namespace {
+// An address as 16 bytes (IPv4 mapped into IPv6), or nothing.
+std::optional<std::array<unsigned char, 16>> address_bytes(std::string_view text) {
+  std::array<unsigned char, 16> out{};
+  const std::string s(text);
+  in_addr v4{};
+  if (::inet_pton(AF_INET, s.c_str(), &v4) == 1) {
+    out[10] = out[11] = 0xff;
+    std::memcpy(out.data() + 12, &v4, 4);
+    return out;
+  }
+  in6_addr v6{};
+  if (::inet_pton(AF_INET6, s.c_str(), &v6) == 1) {
+    std::memcpy(out.data(), &v6, 16);
+    return out;
+  }
+  return std::nullopt;
+}
+}  // namespace
+
+Result<AddressSet> AddressSet::parse(const std::string& list) {
+  AddressSet set;
+  std::string_view rest = list;
+  while (!rest.empty()) {
+    const auto comma = rest.find(',');
+    const auto entry = trim(rest.substr(0, comma));
+    rest = comma == std::string_view::npos ? std::string_view() : rest.substr(comma + 1);
+    if (entry.empty()) continue;
+    const auto slash = entry.find('/');
+    const auto bytes = address_bytes(entry.substr(0, slash));
+    const bool v4 = entry.substr(0, slash).find(':') == std::string_view::npos;
+    int prefix = v4 ? 32 : 128;
+    bool ok = bytes.has_value();
+    if (ok && slash != std::string_view::npos) {
+      const auto digits = entry.substr(slash + 1);
+      ok = !digits.empty() && digits.size() <= 3 &&
+           std::all_of(digits.begin(), digits.end(), [](char c) { return c >= '0' && c <= '9'; });
+      if (ok) prefix = std::stoi(std::string(digits));
+      ok = ok && prefix <= (v4 ? 32 : 128);
+    }
+    if (!ok)
+      return make_error(ErrorCode::kInvalidArgument,
+                        fmt::format("--trusted-proxy \"{}\": expected an address or a network "
+                                    "such as 10.0.0.0/8 or fd00::/8",
+                                    entry));
+    Net net{};
+    std::memcpy(net.bytes, bytes->data(), 16);
+    net.prefix = v4 ? prefix + 96 : prefix;
+    set.nets_.push_back(net);
+  }
+  return set;
+}
+
+bool AddressSet::contains(const std::string& address) const {
+  const auto bytes = address_bytes(address);
+  if (!bytes) return false;
+  for (const auto& net : nets_) {
+    bool match = true;
+    for (int bit = 0; bit < net.prefix && match; bit += 8) {
+      const int n = std::min(8, net.prefix - bit);
+      const unsigned char mask = static_cast<unsigned char>(0xff << (8 - n));
+      const auto at = static_cast<std::size_t>(bit / 8);
+      match = ((*bytes)[at] & mask) == (net.bytes[at] & mask);
+    }
+    if (match) return true;
+  }
+  return false;
+}
+
+void GuardedServer::set_tls(std::shared_ptr<TlsContext> tls) {
+  std::lock_guard lock(tls_mutex_);
+  tls_ = std::move(tls);
+}
+
+bool GuardedServer::tls_enabled() const { return tls() != nullptr; }
+
+std::shared_ptr<TlsContext> GuardedServer::tls() const {
+  std::lock_guard lock(tls_mutex_);
+  return tls_;
+}
 
 struct ElasticPool::State {
   std::mutex mutex;
@@ -355,7 +564,8 @@ bool GuardedServer::admit(const std::string& peer, int& status) {
     status = 503;
     return false;
   }
-  const bool loopback = peer == "127.0.0.1" || peer == "::1" || peer.starts_with("::ffff:127.");
+  const bool loopback = peer == "127.0.0.1" || peer == "::1" || peer.starts_with("::ffff:127.") ||
+                        unlimited_peers.contains(peer);
   auto& mine = by_address_[peer];
   if (!loopback && mine >= limits.per_address_connections) {
     status = 429;
@@ -377,8 +587,13 @@ bool GuardedServer::process_and_close_socket(socket_t sock) {
   bool ret = false;
   GuardedStream strm(sock, limits, svr_sock_);
   const std::string peer = strm.peer();
+  const auto tls = this->tls();
   int refused = 0;
-  if (!admit(peer, refused)) {
+  const bool admitted = admit(peer, refused);
+  // A refused TLS client gets its answer after a short handshake, or nothing.
+  if (tls && !strm.start_tls(tls->get(), admitted ? limits.head_timeout : milliseconds(2000))) {
+    if (admitted) leave(peer);
+  } else if (!admitted) {
     const std::string why = refused == 503
                                 ? fmt::format(
                                       "the server is serving {} connections: try again "

@@ -16,8 +16,46 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <vector>
+
+#include "bmslink/core/error.h"
 
 namespace bmslink::server {
+
+// A certificate chain and its key in an OpenSSL server context (TLS 1.2 and 1.3). A connection
+// holds the context it started with, so a renewal loaded while it runs does not pull it away.
+class TlsContext {
+ public:
+  static Result<std::shared_ptr<TlsContext>> load(const std::string& cert_file,
+                                                  const std::string& key_file);
+  ~TlsContext();
+  TlsContext(const TlsContext&) = delete;
+  TlsContext& operator=(const TlsContext&) = delete;
+  SSL_CTX* get() const { return ctx_; }
+  // The certificate's subject and expiry, for the log ("CN=bmslink.example, until ...").
+  std::string describe() const;
+
+ private:
+  explicit TlsContext(SSL_CTX* ctx) : ctx_(ctx) {}
+  SSL_CTX* ctx_;
+};
+
+// Addresses and networks ("10.0.0.0/8", "::1", "192.168.1.10"): the proxies whose
+// X-Forwarded-* headers are believed.
+class AddressSet {
+ public:
+  // Comma-separated; the error names the entry that is not an address or network.
+  static Result<AddressSet> parse(const std::string& list);
+  bool contains(const std::string& address) const;
+  bool empty() const { return nets_.empty(); }
+
+ private:
+  struct Net {
+    unsigned char bytes[16];  // IPv4 as IPv4-mapped IPv6
+    int prefix;               // of 128
+  };
+  std::vector<Net> nets_;
+};
 
 struct ConnectionLimits {
   std::size_t head_bytes = 32 * 1024;              // request line and headers together
@@ -68,6 +106,13 @@ class GuardedServer : public httplib::Server {
   // Called on the connection's thread after each request was answered (or abandoned): what the
   // request held can be given back.
   std::function<void()> after_request;
+  // Connections from these addresses (a reverse proxy that stands for many clients) are not
+  // held to the per-address ceiling, as loopback is not.
+  AddressSet unlimited_peers;
+
+  // HTTPS from now on for new connections (null: plain HTTP).
+  void set_tls(std::shared_ptr<TlsContext> tls);
+  bool tls_enabled() const;
 
  private:
   bool process_and_close_socket(socket_t sock) override;
@@ -75,6 +120,9 @@ class GuardedServer : public httplib::Server {
   bool admit(const std::string& peer, int& status);
   void leave(const std::string& peer);
 
+  std::shared_ptr<TlsContext> tls() const;
+  mutable std::mutex tls_mutex_;
+  std::shared_ptr<TlsContext> tls_;
   std::mutex connections_mutex_;
   std::size_t connections_ = 0;
   std::map<std::string, std::size_t> by_address_;

@@ -377,6 +377,49 @@ struct Server::Impl {
   GuardedServer http;
   int port = 0;
   Auth auth;
+  AddressSet proxies;  // --trusted-proxy
+
+  // The client behind a trusted proxy (the rightmost X-Forwarded-For entry that is not one of
+  // the proxies), else the peer itself.
+  std::string client_address(const httplib::Request& req) const {
+    if (proxies.empty() || !proxies.contains(req.remote_addr)) return req.remote_addr;
+    const std::string chain = req.get_header_value("X-Forwarded-For");
+    std::string_view rest = chain;
+    std::string leftmost;
+    while (!rest.empty()) {
+      const auto comma = rest.rfind(',');
+      std::string_view entry = comma == std::string_view::npos ? rest : rest.substr(comma + 1);
+      rest = comma == std::string_view::npos ? std::string_view() : rest.substr(0, comma);
+      while (!entry.empty() && entry.front() == ' ') entry.remove_prefix(1);
+      while (!entry.empty() && entry.back() == ' ') entry.remove_suffix(1);
+      if (entry.empty() || entry.size() > 64) continue;
+      leftmost = std::string(entry);
+      if (!proxies.contains(leftmost)) return leftmost;
+    }
+    return leftmost.empty() ? req.remote_addr : leftmost;
+  }
+
+  // Reached over HTTPS: this server's TLS, or a trusted proxy that says so.
+  bool https(const httplib::Request& req) const {
+    if (http.tls_enabled()) return true;
+    if (proxies.empty() || !proxies.contains(req.remote_addr)) return false;
+    std::string proto = req.get_header_value("X-Forwarded-Proto");
+    proto = proto.substr(0, proto.find(','));
+    return proto == "https";
+  }
+
+  // The session cookie is Secure over HTTPS, and on this machine's own names (browsers keep a
+  // Secure cookie from http://localhost).
+  bool secure_cookie(const httplib::Request& req) const {
+    if (https(req)) return true;
+    std::string host = req.get_header_value("Host");
+    if (const auto colon = host.rfind(':');
+        colon != std::string::npos && host.find(']') == std::string::npos)
+      host = host.substr(0, colon);
+    else if (host.starts_with("[") && host.find(']') != std::string::npos)
+      host = host.substr(0, host.find(']') + 1);
+    return host == "127.0.0.1" || host == "localhost" || host == "[::1]";
+  }
 
   void log(const std::string& line) const {
     if (options.log) options.log(log_safe(line));
@@ -551,7 +594,8 @@ Result<std::unique_ptr<Server>> Server::create(ServerOptions options) {
   auto store = records::open_store(url);
   if (!store) return tl::unexpected(store.error());
   m.store = std::move(*store);
-  m.captures_dir = records::captures_dir(m.store->url());
+  m.captures_dir = m.options.captures_dir.empty() ? records::captures_dir(m.store->url())
+                                                  : m.options.captures_dir;
   auto cat = diagnosis::CheckCatalogue::builtin();
   if (!cat) return tl::unexpected(cat.error());
   m.catalogue = std::move(*cat);
@@ -575,6 +619,34 @@ Result<std::unique_ptr<Server>> Server::create(ServerOptions options) {
     m.vocabulary = {{"causes", causes}, {"checks", checks}, {"layers", layers}, {"inputs", inputs}};
   }
   m.auth.team = m.options.team;
+  m.auth.attach(*m.store, m.store_mutex);
+  m.auth.idle = m.options.session_idle;
+  m.auth.longest = m.options.session_longest;
+  if (!m.options.trusted_proxies.empty()) {
+    auto proxies = AddressSet::parse(m.options.trusted_proxies);
+    if (!proxies) return tl::unexpected(proxies.error());
+    m.proxies = std::move(*proxies);
+    m.http.unlimited_peers = m.proxies;
+  }
+  if (m.options.tls_cert_file.empty() != m.options.tls_key_file.empty())
+    return make_error(ErrorCode::kInvalidArgument,
+                      "HTTPS needs both --tls-cert FILE and --tls-key FILE");
+  if (!m.options.tls_cert_file.empty()) {
+    auto tls = TlsContext::load(m.options.tls_cert_file, m.options.tls_key_file);
+    if (!tls) return tl::unexpected(tls.error());
+    m.http.set_tls(std::move(*tls));
+  }
+  // Team mode's cookie and passwords cross the network: only over HTTPS, here or at a proxy.
+  const auto& b = m.options.bind;
+  const bool loopback_only = b == "127.0.0.1" || b == "localhost" || b == "::1";
+  if (m.options.team && !loopback_only && m.options.tls_cert_file.empty() &&
+      m.options.trusted_proxies.empty())
+    return make_error(
+        ErrorCode::kInvalidArgument,
+        fmt::format("--team --bind {}: passwords and session cookies would cross the network in "
+                    "clear. Add --tls-cert FILE --tls-key FILE (HTTPS here), or "
+                    "--trusted-proxy ADDRESS for the HTTPS proxy in front (docs/deploy.md)",
+                    b));
   // A broker that cannot be used as configured (a wrong URL, a CA file that is not there) is a
   // start-up error, as it is for `bmslink monitor`; a broker that is only away is retried.
   if (!m.options.live_mqtt.url.empty()) {
@@ -633,7 +705,19 @@ void Server::stop() {
 std::string Server::url() const {
   const auto& b = impl_->options.bind;
   const std::string host = b == "0.0.0.0" || b == "::" ? "127.0.0.1" : b;
-  return fmt::format("http://{}:{}/", host, impl_->port);
+  return fmt::format("{}://{}:{}/", impl_->http.tls_enabled() ? "https" : "http", host,
+                     impl_->port);
+}
+
+Result<std::string> Server::reload_tls() {
+  auto& m = *impl_;
+  if (m.options.tls_cert_file.empty())
+    return make_error(ErrorCode::kInvalidArgument, "no --tls-cert to read again");
+  auto tls = TlsContext::load(m.options.tls_cert_file, m.options.tls_key_file);
+  if (!tls) return tl::unexpected(tls.error());
+  std::string what = (*tls)->describe();
+  m.http.set_tls(std::move(*tls));
+  return what;
 }
 
 Result<void> Server::set_user(const std::string& name, const std::string& password,
@@ -734,7 +818,9 @@ void Server::Impl::routes() {
       });
   // API answers are never sniffed as another type and never stored by a browser or a proxy
   // (they carry customers' details); the live stream sets its own no-cache.
-  http.set_post_routing_handler([](const httplib::Request& req, httplib::Response& res) {
+  http.set_post_routing_handler([this](const httplib::Request& req, httplib::Response& res) {
+    // Team mode over HTTPS: the browser goes on using HTTPS for this name.
+    if (options.team && https(req)) res.set_header("Strict-Transport-Security", "max-age=31536000");
     // A big body's parsed values, or the cases a big answer was made from, are gone by now:
     // their pages go back to the system rather than stay with the thread's arena (connections
     // have threads of their own, so each would keep its own high-water mark).
@@ -794,7 +880,7 @@ void Server::Impl::routes() {
       send_error(res, status, why);
       return httplib::Server::HandlerResponse::Handled;
     }
-    const auto verdict = auth.gate(req, *this->store, store_mutex);
+    const auto verdict = auth.gate(req);
     if (verdict.status == 0) {
       // A JSON body is held whole before it is parsed: its bytes wait for their share.
       const auto length =
@@ -809,7 +895,8 @@ void Server::Impl::routes() {
       return httplib::Server::HandlerResponse::Unhandled;
     }
     if (verdict.status == 401 || verdict.status == 403 || verdict.status == 429)
-      log(fmt::format("refused {} {}: {}", req.method, req.path, verdict.message));
+      log(fmt::format("refused {} {} from {}: {}", req.method, req.path, client_address(req),
+                      verdict.message));
     send_error(res, verdict.status, verdict.message);
     return httplib::Server::HandlerResponse::Handled;
   });
@@ -817,14 +904,37 @@ void Server::Impl::routes() {
   http.Post("/api/login", [this](const httplib::Request& req, httplib::Response& res) {
     auto body = parse_body(req, "login");
     if (!body) return send_error(res, 400, body.error().message);
-    const auto r = auth.login(*body, req.remote_addr, *store, store_mutex);
-    if (r.status != 200) return send_error(res, r.status, r.message);
+    const std::string client = client_address(req);
+    const auto r = auth.login(*body, client, secure_cookie(req));
+    if (r.status != 200) {
+      if (r.status == 401 || r.status == 429)
+        log(fmt::format("failed login from {}: {}", client, r.message));
+      return send_error(res, r.status, r.message);
+    }
     res.set_header("Set-Cookie", r.cookie);
     send_json(res, r.body);
   });
   http.Post("/api/logout", [this](const httplib::Request& req, httplib::Response& res) {
-    res.set_header("Set-Cookie", auth.logout(req));
+    res.set_header("Set-Cookie", auth.logout(req, secure_cookie(req)));
     send_json(res, {{"ok", true}});
+  });
+  // Every session of the caller's account ends, on every server of the store.
+  http.Post("/api/logout/everywhere", [this](const httplib::Request& req, httplib::Response& res) {
+    auto ended = auth.logout_everywhere(req);
+    if (!ended) return send_error(res, 500, ended.error().message);
+    res.set_header("Set-Cookie", auth.logout(req, secure_cookie(req)));
+    send_json(res, {{"ok", true}, {"sessions_ended", *ended}});
+  });
+  // A user's own password: {"current", "new"}; the other sessions end, this one goes on with a
+  // new cookie and CSRF token.
+  http.Post("/api/password", [this](const httplib::Request& req, httplib::Response& res) {
+    auto body = parse_body(req, "password");
+    if (!body) return send_error(res, 400, body.error().message);
+    const auto r = auth.change_password(req, *body, client_address(req), secure_cookie(req));
+    if (r.status != 200) return send_error(res, r.status, r.message);
+    log(fmt::format("{} changed their password", r.body.value("user", "")));
+    res.set_header("Set-Cookie", r.cookie);
+    send_json(res, r.body);
   });
   http.Get("/api/session", [this](const httplib::Request& req, httplib::Response& res) {
     json j = auth.session_json(req);
@@ -907,7 +1017,8 @@ void Server::Impl::routes() {
     });
     if (!result) return send_error(res, status_of(result.error()), result.error().message);
     if (*result == 404) return send_error(res, 404, fmt::format("no user {}", name));
-    auth.end_sessions_of(name);
+    if (auto ended = auth.end_sessions_of(name); !ended)
+      return send_error(res, 500, ended.error().message);
     auto u = locked([&](records::Store& st) { return st.get_user(name); });
     if (!u || !*u) return send_error(res, 500, "the account could not be read back");
     send_json(res, {{"name", (*u)->name},
@@ -989,7 +1100,8 @@ void Server::Impl::routes() {
     auto removed = locked([&](records::Store& st) { return st.remove_user(name); });
     if (!removed) return send_error(res, 500, removed.error().message);
     if (!*removed) return send_error(res, 404, fmt::format("no user {}", name));
-    auth.end_sessions_of(name);
+    if (auto ended = auth.end_sessions_of(name); !ended)
+      return send_error(res, 500, ended.error().message);
     res.status = 204;
   });
 

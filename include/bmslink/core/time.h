@@ -31,6 +31,10 @@ std::optional<std::int64_t> parse_seconds_ns(std::string_view text);
 // Same for milliseconds ("1059.9" -> 1'059'900'000 ns).
 std::optional<std::int64_t> parse_milliseconds_ns(std::string_view text);
 
+// A span as people write it on a command line: a whole number with a unit, "90s", "15m",
+// "12h", "7d" (a bare number is seconds). nullopt for anything else or beyond 100 years.
+std::optional<std::int64_t> parse_duration_s(std::string_view text);
+
 // Days since 1970-01-01 for a proleptic Gregorian date (Howard Hinnant's algorithm).
 std::int64_t days_from_civil(int year, unsigned month, unsigned day);
 

@@ -36,6 +36,20 @@ struct User {
   bool disabled = false;  // kept for the record, may not log in
 };
 
+// A team-mode login as the store keeps it: only a digest of the cookie's token (a copy of the
+// table logs nobody in), the account it is for, and its times (Unix seconds), so every server
+// process on the store knows it and a restart keeps it.
+struct StoredSession {
+  std::string token_hash;  // SHA-256 of the token, hex
+  std::string user;
+  std::string csrf;               // what the page echoes with every write
+  Role role = Role::kTechnician;  // at login: another role ends the session
+  std::string password_mark;      // a digest of the password hash at login: a new password ends it
+  std::int64_t created_s = 0;
+  std::int64_t last_seen_s = 0;
+  std::string address;  // the client's, at login (for "where am I logged in")
+};
+
 // A version of a case as it was before a change or a deletion (the store keeps every one), so an
 // admin can bring back what a save or a delete took away.
 struct CaseVersion {
@@ -84,6 +98,18 @@ class Store {
   // Every account, by name (password hashes included: for the server, never for a page).
   Result<std::vector<User>> list_users();
   Result<bool> remove_user(std::string_view name);
+  // Team-mode sessions. remove_sessions_of keeps `except` (a token hash: the session that
+  // changed its own password); remove_stale_sessions drops those idle since `idle_before` or
+  // made before `created_before` and says how many.
+  Result<void> put_session(const StoredSession& s);
+  Result<std::optional<StoredSession>> get_session(std::string_view token_hash);
+  Result<void> touch_session(std::string_view token_hash, std::int64_t last_seen_s);
+  Result<bool> remove_session(std::string_view token_hash);
+  Result<std::size_t> remove_sessions_of(std::string_view user, std::string_view except = "");
+  Result<std::size_t> remove_stale_sessions(std::int64_t idle_before_s,
+                                            std::int64_t created_before_s);
+  Result<std::vector<StoredSession>> list_sessions();
+
   // The kept versions of a case, newest first; the cases deleted and not brought back (their
   // last version each), newest first.
   Result<std::vector<CaseVersion>> versions(std::string_view id);

@@ -5,6 +5,7 @@
 // shared server. The library never prints: what it has to say goes to `log`.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -22,6 +23,9 @@ struct ServerOptions {
   std::string bind = "127.0.0.1";
   int port = 8080;     // 0: any free port (tests)
   std::string db_url;  // empty: the SQLite file in the user's data directory
+  // Where uploads are kept (empty: beside the SQLite file, or the user's data directory). Two
+  // servers on one PostgreSQL share one directory (a local or network file system).
+  std::string captures_dir;
   bool team = false;
   std::uint64_t max_upload_bytes = 2ULL << 30;  // a week-long capture fits; beyond is refused
   std::uint64_t max_json_bytes = 16ULL << 20;   // case and answers bodies
@@ -32,6 +36,16 @@ struct ServerOptions {
   unsigned threads = 256;
   // A request's line and headers must arrive within this (a client trickling them is dropped).
   unsigned head_timeout_ms = 10'000;
+  // HTTPS: a PEM certificate (chain) and its key. Both or neither; SIGHUP re-reads them
+  // (Server::reload_tls) for a renewal.
+  std::string tls_cert_file, tls_key_file;
+  // Reverse proxies (addresses or networks, comma-separated) whose X-Forwarded-For and
+  // X-Forwarded-Proto are believed: the client's address for login limits and the log, the
+  // scheme for the cookie's Secure flag. From any other peer those headers are ignored.
+  std::string trusted_proxies;
+  // Team sessions (kept in the store): over when unused this long, or this old.
+  std::chrono::seconds session_idle{std::chrono::hours(12)};
+  std::chrono::seconds session_longest{std::chrono::hours(24 * 7)};
   // The live bus page: the interface the server monitors (docs/live.md IFACE; empty: none).
   // Fixed at start, never chosen by a browser.
   std::string live_iface;
@@ -55,6 +69,9 @@ class Server {
 
   // Binds; returns the port (the one chosen when options.port is 0).
   Result<int> bind();
+  // HTTPS: reads the certificate and key again (a renewal); connections already open keep the
+  // one they started with. The error says what is wrong and the old certificate stays.
+  Result<std::string> reload_tls();
   // Serves until stop() (from another thread or a signal handler's thread).
   void run();
   void stop();
