@@ -94,7 +94,11 @@ const std::vector<std::string_view> kMigrations = {
     " created BIGINT NOT NULL,"
     " last_seen BIGINT NOT NULL,"
     " address TEXT NOT NULL DEFAULT '');"
-    "CREATE INDEX sessions_user ON sessions (user_name);"};
+    "CREATE INDEX sessions_user ON sessions (user_name);"
+    // Failed logins, by client address and by account, so every server on the store counts
+    // the same ones.
+    "CREATE TABLE login_failures (key TEXT NOT NULL, at_ms BIGINT NOT NULL);"
+    "CREATE INDEX login_failures_key ON login_failures (key, at_ms);"};
 
 // Now with microseconds, never the same value twice in a process: versions saved within one
 // second keep their order, and the oldest beyond what is kept is always one version.
@@ -902,6 +906,31 @@ Result<std::size_t> Store::remove_stale_sessions(std::int64_t idle_before_s,
                     {std::to_string(idle_before_s), std::to_string(created_before_s)});
   if (!rows) return tl::unexpected(rows.error());
   return rows->size();
+}
+
+Result<std::size_t> Store::count_login_failures(std::string_view key, std::int64_t since_ms) {
+  auto rows = query("SELECT count(*) FROM login_failures WHERE key = ? AND at_ms >= ?",
+                    {std::string(key), std::to_string(since_ms)});
+  if (!rows) return tl::unexpected(rows.error());
+  if (rows->empty() || !rows->front()[0]) return std::size_t{0};
+  return static_cast<std::size_t>(std::strtoull(rows->front()[0]->c_str(), nullptr, 10));
+}
+
+Result<void> Store::add_login_failure(std::string_view key, std::int64_t at_ms) {
+  auto rows = query("INSERT INTO login_failures (key, at_ms) VALUES (?, ?)",
+                    {std::string(key), std::to_string(at_ms)});
+  if (!rows) return tl::unexpected(rows.error());
+  return {};
+}
+
+Result<void> Store::remove_login_failures(std::string_view key, std::optional<std::int64_t> at_ms,
+                                          std::int64_t before_ms) {
+  auto rows = at_ms ? query("DELETE FROM login_failures WHERE key = ? AND at_ms = ?",
+                            {std::string(key), std::to_string(*at_ms)})
+                    : query("DELETE FROM login_failures WHERE key = ? OR at_ms < ?",
+                            {std::string(key), std::to_string(before_ms)});
+  if (!rows) return tl::unexpected(rows.error());
+  return {};
 }
 
 Result<std::vector<StoredSession>> Store::list_sessions() {

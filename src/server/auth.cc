@@ -273,25 +273,8 @@ Verdict Auth::gate(const httplib::Request& req) {
   return {};
 }
 
-bool Auth::limited(const std::string& key, int most, std::chrono::steady_clock::time_point now) {
-  auto& q = failures_[key];
-  while (!q.empty() && q.front() < now - kFailureWindow) q.pop_front();
-  return q.size() >= static_cast<std::size_t>(most);
-}
-
 void Auth::sweep(std::chrono::steady_clock::time_point now) {
-  for (auto it = failures_.begin(); it != failures_.end();) {
-    auto& q = it->second;
-    while (!q.empty() && q.front() < now - kFailureWindow) q.pop_front();
-    it = q.empty() ? failures_.erase(it) : std::next(it);
-  }
   std::erase_if(sessions_, [&](const auto& entry) { return now - entry.second.checked > idle; });
-}
-
-void Auth::record_failure(const std::string& key, std::chrono::steady_clock::time_point now) {
-  auto& q = failures_[key];
-  q.push_back(now);
-  if (q.size() > 64) q.pop_front();  // enough to reach the longest delay
 }
 
 std::chrono::milliseconds Auth::delay_after(std::size_t failures) {
@@ -300,42 +283,56 @@ std::chrono::milliseconds Auth::delay_after(std::size_t failures) {
   return std::min(kLongestDelay, kFirstDelay * (std::int64_t(1) << doublings));
 }
 
-std::optional<LoginResult> Auth::count_attempt(const std::string& address,
-                                               const std::string& name) {
+std::optional<LoginResult> Auth::count_attempt(const std::string& address, const std::string& name,
+                                               std::int64_t& at_ms) {
   const auto now = std::chrono::steady_clock::now();
   const std::string by_address = "addr:" + address, by_name = "user:" + name;
-  std::chrono::milliseconds delay{0};
   bool sweep_store = false;
   {
     std::lock_guard lock(mutex_);
     sweep(now);
-    if (limited(by_address, kMaxFailuresPerAddress, now))
-      return LoginResult{
-          429, "too many failed logins from this address; wait a few minutes", "", {}};
-    delay = delay_after(failures_[by_name].size());
-    record_failure(by_address, now);
-    record_failure(by_name, now);
-    if (now - last_store_sweep_ > std::chrono::hours(1)) {
+    if (now - last_store_sweep_ > std::chrono::minutes(10)) {
       last_store_sweep_ = now;
       sweep_store = true;
     }
   }
-  if (sweep_store) {
-    // Sessions that ended by themselves leave the store (an hour's at most per process).
-    const std::int64_t now_s = unix_now();
+  const std::int64_t now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                                  std::chrono::system_clock::now().time_since_epoch())
+                                  .count();
+  const std::int64_t since_ms =
+      now_ms - std::chrono::duration_cast<std::chrono::milliseconds>(kFailureWindow).count();
+  std::chrono::milliseconds delay{0};
+  {
+    // The attempt counts before the (slow) check, so guesses in a row cannot pass the limit;
+    // a success takes it back. Every server on the store counts the same failures.
     std::lock_guard lock(*store_mutex_);
-    (void)store_->remove_stale_sessions(now_s - idle.count(), now_s - longest.count());
+    if (sweep_store) {
+      (void)store_->remove_login_failures("", std::nullopt, since_ms);
+      const std::int64_t now_s = now_ms / 1000;
+      (void)store_->remove_stale_sessions(now_s - idle.count(), now_s - longest.count());
+    }
+    auto from_address = store_->count_login_failures(by_address, since_ms);
+    auto on_account = store_->count_login_failures(by_name, since_ms);
+    if (!from_address || !on_account)
+      return LoginResult{503, "the records cannot be reached: try again in a moment", "", {}};
+    if (*from_address >= static_cast<std::size_t>(kMaxFailuresPerAddress))
+      return LoginResult{
+          429, "too many failed logins from this address; wait a few minutes", "", {}};
+    delay = delay_after(*on_account);
+    at_ms = now_ms;
+    if (!store_->add_login_failure(by_address, at_ms) || !store_->add_login_failure(by_name, at_ms))
+      return LoginResult{503, "the records cannot be reached: try again in a moment", "", {}};
   }
   // Guessing one account's password gets slower and slower; its owner still gets in.
   if (delay.count() > 0) std::this_thread::sleep_for(delay);
   return std::nullopt;
 }
 
-void Auth::forget_failures(const std::string& address, const std::string& name) {
-  std::lock_guard lock(mutex_);
-  if (auto it = failures_.find("addr:" + address); it != failures_.end() && !it->second.empty())
-    it->second.pop_back();
-  failures_.erase("user:" + name);
+void Auth::forget_failures(const std::string& address, const std::string& name,
+                           std::int64_t at_ms) {
+  std::lock_guard lock(*store_mutex_);
+  (void)store_->remove_login_failures("addr:" + address, at_ms);
+  (void)store_->remove_login_failures("user:" + name, std::nullopt, 0);
 }
 
 bool Auth::check_password(const std::string& encoded_hash, const std::string& password) {
@@ -388,7 +385,8 @@ LoginResult Auth::login(const nlohmann::json& body, const std::string& address, 
   const std::string password = body["password"].get<std::string>();
   if (name.empty() || name.size() > 64 || password.size() > 1024)
     return {401, "wrong name or password", "", {}};
-  if (auto refused = count_attempt(address, name)) return *refused;
+  std::int64_t at_ms = 0;
+  if (auto refused = count_attempt(address, name, at_ms)) return *refused;
   std::optional<records::User> user;
   {
     std::lock_guard lock(*store_mutex_);
@@ -399,7 +397,7 @@ LoginResult Auth::login(const nlohmann::json& body, const std::string& address, 
   if (!check_password(user ? user->password_hash : "", password) || !user)
     return {401, "wrong name or password", "", {}};
   if (user->disabled) return {403, "this account is disabled: ask an admin", "", {}};
-  forget_failures(address, name);
+  forget_failures(address, name, at_ms);
   auto started = start_session(*user, address, secure);
   if (!started) return {500, started.error().message, "", {}};
   return *started;
@@ -412,7 +410,8 @@ LoginResult Auth::change_password(const httplib::Request& req, const nlohmann::j
   if (!body.is_object() || !body.contains("current") || !body["current"].is_string() ||
       !body.contains("new") || !body["new"].is_string())
     return {400, "password: expected {\"current\": ..., \"new\": ...}", "", {}};
-  if (auto refused = count_attempt(address, me->user)) return *refused;
+  std::int64_t at_ms = 0;
+  if (auto refused = count_attempt(address, me->user, at_ms)) return *refused;
   std::optional<records::User> user;
   {
     std::lock_guard lock(*store_mutex_);
@@ -423,7 +422,7 @@ LoginResult Auth::change_password(const httplib::Request& req, const nlohmann::j
   if (!user) return {401, "your account was removed", "", {}};
   if (!check_password(user->password_hash, body["current"].get<std::string>()))
     return {403, "password: \"current\" is not your password", "", {}};
-  forget_failures(address, me->user);
+  forget_failures(address, me->user, at_ms);
   auto fresh = make_user(user->name, body["new"].get<std::string>(),
                          std::string(records::role_name(user->role)));
   if (!fresh) {

@@ -109,13 +109,13 @@ class Auth {
   std::optional<records::StoredSession> cached(const httplib::Request& req);
   Result<LoginResult> start_session(const records::User& user, const std::string& address,
                                     bool secure);
-  bool limited(const std::string& key, int most, std::chrono::steady_clock::time_point now);
-  void sweep(std::chrono::steady_clock::time_point now);  // drops old failures and sessions
-  void record_failure(const std::string& key, std::chrono::steady_clock::time_point now);
-  // Counts an attempt before the slow check (parallel guesses cannot pass the limit together)
-  // and waits the account's delay; 429 when the address is over its limit.
-  std::optional<LoginResult> count_attempt(const std::string& address, const std::string& name);
-  void forget_failures(const std::string& address, const std::string& name);
+  void sweep(std::chrono::steady_clock::time_point now);  // drops sessions long unchecked
+  // Counts an attempt (in the store, at `at_ms`) before the slow check and waits the account's
+  // delay; 429 when the address is over its limit.
+  std::optional<LoginResult> count_attempt(const std::string& address, const std::string& name,
+                                           std::int64_t& at_ms);
+  // A success: this attempt no longer counts against the address, the account starts afresh.
+  void forget_failures(const std::string& address, const std::string& name, std::int64_t at_ms);
   // argon2, a few at a time (19 MiB each).
   bool check_password(const std::string& encoded_hash, const std::string& password);
 
@@ -124,7 +124,6 @@ class Auth {
   std::mutex mutex_;
   std::counting_semaphore<kConcurrentChecks> hashing_{kConcurrentChecks};
   std::map<std::string, Session> sessions_;  // by token hash
-  std::map<std::string, std::deque<std::chrono::steady_clock::time_point>> failures_;
   std::chrono::steady_clock::time_point last_store_sweep_{};
 };
 

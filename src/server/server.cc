@@ -408,17 +408,14 @@ struct Server::Impl {
     return proto == "https";
   }
 
-  // The session cookie is Secure over HTTPS, and on this machine's own names (browsers keep a
-  // Secure cookie from http://localhost).
+  // The session cookie is Secure unless a trusted proxy says its client is on plain HTTP (the
+  // proxy's owner chose that). Browsers keep a Secure cookie from http://localhost, and drop it
+  // on a plain-HTTP page reached past the proxy, whose login page then says to use HTTPS.
   bool secure_cookie(const httplib::Request& req) const {
-    if (https(req)) return true;
-    std::string host = req.get_header_value("Host");
-    if (const auto colon = host.rfind(':');
-        colon != std::string::npos && host.find(']') == std::string::npos)
-      host = host.substr(0, colon);
-    else if (host.starts_with("[") && host.find(']') != std::string::npos)
-      host = host.substr(0, host.find(']') + 1);
-    return host == "127.0.0.1" || host == "localhost" || host == "[::1]";
+    if (http.tls_enabled() || proxies.empty() || !proxies.contains(req.remote_addr)) return true;
+    std::string proto = req.get_header_value("X-Forwarded-Proto");
+    proto = proto.substr(0, proto.find(','));
+    return proto != "http";
   }
 
   void log(const std::string& line) const {
@@ -939,6 +936,7 @@ void Server::Impl::routes() {
   http.Get("/api/session", [this](const httplib::Request& req, httplib::Response& res) {
     json j = auth.session_json(req);
     j["max_upload_bytes"] = options.max_upload_bytes;
+    if (options.team) j["cookie_secure"] = secure_cookie(req);
     send_json(res, j);
   });
   http.Post("/api/users", [this](const httplib::Request& req, httplib::Response& res) {

@@ -331,9 +331,19 @@ try {
     } finally {
       await stop(s);
     }
-    // Over plain HTTP by the office's name: the browser drops the Secure cookie, so the page says so.
+    // Team mode on the network in clear refuses to start, and says what to add (issue 21).
+    try {
+      execFileSync(bmslink, ['serve', '--db', db, '--team', '--bind', '0.0.0.0', '--port', '0'], {stdio: 'pipe', timeout: 15000});
+      failures.push('serve --team --bind 0.0.0.0 without TLS or a proxy started');
+    } catch (e) {
+      const said = String(e.stderr);
+      check(e.status === 2, `serve --team --bind 0.0.0.0 without TLS exits ${e.status}`);
+      check(said.includes('--tls-cert') && said.includes('--trusted-proxy'), `and says what to add: ${said}`);
+    }
+    // Reached over plain HTTP past the HTTPS proxy, by the office's name: the browser drops the
+    // Secure cookie, so the page says so.
     const office = await launch(['--host-resolver-rules=MAP office.example 127.0.0.1']);
-    const s2 = await serve(bmslink, db, ['--team', '--bind', '0.0.0.0']).catch(() => null);
+    const s2 = await serve(bmslink, db, ['--team', '--bind', '0.0.0.0', '--trusted-proxy', '10.9.9.9']).catch(() => null);
     if (s2) {
       try {
         const port = new URL(s2.url).port;
@@ -347,7 +357,7 @@ try {
         await stop(s2);
       }
     } else {
-      failures.push('serve --team --bind 0.0.0.0 did not start');
+      failures.push('serve --team --bind 0.0.0.0 --trusted-proxy did not start');
     }
     await office.close();
   }

@@ -263,6 +263,42 @@ with tempfile.TemporaryDirectory() as tmp:
     both = run('stats', '--html', '--json', '--db', rdb)
     check(both.returncode == 2, 'stats takes one format')
 
+# Team accounts from the command line (issue 21): list, disable and a new password end the
+# account's sessions in the store, whichever server holds them.
+with tempfile.TemporaryDirectory() as tmp:
+    udb = os.path.join(tmp, 'users.db')
+    for name, role in (('boss', 'admin'), ('ann', 'technician')):
+        r = subprocess.run([BMSLINK, 'user', 'add', name, '--role', role, '--db', udb], input=name + '-password-1\n',
+                           capture_output=True, text=True, timeout=60)
+        check(r.returncode == 0, 'user add %s: %s' % (name, r.stderr))
+    import sqlite3
+    con = sqlite3.connect(udb)
+    for token, user in (('a' * 64, 'ann'), ('b' * 64, 'ann'), ('c' * 64, 'boss')):
+        con.execute("INSERT INTO sessions (token_hash, user_name, csrf, role, password_mark, created, last_seen) "
+                    "VALUES (?, ?, 'x', 'technician', 'm', 1, 1)", (token, user))
+    con.commit()
+    listed = run('user', 'list', '--db', udb)
+    rows = {line.split()[0]: line.split() for line in listed.stdout.splitlines()[1:]}
+    check(listed.returncode == 0 and rows.get('ann') == ['ann', 'technician', 'enabled', '2']
+          and rows.get('boss') == ['boss', 'admin', 'enabled', '1'], 'user list: %r' % listed.stdout)
+    r = run('user', 'disable', 'ann', '--db', udb)
+    check(r.returncode == 0 and '2 session(s) ended' in r.stdout, 'user disable: ' + r.stdout + r.stderr)
+    listed = run('user', 'list', '--db', udb)
+    check('disabled' in [l for l in listed.stdout.splitlines() if l.startswith('ann')][0], 'ann shows disabled')
+    r = run('user', 'disable', 'ann', '--enable', '--db', udb)
+    check(r.returncode == 0 and 'ann is enabled' in r.stdout, 'user disable --enable: ' + r.stdout)
+    r = subprocess.run([BMSLINK, 'user', 'passwd', 'boss', '--db', udb], input='short\n', capture_output=True,
+                       text=True, timeout=60)
+    check(r.returncode == 2 and 'at least 10' in r.stderr, 'a short password is refused: ' + r.stderr)
+    r = subprocess.run([BMSLINK, 'user', 'passwd', 'boss', '--db', udb], input='boss-password-2\n',
+                       capture_output=True, text=True, timeout=60)
+    check(r.returncode == 0 and '1 session(s) ended' in r.stdout, 'user passwd: ' + r.stdout + r.stderr)
+    left = con.execute('SELECT count(*) FROM sessions').fetchone()[0]
+    check(left == 0, 'no session left: %d' % left)
+    r = run('user', 'disable', 'nobody', '--db', udb)
+    check(r.returncode == 1 and 'no account nobody' in r.stderr, 'an unknown account is named: ' + r.stderr)
+    con.close()
+
 if failures:
     print('records cli: %d failure(s)' % len(failures))
     for f in failures:

@@ -7,6 +7,8 @@ export interface Session {
   user: string | null;
   role: string | null;
   csrf: string | null;
+  // Team mode: the login cookie is Secure (the page must be on HTTPS or on this machine).
+  cookie_secure?: boolean;
 }
 
 let session: Session = {team: false, user: null, role: 'admin', csrf: null};
@@ -81,6 +83,19 @@ export async function login(name: string, password: string): Promise<Session> {
 export async function logout(): Promise<void> {
   await send('POST', '/api/logout');
   session = {team: true, user: null, role: null, csrf: null};
+}
+
+// Every session of this account, on every device, ends.
+export async function logoutEverywhere(): Promise<number> {
+  const r = await send<{sessions_ended: number}>('POST', '/api/logout/everywhere');
+  session = {team: true, user: null, role: null, csrf: null};
+  return r.sessions_ended;
+}
+
+// The account's own password; the other devices are logged out, this one goes on (a new token).
+export async function changePassword(current: string, fresh: string): Promise<Session> {
+  session = await send<Session>('POST', '/api/password', {current, new: fresh});
+  return session;
 }
 
 // The capture goes up as the raw body (the server analyses it as it streams in); XHR because

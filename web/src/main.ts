@@ -3,7 +3,8 @@
 // string from the server is put into the page as text (never as HTML).
 import './style.css';
 import {
-  ApiError, caseTag, currentSession, get, login, logout, refreshSession, send, upload,
+  ApiError, caseTag, changePassword, currentSession, get, login, logout, logoutEverywhere,
+  refreshSession, send, upload,
   type Analysis, type Ask, type CaseJson, type Finding, type Guided, type HardcodeAdvice, type SourceClass,
   type StoredFinding, type Vocabulary, type Stats, type CompatRow, type Account, type Company, type CaseVersion,
 } from './api';
@@ -1286,7 +1287,7 @@ function loginPage(): void {
   // A team server's session cookie is Secure: a browser keeps it only over HTTPS (or on this
   // machine itself). Over plain HTTP from another machine the login would loop without a word.
   const local = ['localhost', '127.0.0.1', '[::1]', '::1'].includes(location.hostname);
-  const insecure = location.protocol === 'http:' && !local;
+  const insecure = location.protocol === 'http:' && !local && currentSession().cookie_secure !== false;
   if (insecure) {
     name.disabled = true;
     password.disabled = true;
@@ -1315,7 +1316,58 @@ function renderWho(): void {
     renderWho();
     location.hash = '#/login';
   });
-  who.replaceChildren(h('span', {class: 'user', title: `${s.user} (${s.role})`}, s.user), out);
+  const me = h('a', {class: 'user', href: '#/account', id: 'account-link', title: `${s.user} (${s.role}): your account`}, s.user);
+  who.replaceChildren(me, out);
+}
+
+// The technician's own account: a new password (the other devices are logged out) and "log out
+// everywhere" for a lost phone.
+function accountPage(): void {
+  const s = currentSession();
+  if (!s.team || !s.user) {
+    show(h('h1', {}, 'Account'), h('p', {class: 'muted'}, 'Single-user mode has no accounts.'));
+    return;
+  }
+  const current = h('input', {name: 'current', type: 'password', autocomplete: 'current-password', required: 'required'});
+  const fresh = h('input', {name: 'new', type: 'password', autocomplete: 'new-password', required: 'required', minlength: '10'});
+  const again = h('input', {name: 'again', type: 'password', autocomplete: 'new-password', required: 'required', minlength: '10'});
+  const status = h('div', {id: 'password-status', role: 'status'});
+  const form = h('form', {class: 'stack', id: 'password-form'},
+    field('Current password', current),
+    field('New password', fresh, 'At least 10 characters'),
+    field('New password again', again),
+    h('button', {class: 'primary', type: 'submit'}, 'Change password'), status);
+  form.addEventListener('submit', async (e) => {
+    e.preventDefault();
+    if (fresh.value !== again.value) {
+      status.replaceChildren(h('p', {class: 'error'}, 'The two new passwords differ.'));
+      return;
+    }
+    try {
+      await changePassword(current.value, fresh.value);
+      form.reset();
+      status.replaceChildren(h('p', {class: 'ok'}, 'Password changed. Your other devices are logged out; this one stays logged in.'));
+    } catch (err) {
+      status.replaceChildren(errorBox(err));
+    }
+  });
+  const everywhere = h('button', {type: 'button', id: 'logout-everywhere'}, 'Log out everywhere');
+  everywhere.addEventListener('click', async () => {
+    if (!confirm('Log this account out on every phone and computer, this one included?')) return;
+    try {
+      await logoutEverywhere();
+      renderWho();
+      location.hash = '#/login';
+    } catch (err) {
+      status.replaceChildren(errorBox(err));
+    }
+  });
+  show(h('h1', {}, 'Your account'),
+    h('p', {}, `Logged in as `, h('strong', {}, s.user), ` (${s.role}).`),
+    h('section', {class: 'panel'}, h('h2', {}, 'Password'), form),
+    h('section', {class: 'panel'}, h('h2', {}, 'Devices'),
+      h('p', {}, 'A lost phone or a shared computer still logged in: end every session of this account. You log in again here.'),
+      everywhere));
 }
 
 // ---- router -----------------------------------------------------------------------------------
@@ -1345,6 +1397,7 @@ async function route(): Promise<void> {
     if (hash === '/compat') return await compatPage();
     if (hash === '/hardcode' || hash.startsWith('/hardcode?')) return await hardcodePage();
     if (hash === '/admin') return await adminPage();
+    if (hash === '/account') return accountPage();
     return await casesPage();
   } catch (e) {
     if (e instanceof ApiError && e.status === 401) {

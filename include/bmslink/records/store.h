@@ -109,6 +109,13 @@ class Store {
   Result<std::size_t> remove_stale_sessions(std::int64_t idle_before_s,
                                             std::int64_t created_before_s);
   Result<std::vector<StoredSession>> list_sessions();
+  // Failed logins by key ("addr:..." or "user:..."), shared by every server on the store:
+  // how many since a time, one more, and removing one attempt's (`at_ms`) or, without it,
+  // all of a key's and everyone's older than `before_ms`.
+  Result<std::size_t> count_login_failures(std::string_view key, std::int64_t since_ms);
+  Result<void> add_login_failure(std::string_view key, std::int64_t at_ms);
+  Result<void> remove_login_failures(std::string_view key, std::optional<std::int64_t> at_ms,
+                                     std::int64_t before_ms = 0);
 
   // The kept versions of a case, newest first; the cases deleted and not brought back (their
   // last version each), newest first.
