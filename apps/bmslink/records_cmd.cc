@@ -1,4 +1,5 @@
-// `bmslink stats`, `bmslink report` and `bmslink compat`: what the records add up to. Arguments
+// `bmslink stats`, `bmslink report` and `bmslink compat`: what the records add up to.
+// `bmslink gc`: kept uploads no case refers to, removed after a grace period. Arguments
 // and printing only; the records module computes (records/stats.h, records/compat.h), the report
 // module renders (report/records_report.h).
 
@@ -8,6 +9,8 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "bmslink/core/time.h"
+#include "bmslink/records/captures.h"
 #include "bmslink/records/compat.h"
 #include "bmslink/records/stats.h"
 #include "bmslink/records/store.h"
@@ -147,10 +150,57 @@ int cmd_report(const ReportArgs& a) {
       catalogue ? &*catalogue : nullptr);
   return write_text(text, a.output) ? kExitOk : kExitInput;
 }
+struct GcArgs {
+  std::string db, captures, keep = "7d";
+  bool dry_run = false;
+};
+
+std::string megabytes(std::uint64_t bytes) {
+  return fmt::format("{:.1f} MB", static_cast<double>(bytes) / (1024.0 * 1024.0));
+}
+
+int cmd_gc(const GcArgs& a) {
+  const auto grace = parse_duration_s(a.keep);
+  if (!grace) {
+    fmt::print(stderr,
+               "bmslink: --keep-unreferenced {}: expected a duration such as 12h, 7d or 0\n",
+               a.keep);
+    return kExitUsage;
+  }
+  auto store = open_store(a.db);
+  if (!store) return kExitInput;
+  const std::string dir = a.captures.empty() ? records::captures_dir(store->url()) : a.captures;
+  auto gone = records::collect_captures(*store, dir, *grace, a.dry_run);
+  if (!gone) {
+    fmt::print(stderr, "bmslink: {}\n", gone.error().message);
+    return 1;
+  }
+  const auto& u = gone->before;
+  fmt::print("{}: {} capture(s), {}; {} referenced by cases ({}), {} not ({})\n", dir, u.files,
+             megabytes(u.bytes), u.referenced_files, megabytes(u.referenced_bytes),
+             u.unreferenced_files, megabytes(u.unreferenced_bytes));
+  for (const auto& name : gone->removed)
+    fmt::print("{} {}\n", a.dry_run ? "would remove" : "removed", name);
+  fmt::print("{} {} file(s), {}; {} unreferenced kept until they are {} old\n",
+             a.dry_run ? "would remove" : "removed", gone->removed.size(),
+             megabytes(gone->removed_bytes), gone->young_unreferenced, a.keep);
+  return 0;
+}
 
 }  // namespace
 
 void add_records_commands(CLI::App& app, Commands& commands) {
+  auto* gc = app.add_subcommand(
+      "gc", "Remove kept uploads that no case (nor a kept version of one) refers to");
+  auto ga = std::make_shared<GcArgs>();
+  gc->add_option("--db", ga->db, kDbHelp);
+  gc->add_option("--captures", ga->captures,
+                 "The captures directory (default: beside the SQLite file, or the data directory)");
+  gc->add_option("--keep-unreferenced", ga->keep,
+                 "Grace period of an upload no case refers to (7d; 0 removes them all)");
+  gc->add_flag("--dry-run", ga->dry_run, "Only say what would be removed");
+  commands.add(gc, [ga] { return cmd_gc(*ga); });
+
   auto* stats = app.add_subcommand("stats", "Statistics of the service records");
   auto sa = std::make_shared<StatsArgs>();
   stats->add_option("--db", sa->db, kDbHelp);

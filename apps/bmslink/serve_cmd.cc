@@ -30,7 +30,7 @@ struct ServeArgs {
   live::LiveOptions live_options;
   live::MqttOptions mqtt;
   std::string tls_cert, tls_key, trusted_proxy;
-  std::string session_idle = "12h", session_max = "7d";
+  std::string session_idle = "12h", session_max = "7d", keep_unreferenced = "7d";
 };
 
 struct UserArgs {
@@ -77,6 +77,15 @@ int cmd_serve(const ServeArgs& a) {
   o.trusted_proxies = a.trusted_proxy;
   const auto idle = duration_option("--session-idle", a.session_idle);
   const auto longest = duration_option("--session-max", a.session_max);
+  const auto keep = parse_duration_s(a.keep_unreferenced);
+  if (!keep) {
+    fmt::print(stderr,
+               "bmslink: --keep-unreferenced {}: expected a duration such as 12h, 7d or 0 "
+               "(never)\n",
+               a.keep_unreferenced);
+    return kExitUsage;
+  }
+  o.keep_unreferenced = std::chrono::seconds(*keep);
   if (!idle || !longest) return kExitUsage;
   o.session_idle = *idle;
   o.session_longest = *longest;
@@ -268,6 +277,8 @@ void add_serve_commands(CLI::App& app, Commands& commands) {
   serve->add_option("--trusted-proxy", sva->trusted_proxy,
                     "Addresses or networks (comma-separated) of the reverse proxy in front, whose "
                     "X-Forwarded-For/-Proto are believed");
+  serve->add_option("--keep-unreferenced", sva->keep_unreferenced,
+                    "Remove uploads no case refers to this long after they came (7d; 0: never)");
   serve->add_option("--session-idle", sva->session_idle,
                     "Team sessions end when unused this long (12h; 90s, 15m, 12h, 7d)");
   serve->add_option("--session-max", sva->session_max,

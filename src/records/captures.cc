@@ -5,12 +5,15 @@
 #include <openssl/evp.h>
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <chrono>
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <memory>
+#include <set>
 #include <sstream>
 #include <vector>
 
@@ -227,6 +230,96 @@ AnalysisSettings kept_analysis_settings(const std::string& dir, std::string_view
   if (const auto b = j.find("bitrate_bps"); b != j.end() && b->is_number_unsigned()) {
     const auto v = b->get<std::uint64_t>();
     if (v >= 10000 && v <= 8000000) out.bitrate_bps = static_cast<std::uint32_t>(v);
+  }
+  return out;
+}
+
+namespace {
+bool is_sha(std::string_view name) {
+  return name.size() == 64 && name.find_first_not_of("0123456789abcdef") == std::string_view::npos;
+}
+
+struct KeptFile {
+  std::string name;
+  std::uint64_t bytes = 0;
+  std::int64_t mtime_s = 0;
+  bool leftover = false;  // an upload's temporary file
+};
+
+std::vector<KeptFile> kept_files(const std::string& dir) {
+  std::vector<KeptFile> out;
+  std::error_code ec;
+  for (const auto& entry : std::filesystem::directory_iterator(dir, ec)) {
+    const std::string name = entry.path().filename().string();
+    const bool leftover = name.ends_with(".tmp");
+    if (!is_sha(name) && !leftover) continue;
+    struct stat st {};
+    if (::lstat(entry.path().c_str(), &st) != 0 || !S_ISREG(st.st_mode)) continue;
+    out.push_back({name, static_cast<std::uint64_t>(st.st_size), st.st_mtime, leftover});
+  }
+  std::sort(out.begin(), out.end(),
+            [](const KeptFile& a, const KeptFile& b) { return a.mtime_s < b.mtime_s; });
+  return out;
+}
+}  // namespace
+
+Result<CaptureUsage> capture_usage(Store& store, const std::string& dir) {
+  auto referenced = store.referenced_captures();
+  if (!referenced) return tl::unexpected(referenced.error());
+  const std::set<std::string> refs(referenced->begin(), referenced->end());
+  CaptureUsage u;
+  for (const auto& f : kept_files(dir)) {
+    if (f.leftover) continue;
+    ++u.files;
+    u.bytes += f.bytes;
+    if (refs.count(f.name)) {
+      ++u.referenced_files;
+      u.referenced_bytes += f.bytes;
+    } else {
+      ++u.unreferenced_files;
+      u.unreferenced_bytes += f.bytes;
+    }
+  }
+  return u;
+}
+
+Result<CollectedCaptures> collect_captures(Store& store, const std::string& dir,
+                                           std::int64_t grace_s, bool dry_run) {
+  // The references are read after the list of files: a file kept after the list is not looked
+  // at, and one attached to a case in between is young (within the grace period).
+  const auto files = kept_files(dir);
+  auto referenced = store.referenced_captures();
+  if (!referenced) return tl::unexpected(referenced.error());
+  const std::set<std::string> refs(referenced->begin(), referenced->end());
+  const std::int64_t now_s = std::chrono::duration_cast<std::chrono::seconds>(
+                                 std::chrono::system_clock::now().time_since_epoch())
+                                 .count();
+  CollectedCaptures out;
+  for (const auto& f : files) {
+    if (!f.leftover) {
+      ++out.before.files;
+      out.before.bytes += f.bytes;
+      if (refs.count(f.name)) {
+        ++out.before.referenced_files;
+        out.before.referenced_bytes += f.bytes;
+        continue;
+      }
+      ++out.before.unreferenced_files;
+      out.before.unreferenced_bytes += f.bytes;
+    }
+    // A leftover is a crashed upload's (a live one is written to all the time): a day is plenty.
+    const std::int64_t grace = f.leftover ? std::min<std::int64_t>(grace_s, 86400) : grace_s;
+    if (now_s - f.mtime_s < grace) {
+      if (!f.leftover) ++out.young_unreferenced;
+      continue;
+    }
+    out.removed.push_back(f.name);
+    out.removed_bytes += f.bytes;
+    if (dry_run) continue;
+    if (f.leftover)
+      std::remove((dir + "/" + f.name).c_str());
+    else
+      forget_capture(dir, f.name);
   }
   return out;
 }

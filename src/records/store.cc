@@ -933,6 +933,28 @@ Result<void> Store::remove_login_failures(std::string_view key, std::optional<st
   return {};
 }
 
+Result<std::vector<std::string>> Store::referenced_captures() {
+  std::set<std::string> out;
+  auto rows = query("SELECT DISTINCT sha256 FROM case_captures", {});
+  if (!rows) return tl::unexpected(rows.error());
+  for (const auto& r : *rows)
+    if (r[0]) out.insert(*r[0]);
+  // Versions keep their captures in their bodies: "sha256":"<64 hex>".
+  auto versions = query("SELECT body FROM case_versions", {});
+  if (!versions) return tl::unexpected(versions.error());
+  static constexpr std::string_view kKey = "\"sha256\":\"";
+  for (const auto& r : *versions) {
+    if (!r[0]) continue;
+    const std::string& body = *r[0];
+    for (auto at = body.find(kKey); at != std::string::npos; at = body.find(kKey, at + 1)) {
+      const auto value = std::string_view(body).substr(at + kKey.size(), 64);
+      if (value.size() == 64 && value.find_first_not_of("0123456789abcdef") == std::string::npos)
+        out.insert(std::string(value));
+    }
+  }
+  return std::vector<std::string>(out.begin(), out.end());
+}
+
 Result<std::vector<StoredSession>> Store::list_sessions() {
   auto rows = query(
       fmt::format("SELECT {} FROM sessions ORDER BY user_name, created", kSessionColumns), {});

@@ -364,8 +364,18 @@ struct LiveFeed {
   }
 };
 
+// Kept uploads no case refers to leave after the grace period: one look an hour, on a thread
+// that stops with the server.
+struct Collector {
+  std::thread thread;
+  std::mutex mutex;
+  std::condition_variable wake;
+  bool stop = false;
+};
+
 struct Server::Impl {
   ServerOptions options;
+  Collector collector;
   LiveFeed live;
   std::unique_ptr<records::Store> store;
   std::mutex store_mutex;  // SQLite handles and PGconn are used by one thread at a time
@@ -661,6 +671,12 @@ Result<std::unique_ptr<Server>> Server::create(ServerOptions options) {
 Server::~Server() {
   if (!impl_) return;
   impl_->http.stop();
+  {
+    std::lock_guard lock(impl_->collector.mutex);
+    impl_->collector.stop = true;
+  }
+  impl_->collector.wake.notify_all();
+  if (impl_->collector.thread.joinable()) impl_->collector.thread.join();
   impl_->live.stop = true;
   impl_->live.changed.notify_all();
   if (impl_->live.thread.joinable()) impl_->live.thread.join();
@@ -691,6 +707,26 @@ void Server::run() {
   auto& m = *impl_;
   if (!m.options.live_iface.empty() && !m.live.thread.joinable())
     m.live.thread = std::thread([&m] { m.live.run(m.options); });
+  if (m.options.keep_unreferenced.count() > 0 && !m.collector.thread.joinable())
+    m.collector.thread = std::thread([&m] {
+      std::unique_lock lock(m.collector.mutex);
+      // The first look a minute after the start (not in the way of a restart), then hourly.
+      auto next = std::chrono::steady_clock::now() + std::chrono::minutes(1);
+      while (!m.collector.wake.wait_until(lock, next, [&] { return m.collector.stop; })) {
+        lock.unlock();
+        auto gone = m.locked([&](records::Store& st) {
+          return records::collect_captures(st, m.captures_dir, m.options.keep_unreferenced.count(),
+                                           false);
+        });
+        if (!gone)
+          m.log("captures: " + gone.error().message);
+        else if (!gone->removed.empty())
+          m.log(fmt::format("captures: removed {} upload(s) no case refers to ({} MB)",
+                            gone->removed.size(), gone->removed_bytes >> 20));
+        lock.lock();
+        next = std::chrono::steady_clock::now() + std::chrono::hours(1);
+      }
+    });
   m.http.listen_after_bind();
 }
 void Server::stop() {
@@ -1142,6 +1178,20 @@ void Server::Impl::routes() {
     if (html) page_headers(res);
     res.set_content(*body, html ? "text/html; charset=utf-8" : "application/json");
   });
+  // The space the kept uploads take, for the statistics page.
+  http.Get("/api/storage", [this](const httplib::Request&, httplib::Response& res) {
+    auto usage =
+        locked([&](records::Store& st) { return records::capture_usage(st, captures_dir); });
+    if (!usage) return send_error(res, 500, usage.error().message);
+    send_json(res, {{"captures_files", usage->files},
+                    {"captures_bytes", usage->bytes},
+                    {"referenced_files", usage->referenced_files},
+                    {"referenced_bytes", usage->referenced_bytes},
+                    {"unreferenced_files", usage->unreferenced_files},
+                    {"unreferenced_bytes", usage->unreferenced_bytes},
+                    {"quota_bytes", options.max_kept_bytes},
+                    {"keep_unreferenced_s", options.keep_unreferenced.count()}});
+  });
   http.Get("/api/compat", [this](const httplib::Request& req, httplib::Response& res) {
     const auto format = req.get_param_value("format");
     auto body = cached("compat\n" + format, [&](records::Store& st) -> Result<std::string> {
@@ -1416,6 +1466,8 @@ void Server::Impl::analyze(const httplib::Request& req, httplib::Response& res,
     if ((!result || !*result) && (*keeper)->added()) records::forget_capture(captures_dir, *sha);
   }
   if (!crashed.empty()) {
+    // Not kept either: nothing could be made of it.
+    if ((*keeper)->added()) records::forget_capture(captures_dir, *sha);
     log(fmt::format("analysis of {} failed: {}", name, crashed));
     return send_error(res, 500, "internal error in the analysis: " + crashed);
   }

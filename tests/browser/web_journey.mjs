@@ -7,7 +7,7 @@
 // technician refused an admin's delete. Screenshots of every page are kept for people to see.
 import {execFileSync} from 'child_process';
 import {launch, serve as serveWith, stop} from './common.mjs';
-import {existsSync, mkdirSync, readFileSync, rmSync, writeFileSync} from 'fs';
+import {existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync} from 'fs';
 import {dirname, join} from 'path';
 import {fileURLToPath} from 'url';
 
@@ -187,6 +187,12 @@ try {
       await page.locator('#stats-count').waitFor();
       check((await page.locator('#stats-count').textContent()).startsWith('1 case(s): fixed 1'), where('the statistics count the case'));
       check((await page.locator('.bars').first().textContent()).includes('Termination wrong'), where('the cause breakdown shows it in words'));
+      // The space used: the one capture the closed case keeps, its size in MB as on disk.
+      const mb = (statSync(capture).size / 1048576).toFixed(1);
+      const kept = await page.locator('#storage-referenced').innerText();
+      check(kept === `${mb} MB in 1 capture(s) kept by cases`, where(`the space kept by cases: "${kept}" (expected ${mb} MB)`));
+      const loose = await page.locator('#storage-unreferenced').innerText();
+      check(loose.startsWith('0.0 MB in 0 upload(s) no case refers to, removed 7 day(s) after'), where(`uploads no case refers to: "${loose}"`));
       await noSideways(page, where('statistics'));
       await shot(page, 'stats', width);
 

@@ -299,6 +299,35 @@ with tempfile.TemporaryDirectory() as tmp:
     check(r.returncode == 1 and 'no account nobody' in r.stderr, 'an unknown account is named: ' + r.stderr)
     con.close()
 
+# bmslink gc (issue 21): the capture the fixed case keeps stays, an upload nobody refers to
+# goes once it is older than the grace period; --dry-run only says so.
+with tempfile.TemporaryDirectory() as tmp:
+    gdb = os.path.join(tmp, 'gc.db')
+    caps = os.path.join(tmp, 'caps')
+    os.makedirs(caps)
+    cases_dir = os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', 'data', 'cases')
+    run('case', 'import', os.path.join(cases_dir, 'fixed.json'), '--db', gdb)
+    kept = '9f2c0c5e3b6d8a41e0f1c2b3a4d5e6f708192a3b4c5d6e7f8091a2b3c4d5e6f7'
+    loose = 'ab' * 32
+    for name, size, age_days in ((kept, 1048576, 30), (loose, 3 * 1048576, 10)):
+        path = os.path.join(caps, name)
+        with open(path, 'wb') as f:
+            f.write(b'x' * size)
+        old = __import__('time').time() - age_days * 86400
+        os.utime(path, (old, old))
+    dry = run('gc', '--db', gdb, '--captures', caps, '--dry-run')
+    check(dry.returncode == 0 and 'would remove ' + loose in dry.stdout and os.path.exists(os.path.join(caps, loose))
+          and '2 capture(s), 4.0 MB; 1 referenced by cases (1.0 MB), 1 not (3.0 MB)' in dry.stdout,
+          'gc --dry-run: ' + dry.stdout + dry.stderr)
+    young = run('gc', '--db', gdb, '--captures', caps, '--keep-unreferenced', '14d')
+    check(young.returncode == 0 and 'removed 0 file(s)' in young.stdout and '1 unreferenced kept' in young.stdout,
+          'gc within 14 days keeps it: ' + young.stdout)
+    done = run('gc', '--db', gdb, '--captures', caps)
+    check(done.returncode == 0 and 'removed 1 file(s), 3.0 MB' in done.stdout
+          and sorted(os.listdir(caps)) == [kept], 'gc: %s %r' % (done.stdout, os.listdir(caps)))
+    bad = run('gc', '--db', gdb, '--captures', caps, '--keep-unreferenced', 'soon')
+    check(bad.returncode == 2 and '--keep-unreferenced soon' in bad.stderr, 'gc with a bad duration: ' + bad.stderr)
+
 if failures:
     print('records cli: %d failure(s)' % len(failures))
     for f in failures:

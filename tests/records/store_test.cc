@@ -3,16 +3,21 @@
 // writes loses no committed case and corrupts nothing, two writers at once both succeed.
 #include "bmslink/records/store.h"
 
+#include "bmslink/records/captures.h"
+
 #include <libpq-fe.h>
 #include <signal.h>
 #include <sqlite3.h>
 #include <sys/stat.h>
+#include <sys/time.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <gtest/gtest.h>
 
 #include <cstdio>
+#include <ctime>
+#include <filesystem>
 #include <map>
 #include <set>
 
@@ -463,6 +468,72 @@ TEST_P(Stores, TwoProcessesCreatingTheSameIdsGetEachIdOnce) {
     ASSERT_TRUE(got && *got);
     EXPECT_EQ((*got)->fix, tags[0]) << id << ": the stored case is not its creator's";
   }
+}
+
+// Issue 21: kept uploads that no case refers to leave after the grace period; those a case or a
+// kept version of one refers to stay, whatever their age. Sizes chosen so every total is known.
+TEST_P(Stores, UnreferencedUploadsLeaveAfterTheGracePeriodAndReferencedOnesStay) {
+  const std::string dir =
+      ::testing::TempDir() + "/gc_" + std::to_string(::getpid()) + "_" + GetParam();
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(dir);
+  auto sha = [](char c) { return std::string(64, c); };
+  const std::int64_t now = ::time(nullptr);
+  auto kept = [&](const std::string& name, std::size_t bytes, std::int64_t age_s) {
+    const std::string path = dir + "/" + name;
+    std::FILE* f = std::fopen(path.c_str(), "wb");
+    ASSERT_NE(f, nullptr);
+    const std::string body(bytes, 'x');
+    std::fwrite(body.data(), 1, body.size(), f);
+    std::fclose(f);
+    const timeval times[2] = {{now - age_s, 0}, {now - age_s, 0}};
+    ASSERT_EQ(::utimes(path.c_str(), times), 0);
+  };
+  const std::int64_t day = 86400;
+  kept(sha('a'), 100, 30 * day);  // an old capture of a case
+  kept(sha('b'), 200, 8 * day);   // old, no case: goes
+  kept(sha('b') + ".options", 10, 8 * day);
+  kept(sha('c'), 300, 1 * day);               // young, no case: stays for now
+  kept(sha('d'), 400, 30 * day);              // only an old version of a case has it: stays
+  kept(sha('e') + ".4242.tmp", 50, 2 * day);  // an upload cut off: goes
+  kept("notes.txt", 60, 30 * day);            // not ours: left alone
+  Case c = full_case("gc-case");
+  c.captures = {{"site.log", sha('a'), nlohmann::json::array()},
+                {"old.log", sha('d'), nlohmann::json::array()}};
+  ASSERT_TRUE(store_->put(c));
+  c.captures.pop_back();  // the page dropped it; the version before keeps it
+  ASSERT_TRUE(store_->put(c));
+
+  auto usage = capture_usage(*store_, dir);
+  ASSERT_TRUE(usage) << usage.error().message;
+  EXPECT_EQ(usage->files, 4u);
+  EXPECT_EQ(usage->bytes, 1000u);
+  EXPECT_EQ(usage->referenced_files, 2u);
+  EXPECT_EQ(usage->referenced_bytes, 500u);
+  EXPECT_EQ(usage->unreferenced_files, 2u);
+  EXPECT_EQ(usage->unreferenced_bytes, 500u);
+
+  auto dry = collect_captures(*store_, dir, 7 * day, true);
+  ASSERT_TRUE(dry) << dry.error().message;
+  EXPECT_EQ(dry->removed, (std::vector<std::string>{sha('b'), sha('e') + ".4242.tmp"}));
+  EXPECT_EQ(dry->removed_bytes, 250u);
+  EXPECT_EQ(dry->young_unreferenced, 1u);
+  EXPECT_TRUE(std::filesystem::exists(dir + "/" + sha('b'))) << "a dry run removes nothing";
+
+  auto done = collect_captures(*store_, dir, 7 * day, false);
+  ASSERT_TRUE(done);
+  EXPECT_EQ(done->removed.size(), 2u);
+  std::set<std::string> left;
+  for (const auto& e : std::filesystem::directory_iterator(dir))
+    left.insert(e.path().filename().string());
+  EXPECT_EQ(left, (std::set<std::string>{sha('a'), sha('c'), sha('d'), "notes.txt"}));
+  // With no grace at all, the young one goes too; the referenced ones never.
+  auto all = collect_captures(*store_, dir, 0, false);
+  ASSERT_TRUE(all);
+  EXPECT_EQ(all->removed, std::vector<std::string>{sha('c')});
+  EXPECT_TRUE(std::filesystem::exists(dir + "/" + sha('a')));
+  EXPECT_TRUE(std::filesystem::exists(dir + "/" + sha('d')));
+  std::filesystem::remove_all(dir);
 }
 
 INSTANTIATE_TEST_SUITE_P(BothStores, Stores, ::testing::Values("sqlite", "postgresql"),

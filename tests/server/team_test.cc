@@ -499,6 +499,48 @@ TEST(Sessions, ChangingYourPasswordEndsYourOtherSessionsAndKeepsThisOne) {
   fs::remove_all(dir);
 }
 
+// What the statistics page shows of the disk, and what an upload leaves behind.
+TEST(Retention, TheSpaceUsedCountsWhatCasesKeepAndAFailedUploadLeavesNothing) {
+  const auto dir = scratch("storage");
+  auto o = team_options(dir);
+  o.team = false;
+  Serving s(o);
+  ASSERT_TRUE(s.ok()) << s.error();
+  auto c = s.client();
+  auto storage = [&] { return json::parse(c.Get("/api/storage")->body); };
+  EXPECT_EQ(storage()["captures_files"], 0);
+  // Not a capture: refused and nothing kept.
+  auto bad = c.Post("/api/analyze?name=notes.txt", "shopping list\nmilk\n", "text/plain");
+  EXPECT_EQ(status_of(bad), 400);
+  EXPECT_EQ(storage()["captures_files"], 0);
+  EXPECT_FALSE(fs::exists(dir / "captures") && !fs::is_empty(dir / "captures"));
+  std::ifstream in(kSample, std::ios::binary);
+  std::stringstream body;
+  body << in.rdbuf();
+  const auto size = body.str().size();
+  auto up = c.Post("/api/analyze?name=site.log", body.str(), "application/octet-stream");
+  ASSERT_EQ(status_of(up), 200);
+  const std::string sha = json::parse(up->body)["capture_id"];
+  auto st = storage();
+  EXPECT_EQ(st["captures_files"], 1);
+  EXPECT_EQ(st["captures_bytes"], size);
+  EXPECT_EQ(st["unreferenced_files"], 1);
+  EXPECT_EQ(st["referenced_bytes"], 0);
+  EXPECT_EQ(st["keep_unreferenced_s"], 7 * 86400);
+  // Attached to a case, it is the case's.
+  auto created = c.Post(
+      "/api/cases",
+      json{{"site", {{"name", "Kept"}}}, {"captures", {{{"file", "site.log"}, {"sha256", sha}}}}}
+          .dump(),
+      "application/json");
+  ASSERT_EQ(status_of(created), 201) << created->body;
+  st = storage();
+  EXPECT_EQ(st["referenced_files"], 1);
+  EXPECT_EQ(st["referenced_bytes"], size);
+  EXPECT_EQ(st["unreferenced_files"], 0);
+  fs::remove_all(dir);
+}
+
 test::PostgresServer* postgres() {
   static std::string why;
   static std::unique_ptr<test::PostgresServer> s = test::PostgresServer::start(why);

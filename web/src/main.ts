@@ -901,8 +901,38 @@ function bars(title: string, rows: [string, number, string][], full?: number): H
       h('span', {class: 'value'}, text))));
 }
 
+interface Storage {
+  captures_files: number;
+  captures_bytes: number;
+  referenced_files: number;
+  referenced_bytes: number;
+  unreferenced_files: number;
+  unreferenced_bytes: number;
+  quota_bytes: number;
+  keep_unreferenced_s: number;
+}
+
+function megabytes(bytes: number): string {
+  return bytes >= 1024 ** 3 ? `${(bytes / 1024 ** 3).toFixed(1)} GB` : `${(bytes / 1024 ** 2).toFixed(1)} MB`;
+}
+
+// Where the disk goes: captures the cases keep, and uploads no case refers to (removed after
+// the grace period).
+function storageBox(st: Storage): HTMLElement {
+  const days = st.keep_unreferenced_s / 86400;
+  const grace = st.keep_unreferenced_s === 0 ? 'kept until an admin removes them (bmslink gc)'
+    : `removed ${days >= 1 ? `${Number(days.toFixed(1))} day(s)` : `${Math.round(st.keep_unreferenced_s / 3600)} hour(s)`} after they came`;
+  return h('section', {class: 'panel', id: 'storage'}, h('h2', {}, 'Space used by captures'),
+    h('p', {'data-bytes': String(st.captures_bytes)},
+      `${megabytes(st.captures_bytes)} in ${st.captures_files} capture(s)`,
+      st.quota_bytes ? ` of ${megabytes(st.quota_bytes)} allowed (${(100 * st.captures_bytes / st.quota_bytes).toFixed(1)} %)` : '', '.'),
+    h('ul', {},
+      h('li', {id: 'storage-referenced'}, `${megabytes(st.referenced_bytes)} in ${st.referenced_files} capture(s) kept by cases`),
+      h('li', {id: 'storage-unreferenced'}, `${megabytes(st.unreferenced_bytes)} in ${st.unreferenced_files} upload(s) no case refers to, ${grace}`)));
+}
+
 async function statsPage(): Promise<void> {
-  const s = await get<Stats>('/api/stats');
+  const [s, st] = await Promise.all([get<Stats>('/api/stats'), get<Storage>('/api/storage')]);
   const pct = (v: number) => `${(v * 100).toFixed(1)} %`;
   const causes = Object.entries(s.by_cause_closed).sort((a, b) => b[1] - a[1]);
   const open = Object.entries(s.by_cause_open).sort((a, b) => b[1] - a[1]);
@@ -917,7 +947,8 @@ async function statsPage(): Promise<void> {
       const m = s.minutes_by_layer[String(l)]?.mean ?? 0;
       return [`${l} ${LAYERS[l - 1]}`, m, fmtMinutes(m)];
     })),
-    bars('Fixed within', ['15', '30', '50'].map((k) => [`${k} min`, s.solved_within_minutes[k], pct(s.solved_within_minutes[k])]), 1));
+    bars('Fixed within', ['15', '30', '50'].map((k) => [`${k} min`, s.solved_within_minutes[k], pct(s.solved_within_minutes[k])]), 1),
+    storageBox(st));
 }
 
 

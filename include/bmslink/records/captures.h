@@ -7,6 +7,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "bmslink/core/error.h"
 
@@ -53,6 +54,28 @@ void forget_capture(const std::string& dir, std::string_view sha256);
 
 // Bytes taken by the captures kept in `dir` (0 when there is none).
 std::uint64_t kept_bytes(const std::string& dir);
+
+// What the kept captures take, and how much of it no case refers to (a case, or a kept
+// version of one: an admin may restore it).
+struct CaptureUsage {
+  std::size_t files = 0, referenced_files = 0, unreferenced_files = 0;
+  std::uint64_t bytes = 0, referenced_bytes = 0, unreferenced_bytes = 0;
+};
+
+// Unreferenced captures older than the grace period removed (with their settings), and
+// leftovers of crashed uploads (".tmp" files) older than it or a day, whichever is shorter.
+// `dry_run`: only said.
+struct CollectedCaptures {
+  CaptureUsage before;
+  std::vector<std::string> removed;  // hashes (and leftover file names), oldest first
+  std::uint64_t removed_bytes = 0;
+  std::size_t young_unreferenced = 0;  // within the grace period: kept for now
+};
+
+class Store;
+Result<CaptureUsage> capture_usage(Store& store, const std::string& dir);
+Result<CollectedCaptures> collect_captures(Store& store, const std::string& dir,
+                                           std::int64_t grace_s, bool dry_run);
 
 // The path of a kept capture by its hash, or an error when `sha256` is not 64 hex digits or no
 // such capture is kept (never a path outside `dir`).

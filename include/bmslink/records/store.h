@@ -117,6 +117,9 @@ class Store {
   Result<void> remove_login_failures(std::string_view key, std::optional<std::int64_t> at_ms,
                                      std::int64_t before_ms = 0);
 
+  // The SHA-256 of every capture a case or a kept version of a case refers to.
+  Result<std::vector<std::string>> referenced_captures();
+
   // The kept versions of a case, newest first; the cases deleted and not brought back (their
   // last version each), newest first.
   Result<std::vector<CaseVersion>> versions(std::string_view id);

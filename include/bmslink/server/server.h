@@ -43,6 +43,9 @@ struct ServerOptions {
   // X-Forwarded-Proto are believed: the client's address for login limits and the log, the
   // scheme for the cookie's Secure flag. From any other peer those headers are ignored.
   std::string trusted_proxies;
+  // Uploads no case refers to are removed this long after they were kept (0: never); the
+  // server looks every hour.
+  std::chrono::seconds keep_unreferenced{std::chrono::hours(24 * 7)};
   // Team sessions (kept in the store): over when unused this long, or this old.
   std::chrono::seconds session_idle{std::chrono::hours(12)};
   std::chrono::seconds session_longest{std::chrono::hours(24 * 7)};
