@@ -43,6 +43,8 @@ struct Fixture {
     o.max_upload_bytes = 1 << 20;
     o.threads = 4;
     o.head_timeout_ms = 500;
+    // Loopback is the proxy: every raw request's X-Forwarded-For and -Proto are read.
+    o.trusted_proxies = "127.0.0.1,::1";
     auto s = bmslink::server::Server::create(o);
     require(s.has_value());
     server = std::move(*s);

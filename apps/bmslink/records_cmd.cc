@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 
 #include "bmslink/core/time.h"
+#include "bmslink/records/backup.h"
 #include "bmslink/records/captures.h"
 #include "bmslink/records/compat.h"
 #include "bmslink/records/stats.h"
@@ -187,9 +188,75 @@ int cmd_gc(const GcArgs& a) {
   return 0;
 }
 
+struct BackupArgs {
+  std::string db, captures, archive;
+  bool merge = false;
+};
+
+void print_summary(const char* verb, const records::BackupSummary& s) {
+  fmt::print(
+      "{} {} case(s), {} kept version(s), {} account(s), {} setting(s), {} capture(s) ({})\n", verb,
+      s.cases, s.versions, s.users, s.settings, s.captures, megabytes(s.capture_bytes));
+  if (!s.missing_captures.empty()) {
+    fmt::print(stderr,
+               "bmslink: warning: {} capture(s) that cases refer to are not there (their findings "
+               "stay in the cases):\n",
+               s.missing_captures.size());
+    for (const auto& sha : s.missing_captures) fmt::print(stderr, "  {}\n", sha);
+  }
+}
+
+int cmd_backup(const BackupArgs& a) {
+  auto store = open_store(a.db);
+  if (!store) return kExitInput;
+  const std::string dir = a.captures.empty() ? records::captures_dir(store->url()) : a.captures;
+  auto done = records::write_backup(*store, dir, a.archive);
+  if (!done) {
+    fmt::print(stderr, "bmslink: {}\n", done.error().message);
+    return 1;
+  }
+  print_summary(fmt::format("{}:", a.archive).c_str(), *done);
+  return 0;
+}
+
+int cmd_restore(const BackupArgs& a) {
+  auto store = open_store(a.db);
+  if (!store) return kExitInput;
+  const std::string dir = a.captures.empty() ? records::captures_dir(store->url()) : a.captures;
+  auto done = records::restore_backup(a.archive, *store, dir, a.merge);
+  if (!done) {
+    fmt::print(stderr, "bmslink: {}\n", done.error().message);
+    return done.error().code == ErrorCode::kConflict ? kExitUsage : kExitInput;
+  }
+  print_summary("restored", *done);
+  return 0;
+}
+
 }  // namespace
 
 void add_records_commands(CLI::App& app, Commands& commands) {
+  auto* backup = app.add_subcommand(
+      "backup",
+      "The records (cases, versions, accounts, settings) and kept captures in one archive "
+      "(sessions left out), consistent while a server writes");
+  auto ba = std::make_shared<BackupArgs>();
+  backup->add_option("--db", ba->db, kDbHelp);
+  backup->add_option("--captures", ba->captures,
+                     "The captures directory (default: beside the SQLite file, or the data "
+                     "directory)");
+  backup->add_option("-o,--output", ba->archive, "The archive to write (.tar.zst)")->required();
+  commands.add(backup, [ba] { return cmd_backup(*ba); });
+  auto* restore = app.add_subcommand(
+      "restore", "Bring back a backup: its checksums are checked before anything is written");
+  auto ra2 = std::make_shared<BackupArgs>();
+  restore->add_option("ARCHIVE", ra2->archive, "A file made by bmslink backup")->required();
+  restore->add_option("--db", ra2->db, kDbHelp);
+  restore->add_option("--captures", ra2->captures, "The captures directory to fill");
+  restore->add_flag(
+      "--merge", ra2->merge,
+      "Into a store that has records: cases and accounts of the same id are replaced");
+  commands.add(restore, [ra2] { return cmd_restore(*ra2); });
+
   auto* gc = app.add_subcommand(
       "gc", "Remove kept uploads that no case (nor a kept version of one) refers to");
   auto ga = std::make_shared<GcArgs>();

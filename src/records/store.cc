@@ -385,6 +385,22 @@ class SqliteStore final : public Store {
     return make_error(ErrorCode::kIo, fmt::format("{}: {}: {}", url_, what, sqlite3_errmsg(db_)));
   }
 
+  Result<void> begin(bool write_lock) override {
+    // A deferred BEGIN reads one snapshot (WAL) from its first SELECT; IMMEDIATE takes the
+    // write lock up front.
+    return exec(write_lock ? "BEGIN IMMEDIATE" : "BEGIN");
+  }
+  Result<void> commit() override {
+    if (auto ok = exec("COMMIT"); !ok) {
+      exec("ROLLBACK");
+      return ok;
+    }
+    ++writes_;
+    return {};
+  }
+  void rollback() override { exec("ROLLBACK"); }
+  Result<void> write_case(const Case& c) override { return write(c); }
+
   Result<void> exec(const char* sql) {
     char* msg = nullptr;
     if (sqlite3_exec(db_, sql, nullptr, nullptr, &msg) != SQLITE_OK) {
@@ -689,6 +705,20 @@ class PgStore final : public Store {
   // BEGIN IMMEDIATE takes its write lock: writers of the records follow one another, so a
   // conditional write (put_if, create) cannot be overtaken by an import or a delete between its
   // look-up and its write. Service records are written a few times a minute at most.
+  Result<void> begin(bool write_lock) override {
+    if (write_lock) return begin_write();
+    return command("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
+  }
+  Result<void> commit() override {
+    if (auto ok = command("COMMIT"); !ok) {
+      command("ROLLBACK");
+      return ok;
+    }
+    return {};
+  }
+  void rollback() override { command("ROLLBACK"); }
+  Result<void> write_case(const Case& c) override { return write(c); }
+
   Result<void> begin_write() {
     if (auto ok = command("BEGIN"); !ok) return ok;
     if (auto ok = command("SELECT pg_advisory_xact_lock(hashtext('bmslink cases'))"); !ok) {
@@ -931,6 +961,96 @@ Result<void> Store::remove_login_failures(std::string_view key, std::optional<st
                             {std::string(key), std::to_string(before_ms)});
   if (!rows) return tl::unexpected(rows.error());
   return {};
+}
+
+Result<void> Store::begin(bool) {
+  return make_error(ErrorCode::kUnsupported, fmt::format("{}: no transactions", url()));
+}
+Result<void> Store::commit() { return {}; }
+void Store::rollback() {}
+Result<void> Store::write_case(const Case& c) { return put(c); }
+
+Result<RecordsDump> Store::dump() {
+  if (auto ok = begin(false); !ok) return tl::unexpected(ok.error());
+  RecordsDump d;
+  auto read = [&]() -> Result<void> {
+    d.schema_version = schema_version();
+    auto cases = query("SELECT body FROM cases ORDER BY id", {});
+    if (!cases) return tl::unexpected(cases.error());
+    for (auto& r : *cases) d.cases.push_back(std::move(r[0]).value_or(""));
+    auto versions = query(
+        "SELECT case_id, saved_at, deleted, body FROM case_versions ORDER BY case_id, saved_at",
+        {});
+    if (!versions) return tl::unexpected(versions.error());
+    for (auto& r : *versions)
+      d.versions.push_back({r[0].value_or(""), r[1].value_or(""),
+                            r[2].value_or("0") != "0" && r[2].value_or("0") != "f",
+                            std::move(r[3]).value_or("")});
+    auto users = list_users();
+    if (!users) return tl::unexpected(users.error());
+    d.users = std::move(*users);
+    auto settings = query("SELECT key, value FROM settings ORDER BY key", {});
+    if (!settings) return tl::unexpected(settings.error());
+    for (auto& r : *settings) d.settings.emplace_back(r[0].value_or(""), r[1].value_or(""));
+    return {};
+  };
+  auto ok = read();
+  rollback();  // read only: nothing to keep
+  if (!ok) return tl::unexpected(ok.error());
+  return d;
+}
+
+Result<void> Store::load(const RecordsDump& d, bool merge) {
+  // Every body is read before anything is written: a bad one names itself, nothing is stored.
+  std::vector<Case> cases;
+  cases.reserve(d.cases.size());
+  for (std::size_t i = 0; i < d.cases.size(); ++i) {
+    auto c = read_body(d.cases[i], fmt::format("case {} of {}", i + 1, d.cases.size()));
+    if (!c) return tl::unexpected(c.error());
+    cases.push_back(std::move(*c));
+  }
+  for (const auto& v : d.versions)
+    if (auto c = read_body(v.body, fmt::format("version {} of case {}", v.saved_at, v.case_id)); !c)
+      return tl::unexpected(c.error());
+  if (auto ok = begin(true); !ok) return ok;
+  auto write_all = [&]() -> Result<void> {
+    if (!merge) {
+      auto n = query("SELECT (SELECT count(*) FROM cases) + (SELECT count(*) FROM users)", {});
+      if (!n) return tl::unexpected(n.error());
+      if (!n->empty() && n->front()[0].value_or("0") != "0")
+        return make_error(ErrorCode::kConflict,
+                          fmt::format("{} already holds cases or accounts: restore into an empty "
+                                      "store, or add --merge",
+                                      url()));
+    }
+    for (const auto& c : cases)
+      if (auto ok = write_case(c); !ok) return ok;
+    for (const auto& v : d.versions) {
+      auto ok = query(
+          "INSERT INTO case_versions (case_id, saved_at, deleted, body) SELECT ?, ?, CAST(? AS "
+          "INTEGER), ? "
+          "WHERE "
+          "NOT EXISTS (SELECT 1 FROM case_versions WHERE case_id = ? AND saved_at = ?)",
+          {v.case_id, v.saved_at, v.deleted ? "1" : "0", v.body, v.case_id, v.saved_at});
+      if (!ok) return tl::unexpected(ok.error());
+    }
+    for (const auto& u : d.users) {
+      auto ok = query(
+          "INSERT INTO users (name, password_hash, role, disabled) VALUES (?, ?, ?, ?) ON "
+          "CONFLICT (name) DO UPDATE SET password_hash = excluded.password_hash, role = "
+          "excluded.role, disabled = excluded.disabled",
+          {u.name, u.password_hash, std::string(role_name(u.role)), u.disabled ? "1" : "0"});
+      if (!ok) return tl::unexpected(ok.error());
+    }
+    for (const auto& [key, value] : d.settings)
+      if (auto ok = put_setting(key, value); !ok) return ok;
+    return {};
+  };
+  if (auto ok = write_all(); !ok) {
+    rollback();
+    return ok;
+  }
+  return commit();
 }
 
 Result<std::vector<std::string>> Store::referenced_captures() {

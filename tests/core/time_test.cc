@@ -42,3 +42,20 @@ TEST(FormatSeconds, PadsFractionAndKeepsSign) {
 
 }  // namespace
 }  // namespace bmslink
+
+namespace bmslink {
+namespace {
+TEST(ParseDuration, AWholeNumberWithAUnitOrSeconds) {
+  EXPECT_EQ(parse_duration_s("90s"), 90);
+  EXPECT_EQ(parse_duration_s("15m"), 900);
+  EXPECT_EQ(parse_duration_s("12h"), 43'200);
+  EXPECT_EQ(parse_duration_s("7d"), 604'800);
+  EXPECT_EQ(parse_duration_s("0"), 0);
+  EXPECT_EQ(parse_duration_s("3600"), 3600);
+  for (const char* bad : {"", "d", "7 d", "-1d", "1.5h", "7w", "h7", "99999999999999d"})
+    EXPECT_FALSE(parse_duration_s(bad)) << bad;
+  EXPECT_EQ(parse_duration_s("36500d"), 36500LL * 86400);
+  EXPECT_FALSE(parse_duration_s("36501d")) << "over a hundred years";
+}
+}  // namespace
+}  // namespace bmslink

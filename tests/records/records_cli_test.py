@@ -328,6 +328,48 @@ with tempfile.TemporaryDirectory() as tmp:
     bad = run('gc', '--db', gdb, '--captures', caps, '--keep-unreferenced', 'soon')
     check(bad.returncode == 2 and '--keep-unreferenced soon' in bad.stderr, 'gc with a bad duration: ' + bad.stderr)
 
+# bmslink backup / restore from the command line (issue 21; the library's round trip through
+# PostgreSQL is in records_test): the archive holds the cases, the accounts and the capture;
+# an occupied store is refused with exit 2 unless --merge.
+with tempfile.TemporaryDirectory() as tmp:
+    src, dst = os.path.join(tmp, 'src.db'), os.path.join(tmp, 'dst.db')
+    caps_src, caps_dst = os.path.join(tmp, 'caps'), os.path.join(tmp, 'caps2')
+    os.makedirs(caps_src)
+    cases_dir = os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', 'data', 'cases')
+    for name in ('fixed', 'hardcoded', 'escalated'):
+        run('case', 'import', os.path.join(cases_dir, name + '.json'), '--db', src)
+    subprocess.run([BMSLINK, 'user', 'add', 'boss', '--role', 'admin', '--db', src], input='boss-password-1\n',
+                   capture_output=True, text=True, timeout=60)
+    body = b'(1780000000.000000) can0 351#2802E803E803E001\n' * 1000
+    sha = __import__('hashlib').sha256(body).hexdigest()
+    with open(os.path.join(caps_src, sha), 'wb') as f:
+        f.write(body)
+    archive = os.path.join(tmp, 'company.tar.zst')
+    r = run('backup', '--db', src, '--captures', caps_src, '-o', archive)
+    check(r.returncode == 0 and '3 case(s)' in r.stdout and '1 account(s)' in r.stdout and '1 capture(s)' in r.stdout,
+          'backup: ' + r.stdout + r.stderr)
+    check('not there' in r.stderr, 'backup names the capture a case refers to that is missing: ' + r.stderr)
+    r = run('restore', archive, '--db', dst, '--captures', caps_dst)
+    check(r.returncode == 0 and 'restored 3 case(s)' in r.stdout, 'restore: ' + r.stdout + r.stderr)
+    with open(os.path.join(caps_dst, sha), 'rb') as f:
+        check(__import__('hashlib').sha256(f.read()).hexdigest() == sha, 'the capture comes back byte for byte')
+    a = json.loads(run('stats', '--json', '--db', src).stdout)
+    b = json.loads(run('stats', '--json', '--db', dst).stdout)
+    check(a == b, 'the same statistics after the round trip')
+    again = run('restore', archive, '--db', dst, '--captures', caps_dst)
+    check(again.returncode == 2 and '--merge' in again.stderr, 'an occupied store is refused: ' + again.stderr)
+    merged = run('restore', archive, '--db', dst, '--captures', caps_dst, '--merge')
+    check(merged.returncode == 0 and json.loads(run('stats', '--json', '--db', dst).stdout) == a,
+          'a merge changes nothing that was there: ' + merged.stderr)
+    bad = os.path.join(tmp, 'cut.tar.zst')
+    with open(archive, 'rb') as f, open(bad, 'wb') as g:
+        data = f.read()
+        g.write(data[:len(data) // 2])
+    cut = run('restore', bad, '--db', os.path.join(tmp, 'empty.db'), '--captures', os.path.join(tmp, 'c3'))
+    check(cut.returncode == 1 and 'cut.tar.zst' in cut.stderr, 'a cut archive is named: ' + cut.stderr)
+    check(json.loads(run('stats', '--json', '--db', os.path.join(tmp, 'empty.db')).stdout)['cases'] == 0,
+          'and stores nothing')
+
 if failures:
     print('records cli: %d failure(s)' % len(failures))
     for f in failures:

@@ -13,7 +13,13 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <archive.h>
+#include <archive_entry.h>
+#include <fmt/format.h>
 #include <gtest/gtest.h>
+
+#include <atomic>
+#include <thread>
 
 #include <cstdio>
 #include <ctime>
@@ -21,6 +27,9 @@
 #include <map>
 #include <set>
 
+#include "bmslink/records/backup.h"
+#include "bmslink/records/captures.h"
+#include "bmslink/records/stats.h"
 #include "support/postgres.h"
 
 namespace bmslink::records {
@@ -534,6 +543,249 @@ TEST_P(Stores, UnreferencedUploadsLeaveAfterTheGracePeriodAndReferencedOnesStay)
   EXPECT_TRUE(std::filesystem::exists(dir + "/" + sha('a')));
   EXPECT_TRUE(std::filesystem::exists(dir + "/" + sha('d')));
   std::filesystem::remove_all(dir);
+}
+
+// Issue 21: backup -> restore, SQLite -> PostgreSQL -> SQLite, each backup taken while a writer
+// commits cases two at a time. Every archive holds whole pairs (one consistent snapshot), each
+// hop gives the same statistics for the same cases, and the captures come back under the same
+// hashes with the same bytes.
+std::set<std::string> ids_of(Store& st) {
+  std::set<std::string> out;
+  auto all = st.list();
+  EXPECT_TRUE(all);
+  for (const auto& c : *all) out.insert(c.id);
+  return out;
+}
+
+nlohmann::json stats_of(Store& st, const std::set<std::string>& only) {
+  auto all = st.list();
+  EXPECT_TRUE(all);
+  std::vector<Case> picked;
+  for (const auto& c : *all)
+    if (only.count(c.id)) picked.push_back(c);
+  return compute_stats(picked);
+}
+
+// Runs until stopped, committing "<prefix>-<n>-a" and "-b" in one transaction each time.
+struct PairWriter {
+  std::atomic<bool> stop{false};
+  std::atomic<int> pairs{0};
+  std::thread thread;
+  PairWriter(const std::string& url, const std::string& prefix) {
+    thread = std::thread([this, url, prefix] {
+      auto st = open_store(url);
+      if (!st) return;
+      for (int n = 0; !stop; ++n) {
+        Case a = full_case(fmt::format("{}-{}-a", prefix, n));
+        a.captures.clear();
+        a.root_cause = diagnosis::Cause::kCableUnsuitable;
+        a.layer = 3;
+        Case b = a;
+        b.id = fmt::format("{}-{}-b", prefix, n);
+        b.outcome = Outcome::kEscalated;
+        if ((*st)->put_all({a, b})) ++pairs;
+      }
+    });
+  }
+  ~PairWriter() { finish(); }
+  void finish() {
+    stop = true;
+    if (thread.joinable()) thread.join();
+  }
+};
+
+void expect_whole_pairs(const std::set<std::string>& ids, const std::string& prefix) {
+  int pairs = 0;
+  for (const auto& id : ids) {
+    if (!id.starts_with(prefix + "-") || !id.ends_with("-a")) continue;
+    ++pairs;
+    EXPECT_TRUE(ids.count(id.substr(0, id.size() - 1) + "b")) << id << " without its pair";
+  }
+  for (const auto& id : ids) {
+    if (id.starts_with(prefix + "-") && id.ends_with("-b")) {
+      EXPECT_TRUE(ids.count(id.substr(0, id.size() - 1) + "a")) << id << " without its pair";
+    }
+  }
+  EXPECT_GT(pairs, 0) << "the writer ran before the snapshot";
+}
+
+TEST(Backup, RoundTripSqlitePostgresSqliteWhileAWriterRuns) {
+  auto* pg = server();
+  ASSERT_NE(pg, nullptr);
+  const std::string root = ::testing::TempDir() + "/backup_" + std::to_string(::getpid());
+  std::filesystem::remove_all(root);
+  for (const char* d : {"caps_s", "caps_p", "caps_t"})
+    std::filesystem::create_directories(root + "/" + d);
+  const std::string s_url = "sqlite://" + root + "/s.db", t_url = "sqlite://" + root + "/t.db";
+  const std::string p_url = pg->fresh_database();
+  auto s = open_store(s_url);
+  ASSERT_TRUE(s);
+  // Three captures, named by their hash, and cases that refer to them.
+  std::vector<std::string> shas;
+  for (int i = 0; i < 3; ++i) {
+    const std::string tmp = root + "/capture" + std::to_string(i);
+    std::FILE* f = std::fopen(tmp.c_str(), "wb");
+    for (int line = 0; line < 2000 * (i + 1); ++line)
+      std::fprintf(f, "(%d.%06d) can0 351#%016X\n", 1780000000 + line, i, line * 7919 + i);
+    std::fclose(f);
+    auto sha = keep_capture(tmp, root + "/caps_s");
+    ASSERT_TRUE(sha);
+    shas.push_back(*sha);
+  }
+  for (int i = 0; i < 30; ++i) {
+    Case c = full_case(fmt::format("case-{:02d}", i));
+    c.captures = {{"site.log", shas[static_cast<std::size_t>(i) % 3], nlohmann::json::array()}};
+    c.outcome = i % 4 == 0 ? Outcome::kHardcoded : Outcome::kFixed;
+    c.minutes_by_layer[0] = i;
+    ASSERT_TRUE((*s)->put(c));
+    if (i % 5 == 0) {
+      c.notes = "edited";
+      ASSERT_TRUE((*s)->put(c));  // a kept version
+    }
+  }
+  ASSERT_TRUE((*s)->put_user(
+      {"boss", "$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA", Role::kAdmin, false}));
+  ASSERT_TRUE((*s)->put_user(
+      {"ann", "$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaDI", Role::kTechnician, true}));
+  ASSERT_TRUE((*s)->put_setting("company", R"({"name":"Solar & Sons"})"));
+
+  // Hop 1: SQLite, with a writer, into PostgreSQL.
+  const std::string a1 = root + "/a1.tar.zst";
+  {
+    PairWriter w(s_url, "ws");
+    while (w.pairs < 5) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    auto done = write_backup(**s, root + "/caps_s", a1);
+    ASSERT_TRUE(done) << done.error().message;
+    EXPECT_EQ(done->captures, 3u);
+    EXPECT_EQ(done->users, 2u);
+    EXPECT_EQ(done->versions, 6u);
+    EXPECT_TRUE(done->missing_captures.empty());
+  }
+  auto p = open_store(p_url);
+  ASSERT_TRUE(p);
+  auto in_p = restore_backup(a1, **p, root + "/caps_p", false);
+  ASSERT_TRUE(in_p) << in_p.error().message;
+  const auto p_ids = ids_of(**p);
+  expect_whole_pairs(p_ids, "ws");
+  for (int i = 0; i < 30; ++i) EXPECT_TRUE(p_ids.count(fmt::format("case-{:02d}", i)));
+  EXPECT_EQ(stats_of(**p, p_ids), stats_of(**s, p_ids));
+  EXPECT_EQ(in_p->cases, p_ids.size());
+
+  // Hop 2: PostgreSQL, with a writer, back into a new SQLite file.
+  const std::string a2 = root + "/a2.tar.zst";
+  {
+    PairWriter w(p_url, "wp");
+    while (w.pairs < 5) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    auto done = write_backup(**p, root + "/caps_p", a2);
+    ASSERT_TRUE(done) << done.error().message;
+  }
+  auto t = open_store(t_url);
+  ASSERT_TRUE(t);
+  auto in_t = restore_backup(a2, **t, root + "/caps_t", false);
+  ASSERT_TRUE(in_t) << in_t.error().message;
+  const auto t_ids = ids_of(**t);
+  expect_whole_pairs(t_ids, "wp");
+  for (const auto& id : p_ids) EXPECT_TRUE(t_ids.count(id)) << id;
+  EXPECT_EQ(stats_of(**t, t_ids), stats_of(**p, t_ids));
+  EXPECT_EQ(stats_of(**t, p_ids), stats_of(**s, p_ids)) << "SQLite -> PostgreSQL -> SQLite";
+  // The same captures, byte for byte.
+  std::set<std::string> back;
+  for (const auto& e : std::filesystem::directory_iterator(root + "/caps_t")) {
+    const auto name = e.path().filename().string();
+    if (name.size() != 64) continue;
+    back.insert(name);
+    auto sha = sha256_of_file(e.path().string());
+    ASSERT_TRUE(sha);
+    EXPECT_EQ(*sha, name);
+  }
+  EXPECT_EQ(back, std::set<std::string>(shas.begin(), shas.end()));
+  // Accounts (hashes and all), settings and versions come along; sessions do not.
+  auto users = (*t)->list_users();
+  ASSERT_TRUE(users);
+  ASSERT_EQ(users->size(), 2u);
+  EXPECT_EQ((*users)[0].name, "ann");
+  EXPECT_TRUE((*users)[0].disabled);
+  EXPECT_EQ((*users)[1].password_hash, "$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA");
+  EXPECT_EQ(*(*t)->get_setting("company").value(), R"({"name":"Solar & Sons"})");
+  EXPECT_EQ((*t)->versions("case-05")->size(), 1u);
+
+  // Into a store with records: refused unless merged, and nothing changes when refused.
+  const auto before = ids_of(**t);
+  auto refused = restore_backup(a1, **t, root + "/caps_t", false);
+  ASSERT_FALSE(refused);
+  EXPECT_EQ(refused.error().code, ErrorCode::kConflict);
+  EXPECT_NE(refused.error().message.find("--merge"), std::string::npos);
+  EXPECT_EQ(ids_of(**t), before);
+  auto merged = restore_backup(a1, **t, root + "/caps_t", true);
+  ASSERT_TRUE(merged) << merged.error().message;
+  EXPECT_EQ(ids_of(**t), before) << "every case of a1 is there already";
+  EXPECT_EQ(stats_of(**t, p_ids), stats_of(**s, p_ids));
+  EXPECT_EQ((*t)->versions("case-05")->size(), 1u) << "a merge does not double versions";
+  std::filesystem::remove_all(root);
+}
+
+// An archive whose capture was altered after the backup: refused before anything is written,
+// the entry named.
+TEST(Backup, AnAlteredEntryIsNamedAndNothingIsRestored) {
+  const std::string root = ::testing::TempDir() + "/backup_bad_" + std::to_string(::getpid());
+  std::filesystem::remove_all(root);
+  std::filesystem::create_directories(root + "/caps");
+  auto s = open_store("sqlite://" + root + "/s.db");
+  ASSERT_TRUE(s);
+  const std::string tmp = root + "/capture.log";
+  std::FILE* f = std::fopen(tmp.c_str(), "wb");
+  std::fputs("(1780000000.000000) can0 351#2802E803E803E001\n", f);
+  std::fclose(f);
+  auto sha = keep_capture(tmp, root + "/caps");
+  ASSERT_TRUE(sha);
+  Case c = full_case("one");
+  c.captures = {{"capture.log", *sha, nlohmann::json::array()}};
+  ASSERT_TRUE((*s)->put(c));
+  const std::string good = root + "/good.tar.zst", bad = root + "/bad.tar.zst";
+  ASSERT_TRUE(write_backup(**s, root + "/caps", good));
+  // Copy the archive entry by entry, one byte of the capture changed.
+  {
+    archive* in = archive_read_new();
+    archive_read_support_filter_all(in);
+    archive_read_support_format_all(in);
+    ASSERT_EQ(archive_read_open_filename(in, good.c_str(), 65536), ARCHIVE_OK);
+    archive* out = archive_write_new();
+    archive_write_add_filter_zstd(out);
+    archive_write_set_format_pax_restricted(out);
+    ASSERT_EQ(archive_write_open_filename(out, bad.c_str()), ARCHIVE_OK);
+    archive_entry* e = nullptr;
+    while (archive_read_next_header(in, &e) == ARCHIVE_OK) {
+      std::string body(static_cast<std::size_t>(archive_entry_size(e)), '\0');
+      if (!body.empty()) archive_read_data(in, body.data(), body.size());
+      if (std::string(archive_entry_pathname(e)) == "captures/" + *sha) body[1] = '2';
+      archive_write_header(out, e);
+      archive_write_data(out, body.data(), body.size());
+    }
+    archive_read_free(in);
+    archive_write_close(out);
+    archive_write_free(out);
+  }
+  auto t = open_store("sqlite://" + root + "/t.db");
+  ASSERT_TRUE(t);
+  auto refused = restore_backup(bad, **t, root + "/caps_t", false);
+  ASSERT_FALSE(refused);
+  EXPECT_NE(refused.error().message.find("captures/" + *sha), std::string::npos)
+      << refused.error().message;
+  EXPECT_NE(refused.error().message.find("checksum"), std::string::npos) << refused.error().message;
+  EXPECT_TRUE(ids_of(**t).empty());
+  EXPECT_FALSE(std::filesystem::exists(root + "/caps_t/" + *sha));
+  // Not an archive at all: a clear error, nothing written.
+  f = std::fopen((root + "/notes.txt").c_str(), "wb");
+  std::fputs("shopping list\n", f);
+  std::fclose(f);
+  auto junk = restore_backup(root + "/notes.txt", **t, root + "/caps_t", false);
+  ASSERT_FALSE(junk);
+  EXPECT_NE(junk.error().message.find("notes.txt"), std::string::npos) << junk.error().message;
+  EXPECT_TRUE(ids_of(**t).empty());
+  // The good one restores.
+  EXPECT_TRUE(restore_backup(good, **t, root + "/caps_t", false));
+  EXPECT_EQ(ids_of(**t), std::set<std::string>{"one"});
+  std::filesystem::remove_all(root);
 }
 
 INSTANTIATE_TEST_SUITE_P(BothStores, Stores, ::testing::Values("sqlite", "postgresql"),

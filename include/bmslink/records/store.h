@@ -59,6 +59,21 @@ struct CaseVersion {
   Case the_case;
 };
 
+// Everything a company's records hold but its sessions and failed logins, as the store keeps it:
+// what a backup carries (records/backup.h).
+struct RecordsDump {
+  int schema_version = 0;
+  std::vector<std::string> cases;  // the stored JSON bodies
+  struct Version {
+    std::string case_id, saved_at;
+    bool deleted = false;
+    std::string body;
+  };
+  std::vector<Version> versions;
+  std::vector<User> users;
+  std::vector<std::pair<std::string, std::string>> settings;
+};
+
 class Store {
  public:
   virtual ~Store() = default;
@@ -117,6 +132,13 @@ class Store {
   Result<void> remove_login_failures(std::string_view key, std::optional<std::int64_t> at_ms,
                                      std::int64_t before_ms = 0);
 
+  // Every record in one read transaction: consistent while others write.
+  Result<RecordsDump> dump();
+  // Writes a dump in one transaction. Without `merge`, a store that has a case or an account is
+  // refused (nothing written); with it, cases and accounts of the same id are replaced and
+  // versions already there are not doubled.
+  Result<void> load(const RecordsDump& dump, bool merge);
+
   // The SHA-256 of every capture a case or a kept version of a case refers to.
   Result<std::vector<std::string>> referenced_captures();
 
@@ -131,6 +153,12 @@ class Store {
   using Row = std::vector<std::optional<std::string>>;
   virtual Result<std::vector<Row>> query(std::string_view sql,
                                          const std::vector<std::string>& params);
+  // Transactions for dump() and load(): a read snapshot, or the store's write lock.
+  virtual Result<void> begin(bool write);
+  virtual Result<void> commit();
+  virtual void rollback();
+  // Inside a write transaction: inserts or replaces the case (keeping the version it replaces).
+  virtual Result<void> write_case(const Case& c);
   // Inside a write of case `id`: keeps the stored version before it is replaced by `body` (not
   // when unchanged) or deleted (`body` null), and drops the oldest beyond what is kept.
   Result<void> keep_version(const std::string& id, const std::string* body);
