@@ -5,6 +5,7 @@
 #include <chrono>
 #include <csignal>
 #include <cstdio>
+#include <thread>
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
@@ -33,6 +34,8 @@ int loop_exit(const live::LoopOutcome& outcome) {
 struct MonitorArgs {
   std::string iface;
   bool json = false;
+  std::string record, rotate;  // --record FILE [--rotate SPEC]: candump files on the side
+  bool reopen = false;         // an adapter that fails or is not there is tried again
   live::LiveOptions live;
   live::MqttOptions mqtt;  // url empty: no MQTT; password: BMSLINK_MQTT_PASSWORD
 };
@@ -49,18 +52,33 @@ struct RecordArgs {
   live::LiveOptions live;
 };
 
+// Waits up to `seconds`, or until a signal asks to stop: true when it did.
+bool wait_or_stop(const std::atomic<bool>& stop, double seconds) {
+  const auto until = std::chrono::steady_clock::now() +
+                     std::chrono::milliseconds(static_cast<int>(seconds * 1000));
+  while (!stop.load() && std::chrono::steady_clock::now() < until)
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  return stop.load();
+}
+
+// A site gateway runs this for weeks: with --reopen a USB adapter that was unplugged or
+// re-enumerated is opened again every few seconds, the recording going on in the next file.
 int cmd_monitor(const MonitorArgs& a) {
   auto& stop = stop_on_signals();
-  auto source = link::open_interface(a.iface, a.live.link());
-  if (!source) {
-    fmt::print(stderr, "bmslink: {}\n", source.error().message);
-    return 1;
+  std::unique_ptr<live::Recorder> recorder;
+  if (!a.record.empty()) {
+    const auto rotation = live::parse_rotation(a.rotate);
+    if (!rotation) {
+      fmt::print(stderr, "bmslink: --rotate {}: expected a time (30m, 1h) or a size (100M, 1G)\n",
+                 a.rotate);
+      return 2;
+    }
+    recorder = std::make_unique<live::Recorder>(a.record, *rotation);
+  } else if (!a.rotate.empty()) {
+    fmt::print(stderr, "bmslink: --rotate goes with --record FILE\n");
+    return 2;
   }
-  if (!a.json) fmt::print("monitoring {} (Ctrl-C stops)\n", (*source)->describe());
-  std::fflush(stdout);
-  live::LiveLoop loop(**source, a.live);
   live::LineSink lines(a.json, print_line, print_note);
-  loop.add_sink(lines);
   std::unique_ptr<live::MqttPublisher> mqtt;
   if (!a.mqtt.url.empty()) {
     live::MqttOptions opt = a.mqtt;
@@ -71,9 +89,48 @@ int cmd_monitor(const MonitorArgs& a) {
       return 2;
     }
     mqtt = std::move(*p);
-    loop.add_sink(*mqtt);
   }
-  return loop_exit(loop.run(stop));
+  constexpr double kReopenSeconds = 3;
+  auto finish = [&](int rc) {
+    if (recorder) {
+      if (auto closed = recorder->close(); !closed) {
+        fmt::print(stderr, "bmslink: {}\n", closed.error().message);
+        rc = 1;
+      }
+      fmt::print(stderr, "bmslink: recorded {} frames into {} file(s)\n", recorder->frames(),
+                 recorder->files());
+    }
+    return rc;
+  };
+  for (;;) {
+    auto source = link::open_interface(a.iface, a.live.link());
+    if (!source) {
+      fmt::print(stderr, "bmslink: {}\n", source.error().message);
+      if (!a.reopen) return finish(1);
+      fmt::print(stderr, "bmslink: trying {} again in {} s\n", a.iface, kReopenSeconds);
+      if (wait_or_stop(stop, kReopenSeconds)) return finish(0);
+      continue;
+    }
+    if (!a.json) fmt::print("monitoring {} (Ctrl-C stops)\n", (*source)->describe());
+    std::fflush(stdout);
+    live::LiveLoop loop(**source, a.live);
+    loop.add_sink(lines);
+    if (recorder) loop.add_sink(*recorder);
+    if (mqtt) loop.add_sink(*mqtt);
+    const auto outcome = loop.run(stop);
+    if (outcome.end == live::LoopEnd::kFailed && a.reopen && !stop.load()) {
+      fmt::print(stderr, "bmslink: {}: {}; opening it again in {} s\n", a.iface,
+                 outcome.failure ? outcome.failure->message : "failed", kReopenSeconds);
+      // Rotating, the file recorded so far is completed (the gap shows between two files);
+      // one file stays open (it would be written over).
+      if (recorder && !a.rotate.empty())
+        if (auto closed = recorder->close(); !closed)
+          fmt::print(stderr, "bmslink: {}\n", closed.error().message);
+      if (wait_or_stop(stop, kReopenSeconds)) return finish(0);
+      continue;
+    }
+    return finish(loop_exit(outcome));
+  }
 }
 
 int cmd_scan_bitrate(const ScanArgs& a) {
@@ -180,6 +237,13 @@ void add_live_commands(CLI::App& app, Commands& commands) {
   monitor->add_option("IFACE", ma->iface, kIfaceHelp)->required();
   monitor->add_flag("--json", ma->json, "One JSON object per line: values every second, events");
   add_live_options(monitor, ma->live, true, true);
+  monitor->add_option("--record", ma->record,
+                      "Also record the bus to candump logs (numbered when rotating), as `record` "
+                      "does: one adapter, one process");
+  monitor->add_option("--rotate", ma->rotate, "With --record: a new file every 1h, 30m, 100M, 1G");
+  monitor->add_flag("--reopen", ma->reopen,
+                    "Keep going when the adapter fails or is not there: open it again every 3 s "
+                    "(a USB adapter unplugged, a gateway's service)");
   monitor->add_option("--mqtt", ma->mqtt.url,
                       "Publish values, health and alarms to this broker (mqtt://host:1883 or "
                       "mqtts://host:8883), with Home Assistant discovery; password in "

@@ -359,6 +359,47 @@ with tempfile.TemporaryDirectory() as tmp:
           any(not v['health']['bms_set_complete'] for v in values),
           'the BMS set is complete, then incomplete during the gap')
 
+# A site gateway's monitor (issue 21): the adapter unplugged and plugged back. The service opens
+# /dev/ttyACM0 (a link here, as udev makes one); the first adapter dies, the path is gone for a
+# while, a new adapter comes up behind it. monitor --reopen keeps going and records on: rotated
+# files before and after the gap, each complete, and alarms raised for the silence.
+with tempfile.TemporaryDirectory() as tmp:
+    link = os.path.join(tmp, 'ttyACM0')
+    p, path = adapter('--seed', '21', '--speed', '5', '--duration', '3600')
+    os.symlink(path, link)
+    rec = os.path.join(tmp, 'gateway.log')
+    mon = subprocess.Popen([BMSLINK, 'monitor', 'slcan:' + link, '--json', '--reopen', '--record', rec,
+                            '--rotate', '1G', '--timeout', '2'],
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        time.sleep(3)
+        stop(p)  # unplugged
+        os.unlink(link)
+        time.sleep(5)  # away for a while: opening fails, tried again every 3 s
+        p2, path2 = adapter('--seed', '22', '--speed', '5', '--duration', '3600')
+        os.symlink(path2, link)
+        time.sleep(7)
+        stop(p2)
+    finally:
+        mon.send_signal(signal.SIGINT)
+        try:
+            out, err = mon.communicate(timeout=20)
+        except subprocess.TimeoutExpired:
+            mon.kill()
+            out, err = mon.communicate()
+    check(mon.returncode == 0, 'monitor --reopen ends cleanly on Ctrl-C: %s' % err[-300:])
+    check(err.count('opening it again') >= 1 and 'trying slcan:%s again' % link in err,
+          'it says it lost the adapter and tries again: %s' % err[-400:])
+    files = sorted(f for f in os.listdir(tmp) if f.startswith('gateway-') and f.endswith('.log'))
+    parts = [f for f in os.listdir(tmp) if f.endswith('.part')]
+    check(len(files) >= 2 and not parts, 'a file before the gap and one after, all complete: %r %r' % (files, parts))
+    if len(files) >= 2:
+        before, after = candump_frames(os.path.join(tmp, files[0])), candump_frames(os.path.join(tmp, files[-1]))
+        check(len(before) > 100 and len(after) > 100,
+              'frames recorded before (%d) and after (%d) the adapter came back' % (len(before), len(after)))
+    values = [json.loads(l) for l in out.splitlines() if '"values"' in l]
+    check(len(values) >= 8, 'values went on across the reopen: %d snapshots' % len(values))
+
 if failures:
     print('live oracle: %d failure(s)' % len(failures))
     for f in failures:
