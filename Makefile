@@ -2,7 +2,7 @@
 SAMPLE ?= data/samples/pylontech_session.log
 JOBS ?= $(shell nproc)
 
-.PHONY: run test build build-asan bootstrap node-deps web format format-check fuzz fuzz-campaign bench clean
+.PHONY: run test build build-asan bootstrap node-deps web format format-check fuzz fuzz-campaign bench deb clean
 
 # The web console on http://127.0.0.1:8080/ with the embedded SQLite records; the first start
 # loads a demo case with the bundled sample capture. PORT=... to change the port.
@@ -54,6 +54,19 @@ fuzz:
 fuzz-campaign:
 	$(MAKE) fuzz FUZZ_SECONDS=600
 
+# The .deb packages for amd64 and arm64 (Raspberry Pi 4/5 gateways) in dist/: arm64 cross-built
+# with Debian's cross toolchain, then every package checked by scripts/smoke_deb (lintian, the
+# systemd units, and the packaged binary itself: under qemu-user for arm64). `make test` checks
+# the amd64 package only (package.amd64); this target takes ~15 more minutes on 2 cores.
+deb: build
+	scripts/bootstrap --deb
+	scripts/build_arm64 $(JOBS)
+	rm -rf dist && mkdir -p dist
+	scripts/make_deb amd64 build dist
+	scripts/make_deb arm64 build-arm64 dist
+	scripts/smoke_deb dist/bmslink_*_amd64.deb
+	scripts/smoke_deb dist/bmslink_*_arm64.deb
+
 bench:
 	scripts/bootstrap --bench
 	cmake --preset release -DBMSLINK_BENCH=ON >/dev/null
@@ -65,4 +78,4 @@ bench:
 	bench/live.sh
 
 clean:
-	rm -rf build build-debug build-asan build-fuzz
+	rm -rf build build-debug build-asan build-fuzz build-arm64 dist
