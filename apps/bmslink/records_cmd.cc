@@ -170,6 +170,15 @@ int cmd_gc(const GcArgs& a) {
   }
   auto store = open_store(a.db);
   if (!store) return kExitInput;
+  const bool sqlite =
+      store->url().starts_with("sqlite://") || store->url().find("://") == std::string::npos;
+  if (a.captures.empty() && !sqlite) {
+    fmt::print(stderr,
+               "bmslink: gc --db {}: give --captures DIR (the default directory holds the local "
+               "SQLite records' captures too)\n",
+               store->url());
+    return kExitUsage;
+  }
   const std::string dir = a.captures.empty() ? records::captures_dir(store->url()) : a.captures;
   auto gone = records::collect_captures(*store, dir, *grace, a.dry_run);
   if (!gone) {
@@ -264,7 +273,7 @@ void add_records_commands(CLI::App& app, Commands& commands) {
   gc->add_option("--captures", ga->captures,
                  "The captures directory (default: beside the SQLite file, or the data directory)");
   gc->add_option("--keep-unreferenced", ga->keep,
-                 "Grace period of an upload no case refers to (7d; 0 removes them all)");
+                 "Grace period of an upload no case refers to (7d; 0: every one, now)");
   gc->add_flag("--dry-run", ga->dry_run, "Only say what would be removed");
   commands.add(gc, [ga] { return cmd_gc(*ga); });
 

@@ -77,11 +77,13 @@ int cmd_serve(const ServeArgs& a) {
   o.trusted_proxies = a.trusted_proxy;
   const auto idle = duration_option("--session-idle", a.session_idle);
   const auto longest = duration_option("--session-max", a.session_max);
-  const auto keep = parse_duration_s(a.keep_unreferenced);
-  if (!keep) {
+  // "never", or at least an hour: an upload waits that long for the case it belongs to.
+  const auto keep = a.keep_unreferenced == "never" ? std::optional<std::int64_t>(0)
+                                                   : parse_duration_s(a.keep_unreferenced);
+  if (!keep || (a.keep_unreferenced != "never" && *keep < 3600)) {
     fmt::print(stderr,
-               "bmslink: --keep-unreferenced {}: expected a duration such as 12h, 7d or 0 "
-               "(never)\n",
+               "bmslink: --keep-unreferenced {}: expected a duration of an hour or more (12h, 7d) "
+               "or never\n",
                a.keep_unreferenced);
     return kExitUsage;
   }
@@ -278,7 +280,8 @@ void add_serve_commands(CLI::App& app, Commands& commands) {
                     "Addresses or networks (comma-separated) of the reverse proxy in front, whose "
                     "X-Forwarded-For/-Proto are believed");
   serve->add_option("--keep-unreferenced", sva->keep_unreferenced,
-                    "Remove uploads no case refers to this long after they came (7d; 0: never)");
+                    "Remove uploads no case refers to this long after they came (7d; 1h at least; "
+                    "never)");
   serve->add_option("--session-idle", sva->session_idle,
                     "Team sessions end when unused this long (12h; 90s, 15m, 12h, 7d)");
   serve->add_option("--session-max", sva->session_max,

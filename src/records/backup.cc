@@ -2,8 +2,10 @@
 
 #include <archive.h>
 #include <archive_entry.h>
+#include <fcntl.h>
 #include <openssl/evp.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -12,6 +14,7 @@
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
+#include <limits>
 #include <map>
 #include <memory>
 #include <set>
@@ -29,7 +32,11 @@ namespace {
 using nlohmann::json;
 namespace fs = std::filesystem;
 
-constexpr std::uint64_t kMaxRecordsEntryBytes = std::uint64_t(2) << 30;
+// What a restore holds in memory: each records entry, and all of them together.
+constexpr std::uint64_t kMaxRecordsEntryBytes = std::uint64_t(512) << 20;
+constexpr std::uint64_t kMaxRecordsBytes = std::uint64_t(1) << 30;
+// A restore stops before the captures' file system has less than this left.
+constexpr std::uint64_t kKeepFreeBytes = std::uint64_t(512) << 20;
 constexpr std::uint64_t kMaxOptionsBytes = 4096;
 constexpr std::size_t kMaxManifestBytes = 256ULL << 20;
 
@@ -169,19 +176,29 @@ Result<BackupSummary> write_backup(Store& store, const std::string& captures_dir
   // Written under a name of its own and renamed when whole: a failed backup leaves no archive
   // that looks complete.
   const std::string tmp = fmt::format("{}.{}.tmp", archive_path, ::getpid());
+  // The archive holds password hashes and customers' details: the owner's alone, and never
+  // written through a link someone left under its name.
+  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+  if (fd < 0)
+    return make_error(ErrorCode::kIo,
+                      fmt::format("{}: cannot create: {}", tmp, std::strerror(errno)));
+  struct Fd {
+    int fd;
+    ~Fd() { ::close(fd); }
+  } fd_owner{fd};
   Writer w;
   w.path = archive_path;
   w.a = archive_write_new();
   std::unique_ptr<archive, decltype(&archive_write_free)> owner(w.a, archive_write_free);
-  if (archive_write_add_filter_zstd(w.a) != ARCHIVE_OK ||
-      archive_write_set_format_pax_restricted(w.a) != ARCHIVE_OK ||
-      archive_write_open_filename(w.a, tmp.c_str()) != ARCHIVE_OK)
-    return w.failed("cannot create the archive");
   auto fail = [&](Error e) -> Result<BackupSummary> {
     archive_write_close(w.a);
     std::remove(tmp.c_str());
     return tl::unexpected(std::move(e));
   };
+  if (archive_write_add_filter_zstd(w.a) != ARCHIVE_OK ||
+      archive_write_set_format_pax_restricted(w.a) != ARCHIVE_OK ||
+      archive_write_open_fd(w.a, fd) != ARCHIVE_OK)
+    return fail(w.failed("cannot create the archive").value());
 
   std::vector<json> rows;
   std::string cases_text;
@@ -256,7 +273,8 @@ Result<BackupSummary> write_backup(Store& store, const std::string& captures_dir
   if (auto ok = w.header("manifest.json", m.size()); !ok) return fail(ok.error());
   if (archive_write_data(w.a, m.data(), m.size()) != static_cast<la_ssize_t>(m.size()))
     return fail(w.failed("writing manifest.json").value());
-  if (archive_write_close(w.a) != ARCHIVE_OK) return fail(w.failed("finishing").value());
+  if (archive_write_close(w.a) != ARCHIVE_OK || ::fsync(fd) != 0)
+    return fail(w.failed("finishing").value());
   if (std::rename(tmp.c_str(), archive_path.c_str()) != 0) {
     std::remove(tmp.c_str());
     return make_error(ErrorCode::kIo,
@@ -337,7 +355,15 @@ Result<BackupSummary> restore_backup(const std::string& archive_path, Store& sto
   };
   std::map<std::string, Seen> seen;
   std::map<std::string, std::string> records;
+  std::uint64_t records_bytes = 0;
   std::string manifest_text;
+  // Room left where the captures go, looked at as they come.
+  auto room_left = [&]() -> std::uint64_t {
+    struct statvfs v {};
+    if (::statvfs(staging.c_str(), &v) != 0) return std::numeric_limits<std::uint64_t>::max();
+    const std::uint64_t blocks = v.f_bavail;
+    return blocks * v.f_frsize;
+  };
   archive_entry* e = nullptr;
   std::vector<char> buf(1 << 20);
   for (;;) {
@@ -383,6 +409,17 @@ Result<BackupSummary> restore_backup(const std::string& archive_path, Store& sto
             ErrorCode::kMalformed,
             fmt::format("{}: entry \"{}\" is larger than {} bytes", archive_path, path, limit));
       h.add(buf.data(), static_cast<std::size_t>(n));
+      if (is_record && (records_bytes += static_cast<std::uint64_t>(n)) > kMaxRecordsBytes)
+        return make_error(ErrorCode::kMalformed,
+                          fmt::format("{}: the records are larger than {} MB together",
+                                      archive_path, kMaxRecordsBytes >> 20));
+      if (out && bytes % (std::uint64_t(64) << 20) < static_cast<std::uint64_t>(n) &&
+          room_left() < kKeepFreeBytes)
+        return make_error(
+            ErrorCode::kIo,
+            fmt::format("{}: less than {} MB left in {}: the captures of {} do not "
+                        "fit",
+                        captures_dir, kKeepFreeBytes >> 20, captures_dir, archive_path));
       if (out) {
         if (std::fwrite(buf.data(), 1, static_cast<std::size_t>(n), out.get()) !=
             static_cast<std::size_t>(n))

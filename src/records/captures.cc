@@ -1,5 +1,6 @@
 #include "bmslink/records/captures.h"
 
+#include <fcntl.h>
 #include <unistd.h>
 
 #include <openssl/evp.h>
@@ -69,7 +70,12 @@ Result<std::string> keep_capture(const std::string& path, const std::string& dir
                       fmt::format("cannot create {}: {}", dir, std::strerror(errno)));
   const std::string target = dir + "/" + *sha;
   struct stat st {};
-  if (::stat(target.c_str(), &st) == 0) return sha;  // kept already
+  if (::stat(target.c_str(), &st) == 0) {
+    // Kept already: kept again now, so the grace before an unreferenced one is removed starts
+    // afresh.
+    ::utimensat(AT_FDCWD, target.c_str(), nullptr, 0);
+    return sha;
+  }
   // A name of this process's own, and the copy hashed again: a file changed since it was hashed
   // must not be kept under the wrong name, and two processes keeping it at once must not mix.
   const std::string tmp = fmt::format("{}.{}.tmp", target, ::getpid());
@@ -157,6 +163,8 @@ Result<std::string> CaptureKeeper::finish() {
       return make_error(ErrorCode::kIo, fmt::format("cannot keep the capture in {}: {}", dir_,
                                                     std::strerror(errno)));
     added_ = true;
+  } else {
+    ::utimensat(AT_FDCWD, target.c_str(), nullptr, 0);  // uploaded again: its grace starts again
   }
   std::remove(tmp_.c_str());  // kept already, or renamed (then this finds nothing)
   tmp_.clear();
@@ -251,7 +259,8 @@ std::vector<KeptFile> kept_files(const std::string& dir) {
   std::error_code ec;
   for (const auto& entry : std::filesystem::directory_iterator(dir, ec)) {
     const std::string name = entry.path().filename().string();
-    const bool leftover = name.ends_with(".tmp");
+    // A crashed upload leaves upload.XXXXXX (CaptureKeeper) or <sha>.<pid>.tmp (keep_capture).
+    const bool leftover = name.ends_with(".tmp") || name.starts_with("upload.");
     if (!is_sha(name) && !leftover) continue;
     struct stat st {};
     if (::lstat(entry.path().c_str(), &st) != 0 || !S_ISREG(st.st_mode)) continue;
@@ -263,10 +272,19 @@ std::vector<KeptFile> kept_files(const std::string& dir) {
 }
 }  // namespace
 
+Result<CollectedCaptures> collect_captures(std::vector<KeptFile> files,
+                                           const std::vector<std::string>& referenced,
+                                           const std::string& dir, std::int64_t grace_s,
+                                           bool dry_run);
+
 Result<CaptureUsage> capture_usage(Store& store, const std::string& dir) {
   auto referenced = store.referenced_captures();
   if (!referenced) return tl::unexpected(referenced.error());
-  const std::set<std::string> refs(referenced->begin(), referenced->end());
+  return capture_usage(*referenced, dir);
+}
+
+CaptureUsage capture_usage(const std::vector<std::string>& referenced, const std::string& dir) {
+  const std::set<std::string> refs(referenced.begin(), referenced.end());
   CaptureUsage u;
   for (const auto& f : kept_files(dir)) {
     if (f.leftover) continue;
@@ -286,11 +304,24 @@ Result<CaptureUsage> capture_usage(Store& store, const std::string& dir) {
 Result<CollectedCaptures> collect_captures(Store& store, const std::string& dir,
                                            std::int64_t grace_s, bool dry_run) {
   // The references are read after the list of files: a file kept after the list is not looked
-  // at, and one attached to a case in between is young (within the grace period).
-  const auto files = kept_files(dir);
+  // at, and one kept again (uploaded anew) in between has a new time (within the grace period).
+  auto files = kept_files(dir);
   auto referenced = store.referenced_captures();
   if (!referenced) return tl::unexpected(referenced.error());
-  const std::set<std::string> refs(referenced->begin(), referenced->end());
+  return collect_captures(std::move(files), *referenced, dir, grace_s, dry_run);
+}
+
+Result<CollectedCaptures> collect_captures(const std::vector<std::string>& referenced,
+                                           const std::string& dir, std::int64_t grace_s,
+                                           bool dry_run) {
+  return collect_captures(kept_files(dir), referenced, dir, grace_s, dry_run);
+}
+
+Result<CollectedCaptures> collect_captures(std::vector<KeptFile> files,
+                                           const std::vector<std::string>& referenced,
+                                           const std::string& dir, std::int64_t grace_s,
+                                           bool dry_run) {
+  const std::set<std::string> refs(referenced.begin(), referenced.end());
   const std::int64_t now_s = std::chrono::duration_cast<std::chrono::seconds>(
                                  std::chrono::system_clock::now().time_since_epoch())
                                  .count();
@@ -307,8 +338,10 @@ Result<CollectedCaptures> collect_captures(Store& store, const std::string& dir,
       ++out.before.unreferenced_files;
       out.before.unreferenced_bytes += f.bytes;
     }
-    // A leftover is a crashed upload's (a live one is written to all the time): a day is plenty.
-    const std::int64_t grace = f.leftover ? std::min<std::int64_t>(grace_s, 86400) : grace_s;
+    // A leftover is a crashed upload's (a live one is written to all the time): a day is
+    // plenty, an hour the least (an upload may be under way).
+    const std::int64_t grace =
+        f.leftover ? std::clamp<std::int64_t>(grace_s, 3600, 86400) : grace_s;
     if (now_s - f.mtime_s < grace) {
       if (!f.leftover) ++out.young_unreferenced;
       continue;

@@ -189,6 +189,10 @@ Auth::Found Auth::find_session(const httplib::Request& req, records::StoredSessi
     // The store is away: a session this process knows stands until it can be checked.
     std::lock_guard lock(mutex_);
     if (auto it = sessions_.find(hash); it != sessions_.end()) {
+      if (over(it->second.stored)) {
+        sessions_.erase(it);
+        return Found::kNone;
+      }
       out = it->second.stored;
       return Found::kYes;
     }

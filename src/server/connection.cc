@@ -67,10 +67,15 @@ class GuardedStream final : public httplib::Stream {
     // trickled a byte at a time included).
     ::fcntl(sock_, F_SETFL, ::fcntl(sock_, F_GETFL) | O_NONBLOCK);
   }
-  ~GuardedStream() override {
+  ~GuardedStream() override { close_tls(); }
+
+  // Before the socket is closed: close_notify (once, not waiting for the reply) unless the
+  // connection already failed, and the TLS state freed.
+  void close_tls() {
     if (ssl_ == nullptr) return;
-    if (handshaken_) SSL_shutdown(ssl_);  // close_notify, once, without waiting for the reply
+    if (handshaken_ && !tls_failed_) SSL_shutdown(ssl_);
     SSL_free(ssl_);
+    ssl_ = nullptr;
   }
   GuardedStream(const GuardedStream&) = delete;
   GuardedStream& operator=(const GuardedStream&) = delete;
@@ -91,6 +96,7 @@ class GuardedStream final : public httplib::Stream {
       const short want = e == SSL_ERROR_WANT_READ    ? POLLIN
                          : e == SSL_ERROR_WANT_WRITE ? POLLOUT
                                                      : 0;
+      if (want == 0) tls_failed_ = true;
       if (want == 0 || wait_for(want, deadline) != Wait::kReady) return false;
     }
   }
@@ -221,10 +227,12 @@ class GuardedStream final : public httplib::Stream {
         const int n = SSL_write(ssl_, ptr, static_cast<int>(std::min<size_t>(size, INT_MAX)));
         if (n > 0) return n;
         const int e = SSL_get_error(ssl_, n);
-        if (e == SSL_ERROR_WANT_READ)
+        if (e == SSL_ERROR_WANT_READ) {
           want = POLLIN;
-        else if (e != SSL_ERROR_WANT_WRITE)
+        } else if (e != SSL_ERROR_WANT_WRITE) {
+          tls_failed_ = e == SSL_ERROR_SYSCALL || e == SSL_ERROR_SSL;
           return -1;
+        }
       } else {
         ssize_t n;
         do n = ::send(sock_, ptr, size, MSG_NOSIGNAL);
@@ -280,10 +288,12 @@ class GuardedStream final : public httplib::Stream {
           return Got::kData;
         }
         const int e = SSL_get_error(ssl_, n);
-        if (e == SSL_ERROR_WANT_WRITE)
+        if (e == SSL_ERROR_WANT_WRITE) {
           want = POLLOUT;
-        else if (e != SSL_ERROR_WANT_READ)
+        } else if (e != SSL_ERROR_WANT_READ) {
+          tls_failed_ = e == SSL_ERROR_SYSCALL || e == SSL_ERROR_SSL;
           return Got::kClosed;
+        }
       } else {
         ssize_t n;
         do n = ::recv(sock_, ptr, size, 0);
@@ -363,7 +373,7 @@ class GuardedStream final : public httplib::Stream {
   bool chunked_ = false, in_body_ = false;
   Clock::time_point body_start_;
   SSL* ssl_ = nullptr;
-  bool handshaken_ = false;
+  bool handshaken_ = false, tls_failed_ = false;
 };
 
 }  // namespace
@@ -464,6 +474,13 @@ Result<AddressSet> AddressSet::parse(const std::string& list) {
     set.nets_.push_back(net);
   }
   return set;
+}
+
+AddressSet AddressSet::single_addresses() const {
+  AddressSet out;
+  for (const auto& n : nets_)
+    if (n.prefix == 128) out.nets_.push_back(n);
+  return out;
 }
 
 bool AddressSet::contains(const std::string& address) const {
@@ -590,9 +607,11 @@ bool GuardedServer::process_and_close_socket(socket_t sock) {
   const auto tls = this->tls();
   int refused = 0;
   const bool admitted = admit(peer, refused);
-  // A refused TLS client gets its answer after a short handshake, or nothing.
-  if (tls && !strm.start_tls(tls->get(), admitted ? limits.head_timeout : milliseconds(2000))) {
+  // A refused TLS client is closed at once: a handshake would hold a thread for it.
+  if (tls && (!admitted || !strm.start_tls(tls->get(), limits.head_timeout))) {
     if (admitted) leave(peer);
+    if (!admitted && on_refused)
+      on_refused(refused, peer, "closed before the TLS handshake: too many connections");
   } else if (!admitted) {
     const std::string why = refused == 503
                                 ? fmt::format(
@@ -630,6 +649,7 @@ bool GuardedServer::process_and_close_socket(socket_t sock) {
     }
     leave(peer);
   }
+  strm.close_tls();  // while the descriptor is still this connection's
   ::shutdown(sock, SHUT_RDWR);
   ::close(sock);
   return ret;

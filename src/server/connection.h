@@ -48,6 +48,8 @@ class AddressSet {
   static Result<AddressSet> parse(const std::string& list);
   bool contains(const std::string& address) const;
   bool empty() const { return nets_.empty(); }
+  // The entries that are one address each (a /32 or /128).
+  AddressSet single_addresses() const;
 
  private:
   struct Net {

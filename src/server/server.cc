@@ -13,6 +13,7 @@
 #include <cerrno>
 #include <charconv>
 #include <condition_variable>
+#include <csignal>
 #include <cstring>
 #include <deque>
 #include <map>
@@ -393,7 +394,14 @@ struct Server::Impl {
   // the proxies), else the peer itself.
   std::string client_address(const httplib::Request& req) const {
     if (proxies.empty() || !proxies.contains(req.remote_addr)) return req.remote_addr;
-    const std::string chain = req.get_header_value("X-Forwarded-For");
+    // Every X-Forwarded-For line, in order: a proxy may add a line of its own after the
+    // client's (which the client may have forged).
+    std::string chain;
+    const auto lines = req.get_header_value_count("X-Forwarded-For");
+    for (std::size_t i = 0; i < lines && i < 16; ++i) {
+      if (!chain.empty()) chain += ',';
+      chain += req.get_header_value("X-Forwarded-For", i);
+    }
     std::string_view rest = chain;
     std::string leftmost;
     while (!rest.empty()) {
@@ -413,9 +421,27 @@ struct Server::Impl {
   bool https(const httplib::Request& req) const {
     if (http.tls_enabled()) return true;
     if (proxies.empty() || !proxies.contains(req.remote_addr)) return false;
-    std::string proto = req.get_header_value("X-Forwarded-Proto");
-    proto = proto.substr(0, proto.find(','));
-    return proto == "https";
+    return forwarded_proto(req) == "https";
+  }
+
+  // A password may come over HTTPS, from the proxy, or from this machine; a client on the
+  // network that reached the plain-HTTP port past the proxy would send it in clear.
+  bool password_channel_ok(const httplib::Request& req) const {
+    if (https(req) || proxies.contains(req.remote_addr)) return true;
+    const auto& a = req.remote_addr;
+    return a == "127.0.0.1" || a == "::1" || a.starts_with("::ffff:127.") || a.starts_with("127.");
+  }
+
+  // The scheme the nearest proxy saw: the last value (a proxy appends to what came before it).
+  static std::string forwarded_proto(const httplib::Request& req) {
+    const auto lines = req.get_header_value_count("X-Forwarded-Proto");
+    if (lines == 0) return "";
+    std::string proto = req.get_header_value("X-Forwarded-Proto", lines - 1);
+    if (const auto comma = proto.rfind(','); comma != std::string::npos)
+      proto = proto.substr(comma + 1);
+    while (!proto.empty() && proto.front() == ' ') proto.erase(0, 1);
+    while (!proto.empty() && proto.back() == ' ') proto.pop_back();
+    return proto;
   }
 
   // The session cookie is Secure unless a trusted proxy says its client is on plain HTTP (the
@@ -423,9 +449,7 @@ struct Server::Impl {
   // on a plain-HTTP page reached past the proxy, whose login page then says to use HTTPS.
   bool secure_cookie(const httplib::Request& req) const {
     if (http.tls_enabled() || proxies.empty() || !proxies.contains(req.remote_addr)) return true;
-    std::string proto = req.get_header_value("X-Forwarded-Proto");
-    proto = proto.substr(0, proto.find(','));
-    return proto != "http";
+    return forwarded_proto(req) != "http";
   }
 
   void log(const std::string& line) const {
@@ -592,6 +616,9 @@ Result<std::unique_ptr<Server>> Server::create(ServerOptions options) {
   // what it once held: with a thread per connection, every big request would leave its peak
   // behind in another arena. Four arenas share the freed memory instead.
   ::mallopt(M_ARENA_MAX, 4);
+  // A client gone mid-answer must not end the process: OpenSSL writes to the socket with
+  // write(), which raises SIGPIPE (plain HTTP sends with MSG_NOSIGNAL).
+  std::signal(SIGPIPE, SIG_IGN);
   std::unique_ptr<Server> s(new Server());
   s->impl_ = std::make_unique<Impl>();
   auto& m = *s->impl_;
@@ -633,7 +660,9 @@ Result<std::unique_ptr<Server>> Server::create(ServerOptions options) {
     auto proxies = AddressSet::parse(m.options.trusted_proxies);
     if (!proxies) return tl::unexpected(proxies.error());
     m.proxies = std::move(*proxies);
-    m.http.unlimited_peers = m.proxies;
+    // Only a proxy's own address, not a whole trusted network (clients may be in it), is free
+    // of the per-address connection ceiling.
+    m.http.unlimited_peers = m.proxies.single_addresses();
   }
   if (m.options.tls_cert_file.empty() != m.options.tls_key_file.empty())
     return make_error(ErrorCode::kInvalidArgument,
@@ -707,17 +736,28 @@ void Server::run() {
   auto& m = *impl_;
   if (!m.options.live_iface.empty() && !m.live.thread.joinable())
     m.live.thread = std::thread([&m] { m.live.run(m.options); });
-  if (m.options.keep_unreferenced.count() > 0 && !m.collector.thread.joinable())
+  // The default captures directory of a PostgreSQL store is the user's data directory's,
+  // which a local SQLite store shares: nothing is removed there unless --captures names one.
+  const bool shared_default = m.options.captures_dir.empty() &&
+                              m.store->url().find("://") != std::string::npos &&
+                              !m.store->url().starts_with("sqlite://");
+  if (shared_default && m.options.keep_unreferenced.count() > 0)
+    m.log(
+        fmt::format("captures: uploads no case refers to are not removed from {} (shared with "
+                    "the local records): give --captures DIR",
+                    m.captures_dir));
+  if (m.options.keep_unreferenced.count() > 0 && !shared_default && !m.collector.thread.joinable())
     m.collector.thread = std::thread([&m] {
       std::unique_lock lock(m.collector.mutex);
       // The first look a minute after the start (not in the way of a restart), then hourly.
       auto next = std::chrono::steady_clock::now() + std::chrono::minutes(1);
       while (!m.collector.wake.wait_until(lock, next, [&] { return m.collector.stop; })) {
         lock.unlock();
-        auto gone = m.locked([&](records::Store& st) {
-          return records::collect_captures(st, m.captures_dir, m.options.keep_unreferenced.count(),
-                                           false);
-        });
+        // The references under the store's lock, the files without it.
+        auto refs = m.locked([&](records::Store& st) { return st.referenced_captures(); });
+        auto gone = refs ? records::collect_captures(*refs, m.captures_dir,
+                                                     m.options.keep_unreferenced.count(), false)
+                         : Result<records::CollectedCaptures>(tl::unexpected(refs.error()));
         if (!gone)
           m.log("captures: " + gone.error().message);
         else if (!gone->removed.empty())
@@ -935,6 +975,9 @@ void Server::Impl::routes() {
   });
 
   http.Post("/api/login", [this](const httplib::Request& req, httplib::Response& res) {
+    if (!password_channel_ok(req))
+      return send_error(res, 403,
+                        "log in over HTTPS: this address is the server's own, behind the proxy");
     auto body = parse_body(req, "login");
     if (!body) return send_error(res, 400, body.error().message);
     const std::string client = client_address(req);
@@ -961,6 +1004,8 @@ void Server::Impl::routes() {
   // A user's own password: {"current", "new"}; the other sessions end, this one goes on with a
   // new cookie and CSRF token.
   http.Post("/api/password", [this](const httplib::Request& req, httplib::Response& res) {
+    if (!password_channel_ok(req))
+      return send_error(res, 403, "change a password over HTTPS, through the proxy");
     auto body = parse_body(req, "password");
     if (!body) return send_error(res, 400, body.error().message);
     const auto r = auth.change_password(req, *body, client_address(req), secure_cookie(req));
@@ -1180,15 +1225,15 @@ void Server::Impl::routes() {
   });
   // The space the kept uploads take, for the statistics page.
   http.Get("/api/storage", [this](const httplib::Request&, httplib::Response& res) {
-    auto usage =
-        locked([&](records::Store& st) { return records::capture_usage(st, captures_dir); });
-    if (!usage) return send_error(res, 500, usage.error().message);
-    send_json(res, {{"captures_files", usage->files},
-                    {"captures_bytes", usage->bytes},
-                    {"referenced_files", usage->referenced_files},
-                    {"referenced_bytes", usage->referenced_bytes},
-                    {"unreferenced_files", usage->unreferenced_files},
-                    {"unreferenced_bytes", usage->unreferenced_bytes},
+    auto refs = locked([&](records::Store& st) { return st.referenced_captures(); });
+    if (!refs) return send_error(res, 500, refs.error().message);
+    const auto usage = records::capture_usage(*refs, captures_dir);
+    send_json(res, {{"captures_files", usage.files},
+                    {"captures_bytes", usage.bytes},
+                    {"referenced_files", usage.referenced_files},
+                    {"referenced_bytes", usage.referenced_bytes},
+                    {"unreferenced_files", usage.unreferenced_files},
+                    {"unreferenced_bytes", usage.unreferenced_bytes},
                     {"quota_bytes", options.max_kept_bytes},
                     {"keep_unreferenced_s", options.keep_unreferenced.count()}});
   });
@@ -1462,8 +1507,13 @@ void Server::Impl::analyze(const httplib::Request& req, httplib::Response& res,
   if (whole_file.value_or(false)) {
     auto path = records::kept_capture_path(captures_dir, *sha);
     if (!path) return send_error(res, 500, path.error().message);
-    result = diagnosis::diagnose(analysis::CaptureInput::path(*path), sink, run_options);
-    if ((!result || !*result) && (*keeper)->added()) records::forget_capture(captures_dir, *sha);
+    try {
+      result = diagnosis::diagnose(analysis::CaptureInput::path(*path), sink, run_options);
+    } catch (const std::exception& e) {
+      crashed = e.what();
+    }
+    if ((!result || !*result) && crashed.empty() && (*keeper)->added())
+      records::forget_capture(captures_dir, *sha);
   }
   if (!crashed.empty()) {
     // Not kept either: nothing could be made of it.

@@ -325,6 +325,8 @@ with tempfile.TemporaryDirectory() as tmp:
     done = run('gc', '--db', gdb, '--captures', caps)
     check(done.returncode == 0 and 'removed 1 file(s), 3.0 MB' in done.stdout
           and sorted(os.listdir(caps)) == [kept], 'gc: %s %r' % (done.stdout, os.listdir(caps)))
+    never = run('serve', '--keep-unreferenced', '0', '--port', '0', '--db', gdb)
+    check(never.returncode == 2 and 'never' in never.stderr, 'serve takes "never", not 0: ' + never.stderr)
     bad = run('gc', '--db', gdb, '--captures', caps, '--keep-unreferenced', 'soon')
     check(bad.returncode == 2 and '--keep-unreferenced soon' in bad.stderr, 'gc with a bad duration: ' + bad.stderr)
 
@@ -349,6 +351,7 @@ with tempfile.TemporaryDirectory() as tmp:
     check(r.returncode == 0 and '3 case(s)' in r.stdout and '1 account(s)' in r.stdout and '1 capture(s)' in r.stdout,
           'backup: ' + r.stdout + r.stderr)
     check('not there' in r.stderr, 'backup names the capture a case refers to that is missing: ' + r.stderr)
+    check(os.stat(archive).st_mode & 0o777 == 0o600, 'the archive is the owner\'s alone: %o' % os.stat(archive).st_mode)
     r = run('restore', archive, '--db', dst, '--captures', caps_dst)
     check(r.returncode == 0 and 'restored 3 case(s)' in r.stdout, 'restore: ' + r.stdout + r.stderr)
     with open(os.path.join(caps_dst, sha), 'rb') as f:

@@ -344,6 +344,17 @@ TEST(Proxy, LoginLimitsCountTheForwardedClientSoOneGuesserLocksOutNobodyElse) {
                                 json{{"name", "x"}, {"password", "wrong-wrong"}}.dump(),
                                 "application/json")) == 429;
   EXPECT_EQ(chained, 3) << "203.0.113.7 behind two proxies is still 203.0.113.7";
+  // A proxy that adds a line of its own after the client's: the client's line (forged here)
+  // does not decide; 198.51.100.99, the proxy's line, is the client and is counted.
+  int appended = 0;
+  for (int i = 0; i < 22; ++i) {
+    httplib::Headers two = {{"X-Forwarded-For", fmt::format("192.0.2.{}", i)},
+                            {"X-Forwarded-For", "198.51.100.99"}};
+    appended +=
+        status_of(c.Post("/api/login", two, json{{"name", "x"}, {"password", "wrong-wrong"}}.dump(),
+                         "application/json")) == 429;
+  }
+  EXPECT_EQ(appended, 2) << "failures 21 and 22 of 198.51.100.99";
   // A proxy that says plain HTTP, for a name that is not this machine's: no Secure flag.
   const auto plain = log_in(c, "ann", "correct-horse-1",
                             {{"X-Forwarded-For", "198.51.100.21"},
@@ -374,6 +385,39 @@ TEST(Proxy, ForwardedHeadersFromAPeerThatIsNotTheProxyAreIgnored) {
   ASSERT_TRUE(s.server().set_user("ann", "correct-horse-1", "technician"));
   auto r = c.Get("/api/stats", {{"X-Forwarded-Proto", "https"}});
   EXPECT_FALSE(r->has_header("Strict-Transport-Security"));
+  fs::remove_all(dir);
+}
+
+// The server's own plain-HTTP port, reached from the network past the proxy: no password is
+// taken there (it would cross the network in clear); through the proxy, or here, it is.
+TEST(Proxy, APasswordIsNotTakenOverPlainHttpFromTheNetwork) {
+  // This machine's own address on the network, if it has one.
+  std::string own;
+  {
+    FILE* p = ::popen("hostname -I 2>/dev/null", "r");
+    char buf[256] = {};
+    if (p != nullptr && std::fgets(buf, sizeof buf, p) != nullptr) own = buf;
+    if (p != nullptr) ::pclose(p);
+    own = own.substr(0, own.find_first_of(" \n"));
+  }
+  if (own.empty() || own.find(':') != std::string::npos || own.starts_with("127."))
+    GTEST_SKIP() << "no IPv4 address but loopback";
+  const auto dir = scratch("direct");
+  auto o = team_options(dir);
+  o.bind = "0.0.0.0";
+  o.trusted_proxies = "10.9.9.9";
+  Serving s(o);
+  ASSERT_TRUE(s.ok()) << s.error();
+  ASSERT_TRUE(s.server().set_user("ann", "correct-horse-1", "technician"));
+  httplib::Client direct(own, s.port());
+  auto r = direct.Post("/api/login", {{"Host", fmt::format("{}:{}", own, s.port())}},
+                       json{{"name", "ann"}, {"password", "correct-horse-1"}}.dump(),
+                       "application/json");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 403) << r->body;
+  EXPECT_NE(r->body.find("HTTPS"), std::string::npos) << r->body;
+  auto local = s.client();
+  EXPECT_EQ(log_in(local, "ann", "correct-horse-1").status, 200) << "on this machine it is";
   fs::remove_all(dir);
 }
 

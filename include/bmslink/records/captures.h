@@ -63,7 +63,8 @@ struct CaptureUsage {
 };
 
 // Unreferenced captures older than the grace period removed (with their settings), and
-// leftovers of crashed uploads (".tmp" files) older than it or a day, whichever is shorter.
+// leftovers of crashed uploads (upload.* and ".tmp" files) older than it, within an hour to a
+// day. A capture kept again (uploaded anew) starts its grace period again.
 // `dry_run`: only said.
 struct CollectedCaptures {
   CaptureUsage before;
@@ -76,6 +77,12 @@ class Store;
 Result<CaptureUsage> capture_usage(Store& store, const std::string& dir);
 Result<CollectedCaptures> collect_captures(Store& store, const std::string& dir,
                                            std::int64_t grace_s, bool dry_run);
+// The same from references read before (a server reads them under its store's lock and looks
+// at the files without it).
+CaptureUsage capture_usage(const std::vector<std::string>& referenced, const std::string& dir);
+Result<CollectedCaptures> collect_captures(const std::vector<std::string>& referenced,
+                                           const std::string& dir, std::int64_t grace_s,
+                                           bool dry_run);
 
 // The path of a kept capture by its hash, or an error when `sha256` is not 64 hex digits or no
 // such capture is kept (never a path outside `dir`).
