@@ -255,6 +255,48 @@ TEST(Tls, AClientThatNeverShakesHandsIsDroppedAndPlainHttpGetsNothing) {
   fs::remove_all(dir);
 }
 
+// Clients that hang up while a big answer is on its way: the server goes on writing into a
+// closed TLS connection (OpenSSL's write() raises SIGPIPE once the peer has reset it) and must
+// live on.
+TEST(Tls, ClientsThatHangUpMidAnswerLeaveTheServerRunning) {
+  const auto dir = scratch("tls-reset");
+  make_certificate(dir / "cert.pem", dir / "key.pem", "reset.example");
+  auto o = team_options(dir);
+  o.team = false;
+  o.tls_cert_file = (dir / "cert.pem").string();
+  o.tls_key_file = (dir / "key.pem").string();
+  Serving s(o);
+  ASSERT_TRUE(s.ok()) << s.error();
+  // Two cases of 6 MB each: the list is larger than any socket buffer.
+  httplib::Client c(fmt::format("https://127.0.0.1:{}", s.port()));
+  c.enable_server_certificate_verification(false);
+  for (int i = 0; i < 2; ++i)
+    ASSERT_EQ(status_of(c.Post(
+                  "/api/cases",
+                  json{{"site", {{"name", "big"}}}, {"notes", std::string(6 << 20, 'n')}}.dump(),
+                  "application/json")),
+              201);
+  SSL_CTX* ctx = SSL_CTX_new(TLS_client_method());
+  for (int i = 0; i < 5; ++i) {
+    const int fd = raw_connect(s.port());
+    ASSERT_GE(fd, 0);
+    SSL* ssl = SSL_new(ctx);
+    SSL_set_fd(ssl, fd);
+    ASSERT_EQ(SSL_connect(ssl), 1);
+    const std::string get =
+        fmt::format("GET /api/cases HTTP/1.1\r\nHost: 127.0.0.1:{}\r\n\r\n", s.port());
+    SSL_write(ssl, get.data(), static_cast<int>(get.size()));
+    char b[4096];
+    SSL_read(ssl, b, sizeof b);  // the answer has started
+    SSL_free(ssl);
+    ::close(fd);  // gone: what the server writes next is answered with a reset
+  }
+  SSL_CTX_free(ctx);
+  std::this_thread::sleep_for(1s);
+  EXPECT_EQ(status_of(c.Get("/api/stats")), 200);
+  fs::remove_all(dir);
+}
+
 TEST(Team, OnTheNetworkTeamModeNeedsHttpsHereOrAProxyInFront) {
   const auto dir = scratch("bind");
   auto o = team_options(dir);
