@@ -382,9 +382,10 @@ TEST(Proxy, LoginLimitsCountTheForwardedClientSoOneGuesserLocksOutNobodyElse) {
   // A chain: the client is the rightmost address that is not the proxy.
   int chained = 0;
   for (int i = 0; i < 3; ++i)
-    chained += status_of(c.Post("/api/login", {{"X-Forwarded-For", "203.0.113.7, 127.0.0.1"}},
-                                json{{"name", "x"}, {"password", "wrong-wrong"}}.dump(),
-                                "application/json")) == 429;
+    chained += status_of(c.Post(
+                   "/api/login", {{"X-Forwarded-For", "203.0.113.7, 127.0.0.1"}},
+                   json{{"name", fmt::format("chained{}", i)}, {"password", "wrong-wrong"}}.dump(),
+                   "application/json")) == 429;
   EXPECT_EQ(chained, 3) << "203.0.113.7 behind two proxies is still 203.0.113.7";
   // A proxy that adds a line of its own after the client's: the client's line (forged here)
   // does not decide; 198.51.100.99, the proxy's line, is the client and is counted.
@@ -393,8 +394,10 @@ TEST(Proxy, LoginLimitsCountTheForwardedClientSoOneGuesserLocksOutNobodyElse) {
     httplib::Headers two = {{"X-Forwarded-For", fmt::format("192.0.2.{}", i)},
                             {"X-Forwarded-For", "198.51.100.99"}};
     appended +=
-        status_of(c.Post("/api/login", two, json{{"name", "x"}, {"password", "wrong-wrong"}}.dump(),
-                         "application/json")) == 429;
+        status_of(
+            c.Post("/api/login", two,
+                   json{{"name", fmt::format("appended{}", i)}, {"password", "wrong-wrong"}}.dump(),
+                   "application/json")) == 429;
   }
   EXPECT_EQ(appended, 2) << "failures 21 and 22 of 198.51.100.99";
   // A proxy that says plain HTTP, for a name that is not this machine's: no Secure flag.
