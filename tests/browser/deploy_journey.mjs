@@ -153,6 +153,8 @@ try {
         `the guesser behind the proxy: ${codes.join(' ')}`);
 
   let caseId = null;
+  // The technician's password: changed on the account page at each width.
+  let password = 'tech1-password-1';
   for (const width of [390, 1280]) {
     const where = (what) => `${what} at ${width} px`;
     const context = await browser.newContext({ignoreHTTPSErrors: true, viewport: {width, height: 860}});
@@ -170,9 +172,13 @@ try {
       await page.waitForFunction((n) => document.querySelector('#login-form .error')?.textContent.includes('wrong name or password'), i, {timeout: 20000});
     }
     await shot(page, 'deploy-login-refused', width);
-    await page.fill('input[name=password]', 'tech1-password-1');
+    await page.fill('input[name=password]', password);
     await page.locator('#login-form button[type=submit]').click();
     await page.locator('#new-case').waitFor({timeout: 30000});
+    // The same technician on another device (a phone left in the van).
+    const phone = await browser.newContext({ignoreHTTPSErrors: true});
+    const phoneLogin = await phone.request.post(base + 'api/login', {data: {name: 'tech1', password}});
+    check(phoneLogin.status() === 200, where(`a second device logs in: ${phoneLogin.status()}`));
     check((await page.locator('#who').innerText()).includes('tech1'), where('logged in as tech1 through nginx'));
     const cookie = (await context.cookies()).find((c) => c.name === 'bmslink_session');
     check(cookie && cookie.secure && cookie.httpOnly && cookie.sameSite === 'Strict', where(`the cookie over HTTPS: ${JSON.stringify(cookie)}`));
@@ -227,6 +233,24 @@ try {
     await readable(page, where('the account page'));
     await noSideways(page, where('the account page'));
     await shot(page, 'deploy-account', width);
+    // A new password: this page stays logged in, the other device is out, the new one works.
+    const fresh = width === 390 ? 'tech1-password-2' : 'tech1-password-1';
+    await page.fill('#password-form input[name=current]', password);
+    await page.fill('#password-form input[name=new]', fresh);
+    await page.fill('#password-form input[name=again]', fresh);
+    await page.locator('#password-form button[type=submit]').click();
+    await page.locator('#password-status .ok').waitFor({timeout: 15000});
+    check((await page.locator('#password-status').innerText()).includes('other devices are logged out'), where('the page says the other devices are logged out'));
+    await shot(page, 'deploy-password-changed', width);
+    await new Promise((r) => setTimeout(r, 5500));  // every server re-reads a session within 5 s
+    const phoneAfter = [];
+    for (let i = 0; i < 4; i++) phoneAfter.push((await phone.request.get(base + 'api/cases')).status());
+    check(phoneAfter.every((st) => st === 401), where(`the other device after the change: ${phoneAfter.join(' ')}`));
+    const mine = [];
+    for (let i = 0; i < 4; i++) mine.push((await page.request.get(base + 'api/cases')).status());
+    check(mine.every((st) => st === 200), where(`this page after the change: ${mine.join(' ')}`));
+    password = fresh;
+    await phone.close();
     await page.locator('#who button').click();
     await page.locator('#login-form').waitFor({timeout: 15000});
     const after = [];
