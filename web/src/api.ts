@@ -75,9 +75,11 @@ export async function refreshSession(): Promise<Session> {
   return session;
 }
 
+// The login answers the user, role and token; the session's other fields (the upload limit,
+// whether the cookie is Secure) come from /api/session.
 export async function login(name: string, password: string): Promise<Session> {
   session = await send<Session>('POST', '/api/login', {name, password});
-  return session;
+  return refreshSession();
 }
 
 export async function logout(): Promise<void> {
@@ -95,7 +97,7 @@ export async function logoutEverywhere(): Promise<number> {
 // The account's own password; the other devices are logged out, this one goes on (a new token).
 export async function changePassword(current: string, fresh: string): Promise<Session> {
   session = await send<Session>('POST', '/api/password', {current, new: fresh});
-  return session;
+  return refreshSession();
 }
 
 // The capture goes up as the raw body (the server analyses it as it streams in); XHR because
