@@ -145,9 +145,22 @@ try {
       check(after.checks.length >= before, where(`the upload kept the recorded checks (${before} -> ${after.checks.length})`));
       check(after.captures.length === 1, where('the capture is attached'));
 
-      // Reopened: the capture's plots come back.
+      // Reopened: the capture's plots come back. The list of cases answers late here (as it did
+      // under load, when the late list drew itself over the case opened after it): the case page
+      // must stay.
+      const slowList = async (route) => {
+        await new Promise((r) => setTimeout(r, 3000));
+        await route.continue().catch(() => {});
+      };
+      const listUrl = (u) => u.pathname === '/api/cases';
+      await page.route(listUrl, slowList);
       await page.goto(s.url + '#/');
       await page.goto(`${s.url}#/case/${encodeURIComponent(caseId)}`);
+      await page.locator('#kept-captures').waitFor({timeout: 30000});
+      await page.waitForTimeout(3500);
+      await page.unroute(listUrl, slowList);
+      check(await page.locator('#kept-captures').count() === 1 && (await page.locator('#ask-form, #confirmed, #escalate').count()) === 1,
+            where(`the case page stays when the list it replaced answers late (shows: ${(await page.locator('h1').first().innerText().catch(() => '?'))})`));
       try {
         await page.locator('#kept-captures .plot').first().waitFor({timeout: 90000});
       } catch (e) {

@@ -33,6 +33,15 @@ function fill(el: HTMLElement, ...children: Child[]): void {
   el.replaceChildren(...(children.filter((c) => c !== null && c !== undefined && c !== false) as (Node | string)[]));
 }
 
+// Each navigation gets a number. A page that was still loading when the user (or a test) went
+// elsewhere must not draw over the newer page when its data finally arrives: a slow list of
+// cases once replaced a case page opened after it.
+let routeGeneration = 0;
+function stillHere(): () => boolean {
+  const mine = routeGeneration;
+  return () => mine === routeGeneration;
+}
+
 function show(...children: Child[]): void {
   app.replaceChildren(...(children.filter(Boolean) as (Node | string)[]));
   window.scrollTo(0, 0);
@@ -147,8 +156,10 @@ function findingsByLayer(findings: (Finding | StoredFinding)[]): HTMLElement {
 // ---- cases ----------------------------------------------------------------------------------
 
 async function casesPage(): Promise<void> {
+  const here = stillHere();
   show(h('h1', {}, 'Cases'), h('p', {class: 'muted'}, 'Loading…'));
   const cases = await get<CaseJson[]>('/api/cases');
+  if (!here()) return;
   const list = h('ul', {class: 'cards'});
   for (const c of [...cases].reverse())
     list.append(h('li', {},
@@ -183,7 +194,9 @@ function field(label: string, input: HTMLElement, hint?: string): HTMLElement {
 }
 
 async function newCasePage(): Promise<void> {
+  const here = stillHere();
   const devices = await get<Devices>('/api/devices').catch(() => ({inverters: [], batteries: []}) as Devices);
+  if (!here()) return;
   const input = (name: string, attrs: Record<string, string> = {}) => h('input', {name, ...attrs});
   const form = h('form', {class: 'stack', id: 'new-case-form'},
     field('Site', input('site', {required: 'required', autocomplete: 'off'})),
@@ -427,8 +440,10 @@ function askFor(key: string): Ask {
 }
 
 async function casePage(id: string): Promise<void> {
+  const here = stillHere();
   show(h('p', {class: 'muted'}, 'Loading…'));
   let c = await get<CaseJson>(`/api/cases/${encodeURIComponent(id)}`);
+  if (!here()) return;
   const header = h('div');
   const guidedBox = h('section', {class: 'panel', id: 'guided'});
   const recordBox = h('section', {class: 'panel', id: 'record'});
@@ -932,7 +947,9 @@ function storageBox(st: Storage): HTMLElement {
 }
 
 async function statsPage(): Promise<void> {
+  const here = stillHere();
   const [s, st] = await Promise.all([get<Stats>('/api/stats'), get<Storage>('/api/storage')]);
+  if (!here()) return;
   const pct = (v: number) => `${(v * 100).toFixed(1)} %`;
   const causes = Object.entries(s.by_cause_closed).sort((a, b) => b[1] - a[1]);
   const open = Object.entries(s.by_cause_open).sort((a, b) => b[1] - a[1]);
@@ -953,7 +970,9 @@ async function statsPage(): Promise<void> {
 
 
 async function compatPage(): Promise<void> {
+  const here = stillHere();
   const rows = await get<CompatRow[]>('/api/compat');
+  if (!here()) return;
   const cell = (label: string, ...children: Child[]) => h('td', {'data-label': label}, ...children);
   const firmware = (r: CompatRow) => r.by_firmware.length > 1 || r.bms.firmware || r.inverter.firmware
     ? h('details', {class: 'small'}, h('summary', {}, 'by firmware'),
@@ -979,7 +998,9 @@ async function compatPage(): Promise<void> {
 }
 
 async function hardcodePage(): Promise<void> {
+  const here = stillHere();
   const devices = await get<Devices>('/api/devices').catch(() => ({inverters: [], batteries: []}) as Devices);
+  if (!here()) return;
   const num = (name: string, attrs: Record<string, string> = {}) => h('input', {name, type: 'number', step: 'any', inputmode: 'decimal', ...attrs});
   const where = h('select', {name: 'where'}, h('option', {value: ''}, 'not known'), h('option', {value: 'indoor'}, 'indoors, temperature controlled'), h('option', {value: 'outdoor'}, 'outdoors'));
   const commercial = h('input', {type: 'checkbox', name: 'commercial'});
@@ -1164,6 +1185,7 @@ function livePage(): void {
 
 
 async function adminPage(): Promise<void> {
+  const here = stillHere();
   const s = currentSession();
   const parts: Child[] = [h('h1', {}, s.team ? 'Admin' : 'Settings')];
   // Company details, printed on the customer report.
@@ -1260,6 +1282,7 @@ async function adminPage(): Promise<void> {
         h('span', {class: 'muted'}, ` deleted ${localTime(v.saved_at)} `), restore);
     })) : h('p', {class: 'muted'}, 'None.'));
   parts.push(gone);
+  if (!here()) return;
   show(...parts);
 }
 
@@ -1404,6 +1427,7 @@ function accountPage(): void {
 // ---- router -----------------------------------------------------------------------------------
 
 async function route(): Promise<void> {
+  const here = (++routeGeneration, stillHere());
   window.clearInterval(timerHandle);
   if (!location.hash.startsWith('#/live')) {
     window.clearInterval(liveWatch);
@@ -1431,6 +1455,7 @@ async function route(): Promise<void> {
     if (hash === '/account') return accountPage();
     return await casesPage();
   } catch (e) {
+    if (!here()) return;
     if (e instanceof ApiError && e.status === 401) {
       location.hash = '#/login';
       return;
