@@ -8,6 +8,7 @@
 
 #include <fmt/format.h>
 
+#include "capture/binary_readers.h"
 #include "capture/line_parser.h"
 #include "capture/line_source.h"
 #include "capture/pcap_reader.h"
@@ -15,7 +16,7 @@
 namespace bmslink::capture {
 namespace {
 
-constexpr std::array<std::pair<Format, std::string_view>, 7> kNames = {{
+constexpr std::array<std::pair<Format, std::string_view>, 9> kNames = {{
     {Format::kCandumpLog, "candump-log"},
     {Format::kCandumpConsole, "candump"},
     {Format::kVectorAsc, "asc"},
@@ -23,6 +24,8 @@ constexpr std::array<std::pair<Format, std::string_view>, 7> kNames = {{
     {Format::kCsv, "csv"},
     {Format::kPcap, "pcap"},
     {Format::kPasted, "pasted"},
+    {Format::kMf4, "mf4"},
+    {Format::kBlf, "blf"},
 }};
 
 constexpr std::size_t kSniffBytes = 64 * 1024;
@@ -158,8 +161,6 @@ SniffResult sniff_text(std::span<const std::string_view> lines) {
 
 // Binary formats people send that no reader here handles yet: say what it is and what to do.
 std::optional<std::string> known_unsupported(std::string_view head) {
-  if (head.starts_with("LOGG")) return "a Vector BLF file; export it as ASC from CANalyzer/CANoe";
-  if (head.starts_with("MDF     ")) return "an ASAM MDF (MF4) file; export it as CSV or ASC";
   if (head.starts_with("\x1f\x8b")) return "gzip-compressed; decompress it first (gunzip)";
   if (head.starts_with("PK\x03\x04")) return "a zip archive (or .xlsx); extract the capture first";
   if (head.starts_with("\xd0\xcf\x11\xe0"))
@@ -308,8 +309,9 @@ std::optional<Format> parse_format_name(std::string_view name) {
 
 const std::vector<Format>& all_formats() {
   static const std::vector<Format> kAll = {
-      Format::kPcap,       Format::kPeakTrc,        Format::kVectorAsc, Format::kCsv,
-      Format::kCandumpLog, Format::kCandumpConsole, Format::kPasted};
+      Format::kMf4,       Format::kBlf, Format::kPcap,       Format::kPeakTrc,
+      Format::kVectorAsc, Format::kCsv, Format::kCandumpLog, Format::kCandumpConsole,
+      Format::kPasted};
   return kAll;
 }
 
@@ -329,69 +331,118 @@ std::unique_ptr<LineParser> make_line_parser(Format format) {
     case Format::kPasted:
       return make_pasted_parser();
     case Format::kPcap:
+    case Format::kMf4:
+    case Format::kBlf:
       return nullptr;
   }
   return nullptr;
 }
 }  // namespace detail
 
+namespace {
+
+// The binary formats are told apart by their first bytes, before any text decoding.
+enum class Binary { kNone, kPcap, kMf4, kBlf };
+Binary binary_kind(std::string_view head, const ReaderOptions& options) {
+  if (options.format) {
+    switch (*options.format) {
+      case Format::kPcap:
+        return Binary::kPcap;
+      case Format::kMf4:
+        return Binary::kMf4;
+      case Format::kBlf:
+        return Binary::kBlf;
+      default:
+        return Binary::kNone;
+    }
+  }
+  if (detail::looks_like_mf4(head)) return Binary::kMf4;
+  if (detail::looks_like_blf(head)) return Binary::kBlf;
+  if (detail::looks_like_pcap(head)) return Binary::kPcap;
+  return Binary::kNone;
+}
+
+constexpr std::size_t kHeadBytes = 8;
+
+}  // namespace
+
 Result<std::unique_ptr<FrameReader>> open_capture(const std::string& path, DiagnosticSink& sink,
                                                   ReaderOptions options) {
   const bool is_stdin = path == "-";
-  const std::string name = is_stdin ? "<stdin>" : path;
-  int fd = 0;
   if (!is_stdin) {
-    fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
     if (fd < 0) {
       return make_error(ErrorCode::kIo,
                         fmt::format("{}: cannot open: {}", path, std::strerror(errno)));
     }
-  }
-  const detail::DecodingSource* decoding = nullptr;
-  auto lines = text_lines(std::make_unique<detail::FdSource>(fd, !is_stdin), decoding);
-  const std::string_view head = lines->head(1, 8);  // magic number only
-  const bool pcap =
-      options.format ? *options.format == Format::kPcap : detail::looks_like_pcap(head);
-  if (pcap) {
-    if (is_stdin) {
-      return make_error(ErrorCode::kUnsupported,
-                        "pcap from standard input is not supported; give the file path");
+    char head[kHeadBytes] = {};
+    ssize_t got = 0;
+    do {
+      got = ::pread(fd, head, sizeof head, 0);
+    } while (got < 0 && errno == EINTR);
+    const std::string_view sniffed(head, got > 0 ? static_cast<std::size_t>(got) : 0);
+    switch (binary_kind(sniffed, options)) {
+      case Binary::kMf4:
+        return detail::open_mf4(fd, {}, path, sink);
+      case Binary::kBlf:
+        return detail::open_blf(std::make_unique<detail::FdSource>(fd, true), path, sink);
+      case Binary::kPcap:
+        ::close(fd);
+        return detail::open_pcap(path, {}, path, sink);
+      case Binary::kNone:
+        break;
     }
-    lines.reset();
-    return detail::open_pcap(path, {}, name, sink);
+    const detail::DecodingSource* decoding = nullptr;
+    auto lines = text_lines(std::make_unique<detail::FdSource>(fd, true), decoding);
+    return open_text(std::move(lines), *decoding, path, sink, options);
   }
-  return open_text(std::move(lines), *decoding, name, sink, options);
+  return open_capture_fd(0, "<stdin>", sink, options);
 }
 
 Result<std::unique_ptr<FrameReader>> open_capture_fd(int fd, std::string name, DiagnosticSink& sink,
                                                      ReaderOptions options) {
-  const detail::DecodingSource* decoding = nullptr;
-  auto lines = text_lines(std::make_unique<detail::FdSource>(fd, false), decoding);
-  const std::string_view head = lines->head(1, 8);
-  const bool pcap =
-      options.format ? *options.format == Format::kPcap : detail::looks_like_pcap(head);
-  if (pcap) {
-    return make_error(
-        ErrorCode::kUnsupported,
-        fmt::format("{}: pcap from a stream is not supported; give the file path", name));
+  auto raw = std::make_unique<detail::FdSource>(fd, false);
+  std::string head = detail::read_head(*raw, kHeadBytes);
+  const Binary kind = binary_kind(head, options);
+  auto bytes = std::make_unique<detail::PrefixSource>(std::move(head), std::move(raw));
+  switch (kind) {
+    case Binary::kBlf:
+      return detail::open_blf(std::move(bytes), std::move(name), sink);
+    case Binary::kMf4:
+    case Binary::kPcap:
+      return make_error(ErrorCode::kUnsupported,
+                        fmt::format("{}: {} from a stream is not supported; give the file path",
+                                    name, kind == Binary::kMf4 ? "MF4" : "pcap"));
+    case Binary::kNone:
+      break;
   }
+  const detail::DecodingSource* decoding = nullptr;
+  auto lines = text_lines(std::move(bytes), decoding);
   return open_text(std::move(lines), *decoding, std::move(name), sink, options);
 }
 
 Result<std::unique_ptr<FrameReader>> open_capture_memory(std::string_view bytes, std::string name,
                                                          DiagnosticSink& sink,
                                                          ReaderOptions options) {
-  const bool pcap =
-      options.format ? *options.format == Format::kPcap : detail::looks_like_pcap(bytes);
-  if (pcap) {
-    if (bytes.empty()) return make_error(ErrorCode::kUnknownFormat, name + ": the input is empty");
-    return detail::open_pcap({}, bytes, std::move(name), sink);
+  switch (binary_kind(bytes.substr(0, kHeadBytes), options)) {
+    case Binary::kMf4:
+      return detail::open_mf4(-1, bytes, std::move(name), sink);
+    case Binary::kBlf:
+      return detail::open_blf(std::make_unique<detail::MemorySource>(bytes), std::move(name), sink);
+    case Binary::kPcap:
+      if (bytes.empty())
+        return make_error(ErrorCode::kUnknownFormat, name + ": the input is empty");
+      return detail::open_pcap({}, bytes, std::move(name), sink);
+    case Binary::kNone:
+      break;
   }
   const detail::DecodingSource* decoding = nullptr;
   auto lines = text_lines(std::make_unique<detail::MemorySource>(bytes), decoding);
   return open_text(std::move(lines), *decoding, std::move(name), sink, options);
 }
 
-bool needs_whole_file(std::string_view head) { return detail::looks_like_pcap(head); }
+bool needs_whole_file(std::string_view head) {
+  return detail::looks_like_pcap(head) || detail::looks_like_mf4(head);
+}
 
 }  // namespace bmslink::capture

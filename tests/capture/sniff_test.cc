@@ -41,10 +41,17 @@ TEST(Sniff, BinaryGarbageIsAnErrorNotACrash) {
 }
 
 TEST(Sniff, KnownBinaryFormatsSayWhatToDo) {
+  // A BLF cut inside its header: named as BLF, with what is missing.
   const auto blf =
-      test::read_memory(std::string("LOGG\x90\x00\x00\x00", 8) + std::string(200, '\0'));
+      test::read_memory(std::string("LOGG\x90\x00\x00\x00", 8) + std::string(20, '\0'));
   ASSERT_TRUE(blf->open_error);
-  EXPECT_NE(blf->open_error->message.find("BLF"), std::string::npos);
+  EXPECT_NE(blf->open_error->message.find("BLF file header cut short"), std::string::npos);
+  // A whole BLF header with nothing after it: a BLF without frames.
+  const auto empty_blf =
+      test::read_memory(std::string("LOGG\x90\x00\x00\x00", 8) + std::string(136, '\0'));
+  EXPECT_FALSE(empty_blf->open_error);
+  EXPECT_EQ(empty_blf->format, Format::kBlf);
+  EXPECT_TRUE(empty_blf->frames.empty());
   const auto gz = test::read_memory(std::string("\x1f\x8b\x08\x00", 4) + "rest");
   ASSERT_TRUE(gz->open_error);
   EXPECT_NE(gz->open_error->message.find("gunzip"), std::string::npos);

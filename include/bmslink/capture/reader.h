@@ -2,10 +2,11 @@
 //
 // open_capture() looks at the content (never the file name) and picks a reader: candump log,
 // candump console output (every -t variant, -x, -a, -e; also Battery-Emulator logs), Vector ASC,
-// PEAK TRC 1.0-2.1, SavvyCAN/GVRET CSV, pcap/pcapng (SocketCAN link types) or a dump pasted into
-// a forum post. Readers pull frames one at a time from a fixed-size buffer, so memory does not grow
-// with the file. A malformed line goes to the DiagnosticSink (file, line, what was expected) and
-// reading continues. A reader is single-threaded; the sink must outlive it.
+// PEAK TRC 1.0-2.1, SavvyCAN/GVRET CSV, pcap/pcapng (SocketCAN link types), a dump pasted into
+// a forum post, and the loggers' binary files: ASAM MDF 4 (MF4) and Vector BLF. Readers pull frames
+// one at a time from a fixed-size buffer, so memory does not grow with the file. A malformed line
+// goes to the DiagnosticSink (file, line, what was expected) and reading continues. A reader is
+// single-threaded; the sink must outlive it.
 #pragma once
 
 #include <cstdint>
@@ -31,14 +32,16 @@ enum class Format {
   kCsv,     // SavvyCAN / GVRET native CSV
   kPcap,    // pcap and pcapng
   kPasted,  // frames embedded in free text
+  kMf4,     // ASAM MDF 4 bus logs (CANedge and other loggers), finalised or not
+  kBlf,     // Vector binary logging format
 };
 
 std::string_view format_name(Format format);  // "candump-log", "candump", "asc", ...
 std::optional<Format> parse_format_name(std::string_view name);
 // Every format in the order sniffing tries them, for error messages and help.
 const std::vector<Format>& all_formats();
-// True when the first bytes of a capture are a format whose reader seeks (pcap, pcapng): such a
-// capture must be kept whole before it is read; every text format can be read as it streams.
+// True when the first bytes of a capture are a format whose reader seeks (pcap, pcapng, MF4): such
+// a capture must be kept whole before it is read; text formats and BLF are read as they stream.
 bool needs_whole_file(std::string_view head);
 
 struct ReaderStats {
@@ -89,14 +92,14 @@ struct ReaderOptions {
   std::optional<Format> format;  // skip sniffing and use this reader
 };
 
-// Opens a capture file ("-" is standard input; pcap needs a real file there).
+// Opens a capture file ("-" is standard input; pcap and MF4 need a real file there).
 // Fails when the file cannot be read, is empty, or no reader recognises any frame in its first
 // 64 KiB; the message then names every format tried.
 Result<std::unique_ptr<FrameReader>> open_capture(const std::string& path, DiagnosticSink& sink,
                                                   ReaderOptions options = {});
 
 // Same over an open stream (a pipe, a socket, standard input), reported under `name`; `fd` stays
-// the caller's. pcap needs a path or memory.
+// the caller's. pcap and MF4 need a path or memory.
 Result<std::unique_ptr<FrameReader>> open_capture_fd(int fd, std::string name, DiagnosticSink& sink,
                                                      ReaderOptions options = {});
 

@@ -1,0 +1,1244 @@
+// ASAM MDF 4 (MF4) bus logs: CSS Electronics CANedge and other loggers that follow ASAM's bus
+// logging convention.
+//
+// The file is a tree of blocks linked by absolute offsets: ID (the first 64 bytes), HD (start
+// time), data groups (DG) holding channel groups (CG) of channels (CN) with conversions (CC).
+// CAN frames are channel groups whose channel "CAN_DataFrame", "CAN_RemoteFrame" or
+// "CAN_ErrorFrame" is composed of members (ID, IDE, DLC, DataLength, DataBytes, BusChannel, Dir,
+// EDL, BRS, ESI, ErrorType). Where those members sit differs between loggers and between
+// CANedge firmware versions (one 22-byte record in 01.03/01.04; a group per frame type with
+// constant members as virtual channels in 01.07+), so every position is read from the CN
+// blocks, never assumed. LIN and other bus groups are skipped and counted.
+//
+// Records live in DT blocks, or deflated (DZ, also transposed), listed by DL blocks (chained)
+// under an optional HL. Unsorted groups prefix each record with a record id; payloads longer
+// than the fixed record (DataBytes as variable-length signal data) follow as records of a VLSD
+// group, or sit in an SD block for sorted groups. Data is streamed through a fixed buffer, so a
+// week-long log is read in constant memory; sorted groups are merged by time.
+//
+// A logger that loses power leaves the file "UnFinMF ": the last DT block's length was never
+// written and record counts are zero. Such a DT runs to the end of the file and is read up to
+// its last whole record, and the reader says so.
+
+#include <unistd.h>
+#include <zlib.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <deque>
+#include <map>
+#include <queue>
+#include <set>
+#include <unordered_map>
+
+#include <fmt/format.h>
+
+#include "bmslink/can/error_frame.h"
+#include "capture/binary_readers.h"
+
+namespace bmslink::capture::detail {
+namespace {
+
+constexpr std::size_t kChunk = 256 * 1024;
+constexpr std::uint64_t kMaxTransposedBytes = 64ULL << 20;  // one transposed DZ block inflated
+constexpr std::size_t kMaxFragments = 1'000'000;
+constexpr std::size_t kMaxChannels = 100'000;
+constexpr std::size_t kMaxPending = 4096;  // frames waiting for their VLSD payload
+
+std::uint16_t le16(const unsigned char* p) { return static_cast<std::uint16_t>(p[0] | p[1] << 8); }
+std::uint32_t le32(const unsigned char* p) {
+  return static_cast<std::uint32_t>(p[0]) | static_cast<std::uint32_t>(p[1]) << 8 |
+         static_cast<std::uint32_t>(p[2]) << 16 | static_cast<std::uint32_t>(p[3]) << 24;
+}
+std::uint64_t le64(const unsigned char* p) {
+  return static_cast<std::uint64_t>(le32(p)) | static_cast<std::uint64_t>(le32(p + 4)) << 32;
+}
+double f64(const unsigned char* p) {
+  const std::uint64_t bits = le64(p);
+  double d = 0;
+  std::memcpy(&d, &bits, 8);
+  return d;
+}
+
+// The whole file, read at offsets: pread on a descriptor, or bytes in memory.
+class File {
+ public:
+  File(int fd, std::string_view memory) : fd_(fd), memory_(memory) {
+    if (fd_ >= 0) {
+      const off_t end = ::lseek(fd_, 0, SEEK_END);
+      size_ = end > 0 ? static_cast<std::uint64_t>(end) : 0;
+    } else {
+      size_ = memory_.size();
+    }
+  }
+  ~File() {
+    if (fd_ >= 0) ::close(fd_);
+  }
+  File(const File&) = delete;
+  File& operator=(const File&) = delete;
+
+  std::uint64_t size() const { return size_; }
+  // Reads exactly n bytes at `offset`; false past the end or on a read error.
+  bool read(std::uint64_t offset, void* out, std::size_t n) const {
+    if (offset > size_ || n > size_ - offset) return false;
+    if (fd_ < 0) {
+      std::memcpy(out, memory_.data() + offset, n);
+      return true;
+    }
+    auto* dst = static_cast<char*>(out);
+    while (n > 0) {
+      const ssize_t got = ::pread(fd_, dst, n, static_cast<off_t>(offset));
+      if (got < 0 && errno == EINTR) continue;
+      if (got <= 0) return false;
+      dst += got;
+      n -= static_cast<std::size_t>(got);
+      offset += static_cast<std::uint64_t>(got);
+    }
+    return true;
+  }
+
+ private:
+  int fd_;
+  std::string_view memory_;
+  std::uint64_t size_ = 0;
+};
+
+struct Block {
+  std::uint64_t at = 0;
+  std::string id;  // "##DG" ...
+  std::uint64_t length = 0;
+  std::vector<std::uint64_t> links;
+  std::uint64_t data_at = 0;  // offset of the data section
+  std::uint64_t data_size = 0;
+  std::uint64_t link(std::size_t i) const { return i < links.size() ? links[i] : 0; }
+};
+
+struct Conversion {
+  std::uint8_t type = 0;  // 0 identity, 1 linear, 2 rational, 4/5 table, 6 range table
+  std::vector<double> values;
+};
+
+struct Channel {
+  std::string name;
+  std::uint8_t type = 0;  // 0 fixed, 1 VLSD, 2 master, 3 virtual master, 6 virtual data
+  std::uint8_t sync = 0;
+  std::uint8_t data_type = 0;
+  std::uint8_t bit_offset = 0;
+  std::uint32_t byte_offset = 0;
+  std::uint32_t bit_count = 0;
+  std::uint64_t data_link = 0;  // VLSD: a CG (unsorted) or signal data blocks
+  Conversion cc;
+  bool present = false;
+};
+
+enum class Event { kData, kRemote, kError };
+
+struct Group {
+  std::uint64_t record_id = 0;
+  std::uint32_t record_bytes = 0;  // data + invalidation bytes
+  bool vlsd = false;               // a VLSD group: records are u32 length + bytes
+  bool can = false;
+  Event event = Event::kData;
+  std::string name;
+  Channel time, id, ide, dlc, length, bytes, bus, dir, edl, brs, esi, error_type;
+  std::uint64_t records = 0;      // seen so far (the virtual channels' raw value)
+  std::uint64_t vlsd_offset = 0;  // for a VLSD group: where its next record starts
+  std::uint64_t cycle_count = 0;
+};
+
+std::string block_name(std::string_view id) {
+  std::string s(id);
+  for (char& c : s) {
+    if (static_cast<unsigned char>(c) < 0x20 || static_cast<unsigned char>(c) > 0x7E) c = '?';
+  }
+  return s;
+}
+
+// Data of one block list (DT/SD directly, DZ, DL chains, HL) as one sequential byte stream.
+class DataStream {
+ public:
+  struct Fragment {
+    std::uint64_t at = 0;  // of the bytes (DT/SD) or of the compressed bytes (DZ)
+    std::uint64_t size = 0;
+    bool zipped = false;
+    std::uint8_t zip_type = 0;
+    std::uint32_t zip_parameter = 0;
+    std::uint64_t original_size = 0;
+  };
+
+  DataStream(const File& file, std::vector<Fragment> fragments)
+      : file_(file), fragments_(std::move(fragments)) {}
+
+  // Copies up to n bytes; fewer only at the end (or on an error, then error() says why).
+  std::size_t read(unsigned char* out, std::size_t n) {
+    std::size_t done = 0;
+    while (done < n) {
+      if (out_pos_ < out_.size()) {
+        const std::size_t take = std::min(n - done, out_.size() - out_pos_);
+        std::memcpy(out + done, out_.data() + out_pos_, take);
+        out_pos_ += take;
+        done += take;
+        position_ += take;
+        continue;
+      }
+      if (!refill()) break;
+    }
+    return done;
+  }
+  // Passes n bytes; false when the stream ends first.
+  bool skip(std::uint64_t n) {
+    while (n > 0) {
+      if (out_pos_ < out_.size()) {
+        const std::size_t take =
+            static_cast<std::size_t>(std::min<std::uint64_t>(n, out_.size() - out_pos_));
+        out_pos_ += take;
+        position_ += take;
+        n -= take;
+        continue;
+      }
+      if (!refill()) return false;
+    }
+    return true;
+  }
+  std::uint64_t position() const { return position_; }
+  const std::string& error() const { return error_; }
+
+ private:
+  bool refill() {
+    out_.clear();
+    out_pos_ = 0;
+    while (index_ < fragments_.size()) {
+      Fragment& f = fragments_[index_];
+      if (!f.zipped) {
+        if (done_in_fragment_ >= f.size) {
+          next_fragment();
+          continue;
+        }
+        const std::size_t take =
+            static_cast<std::size_t>(std::min<std::uint64_t>(kChunk, f.size - done_in_fragment_));
+        out_.resize(take);
+        if (!file_.read(f.at + done_in_fragment_, out_.data(), take)) {
+          error_ = fmt::format("offset {}: data block cut short", f.at + done_in_fragment_);
+          out_.clear();
+          return false;
+        }
+        done_in_fragment_ += take;
+        return true;
+      }
+      if (f.zip_type == 1) {
+        if (done_in_fragment_ > 0) {
+          next_fragment();
+          continue;
+        }
+        done_in_fragment_ = 1;
+        if (!inflate_transposed(f)) return false;
+        if (!out_.empty()) return true;
+        continue;
+      }
+      if (!inflate_some(f)) return false;
+      if (!out_.empty()) return true;
+    }
+    return false;
+  }
+
+  void next_fragment() {
+    if (z_open_) {
+      inflateEnd(&z_);
+      z_open_ = false;
+    }
+    ++index_;
+    done_in_fragment_ = 0;
+    produced_in_fragment_ = 0;
+  }
+
+  bool inflate_some(Fragment& f) {
+    if (!z_open_) {
+      z_ = z_stream{};
+      if (inflateInit(&z_) != Z_OK) {
+        error_ = "zlib could not start";
+        return false;
+      }
+      z_open_ = true;
+    }
+    out_.resize(kChunk);
+    z_.next_out = out_.data();
+    z_.avail_out = static_cast<uInt>(out_.size());
+    while (z_.avail_out > 0) {
+      if (z_.avail_in == 0) {
+        if (done_in_fragment_ >= f.size) break;
+        const std::size_t take =
+            static_cast<std::size_t>(std::min<std::uint64_t>(kChunk, f.size - done_in_fragment_));
+        in_.resize(take);
+        if (!file_.read(f.at + done_in_fragment_, in_.data(), take)) {
+          error_ = fmt::format("offset {}: DZ block cut short", f.at + done_in_fragment_);
+          return false;
+        }
+        done_in_fragment_ += take;
+        z_.next_in = in_.data();
+        z_.avail_in = static_cast<uInt>(take);
+      }
+      const int rc = inflate(&z_, Z_NO_FLUSH);
+      if (rc == Z_STREAM_END) {
+        out_.resize(out_.size() - z_.avail_out);
+        produced_in_fragment_ += out_.size();
+        next_fragment();
+        return true;
+      }
+      if (rc != Z_OK && rc != Z_BUF_ERROR) {
+        error_ = fmt::format("offset {}: DZ block does not inflate (zlib: {})", f.at,
+                             z_.msg ? z_.msg : zError(rc));
+        out_.resize(out_.size() - z_.avail_out);
+        return false;
+      }
+      if (rc == Z_BUF_ERROR && z_.avail_in == 0 && done_in_fragment_ >= f.size) break;
+    }
+    out_.resize(out_.size() - z_.avail_out);
+    produced_in_fragment_ += out_.size();
+    if (out_.empty()) {
+      error_ = fmt::format("offset {}: DZ block ends before its {} bytes", f.at, f.original_size);
+      next_fragment();
+      return false;
+    }
+    return true;
+  }
+
+  bool inflate_transposed(const Fragment& f) {
+    if (f.original_size > kMaxTransposedBytes) {
+      error_ = fmt::format("offset {}: transposed DZ block of {} bytes; at most {} are read", f.at,
+                           f.original_size, kMaxTransposedBytes);
+      return false;
+    }
+    std::vector<unsigned char> packed(static_cast<std::size_t>(f.size));
+    if (!file_.read(f.at, packed.data(), packed.size())) {
+      error_ = fmt::format("offset {}: DZ block cut short", f.at);
+      return false;
+    }
+    std::vector<unsigned char> plain(static_cast<std::size_t>(f.original_size));
+    uLongf got = plain.size();
+    const int rc = uncompress(plain.data(), &got, packed.data(), packed.size());
+    if (rc != Z_OK || got != plain.size()) {
+      error_ = fmt::format("offset {}: DZ block does not inflate to its {} bytes (zlib: {})", f.at,
+                           f.original_size, zError(rc));
+      return false;
+    }
+    // Column-major records back into rows; bytes beyond whole rows were stored as they are.
+    const std::size_t cols = f.zip_parameter;
+    const std::size_t rows = cols ? plain.size() / cols : 0;
+    out_.resize(plain.size());
+    for (std::size_t c = 0; c < cols; ++c) {
+      for (std::size_t r = 0; r < rows; ++r) out_[r * cols + c] = plain[c * rows + r];
+    }
+    std::copy(plain.begin() + static_cast<std::ptrdiff_t>(rows * cols), plain.end(),
+              out_.begin() + static_cast<std::ptrdiff_t>(rows * cols));
+    return true;
+  }
+
+  const File& file_;
+  std::vector<Fragment> fragments_;
+  std::size_t index_ = 0;
+  std::uint64_t done_in_fragment_ = 0;
+  std::uint64_t produced_in_fragment_ = 0;
+  std::vector<unsigned char> out_;
+  std::size_t out_pos_ = 0;
+  std::vector<unsigned char> in_;
+  z_stream z_{};
+  bool z_open_ = false;
+  std::uint64_t position_ = 0;
+  std::string error_;
+
+ public:
+  ~DataStream() {
+    if (z_open_) inflateEnd(&z_);
+  }
+  DataStream(const DataStream&) = delete;
+  DataStream& operator=(const DataStream&) = delete;
+};
+
+double convert(const Conversion& cc, double x) {
+  const auto& v = cc.values;
+  switch (cc.type) {
+    case 1:
+      return v.size() >= 2 ? v[0] + v[1] * x : x;
+    case 2:
+      if (v.size() >= 6) {
+        const double den = v[3] * x * x + v[4] * x + v[5];
+        return den != 0 ? (v[0] * x * x + v[1] * x + v[2]) / den : 0;
+      }
+      return x;
+    case 4:
+    case 5: {
+      // key/value pairs, keys ascending: 4 interpolates, 5 takes the nearest key.
+      const std::size_t n = v.size() / 2;
+      if (n == 0) return x;
+      if (x <= v[0]) return v[1];
+      if (x >= v[2 * (n - 1)]) return v[2 * (n - 1) + 1];
+      for (std::size_t i = 1; i < n; ++i) {
+        const double k0 = v[2 * (i - 1)], k1 = v[2 * i];
+        if (x > k1) continue;
+        if (x == k1) return v[2 * i + 1];
+        if (cc.type == 4 && k1 != k0) {
+          return v[2 * (i - 1) + 1] + (v[2 * i + 1] - v[2 * (i - 1) + 1]) * (x - k0) / (k1 - k0);
+        }
+        return (x - k0) <= (k1 - x) ? v[2 * (i - 1) + 1] : v[2 * i + 1];
+      }
+      return x;
+    }
+    case 6: {
+      // min, max, value triples, then the default.
+      const std::size_t n = v.size() / 3;
+      for (std::size_t i = 0; i < n; ++i) {
+        if (x >= v[3 * i] && x <= v[3 * i + 1]) return v[3 * i + 2];
+      }
+      return v.empty() ? x : v.back();
+    }
+    default:
+      return x;
+  }
+}
+
+class Mf4Reader final : public FrameReader {
+ public:
+  Mf4Reader(std::unique_ptr<File> file, std::string name, DiagnosticSink& sink)
+      : FrameReader(std::move(name)), file_(std::move(file)), sink_(sink) {}
+
+  Result<void> open() {
+    unsigned char id[64];
+    if (!file_->read(0, id, 64)) {
+      return make_error(
+          ErrorCode::kMalformed,
+          fmt::format("{}: the 64-byte MDF identification block is cut short", name_));
+    }
+    unfinalised_ = std::memcmp(id, "UnFinMF ", 8) == 0;
+    version_ = le16(id + 28);
+    version_text_.assign(reinterpret_cast<const char*>(id + 8), 8);
+    while (!version_text_.empty() && (version_text_.back() == ' ' || version_text_.back() == 0))
+      version_text_.pop_back();
+    program_.assign(reinterpret_cast<const char*>(id + 16), 8);
+    while (!program_.empty() && (program_.back() == ' ' || program_.back() == 0))
+      program_.pop_back();
+    if (version_ < 400) {
+      return make_error(ErrorCode::kUnsupported,
+                        fmt::format("{}: MDF version {} ({}); only MDF 4 (MF4) is read. Convert "
+                                    "MDF 3 files with the logger's or asammdf's tools",
+                                    name_, version_, block_name(version_text_)));
+    }
+    auto hd = block(64, "##HD");
+    if (!hd) return tl::unexpected(hd.error());
+    if (hd->data_size >= 12) {
+      unsigned char d[12];
+      if (file_->read(hd->data_at, d, 12)) {
+        start_ns_ = static_cast<std::int64_t>(le64(d));
+        time_flags_ = d[10];
+      }
+    }
+    // Data groups, each with its channel groups.
+    std::set<std::uint64_t> seen;
+    for (std::uint64_t dg_at = hd->link(0); dg_at != 0;) {
+      if (!seen.insert(dg_at).second) break;
+      auto dg = block(dg_at, "##DG");
+      if (!dg) return tl::unexpected(dg.error());
+      unsigned char rid = 0;
+      if (dg->data_size >= 1) file_->read(dg->data_at, &rid, 1);
+      auto err = add_data_group(*dg, rid);
+      if (!err) return err;
+      dg_at = dg->link(0);
+    }
+    if (cursors_.empty()) {
+      return make_error(
+          ErrorCode::kMalformed,
+          fmt::format("{}: MF4 file without any CAN bus channel group (CAN_DataFrame, "
+                      "CAN_RemoteFrame, CAN_ErrorFrame){}",
+                      name_, skipped_groups_.empty() ? "" : "; only other buses"));
+    }
+    for (std::size_t i = 0; i < cursors_.size(); ++i) advance(i);
+    return {};
+  }
+
+  bool next(can::Frame& frame) override {
+    // The cursor whose next frame is earliest; ties keep the groups' file order.
+    std::size_t best = cursors_.size();
+    for (std::size_t i = 0; i < cursors_.size(); ++i) {
+      if (!cursors_[i]->has_next) continue;
+      if (best == cursors_.size() ||
+          cursors_[i]->next.timestamp_ns < cursors_[best]->next.timestamp_ns) {
+        best = i;
+      }
+    }
+    if (best == cursors_.size()) {
+      return false;
+    }
+    frame = std::move(cursors_[best]->next);
+    ++stats_.frames;
+    advance(best);
+    return true;
+  }
+
+  Format format() const override { return Format::kMf4; }
+  std::string variant() const override {
+    std::string v = fmt::format("MDF {}{} from {}", block_name(version_text_),
+                                unfinalised_ ? " unfinalised (UnFinMF)" : "",
+                                program_.empty() ? "?" : block_name(program_));
+    v += sorted_ ? ", sorted" : ", unsorted";
+    // Bit 0 of the header's time flags: the start time is local, in a zone the file does not
+    // give.
+    if (time_flags_ & 1) v += ", start time in local time (read as UTC)";
+    if (!skipped_groups_.empty()) {
+      v += ", skipped";
+      for (const auto& [what, count] : skipped_groups_) v += fmt::format(" {} x{}", what, count);
+    }
+    return v;
+  }
+
+ private:
+  struct Cursor {
+    std::unique_ptr<DataStream> data;
+    std::uint8_t record_id_size = 0;
+    std::map<std::uint64_t, Group> groups;                             // by record id
+    std::map<std::uint64_t, std::unique_ptr<DataStream>> signal_data;  // sorted VLSD, by link
+    std::map<std::uint64_t, std::uint64_t> signal_position;
+    std::vector<unsigned char> record;
+    can::Frame next;
+    bool has_next = false;
+    bool done = false;
+    // Unsorted: frames waiting for their payload in a VLSD record, in file order.
+    struct Waiting {
+      can::Frame frame;
+      std::uint64_t vlsd_group = 0;
+      std::uint64_t offset = 0;
+      bool filled = false;
+    };
+    std::deque<Waiting> waiting;
+  };
+
+  void report(std::string reason) {
+    ++stats_.malformed;
+    sink_.report(Diagnostic{name_, 0, std::move(reason), {}});
+  }
+
+  Result<Block> block(std::uint64_t at, std::string_view expected) {
+    unsigned char h[24];
+    if (at < 64 || !file_->read(at, h, 24)) {
+      return make_error(ErrorCode::kMalformed,
+                        fmt::format("{}: offset {}: expected a {} block; the link points outside "
+                                    "the file ({} bytes)",
+                                    name_, at, expected, file_->size()));
+    }
+    Block b;
+    b.at = at;
+    b.id.assign(reinterpret_cast<const char*>(h), 4);
+    b.length = le64(h + 8);
+    const std::uint64_t links = le64(h + 16);
+    if (!expected.empty() && expected.find(b.id) == std::string_view::npos) {
+      return make_error(ErrorCode::kMalformed,
+                        fmt::format("{}: offset {}: expected a {} block, found '{}'", name_, at,
+                                    expected, block_name(b.id)));
+    }
+    if (links > (1U << 20) || b.length < 24 + links * 8) {
+      return make_error(ErrorCode::kMalformed,
+                        fmt::format("{}: offset {}: {} block of {} bytes cannot hold its {} links",
+                                    name_, at, block_name(b.id), b.length, links));
+    }
+    b.links.resize(static_cast<std::size_t>(links));
+    if (links > 0) {
+      std::vector<unsigned char> raw(static_cast<std::size_t>(links) * 8);
+      if (!file_->read(at + 24, raw.data(), raw.size())) {
+        return make_error(ErrorCode::kMalformed,
+                          fmt::format("{}: offset {}: {} block cut short in its links", name_, at,
+                                      block_name(b.id)));
+      }
+      for (std::size_t i = 0; i < b.links.size(); ++i) b.links[i] = le64(raw.data() + i * 8);
+    }
+    b.data_at = at + 24 + links * 8;
+    b.data_size = b.length - 24 - links * 8;
+    const bool runs_to_end = b.id == "##DT" || b.id == "##SD";
+    // A logger that lost power never wrote its last DT block's length: the data runs to the
+    // end of the file.
+    if (unfinalised_ && b.id == "##DT" && b.data_size == 0 && b.data_at < file_->size()) {
+      b.data_size = file_->size() - b.data_at;
+    }
+    if (b.data_at + b.data_size > file_->size()) {
+      if (!runs_to_end) {
+        return make_error(ErrorCode::kMalformed,
+                          fmt::format("{}: offset {}: {} block of {} bytes is cut short by the end "
+                                      "of the file",
+                                      name_, at, block_name(b.id), b.length));
+      }
+      if (!unfinalised_) {
+        report(
+            fmt::format("offset {}: {} block of {} bytes is cut short by the end of the file; "
+                        "read up to there",
+                        at, block_name(b.id), b.length));
+      }
+      b.data_size = file_->size() - b.data_at;
+    }
+    return b;
+  }
+
+  std::string text(std::uint64_t at) {
+    if (at == 0) return {};
+    auto b = block(at, "##TX##MD");
+    if (!b) return {};
+    std::string s(static_cast<std::size_t>(std::min<std::uint64_t>(b->data_size, 4096)), '\0');
+    if (!file_->read(b->data_at, s.data(), s.size())) return {};
+    s.resize(std::strlen(s.c_str()));
+    return s;
+  }
+
+  // The fragments of a data link (DT, SD, DZ, DL, HL), in order.
+  Result<std::vector<DataStream::Fragment>> fragments(std::uint64_t at) {
+    std::vector<DataStream::Fragment> out;
+    if (at == 0) return out;
+    std::set<std::uint64_t> seen;
+    auto add = [&](std::uint64_t link) -> Result<void> {
+      if (link == 0) return {};
+      auto b = block(link, "##DT##SD##DZ##RD");
+      if (!b) return tl::unexpected(b.error());
+      if (out.size() >= kMaxFragments) {
+        return make_error(ErrorCode::kMalformed,
+                          fmt::format("{}: more than {} data blocks", name_, kMaxFragments));
+      }
+      DataStream::Fragment f;
+      if (b->id == "##DZ") {
+        unsigned char d[24];
+        if (b->data_size < 24 || !file_->read(b->data_at, d, 24)) {
+          return make_error(
+              ErrorCode::kMalformed,
+              fmt::format("{}: offset {}: DZ block cut short in its header", name_, link));
+        }
+        f.zipped = true;
+        f.zip_type = d[2];
+        f.zip_parameter = le32(d + 4);
+        f.original_size = le64(d + 8);
+        f.size = std::min<std::uint64_t>(le64(d + 16), b->data_size - 24);
+        f.at = b->data_at + 24;
+        if (f.zip_type > 1) {
+          return make_error(ErrorCode::kUnsupported,
+                            fmt::format("{}: offset {}: DZ block compressed with type {}; expected "
+                                        "0 (deflate) or 1 (transposed deflate)",
+                                        name_, link, f.zip_type));
+        }
+      } else {
+        f.at = b->data_at;
+        f.size = b->data_size;
+      }
+      out.push_back(f);
+      return {};
+    };
+    auto first = block(at, "##DT##SD##DZ##RD##DL##HL");
+    if (!first) return tl::unexpected(first.error());
+    std::uint64_t dl = 0;
+    if (first->id == "##HL") {
+      dl = first->link(0);
+    } else if (first->id == "##DL") {
+      dl = at;
+    } else {
+      auto r = add(at);
+      if (!r) return tl::unexpected(r.error());
+      return out;
+    }
+    while (dl != 0) {
+      if (!seen.insert(dl).second) {
+        return make_error(ErrorCode::kMalformed,
+                          fmt::format("{}: offset {}: DL blocks link in a loop", name_, dl));
+      }
+      auto b = block(dl, "##DL");
+      if (!b) return tl::unexpected(b.error());
+      for (std::size_t i = 1; i < b->links.size(); ++i) {
+        auto r = add(b->links[i]);
+        if (!r) return tl::unexpected(r.error());
+      }
+      dl = b->link(0);
+    }
+    return out;
+  }
+
+  Result<Conversion> conversion(std::uint64_t at, const std::string& channel) {
+    Conversion cc;
+    if (at == 0) return cc;
+    auto b = block(at, "##CC");
+    if (!b) return tl::unexpected(b.error());
+    unsigned char d[24];
+    if (b->data_size < 24 || !file_->read(b->data_at, d, 24)) {
+      return make_error(ErrorCode::kMalformed,
+                        fmt::format("{}: offset {}: CC block cut short", name_, at));
+    }
+    cc.type = d[0];
+    const std::uint16_t count = le16(d + 6);
+    if (cc.type == 3 || cc.type > 6) {
+      return make_error(ErrorCode::kUnsupported,
+                        fmt::format("{}: offset {}: conversion type {} on channel {}; CAN members "
+                                    "need a numeric conversion (0, 1, 2, 4, 5 or 6)",
+                                    name_, at, cc.type, channel));
+    }
+    if (b->data_size < 24 + count * 8ULL) {
+      return make_error(
+          ErrorCode::kMalformed,
+          fmt::format("{}: offset {}: CC block cut short in its {} values", name_, at, count));
+    }
+    std::vector<unsigned char> raw(count * 8ULL);
+    if (!raw.empty() && !file_->read(b->data_at + 24, raw.data(), raw.size())) {
+      return make_error(ErrorCode::kMalformed,
+                        fmt::format("{}: offset {}: CC cut short", name_, at));
+    }
+    for (std::size_t i = 0; i < count; ++i) cc.values.push_back(f64(raw.data() + i * 8));
+    return cc;
+  }
+
+  Result<Channel> channel(const Block& b, std::string name) {
+    Channel c;
+    unsigned char d[16];
+    if (b.data_size < 16 || !file_->read(b.data_at, d, 16)) {
+      return make_error(ErrorCode::kMalformed,
+                        fmt::format("{}: offset {}: CN block cut short", name_, b.at));
+    }
+    c.name = std::move(name);
+    c.type = d[0];
+    c.sync = d[1];
+    c.data_type = d[2];
+    c.bit_offset = d[3];
+    c.byte_offset = le32(d + 4);
+    c.bit_count = le32(d + 8);
+    c.data_link = b.link(5);
+    auto cc = conversion(b.link(4), c.name);
+    if (!cc) return tl::unexpected(cc.error());
+    c.cc = std::move(*cc);
+    c.present = true;
+    return c;
+  }
+
+  // Reads every channel of a group (compositions included) into `group`.
+  Result<void> channels(std::uint64_t first, Group& group, int depth, std::size_t& count) {
+    std::set<std::uint64_t> seen;
+    for (std::uint64_t at = first; at != 0;) {
+      if (!seen.insert(at).second || ++count > kMaxChannels || depth > 4) {
+        return make_error(
+            ErrorCode::kMalformed,
+            fmt::format("{}: offset {}: channels link in a loop or nest too deep", name_, at));
+      }
+      auto b = block(at, "##CN##CA");
+      if (!b) return tl::unexpected(b.error());
+      if (b->id != "##CN") break;
+      const std::string name = text(b->link(2));
+      auto c = channel(*b, name);
+      if (!c) return tl::unexpected(c.error());
+      const std::string_view member = name.find('.') == std::string::npos
+                                          ? std::string_view(name)
+                                          : std::string_view(name).substr(name.rfind('.') + 1);
+      if (c->type == 2 || c->type == 3) {
+        if (c->sync == 1 && !group.time.present) group.time = *c;
+      } else if (name == "CAN_DataFrame" || name == "CAN_RemoteFrame" || name == "CAN_ErrorFrame") {
+        group.can = true;
+        group.event = name == "CAN_DataFrame"     ? Event::kData
+                      : name == "CAN_RemoteFrame" ? Event::kRemote
+                                                  : Event::kError;
+      } else if (name.find('.') != std::string::npos && name.rfind("CAN_", 0) == 0) {
+        Channel* slot = member == "ID"           ? &group.id
+                        : member == "IDE"        ? &group.ide
+                        : member == "DLC"        ? &group.dlc
+                        : member == "DataLength" ? &group.length
+                        : member == "DataBytes"  ? &group.bytes
+                        : member == "BusChannel" ? &group.bus
+                        : member == "Dir"        ? &group.dir
+                        : member == "EDL"        ? &group.edl
+                        : member == "BRS"        ? &group.brs
+                        : member == "ESI"        ? &group.esi
+                        : member == "ErrorType"  ? &group.error_type
+                                                 : nullptr;
+        if (slot != nullptr) *slot = *c;
+      } else if (group.name.empty() && depth == 0 && c->type == 0) {
+        group.name = name;  // the first data channel names a group of another bus
+      }
+      if (b->link(1) != 0) {
+        auto r = channels(b->link(1), group, depth + 1, count);
+        if (!r) return r;
+      }
+      at = b->link(0);
+    }
+    return {};
+  }
+
+  Result<void> add_data_group(const Block& dg, std::uint8_t record_id_size) {
+    auto cursor = std::make_unique<Cursor>();
+    if (record_id_size != 0 && record_id_size != 1 && record_id_size != 2 && record_id_size != 4 &&
+        record_id_size != 8) {
+      return make_error(
+          ErrorCode::kMalformed,
+          fmt::format("{}: offset {}: record id of {} bytes; expected 0, 1, 2, 4 or 8", name_,
+                      dg.at, record_id_size));
+    }
+    cursor->record_id_size = record_id_size;
+    bool any_can = false;
+    std::size_t count = 0;
+    std::set<std::uint64_t> seen;
+    for (std::uint64_t cg_at = dg.link(1); cg_at != 0;) {
+      if (!seen.insert(cg_at).second) break;
+      auto cg = block(cg_at, "##CG");
+      if (!cg) return tl::unexpected(cg.error());
+      unsigned char d[32];
+      if (cg->data_size < 32 || !file_->read(cg->data_at, d, 32)) {
+        return make_error(ErrorCode::kMalformed,
+                          fmt::format("{}: offset {}: CG block cut short", name_, cg_at));
+      }
+      Group g;
+      g.record_id = le64(d);
+      g.cycle_count = le64(d + 8);
+      const std::uint16_t flags = le16(d + 16);
+      g.vlsd = (flags & 1) != 0;
+      g.record_bytes = le32(d + 24) + le32(d + 28);
+      if (!g.vlsd) {
+        auto r = channels(cg->link(1), g, 0, count);
+        if (!r) return r;
+        if (g.name.empty()) g.name = text(cg->link(2));
+        if (g.can) {
+          if (!g.time.present || (!g.id.present && g.event != Event::kError)) {
+            report(fmt::format("offset {}: CAN channel group without {}; skipped", cg_at,
+                               g.time.present ? "an ID member" : "a time channel"));
+            g.can = false;
+          } else {
+            any_can = true;
+          }
+        }
+        if (!g.can) ++skipped_groups_[g.name.empty() ? "unnamed group" : g.name];
+      }
+      if (cursor->groups.count(g.record_id) != 0 && record_id_size != 0) {
+        return make_error(ErrorCode::kMalformed,
+                          fmt::format("{}: offset {}: record id {} used by two channel groups",
+                                      name_, cg_at, g.record_id));
+      }
+      cursor->groups.emplace(g.record_id, std::move(g));
+      cg_at = cg->link(0);
+    }
+    if (!any_can) return {};
+    if (record_id_size == 0 && cursor->groups.size() != 1) {
+      return make_error(ErrorCode::kMalformed,
+                        fmt::format("{}: offset {}: {} channel groups share a data group without "
+                                    "record ids",
+                                    name_, dg.at, cursor->groups.size()));
+    }
+    if (record_id_size == 0) sorted_ = true;
+    auto frags = fragments(dg.link(2));
+    if (!frags) return tl::unexpected(frags.error());
+    cursor->data = std::make_unique<DataStream>(*file_, std::move(*frags));
+    cursors_.push_back(std::move(cursor));
+    return {};
+  }
+
+  // Raw value of a channel in a record (virtual channels: the record's index).
+  static std::optional<double> raw_value(const Channel& c, const unsigned char* rec,
+                                         std::size_t size, std::uint64_t index) {
+    if (c.type == 6 || c.type == 3) return static_cast<double>(index);
+    const std::uint64_t first_bit = c.byte_offset * 8ULL + c.bit_offset;
+    if (c.bit_count == 0 || c.bit_count > 64 || first_bit + c.bit_count > size * 8ULL) {
+      return std::nullopt;
+    }
+    const std::size_t first = first_bit / 8;
+    const std::size_t last = (first_bit + c.bit_count - 1) / 8;
+    if (c.data_type == 4 || c.data_type == 5) {
+      if (c.bit_offset != 0 || (c.bit_count != 32 && c.bit_count != 64)) return std::nullopt;
+      unsigned char b[8];
+      std::memcpy(b, rec + c.byte_offset, c.bit_count / 8);
+      if (c.data_type == 5) std::reverse(b, b + c.bit_count / 8);
+      if (c.bit_count == 32) {
+        float f = 0;
+        std::memcpy(&f, b, 4);
+        return f;
+      }
+      double d = 0;
+      std::memcpy(&d, b, 8);
+      return d;
+    }
+    if (c.data_type > 3) return std::nullopt;
+    const bool big = c.data_type == 1 || c.data_type == 3;
+    // The bytes of the value, least significant first (at most 9 for 64 bits at an offset).
+    std::array<unsigned char, 9> span{};
+    for (std::size_t i = first; i <= last; ++i) span[i - first] = rec[big ? first + last - i : i];
+    const unsigned shift = static_cast<unsigned>(first_bit % 8);
+    std::uint64_t lo = 0;
+    for (std::size_t k = 8; k-- > 0;) lo = lo << 8 | span[k];
+    std::uint64_t v = lo >> shift;
+    if (shift != 0) v |= static_cast<std::uint64_t>(span[8]) << (64 - shift);
+    if (c.bit_count < 64) v &= (1ULL << c.bit_count) - 1;
+    if ((c.data_type == 2 || c.data_type == 3) && c.bit_count < 64 &&
+        (v >> (c.bit_count - 1)) & 1) {
+      return static_cast<double>(static_cast<std::int64_t>(v | ~((1ULL << c.bit_count) - 1)));
+    }
+    if (c.data_type == 2 || c.data_type == 3)
+      return static_cast<double>(static_cast<std::int64_t>(v));
+    return static_cast<double>(v);
+  }
+
+  static std::optional<double> value(const Channel& c, const unsigned char* rec, std::size_t size,
+                                     std::uint64_t index) {
+    auto raw = raw_value(c, rec, size, index);
+    if (!raw) return std::nullopt;
+    return c.cc.type == 0 ? *raw : convert(c.cc, *raw);
+  }
+
+  // Unsigned integer member: nullopt when absent, out of the record, or not a whole number.
+  static std::optional<std::uint64_t> member(const Channel& c, const unsigned char* rec,
+                                             std::size_t size, std::uint64_t index) {
+    if (!c.present) return std::nullopt;
+    auto v = value(c, rec, size, index);
+    if (!v || !std::isfinite(*v) || *v < 0 || *v > 1.8e19 || std::floor(*v) != *v) {
+      return std::nullopt;
+    }
+    return static_cast<std::uint64_t>(*v);
+  }
+
+  // Builds a frame from a fixed record; false (and `why`) when it cannot be one.
+  bool decode(Group& g, const unsigned char* rec, std::size_t size, can::Frame& f, std::string& why,
+              std::optional<std::uint64_t>& vlsd_offset) {
+    const std::uint64_t index = g.records++;
+    f = can::Frame{};
+    auto t = value(g.time, rec, size, index);
+    if (!t || !std::isfinite(*t) || std::fabs(*t) > 3.0e9) {
+      why = "time channel unreadable or out of range";
+      return false;
+    }
+    f.timestamp_ns = start_ns_ + std::llround(*t * 1e9);
+    f.time_kind = TimeKind::kAbsolute;
+    if (auto bus = member(g.bus, rec, size, index)) f.channel = std::to_string(*bus);
+    if (auto dir = member(g.dir, rec, size, index)) {
+      f.direction = *dir ? can::Direction::kTx : can::Direction::kRx;
+    }
+    if (g.event == Event::kError) {
+      const auto type = member(g.error_type, rec, size, index).value_or(0);
+      can::Frame e = error_frame(type);
+      e.timestamp_ns = f.timestamp_ns;
+      e.time_kind = f.time_kind;
+      e.channel = std::move(f.channel);
+      e.direction = f.direction;
+      f = std::move(e);
+      return true;
+    }
+    const auto id = member(g.id, rec, size, index);
+    const bool ide = member(g.ide, rec, size, index).value_or(0) != 0;
+    if (!id) {
+      why = "ID member unreadable";
+      return false;
+    }
+    f.extended = ide || *id > can::kStandardIdMask;
+    if (*id > can::kExtendedIdMask || (!ide && g.ide.present && *id > can::kStandardIdMask)) {
+      why = fmt::format("identifier 0x{:X} too large for its {}-bit format", *id, ide ? 29 : 11);
+      return false;
+    }
+    f.id = static_cast<std::uint32_t>(*id);
+    f.fd = member(g.edl, rec, size, index).value_or(0) != 0;
+    f.brs = f.fd && member(g.brs, rec, size, index).value_or(0) != 0;
+    f.esi = f.fd && member(g.esi, rec, size, index).value_or(0) != 0;
+    const auto dlc = member(g.dlc, rec, size, index);
+    const auto length = member(g.length, rec, size, index);
+    if (dlc && *dlc > 15) {
+      why = "DLC above 15";
+      return false;
+    }
+    std::uint64_t len = length ? *length
+                        : dlc  ? (f.fd ? can::fd_dlc_to_len(static_cast<std::uint8_t>(*dlc))
+                                       : std::min<std::uint64_t>(*dlc, 8))
+                               : 0;
+    if (f.fd ? !can::is_valid_fd_len(len) : len > 8) {
+      why = fmt::format("data length {} impossible for a {} frame", len,
+                        f.fd ? "CAN FD" : "classic CAN");
+      return false;
+    }
+    f.len = static_cast<std::uint8_t>(len);
+    f.dlc = dlc ? static_cast<std::uint8_t>(*dlc) : (f.fd ? can::len_to_fd_dlc(len) : f.len);
+    if (g.event == Event::kRemote) {
+      if (f.fd) {
+        why = "CAN FD remote frame";
+        return false;
+      }
+      f.rtr = true;
+      return true;
+    }
+    if (f.len == 0) return true;
+    const Channel& b = g.bytes;
+    if (!b.present) {
+      why = "DataBytes member missing";
+      return false;
+    }
+    if (b.type == 1) {
+      Channel offset_field = b;  // the record holds the offset as an unsigned integer
+      offset_field.data_type = 0;
+      auto off = raw_value(offset_field, rec, size, index);
+      if (!off || *off < 0) {
+        why = "DataBytes offset unreadable";
+        return false;
+      }
+      vlsd_offset = static_cast<std::uint64_t>(*off);
+      return true;
+    }
+    const std::uint64_t first = b.byte_offset;
+    if (b.bit_offset != 0 || first + f.len > size) {
+      why = "DataBytes outside the record";
+      return false;
+    }
+    std::memcpy(f.data.data(), rec + first, f.len);
+    return true;
+  }
+
+  // asammdf's names for the bus-logging ErrorType values: 1 bit, 2 form, 3 stuffing, 4 CRC,
+  // 5 acknowledgment; 0 other.
+  static can::Frame error_frame(std::uint64_t type) {
+    std::array<std::uint8_t, 8> d{};
+    std::uint32_t cls = can::err::kProtocol;
+    switch (type) {
+      case 1:
+        d[2] = can::err::kProtBit;
+        break;
+      case 2:
+        d[2] = can::err::kProtForm;
+        break;
+      case 3:
+        d[2] = can::err::kProtStuff;
+        break;
+      case 4:
+        d[3] = can::err::kLocCrcSequence;
+        break;
+      case 5:
+        cls = can::err::kNoAck;
+        d[3] = can::err::kLocAckSlot;
+        break;
+      default:
+        break;
+    }
+    return can::make_error_frame(cls, d);
+  }
+
+  // Reads n bytes of the cursor's data into its record buffer.
+  bool take(Cursor& c, std::size_t n) {
+    c.record.resize(n);
+    return c.data->read(c.record.data(), n) == n;
+  }
+
+  // Finds the payload at `offset` of a sorted group's signal data (SD blocks), reading forward.
+  bool signal_bytes(Cursor& c, std::uint64_t link, std::uint64_t offset, can::Frame& f,
+                    std::string& why) {
+    auto it = c.signal_data.find(link);
+    if (it == c.signal_data.end() || c.signal_position[link] > offset) {
+      auto frags = fragments(link);
+      if (!frags) {
+        why = frags.error().message;
+        return false;
+      }
+      it = c.signal_data
+               .insert_or_assign(link, std::make_unique<DataStream>(*file_, std::move(*frags)))
+               .first;
+      c.signal_position[link] = 0;
+    }
+    DataStream& s = *it->second;
+    if (!s.skip(offset - c.signal_position[link])) {
+      why = "DataBytes offset beyond its signal data";
+      return false;
+    }
+    unsigned char len[4];
+    if (s.read(len, 4) != 4) {
+      why = "signal data cut short";
+      return false;
+    }
+    const std::uint32_t n = le32(len);
+    if (n < f.len) {
+      why = fmt::format("signal data holds {} bytes for a frame of {}", n, f.len);
+      return false;
+    }
+    std::array<unsigned char, 64> data{};
+    if (s.read(data.data(), f.len) != f.len || !s.skip(n - f.len)) {
+      why = "signal data cut short";
+      return false;
+    }
+    std::memcpy(f.data.data(), data.data(), f.len);
+    c.signal_position[link] = offset + 4 + n;
+    return true;
+  }
+
+  // Moves cursor i to its next frame.
+  void advance(std::size_t i) {
+    Cursor& c = *cursors_[i];
+    c.has_next = false;
+    for (;;) {
+      if (!c.waiting.empty() && c.waiting.front().filled) {
+        c.next = std::move(c.waiting.front().frame);
+        c.waiting.pop_front();
+        c.has_next = true;
+        return;
+      }
+      if (c.done) {
+        if (!c.waiting.empty()) {
+          report(
+              fmt::format("{} frame(s) at the end never got their payload (a VLSD record); "
+                          "dropped",
+                          c.waiting.size()));
+          c.waiting.clear();
+        }
+        return;
+      }
+      if (c.waiting.size() > kMaxPending) {
+        report("a frame's payload (VLSD record) did not follow within 4096 records; dropped");
+        c.waiting.pop_front();
+        continue;
+      }
+      read_record(c);
+    }
+  }
+
+  void end_of_data(Cursor& c, std::size_t partial) {
+    c.done = true;
+    if (!c.data->error().empty()) report(c.data->error());
+    if (partial > 0) {
+      if (unfinalised_) {
+        sink_.report(Diagnostic{name_,
+                                0,
+                                fmt::format("the logger's file ends inside a record ({} bytes); "
+                                            "read up to the last whole record (an unfinalised "
+                                            "file, as left at power loss)",
+                                            partial),
+                                {}});
+      } else {
+        report(fmt::format("the data ends inside a record ({} bytes left)", partial));
+      }
+    }
+  }
+
+  void read_record(Cursor& c) {
+    ++stats_.lines;
+    std::uint64_t rid = 0;
+    const std::size_t id_size = c.record_id_size;
+    if (id_size > 0) {
+      unsigned char raw[8] = {};
+      const std::size_t got = c.data->read(raw, id_size);
+      if (got < id_size) {
+        end_of_data(c, got);
+        return;
+      }
+      for (std::size_t k = id_size; k-- > 0;) rid = rid << 8 | raw[k];
+    } else {
+      rid = c.groups.begin()->first;
+    }
+    auto g_it = c.groups.find(rid);
+    if (g_it == c.groups.end()) {
+      report(
+          fmt::format("record {}: record id {} belongs to no channel group; the rest of the "
+                      "data group cannot be read",
+                      stats_.lines, rid));
+      c.done = true;
+      return;
+    }
+    Group& g = g_it->second;
+    if (g.vlsd) {
+      unsigned char len[4];
+      const std::size_t got = c.data->read(len, 4);
+      if (got < 4) {
+        end_of_data(c, id_size + got);
+        return;
+      }
+      const std::uint32_t n = le32(len);
+      const std::uint64_t offset = g.vlsd_offset;
+      g.vlsd_offset += 4ULL + n;
+      Cursor::Waiting* w = nullptr;
+      for (auto& x : c.waiting) {
+        if (!x.filled && x.vlsd_group == rid && x.offset == offset) {
+          w = &x;
+          break;
+        }
+      }
+      std::array<unsigned char, 64> data{};
+      const std::size_t keep = w ? std::min<std::size_t>(n, w->frame.len) : 0;
+      if (c.data->read(data.data(), keep) != keep || !c.data->skip(n - keep)) {
+        end_of_data(c, 1);
+        return;
+      }
+      ++stats_.ignored;
+      if (w == nullptr) return;  // a payload no frame asked for (e.g. of a skipped group)
+      if (n < w->frame.len) {
+        report(fmt::format("record {}: payload of {} bytes for a frame of {}; frame dropped",
+                           stats_.lines, n, w->frame.len));
+        for (auto it = c.waiting.begin(); it != c.waiting.end(); ++it) {
+          if (&*it == w) {
+            c.waiting.erase(it);
+            break;
+          }
+        }
+        return;
+      }
+      std::memcpy(w->frame.data.data(), data.data(), w->frame.len);
+      w->filled = true;
+      return;
+    }
+    if (!take(c, g.record_bytes)) {
+      end_of_data(c, id_size + c.record.size());
+      return;
+    }
+    if (!g.can) {
+      ++stats_.ignored;
+      return;
+    }
+    can::Frame f;
+    std::string why;
+    std::optional<std::uint64_t> vlsd_offset;
+    if (!decode(g, c.record.data(), c.record.size(), f, why, vlsd_offset)) {
+      report(fmt::format("record {} ({}): {}", stats_.lines, g.name.empty() ? "CAN" : g.name, why));
+      return;
+    }
+    if (!vlsd_offset) {
+      c.waiting.push_back({std::move(f), 0, 0, true});
+      return;
+    }
+    const std::uint64_t link = g.bytes.data_link;
+    if (c.record_id_size > 0 && c.groups.count(vlsd_group_id(c, link)) != 0) {
+      c.waiting.push_back({std::move(f), vlsd_group_id(c, link), *vlsd_offset, false});
+      return;
+    }
+    if (!signal_bytes(c, link, *vlsd_offset, f, why)) {
+      report(fmt::format("record {} ({}): {}", stats_.lines, g.name.empty() ? "CAN" : g.name, why));
+      return;
+    }
+    c.waiting.push_back({std::move(f), 0, 0, true});
+  }
+
+  // The record id of the VLSD channel group a DataBytes link points at (0 if not a CG).
+  std::uint64_t vlsd_group_id(Cursor&, std::uint64_t link) {
+    auto it = vlsd_ids_.find(link);
+    if (it != vlsd_ids_.end()) return it->second;
+    std::uint64_t id = ~0ULL;
+    unsigned char h[4];
+    if (link != 0 && file_->read(link, h, 4) && std::memcmp(h, "##CG", 4) == 0) {
+      if (auto b = block(link, "##CG"); b && b->data_size >= 8) {
+        unsigned char d[8];
+        if (file_->read(b->data_at, d, 8)) id = le64(d);
+      }
+    }
+    vlsd_ids_[link] = id;
+    return id;
+  }
+
+  std::unique_ptr<File> file_;
+  DiagnosticSink& sink_;
+  bool unfinalised_ = false;
+  std::uint16_t version_ = 0;
+  std::string version_text_;
+  std::string program_;
+  std::int64_t start_ns_ = 0;
+  std::uint8_t time_flags_ = 0;
+  bool sorted_ = false;
+  std::vector<std::unique_ptr<Cursor>> cursors_;
+  std::map<std::string, std::uint64_t> skipped_groups_;
+  std::unordered_map<std::uint64_t, std::uint64_t> vlsd_ids_;
+};
+
+}  // namespace
+
+bool looks_like_mf4(std::string_view head) {
+  return head.substr(0, 8) == "MDF     " || head.substr(0, 8) == "UnFinMF ";
+}
+
+Result<std::unique_ptr<FrameReader>> open_mf4(int fd, std::string_view memory, std::string name,
+                                              DiagnosticSink& sink) {
+  auto reader =
+      std::make_unique<Mf4Reader>(std::make_unique<File>(fd, memory), std::move(name), sink);
+  auto opened = reader->open();
+  if (!opened) return tl::unexpected(opened.error());
+  return std::unique_ptr<FrameReader>(std::move(reader));
+}
+
+}  // namespace bmslink::capture::detail
