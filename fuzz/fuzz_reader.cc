@@ -1,6 +1,6 @@
 // libFuzzer target for one capture reader (BMSLINK_FUZZ_FORMAT names it; "auto" = sniffing).
 // Beyond "no crash, no hang, no leak" it checks that no reader ever produces an impossible frame,
-// then pushes every frame through both writers and the inventory so they are fuzzed as well.
+// then pushes every frame through every writer and the inventory so they are fuzzed as well.
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
@@ -45,6 +45,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   auto candump =
       bmslink::capture::make_writer(bmslink::capture::OutputFormat::kCandumpLog, null_out);
   auto asc = bmslink::capture::make_writer(bmslink::capture::OutputFormat::kVectorAsc, null_out);
+  auto blf = bmslink::capture::make_writer(bmslink::capture::OutputFormat::kBlf, null_out);
+  auto mf4 = bmslink::capture::make_writer(bmslink::capture::OutputFormat::kMf4, null_out);
   bmslink::analysis::InventoryBuilder inventory;
   bmslink::protocol::Identifier identifier;
   // Every frame is also decoded with every built-in protocol, so arbitrary payloads and lengths
@@ -64,6 +66,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     check_frame(f);
     candump->write(f);
     asc->write(f);
+    blf->write(f);
+    mf4->write(f);
     inventory.add(f);
     identifier.add(f);
     for (const auto& d : decoders) {
@@ -76,10 +80,13 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   }
   (void)identifier.result();
   require(n == (*reader)->stats().frames);
-  // One diagnostic per malformed line, plus one for a junk prefix.
-  require(sink.total() == (*reader)->stats().malformed + ((*reader)->stats().junk > 0 ? 1 : 0));
+  // One diagnostic per malformed line or note, plus one for a junk prefix.
+  const auto& stats = (*reader)->stats();
+  require(sink.total() == stats.malformed + stats.notes + (stats.junk > 0 ? 1 : 0));
   (void)candump->finish();
   (void)asc->finish();
+  (void)blf->finish();
+  (void)mf4->finish();
   (void)inventory.finish();
   std::fclose(null_out);
   return 0;

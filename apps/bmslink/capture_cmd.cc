@@ -81,9 +81,11 @@ int cmd_convert(const std::string& path, const std::string& format, const std::s
   if (!reader) return kExitInput;
   AtomicOutput out(output);
   if (!out.open()) return kExitInput;
-  auto writer = capture::make_writer(
-      to == "asc" ? capture::OutputFormat::kVectorAsc : capture::OutputFormat::kCandumpLog,
-      out.file());
+  const auto output_format = to == "asc"   ? capture::OutputFormat::kVectorAsc
+                             : to == "blf" ? capture::OutputFormat::kBlf
+                             : to == "mf4" ? capture::OutputFormat::kMf4
+                                           : capture::OutputFormat::kCandumpLog;
+  auto writer = capture::make_writer(output_format, out.file());
   can::Frame f;
   while (reader->next(f)) writer->write(f);
   const auto written = writer->finish();
@@ -294,9 +296,11 @@ void add_capture_commands(CLI::App& app, Commands& commands) {
   });
 
   auto convert = std::make_shared<Args>();
-  auto* c = app.add_subcommand("convert", "Convert a capture to candump log or Vector ASC");
+  auto* c =
+      app.add_subcommand("convert", "Convert a capture to candump log, Vector ASC or BLF, or MF4");
   c->add_option("FILE", convert->in, "Capture file, '-' for standard input")->required();
-  c->add_option("--to", convert->to, "Output format")->check(CLI::IsMember({"candump", "asc"}));
+  c->add_option("--to", convert->to, "Output format")
+      ->check(CLI::IsMember({"candump", "asc", "blf", "mf4"}));
   c->add_option("-o,--output", convert->output, "Output file (standard output by default)");
   add_format_option(c, convert->format);
   commands.add(c, [convert] {

@@ -176,6 +176,13 @@ class BlfReader final : public FrameReader {
       const std::size_t have = in_.ensure(kBaseHeader);
       if (have == 0) return false;
       if (have < kBaseHeader) {
+        // Padding after the last container is no damage.
+        const bool padding = have <= 7 && std::all_of(in_.data(), in_.data() + have,
+                                                      [](unsigned char b) { return b == 0; });
+        if (padding) {
+          in_.consume(have);
+          return false;
+        }
         report(fmt::format("offset {}: the file ends inside an object header ({} bytes left)",
                            in_.offset(), have));
         in_.consume(have);
@@ -571,6 +578,7 @@ class BlfReader final : public FrameReader {
                          pending()));
     }
     if (stray_id_bits_ > 0) {
+      ++stats_.notes;
       sink_.report(Diagnostic{
           name_,
           0,
@@ -579,6 +587,7 @@ class BlfReader final : public FrameReader {
       stray_id_bits_ = 0;
     }
     if (impossible_dlc_ > 0) {
+      ++stats_.notes;
       sink_.report(Diagnostic{
           name_,
           0,
@@ -588,6 +597,7 @@ class BlfReader final : public FrameReader {
       impossible_dlc_ = 0;
     }
     if (unflagged_extended_ > 0) {
+      ++stats_.notes;
       sink_.report(Diagnostic{
           name_,
           0,
@@ -598,6 +608,7 @@ class BlfReader final : public FrameReader {
       unflagged_extended_ = 0;
     }
     if (short_fd_ > 0) {
+      ++stats_.notes;
       sink_.report(Diagnostic{
           name_,
           0,

@@ -1087,6 +1087,7 @@ class Mf4Reader final : public FrameReader {
     if (!c.data->error().empty()) report(c.data->error());
     if (partial > 0) {
       if (unfinalised_) {
+        ++stats_.notes;
         sink_.report(Diagnostic{name_,
                                 0,
                                 fmt::format("the logger's file ends inside a record ({} bytes); "

@@ -8,6 +8,7 @@
 #include <fmt/format.h>
 
 #include "bmslink/can/error_frame.h"
+#include "capture/binary_writers.h"
 
 namespace bmslink::capture {
 namespace {
@@ -292,6 +293,8 @@ class AscWriter final : public BufferedWriter {
 
 std::unique_ptr<FrameWriter> make_writer(OutputFormat format, std::FILE* out) {
   if (format == OutputFormat::kVectorAsc) return std::make_unique<AscWriter>(out);
+  if (format == OutputFormat::kBlf) return detail::make_blf_writer(out);
+  if (format == OutputFormat::kMf4) return detail::make_mf4_writer(out);
   return std::make_unique<CandumpWriter>(out);
 }
 

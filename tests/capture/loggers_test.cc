@@ -5,15 +5,20 @@
 #include <unistd.h>
 #include <zlib.h>
 
+#include <cstring>
 #include <fstream>
+#include <functional>
 #include <map>
+#include <set>
 #include <sstream>
+#include <thread>
 
 #include <fmt/format.h>
 
 #include <gtest/gtest.h>
 
 #include "bmslink/can/error_frame.h"
+#include "bmslink/capture/writer.h"
 #include "support/frames.h"
 
 namespace bmslink::capture {
@@ -405,6 +410,292 @@ TEST(Blf, StreamsFromAPipeAndSurvivesEveryCut) {
     auto r = read_memory(std::string_view(whole).substr(0, cut));
     EXPECT_LE(r->frames.size(), 22U);
   }
+}
+
+}  // namespace
+}  // namespace bmslink::capture
+
+// ---- writers ----
+
+namespace bmslink::capture {
+namespace {
+
+// Frames of every kind the writers must carry: classic 11/29-bit, both directions, two buses,
+// remote, CAN FD with and without BRS/ESI at several lengths, and each error type MF4 names.
+std::vector<can::Frame> varied_frames() {
+  std::vector<can::Frame> out;
+  std::int64_t t = 1733500000123456789LL;
+  auto next = [&](can::Frame f) {
+    f.timestamp_ns = t;
+    f.time_kind = TimeKind::kAbsolute;
+    t += 1'234'567;
+    out.push_back(f);
+  };
+  for (int i = 0; i < 40; ++i) {
+    can::Frame f;
+    f.id = i % 2 ? 0x351U : 0x18FF50E5U;
+    f.extended = i % 2 == 0;
+    f.len = f.dlc = static_cast<std::uint8_t>(i % 9);
+    for (int k = 0; k < f.len; ++k)
+      f.data[static_cast<std::size_t>(k)] = static_cast<std::uint8_t>(i * 7 + k);
+    f.channel = i % 3 ? "1" : "2";
+    f.direction = i % 4 ? can::Direction::kRx : can::Direction::kTx;
+    next(f);
+  }
+  for (std::uint8_t dlc : {std::uint8_t{9}, std::uint8_t{12}, std::uint8_t{15}}) {
+    can::Frame f;
+    f.id = 0x123;
+    f.fd = true;
+    f.brs = dlc != 12;
+    f.esi = dlc == 15;
+    f.dlc = dlc;
+    f.len = can::fd_dlc_to_len(dlc);
+    for (int k = 0; k < f.len; ++k)
+      f.data[static_cast<std::size_t>(k)] = static_cast<std::uint8_t>(255 - k);
+    f.channel = "1";
+    f.direction = can::Direction::kRx;
+    next(f);
+  }
+  can::Frame remote;
+  remote.id = 0x7DF;
+  remote.rtr = true;
+  remote.len = remote.dlc = 8;
+  remote.channel = "2";
+  remote.direction = can::Direction::kTx;
+  next(remote);
+  const std::array<std::pair<std::uint32_t, std::array<std::uint8_t, 8>>, 4> errors = {{
+      {can::err::kProtocol, {0, 0, can::err::kProtBit, 0, 0, 0, 0, 0}},
+      {can::err::kProtocol, {0, 0, can::err::kProtStuff, 0, 0, 0, 0, 0}},
+      {can::err::kProtocol, {0, 0, 0, can::err::kLocCrcSequence, 0, 0, 0, 0}},
+      {can::err::kNoAck, {0, 0, 0, can::err::kLocAckSlot, 0, 0, 0, 0}},
+  }};
+  for (const auto& [cls, d] : errors) {
+    can::Frame e = can::make_error_frame(cls, d);
+    e.channel = "1";
+    e.direction = can::Direction::kRx;
+    next(e);
+  }
+  return out;
+}
+
+std::string write_to_file(OutputFormat format, const std::vector<can::Frame>& frames) {
+  std::FILE* out = std::tmpfile();
+  auto writer = make_writer(format, out);
+  for (const auto& f : frames) writer->write(f);
+  EXPECT_TRUE(writer->finish());
+  std::string bytes(static_cast<std::size_t>(std::ftell(out)), '\0');
+  std::rewind(out);
+  EXPECT_EQ(std::fread(bytes.data(), 1, bytes.size(), out), bytes.size());
+  std::fclose(out);
+  return bytes;
+}
+
+TEST(Mf4Writer, EveryKindOfFrameReadsBackTheSame) {
+  const auto frames = varied_frames();
+  auto r = read_memory(write_to_file(OutputFormat::kMf4, frames));
+  ASSERT_FALSE(r->open_error) << r->open_error->message;
+  EXPECT_EQ(r->variant.find("unfinalised"), std::string::npos) << r->variant;
+  ASSERT_EQ(r->frames.size(), frames.size());
+  for (std::size_t i = 0; i < frames.size(); ++i) {
+    const auto& a = frames[i];
+    const auto& b = r->frames[i];
+    EXPECT_EQ(a.timestamp_ns, b.timestamp_ns) << i;
+    EXPECT_EQ(a.channel, b.channel) << i;
+    EXPECT_EQ(a.direction, b.direction) << i;
+    if (a.error) {
+      // MF4 keeps the error's type, not SocketCAN's every detail.
+      EXPECT_TRUE(b.error) << i;
+      EXPECT_EQ(a.id & can::err::kNoAck, b.id & can::err::kNoAck) << i;
+      EXPECT_EQ(a.data[2], b.data[2]) << i;
+      continue;
+    }
+    EXPECT_TRUE(can::same_frame(a, b)) << i << " " << can::id_hex(a);
+  }
+}
+
+TEST(BlfWriter, EveryKindOfFrameReadsBackTheSame) {
+  const auto frames = varied_frames();
+  auto r = read_memory(write_to_file(OutputFormat::kBlf, frames));
+  ASSERT_FALSE(r->open_error) << r->open_error->message;
+  ASSERT_EQ(r->frames.size(), frames.size());
+  EXPECT_EQ(r->stats.malformed, 0U);
+  for (std::size_t i = 0; i < frames.size(); ++i) {
+    const auto& a = frames[i];
+    const auto& b = r->frames[i];
+    EXPECT_EQ(a.timestamp_ns, b.timestamp_ns) << i;
+    EXPECT_EQ(a.channel, b.channel) << i;
+    if (a.error) {
+      EXPECT_TRUE(b.error) << i;  // BLF error objects carry no SocketCAN class bits
+      continue;
+    }
+    EXPECT_EQ(a.direction, b.direction) << i;
+    EXPECT_TRUE(can::same_frame(a, b)) << i << " " << can::id_hex(a);
+  }
+}
+
+// A block-by-block check of the writer's MF4 from the ASAM MDF 4.1 block layouts, written
+// without the reader: identification, alignment, link targets, record sizes and counts.
+TEST(Mf4Writer, OutputFollowsTheBlockLayoutsOfTheStandard) {
+  const auto frames = varied_frames();
+  const std::string f = write_to_file(OutputFormat::kMf4, frames);
+  ASSERT_GE(f.size(), 64U);
+  EXPECT_EQ(f.substr(0, 8), "MDF     ");
+  EXPECT_EQ(f.substr(8, 8), "4.11    ");
+  EXPECT_EQ(get(f, 28, 2), 411U);
+  EXPECT_EQ(get(f, 60, 2), 0U);  // nothing left unfinalised
+  std::set<std::uint64_t> seen;
+  struct Blk {
+    std::string id;
+    std::uint64_t length;
+    std::vector<std::uint64_t> links;
+    std::uint64_t data;
+  };
+  std::function<Blk(std::uint64_t)> block = [&](std::uint64_t at) {
+    Blk b;
+    EXPECT_EQ(at % 8, 0U) << "block at " << at << " not 8-byte aligned";
+    EXPECT_LE(at + 24, f.size());
+    b.id = f.substr(at, 4);
+    EXPECT_EQ(b.id.substr(0, 2), "##") << at;
+    b.length = get(f, at + 8, 8);
+    const std::uint64_t n = get(f, at + 16, 8);
+    EXPECT_GE(b.length, 24 + 8 * n) << b.id;
+    EXPECT_LE(at + b.length, f.size()) << b.id;
+    for (std::uint64_t k = 0; k < n; ++k) {
+      b.links.push_back(get(f, at + 24 + 8 * k, 8));
+      if (b.links.back() != 0) {
+        EXPECT_EQ(f.substr(b.links.back(), 2), "##") << b.id << " link " << k;
+      }
+    }
+    b.data = at + 24 + 8 * n;
+    return b;
+  };
+  auto text = [&](std::uint64_t at) {
+    const Blk t = block(at);
+    EXPECT_EQ(t.id, "##TX");
+    const std::string s = f.substr(t.data, t.length - 24);
+    EXPECT_NE(s.find('\0'), std::string::npos) << "TX without its terminating zero";
+    return s.substr(0, s.find('\0'));
+  };
+  const Blk hd = block(64);
+  ASSERT_EQ(hd.id, "##HD");
+  ASSERT_EQ(hd.links.size(), 6U);  // DG, FH, CH, AT, EV, MD
+  EXPECT_EQ(get(f, hd.data, 8), static_cast<std::uint64_t>(frames.front().timestamp_ns));
+  ASSERT_NE(hd.links[1], 0U);
+  EXPECT_EQ(block(hd.links[1]).id, "##FH");  // the file history the standard requires
+  const Blk dg = block(hd.links[0]);
+  ASSERT_EQ(dg.id, "##DG");
+  EXPECT_EQ(dg.links[0], 0U);
+  const std::size_t id_size = static_cast<unsigned char>(f[dg.data]);
+  ASSERT_EQ(id_size, 1U);
+  const Blk dt = block(dg.links[2]);
+  ASSERT_EQ(dt.id, "##DT");
+  EXPECT_EQ(dg.links[2] + dt.length, f.size());  // the DT runs to the end, length written back
+  // Channel groups: record id -> (bytes, cycle count, VLSD).
+  struct Group {
+    std::uint64_t bytes, cycles;
+    bool vlsd;
+  };
+  std::map<std::uint64_t, Group> groups;
+  for (std::uint64_t cg_at = dg.links[1]; cg_at != 0;) {
+    const Blk cg = block(cg_at);
+    ASSERT_EQ(cg.id, "##CG");
+    ASSERT_EQ(cg.links.size(), 6U);
+    const std::uint64_t rid = get(f, cg.data, 8);
+    const bool vlsd = get(f, cg.data + 16, 2) & 1;
+    const std::uint64_t bytes =
+        vlsd ? get(f, cg.data + 24, 8) : get(f, cg.data + 24, 4) + get(f, cg.data + 28, 4);
+    EXPECT_TRUE(groups.emplace(rid, Group{bytes, get(f, cg.data + 8, 8), vlsd}).second)
+        << "record id " << rid << " twice";
+    if (!vlsd) {
+      // Every channel (compositions too) lies inside the record; one time master.
+      int masters = 0;
+      std::function<void(std::uint64_t, int)> walk = [&](std::uint64_t cn_at, int depth) {
+        for (; cn_at != 0;) {
+          const Blk cn = block(cn_at);
+          ASSERT_EQ(cn.id, "##CN");
+          const int type = static_cast<unsigned char>(f[cn.data]);
+          const std::uint64_t first_bit =
+              get(f, cn.data + 4, 4) * 8 + static_cast<unsigned char>(f[cn.data + 3]);
+          const std::uint64_t bits = get(f, cn.data + 8, 4);
+          const std::string name = text(cn.links[2]);
+          if (type == 2) {
+            ++masters;
+            EXPECT_EQ(f[cn.data + 1], 1) << "the master is a time channel";
+            const Blk cc = block(cn.links[4]);
+            EXPECT_EQ(cc.id, "##CC");
+            EXPECT_EQ(f[cc.data], 1);  // linear
+            double factor = 0;
+            std::uint64_t raw = get(f, cc.data + 24 + 8, 8);
+            std::memcpy(&factor, &raw, 8);
+            EXPECT_DOUBLE_EQ(factor, 1e-9);
+          }
+          // Composition members are named "<event>.<member>" after the group.
+          if (depth > 0) {
+            EXPECT_EQ(name.rfind(text(cg.links[2]) + ".", 0), 0U) << name;
+          }
+          if (type != 6) {
+            EXPECT_LE(first_bit + bits, bytes * 8) << name;
+          }
+          if (type == 1) {
+            EXPECT_EQ(block(cn.links[5]).id, "##CG") << name << " points at its VLSD group";
+          }
+          if (cn.links[1] != 0) walk(cn.links[1], depth + 1);
+          cn_at = cn.links[0];
+        }
+      };
+      walk(cg.links[1], 0);
+      EXPECT_EQ(masters, 1) << "record id " << rid;
+    }
+    cg_at = cg.links[0];
+  }
+  // The records, walked by their ids, fill the DT exactly and match every count.
+  std::map<std::uint64_t, std::uint64_t> counted, vlsd_bytes;
+  std::uint64_t pos = dt.data;
+  const std::uint64_t end = dg.links[2] + dt.length;
+  while (pos < end) {
+    const std::uint64_t rid = static_cast<unsigned char>(f[pos]);
+    ASSERT_TRUE(groups.count(rid)) << "record id " << rid << " at " << pos;
+    ++counted[rid];
+    pos += 1;
+    if (groups[rid].vlsd) {
+      const std::uint64_t n = get(f, pos, 4);
+      vlsd_bytes[rid] += 4 + n;
+      pos += 4 + n;
+    } else {
+      pos += groups[rid].bytes;
+    }
+  }
+  EXPECT_EQ(pos, end);
+  for (const auto& [rid, g] : groups) {
+    EXPECT_EQ(g.cycles, counted[rid]) << "cycle count of record id " << rid;
+    if (g.vlsd) {
+      EXPECT_EQ(g.bytes, vlsd_bytes[rid]) << "byte count of VLSD group " << rid;
+    }
+  }
+  EXPECT_EQ(counted[1], 43U);  // 40 classic + 3 FD data frames
+}
+
+TEST(Mf4Writer, ToAPipeTheFileStaysUnfinalisedAndStillReads) {
+  const auto frames = varied_frames();
+  int fds[2];
+  ASSERT_EQ(pipe(fds), 0);
+  std::string got;
+  std::thread drain([&] {
+    char buf[4096];
+    ssize_t n = 0;
+    while ((n = read(fds[0], buf, sizeof buf)) > 0) got.append(buf, static_cast<std::size_t>(n));
+  });
+  std::FILE* out = fdopen(fds[1], "wb");
+  auto writer = make_writer(OutputFormat::kMf4, out);
+  for (const auto& f : frames) writer->write(f);
+  EXPECT_TRUE(writer->finish());
+  std::fclose(out);
+  drain.join();
+  close(fds[0]);
+  EXPECT_EQ(got.substr(0, 8), "UnFinMF ");
+  auto r = read_memory(got);
+  ASSERT_FALSE(r->open_error) << r->open_error->message;
+  EXPECT_EQ(r->frames.size(), frames.size());
 }
 
 }  // namespace

@@ -50,6 +50,7 @@ struct ReaderStats {
   std::uint64_t malformed = 0;  // reported to the sink and skipped
   std::uint64_t ignored = 0;    // recognised non-frame content: headers, comments, free text
   std::uint64_t junk = 0;       // lines before the first frame that no reader takes (reported once)
+  std::uint64_t notes = 0;      // reported to the sink about frames kept (repaired or as logged)
 };
 
 // A capture reader is a frame source (can/frame_source.h) with a name, a format and counters.

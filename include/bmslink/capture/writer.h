@@ -1,7 +1,8 @@
 // bmslink capture: writers for the formats other tools read best.
 //
 // candump log ("(1700000000.123456) can0 351#1402...") is what can-utils, python-can, cantools and
-// Wireshark all read; Vector ASC is what vendors' engineers open in CANalyzer. Frames without a
+// Wireshark all read; Vector ASC is what vendors' engineers open in CANalyzer; BLF and MF4 go to
+// Vector's tools, asammdf and CANedge's tools. Frames without a
 // timestamp are written at 0 (the count is returned by untimed()) rather than given invented
 // times. Output goes to a caller-provided FILE*; the writer buffers and never closes it.
 #pragma once
@@ -17,7 +18,9 @@
 
 namespace bmslink::capture {
 
-enum class OutputFormat { kCandumpLog, kVectorAsc };
+// kBlf and kMf4 are binary; they write their counts back at the end when `out` can seek (a file)
+// and stay valid without (a pipe: the MF4 is then left unfinalised, as a logger leaves it).
+enum class OutputFormat { kCandumpLog, kVectorAsc, kBlf, kMf4 };
 
 class FrameWriter {
  public:
