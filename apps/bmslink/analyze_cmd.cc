@@ -73,6 +73,7 @@ class ProgressBar {
 
 struct AnalyzeArgs {
   std::vector<std::string> paths;
+  bool as_one = false;  // the files are one recording (a logger's splits)
   std::string format;
   std::string tz = "local";
   bool fail_on_fault = false;
@@ -156,11 +157,21 @@ int cmd_analyze(const AnalyzeArgs& args) {
     if (const int recorded = record_iface(path, output, args); recorded != kExitOk) return recorded;
     paths.push_back(output);
   }
-  for (const auto& path : paths) {
+  // --as-one: every file (and folder) given is one capture; a folder always is.
+  std::vector<std::vector<std::string>> inputs;
+  if (args.as_one && paths.size() > 1) {
+    inputs.push_back(paths);
+  } else {
+    for (const auto& p : paths) inputs.push_back({p});
+  }
+  for (const auto& input : inputs) {
+    const std::string& path = input.front();
     CollectingSink sink;
     ProgressBar bar("bmslink: " + path);
     options.progress = bar.callback();
-    auto result = diagnosis::diagnose(analysis::CaptureInput::path(path), sink, options);
+    const auto capture = input.size() > 1 ? analysis::CaptureInput::paths(input)
+                                          : analysis::CaptureInput::path(path);
+    auto result = diagnosis::diagnose(capture, sink, options);
     bar.clear();
     if (!result) {
       fmt::print(stderr, "bmslink: {}\n", result.error().message);
@@ -183,8 +194,8 @@ int cmd_analyze(const AnalyzeArgs& args) {
   if (args.json) {
     // Bytes from a capture (a channel name, a text signal) may not be UTF-8: shown as U+FFFD.
     const auto replace = nlohmann::json::error_handler_t::replace;
-    fmt::print("{}\n", args.paths.size() == 1 && !all.empty() ? all[0].dump(2, ' ', false, replace)
-                                                              : all.dump(2, ' ', false, replace));
+    fmt::print("{}\n", inputs.size() == 1 && !all.empty() ? all[0].dump(2, ' ', false, replace)
+                                                          : all.dump(2, ' ', false, replace));
   }
   if (!args.html.empty() && !reports.empty()) {
     const std::string html = report::analysis_html(reports, render);
@@ -205,6 +216,9 @@ void add_analyze_command(CLI::App& app, Commands& commands) {
       "timing, talkers, errors and signals");
   analyze->add_option("FILE", aa->paths, "Capture file(s), or a live IFACE with --duration")
       ->required();
+  analyze->add_flag("--as-one", aa->as_one,
+                    "The files given are one recording (a logger's splits, rotated files): read "
+                    "them as one capture in time order; a folder always is");
   analyze->add_option("--duration", aa->duration_s,
                       "For a live IFACE (slcan:..., socketcan:..., waveshare:..., replay:...): "
                       "seconds to record before the diagnosis");

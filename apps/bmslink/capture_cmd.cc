@@ -51,9 +51,9 @@ void append_frame_text(std::string& out, const can::Frame& f) {
   out += '\n';
 }
 
-int cmd_frames(const std::string& path, const std::string& format, bool json) {
+int cmd_frames(const std::vector<std::string>& paths, const std::string& format, bool json) {
   CollectingSink sink;
-  auto reader = open_or_report(path, format, sink);
+  auto reader = open_or_report(paths, format, sink);
   if (!reader) return kExitInput;
   can::Frame f;
   std::string out;
@@ -74,10 +74,10 @@ int cmd_frames(const std::string& path, const std::string& format, bool json) {
   return finish_reading(*reader, sink);
 }
 
-int cmd_convert(const std::string& path, const std::string& format, const std::string& to,
-                const std::string& output) {
+int cmd_convert(const std::vector<std::string>& paths, const std::string& format,
+                const std::string& to, const std::string& output) {
   CollectingSink sink;
-  auto reader = open_or_report(path, format, sink);
+  auto reader = open_or_report(paths, format, sink);
   if (!reader) return kExitInput;
   AtomicOutput out(output);
   if (!out.open()) return kExitInput;
@@ -287,25 +287,31 @@ void add_capture_commands(CLI::App& app, Commands& commands) {
   auto frames = std::make_shared<Args>();
   auto* f = app.add_subcommand("frames",
                                "Print the raw frames of a capture (candump-style text, or JSON)");
-  f->add_option("FILE", frames->in, "Capture file, '-' for standard input")->required();
+  f->add_option("FILE", frames->paths,
+                "Capture file ('-' for standard input); several files or a logger's folder are "
+                "read as one capture, in time order")
+      ->required();
   f->add_flag("--json", frames->json, "One JSON object per frame (keys in docs/json.md)");
   add_format_option(f, frames->format);
   commands.add(f, [frames] {
     if (!check_format(frames->format)) return kExitUsage;
-    return cmd_frames(frames->in, frames->format, frames->json);
+    return cmd_frames(frames->paths, frames->format, frames->json);
   });
 
   auto convert = std::make_shared<Args>();
   auto* c =
       app.add_subcommand("convert", "Convert a capture to candump log, Vector ASC or BLF, or MF4");
-  c->add_option("FILE", convert->in, "Capture file, '-' for standard input")->required();
+  c->add_option("FILE", convert->paths,
+                "Capture file ('-' for standard input); several files or a logger's folder are "
+                "joined into one, in time order")
+      ->required();
   c->add_option("--to", convert->to, "Output format")
       ->check(CLI::IsMember({"candump", "asc", "blf", "mf4"}));
   c->add_option("-o,--output", convert->output, "Output file (standard output by default)");
   add_format_option(c, convert->format);
   commands.add(c, [convert] {
     if (!check_format(convert->format)) return kExitUsage;
-    return cmd_convert(convert->in, convert->format, convert->to, convert->output);
+    return cmd_convert(convert->paths, convert->format, convert->to, convert->output);
   });
 
   auto decode = std::make_shared<Args>();

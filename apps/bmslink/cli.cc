@@ -124,6 +124,23 @@ std::unique_ptr<capture::FrameReader> open_or_report(const std::string& path,
   return std::move(*reader);
 }
 
+std::unique_ptr<capture::FrameReader> open_or_report(const std::vector<std::string>& paths,
+                                                     const std::string& format,
+                                                     DiagnosticSink& sink) {
+  if (!capture::is_capture_set(paths)) return open_or_report(paths.front(), format, sink);
+  capture::ReaderOptions options;
+  if (!format.empty()) {
+    options.format = capture::parse_format_name(format);
+    if (!check_format(format)) return nullptr;
+  }
+  auto set = capture::open_capture_set(paths, sink, options);
+  if (!set) {
+    fmt::print(stderr, "bmslink: {}\n", set.error().message);
+    return nullptr;
+  }
+  return std::move(*set);
+}
+
 int report_problems(const std::string& name, const capture::ReaderStats& st,
                     const std::optional<Error>& failure, const CollectingSink& sink,
                     std::string_view read_as) {

@@ -98,6 +98,10 @@ bool check_format(const std::string& format);
 std::unique_ptr<capture::FrameReader> open_or_report(const std::string& path,
                                                      const std::string& format,
                                                      DiagnosticSink& sink);
+// Several files, or a folder: one capture in time order (capture::open_capture_set).
+std::unique_ptr<capture::FrameReader> open_or_report(const std::vector<std::string>& paths,
+                                                     const std::string& format,
+                                                     DiagnosticSink& sink);
 // What went wrong while reading, on stderr: malformed lines (the first five, then counts by
 // reason), a read failure, no frame at all. Returns kExitInput when nothing could be read.
 int report_problems(const std::string& name, const capture::ReaderStats& stats,

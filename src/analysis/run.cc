@@ -231,6 +231,13 @@ CaptureInput CaptureInput::stream(int fd, std::string name) {
   in.name_ = std::move(name);
   return in;
 }
+CaptureInput CaptureInput::paths(std::vector<std::string> paths) {
+  CaptureInput in;
+  in.kind_ = Kind::kPaths;
+  in.name_ = paths.empty() ? std::string() : paths.front();
+  in.paths_ = std::move(paths);
+  return in;
+}
 CaptureInput CaptureInput::source(can::FrameSource& source, std::string name) {
   CaptureInput in;
   in.kind_ = Kind::kSource;
@@ -247,8 +254,20 @@ Result<OpenedInput> open_input(const CaptureInput& input, DiagnosticSink& sink,
   Result<std::unique_ptr<capture::FrameReader>> reader = nullptr;
   switch (input.kind()) {
     case CaptureInput::Kind::kPath:
-      reader = capture::open_capture(input.name(), sink, ro);
+      if (capture::is_capture_set({input.name()})) {
+        auto set = capture::open_capture_set({input.name()}, sink, ro);
+        if (!set) return tl::unexpected(set.error());
+        reader = std::unique_ptr<capture::FrameReader>(std::move(*set));
+      } else {
+        reader = capture::open_capture(input.name(), sink, ro);
+      }
       break;
+    case CaptureInput::Kind::kPaths: {
+      auto set = capture::open_capture_set(input.all_paths(), sink, ro);
+      if (!set) return tl::unexpected(set.error());
+      reader = std::unique_ptr<capture::FrameReader>(std::move(*set));
+      break;
+    }
     case CaptureInput::Kind::kMemory:
       reader = capture::open_capture_memory(input.bytes(), input.name(), sink, ro);
       break;
@@ -323,6 +342,9 @@ Result<RunResult> analyze(const CaptureInput& input, DiagnosticSink& sink,
     CaptureAnalyzer analyzer(dec, options.analyzer);
     if (auto err = pump(ahead, analyzer, options, out.file)) return tl::unexpected(*err);
     out.evidence = analyzer.finish(identification);
+    if (const auto* set = dynamic_cast<const capture::CaptureSet*>(opened->reader.get())) {
+      apply_file_gaps(out.evidence, set->gaps());
+    }
     reading_outcome(*opened, out, out.evidence.inventory.frames);
     return out;
   }

@@ -7,6 +7,7 @@ void GapTrack::merge(GapTrack&& b, std::int64_t timeout) {
     note(*last_ns, *b.first_ns - *last_ns, timeout);
   for (const auto& g : b.gaps)
     if (gaps.size() < kMaxGapsKept) gaps.push_back(g);
+  for (const auto& g : b.longest_silences) keep_long(g);
   count += b.count;
   longest = std::max(longest, b.longest);
   if (!first_ns) first_ns = b.first_ns;
@@ -75,6 +76,7 @@ UptimeEvidence UptimeAnalyzer::finish(const Inventory& inventory, const TimeBins
   u.dropouts = gaps.gaps;
   u.dropout_count = gaps.count;
   u.longest_outage_ns = gaps.longest;
+  u.longest_silences = gaps.longest_silences;
   return u;
 }
 

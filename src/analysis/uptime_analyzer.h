@@ -23,8 +23,23 @@ struct GapTrack {
   std::uint64_t count = 0;
   std::int64_t longest = 0;
 
+  // The few longest silences of any length, longest first: what is left when some of them
+  // turn out to be time no file recorded.
+  static constexpr std::size_t kLongestKept = 8;
+  std::vector<Gap> longest_silences;
+  void keep_long(const Gap& g) {
+    if (longest_silences.size() == kLongestKept && longest_silences.back().length_ns >= g.length_ns)
+      return;
+    auto at = std::find_if(longest_silences.begin(), longest_silences.end(),
+                           [&](const Gap& x) { return x.length_ns < g.length_ns; });
+    longest_silences.insert(at, g);
+    if (longest_silences.size() > kLongestKept) longest_silences.pop_back();
+  }
+
   void note(std::int64_t start, std::int64_t length, std::int64_t timeout) {
-    longest = std::max(longest, length);
+    if (length > longest) longest = length;
+    if (longest_silences.size() < kLongestKept || length > longest_silences.back().length_ns)
+      keep_long({start, length});
     if (length <= timeout) return;
     ++count;
     if (gaps.size() < kMaxGapsKept) gaps.push_back({start, length});

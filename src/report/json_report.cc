@@ -40,6 +40,16 @@ json summary_json(const CaptureReport& r, const RenderOptions& options) {
                  {"longest_outage_s", static_cast<double>(up.longest_outage_ns) / 1e9},
                  {"not_judged", up.not_judged.empty() ? json(nullptr) : json(up.not_judged)}};
   for (auto id : up.set) uptime["set"].push_back(analysis::key_hex(id));
+  // Several files as one capture: the time between files no file covers, and whether the
+  // logger ran then (a silence of the bus) or it was not recorded.
+  json file_gaps = json::array();
+  for (const auto& g : e.file_gaps) {
+    file_gaps.push_back({{"start_utc", iso_utc(g.start_ns)},
+                         {"length_s", static_cast<double>(g.length_ns) / 1e9},
+                         {"before", g.before},
+                         {"after", g.after},
+                         {"recorded", g.recorded}});
+  }
   return {
       {"frames", e.inventory.frames},
       {"data_frames", e.inventory.data_frames},
@@ -70,6 +80,7 @@ json summary_json(const CaptureReport& r, const RenderOptions& options) {
        e.bus.mean_bus_load ? json(round_to(*e.bus.mean_bus_load, 1e-4)) : json(nullptr)},
       {"bitrate_bps", e.bus.bitrate_bps},
       {"uptime", uptime},
+      {"file_gaps", file_gaps},
       {"verdict", verdict},
       {"top_cause", diagnosis::cause_id(top.cause)},
       {"threads", r.run.threads_used}};

@@ -12,6 +12,19 @@ namespace bmslink::report {
 
 using namespace detail;
 
+namespace {
+
+// "40 min 7 s", "2 h 5 min", "12.5 s".
+std::string duration_words(std::int64_t ns) {
+  const double s = static_cast<double>(ns) / 1e9;
+  if (s < 60) return fmt::format("{:.1f} s", s);
+  const auto whole = static_cast<std::int64_t>(s);
+  if (whole < 3600) return fmt::format("{} min {} s", whole / 60, whole % 60);
+  return fmt::format("{} h {} min", whole / 3600, whole / 60 % 60);
+}
+
+}  // namespace
+
 std::string analysis_text(const CaptureReport& r, const RenderOptions& options) {
   const TimeZone& tz = options.tz;
   std::string out;
@@ -52,6 +65,22 @@ std::string analysis_text(const CaptureReport& r, const RenderOptions& options) 
                    set, *e.uptime.share * 100, e.uptime.seconds, e.uptime.dropout_count,
                    static_cast<double>(e.uptime.timeout_ns) / 1e9,
                    static_cast<double>(e.uptime.longest_outage_ns) / 1e9);
+  }
+  if (!e.file_gaps.empty()) {
+    fmt::format_to(it, "  time between the files ({}):\n", e.file_gaps.size());
+    std::size_t shown = 0;
+    for (const auto& g : e.file_gaps) {
+      if (++shown > 10) {
+        fmt::format_to(it, "    ... and {} more (--json lists them all)\n",
+                       e.file_gaps.size() - 10);
+        break;
+      }
+      fmt::format_to(it, "    {} for {}: {} (after {}, before {})\n", tz.format(g.start_ns),
+                     duration_words(g.length_ns),
+                     g.recorded ? "the logger ran, the bus was silent"
+                                : "not recorded, not counted as a BMS dropout",
+                     g.before, g.after);
+    }
   }
   if (e.bus.bus_load) {
     fmt::format_to(it,

@@ -1,5 +1,5 @@
 // The loggers' binary files: real CANedge MF4 files and python-can's BLF test files
-// (tests/data/captures/loggers/SOURCES.md). Counts per bus and direction come from an independent
+// (tests/data/loggers/SOURCES.md). Counts per bus and direction come from an independent
 // block walker written during the research (not this reader); the first frames' values were
 // worked out by hand from the bytes, as noted at each.
 #include <unistd.h>
@@ -29,7 +29,7 @@ using test::data_path;
 using test::read_file;
 using test::read_memory;
 
-std::string logger(const std::string& name) { return data_path("captures/loggers/" + name); }
+std::string logger(const std::string& name) { return data_path("loggers/" + name); }
 
 std::string slurp(const std::string& path) {
   std::ifstream in(path, std::ios::binary);

@@ -23,7 +23,7 @@ def check(ok, message):
 # Usage errors are exit 2, unusable input exit 1, success 0.
 check(run().returncode == 2, 'no command should be a usage error (2)')
 check(run('frames').returncode == 2, 'frames without FILE should be a usage error (2)')
-check(run('convert', SAMPLE, '--to', 'blf').returncode == 2, 'unknown --to should be a usage error (2)')
+check(run('convert', SAMPLE, '--to', 'pdf').returncode == 2, 'unknown --to should be a usage error (2)')
 check(run('help').returncode == 0 and 'convert' in run('help').stdout, 'help lists the commands')
 
 r = run('frames', '/nonexistent/cap.log')

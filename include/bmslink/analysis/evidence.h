@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "bmslink/analysis/inventory.h"
+#include "bmslink/capture/reader.h"
 #include "bmslink/protocol/identify.h"
 
 namespace bmslink::analysis {
@@ -187,6 +188,7 @@ struct UptimeEvidence {
   std::string dropout_stream;   // "0x351", or "BMS frames" when the capture has no 0x351
   std::uint64_t dropout_count = 0;
   std::int64_t longest_outage_ns = 0;
+  std::vector<Gap> longest_silences;  // the few longest silences of any length, longest first
   // A silence still going on at the last clock tick (live sources): from the last frame of the
   // stream to the tick. Counted among the dropouts when longer than the timeout.
   std::optional<Gap> open_silence;
@@ -240,7 +242,15 @@ struct Evidence {
   std::vector<MinuteBin> minutes;    // bounded: coarsened beyond kMaxMinuteBins
   std::uint32_t minute_width_s = 60;
   std::uint64_t bursts_seen = 0;  // BMS bursts (cycles) observed, for "is this capture partial"
+  // Several files read as one capture: the time between files no file covers. The not-recorded
+  // ones are taken out of the dropouts and of the uptime's seconds (apply_file_gaps).
+  std::vector<capture::FileGap> file_gaps;
 };
+
+// Takes the not-recorded gaps between files out of the uptime: a silence that spans one is
+// shortened by it (and no longer a dropout if what is left is within the timeout), and its
+// seconds are not counted as seconds without a complete BMS set.
+void apply_file_gaps(Evidence& evidence, const std::vector<capture::FileGap>& gaps);
 
 // Ids drawn in the report's presence chart: BMS 0x350-0x35F, 0x370-0x37F, 0x360, 0x380-0x382,
 // inverter 0x300-0x30F. Returns the bit in MinuteBin::id_mask, or -1.

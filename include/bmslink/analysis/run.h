@@ -68,8 +68,10 @@ class IdentifiedSource final : public can::FrameSource {
 // What a capture is and how to read it.
 class CaptureInput {
  public:
-  enum class Kind { kPath, kMemory, kStream, kSource };
-  static CaptureInput path(std::string path);                            // "-" is standard input
+  enum class Kind { kPath, kMemory, kStream, kSource, kPaths };
+  static CaptureInput path(std::string path);  // "-" is standard input; a folder is a set
+  // Several files and folders as one capture (capture::open_capture_set).
+  static CaptureInput paths(std::vector<std::string> paths);
   static CaptureInput memory(std::string_view bytes, std::string name);  // bytes outlive the run
   static CaptureInput stream(int fd, std::string name);                  // fd stays the caller's
   static CaptureInput source(can::FrameSource& source, std::string name);
@@ -79,6 +81,7 @@ class CaptureInput {
   std::string_view bytes() const { return bytes_; }
   int fd() const { return fd_; }
   can::FrameSource* frame_source() const { return source_; }
+  const std::vector<std::string>& all_paths() const { return paths_; }
 
  private:
   Kind kind_ = Kind::kPath;
@@ -86,6 +89,7 @@ class CaptureInput {
   std::string_view bytes_;
   int fd_ = -1;
   can::FrameSource* source_ = nullptr;
+  std::vector<std::string> paths_;
 };
 
 struct RunOptions {

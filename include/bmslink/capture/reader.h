@@ -109,6 +109,38 @@ Result<std::unique_ptr<FrameReader>> open_capture_memory(std::string_view bytes,
                                                          DiagnosticSink& sink,
                                                          ReaderOptions options = {});
 
+// ---- several files as one capture ----
+
+// Time between two files of a set that no file covers (more than a second).
+struct FileGap {
+  std::int64_t start_ns = 0;   // the last frame of `before`
+  std::int64_t length_ns = 0;  // to the first frame of `after`
+  std::string before, after;
+  // True between splits of one CANedge session: the logger ran and the bus was silent. False
+  // otherwise: the time was not recorded (logger off, or files from different recordings).
+  bool recorded = false;
+};
+
+// A logger's folder (CANedge SD card: LOG/<device>/<session>/<split>.MF4), rotated candump
+// files, or several files, read in time order as one capture, one file open at a time.
+class CaptureSet : public FrameReader {
+ public:
+  // The gaps met so far between files, in time order; complete once next() returned false.
+  const std::vector<FileGap>& gaps() const { return gaps_; }
+
+ protected:
+  explicit CaptureSet(std::string name) : FrameReader(std::move(name)) {}
+  std::vector<FileGap> gaps_;
+};
+
+// Opens the files and folders (searched recursively, hidden files skipped) as one capture.
+// Files no reader takes (a logger's configuration) are left out and reported to the sink.
+Result<std::unique_ptr<CaptureSet>> open_capture_set(const std::vector<std::string>& inputs,
+                                                     DiagnosticSink& sink,
+                                                     ReaderOptions options = {});
+// True when `inputs` need open_capture_set: more than one, or a folder.
+bool is_capture_set(const std::vector<std::string>& inputs);
+
 }  // namespace bmslink::capture
 
 namespace bmslink::capture {
