@@ -42,4 +42,13 @@ Result<std::unique_ptr<FrameReader>> open_blf(std::unique_ptr<ByteSource> bytes,
 Result<std::unique_ptr<FrameReader>> open_mf4(int fd, std::string_view memory, std::string name,
                                               DiagnosticSink& sink);
 
+bool looks_like_zip(std::string_view head);  // "PK\3\4"
+
+// A zip of a logger's folder (or of several captures): unpacked into a private temporary folder
+// (bounded: 10,000 entries, 64 times its size and 32 GiB, 512 MB left free), read as one
+// capture (open_capture_set), and removed with the reader. `path` empty: read `memory`.
+Result<std::unique_ptr<FrameReader>> open_zip(const std::string& path, std::string_view memory,
+                                              std::string name, DiagnosticSink& sink,
+                                              ReaderOptions options);
+
 }  // namespace bmslink::capture::detail

@@ -8,15 +8,20 @@
 // logger started again (time before it was not recorded). Between any other files bmslink
 // cannot tell, so it says the time was not recorded rather than blame the battery.
 
+#include <archive.h>
+#include <archive_entry.h>
 #include <dirent.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 
 #include <algorithm>
 #include <cstring>
+#include <filesystem>
 
 #include <fmt/format.h>
 
 #include "bmslink/capture/reader.h"
+#include "capture/binary_readers.h"
 
 namespace bmslink::capture {
 namespace {
@@ -239,3 +244,165 @@ bool is_capture_set(const std::vector<std::string>& inputs) {
 }
 
 }  // namespace bmslink::capture
+
+// ---- a zip of a logger's folder ----
+
+namespace bmslink::capture::detail {
+namespace {
+
+constexpr std::size_t kMaxZipEntries = 10'000;
+constexpr std::uint64_t kMaxZipBytes = 32ULL << 30;  // unpacked, whatever the ratio allows
+constexpr std::uint64_t kMaxZipRatio = 64;           // unpacked bytes per packed byte
+constexpr std::uint64_t kFreeSpaceFloor = 512ULL << 20;
+
+// The set read from the unpacked folder; the folder goes with the reader. Gaps name the files
+// by their path inside the zip ("LOG/..."), not the temporary path.
+class ZipSet final : public CaptureSet {
+ public:
+  ZipSet(std::unique_ptr<CaptureSet> inner, std::string dir, std::string name)
+      : CaptureSet(std::move(name)), inner_(std::move(inner)), dir_(std::move(dir)) {}
+  ~ZipSet() override {
+    inner_.reset();
+    std::error_code ec;
+    std::filesystem::remove_all(dir_, ec);
+  }
+  bool next(can::Frame& frame) override {
+    const bool got = inner_->next(frame);
+    stats_ = inner_->stats();
+    if (inner_->gaps().size() != gaps_.size()) {
+      for (std::size_t i = gaps_.size(); i < inner_->gaps().size(); ++i) {
+        FileGap g = inner_->gaps()[i];
+        g.before = inside(g.before);
+        g.after = inside(g.after);
+        gaps_.push_back(std::move(g));
+      }
+    }
+    if (!got && inner_->failure() && !failure_) failure_ = inner_->failure();
+    return got;
+  }
+  Format format() const override { return inner_->format(); }
+  std::string variant() const override { return "zip: " + inner_->variant(); }
+
+ private:
+  std::string inside(const std::string& path) const {
+    // The path inside the zip: the report already names the zip (and a server's copy of it
+    // lives at a path that is nobody's business).
+    return path.rfind(dir_ + "/", 0) == 0 ? path.substr(dir_.size() + 1) : path;
+  }
+  std::unique_ptr<CaptureSet> inner_;
+  std::string dir_;
+};
+
+// Entry names that stay inside the folder: relative, no "..", no empty parts.
+bool safe_entry(std::string_view name) {
+  if (name.empty() || name.front() == '/' || name.find('\\') != std::string_view::npos)
+    return false;
+  std::size_t start = 0;
+  while (start <= name.size()) {
+    const auto end = name.find('/', start);
+    const auto part = name.substr(start, end == std::string_view::npos ? end : end - start);
+    if (part == ".." || (part.empty() && end != std::string_view::npos)) return false;
+    if (end == std::string_view::npos) break;
+    start = end + 1;
+  }
+  return true;
+}
+
+}  // namespace
+
+Result<std::unique_ptr<FrameReader>> open_zip(const std::string& path, std::string_view memory,
+                                              std::string name, DiagnosticSink& sink,
+                                              ReaderOptions options) {
+  struct ArchiveCloser {
+    void operator()(archive* a) const { archive_read_free(a); }
+  };
+  std::unique_ptr<archive, ArchiveCloser> a(archive_read_new());
+  archive_read_support_format_zip(a.get());
+  const int opened = path.empty() ? archive_read_open_memory(a.get(), memory.data(), memory.size())
+                                  : archive_read_open_filename(a.get(), path.c_str(), 1 << 16);
+  if (opened != ARCHIVE_OK) {
+    return make_error(ErrorCode::kMalformed, fmt::format("{}: not a readable zip: {}", name,
+                                                         archive_error_string(a.get())));
+  }
+  std::uint64_t packed = memory.size();
+  if (!path.empty()) {
+    struct stat st {};
+    if (::stat(path.c_str(), &st) == 0) packed = static_cast<std::uint64_t>(st.st_size);
+  }
+  const std::uint64_t budget =
+      std::min(kMaxZipBytes, std::max<std::uint64_t>(packed, 1) * kMaxZipRatio);
+  const char* tmp = std::getenv("TMPDIR");
+  std::string dir =
+      std::string(tmp != nullptr && *tmp != '\0' ? tmp : "/tmp") + "/bmslink-zip-XXXXXX";
+  if (::mkdtemp(dir.data()) == nullptr) {
+    return make_error(ErrorCode::kIo, fmt::format("{}: cannot make a folder to unpack into: {}",
+                                                  name, std::strerror(errno)));
+  }
+  auto fail = [&](std::string message) -> Result<std::unique_ptr<FrameReader>> {
+    std::error_code ec;
+    std::filesystem::remove_all(dir, ec);
+    return make_error(ErrorCode::kMalformed, fmt::format("{}: {}", name, message));
+  };
+  std::uint64_t unpacked = 0;
+  std::size_t entries = 0;
+  archive_entry* e = nullptr;
+  std::vector<char> buf(1 << 16);
+  for (;;) {
+    const int rc = archive_read_next_header(a.get(), &e);
+    if (rc == ARCHIVE_EOF) break;
+    if (rc != ARCHIVE_OK && rc != ARCHIVE_WARN) {
+      return fail(
+          fmt::format("zip entry {} unreadable: {}", entries + 1, archive_error_string(a.get())));
+    }
+    if (++entries > kMaxZipEntries)
+      return fail(fmt::format("more than {} entries", kMaxZipEntries));
+    const char* raw_name = archive_entry_pathname(e);
+    const std::string entry = raw_name != nullptr ? raw_name : "";
+    if (archive_entry_filetype(e) != AE_IFREG) continue;  // folders are made as files need them
+    if (!safe_entry(entry)) {
+      sink.report(Diagnostic{
+          name, 0, fmt::format("zip entry '{}' left out: its name leaves the folder", entry), {}});
+      continue;
+    }
+    const std::string out_path = dir + "/" + entry;
+    std::error_code ec;
+    std::filesystem::create_directories(std::filesystem::path(out_path).parent_path(), ec);
+    std::FILE* out = std::fopen(out_path.c_str(), "wbx");
+    if (out == nullptr)
+      return fail(fmt::format("cannot unpack '{}': {}", entry, std::strerror(errno)));
+    for (;;) {
+      const la_ssize_t n = archive_read_data(a.get(), buf.data(), buf.size());
+      if (n == 0) break;
+      if (n < 0) {
+        std::fclose(out);
+        return fail(
+            fmt::format("zip entry '{}' unreadable: {}", entry, archive_error_string(a.get())));
+      }
+      unpacked += static_cast<std::uint64_t>(n);
+      if (unpacked > budget) {
+        std::fclose(out);
+        return fail(fmt::format("unpacks to more than {} MB ({} times its size at most)",
+                                budget >> 20, kMaxZipRatio));
+      }
+      if (std::fwrite(buf.data(), 1, static_cast<std::size_t>(n), out) !=
+          static_cast<std::size_t>(n)) {
+        std::fclose(out);
+        return fail(fmt::format("cannot unpack '{}': {}", entry, std::strerror(errno)));
+      }
+    }
+    std::fclose(out);
+    struct statvfs fs {};
+    if (::statvfs(dir.c_str(), &fs) == 0 && fs.f_bavail * fs.f_frsize < kFreeSpaceFloor) {
+      return fail("unpacking would leave less than 512 MB free");
+    }
+  }
+  auto set = open_capture_set({dir}, sink, options);
+  if (!set) return fail(set.error().message);
+  return std::unique_ptr<FrameReader>(new ZipSet(std::move(*set), dir, std::move(name)));
+}
+
+bool looks_like_zip(std::string_view head) {
+  return head.substr(0, 4) == std::string_view("PK\x03\x04", 4);
+}
+
+}  // namespace bmslink::capture::detail

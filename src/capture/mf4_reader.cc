@@ -832,8 +832,6 @@ class Mf4Reader final : public FrameReader {
     if (c.bit_count == 0 || c.bit_count > 64 || first_bit + c.bit_count > size * 8ULL) {
       return std::nullopt;
     }
-    const std::size_t first = first_bit / 8;
-    const std::size_t last = (first_bit + c.bit_count - 1) / 8;
     if (c.data_type == 4 || c.data_type == 5) {
       if (c.bit_offset != 0 || (c.bit_count != 32 && c.bit_count != 64)) return std::nullopt;
       unsigned char b[8];
@@ -849,6 +847,21 @@ class Mf4Reader final : public FrameReader {
       return d;
     }
     if (c.data_type > 3) return std::nullopt;
+    const std::uint64_t v = *raw_bits(c, rec);
+    if ((c.data_type == 2 || c.data_type == 3) && c.bit_count < 64 &&
+        (v >> (c.bit_count - 1)) & 1) {
+      return static_cast<double>(static_cast<std::int64_t>(v | ~((1ULL << c.bit_count) - 1)));
+    }
+    if (c.data_type == 2 || c.data_type == 3)
+      return static_cast<double>(static_cast<std::int64_t>(v));
+    return static_cast<double>(v);
+  }
+
+  // The channel's bits as an unsigned integer (bounds checked by the caller or here).
+  static std::optional<std::uint64_t> raw_bits(const Channel& c, const unsigned char* rec) {
+    const std::uint64_t first_bit = c.byte_offset * 8ULL + c.bit_offset;
+    const std::size_t first = first_bit / 8;
+    const std::size_t last = (first_bit + c.bit_count - 1) / 8;
     const bool big = c.data_type == 1 || c.data_type == 3;
     // The bytes of the value, least significant first (at most 9 for 64 bits at an offset).
     std::array<unsigned char, 9> span{};
@@ -859,13 +872,16 @@ class Mf4Reader final : public FrameReader {
     std::uint64_t v = lo >> shift;
     if (shift != 0) v |= static_cast<std::uint64_t>(span[8]) << (64 - shift);
     if (c.bit_count < 64) v &= (1ULL << c.bit_count) - 1;
-    if ((c.data_type == 2 || c.data_type == 3) && c.bit_count < 64 &&
-        (v >> (c.bit_count - 1)) & 1) {
-      return static_cast<double>(static_cast<std::int64_t>(v | ~((1ULL << c.bit_count) - 1)));
+    return v;
+  }
+
+  static std::optional<std::uint64_t> offset_value(const Channel& c, const unsigned char* rec,
+                                                   std::size_t size) {
+    const std::uint64_t first_bit = c.byte_offset * 8ULL + c.bit_offset;
+    if (c.bit_count == 0 || c.bit_count > 64 || first_bit + c.bit_count > size * 8ULL) {
+      return std::nullopt;
     }
-    if (c.data_type == 2 || c.data_type == 3)
-      return static_cast<double>(static_cast<std::int64_t>(v));
-    return static_cast<double>(v);
+    return raw_bits(c, rec);
   }
 
   static std::optional<double> value(const Channel& c, const unsigned char* rec, std::size_t size,
@@ -961,12 +977,12 @@ class Mf4Reader final : public FrameReader {
     if (b.type == 1) {
       Channel offset_field = b;  // the record holds the offset as an unsigned integer
       offset_field.data_type = 0;
-      auto off = raw_value(offset_field, rec, size, index);
-      if (!off || *off < 0) {
+      auto off = offset_value(offset_field, rec, size);
+      if (!off) {
         why = "DataBytes offset unreadable";
         return false;
       }
-      vlsd_offset = static_cast<std::uint64_t>(*off);
+      vlsd_offset = *off;
       return true;
     }
     const std::uint64_t first = b.byte_offset;

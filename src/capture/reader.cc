@@ -162,7 +162,6 @@ SniffResult sniff_text(std::span<const std::string_view> lines) {
 // Binary formats people send that no reader here handles yet: say what it is and what to do.
 std::optional<std::string> known_unsupported(std::string_view head) {
   if (head.starts_with("\x1f\x8b")) return "gzip-compressed; decompress it first (gunzip)";
-  if (head.starts_with("PK\x03\x04")) return "a zip archive (or .xlsx); extract the capture first";
   if (head.starts_with("\xd0\xcf\x11\xe0"))
     return "an old Office document; export the capture as text";
   return std::nullopt;
@@ -342,7 +341,7 @@ std::unique_ptr<LineParser> make_line_parser(Format format) {
 namespace {
 
 // The binary formats are told apart by their first bytes, before any text decoding.
-enum class Binary { kNone, kPcap, kMf4, kBlf };
+enum class Binary { kNone, kPcap, kMf4, kBlf, kZip };
 Binary binary_kind(std::string_view head, const ReaderOptions& options) {
   if (options.format) {
     switch (*options.format) {
@@ -359,6 +358,7 @@ Binary binary_kind(std::string_view head, const ReaderOptions& options) {
   if (detail::looks_like_mf4(head)) return Binary::kMf4;
   if (detail::looks_like_blf(head)) return Binary::kBlf;
   if (detail::looks_like_pcap(head)) return Binary::kPcap;
+  if (detail::looks_like_zip(head)) return Binary::kZip;
   return Binary::kNone;
 }
 
@@ -389,6 +389,9 @@ Result<std::unique_ptr<FrameReader>> open_capture(const std::string& path, Diagn
       case Binary::kPcap:
         ::close(fd);
         return detail::open_pcap(path, {}, path, sink);
+      case Binary::kZip:
+        ::close(fd);
+        return detail::open_zip(path, {}, path, sink, options);
       case Binary::kNone:
         break;
     }
@@ -410,9 +413,13 @@ Result<std::unique_ptr<FrameReader>> open_capture_fd(int fd, std::string name, D
       return detail::open_blf(std::move(bytes), std::move(name), sink);
     case Binary::kMf4:
     case Binary::kPcap:
-      return make_error(ErrorCode::kUnsupported,
-                        fmt::format("{}: {} from a stream is not supported; give the file path",
-                                    name, kind == Binary::kMf4 ? "MF4" : "pcap"));
+    case Binary::kZip:
+      return make_error(
+          ErrorCode::kUnsupported,
+          fmt::format("{}: {} from a stream is not supported; give the file path", name,
+                      kind == Binary::kMf4   ? "MF4"
+                      : kind == Binary::kZip ? "a zip"
+                                             : "pcap"));
     case Binary::kNone:
       break;
   }
@@ -433,6 +440,8 @@ Result<std::unique_ptr<FrameReader>> open_capture_memory(std::string_view bytes,
       if (bytes.empty())
         return make_error(ErrorCode::kUnknownFormat, name + ": the input is empty");
       return detail::open_pcap({}, bytes, std::move(name), sink);
+    case Binary::kZip:
+      return detail::open_zip({}, bytes, std::move(name), sink, options);
     case Binary::kNone:
       break;
   }
@@ -442,7 +451,8 @@ Result<std::unique_ptr<FrameReader>> open_capture_memory(std::string_view bytes,
 }
 
 bool needs_whole_file(std::string_view head) {
-  return detail::looks_like_pcap(head) || detail::looks_like_mf4(head);
+  return detail::looks_like_pcap(head) || detail::looks_like_mf4(head) ||
+         detail::looks_like_zip(head);
 }
 
 }  // namespace bmslink::capture

@@ -50,6 +50,8 @@ def write_pieces(bmslink, lines, work, name, pieces):
 def main():
     bmslink, work = sys.argv[1], common.workdir(sys.argv[2])
     f = common.Failures('cli.logger_folder')
+    # A private temporary folder, so the check that unpacked zips are removed sees only ours.
+    os.environ['TMPDIR'] = common.workdir(os.path.join(work, 'tmp'))
 
     # 1. Split without losing time: the same findings, the same uptime.
     site = os.path.join(work, 'dropouts.log')
@@ -107,6 +109,17 @@ def main():
     joined = json.loads(res.stdout)
     ev_joined = joined['summary']
     f.check(ev_joined['uptime'] == ev_card['uptime'], '--as-one in any order: %s' % ev_joined['uptime'])
+    # The card as a zip (what the web console takes): the same, gaps named inside the zip.
+    zipped = os.path.join(work, 'card2.zip')
+    if os.path.exists(zipped):
+        os.remove(zipped)
+    shutil.make_archive(zipped[:-4], 'zip', card2)
+    as_zip = analyze(bmslink, zipped)['summary']
+    f.check(as_zip['uptime'] == ev_card['uptime'], 'zip uptime: %s' % as_zip['uptime'])
+    f.check([g['before'] for g in as_zip['file_gaps']] == ['LOG/B1A7F00D/00000007/00000001.MF4'],
+            'zip gaps name the files inside it: %s' % as_zip['file_gaps'])
+    left = [d for d in os.listdir(os.environ['TMPDIR']) if d.startswith('bmslink-zip-')]
+    f.check(not left, 'the unpacked folder is removed: %s' % left)
     # frames and convert read the folder in time order too.
     frames = common.bmslink_frames(bmslink, card2)
     f.check(len(frames) == len(lines) - (off_to - off_from), 'frames of the card: %d' % len(frames))
