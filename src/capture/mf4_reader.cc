@@ -24,6 +24,7 @@
 #include <zlib.h>
 
 #include <algorithm>
+#include <bit>
 #include <cmath>
 #include <cstring>
 #include <deque>
@@ -130,6 +131,11 @@ struct Channel {
   std::uint64_t data_link = 0;  // VLSD: a CG (unsorted) or signal data blocks
   Conversion cc;
   bool present = false;
+  // Fast paths, set once when the channel is read: an unsigned little-endian integer without
+  // conversion (most CAN members), or a constant (a virtual channel whose linear conversion
+  // has factor 0, as CANedge 01.07+ writes BusChannel, IDE, Dir and EDL).
+  bool plain_uint = false;
+  std::optional<double> constant;
 };
 
 enum class Event { kData, kRemote, kError };
@@ -704,6 +710,10 @@ class Mf4Reader final : public FrameReader {
     if (!cc) return tl::unexpected(cc.error());
     c.cc = std::move(*cc);
     c.present = true;
+    c.plain_uint =
+        c.type == 0 && c.data_type == 0 && c.cc.type == 0 && c.bit_count >= 1 && c.bit_count <= 64;
+    if (c.type == 6 && c.cc.type == 1 && c.cc.values.size() >= 2 && c.cc.values[1] == 0.0)
+      c.constant = c.cc.values[0];
     return c;
   }
 
@@ -847,7 +857,7 @@ class Mf4Reader final : public FrameReader {
       return d;
     }
     if (c.data_type > 3) return std::nullopt;
-    const std::uint64_t v = *raw_bits(c, rec);
+    const std::uint64_t v = *raw_bits(c, rec, size);
     if ((c.data_type == 2 || c.data_type == 3) && c.bit_count < 64 &&
         (v >> (c.bit_count - 1)) & 1) {
       return static_cast<double>(static_cast<std::int64_t>(v | ~((1ULL << c.bit_count) - 1)));
@@ -858,11 +868,28 @@ class Mf4Reader final : public FrameReader {
   }
 
   // The channel's bits as an unsigned integer (bounds checked by the caller or here).
-  static std::optional<std::uint64_t> raw_bits(const Channel& c, const unsigned char* rec) {
+  static std::optional<std::uint64_t> raw_bits(const Channel& c, const unsigned char* rec,
+                                               std::size_t size) {
     const std::uint64_t first_bit = c.byte_offset * 8ULL + c.bit_offset;
     const std::size_t first = first_bit / 8;
     const std::size_t last = (first_bit + c.bit_count - 1) / 8;
     const bool big = c.data_type == 1 || c.data_type == 3;
+    const unsigned shift0 = static_cast<unsigned>(first_bit % 8);
+    if constexpr (std::endian::native == std::endian::little) {
+      if (!big && last - first < 8) {
+        // Eight bytes at once where the record has them (a fixed-size copy the compiler keeps
+        // in a register); the record's last bytes one by one.
+        std::uint64_t lo = 0;
+        if (first + 8 <= size) {
+          std::memcpy(&lo, rec + first, 8);
+        } else {
+          for (std::size_t k = last + 1; k-- > first;) lo = lo << 8 | rec[k];
+        }
+        std::uint64_t v = lo >> shift0;
+        if (c.bit_count < 64) v &= (1ULL << c.bit_count) - 1;
+        return v;
+      }
+    }
     // The bytes of the value, least significant first (at most 9 for 64 bits at an offset).
     std::array<unsigned char, 9> span{};
     for (std::size_t i = first; i <= last; ++i) span[i - first] = rec[big ? first + last - i : i];
@@ -881,7 +908,7 @@ class Mf4Reader final : public FrameReader {
     if (c.bit_count == 0 || c.bit_count > 64 || first_bit + c.bit_count > size * 8ULL) {
       return std::nullopt;
     }
-    return raw_bits(c, rec);
+    return raw_bits(c, rec, size);
   }
 
   static std::optional<double> value(const Channel& c, const unsigned char* rec, std::size_t size,
@@ -895,7 +922,11 @@ class Mf4Reader final : public FrameReader {
   static std::optional<std::uint64_t> member(const Channel& c, const unsigned char* rec,
                                              std::size_t size, std::uint64_t index) {
     if (!c.present) return std::nullopt;
-    auto v = value(c, rec, size, index);
+    if (c.plain_uint) {
+      if ((c.byte_offset * 8ULL + c.bit_offset + c.bit_count) > size * 8ULL) return std::nullopt;
+      return raw_bits(c, rec, size);
+    }
+    auto v = c.constant ? c.constant : value(c, rec, size, index);
     if (!v || !std::isfinite(*v) || *v < 0 || *v > 1.8e19 || std::floor(*v) != *v) {
       return std::nullopt;
     }
@@ -914,7 +945,7 @@ class Mf4Reader final : public FrameReader {
     }
     f.timestamp_ns = start_ns_ + std::llround(*t * 1e9);
     f.time_kind = TimeKind::kAbsolute;
-    if (auto bus = member(g.bus, rec, size, index)) f.channel = std::to_string(*bus);
+    if (auto bus = member(g.bus, rec, size, index)) f.channel = bus_name(*bus);
     if (auto dir = member(g.dir, rec, size, index)) {
       f.direction = *dir ? can::Direction::kTx : can::Direction::kRx;
     }
@@ -992,6 +1023,18 @@ class Mf4Reader final : public FrameReader {
     }
     std::memcpy(f.data.data(), rec + first, f.len);
     return true;
+  }
+
+  // "1", "2": bus numbers are few, their names are made once.
+  const std::string& bus_name(std::uint64_t bus) {
+    if (bus < bus_names_.size() && !bus_names_[bus].empty()) return bus_names_[bus];
+    if (bus >= 256) {
+      spare_name_ = std::to_string(bus);
+      return spare_name_;
+    }
+    if (bus >= bus_names_.size()) bus_names_.resize(bus + 1);
+    bus_names_[bus] = std::to_string(bus);
+    return bus_names_[bus];
   }
 
   // asammdf's names for the bus-logging ErrorType values: 1 bit, 2 form, 3 stuffing, 4 CRC,
@@ -1159,9 +1202,10 @@ class Mf4Reader final : public FrameReader {
           break;
         }
       }
-      std::array<unsigned char, 64> data{};
+      // Straight into the waiting frame (its bytes beyond `keep` are already zero).
       const std::size_t keep = w ? std::min<std::size_t>(n, w->frame.len) : 0;
-      if (c.data->read(data.data(), keep) != keep || !c.data->skip(n - keep)) {
+      unsigned char* into = w ? w->frame.data.data() : nullptr;
+      if ((keep > 0 && c.data->read(into, keep) != keep) || !c.data->skip(n - keep)) {
         end_of_data(c, 1);
         return;
       }
@@ -1178,7 +1222,6 @@ class Mf4Reader final : public FrameReader {
         }
         return;
       }
-      std::memcpy(w->frame.data.data(), data.data(), w->frame.len);
       w->filled = true;
       return;
     }
@@ -1241,6 +1284,8 @@ class Mf4Reader final : public FrameReader {
   std::vector<std::unique_ptr<Cursor>> cursors_;
   std::map<std::string, std::uint64_t> skipped_groups_;
   std::unordered_map<std::uint64_t, std::uint64_t> vlsd_ids_;
+  std::vector<std::string> bus_names_;
+  std::string spare_name_;
 };
 
 }  // namespace
