@@ -194,7 +194,9 @@ class BlfWriter final : public FrameWriter {
     put(buffer_, 0, 2);
     put(buffer_, static_cast<std::uint64_t>(t), 8);
     buffer_ += body;
-    while (buffer_.size() % 4 != 0) buffer_ += '\0';
+    // Vector's padding rule: as many zero bytes as the size's remainder modulo 4 (not up to the
+    // next multiple of 4); readers that skip `size % 4` bytes depend on it.
+    buffer_.append(size % 4, '\0');
     ++objects_;
     if (buffer_.size() >= kBlfContainerBytes) flush_container();
   }
@@ -257,7 +259,7 @@ class BlfWriter final : public FrameWriter {
     put(c, buffer_.size(), 4);
     put(c, 0, 4);
     c += packed;
-    while (c.size() % 4 != 0) c += '\0';
+    c.append(c.size() % 4, '\0');  // Vector's padding rule, as for objects
     out_.write(c);
     uncompressed_ += 32 + buffer_.size();
     buffer_.clear();
