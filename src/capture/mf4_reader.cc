@@ -45,7 +45,8 @@ constexpr std::size_t kChunk = 256 * 1024;
 constexpr std::uint64_t kMaxTransposedBytes = 64ULL << 20;  // one transposed DZ block inflated
 constexpr std::size_t kMaxFragments = 1'000'000;
 constexpr std::size_t kMaxChannels = 100'000;
-constexpr std::size_t kMaxPending = 4096;  // frames waiting for their VLSD payload
+constexpr std::size_t kMaxPending = 4096;      // frames waiting for their VLSD payload
+constexpr std::uint32_t kMaxCanRecord = 1024;  // CANedge's are 7-24 bytes; 64 bytes inline fit
 
 std::uint16_t le16(const unsigned char* p) { return static_cast<std::uint16_t>(p[0] | p[1] << 8); }
 std::uint32_t le32(const unsigned char* p) {
@@ -178,6 +179,15 @@ class DataStream {
 
   // Copies up to n bytes; fewer only at the end (or on an error, then error() says why).
   std::size_t read(unsigned char* out, std::size_t n) {
+    if (out_.size() - out_pos_ >= n) {  // the common case: all in the window
+      std::memcpy(out, out_.data() + out_pos_, n);
+      out_pos_ += n;
+      position_ += n;
+      return n;
+    }
+    return read_across(out, n);
+  }
+  std::size_t read_across(unsigned char* out, std::size_t n) {
     std::size_t done = 0;
     while (done < n) {
       if (out_pos_ < out_.size()) {
@@ -194,6 +204,14 @@ class DataStream {
   }
   // Passes n bytes; false when the stream ends first.
   bool skip(std::uint64_t n) {
+    if (out_.size() - out_pos_ >= n) {
+      out_pos_ += n;
+      position_ += n;
+      return true;
+    }
+    return skip_across(n);
+  }
+  bool skip_across(std::uint64_t n) {
     while (n > 0) {
       if (out_pos_ < out_.size()) {
         const std::size_t take =
@@ -800,6 +818,13 @@ class Mf4Reader final : public FrameReader {
         auto r = channels(cg->link(1), g, 0, count);
         if (!r) return r;
         if (g.name.empty()) g.name = text(cg->link(2));
+        if (g.can && g.record_bytes > kMaxCanRecord) {
+          report(
+              fmt::format("offset {}: CAN channel group with {}-byte records; a bus-logging "
+                          "record is at most {} bytes; skipped",
+                          cg_at, g.record_bytes, kMaxCanRecord));
+          g.can = false;
+        }
         if (g.can) {
           if (!g.time.present || (!g.id.present && g.event != Event::kError)) {
             report(fmt::format("offset {}: CAN channel group without {}; skipped", cg_at,
@@ -857,7 +882,7 @@ class Mf4Reader final : public FrameReader {
       return d;
     }
     if (c.data_type > 3) return std::nullopt;
-    const std::uint64_t v = *raw_bits(c, rec, size);
+    const std::uint64_t v = raw_bits(c, rec, size);
     if ((c.data_type == 2 || c.data_type == 3) && c.bit_count < 64 &&
         (v >> (c.bit_count - 1)) & 1) {
       return static_cast<double>(static_cast<std::int64_t>(v | ~((1ULL << c.bit_count) - 1)));
@@ -868,8 +893,9 @@ class Mf4Reader final : public FrameReader {
   }
 
   // The channel's bits as an unsigned integer (bounds checked by the caller or here).
-  static std::optional<std::uint64_t> raw_bits(const Channel& c, const unsigned char* rec,
-                                               std::size_t size) {
+  // A plain integer, not an optional: returning optional<uint64_t> through the stack cost a
+  // store-forwarding stall per call, a fifth of the reader's time.
+  static std::uint64_t raw_bits(const Channel& c, const unsigned char* rec, std::size_t size) {
     const std::uint64_t first_bit = c.byte_offset * 8ULL + c.bit_offset;
     const std::size_t first = first_bit / 8;
     const std::size_t last = (first_bit + c.bit_count - 1) / 8;
@@ -1225,12 +1251,16 @@ class Mf4Reader final : public FrameReader {
       w->filled = true;
       return;
     }
-    if (!take(c, g.record_bytes)) {
-      end_of_data(c, id_size + c.record.size());
+    if (!g.can) {  // another bus's record: passed over, never held
+      if (!c.data->skip(g.record_bytes)) {
+        end_of_data(c, id_size + 1);
+        return;
+      }
+      ++stats_.ignored;
       return;
     }
-    if (!g.can) {
-      ++stats_.ignored;
+    if (!take(c, g.record_bytes)) {
+      end_of_data(c, id_size + c.record.size());
       return;
     }
     can::Frame f;
