@@ -945,25 +945,33 @@ class Mf4Reader final : public FrameReader {
   }
 
   // Unsigned integer member: nullopt when absent, out of the record, or not a whole number.
-  static std::optional<std::uint64_t> member(const Channel& c, const unsigned char* rec,
-                                             std::size_t size, std::uint64_t index) {
-    if (!c.present) return std::nullopt;
+  // A member's value or nothing, in two registers: std::optional<uint64_t> went through the
+  // stack with a store-forwarding stall on every call.
+  struct Num {
+    std::uint64_t value = 0;
+    std::uint64_t ok = 0;
+    explicit operator bool() const { return ok != 0; }
+    std::uint64_t operator*() const { return value; }
+    std::uint64_t value_or(std::uint64_t fallback) const { return ok ? value : fallback; }
+  };
+
+  static Num member(const Channel& c, const unsigned char* rec, std::size_t size,
+                    std::uint64_t index) {
+    if (!c.present) return {};
     if (c.plain_uint) {
-      if ((c.byte_offset * 8ULL + c.bit_offset + c.bit_count) > size * 8ULL) return std::nullopt;
-      return raw_bits(c, rec, size);
+      if ((c.byte_offset * 8ULL + c.bit_offset + c.bit_count) > size * 8ULL) return {};
+      return {raw_bits(c, rec, size), 1};
     }
     auto v = c.constant ? c.constant : value(c, rec, size, index);
-    if (!v || !std::isfinite(*v) || *v < 0 || *v > 1.8e19 || std::floor(*v) != *v) {
-      return std::nullopt;
-    }
-    return static_cast<std::uint64_t>(*v);
+    if (!v || !std::isfinite(*v) || *v < 0 || *v > 1.8e19 || std::floor(*v) != *v) return {};
+    return {static_cast<std::uint64_t>(*v), 1};
   }
 
   // Builds a frame from a fixed record; false (and `why`) when it cannot be one.
   bool decode(Group& g, const unsigned char* rec, std::size_t size, can::Frame& f, std::string& why,
               std::optional<std::uint64_t>& vlsd_offset) {
     const std::uint64_t index = g.records++;
-    f = can::Frame{};
+    // `f` arrives fresh from the caller: not zeroed twice.
     auto t = value(g.time, rec, size, index);
     if (!t || !std::isfinite(*t) || std::fabs(*t) > 3.0e9) {
       why = "time channel unreadable or out of range";
