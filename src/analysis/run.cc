@@ -6,9 +6,12 @@
 
 #include <algorithm>
 #include <atomic>
+#include <condition_variable>
 #include <cstring>
+#include <deque>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <thread>
 #include <vector>
 
@@ -157,6 +160,89 @@ std::optional<Error> pump(can::FrameSource& source, CaptureAnalyzer& analyzer,
       if (options.progress) options.progress(n, 0);
     }
   }
+  if (const auto now = source.now_ns()) analyzer.tick(*now);
+  return std::nullopt;
+}
+
+// Same, with the reading on a thread of its own: frames pass in batches through a short queue,
+// in order, so the analysis sees exactly what pump() would. For readers that cannot be cut into
+// ranges (binary formats, ASC, TRC, CSV, sets of files), reading and analysing then overlap on
+// two cores.
+std::optional<Error> pump_threaded(can::FrameSource& source, CaptureAnalyzer& analyzer,
+                                   const RunOptions& options, const std::string& name) {
+  constexpr std::size_t kBatch = 4096;
+  constexpr std::size_t kQueued = 4;  // batches read ahead at most
+  struct Batch {
+    std::vector<can::Frame> frames = std::vector<can::Frame>(kBatch);
+    std::size_t count = 0;
+  };
+  std::mutex m;
+  std::condition_variable ready, room;
+  std::deque<std::unique_ptr<Batch>> full, spare;
+  bool done = false;
+  bool stop = false;
+  std::thread reader([&] {
+    try {
+      for (;;) {
+        std::unique_ptr<Batch> b;
+        {
+          std::unique_lock lock(m);
+          room.wait(lock, [&] { return stop || full.size() < kQueued; });
+          if (stop) break;
+          if (!spare.empty()) {
+            b = std::move(spare.front());
+            spare.pop_front();
+          }
+        }
+        if (!b) b = std::make_unique<Batch>();
+        b->count = 0;
+        while (b->count < kBatch && source.next(b->frames[b->count])) ++b->count;
+        const bool end = b->count < kBatch;
+        {
+          std::lock_guard lock(m);
+          if (b->count > 0) full.push_back(std::move(b));
+          if (end) done = true;
+        }
+        ready.notify_one();
+        if (end) break;
+      }
+    } catch (...) {
+      std::lock_guard lock(m);
+      done = true;
+      ready.notify_one();
+    }
+  });
+  std::uint64_t n = 0;
+  std::optional<Error> error;
+  for (;;) {
+    std::unique_ptr<Batch> b;
+    {
+      std::unique_lock lock(m);
+      ready.wait(lock, [&] { return done || !full.empty(); });
+      if (full.empty()) break;  // done, and everything taken
+      b = std::move(full.front());
+      full.pop_front();
+    }
+    room.notify_one();
+    for (std::size_t i = 0; i < b->count; ++i) analyzer.add(b->frames[i]);
+    n += b->count;
+    {
+      std::lock_guard lock(m);
+      spare.push_back(std::move(b));
+    }
+    if (cancelled(options)) {
+      error = cancel_error(name);
+      break;
+    }
+    if (options.progress) options.progress(n, 0);
+  }
+  {
+    std::lock_guard lock(m);
+    stop = true;
+  }
+  room.notify_one();
+  reader.join();
+  if (error) return error;
   if (const auto now = source.now_ns()) analyzer.tick(*now);
   return std::nullopt;
 }
@@ -340,7 +426,12 @@ Result<RunResult> analyze(const CaptureInput& input, DiagnosticSink& sink,
 
   if (!parallel) {
     CaptureAnalyzer analyzer(dec, options.analyzer);
-    if (auto err = pump(ahead, analyzer, options, out.file)) return tl::unexpected(*err);
+    // Reading on its own thread when there is a second core and a reader to read (a caller's
+    // frame source keeps its own pace and clock).
+    const bool overlap = threads >= 2 && opened->reader != nullptr;
+    auto err = overlap ? pump_threaded(ahead, analyzer, options, out.file)
+                       : pump(ahead, analyzer, options, out.file);
+    if (err) return tl::unexpected(*err);
     out.evidence = analyzer.finish(identification);
     if (const auto* set = dynamic_cast<const capture::CaptureSet*>(opened->reader.get())) {
       apply_file_gaps(out.evidence, set->gaps());
