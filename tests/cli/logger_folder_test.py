@@ -10,6 +10,7 @@ import os
 import shutil
 import subprocess
 import sys
+import urllib.request
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', 'oracle'))
 import common  # noqa: E402
@@ -120,6 +121,24 @@ def main():
             'zip gaps name the files inside it: %s' % as_zip['file_gaps'])
     left = [d for d in os.listdir(os.environ['TMPDIR']) if d.startswith('bmslink-zip-')]
     f.check(not left, 'the unpacked folder is removed: %s' % left)
+    # The web console takes the zip as an upload: the same analysis, no server path in it.
+    home = common.workdir(os.path.join(work, 'home'))
+    port = common.free_port()
+    server = subprocess.Popen([bmslink, 'serve', '--port', str(port)], env=dict(os.environ, HOME=home),
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        common.wait_port(port)
+        with open(zipped, 'rb') as body:
+            req = urllib.request.Request('http://127.0.0.1:%d/api/analyze?name=card2.zip' % port, data=body.read(),
+                                         method='POST')
+        with urllib.request.urlopen(req, timeout=120) as res:
+            uploaded = json.loads(res.read())
+        f.check(uploaded['summary']['uptime'] == ev_card['uptime'], 'upload uptime: %s' % uploaded['summary']['uptime'])
+        f.check(uploaded['summary']['file_gaps'] == as_zip['file_gaps'], 'upload gaps: %s' % uploaded['summary']['file_gaps'])
+        f.check(home not in json.dumps(uploaded), 'no server path in the answer')
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
     # frames and convert read the folder in time order too.
     frames = common.bmslink_frames(bmslink, card2)
     f.check(len(frames) == len(lines) - (off_to - off_from), 'frames of the card: %d' % len(frames))
