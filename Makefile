@@ -76,6 +76,7 @@ bench:
 	bench/analyze_1g.sh
 	bench/serve.sh
 	bench/live.sh
+	bench/loggers.sh
 
 clean:
 	rm -rf build build-debug build-asan build-fuzz build-arm64 dist

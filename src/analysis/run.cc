@@ -9,6 +9,7 @@
 #include <condition_variable>
 #include <cstring>
 #include <deque>
+#include <exception>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -181,6 +182,7 @@ std::optional<Error> pump_threaded(can::FrameSource& source, CaptureAnalyzer& an
   std::deque<std::unique_ptr<Batch>> full, spare;
   bool done = false;
   bool stop = false;
+  std::exception_ptr failed;
   std::thread reader([&] {
     try {
       for (;;) {
@@ -207,11 +209,29 @@ std::optional<Error> pump_threaded(can::FrameSource& source, CaptureAnalyzer& an
         if (end) break;
       }
     } catch (...) {
+      // Said on the analysing side, after the join: never a partial analysis passed as whole.
       std::lock_guard lock(m);
+      failed = std::current_exception();
       done = true;
-      ready.notify_one();
     }
+    ready.notify_one();
   });
+  // Whatever happens on this side (an analyzer or the progress callback throwing), the reader
+  // is stopped and joined before the function is left.
+  struct Joiner {
+    std::mutex& m;
+    std::condition_variable& room;
+    bool& stop;
+    std::thread& reader;
+    ~Joiner() {
+      {
+        std::lock_guard lock(m);
+        stop = true;
+      }
+      room.notify_one();
+      if (reader.joinable()) reader.join();
+    }
+  } joiner{m, room, stop, reader};
   std::uint64_t n = 0;
   std::optional<Error> error;
   for (;;) {
@@ -242,6 +262,7 @@ std::optional<Error> pump_threaded(can::FrameSource& source, CaptureAnalyzer& an
   }
   room.notify_one();
   reader.join();
+  if (failed) std::rethrow_exception(failed);
   if (error) return error;
   if (const auto now = source.now_ns()) analyzer.tick(*now);
   return std::nullopt;

@@ -116,7 +116,7 @@ struct Header {
 std::optional<std::int64_t> systemtime_ns(const unsigned char* p) {
   const int year = le16(p), month = le16(p + 2), day = le16(p + 6);
   const int hour = le16(p + 8), minute = le16(p + 10), second = le16(p + 12), ms = le16(p + 14);
-  if (year < 1980 || year > 2200 || month < 1 || month > 12 || day < 1 || day > 31 || hour > 23 ||
+  if (year < 1980 || year > 2100 || month < 1 || month > 12 || day < 1 || day > 31 || hour > 23 ||
       minute > 59 || second > 60 || ms > 999) {
     return std::nullopt;
   }
@@ -506,16 +506,16 @@ class BlfReader final : public FrameReader {
       f.brs = (fd_flags & 0x02) != 0;
       f.esi = (fd_flags & 0x04) != 0;
       f.len = can::fd_dlc_to_len(f.dlc);
-      if (valid < f.len) {
-        why = "CAN FD message with fewer valid data bytes than its DLC";
-        return false;
-      }
     } else {
       f.rtr = (flags & 0x80) != 0;
       f.dlc = classic_dlc(dlc);
       f.len = std::min<std::uint8_t>(f.dlc, 8);
     }
-    if (!f.rtr) std::memcpy(f.data.data(), b + 20, f.len);
+    if (f.rtr) return true;
+    // Fewer valid bytes than the DLC says: the rest read as zeros, as for CAN_FD_MESSAGE_64.
+    const std::size_t present = std::min<std::size_t>(valid, f.len);
+    std::memcpy(f.data.data(), b + 20, present);
+    if (present < f.len) ++short_fd_;
     return true;
   }
 

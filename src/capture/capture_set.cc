@@ -379,6 +379,14 @@ Result<std::unique_ptr<FrameReader>> open_zip(const std::string& path, std::stri
             fmt::format("zip entry '{}' unreadable: {}", entry, archive_error_string(a.get())));
       }
       unpacked += static_cast<std::uint64_t>(n);
+      // The disk is checked as the bytes come, every 16 MiB, not once an entry is whole.
+      if ((unpacked >> 24) != ((unpacked - static_cast<std::uint64_t>(n)) >> 24)) {
+        struct statvfs fs {};
+        if (::statvfs(dir.c_str(), &fs) == 0 && fs.f_bavail * fs.f_frsize < kFreeSpaceFloor) {
+          std::fclose(out);
+          return fail("unpacking would leave less than 512 MB free");
+        }
+      }
       if (unpacked > budget) {
         std::fclose(out);
         return fail(fmt::format("unpacks to more than {} MB ({} times its size at most)",
@@ -396,6 +404,7 @@ Result<std::unique_ptr<FrameReader>> open_zip(const std::string& path, std::stri
       return fail("unpacking would leave less than 512 MB free");
     }
   }
+  options.archives = false;  // one level: a zip inside is left out, not unpacked
   auto set = open_capture_set({dir}, sink, options);
   if (!set) return fail(set.error().message);
   return std::unique_ptr<FrameReader>(new ZipSet(std::move(*set), dir, std::move(name)));

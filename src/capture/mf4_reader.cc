@@ -47,6 +47,8 @@ constexpr std::size_t kMaxFragments = 1'000'000;
 constexpr std::size_t kMaxChannels = 100'000;
 constexpr std::size_t kMaxPending = 4096;      // frames waiting for their VLSD payload
 constexpr std::uint32_t kMaxCanRecord = 1024;  // CANedge's are 7-24 bytes; 64 bytes inline fit
+constexpr std::size_t kMaxCanGroups = 256;     // sorted files: one per frame type and bus
+constexpr std::uint64_t kMaxRewinds = 1000;    // signal data read backwards, per data group
 
 std::uint16_t le16(const unsigned char* p) { return static_cast<std::uint16_t>(p[0] | p[1] << 8); }
 std::uint32_t le32(const unsigned char* p) {
@@ -449,11 +451,17 @@ class Mf4Reader final : public FrameReader {
     }
     auto hd = block(64, "##HD");
     if (!hd) return tl::unexpected(hd.error());
-    if (hd->data_size >= 12) {
-      unsigned char d[12];
-      if (file_->read(hd->data_at, d, 12)) {
+    if (hd->data_size >= 13) {
+      // start time (ns, u64), time zone offset (min, i16), DST offset (min, i16), time flags
+      unsigned char d[13];
+      if (file_->read(hd->data_at, d, 13)) {
         start_ns_ = static_cast<std::int64_t>(le64(d));
-        time_flags_ = d[10];
+        time_flags_ = d[12];
+      }
+      if (start_ns_ < 0 || start_ns_ > kMaxTimestampNs) {
+        report(fmt::format("offset {}: header start time {} ns out of range; times counted from 0",
+                           hd->at, le64(d)));
+        start_ns_ = 0;
       }
     }
     // Data groups, each with its channel groups.
@@ -521,6 +529,7 @@ class Mf4Reader final : public FrameReader {
     std::map<std::uint64_t, Group> groups;                             // by record id
     std::map<std::uint64_t, std::unique_ptr<DataStream>> signal_data;  // sorted VLSD, by link
     std::map<std::uint64_t, std::uint64_t> signal_position;
+    std::uint64_t rewinds = 0;
     std::vector<unsigned char> record;
     can::Frame next;
     bool has_next = false;
@@ -574,14 +583,10 @@ class Mf4Reader final : public FrameReader {
       for (std::size_t i = 0; i < b.links.size(); ++i) b.links[i] = le64(raw.data() + i * 8);
     }
     b.data_at = at + 24 + links * 8;
-    b.data_size = b.length - 24 - links * 8;
     const bool runs_to_end = b.id == "##DT" || b.id == "##SD";
-    // A logger that lost power never wrote its last DT block's length: the data runs to the
-    // end of the file.
-    if (unfinalised_ && b.id == "##DT" && b.data_size == 0 && b.data_at < file_->size()) {
-      b.data_size = file_->size() - b.data_at;
-    }
-    if (b.data_at + b.data_size > file_->size()) {
+    // Compared as lengths, not as end offsets: a length near 2^64 must not wrap around.
+    const std::uint64_t room = file_->size() - at;
+    if (b.length > room) {
       if (!runs_to_end) {
         return make_error(ErrorCode::kMalformed,
                           fmt::format("{}: offset {}: {} block of {} bytes is cut short by the end "
@@ -594,8 +599,15 @@ class Mf4Reader final : public FrameReader {
                         "read up to there",
                         at, block_name(b.id), b.length));
       }
+      b.length = std::max<std::uint64_t>(room, 24 + links * 8);
+    }
+    b.data_size = b.length - 24 - links * 8;
+    // A logger that lost power never wrote its last DT block's length: the data runs to the
+    // end of the file.
+    if (unfinalised_ && b.id == "##DT" && b.data_size == 0 && b.data_at < file_->size()) {
       b.data_size = file_->size() - b.data_at;
     }
+    if (b.data_at > file_->size()) b.data_size = 0;  // the links reach the end exactly
     return b;
   }
 
@@ -613,9 +625,15 @@ class Mf4Reader final : public FrameReader {
   Result<std::vector<DataStream::Fragment>> fragments(std::uint64_t at) {
     std::vector<DataStream::Fragment> out;
     if (at == 0) return out;
-    std::set<std::uint64_t> seen;
+    std::set<std::uint64_t> seen, listed;
     auto add = [&](std::uint64_t link) -> Result<void> {
       if (link == 0) return {};
+      // A block listed twice would be read twice: a crafted list could make a small file cost
+      // any amount of work.
+      if (!listed.insert(link).second) {
+        return make_error(ErrorCode::kMalformed,
+                          fmt::format("{}: offset {}: data block listed twice", name_, link));
+      }
       auto b = block(link, "##DT##SD##DZ##RD");
       if (!b) return tl::unexpected(b.error());
       if (out.size() >= kMaxFragments) {
@@ -636,6 +654,12 @@ class Mf4Reader final : public FrameReader {
         f.original_size = le64(d + 8);
         f.size = std::min<std::uint64_t>(le64(d + 16), b->data_size - 24);
         f.at = b->data_at + 24;
+        if (f.zip_type == 1 && f.size > compressBound(kMaxTransposedBytes)) {
+          return make_error(ErrorCode::kUnsupported,
+                            fmt::format("{}: offset {}: transposed DZ block of {} packed bytes; at "
+                                        "most {} are read",
+                                        name_, link, f.size, compressBound(kMaxTransposedBytes)));
+        }
         if (f.zip_type > 1) {
           return make_error(ErrorCode::kUnsupported,
                             fmt::format("{}: offset {}: DZ block compressed with type {}; expected "
@@ -818,6 +842,11 @@ class Mf4Reader final : public FrameReader {
         auto r = channels(cg->link(1), g, 0, count);
         if (!r) return r;
         if (g.name.empty()) g.name = text(cg->link(2));
+        if (g.can && g.record_bytes == 0) {
+          report(
+              fmt::format("offset {}: CAN channel group with records of 0 bytes; skipped", cg_at));
+          g.can = false;
+        }
         if (g.can && g.record_bytes > kMaxCanRecord) {
           report(
               fmt::format("offset {}: CAN channel group with {}-byte records; a bus-logging "
@@ -845,12 +874,18 @@ class Mf4Reader final : public FrameReader {
       cg_at = cg->link(0);
     }
     if (!any_can) return {};
+    if (cursors_.size() >= kMaxCanGroups) {
+      return make_error(
+          ErrorCode::kUnsupported,
+          fmt::format("{}: more than {} data groups with CAN frames", name_, kMaxCanGroups));
+    }
     if (record_id_size == 0 && cursor->groups.size() != 1) {
       return make_error(ErrorCode::kMalformed,
                         fmt::format("{}: offset {}: {} channel groups share a data group without "
                                     "record ids",
                                     name_, dg.at, cursor->groups.size()));
     }
+    if (record_id_size == 0 && cursor->groups.begin()->second.record_bytes == 0) return {};
     if (record_id_size == 0) sorted_ = true;
     auto frags = fragments(dg.link(2));
     if (!frags) return tl::unexpected(frags.error());
@@ -1109,7 +1144,12 @@ class Mf4Reader final : public FrameReader {
   bool signal_bytes(Cursor& c, std::uint64_t link, std::uint64_t offset, can::Frame& f,
                     std::string& why) {
     auto it = c.signal_data.find(link);
-    if (it == c.signal_data.end() || c.signal_position[link] > offset) {
+    const bool back = it != c.signal_data.end() && c.signal_position[link] > offset;
+    if (back && ++c.rewinds > kMaxRewinds) {
+      why = "signal data read backwards too often (payload offsets out of order); payload dropped";
+      return false;
+    }
+    if (it == c.signal_data.end() || back) {
       auto frags = fragments(link);
       if (!frags) {
         why = frags.error().message;

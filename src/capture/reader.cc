@@ -341,7 +341,7 @@ std::unique_ptr<LineParser> make_line_parser(Format format) {
 namespace {
 
 // The binary formats are told apart by their first bytes, before any text decoding.
-enum class Binary { kNone, kPcap, kMf4, kBlf, kZip };
+enum class Binary { kNone, kPcap, kMf4, kBlf, kZip, kZipInZip };
 Binary binary_kind(std::string_view head, const ReaderOptions& options) {
   if (options.format) {
     switch (*options.format) {
@@ -358,11 +358,18 @@ Binary binary_kind(std::string_view head, const ReaderOptions& options) {
   if (detail::looks_like_mf4(head)) return Binary::kMf4;
   if (detail::looks_like_blf(head)) return Binary::kBlf;
   if (detail::looks_like_pcap(head)) return Binary::kPcap;
-  if (detail::looks_like_zip(head)) return Binary::kZip;
+  if (detail::looks_like_zip(head)) return options.archives ? Binary::kZip : Binary::kZipInZip;
   return Binary::kNone;
 }
 
 constexpr std::size_t kHeadBytes = 8;
+
+// Zips are unpacked one level deep: a zip in a zip (or one containing itself) would multiply
+// the work and the disk used with every level.
+Result<std::unique_ptr<FrameReader>> zip_in_zip(const std::string& name) {
+  return make_error(ErrorCode::kUnsupported,
+                    fmt::format("{}: a zip inside a zip is not unpacked; unpack it first", name));
+}
 
 }  // namespace
 
@@ -392,6 +399,9 @@ Result<std::unique_ptr<FrameReader>> open_capture(const std::string& path, Diagn
       case Binary::kZip:
         ::close(fd);
         return detail::open_zip(path, {}, path, sink, options);
+      case Binary::kZipInZip:
+        ::close(fd);
+        return zip_in_zip(path);
       case Binary::kNone:
         break;
     }
@@ -414,6 +424,7 @@ Result<std::unique_ptr<FrameReader>> open_capture_fd(int fd, std::string name, D
     case Binary::kMf4:
     case Binary::kPcap:
     case Binary::kZip:
+    case Binary::kZipInZip:
       return make_error(
           ErrorCode::kUnsupported,
           fmt::format("{}: {} from a stream is not supported; give the file path", name,
@@ -442,6 +453,8 @@ Result<std::unique_ptr<FrameReader>> open_capture_memory(std::string_view bytes,
       return detail::open_pcap({}, bytes, std::move(name), sink);
     case Binary::kZip:
       return detail::open_zip({}, bytes, std::move(name), sink, options);
+    case Binary::kZipInZip:
+      return zip_in_zip(name);
     case Binary::kNone:
       break;
   }

@@ -6,7 +6,13 @@ namespace bmslink {
 
 void CollectingSink::report(Diagnostic diagnostic) {
   ++total_;
-  ++by_reason_[diagnostic.reason];
+  // Reasons that carry a record number are all different: the table keeps the first few hundred
+  // and counts the rest together, so a million bad records cost no memory.
+  if (by_reason_.size() < kMaxReasons || by_reason_.count(diagnostic.reason) != 0) {
+    ++by_reason_[diagnostic.reason];
+  } else {
+    ++by_reason_["(other reasons)"];
+  }
   if (kept_.size() < keep_) kept_.push_back(std::move(diagnostic));
 }
 

@@ -127,11 +127,14 @@ TEST(Mf4, FinalisedSortedFileMergesItsGroupsInTimeAndReadsPayloadsFromSignalData
   EXPECT_EQ(bytes(f), (std::vector<std::uint8_t>{0x9B, 0xE4, 0xCF, 0xC0, 0x00, 0xFE, 0xAF, 0x7F}));
 }
 
-TEST(Mf4, TheSameFramesComeFromAStreamAFileAndMemory) {
+TEST(Mf4, TheSameFramesComeFromAFileAndFromMemory) {
   const std::string path = logger("canedge_fw0104_two_buses_tx.MF4");
   const std::string all = slurp(path);
   auto from_file = read_file(path);
   auto from_memory = read_memory(all);
+  ASSERT_FALSE(from_file->open_error) << from_file->open_error->message;
+  ASSERT_FALSE(from_memory->open_error) << from_memory->open_error->message;
+  ASSERT_EQ(from_file->frames.size(), 5588U);
   ASSERT_EQ(from_file->frames.size(), from_memory->frames.size());
   for (std::size_t i = 0; i < from_file->frames.size(); ++i) {
     ASSERT_TRUE(can::same_frame(from_file->frames[i], from_memory->frames[i])) << i;
@@ -309,6 +312,45 @@ TEST(Mf4, BadInputGetsAnErrorThatNamesTheOffsetAndWhatWasExpected) {
                                                       dg)),
               std::string::npos)
         << r->open_error->message;
+  }
+}
+
+TEST(Mf4, CraftedSizesAndListsAreRefusedNotFollowed) {
+  const Base b = base();
+  {
+    // A DL listing the same DT a million times would make a small file cost any amount of work.
+    std::string dl_data;
+    put(dl_data, 0, 4);
+    put(dl_data, 3, 4);
+    for (int i = 0; i < 3; ++i) put(dl_data, 0, 8);
+    const std::string dl = make_block("##DL", {0, 2, 2, 2}, dl_data);
+    const std::string dt = make_block("##DT", {}, b.records);
+    auto r = read_memory(with_data(b, {dl, dt}));
+    ASSERT_TRUE(r->open_error);
+    EXPECT_NE(r->open_error->message.find("data block listed twice"), std::string::npos)
+        << r->open_error->message;
+  }
+  {
+    // A block length near 2^64 must not wrap around the end-of-file check.
+    std::string dz = dz_block(b.records, 0, 0);
+    dz.replace(8, 8, std::string("\xF0\xFF\xFF\xFF\xFF\xFF\xFF\xFF", 8));
+    auto r = read_memory(with_data(b, {dz}));
+    ASSERT_TRUE(r->open_error);
+    EXPECT_NE(r->open_error->message.find("cut short by the end of the file"), std::string::npos)
+        << r->open_error->message;
+  }
+  {
+    // A CAN group whose records are 0 bytes long: refused, never read (in a sorted group such
+    // records would be read forever without moving).
+    std::string f = b.file;
+    const std::size_t dg = get(f, 64 + 24, 8);
+    std::size_t cg = get(f, dg + 24 + 8, 8);
+    while (cg != 0 && get(f, cg + 24 + 6 * 8 + 24, 4) != 22) cg = get(f, cg + 24, 8);
+    ASSERT_NE(cg, 0U) << "the 22-byte CAN_DataFrame group";
+    f.replace(cg + 24 + 6 * 8 + 24, 4, std::string(4, '\0'));
+    auto r = read_memory(f);
+    ASSERT_TRUE(r->open_error);
+    EXPECT_TRUE(said(*r, "records of 0 bytes"));
   }
 }
 

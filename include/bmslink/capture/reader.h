@@ -91,6 +91,7 @@ class FrameReader : public can::FrameSource {
 
 struct ReaderOptions {
   std::optional<Format> format;  // skip sniffing and use this reader
+  bool archives = true;          // read a zip as a folder (false inside a zip: no zip in a zip)
 };
 
 // Opens a capture file ("-" is standard input; pcap and MF4 need a real file there).

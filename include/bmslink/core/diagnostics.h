@@ -29,6 +29,7 @@ class DiagnosticSink {
 // Counts every report by reason and keeps the first `keep` in full.
 class CollectingSink final : public DiagnosticSink {
  public:
+  static constexpr std::size_t kMaxReasons = 256;  // distinct reasons counted one by one
   explicit CollectingSink(std::size_t keep = 20) : keep_(keep) {}
 
   void report(Diagnostic diagnostic) override;
