@@ -280,6 +280,33 @@ try {
       await shot(page, 'hardcode', width);
       await page.goto(s.url + '#/analyze');
       await shot(page, 'analyze', width);
+      // A logger's SD card, zipped: two sessions with the logger off for 10 minutes between them.
+      const card = join(dir, 'card');
+      const healthy = join(dir, 'healthy.log');
+      execFileSync(bmslink, ['simulate', '--duration', '1200', '-o', healthy]);
+      const lines = readFileSync(healthy, 'utf8').split('\n').filter((l) => l);
+      const t0 = Number(lines[0].slice(1, lines[0].indexOf(')')));
+      const at = (sec) => lines.findIndex((l) => Number(l.slice(1, l.indexOf(')'))) - t0 >= sec);
+      const parts = [[1, lines.slice(0, at(300))], [2, lines.slice(at(900))]];
+      for (const [session, part] of parts) {
+        const folder = join(card, 'LOG', 'B1A7F00D', String(session).padStart(8, '0'));
+        mkdirSync(folder, {recursive: true});
+        const piece = join(dir, `piece${session}.log`);
+        writeFileSync(piece, part.join('\n') + '\n');
+        execFileSync(bmslink, ['convert', piece, '--to', 'mf4', '-o', join(folder, '00000001.MF4')]);
+      }
+      const zip = join(dir, 'card.zip');
+      rmSync(zip, {force: true});
+      execFileSync('/usr/bin/python3', ['-c', 'import shutil,sys; shutil.make_archive(sys.argv[1], "zip", sys.argv[2])', zip.slice(0, -4), card]);
+      await page.locator('#file').setInputFiles(zip);
+      await page.locator('#file-gaps li').first().waitFor({timeout: 90000});
+      const gap = await page.locator('#file-gaps').innerText();
+      check(gap.includes('10 min') && gap.includes('not recorded') && gap.includes('LOG/B1A7F00D/00000001/00000001.MF4') &&
+            !gap.includes('undefined') && !gap.includes('NaN') && !gap.includes('Invalid'),
+            where(`the zipped card names the time between its files: ${gap}`));
+      check((await page.locator('#file-gaps li').getAttribute('data-recorded')) === 'false', where('the gap is not recorded'));
+      await noSideways(page, where('the zipped card'));
+      await shot(page, 'analyze-logger-zip', width);
       await page.goto(s.url);
       await page.locator('.card').first().waitFor();
       await noSideways(page, where('cases'));

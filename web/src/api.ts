@@ -290,6 +290,8 @@ export interface Analysis {
     bus_load_peak: number | null;
     uptime: {share: number | null; dropouts: number; longest_outage_s: number | null; not_judged?: string | null};
     start: number | null;
+    // Several files as one capture (a zipped logger folder): the time no file covers.
+    file_gaps?: {start_utc: string; length_s: number; before: string; after: string; recorded: boolean}[];
   };
   talkers: {ids: string[]; period_ms: number | null}[];
   findings: Finding[];

@@ -840,7 +840,7 @@ function uploader(done: (a: Analysis) => Promise<void> | void, compact = false):
   const result = h('div', {class: 'analysis'});
   const drop = h('div', {class: 'drop'},
     h('p', {}, 'Drop a capture here or ', h('label', {class: 'button'}, 'choose a file', input)),
-    h('p', {class: 'muted small'}, 'candump, ASC, TRC, CSV, pcap/pcapng, PCAN, pasted dumps…'), bar, status);
+    h('p', {class: 'muted small'}, 'candump, ASC, TRC, CSV, pcap/pcapng, PCAN, MF4 (CANedge), BLF, pasted dumps, or a zip of a logger\'s SD card'), bar, status);
   const go = async (file: File) => {
     const most = currentSession().max_upload_bytes;
     if (most !== undefined && file.size > most) {
@@ -882,6 +882,18 @@ function uploader(done: (a: Analysis) => Promise<void> | void, compact = false):
   return h('div', {}, drop, result);
 }
 
+// A logger's folder read as one capture: the time between its files, and whether the logger ran.
+function gapsBox(gaps: NonNullable<Analysis['summary']['file_gaps']>): HTMLElement | null {
+  if (!gaps.length) return null;
+  const length = (s: number) => (s < 60 ? `${s.toFixed(1)} s` : s < 3600 ? `${Math.round(s / 60)} min` : `${(s / 3600).toFixed(1)} h`);
+  return h('div', {id: 'file-gaps'},
+    h('p', {}, `Time between the files (${gaps.length}):`),
+    h('ul', {class: 'verdicts'}, ...gaps.slice(0, 20).map((g) => h('li', {'data-recorded': String(g.recorded)},
+      `${localTime(g.start_utc.replace(' UTC', 'Z').replace(' ', 'T'))}, ${length(g.length_s)}: `,
+      g.recorded ? 'the logger ran, the bus was silent' : 'not recorded — not counted as a BMS dropout',
+      h('span', {class: 'muted small'}, ` (${g.before} → ${g.after})`)))));
+}
+
 function renderAnalysis(box: HTMLElement, a: Analysis): void {
   const p = a.protocol;
   const talkers = a.talkers.map((t) => `${t.ids.join(' ')}${t.period_ms ? ` every ${Math.round(t.period_ms)} ms` : ''}`);
@@ -893,7 +905,8 @@ function renderAnalysis(box: HTMLElement, a: Analysis): void {
         ` · talking: ${a.summary.talking}`),
       a.summary.uptime.share !== null ? h('p', {}, `Complete BMS set ${(a.summary.uptime.share * 100).toFixed(1)} % of the time, ${a.summary.uptime.dropouts} dropout(s)`)
         : a.summary.uptime.not_judged ? h('p', {class: 'muted'}, `Complete BMS set: not judged — ${a.summary.uptime.not_judged}.`) : null,
-      talkers.length ? h('p', {class: 'muted small'}, 'Talkers: ', talkers.join(' · ')) : null),
+      talkers.length ? h('p', {class: 'muted small'}, 'Talkers: ', talkers.join(' · ')) : null,
+      gapsBox(a.summary.file_gaps ?? [])),
     h('h3', {}, 'Findings'), findingsByLayer(a.findings), h('h3', {}, 'Plots'), plots);
   drawPlots(plots, a);
 }
