@@ -30,6 +30,7 @@
 #include "bmslink/can/error_frame.h"
 #include "bmslink/core/time.h"
 #include "capture/binary_readers.h"
+#include "capture/byte_order.h"
 
 namespace bmslink::capture::detail {
 namespace {
@@ -48,15 +49,6 @@ constexpr std::size_t kContainerHeader = 32;  // base + method, reserved, uncomp
 constexpr std::uint32_t kMaxContainerBytes = 64U << 20;
 constexpr std::uint32_t kMaxObjectBytes = 16U << 20;
 constexpr std::size_t kReadChunk = 256 * 1024;
-
-std::uint16_t le16(const unsigned char* p) { return static_cast<std::uint16_t>(p[0] | p[1] << 8); }
-std::uint32_t le32(const unsigned char* p) {
-  return static_cast<std::uint32_t>(p[0]) | static_cast<std::uint32_t>(p[1]) << 8 |
-         static_cast<std::uint32_t>(p[2]) << 16 | static_cast<std::uint32_t>(p[3]) << 24;
-}
-std::uint64_t le64(const unsigned char* p) {
-  return static_cast<std::uint64_t>(le32(p)) | static_cast<std::uint64_t>(le32(p + 4)) << 32;
-}
 
 // A forward-only buffer over the file, so headers can be looked at before they are taken.
 class Input {

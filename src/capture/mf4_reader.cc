@@ -37,6 +37,7 @@
 
 #include "bmslink/can/error_frame.h"
 #include "capture/binary_readers.h"
+#include "capture/byte_order.h"
 
 namespace bmslink::capture::detail {
 namespace {
@@ -50,14 +51,6 @@ constexpr std::uint32_t kMaxCanRecord = 1024;  // CANedge's are 7-24 bytes; 64 b
 constexpr std::size_t kMaxCanGroups = 256;     // sorted files: one per frame type and bus
 constexpr std::uint64_t kMaxRewinds = 1000;    // signal data read backwards, per data group
 
-std::uint16_t le16(const unsigned char* p) { return static_cast<std::uint16_t>(p[0] | p[1] << 8); }
-std::uint32_t le32(const unsigned char* p) {
-  return static_cast<std::uint32_t>(p[0]) | static_cast<std::uint32_t>(p[1]) << 8 |
-         static_cast<std::uint32_t>(p[2]) << 16 | static_cast<std::uint32_t>(p[3]) << 24;
-}
-std::uint64_t le64(const unsigned char* p) {
-  return static_cast<std::uint64_t>(le32(p)) | static_cast<std::uint64_t>(le32(p + 4)) << 32;
-}
 double f64(const unsigned char* p) {
   const std::uint64_t bits = le64(p);
   double d = 0;
