@@ -171,8 +171,8 @@ std::optional<Error> pump(can::FrameSource& source, CaptureAnalyzer& analyzer,
 // two cores.
 std::optional<Error> pump_threaded(can::FrameSource& source, CaptureAnalyzer& analyzer,
                                    const RunOptions& options, const std::string& name) {
-  constexpr std::size_t kBatch = 4096;
-  constexpr std::size_t kQueued = 4;  // batches read ahead at most
+  constexpr std::size_t kBatch = 1024;
+  constexpr std::size_t kQueued = 32;  // batches read ahead at most
   struct Batch {
     std::vector<can::Frame> frames = std::vector<can::Frame>(kBatch);
     std::size_t count = 0;

@@ -31,6 +31,7 @@
 #include "bmslink/core/time.h"
 #include "capture/binary_readers.h"
 #include "capture/byte_order.h"
+#include "capture/whole_inflate.h"
 
 namespace bmslink::capture::detail {
 namespace {
@@ -272,13 +273,22 @@ class BlfReader final : public FrameReader {
                       at, unpacked, kMaxContainerBytes));
       return false;
     }
+    const std::size_t old = stream_.size();
+    stream_.resize(old + unpacked);
+    std::size_t whole = 0;
+    if (inflater_.inflate(src, n, reinterpret_cast<unsigned char*>(stream_.data() + old), unpacked,
+                          whole) &&
+        whole > 0) {
+      stream_.resize(old + whole);
+      return true;
+    }
+    // Damaged, or not the size it says: zlib's streaming inflate keeps what it can and says why.
     z_stream z{};
     if (inflateInit(&z) != Z_OK) {
+      stream_.resize(old);
       report(fmt::format("offset {}: zlib could not start", at));
       return false;
     }
-    const std::size_t old = stream_.size();
-    stream_.resize(old + unpacked);
     z.next_in = const_cast<unsigned char*>(src);
     z.avail_in = static_cast<uInt>(n);
     z.next_out = reinterpret_cast<unsigned char*>(stream_.data() + old);
@@ -618,6 +628,7 @@ class BlfReader final : public FrameReader {
   Header header_;
   DiagnosticSink& sink_;
   std::string stream_;  // container payloads not yet parsed
+  WholeInflater inflater_;
   std::size_t pos_ = 0;
   std::uint64_t skip_ = 0;  // bytes of an over-long object still to pass
   std::uint64_t objects_ = 0;
