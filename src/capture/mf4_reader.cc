@@ -28,12 +28,12 @@
 #include <bit>
 #include <cmath>
 #include <cstring>
-#include <limits>
 #include <future>
+#include <limits>
 #include <map>
-#include <thread>
 #include <queue>
 #include <set>
+#include <thread>
 #include <unordered_map>
 
 #include <fmt/format.h>
@@ -48,7 +48,7 @@ namespace {
 
 constexpr std::size_t kChunk = 256 * 1024;
 constexpr std::uint64_t kMaxTransposedBytes = 64ULL << 20;  // one transposed DZ block inflated
-constexpr std::uint64_t kMaxWholeBlock = 16ULL << 20;  // larger DZ blocks stream through zlib
+constexpr std::uint64_t kMaxWholeBlock = 16ULL << 20;       // larger DZ blocks stream through zlib
 constexpr std::size_t kMaxFragments = 1'000'000;
 constexpr std::size_t kMaxChannels = 100'000;
 constexpr std::size_t kMaxPending = 4096;      // frames waiting for their VLSD payload
@@ -388,9 +388,9 @@ class DataStream {
     if (!file.read(f.at, packed.data(), packed.size())) return r;
     r.bytes.resize(f.original_size);
     std::size_t produced = 0;
-    r.ok = inflater.inflate(packed.data(), packed.size(), r.bytes.data(), r.bytes.size(),
-                            produced) &&
-           produced > 0;
+    r.ok =
+        inflater.inflate(packed.data(), packed.size(), r.bytes.data(), r.bytes.size(), produced) &&
+        produced > 0;
     r.bytes.resize(r.ok ? produced : 0);
     return r;
   }
@@ -526,14 +526,13 @@ class DataStream {
   WholeInflater inflater_;
   static constexpr std::size_t kNone = ~std::size_t{0};
   bool ahead_enabled_ = false;
-  std::future<Inflated> ahead_;          // the next DZ block, being inflated
-  std::size_t ahead_index_ = kNone;      // which fragment that is
-  Bytes spare_;     // a window's buffer, handed to the next inflation
+  std::future<Inflated> ahead_;      // the next DZ block, being inflated
+  std::size_t ahead_index_ = kNone;  // which fragment that is
+  Bytes spare_;                      // a window's buffer, handed to the next inflation
   z_stream z_{};
   bool z_open_ = false;
   std::uint64_t position_ = 0;
   std::string error_;
-
 };
 
 double convert(const Conversion& cc, double x) {
@@ -739,8 +738,8 @@ class Mf4Reader final : public FrameReader {
   struct Cursor {
     std::unique_ptr<DataStream> data;
     std::uint8_t record_id_size = 0;
-    std::map<std::uint64_t, Group> groups;                             // by record id
-    std::array<Group*, 256> small_ids{};  // the same, for record ids below 256 (every logger's)
+    std::map<std::uint64_t, Group> groups;  // by record id
+    std::array<Group*, 256> small_ids{};    // the same, for record ids below 256 (every logger's)
     std::map<std::uint64_t, std::unique_ptr<DataStream>> signal_data;  // sorted VLSD, by link
     std::map<std::uint64_t, std::uint64_t> signal_position;
     std::uint64_t rewinds = 0;
@@ -975,9 +974,8 @@ class Mf4Reader final : public FrameReader {
                    c.bit_count <= 64;
     if (c.type == 6 && c.cc.type == 1 && c.cc.values.size() >= 2 && c.cc.values[1] == 0.0)
       c.constant = c.cc.values[0];
-    if (c.type != 6 && c.type != 3 && (c.data_type == 0 || c.data_type == 2) &&
-        c.bit_count >= 1 && c.bit_count <= 64 &&
-        (c.cc.type == 0 || (c.cc.type == 1 && c.cc.values.size() >= 2))) {
+    if (c.type != 6 && c.type != 3 && (c.data_type == 0 || c.data_type == 2) && c.bit_count >= 1 &&
+        c.bit_count <= 64 && (c.cc.type == 0 || (c.cc.type == 1 && c.cc.values.size() >= 2))) {
       c.affine_int = true;
       c.affine_signed = c.data_type == 2;
       if (c.cc.type == 1) {
@@ -1188,8 +1186,7 @@ class Mf4Reader final : public FrameReader {
   }
   [[gnu::always_inline]] static std::uint64_t raw_bits(std::uint64_t first_bit,
                                                        std::uint32_t bit_count, bool big,
-                                                       const unsigned char* rec,
-                                                       std::size_t size) {
+                                                       const unsigned char* rec, std::size_t size) {
     const std::size_t first = first_bit / 8;
     const std::size_t last = (first_bit + bit_count - 1) / 8;
     const unsigned shift0 = static_cast<unsigned>(first_bit % 8);
@@ -1284,9 +1281,9 @@ class Mf4Reader final : public FrameReader {
       }
       double x = static_cast<double>(raw);
       if (tc.affine_signed) {  // sign-extended from its width, as raw_value does
-        const std::uint64_t wide =
-            tc.bit_count < 64 && ((raw >> (tc.bit_count - 1)) & 1) ? raw | ~((1ULL << tc.bit_count) - 1)
-                                                                  : raw;
+        const std::uint64_t wide = tc.bit_count < 64 && ((raw >> (tc.bit_count - 1)) & 1)
+                                       ? raw | ~((1ULL << tc.bit_count) - 1)
+                                       : raw;
         x = static_cast<double>(static_cast<std::int64_t>(wide));
       }
       t = tc.offset + tc.factor * x;

@@ -15,8 +15,7 @@ bool WholeInflater::inflate(const unsigned char* in, std::size_t n, unsigned cha
   produced = 0;
   if (d_ == nullptr) return false;  // no memory for its tables: zlib's path still works
   std::size_t used_in = 0;
-  const auto rc =
-      libdeflate_zlib_decompress_ex(d_, in, n, out, capacity, &used_in, &produced);
+  const auto rc = libdeflate_zlib_decompress_ex(d_, in, n, out, capacity, &used_in, &produced);
   return rc == LIBDEFLATE_SUCCESS;
 }
 

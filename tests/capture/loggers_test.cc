@@ -280,6 +280,69 @@ TEST(Mf4, DeflatedTransposedListedAndHeadedDataAllReadAsThePlainBlock) {
   expect_same_frames(with_data(b, {hl, dl2, first, second}), "HL over a DL");
 }
 
+// DZ blocks are inflated whole (libdeflate), the next one ahead on a second core; a block it
+// refuses goes through zlib's streaming inflate. Either way the frames are the plain block's.
+TEST(Mf4, ManyDzBlocksReadTheSameWhicheverInflaterTakesThem) {
+  const Base b = base();
+  // Six blocks cut off record boundaries, listed by one DL (offsets as the spec wants them).
+  const std::size_t n = 6;
+  std::vector<std::size_t> cuts;
+  for (std::size_t i = 0; i < n; ++i) cuts.push_back(b.records.size() * i / n + (i ? 3 : 0));
+  cuts.push_back(b.records.size());
+  auto listed = [&](const std::function<std::string(std::size_t, const std::string&)>& block) {
+    std::string dl_data;
+    put(dl_data, 0, 4);
+    put(dl_data, n, 4);
+    std::vector<std::uint64_t> links{0};
+    std::vector<std::string> blocks{""};
+    for (std::size_t i = 0; i < n; ++i) {
+      put(dl_data, cuts[i], 8);
+      links.push_back(i + 2);
+      blocks.push_back(block(i, b.records.substr(cuts[i], cuts[i + 1] - cuts[i])));
+    }
+    blocks[0] = make_block("##DL", links, dl_data);
+    return with_data(b, blocks);
+  };
+  expect_same_frames(listed([](std::size_t, const std::string& p) { return dz_block(p, 0, 0); }),
+                     "six DZ blocks");
+  // A declared size half the truth (libdeflate has no room: zlib streams it) and one twice it
+  // (libdeflate stops at the stream's end): the same frames.
+  auto declared = [&](double factor) {
+    return listed([factor](std::size_t i, const std::string& p) {
+      std::string dz = dz_block(p, 0, 0);
+      if (i % 2 == 1) {
+        std::string size;
+        put(size, static_cast<std::uint64_t>(static_cast<double>(p.size()) * factor), 8);
+        dz.replace(24 + 8, 8, size);  // after "DT", type, reserved, columns
+      }
+      return dz;
+    });
+  };
+  expect_same_frames(declared(0.5), "DZ blocks declaring half their size");
+  expect_same_frames(declared(2.0), "DZ blocks declaring twice their size");
+
+  // A damaged third block: said, with its offset, and the first two blocks' frames kept as
+  // they are.
+  const std::string damaged = listed([](std::size_t i, const std::string& p) {
+    std::string dz = dz_block(p, 0, 0);
+    if (i == 2) {
+      for (std::size_t k = 24 + 24 + 40; k < 24 + 24 + 60 && k < dz.size(); ++k) dz[k] = '\x5A';
+    }
+    return dz;
+  });
+  auto original = read_file(logger("canedge_fw0103_unfinalised_11bit.MF4"));
+  auto r = read_memory(damaged);
+  ASSERT_FALSE(r->open_error) << r->open_error->message;
+  EXPECT_TRUE(said(*r, "DZ block does not inflate")) << r->sink.kept().size();
+  EXPECT_GE(r->stats.malformed, 1U);
+  ASSERT_LT(r->frames.size(), original->frames.size());
+  // Records of 1 + 24 bytes or so: the first two sixths hold far more than 10 whole frames.
+  ASSERT_GT(r->frames.size(), 10U);
+  for (std::size_t i = 0; i < 10; ++i) {
+    ASSERT_TRUE(can::same_frame(r->frames[i], original->frames[i])) << i;
+  }
+}
+
 TEST(Mf4, BadInputGetsAnErrorThatNamesTheOffsetAndWhatWasExpected) {
   const Base b = base();
   {
@@ -433,6 +496,56 @@ TEST(Blf, ErrorFramesAreErrorFrames) {
   ASSERT_EQ(r->frames.size(), 2U);
   EXPECT_TRUE(r->frames[0].error);
   EXPECT_EQ(r->frames[0].channel, "4369");
+}
+
+// Containers are inflated whole (libdeflate); one it refuses goes through zlib, which keeps
+// what it can and says why.
+TEST(Blf, ContainersReadTheSameWhicheverInflaterTakesThem) {
+  const std::string whole = slurp(logger("issue_1905.blf"));
+  auto original = read_memory(whole);
+  ASSERT_EQ(original->frames.size(), 22U);
+  // The containers: "LOBJ", header size, version, object size, type 10; method 2 is zlib; the
+  // uncompressed size at byte 24. The first holds 2640 bytes: all 22 frames but the last's tail.
+  std::vector<std::size_t> containers;
+  for (std::size_t at = whole.find("LOBJ"); at != std::string::npos;
+       at = whole.find("LOBJ", at + 4)) {
+    if (get(whole, at + 12, 4) == 10 && get(whole, at + 16, 2) == 2) containers.push_back(at);
+  }
+  ASSERT_EQ(containers.size(), 3U);
+  const std::size_t first = containers[0];
+  ASSERT_EQ(get(whole, first + 24, 4), 2640U);
+
+  // Declaring more than it holds: the stream's end is the end, nothing said.
+  std::string larger = whole;
+  std::string size;
+  put(size, 2640 * 2, 4);
+  larger.replace(first + 24, 4, size);
+  auto r = read_memory(larger);
+  ASSERT_EQ(r->frames.size(), 22U);
+  EXPECT_EQ(r->stats.malformed, 0U);
+  for (std::size_t i = 0; i < 22; ++i) {
+    EXPECT_TRUE(can::same_frame(r->frames[i], original->frames[i])) << i;
+  }
+
+  // Declaring less: the whole inflation has no room, zlib's keeps the declared bytes and says so.
+  std::string smaller = whole;
+  size.clear();
+  put(size, 1320, 4);
+  smaller.replace(first + 24, 4, size);
+  auto h = read_memory(smaller);
+  EXPECT_TRUE(said(*h, "does not inflate to its declared 1320 bytes"));
+  EXPECT_LT(h->frames.size(), 22U);
+
+  // Damage inside the first container's deflate stream: said, with the bytes recovered, and
+  // fewer frames, never a crash.
+  std::string damaged = whole;
+  for (std::size_t k = first + 32 + 40; k < first + 32 + 60; ++k) {
+    damaged[k] = static_cast<char>(damaged[k] ^ 0x55);
+  }
+  auto d = read_memory(damaged);
+  EXPECT_TRUE(said(*d, "does not inflate to its declared 2640 bytes")) << d->sink.kept().size();
+  EXPECT_TRUE(said(*d, "bytes recovered"));
+  EXPECT_LT(d->frames.size(), 22U);
 }
 
 TEST(Blf, StreamsFromAPipeAndSurvivesEveryCut) {
@@ -716,6 +829,60 @@ TEST(Mf4Writer, OutputFollowsTheBlockLayoutsOfTheStandard) {
     }
   }
   EXPECT_EQ(counted[1], 43U);  // 40 classic + 3 FD data frames
+}
+
+// A frame whose VLSD payload is shorter than its length says is dropped where it stands; the
+// frames around it, waiting in the same queue, come out whole and in order.
+TEST(Mf4Writer, AFrameWhosePayloadIsShortIsDroppedAndItsNeighboursKept) {
+  std::vector<can::Frame> frames;
+  for (int i = 0; i < 5; ++i) {
+    can::Frame f;
+    f.timestamp_ns = 1733500000000000000LL + i * 1000000LL;
+    f.time_kind = TimeKind::kAbsolute;
+    f.id = 0x100U + static_cast<std::uint32_t>(i);
+    f.fd = i == 2;
+    f.len = 8;
+    f.dlc = 8;
+    f.channel = i == 3 ? "2" : "1";
+    f.direction = can::Direction::kRx;
+    for (std::uint8_t k = 0; k < 8; ++k) f.data[k] = static_cast<std::uint8_t>(0x10 * i + k);
+    frames.push_back(f);
+  }
+  std::string file = write_to_file(OutputFormat::kMf4, frames);
+  // The data group's records: id 1 (24-byte frame record: time 0-7, bus 8, ID 9-12, DLC and
+  // flags 13, DataLength 14, payload offset 16-23), id 2 (u32 length, bytes). Frame 2's record
+  // is found by its ID at bytes 9-12, then told it carries 12 bytes (DLC 9) of an FD frame.
+  const std::size_t dt = file.find("##DT");
+  ASSERT_NE(dt, std::string::npos);
+  std::size_t at = dt + 24;
+  bool changed = false;
+  while (at < file.size() && !changed) {
+    const auto rid = static_cast<unsigned char>(file[at]);
+    if (rid == 1) {
+      if ((get(file, at + 1 + 9, 4) & 0x1FFFFFFFU) == 0x102) {
+        file[at + 1 + 14] = 12;
+        file[at + 1 + 13] = static_cast<char>((file[at + 1 + 13] & 0xF0) | 9);
+        changed = true;
+      }
+      at += 1 + 24;
+    } else if (rid == 2) {
+      at += 1 + 4 + get(file, at + 1, 4);
+    } else {
+      at += 1 + 16;  // remote and error records
+    }
+  }
+  ASSERT_TRUE(changed);
+  auto r = read_memory(file);
+  ASSERT_FALSE(r->open_error) << r->open_error->message;
+  EXPECT_TRUE(said(*r, "payload of 8 bytes for a frame of 12; frame dropped"));
+  EXPECT_EQ(r->stats.malformed, 1U);
+  ASSERT_EQ(r->frames.size(), 4U);
+  const std::size_t kept[] = {0, 1, 3, 4};
+  for (std::size_t i = 0; i < 4; ++i) {
+    EXPECT_TRUE(can::same_frame(r->frames[i], frames[kept[i]])) << i;
+    EXPECT_EQ(r->frames[i].channel, frames[kept[i]].channel) << i;
+    EXPECT_EQ(r->frames[i].timestamp_ns, frames[kept[i]].timestamp_ns) << i;
+  }
 }
 
 TEST(Mf4Writer, ToAPipeTheFileStaysUnfinalisedAndStillReads) {
