@@ -60,3 +60,20 @@ PYEOF
 measure python-can-blf-count "bms-$SIZE.blf" 1 "$PY pycan_blf_count.py bms-$SIZE.blf"
 $PY "$root/bench/summarize.py" $res > $res/results.md
 cat $res/results.md
+# The same four analyses again, interleaved round by round, so a noisy neighbour slows them
+# alike: the ratios in docs/PERFORMANCE.md come from these medians.
+ROUNDS=${ROUNDS:-5}
+: > $res/interleaved.txt
+for r in $(seq "$ROUNDS"); do
+  for pair in "candump-2-threads $log" "mf4 bms-$SIZE.mf4" "mf4-dz bms-$SIZE-dz.mf4" "blf bms-$SIZE.blf"; do
+    set -- $pair
+    s=$(date +%s.%N); "$BMS" analyze "$2" >/dev/null; e=$(date +%s.%N)
+    echo "$1 $(awk -v s="$s" -v e="$e" 'BEGIN { printf "%.3f", e - s }')" >> $res/interleaved.txt
+  done
+done
+echo "== interleaved medians ($ROUNDS rounds)"
+for name in candump-2-threads mf4 mf4-dz blf; do
+  printf '%s %s\n' "$name" "$(awk -v n="$name" '$1 == n {print $2}' $res/interleaved.txt | sort -n |
+    awk '{a[NR]=$1} END {print (NR % 2) ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2}')"
+done | tee $res/interleaved-medians.txt
+

@@ -399,11 +399,12 @@ class DataStream {
   void start_ahead(std::size_t i) {
     if (!ahead_enabled_ || i >= fragments_.size() || !whole_size(fragments_[i])) return;
     ahead_index_ = i;
+    // The task has the ahead inflater and its input buffer to itself: one task at a time, and
+    // this side touches neither until it has the result.
     ahead_ = std::async(std::launch::async,
-                        [&file = file_, f = fragments_[i], spare = std::move(spare_)]() mutable {
+                        [&file = file_, f = fragments_[i], &inflater = ahead_inflater_,
+                         &packed = ahead_packed_, spare = std::move(spare_)]() mutable {
                           try {
-                            WholeInflater inflater;
-                            Bytes packed;
                             return inflate_block(file, f, inflater, packed, std::move(spare));
                           } catch (const std::bad_alloc&) {
                             return Inflated{};  // the streaming path reads it instead
@@ -526,6 +527,8 @@ class DataStream {
   WholeInflater inflater_;
   static constexpr std::size_t kNone = ~std::size_t{0};
   bool ahead_enabled_ = false;
+  WholeInflater ahead_inflater_;     // used by the task inflating ahead only
+  Bytes ahead_packed_;               // its compressed input
   std::future<Inflated> ahead_;      // the next DZ block, being inflated
   std::size_t ahead_index_ = kNone;  // which fragment that is
   Bytes spare_;                      // a window's buffer, handed to the next inflation
