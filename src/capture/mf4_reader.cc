@@ -33,6 +33,7 @@
 #include <map>
 #include <queue>
 #include <set>
+#include <system_error>
 #include <thread>
 #include <unordered_map>
 
@@ -318,6 +319,8 @@ class DataStream {
     return true;
   }
   std::uint64_t position() const { return position_; }
+  // Look-ahead for one stream only: a sorted file's many data groups would each start a thread.
+  void set_ahead(bool ahead) { ahead_enabled_ = ahead; }
   const std::string& error() const { return error_; }
 
  private:
@@ -401,15 +404,19 @@ class DataStream {
     ahead_index_ = i;
     // The task has the ahead inflater and its input buffer to itself: one task at a time, and
     // this side touches neither until it has the result.
-    ahead_ = std::async(std::launch::async,
-                        [&file = file_, f = fragments_[i], &inflater = ahead_inflater_,
-                         &packed = ahead_packed_, spare = std::move(spare_)]() mutable {
-                          try {
-                            return inflate_block(file, f, inflater, packed, std::move(spare));
-                          } catch (const std::bad_alloc&) {
-                            return Inflated{};  // the streaming path reads it instead
-                          }
-                        });
+    try {
+      ahead_ = std::async(std::launch::async,
+                          [&file = file_, f = fragments_[i], &inflater = ahead_inflater_,
+                           &packed = ahead_packed_, spare = std::move(spare_)]() mutable {
+                            try {
+                              return inflate_block(file, f, inflater, packed, std::move(spare));
+                            } catch (const std::bad_alloc&) {
+                              return Inflated{};  // the streaming path reads it instead
+                            }
+                          });
+    } catch (const std::system_error&) {
+      ahead_index_ = kNone;  // no thread to be had: this block is inflated when it is reached
+    }
   }
 
   bool inflate_whole(Fragment& f) {
@@ -454,6 +461,7 @@ class DataStream {
         in_.resize(take);
         if (!file_.read(f.at + done_in_fragment_, in_.data(), take)) {
           error_ = fmt::format("offset {}: DZ block cut short", f.at + done_in_fragment_);
+          out_.clear();  // nothing of the window is data
           return false;
         }
         done_in_fragment_ += take;
@@ -696,6 +704,9 @@ class Mf4Reader final : public FrameReader {
                       "CAN_RemoteFrame, CAN_ErrorFrame){}",
                       name_, skipped_groups_.empty() ? "" : "; only other buses"));
     }
+    // One data group (every logger's unsorted file) inflates its next DZ block on a second core.
+    if (cursors_.size() == 1 && std::thread::hardware_concurrency() >= 2)
+      cursors_[0]->data->set_ahead(true);
     for (std::size_t i = 0; i < cursors_.size(); ++i) advance(i);
     return {};
   }
@@ -758,6 +769,7 @@ class Mf4Reader final : public FrameReader {
       bool dropped = false;  // its payload was too short: passed over when it comes first
     };
     Ring<Waiting> waiting;
+    std::size_t dropped = 0;  // entries of `waiting` marked dropped: not counted as pending
     Group* group(std::uint64_t rid) {
       if (rid < small_ids.size()) return small_ids[rid];
       auto it = groups.find(rid);
@@ -1126,8 +1138,7 @@ class Mf4Reader final : public FrameReader {
     if (record_id_size == 0) sorted_ = true;
     auto frags = fragments(dg.link(2));
     if (!frags) return tl::unexpected(frags.error());
-    cursor->data = std::make_unique<DataStream>(*file_, std::move(*frags),
-                                                std::thread::hardware_concurrency() >= 2);
+    cursor->data = std::make_unique<DataStream>(*file_, std::move(*frags));
     cursors_.push_back(std::move(cursor));
     return {};
   }
@@ -1139,7 +1150,9 @@ class Mf4Reader final : public FrameReader {
     if (!c.present || c.type == 6 || c.type == 3 || (c.data_type != 0 && c.data_type != 2)) return;
     const std::uint64_t first_bit = c.byte_offset * 8ULL + c.bit_offset;
     const unsigned shift = static_cast<unsigned>(first_bit % 8);
-    if (c.bit_count == 0 || c.bit_count + shift > 64 || first_bit / 8 + 8 > record_bytes) return;
+    if (c.bit_count == 0 || c.bit_count > 64 || std::uint64_t{c.bit_count} + shift > 64 ||
+        first_bit / 8 + 8 > record_bytes)
+      return;
     c.first_byte = static_cast<std::uint32_t>(first_bit / 8);
     c.shift = static_cast<std::uint8_t>(shift);
     c.mask = c.bit_count == 64 ? ~0ULL : (1ULL << c.bit_count) - 1;
@@ -1491,6 +1504,7 @@ class Mf4Reader final : public FrameReader {
     for (;;) {
       if (!c.waiting.empty() && c.waiting.front().dropped) {
         c.waiting.pop_front();
+        --c.dropped;
         continue;
       }
       if (!c.waiting.empty() && c.waiting.front().filled) {
@@ -1507,9 +1521,10 @@ class Mf4Reader final : public FrameReader {
                           unpaid));
         }
         c.waiting.clear();
+        c.dropped = 0;
         return;
       }
-      if (c.waiting.size() > kMaxPending) {
+      if (c.waiting.size() - c.dropped > kMaxPending) {
         report("a frame's payload (VLSD record) did not follow within 4096 records; dropped");
         c.waiting.pop_front();
         continue;
@@ -1602,6 +1617,7 @@ class Mf4Reader final : public FrameReader {
                            stats_.lines, n, w->frame.len));
         w->dropped = true;
         w->filled = true;
+        ++c.dropped;
         return;
       }
       w->filled = true;

@@ -832,56 +832,59 @@ TEST(Mf4Writer, OutputFollowsTheBlockLayoutsOfTheStandard) {
 }
 
 // A frame whose VLSD payload is shorter than its length says is dropped where it stands; the
-// frames around it, waiting in the same queue, come out whole and in order.
+// frames around it, waiting in the same queue for their own payloads, come out whole and in
+// order. The writer puts each payload right after its frame, so the file is rearranged: every
+// frame record first, then every payload (their offsets count payloads in order, so they hold),
+// which makes all 40 frames wait at once, the short one in the middle.
 TEST(Mf4Writer, AFrameWhosePayloadIsShortIsDroppedAndItsNeighboursKept) {
+  constexpr int kFrames = 40, kShort = 20;
   std::vector<can::Frame> frames;
-  for (int i = 0; i < 5; ++i) {
+  for (int i = 0; i < kFrames; ++i) {
     can::Frame f;
     f.timestamp_ns = 1733500000000000000LL + i * 1000000LL;
     f.time_kind = TimeKind::kAbsolute;
     f.id = 0x100U + static_cast<std::uint32_t>(i);
-    f.fd = i == 2;
+    f.fd = i == kShort;
     f.len = 8;
     f.dlc = 8;
-    f.channel = i == 3 ? "2" : "1";
+    f.channel = i % 3 == 0 ? "2" : "1";
     f.direction = can::Direction::kRx;
-    for (std::uint8_t k = 0; k < 8; ++k) f.data[k] = static_cast<std::uint8_t>(0x10 * i + k);
+    for (std::uint8_t k = 0; k < 8; ++k) f.data[k] = static_cast<std::uint8_t>(4 * i + k);
     frames.push_back(f);
   }
   std::string file = write_to_file(OutputFormat::kMf4, frames);
   // The data group's records: id 1 (24-byte frame record: time 0-7, bus 8, ID 9-12, DLC and
-  // flags 13, DataLength 14, payload offset 16-23), id 2 (u32 length, bytes). Frame 2's record
-  // is found by its ID at bytes 9-12, then told it carries 12 bytes (DLC 9) of an FD frame.
+  // flags 13, DataLength 14, payload offset 16-23), id 2 (u32 length, bytes).
   const std::size_t dt = file.find("##DT");
   ASSERT_NE(dt, std::string::npos);
-  std::size_t at = dt + 24;
+  const std::size_t end = dt + get(file, dt + 8, 8);
+  std::string fixed, payloads;
   bool changed = false;
-  while (at < file.size() && !changed) {
+  for (std::size_t at = dt + 24; at < end;) {
     const auto rid = static_cast<unsigned char>(file[at]);
-    if (rid == 1) {
-      if ((get(file, at + 1 + 9, 4) & 0x1FFFFFFFU) == 0x102) {
-        file[at + 1 + 14] = 12;
-        file[at + 1 + 13] = static_cast<char>((file[at + 1 + 13] & 0xF0) | 9);
-        changed = true;
-      }
-      at += 1 + 24;
-    } else if (rid == 2) {
-      at += 1 + 4 + get(file, at + 1, 4);
-    } else {
-      at += 1 + 16;  // remote and error records
+    ASSERT_TRUE(rid == 1 || rid == 2) << at;
+    const std::size_t size = rid == 1 ? 1 + 24 : 1 + 4 + get(file, at + 1, 4);
+    std::string record = file.substr(at, size);
+    if (rid == 1 && (get(record, 1 + 9, 4) & 0x1FFFFFFFU) == 0x100U + kShort) {
+      record[1 + 14] = 12;  // an FD frame of 12 bytes (DLC 9) whose payload holds 8
+      record[1 + 13] = static_cast<char>((record[1 + 13] & 0xF0) | 9);
+      changed = true;
     }
+    (rid == 1 ? fixed : payloads) += record;
+    at += size;
   }
   ASSERT_TRUE(changed);
+  file.replace(dt + 24, fixed.size() + payloads.size(), fixed + payloads);
   auto r = read_memory(file);
   ASSERT_FALSE(r->open_error) << r->open_error->message;
   EXPECT_TRUE(said(*r, "payload of 8 bytes for a frame of 12; frame dropped"));
   EXPECT_EQ(r->stats.malformed, 1U);
-  ASSERT_EQ(r->frames.size(), 4U);
-  const std::size_t kept[] = {0, 1, 3, 4};
-  for (std::size_t i = 0; i < 4; ++i) {
-    EXPECT_TRUE(can::same_frame(r->frames[i], frames[kept[i]])) << i;
-    EXPECT_EQ(r->frames[i].channel, frames[kept[i]].channel) << i;
-    EXPECT_EQ(r->frames[i].timestamp_ns, frames[kept[i]].timestamp_ns) << i;
+  ASSERT_EQ(r->frames.size(), static_cast<std::size_t>(kFrames - 1));
+  for (std::size_t i = 0; i < r->frames.size(); ++i) {
+    const auto& want = frames[i < kShort ? i : i + 1];
+    EXPECT_TRUE(can::same_frame(r->frames[i], want)) << i;
+    EXPECT_EQ(r->frames[i].channel, want.channel) << i;
+    EXPECT_EQ(r->frames[i].timestamp_ns, want.timestamp_ns) << i;
   }
 }
 
