@@ -77,6 +77,7 @@ bench:
 	bench/serve.sh
 	bench/live.sh
 	bench/loggers.sh
+	/usr/bin/python3 bench/orders.py --out /tmp/bmslink-bench/results-orders
 
 clean:
 	rm -rf build build-debug build-asan build-fuzz build-arm64 dist

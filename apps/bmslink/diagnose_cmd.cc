@@ -77,6 +77,7 @@ int interactive(const GuidedArgs& args, const CheckCatalogue& cat, const Knowled
     }
     const auto& step = *r.next;
     fmt::print("\n{} \u2014 {}\n", layer_label(step.layer), step.title);
+    if (!step.why.empty()) fmt::print("  ({})\n", step.why);
     for (const auto& spec : step.asks) {
       if (spec.key == "capture") {
         fmt::print("{} (a path; Enter to stop here): ", spec.prompt);
@@ -144,7 +145,7 @@ int interactive(const GuidedArgs& args, const CheckCatalogue& cat, const Knowled
           return kExitOk;
         }
         if (line == "?") {
-          fmt::print("  {}\n", step.why);
+          fmt::print("  {}\n", step.how);
           continue;
         }
         if (line == "-") {  // cannot tell: the check stays unknown and the method moves on
@@ -227,14 +228,14 @@ int cmd_diagnose(const GuidedArgs& args) {
   }
   if (!args.capture.empty()) answers.capture = args.capture;
   // A case records the session as it goes; its earlier answers resume it. The store's closed
-  // cases (20 or more) order the checks by the company's own causes.
+  // cases (20 or more) order the checks by the company's own causes, across layers.
   std::unique_ptr<records::Store> store;
   std::optional<records::Case> the_case;
-  std::map<std::string, double> rates;
+  diagnosis::CaseHistory history;
   if (!args.case_id.empty() || !args.db.empty()) {
     store = open_store(args.db);
     if (!store) return kExitInput;
-    if (auto all = store->list()) rates = records::check_rates(*all);
+    if (auto all = store->list()) history = records::case_history(*all);
     if (!args.case_id.empty()) {
       auto c = store->get(args.case_id);
       if (!c) {
@@ -253,7 +254,9 @@ int cmd_diagnose(const GuidedArgs& args) {
   // A capture (from the command line or the answers file) pre-decides checks.
   std::optional<diagnosis::CaptureResult> capture;
   diagnosis::GuidedOptions options;
-  options.check_rates = rates;
+  options.history = std::move(history);
+  options.order =
+      args.order == "guide" ? diagnosis::OrderMode::kGuide : diagnosis::OrderMode::kLearned;
   // Keeps the case up to date through records::record_guided (the checks, the minutes, the
   // cause; a capture once, by hash), as the server does.
   auto keep = [&](const Answers& a, const GuidedResult&,
@@ -337,6 +340,11 @@ void add_diagnose_command(CLI::App& app, Commands& commands) {
   diagnose->add_option("--db", ga->db,
                        "Records (sqlite:///file.db, a path or postgresql://...): the case, and the "
                        "company's own check order once 20 cases are closed");
+  diagnose
+      ->add_option("--order", ga->order,
+                   "learned: the company's own order across layers once 20 cases are closed "
+                   "(default); guide: the field guide's fixed order")
+      ->check(CLI::IsMember({"learned", "guide"}));
   diagnose->add_option("--checks", ga->check_files, "Your own check catalogue file(s) on top")
       ->expected(1);
   diagnose->add_option("--devices", ga->device_files, "Your own knowledge-base file(s) on top")

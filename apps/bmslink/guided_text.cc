@@ -113,6 +113,7 @@ std::string guided_text(const GuidedResult& r, const CheckCatalogue& cat) {
   } else if (r.next) {
     fmt::format_to(it, "NEXT  {} ({}): {}\n", r.next->check, layer_label(r.next->layer),
                    r.next->title);
+    if (!r.next->why.empty()) fmt::format_to(it, "  {}\n", r.next->why);
     for (const auto& a : r.next->asks)
       fmt::format_to(it, "  - {}: {}{}\n", a.key, a.prompt,
                      a.unit.empty() ? "" : " [" + a.unit + "]");

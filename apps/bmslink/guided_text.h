@@ -22,7 +22,8 @@ struct GuidedArgs {
   std::vector<std::string> check_files;   // the user's own catalogue files
   std::vector<std::string> device_files;  // the user's own knowledge-base files
   std::string case_id;                    // record the session in this case (resumable)
-  std::string db;  // records store for --case and for the company's own check order
+  std::string db;                 // records store for --case and for the company's own check order
+  std::string order = "learned";  // "learned" or "guide" (--order)
 };
 
 // The catalogue and knowledge base: built in, plus the user's own files; prints why not.

@@ -196,8 +196,13 @@ Result<Check> read_check(const JsonReader& r, const json& j,
   auto first = r.strings(j, "ask_first", where);
   auto buses = r.strings(j, "applies_to", where);
   auto former = r.strings(j, "former_ids", where);
-  if (!first || !buses || !former)
-    return tl::unexpected(!first ? first.error() : !buses ? buses.error() : former.error());
+  auto needs = r.strings(j, "needs", where);
+  if (!first || !buses || !former || !needs)
+    return tl::unexpected(!first    ? first.error()
+                          : !buses  ? buses.error()
+                          : !former ? former.error()
+                                    : needs.error());
+  c.needs = *needs;
   for (const auto& k : *first)
     if (std::find(c.optional_inputs.begin(), c.optional_inputs.end(), k) == c.optional_inputs.end())
       return r.error(where, fmt::format("\"ask_first\" names \"{}\", which is not one of its "
@@ -346,6 +351,14 @@ Result<CheckCatalogue> CheckCatalogue::parse(std::string_view text, std::string_
       if (!check) return tl::unexpected(check.error());
       if (out.find(check->id)) return r.error("check " + check->id, "the id is used twice");
       out.checks_.push_back(std::move(*check));
+    }
+  }
+  for (const auto& c : out.checks_) {
+    for (const auto& n : c.needs) {
+      if (n == c.id) return r.error("check " + c.id, "\"needs\" names the check itself");
+      if (out.find(n) == nullptr && (base == nullptr || base->find(n) == nullptr))
+        return r.error("check " + c.id,
+                       fmt::format("\"needs\" names \"{}\", which is no check", n));
     }
   }
   return out;

@@ -1317,13 +1317,26 @@ std::string for_rs485(std::string prompt) {
   return prompt;
 }
 
-// Calls out of 100 each cause settles in the field guide, for spreading a company's own counts
-// over the checks of a cause in the catalogue's proportions.
-double cause_share(const CheckCatalogue& cat, Cause c) {
-  double sum = 0;
-  for (const auto& ch : cat.checks())
-    if (ch.confirms == c) sum += ch.likelihood + 1;
-  return sum;
+// "next: termination fault — 45 % of your company's calls, 3 min": the order's reason in the
+// technician's words.
+std::string next_reason(const Check& c, double probability, bool after_passes,
+                        const OrderBasis& basis) {
+  const double percent = probability * 100;
+  const std::string share =
+      percent >= 10 ? fmt::format("{:.0f} %", percent) : fmt::format("{:.1f} %", percent);
+  const std::string what(cause_info(c.confirms).name);
+  const std::string took = fmt::format("{:g} min", c.minutes);
+  if (basis.mode == OrderMode::kLearned) {
+    return fmt::format("next: {} — {} of your company's calls{}, {}", what, share,
+                       after_passes ? " that the checks passed so far leave open" : "", took);
+  }
+  const std::string why_guide =
+      basis.requested == OrderMode::kGuide
+          ? std::string("the field guide's order, as asked")
+          : fmt::format("the field guide's order ({} closed cases of the {} that teach one)",
+                        basis.closed, kMinClosedToLearn);
+  return fmt::format("next: {} — {} of the field guide's calls{}, {}; {}", what, share,
+                     after_passes ? " left open" : "", took, why_guide);
 }
 
 }  // namespace
@@ -1445,33 +1458,8 @@ Result<Answers> parse_answers(std::string_view text, std::string_view name,
   return out;
 }
 
-std::vector<const Check*> ordered_checks(const CheckCatalogue& catalogue,
-                                         const std::map<Cause, double>& weights,
-                                         const std::map<std::string, double>& rates) {
-  std::vector<const Check*> out;
-  for (const auto& c : catalogue.checks()) out.push_back(&c);
-  // A company's count for a cause is spread over the checks that confirm it in proportion to
-  // their likelihood plus one: a check the field guide's breakdown does not count (likelihood 0)
-  // still gets its part.
-  auto likelihood = [&](const Check& c) {
-    if (weights.empty()) return c.likelihood;
-    const auto it = weights.find(c.confirms);
-    const double w = it == weights.end() ? 0.0 : it->second;
-    return w * (c.likelihood + 1) / cause_share(catalogue, c.confirms);
-  };
-  // Capture-only checks cost nothing once a capture exists: first in their layer.
-  // Learned rates are confirmations per minute; the field guide's likelihood is calls out of 100,
-  // so /100 puts both on the same scale.
-  auto per_minute = [&](const Check& c) {
-    if (c.capture_only || c.minutes <= 0) return std::numeric_limits<double>::infinity();
-    if (const auto it = rates.find(c.id); it != rates.end()) return it->second;
-    return likelihood(c) / 100.0 / c.minutes;
-  };
-  std::stable_sort(out.begin(), out.end(), [&](const Check* a, const Check* b) {
-    if (a->layer != b->layer) return a->layer < b->layer;
-    return per_minute(*a) > per_minute(*b);
-  });
-  return out;
+std::vector<const Check*> ordered_checks(const CheckCatalogue& catalogue) {
+  return guide_order(catalogue);
 }
 
 namespace {
@@ -1553,7 +1541,8 @@ GuidedResult run_guided(const CheckCatalogue& catalogue, const KnowledgeBase& kb
     Decision decision;
   };
   std::vector<Pending> unknown;
-  for (const Check* c : ordered_checks(catalogue, options.cause_weights, options.check_rates)) {
+  const auto order = check_order(catalogue, options.history, options.order, &r.order);
+  for (const Check* c : order) {
     CheckVerdict v;
     v.check = c->id;
     v.layer = c->layer;
@@ -1619,10 +1608,28 @@ GuidedResult run_guided(const CheckCatalogue& catalogue, const KnowledgeBase& kb
       if (!p.check->capture_only) r.still_open.push_back(p.check->id);
     return r;
   }
-  // Nothing confirmed: the next check that can be asked, else a capture, else escalate.
+  // Nothing confirmed: the next check that can be asked, else a capture, else escalate. Its
+  // probability is its part of the calls the checks passed so far leave open.
+  const auto probability = r.order.probability.empty()
+                               ? check_probabilities(catalogue, CaseHistory{})
+                               : r.order.probability;
+  double open_mass = 0, all_mass = 0;
+  for (const auto& [id, q] : probability) all_mass += q;
+  for (const auto& p : unknown) {
+    if (const auto it = probability.find(p.check->id); it != probability.end())
+      open_mass += it->second;
+  }
+  auto explain = [&](NextStep& n, const Check& c) {
+    const auto it = probability.find(c.id);
+    n.probability = it == probability.end() || open_mass <= 0 ? 0.0 : it->second / open_mass;
+    n.minutes = c.minutes;
+    n.how = c.technician;
+    n.why = next_reason(c, n.probability, open_mass < all_mass * (1 - 1e-9), r.order);
+  };
   for (const auto& p : unknown) {
     if (p.check->capture_only) continue;
-    NextStep n{p.check->id, p.check->layer, p.check->title, {}, p.check->technician};
+    NextStep n{p.check->id, p.check->layer, p.check->title, {}, {}, {}, 0, 0};
+    explain(n, *p.check);
     // The meter's setup before its reading: asked first whenever the check is asked.
     std::vector<std::string> keys;
     if (!p.decision.missing.empty())
@@ -1678,7 +1685,14 @@ GuidedResult run_guided(const CheckCatalogue& catalogue, const KnowledgeBase& kb
       cap.key = "capture";
       cap.type = InputType::kText;
       cap.prompt = "A capture of the bus (candump -l, ASC, TRC, CSV, pcap), at least a minute";
-      r.next = NextStep{p.check->id, p.check->layer, p.check->title, {cap}, p.check->technician};
+      r.next = NextStep{p.check->id, p.check->layer, p.check->title, {cap}, {}, {}, 0, 0};
+      explain(*r.next, *p.check);
+      r.next->minutes = 0;  // what it takes is the capture, done once for every such check
+      r.next->why = fmt::format(
+          "next: a capture of the bus, which decides {} checks no answer can (layer {})",
+          std::count_if(unknown.begin(), unknown.end(),
+                        [](const Pending& x) { return x.check->capture_only; }),
+          layer_number(p.check->layer));
       return r;
     }
   }
@@ -1745,7 +1759,10 @@ nlohmann::json guided_json(const GuidedResult& r) {
             {"layer", layer_number(r.next->layer)},
             {"title", r.next->title},
             {"asks", asks},
-            {"why", r.next->why}};
+            {"why", r.next->why},
+            {"how", r.next->how},
+            {"probability", r.next->probability},
+            {"minutes", r.next->minutes}};
   }
   auto opt = [](const std::string& s) { return s.empty() ? json(nullptr) : json(s); };
   return {
@@ -1758,6 +1775,10 @@ nlohmann::json guided_json(const GuidedResult& r) {
       {"reverify", opt(r.reverify)},
       {"explain", {{"technician", opt(r.technician)}, {"customer", opt(r.customer)}}},
       {"verdicts", verdicts},
+      {"order",
+       {{"mode", std::string(order_mode_name(r.order.mode))},
+        {"requested", std::string(order_mode_name(r.order.requested))},
+        {"closed_cases", r.order.closed}}},
       {"next", next},
       {"minutes", minutes},
       {"budget", budget},

@@ -63,6 +63,22 @@ std::map<std::string, CheckTally> tally_checks(const std::vector<Case>& cases) {
 
 }  // namespace
 
+json order_minutes(const std::vector<Case>& cases) {
+  static const auto catalogue = diagnosis::CheckCatalogue::builtin();
+  const auto history = case_history(cases);
+  const auto mix = company_mix(cases);
+  json out = {{"closed_cases", history.closed},
+              {"learns", history.closed >= diagnosis::kMinClosedToLearn},
+              {"learned_minutes", nullptr},
+              {"guide_minutes", nullptr}};
+  if (!catalogue || mix.empty()) return out;
+  const auto learned = diagnosis::check_order(*catalogue, history, diagnosis::OrderMode::kLearned);
+  const auto guide = diagnosis::guide_order(*catalogue);
+  out["learned_minutes"] = diagnosis::expected_minutes(learned, mix);
+  out["guide_minutes"] = diagnosis::expected_minutes(guide, mix);
+  return out;
+}
+
 json compute_stats(const std::vector<Case>& cases) {
   const double n = static_cast<double>(cases.size());
   json by_cause = json::object(), by_cause_closed = json::object(), by_cause_open = json::object();
@@ -139,19 +155,53 @@ json compute_stats(const std::vector<Case>& cases) {
           {"minutes_by_cause", minutes_by_cause},
           {"solved_within_minutes", solved},
           {"outcomes", outcomes},
-          {"check_order", check_order}};
+          {"check_order", check_order},
+          {"order", order_minutes(cases)}};
 }
 
-std::map<diagnosis::Cause, double> cause_weights(const std::vector<Case>& cases) {
-  std::map<diagnosis::Cause, double> out;
-  std::size_t closed = 0;
+diagnosis::CaseHistory case_history(const std::vector<Case>& cases) {
+  static const auto catalogue = diagnosis::CheckCatalogue::builtin();
+  diagnosis::CaseHistory h;
   for (const auto& c : cases) {
     if (!c.closed) continue;
-    ++closed;
-    if (c.root_cause) out[*c.root_cause] += 1;
+    ++h.closed;
+    if (!c.root_cause || diagnosis::is_note(*c.root_cause)) continue;
+    h.causes[*c.root_cause] += 1;
+    // The check that settled it: the first that confirms the root cause, under its current id.
+    for (const auto& ch : c.checks) {
+      if (!confirms_root(ch, c)) continue;
+      const auto* check = catalogue ? catalogue->find(ch.check) : nullptr;
+      h.confirmed_by[check != nullptr ? check->id : ch.check] += 1;
+      break;
+    }
   }
-  if (closed < kMinClosedForOrder) return {};
-  return out;
+  return h;
+}
+
+std::map<std::string, double> company_mix(const std::vector<Case>& cases) {
+  static const auto catalogue = diagnosis::CheckCatalogue::builtin();
+  std::map<std::string, double> mix;
+  if (!catalogue) return mix;
+  for (const auto& c : cases) {
+    if (!c.closed || !c.root_cause || diagnosis::is_note(*c.root_cause)) continue;
+    const diagnosis::Check* settled = nullptr;
+    for (const auto& ch : c.checks) {
+      if (!confirms_root(ch, c)) continue;
+      settled = catalogue->find(ch.check);
+      break;
+    }
+    if (settled != nullptr) {
+      mix[settled->id] += 1;
+      continue;
+    }
+    // No check on record settled it: the catalogue's split of its cause.
+    double parts = 0;
+    for (const auto& k : catalogue->checks())
+      if (k.confirms == *c.root_cause) parts += k.likelihood + 1;
+    for (const auto& k : catalogue->checks())
+      if (k.confirms == *c.root_cause) mix[k.id] += (k.likelihood + 1) / parts;
+  }
+  return mix;
 }
 
 std::map<std::string, double> check_rates(const std::vector<Case>& cases) {

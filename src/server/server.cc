@@ -1546,9 +1546,10 @@ void Server::Impl::diagnose(const httplib::Request& req, httplib::Response& res)
   auto body = parse_body(req, "diagnose");
   if (!body) return send_error(res, 400, body.error().message);
   if (!body->is_object()) return send_error(res, 400, "diagnose: expected a JSON object");
-  std::string capture_id, case_id, capture_name = "upload";
-  for (auto [key, target] : {std::pair{"capture_id", &capture_id}, std::pair{"case", &case_id},
-                             std::pair{"capture_name", &capture_name}}) {
+  std::string capture_id, case_id, capture_name = "upload", order = "learned";
+  for (auto [key, target] :
+       {std::pair{"capture_id", &capture_id}, std::pair{"case", &case_id},
+        std::pair{"capture_name", &capture_name}, std::pair{"order", &order}}) {
     if (!body->contains(key)) continue;
     if (!(*body)[key].is_string() && !(*body)[key].is_null())
       return send_error(res, 400, fmt::format("diagnose: \"{}\": expected a string", key));
@@ -1568,13 +1569,17 @@ void Server::Impl::diagnose(const httplib::Request& req, httplib::Response& res)
   auto answers = diagnosis::parse_answers(body->dump(), "diagnose", catalogue);
   if (!answers) return send_error(res, 400, answers.error().message);
 
-  std::map<std::string, double> rates;
+  // "order": "guide" takes the field guide's fixed order; "learned" (the default) the company's
+  // own once enough cases are closed.
+  const auto order_mode = diagnosis::parse_order_mode(order);
+  if (!order_mode)
+    return send_error(res, 400, "diagnose: \"order\": expected \"learned\" or \"guide\"");
+  diagnosis::GuidedOptions guided;
+  guided.order = *order_mode;
   {
     std::lock_guard lock(store_mutex);
-    if (auto all = store->list()) rates = records::check_rates(*all);
+    if (auto all = store->list()) guided.history = records::case_history(*all);
   }
-  diagnosis::GuidedOptions guided;
-  guided.check_rates = rates;
   guided.no_capture = no_capture;
   std::shared_ptr<const diagnosis::CaptureResult> capture;
   if (!capture_id.empty()) {

@@ -71,6 +71,23 @@ try {
       await page.locator('#ask-form[data-check="l1.protocol_setting"]').waitFor({timeout: 15000});
       const caseId = decodeURIComponent(page.url().split('#/case/')[1]);
 
+      // Why this check comes now (issue 23): a fresh store has no closed case, so the field
+      // guide's order, with the protocol setting's share of its calls and its 2 minutes.
+      const nextWhy = page.locator('#next-why');
+      const whyText = await nextWhy.innerText();
+      check(/protocol/i.test(whyText) && /\d+(\.\d)? %/.test(whyText) && whyText.includes('2 min') &&
+            whyText.includes("field guide's order") && !whyText.includes('undefined') && !whyText.includes('NaN'),
+            where(`the reason: ${whyText}`));
+      check(await nextWhy.getAttribute('data-order') === 'guide' && Number(await nextWhy.getAttribute('data-minutes')) === 2 &&
+            Number(await nextWhy.getAttribute('data-probability')) > 0.3, where('the reason\'s numbers'));
+      // The switch back to the guide's order: asked for, it says so; off again, as before.
+      await page.locator('#order-guide').check();
+      await page.waitForFunction(() => document.querySelector('#next-why')?.textContent.includes('as asked'), null, {timeout: 15000});
+      check(await page.locator('#ask-form').getAttribute('data-check') === 'l1.protocol_setting', where('the same check under the switch'));
+      await shot(page, 'case-next-why', width);
+      await page.locator('#order-guide').uncheck();
+      await page.waitForFunction(() => !document.querySelector('#next-why')?.textContent.includes('as asked'), null, {timeout: 15000});
+
       // The menu values as buttons, the one the US5000 needs marked.
       const needed = page.locator('#ask-form button.recommended');
       check(await needed.getAttribute('data-value') === 'Lithium 00', where('"Lithium 00" is marked as what the battery needs'));

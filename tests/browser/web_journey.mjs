@@ -193,6 +193,15 @@ try {
       check(kept === `${mb} MB in 1 capture(s) kept by cases`, where(`the space kept by cases: "${kept}" (expected ${mb} MB)`));
       const loose = await page.locator('#storage-unreferenced').innerText();
       check(loose.startsWith('0.0 MB in 0 upload(s) no case refers to, removed 7 day(s) after'), where(`uploads no case refers to: "${loose}"`));
+      // The check order's minutes (issue 23): the one termination case, settled by the
+      // termination check, takes 8 min in the guide's order (protocol 2, bit rate 1, DIP 1.5,
+      // CAN ids 0.5, termination 3); with one closed case the order is the guide's, so the same.
+      const saving = page.locator('#order-saving');
+      check(await saving.getAttribute('data-guide') === '8' && await saving.getAttribute('data-learned') === '8',
+            where(`order minutes: guide ${await saving.getAttribute('data-guide')}, learned ${await saving.getAttribute('data-learned')}`));
+      const saves = await page.locator('#order-saves').innerText();
+      check(saves.startsWith('1 closed case(s): from 20 on') && !/undefined|NaN/.test(await saving.innerText()),
+            where(`the order box says: ${saves}`));
       await noSideways(page, where('statistics'));
       await shot(page, 'stats', width);
 

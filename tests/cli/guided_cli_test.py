@@ -39,6 +39,43 @@ j = json.loads(r.stdout)
 check(j['confirmed'] is None and j['next']['check'] == 'l1.protocol_setting' and
       [a['key'] for a in j['next']['asks']] == ['inverter_battery_setting', 'bms_protocol'], 'next: %r' % j['next'])
 
+check(set(j['next']) >= {'why', 'how', 'probability', 'minutes'} and j['next']['minutes'] == 2 and
+      "field guide's order" in j['next']['why'] and j['order'] == {'mode': 'guide', 'requested': 'learned', 'closed_cases': 0},
+      'next explains its place: %r' % {k: j['next'].get(k) for k in ('why', 'minutes')})
+
+# Issue 23: 200 closed calls, 90 of them termination: the company's own order asks termination
+# first, across layers, and says why; --order guide keeps the guide's.
+with tempfile.TemporaryDirectory() as tmp:
+    db = os.path.join(tmp, 'company.db')
+    lines = []
+    for n, (check_id, cause, layer, count) in enumerate([
+            ('l2.termination', 'termination_fault', 2, 90), ('l2.cable_damage', 'connection_fault', 2, 30),
+            ('l3.cable_type', 'cable_unsuitable', 3, 30), ('l1.protocol_setting', 'inverter_protocol_mismatch', 1, 30),
+            ('l1.dip_switches', 'dip_switch_wrong', 1, 10), ('l1.bitrate', 'bitrate_mismatch', 1, 10)]):
+        for i in range(count):
+            lines.append(json.dumps({'id': 'c-%d-%d' % (n, i), 'opened': '2026-05-01T08:00:00Z',
+                                     'closed': '2026-05-01T09:00:00Z', 'outcome': 'fixed', 'root_cause': cause,
+                                     'layer': layer, 'checks': [{'check': check_id, 'layer': layer, 'inputs': {},
+                                                                 'verdict': 'fail', 'minutes': 3}]}))
+    with open(os.path.join(tmp, 'cases.jsonl'), 'w') as fh:
+        fh.write('\n'.join(lines) + '\n')
+    r = run('case', 'import', os.path.join(tmp, 'cases.jsonl'), '--db', db)
+    check(r.returncode == 0, 'import: %s' % r.stderr)
+    j = json.loads(run('diagnose', '--db', db, '--json', stdin='').stdout)
+    check(j['next']['check'] == 'l2.termination' and j['order'] == {'mode': 'learned', 'requested': 'learned', 'closed_cases': 200} and
+          "44 % of your company's calls" in j['next']['why'] and j['next']['minutes'] == 3 and
+          abs(j['next']['probability'] - 0.437) < 0.002, 'learned: %r' % {k: j['next'].get(k) for k in ('check', 'why', 'probability')})
+    text = run('diagnose', '--db', db, stdin='').stdout
+    check("next: termination" in text.lower() and "of your company's calls, 3 min" in text, 'text: %s' % text)
+    j = json.loads(run('diagnose', '--db', db, '--order', 'guide', '--json', stdin='').stdout)
+    check(j['next']['check'] == 'l1.protocol_setting' and j['order']['mode'] == 'guide' and
+          'as asked' in j['next']['why'], 'guide on request: %r' % j['next']['why'])
+    r = run('diagnose', '--db', db, '--order', 'fastest', '--json', stdin='')
+    check(r.returncode != 0 and '--order' in r.stderr, '--order fastest: %r' % r.stderr)
+    stats = json.loads(run('stats', '--db', db, '--json').stdout)
+    check(abs(stats['order']['guide_minutes'] - 8.325) < 1e-9 and abs(stats['order']['learned_minutes'] - 5.275) < 1e-9,
+          'stats order: %r' % stats['order'])
+
 with tempfile.TemporaryDirectory() as tmp:
     # Bad answers files: exit 1, the file and the key named.
     bad = os.path.join(tmp, 'bad.json')

@@ -86,11 +86,11 @@ TEST(Stats, TheFieldGuidesHundredCallsComeBackExactly) {
   EXPECT_EQ(s["check_order"][0]["check"], "l1.x");
   EXPECT_DOUBLE_EQ(s["check_order"][0]["confirmed_per_minute"].get<double>(), 0.2);
   EXPECT_EQ(s["check_order"][3]["check"], "l5.x");
-  // Enough closed cases: diagnose orders by them.
-  const auto w = cause_weights(field_guide_cases());
-  EXPECT_EQ(w.at(Cause::kInverterProtocolMismatch), 43);
-  const auto all = field_guide_cases();
-  EXPECT_TRUE(cause_weights(std::vector<Case>(all.begin(), all.begin() + 19)).empty());
+  // What diagnose learns its order from: the closed cases' root causes and settling checks.
+  const auto h = case_history(field_guide_cases());
+  EXPECT_EQ(h.closed, 100U);
+  EXPECT_EQ(h.causes.at(Cause::kInverterProtocolMismatch), 43);
+  EXPECT_EQ(h.causes.at(Cause::kFirmwareIncompatibility), 3);
 }
 
 // Twenty closed termination cases: each recorded a failed l1.protocol_setting that did not settle

@@ -374,6 +374,58 @@ TEST(Api, CasesRoundTripAndStatsAreTheLibrarysOverTheStore) {
 // walk goes on and the history keeps the change; a root cause set by hand is recorded with its
 // reason; a capture of the case comes back after a restart (the reopened case shows it); the
 // words for the ids are served.
+// Issue 23 over the API: 20 closed termination cases make termination the first check, across
+// layers, with its reason; "order": "guide" keeps the guide's; anything else is a 400 naming it.
+TEST(Api, DiagnoseTakesTheCompanysOrderOrTheGuidesOnRequest) {
+  Running s;
+  auto c = s.client();
+  auto first =
+      c.Post("/api/diagnose", json{{"answers", json::object()}}.dump(), "application/json");
+  ASSERT_EQ(first->status, 200) << first->body;
+  EXPECT_EQ(json::parse(first->body)["next"]["check"], "l1.protocol_setting");
+  for (int i = 0; i < 20; ++i) {
+    const json one = {{"root_cause", "termination_fault"},
+                      {"outcome", "fixed"},
+                      {"closed", "2026-11-30T10:00:00Z"},
+                      {"checks",
+                       {{{"check", "l2.termination"},
+                         {"layer", 2},
+                         {"inputs", json::object()},
+                         {"verdict", "fail"},
+                         {"minutes", 3}}}}};
+    ASSERT_EQ(c.Post("/api/cases", one.dump(), "application/json")->status, 201);
+  }
+  auto learned =
+      c.Post("/api/diagnose", json{{"answers", json::object()}}.dump(), "application/json");
+  ASSERT_EQ(learned->status, 200) << learned->body;
+  const json l = json::parse(learned->body);
+  EXPECT_EQ(l["order"]["mode"], "learned");
+  EXPECT_EQ(l["order"]["closed_cases"], 20);
+  EXPECT_EQ(l["next"]["check"], "l2.termination");
+  EXPECT_EQ(l["next"]["minutes"], 3);
+  // (20 + 20 x 31 / 104) / 40 = 0.649: "65 % of your company's calls" (104: the guide's 100
+  // calls and half a call for each of the 8 causes it never met).
+  EXPECT_NEAR(l["next"]["probability"].get<double>(), (20 + 20 * 31 / 104.0) / 40, 1e-9);
+  EXPECT_NE(l["next"]["why"].get<std::string>().find("65 % of your company's calls, 3 min"),
+            std::string::npos)
+      << l["next"]["why"];
+  auto guide = c.Post("/api/diagnose", json{{"answers", json::object()}, {"order", "guide"}}.dump(),
+                      "application/json");
+  ASSERT_EQ(guide->status, 200) << guide->body;
+  EXPECT_EQ(json::parse(guide->body)["next"]["check"], "l1.protocol_setting");
+  EXPECT_EQ(json::parse(guide->body)["order"]["requested"], "guide");
+  auto bad = c.Post("/api/diagnose", json{{"answers", json::object()}, {"order", "fastest"}}.dump(),
+                    "application/json");
+  EXPECT_EQ(bad->status, 400);
+  EXPECT_NE(json::parse(bad->body)["error"].get<std::string>().find("\"order\""),
+            std::string::npos);
+  // The statistics carry both orders' minutes: termination settled at 8 min in the guide's order
+  // (2 + 1 + 1.5 + 0.5 + 3), first at 3 in the company's.
+  const json st = json::parse(c.Get("/api/stats")->body);
+  EXPECT_DOUBLE_EQ(st["order"]["guide_minutes"].get<double>(), 8);
+  EXPECT_DOUBLE_EQ(st["order"]["learned_minutes"].get<double>(), 3);
+}
+
 TEST(Api, ARealCaseCanBeCorrectedSetByHandAndReopenedWithItsCapture) {
   Running s;
   auto c = s.client();

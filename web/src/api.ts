@@ -180,7 +180,11 @@ export interface Guided {
   reverify: string | null;
   explain: {technician: string | null; customer: string | null};
   verdicts: Verdict[];
-  next: null | {check: string; layer: number; title: string; why: string; asks: Ask[]};
+  // why: the order's reason ("next: termination fault — 44 % of your company's calls, 3 min");
+  // how: the check explained for the technician.
+  next: null | {check: string; layer: number; title: string; why: string; how: string;
+    probability: number; minutes: number; asks: Ask[]};
+  order: {mode: 'learned' | 'guide'; requested: 'learned' | 'guide'; closed_cases: number};
   minutes: Record<string, number>;
   budget: Record<string, number>;
   budget_max: Record<string, number>;
@@ -326,6 +330,9 @@ export interface Stats {
   minutes_by_layer: Record<string, {mean: number | null; median: number | null}>;
   solved_within_minutes: Record<string, number>;
   outcomes: Record<string, number>;
+  // Expected minutes to the cause per call on this company's mix, in its own order and the
+  // field guide's (null without a closed case with a root cause).
+  order: {closed_cases: number; learns: boolean; learned_minutes: number | null; guide_minutes: number | null};
 }
 
 export interface CompatRow {

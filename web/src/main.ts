@@ -455,6 +455,8 @@ async function casePage(id: string): Promise<void> {
   let captureId: string | undefined = c.captures.length ? c.captures[c.captures.length - 1].sha256 : undefined;
   let captureName: string | undefined = c.captures.length ? c.captures[c.captures.length - 1].file : undefined;
   let noCapture = false;
+  // The switch back to the field guide's fixed order, remembered on this device.
+  let guideOrder = localStorage.getItem('bmslink.order') === 'guide';
   // One time source for the clock and the bars: the minutes recorded, plus the time since the
   // question on screen was asked (what the next answer will record).
   let asked = Date.now();
@@ -614,8 +616,16 @@ async function casePage(id: string): Promise<void> {
       };
       const form = h('form', {class: 'stack', id: 'ask-form', 'data-check': next.check},
         h('h3', {}, `Layer ${next.layer}: ${next.title}`),
+        h('p', {class: 'next-why', id: 'next-why', 'data-probability': String(next.probability),
+          'data-minutes': String(next.minutes), 'data-order': g.order.mode}, next.why),
+        h('label', {class: 'order-switch'},
+          h('input', {type: 'checkbox', id: 'order-guide', checked: guideOrder, onchange: (e: Event) => {
+            guideOrder = (e.target as HTMLInputElement).checked;
+            localStorage.setItem('bmslink.order', guideOrder ? 'guide' : 'learned');
+            void run({});
+          }}), " The field guide's order"),
         // A capture check's own text is written for the command line; the page says it its way.
-        needsCapture ? null : h('p', {class: 'muted'}, next.why),
+        needsCapture ? null : h('p', {class: 'muted'}, next.how),
         ...inputs.map(({a, el}) => field(a.key === 'termination_setup' ? 'How is the meter connected? Everything powered off.' : a.prompt + (a.unit ? ` (${a.unit})` : ''), el)),
         needsCapture ? h('div', {class: 'capture-ask', id: 'capture-ask'},
           h('p', {}, 'Only a capture of the bus can decide this: record a minute or more with a USB-CAN adapter and upload it here.'),
@@ -657,6 +667,7 @@ async function casePage(id: string): Promise<void> {
       const g = await send<Guided>('POST', '/api/diagnose', {
         answers, case: c.id, ...(captureId ? {capture_id: captureId} : {}),
         ...(captureName ? {capture_name: captureName} : {}), ...(noCapture ? {capture: null} : {}),
+        ...(guideOrder ? {order: 'guide'} : {}),
       });
       if (g.case) c = g.case;
       renderHeader();
@@ -959,6 +970,26 @@ function storageBox(st: Storage): HTMLElement {
       h('li', {id: 'storage-unreferenced'}, `${megabytes(st.unreferenced_bytes)} in ${st.unreferenced_files} upload(s) no case refers to, ${grace}`)));
 }
 
+// The check order's saving on the company's own calls: minutes to the cause per call in its
+// learned order against the field guide's.
+function orderBox(o: Stats['order']): HTMLElement {
+  const box = h('section', {class: 'panel', id: 'order-saving', 'data-learned': String(o.learned_minutes ?? ''),
+    'data-guide': String(o.guide_minutes ?? '')}, h('h2', {}, 'Your check order'));
+  if (o.learned_minutes === null || o.guide_minutes === null) {
+    box.append(h('p', {class: 'muted'}, 'No closed case with a root cause yet: nothing to compare.'));
+    return box;
+  }
+  const saved = o.guide_minutes - o.learned_minutes;
+  box.append(bars('Expected minutes to the cause per call', [
+    ["Your company's order", o.learned_minutes, fmtMinutes(o.learned_minutes)],
+    ["The field guide's order", o.guide_minutes, fmtMinutes(o.guide_minutes)],
+  ]));
+  box.append(h('p', {id: 'order-saves'}, !o.learns
+    ? `${o.closed_cases} closed case(s): from 20 on, the checks follow your own calls. Until then the field guide's order.`
+    : saved > 0.05 ? `Your order saves ${saved.toFixed(1)} min a call.` : 'Your calls follow the field guide: its order is as quick.'));
+  return box;
+}
+
 async function statsPage(): Promise<void> {
   const here = stillHere();
   const [s, st] = await Promise.all([get<Stats>('/api/stats'), get<Storage>('/api/storage')]);
@@ -978,6 +1009,7 @@ async function statsPage(): Promise<void> {
       return [`${l} ${LAYERS[l - 1]}`, m, fmtMinutes(m)];
     })),
     bars('Fixed within', ['15', '30', '50'].map((k) => [`${k} min`, s.solved_within_minutes[k], pct(s.solved_within_minutes[k])]), 1),
+    orderBox(s.order),
     storageBox(st));
 }
 

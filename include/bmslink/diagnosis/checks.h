@@ -82,6 +82,9 @@ struct Check {
   // Ids this check had before (a check that moved layer): records and answers files that name
   // the old id still find it.
   std::vector<std::string> former_ids;
+  // Checks whose answers must be known before this one is worth taking (a firmware check means
+  // little while the protocol setting is unknown): kept ahead of it in any order.
+  std::vector<std::string> needs;
   std::string fix, technician, customer, reverify;
 };
 

@@ -26,6 +26,7 @@
 #include "bmslink/diagnosis/checks.h"
 #include "bmslink/diagnosis/devices.h"
 #include "bmslink/diagnosis/findings.h"
+#include "bmslink/diagnosis/order.h"
 
 namespace bmslink::diagnosis {
 
@@ -97,7 +98,13 @@ struct NextStep {
   Layer layer = Layer::kConfiguration;
   std::string title;
   std::vector<InputSpec> asks;  // "capture" (a file) for the capture-only checks
-  std::string why;              // the technician's explanation
+  std::string how;              // the technician's explanation of the check
+  // Why this check comes now, in the technician's words ("termination fault: 45 % of your
+  // company's calls, 3 min"), with the numbers it says: the probability that this check confirms
+  // the cause given the checks passed so far, and what it takes.
+  std::string why;
+  double probability = 0;
+  double minutes = 0;
 };
 
 struct GuidedResult {
@@ -108,6 +115,7 @@ struct GuidedResult {
   std::string fix, reverify, technician, customer;
   std::vector<CheckVerdict> verdicts;  // in the order the method takes them
   std::optional<NextStep> next;
+  OrderBasis order;                 // which order the walk took, and its probabilities
   std::array<double, 5> minutes{};  // spent per layer
   std::array<double, 5> budget{};
   std::array<double, 5> budget_max{};  // the top of a layer's range (layer 5: 180 min)
@@ -129,20 +137,17 @@ struct GuidedOptions {
   // A capture's result, when one was analysed: pre-decides checks.
   const analysis::Evidence* evidence = nullptr;
   const std::vector<Finding>* findings = nullptr;
-  // The company's own cause counts (records), replacing the field guide's breakdown in ordering.
-  std::map<Cause, double> cause_weights;
-  // The company's own check order (records::check_rates): check id -> confirmed causes per minute.
-  // A check it holds is ordered by it; the others by the field guide's likelihood per minute.
-  std::map<std::string, double> check_rates;
+  // The company's closed cases (records::case_history) and the order asked for: learned from
+  // them across layers once there are enough, else the field guide's (order.h).
+  CaseHistory history;
+  OrderMode order = OrderMode::kLearned;
   // No capture can be taken (no adapter on site): the walk does not ask for one and escalates
   // when only a capture could decide.
   bool no_capture = false;
 };
 
-// The checks in the order the method takes them: layer, then likelihood per minute.
-std::vector<const Check*> ordered_checks(const CheckCatalogue& catalogue,
-                                         const std::map<Cause, double>& cause_weights = {},
-                                         const std::map<std::string, double>& check_rates = {});
+// The checks in the field guide's order: layer, then likelihood per minute (guide_order()).
+std::vector<const Check*> ordered_checks(const CheckCatalogue& catalogue);
 
 GuidedResult run_guided(const CheckCatalogue& catalogue, const KnowledgeBase& kb,
                         const Answers& answers, const GuidedOptions& options = {});
