@@ -158,10 +158,16 @@ def main():
             f.write(text + "\n")
         with open(os.path.join(args.out, "orders.json"), "w") as f:
             json.dump(rows, f, indent=1)
-    # The guide's order as bmslink walks it must be the one worked out here.
+    # The guide's order as bmslink walks it must be the one worked out here; the learned order is
+    # never slower than the guide's, and on issue 23's termination-heavy mix at most 0.65x.
     bad = [r for r in rows if abs(r["guide_bmslink"] - r["guide_here"]) > 1e-9]
     if bad:
         print("the guide's minutes differ from bmslink's:", bad, file=sys.stderr)
+        return 1
+    slower = [r for r in rows if r["learned"] > r["guide_bmslink"] + 1e-9]
+    heavy = [r for r in rows if r["mix"] == "termination-heavy"][0]
+    if slower or heavy["learned"] > 0.65 * heavy["guide_bmslink"]:
+        print("the learned order misses its aim:", slower or heavy, file=sys.stderr)
         return 1
     return 0
 

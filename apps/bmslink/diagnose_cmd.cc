@@ -47,7 +47,8 @@ int interactive(const GuidedArgs& args, const CheckCatalogue& cat, const Knowled
   const std::string save_to = !args.save.empty() ? args.save : args.answers;
   fmt::print(
       "bmslink guided diagnosis: the five layers, cheapest and most likely first.\n"
-      "Answer each question; - = don't know, b = back, s = save{}, ? = why, q = quit.\n",
+      "Answer each question; - = don't know, b = back, s = save{}, ? = how to check it, q = "
+      "quit.\n",
       save_to.empty() ? " (give --save FILE)" : " to " + save_to);
   if (answers.inverter_model.empty()) {
     fmt::print("Inverter model (Enter to skip): ");

@@ -105,6 +105,21 @@ int cmd_stats(const StatsArgs& a) {
   fmt::print("outcomes: fixed {}, hardcoded {}, escalated {}, open {}\n",
              s["outcomes"]["fixed"].get<int>(), s["outcomes"]["hardcoded"].get<int>(),
              s["outcomes"]["escalated"].get<int>(), s["outcomes"]["open"].get<int>());
+  const auto& order = s["order"];
+  if (order["learned_minutes"].is_number() && order["guide_minutes"].is_number()) {
+    const double learned = order["learned_minutes"].get<double>();
+    const double guide = order["guide_minutes"].get<double>();
+    fmt::print(
+        "minutes to the cause per call: {:.1f} in your order, {:.1f} in the field "
+        "guide's{}\n",
+        learned, guide,
+        !order["learns"].get<bool>()
+            ? fmt::format(" ({} closed case(s) with a root cause; 20 teach the order)",
+                          order["closed_cases"].get<int>())
+        : guide - learned >= 0.05
+            ? fmt::format(": your order saves {:.1f} min a call", guide - learned)
+            : "");
+  }
   return kExitOk;
 }
 

@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <array>
+#include <set>
 
 #include <fmt/format.h>
 
@@ -359,6 +360,23 @@ Result<CheckCatalogue> CheckCatalogue::parse(std::string_view text, std::string_
       if (out.find(n) == nullptr && (base == nullptr || base->find(n) == nullptr))
         return r.error("check " + c.id,
                        fmt::format("\"needs\" names \"{}\", which is no check", n));
+    }
+  }
+  // A loop of needs (a needs b, b needs a) would leave its checks no place: refused.
+  auto lookup = [&](const std::string& id) -> const Check* {
+    if (const Check* k = out.find(id)) return k;
+    return base != nullptr ? base->find(id) : nullptr;
+  };
+  for (const auto& c : out.checks_) {
+    std::set<std::string> seen;
+    std::vector<std::string> stack(c.needs.begin(), c.needs.end());
+    while (!stack.empty()) {
+      const std::string id = std::move(stack.back());
+      stack.pop_back();
+      if (id == c.id)
+        return r.error("check " + c.id, "\"needs\" leads back to the check itself (a loop)");
+      if (!seen.insert(id).second) continue;
+      if (const Check* k = lookup(id)) stack.insert(stack.end(), k->needs.begin(), k->needs.end());
     }
   }
   return out;

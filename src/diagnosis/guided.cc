@@ -1320,11 +1320,15 @@ std::string for_rs485(std::string prompt) {
 // "next: termination fault — 45 % of your company's calls, 3 min": the order's reason in the
 // technician's words.
 std::string next_reason(const Check& c, double probability, bool after_passes,
-                        const OrderBasis& basis) {
+                        const OrderBasis& basis, bool shared_cause) {
   const double percent = probability * 100;
   const std::string share =
       percent >= 10 ? fmt::format("{:.0f} %", percent) : fmt::format("{:.1f} %", percent);
-  const std::string what(cause_info(c.confirms).name);
+  // The share is this check's own: where several checks confirm one cause (a connection: the
+  // terminals, the crimps, ...) the check is named beside it.
+  const std::string what = shared_cause
+                               ? fmt::format("{} ({})", cause_info(c.confirms).name, c.title)
+                               : std::string(cause_info(c.confirms).name);
   const std::string took = fmt::format("{:g} min", c.minutes);
   if (basis.mode == OrderMode::kLearned) {
     return fmt::format("next: {} — {} of your company's calls{}, {}", what, share,
@@ -1613,18 +1617,28 @@ GuidedResult run_guided(const CheckCatalogue& catalogue, const KnowledgeBase& kb
   const auto probability = r.order.probability.empty()
                                ? check_probabilities(catalogue, CaseHistory{})
                                : r.order.probability;
+  // A pass, or a skip (not needed after a capture, not for this link), takes its check's mass
+  // out; unknown and marginal answers rule nothing out.
   double open_mass = 0, all_mass = 0;
+  bool after_passes = false;
   for (const auto& [id, q] : probability) all_mass += q;
-  for (const auto& p : unknown) {
-    if (const auto it = probability.find(p.check->id); it != probability.end())
-      open_mass += it->second;
+  open_mass = all_mass;
+  for (const auto& v : r.verdicts) {
+    if (v.verdict != Verdict::kPass && v.verdict != Verdict::kSkipped) continue;
+    if (const auto it = probability.find(v.check); it != probability.end()) {
+      open_mass -= it->second;
+      if (it->second > 0 && (v.verdict == Verdict::kPass || v.from_capture)) after_passes = true;
+    }
   }
+  open_mass = std::max(open_mass, 0.0);
   auto explain = [&](NextStep& n, const Check& c) {
     const auto it = probability.find(c.id);
     n.probability = it == probability.end() || open_mass <= 0 ? 0.0 : it->second / open_mass;
     n.minutes = c.minutes;
     n.how = c.technician;
-    n.why = next_reason(c, n.probability, open_mass < all_mass * (1 - 1e-9), r.order);
+    const bool shared = std::count_if(catalogue.checks().begin(), catalogue.checks().end(),
+                                      [&](const Check& k) { return k.confirms == c.confirms; }) > 1;
+    n.why = next_reason(c, n.probability, after_passes, r.order, shared);
   };
   for (const auto& p : unknown) {
     if (p.check->capture_only) continue;
@@ -1687,6 +1701,14 @@ GuidedResult run_guided(const CheckCatalogue& catalogue, const KnowledgeBase& kb
       cap.prompt = "A capture of the bus (candump -l, ASC, TRC, CSV, pcap), at least a minute";
       r.next = NextStep{p.check->id, p.check->layer, p.check->title, {cap}, {}, {}, 0, 0};
       explain(*r.next, *p.check);
+      // One capture decides every capture-only check still open: its probability is theirs.
+      double captured = 0;
+      for (const auto& q : unknown) {
+        if (!q.check->capture_only) continue;
+        if (const auto it = probability.find(q.check->id); it != probability.end())
+          captured += it->second;
+      }
+      r.next->probability = open_mass > 0 ? captured / open_mass : 0.0;
       r.next->minutes = 0;  // what it takes is the capture, done once for every such check
       r.next->why = fmt::format(
           "next: a capture of the bus, which decides {} checks no answer can (layer {})",

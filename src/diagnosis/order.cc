@@ -84,10 +84,14 @@ std::map<std::string, double> check_probabilities(const CheckCatalogue& catalogu
     guide_total += calls;
     if (const auto it = history.causes.find(cause); it != history.causes.end()) cases += it->second;
   }
+  // Confirmations under each check's current id (records may name a check by a former id).
+  std::map<std::string, double> by_check;
   std::map<Cause, double> confirmed;  // root causes confirmed by some check, per cause
   for (const auto& [id, n] : history.confirmed_by) {
-    if (const Check* c = catalogue.find(id); c != nullptr && guide.count(c->confirms) != 0)
-      confirmed[c->confirms] += n;
+    const Check* c = catalogue.find(id);
+    if (c == nullptr || guide.count(c->confirms) == 0) continue;
+    by_check[c->id] += n;
+    confirmed[c->confirms] += n;
   }
   std::map<std::string, double> out;
   for (const auto& c : catalogue.checks()) {
@@ -101,9 +105,9 @@ std::map<std::string, double> check_probabilities(const CheckCatalogue& catalogu
     // Within the cause: the company's confirmations by this check, shrunk toward the
     // catalogue's split with the weight the guide gives the cause.
     const double weight = kPriorCalls * prior_share;
-    const auto m = history.confirmed_by.find(c.id);
+    const auto m = by_check.find(c.id);
     const auto mc = confirmed.find(c.confirms);
-    const double share = ((m == history.confirmed_by.end() ? 0.0 : m->second) +
+    const double share = ((m == by_check.end() ? 0.0 : m->second) +
                           weight * (c.likelihood + 1) / parts[c.confirms]) /
                          ((mc == confirmed.end() ? 0.0 : mc->second) + weight);
     out[c.id] = p_cause * share;

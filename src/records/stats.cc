@@ -163,9 +163,10 @@ diagnosis::CaseHistory case_history(const std::vector<Case>& cases) {
   static const auto catalogue = diagnosis::CheckCatalogue::builtin();
   diagnosis::CaseHistory h;
   for (const auto& c : cases) {
-    if (!c.closed) continue;
+    // A closed case teaches the order only with its root cause (an escalation without one does
+    // not count toward the 20).
+    if (!c.closed || !c.root_cause || diagnosis::is_note(*c.root_cause)) continue;
     ++h.closed;
-    if (!c.root_cause || diagnosis::is_note(*c.root_cause)) continue;
     h.causes[*c.root_cause] += 1;
     // The check that settled it: the first that confirms the root cause, under its current id.
     for (const auto& ch : c.checks) {
@@ -190,16 +191,20 @@ std::map<std::string, double> company_mix(const std::vector<Case>& cases) {
       settled = catalogue->find(ch.check);
       break;
     }
+    // Answers only, as the walk asks: a call a capture settled costs what the capture took, the
+    // same in either order, and is left out.
     if (settled != nullptr) {
-      mix[settled->id] += 1;
+      if (!settled->capture_only) mix[settled->id] += 1;
       continue;
     }
-    // No check on record settled it: the catalogue's split of its cause.
+    // No check on record settled it: the catalogue's split of its cause over the checks
+    // answers can decide.
     double parts = 0;
     for (const auto& k : catalogue->checks())
-      if (k.confirms == *c.root_cause) parts += k.likelihood + 1;
+      if (k.confirms == *c.root_cause && !k.capture_only) parts += k.likelihood + 1;
     for (const auto& k : catalogue->checks())
-      if (k.confirms == *c.root_cause) mix[k.id] += (k.likelihood + 1) / parts;
+      if (k.confirms == *c.root_cause && !k.capture_only && parts > 0)
+        mix[k.id] += (k.likelihood + 1) / parts;
   }
   return mix;
 }

@@ -368,12 +368,6 @@ TEST(Api, CasesRoundTripAndStatsAreTheLibrarysOverTheStore) {
             201);
 }
 
-// Issue 19: a real case in the console. The Deye + 2x US5000 case answered "Lithium 01" (a value
-// the knowledge base does not list for the Deye LV; it lists "Lithium 00" for Pylontech LV CAN)
-// stops at inverter_protocol_mismatch with "Lithium 00" in the fix; corrected to "Lithium 00" the
-// walk goes on and the history keeps the change; a root cause set by hand is recorded with its
-// reason; a capture of the case comes back after a restart (the reopened case shows it); the
-// words for the ids are served.
 // Issue 23 over the API: 20 closed termination cases make termination the first check, across
 // layers, with its reason; "order": "guide" keeps the guide's; anything else is a 400 naming it.
 TEST(Api, DiagnoseTakesTheCompanysOrderOrTheGuidesOnRequest) {
@@ -426,6 +420,12 @@ TEST(Api, DiagnoseTakesTheCompanysOrderOrTheGuidesOnRequest) {
   EXPECT_DOUBLE_EQ(st["order"]["learned_minutes"].get<double>(), 3);
 }
 
+// Issue 19: a real case in the console. The Deye + 2x US5000 case answered "Lithium 01" (a value
+// the knowledge base does not list for the Deye LV; it lists "Lithium 00" for Pylontech LV CAN)
+// stops at inverter_protocol_mismatch with "Lithium 00" in the fix; corrected to "Lithium 00" the
+// walk goes on and the history keeps the change; a root cause set by hand is recorded with its
+// reason; a capture of the case comes back after a restart (the reopened case shows it); the
+// words for the ids are served.
 TEST(Api, ARealCaseCanBeCorrectedSetByHandAndReopenedWithItsCapture) {
   Running s;
   auto c = s.client();
