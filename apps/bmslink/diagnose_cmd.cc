@@ -236,7 +236,7 @@ int cmd_diagnose(const GuidedArgs& args) {
   if (!args.case_id.empty() || !args.db.empty()) {
     store = open_store(args.db);
     if (!store) return kExitInput;
-    if (auto all = store->list()) history = records::case_history(*all);
+    if (auto all = store->list()) history = records::case_history(*all, &kb);
     if (!args.case_id.empty()) {
       auto c = store->get(args.case_id);
       if (!c) {

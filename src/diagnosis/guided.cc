@@ -1331,7 +1331,19 @@ std::string next_reason(const Check& c, double probability, bool after_passes,
                                : std::string(cause_info(c.confirms).name);
   const std::string took = fmt::format("{:g} min", c.minutes);
   if (basis.mode == OrderMode::kLearned) {
-    return fmt::format("next: {} — {} of your company's calls{}, {}", what, share,
+    // A known-bad pair's check: the pair's own record is the reason.
+    if (basis.known_bad && basis.known_bad->cause == c.confirms &&
+        (basis.known_bad->check.empty() || basis.known_bad->check == c.id)) {
+      return fmt::format(
+          "next: {} — {} ended on it in {} of your {} closed cases of this pair (compatibility "
+          "matrix), {}",
+          what, basis.known_bad_pair, basis.known_bad->cases, basis.known_bad->closed, took);
+    }
+    const std::string whose = basis.group == GroupKind::kCompany
+                                  ? std::string("your company's calls")
+                                  : fmt::format("your calls on {} ({} closed cases)",
+                                                basis.group_name, basis.group_closed);
+    return fmt::format("next: {} — {} of {}{}, {}", what, share, whose,
                        after_passes ? " that the checks passed so far leave open" : "", took);
   }
   const std::string why_guide =
@@ -1545,7 +1557,8 @@ GuidedResult run_guided(const CheckCatalogue& catalogue, const KnowledgeBase& kb
     Decision decision;
   };
   std::vector<Pending> unknown;
-  const auto order = check_order(catalogue, options.history, options.order, &r.order);
+  const CallDevices call = call_devices(kb, answers.inverter_model, answers.bms_model);
+  const auto order = check_order(catalogue, options.history, options.order, &r.order, &call);
   for (const Check* c : order) {
     CheckVerdict v;
     v.check = c->id;
@@ -1800,7 +1813,20 @@ nlohmann::json guided_json(const GuidedResult& r) {
       {"order",
        {{"mode", std::string(order_mode_name(r.order.mode))},
         {"requested", std::string(order_mode_name(r.order.requested))},
-        {"closed_cases", r.order.closed}}},
+        {"closed_cases", r.order.closed},
+        {"group",
+         {{"kind", std::string(group_kind_name(r.order.group))},
+          {"name", r.order.group == GroupKind::kCompany ? json(nullptr) : json(r.order.group_name)},
+          {"closed_cases", r.order.group_closed}}},
+        {"known_bad",
+         r.order.known_bad
+             ? json{{"cause", std::string(cause_id(r.order.known_bad->cause))},
+                    {"check", r.order.known_bad->check.empty() ? json(nullptr)
+                                                               : json(r.order.known_bad->check)},
+                    {"pair", r.order.known_bad_pair},
+                    {"cases", r.order.known_bad->cases},
+                    {"closed_cases", r.order.known_bad->closed}}
+             : json(nullptr)}}},
       {"next", next},
       {"minutes", minutes},
       {"budget", budget},

@@ -68,51 +68,154 @@ std::optional<OrderMode> parse_order_mode(std::string_view name) {
   return std::nullopt;
 }
 
-std::map<std::string, double> check_probabilities(const CheckCatalogue& catalogue,
-                                                  const CaseHistory& history) {
-  // The field guide's calls per cause (the catalogue's likelihoods), and each check's part of
-  // its cause: likelihood + 1, so a check the table does not count still has a part.
+std::string model_key(std::string_view model) {
+  std::string out;
+  for (char c : model) {
+    if (c == ' ' || c == '\t' || c == '\n' || c == '\r') {
+      if (!out.empty() && out.back() != ' ') out += ' ';
+      continue;
+    }
+    out += static_cast<char>(c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : c);
+  }
+  if (!out.empty() && out.back() == ' ') out.pop_back();
+  return out;
+}
+
+std::string family_key(const DeviceInfo* entry, std::string_view model) {
+  if (entry != nullptr) return entry->id;
+  return model_key(model);
+}
+
+// A separator no model_key or entry id holds (both are printable text).
+std::string pair_key(std::string_view inverter, std::string_view battery) {
+  return std::string(inverter) + '\x1f' + std::string(battery);
+}
+
+CallDevices call_devices(const KnowledgeBase& kb, std::string_view inverter_model,
+                         std::string_view battery_model) {
+  CallDevices d;
+  const DeviceInfo* inverter =
+      model_key(inverter_model).empty() ? nullptr : kb.find_inverter(inverter_model);
+  const DeviceInfo* battery =
+      model_key(battery_model).empty() ? nullptr : kb.find_battery(battery_model);
+  d.inverter_family = family_key(inverter, inverter_model);
+  d.battery_family = family_key(battery, battery_model);
+  d.inverter_model = model_key(inverter_model);
+  d.battery_model = model_key(battery_model);
+  d.inverter_model_name = std::string(inverter_model);
+  d.battery_model_name = std::string(battery_model);
+  auto name = [](const DeviceInfo* e, std::string_view typed) {
+    return e != nullptr ? e->brand + " " + e->family : std::string(typed);
+  };
+  d.inverter_family_name = name(inverter, inverter_model);
+  d.battery_family_name = name(battery, battery_model);
+  return d;
+}
+
+std::string_view group_kind_name(GroupKind kind) {
+  switch (kind) {
+    case GroupKind::kInverterFamily:
+      return "inverter_family";
+    case GroupKind::kBatteryFamily:
+      return "battery_family";
+    case GroupKind::kPair:
+      return "pair";
+    case GroupKind::kCompany:
+      break;
+  }
+  return "company";
+}
+
+std::optional<KnownBad> known_bad(const CaseCounts& pair) {
+  const std::pair<const Cause, double>* top = nullptr;
+  for (const auto& entry : pair.causes)
+    if (top == nullptr || entry.second > top->second) top = &entry;
+  if (top == nullptr) return std::nullopt;
+  const auto cases = static_cast<std::size_t>(top->second);
+  if (cases < kKnownBadCases || 2 * cases <= pair.closed) return std::nullopt;
+  KnownBad out{top->first, cases, pair.closed, {}};
+  // The check that confirmed it most often (ids as recorded; the walk keys them to current ones).
+  double most = 0;
+  for (const auto& [id, n] : pair.confirmed_by) {
+    if (n > most) {
+      most = n;
+      out.check = id;
+    }
+  }
+  return out;
+}
+
+namespace {
+
+// The field guide's table as check probabilities: each cause's calls (the catalogue's
+// likelihoods; half a call for a cause the table never met) split over its checks as likelihood
+// + 1, so a check the table does not count still has a part.
+std::map<std::string, double> guide_probabilities(const CheckCatalogue& catalogue) {
   std::map<Cause, double> guide, parts;
   for (const auto& c : catalogue.checks()) {
     if (c.confirms == Cause::kHealthy || is_note(c.confirms)) continue;
     guide[c.confirms] += c.likelihood;
     parts[c.confirms] += c.likelihood + 1;
   }
-  double guide_total = 0, cases = 0;
+  double total = 0;
   for (auto& [cause, calls] : guide) {
     if (calls <= 0) calls = kUnseenCauseCalls;
-    guide_total += calls;
-    if (const auto it = history.causes.find(cause); it != history.causes.end()) cases += it->second;
-  }
-  // Confirmations under each check's current id (records may name a check by a former id).
-  std::map<std::string, double> by_check;
-  std::map<Cause, double> confirmed;  // root causes confirmed by some check, per cause
-  for (const auto& [id, n] : history.confirmed_by) {
-    const Check* c = catalogue.find(id);
-    if (c == nullptr || guide.count(c->confirms) == 0) continue;
-    by_check[c->id] += n;
-    confirmed[c->confirms] += n;
+    total += calls;
   }
   std::map<std::string, double> out;
   for (const auto& c : catalogue.checks()) {
     const auto g = guide.find(c.confirms);
     if (g == guide.end()) continue;
-    const double prior_share = g->second / guide_total;  // of all calls
-    const auto n = history.causes.find(c.confirms);
-    const double p_cause =
-        ((n == history.causes.end() ? 0.0 : n->second) + kPriorCalls * prior_share) /
-        (cases + kPriorCalls);
-    // Within the cause: the company's confirmations by this check, shrunk toward the
-    // catalogue's split with the weight the guide gives the cause.
-    const double weight = kPriorCalls * prior_share;
-    const auto m = by_check.find(c.id);
-    const auto mc = confirmed.find(c.confirms);
-    const double share = ((m == by_check.end() ? 0.0 : m->second) +
-                          weight * (c.likelihood + 1) / parts[c.confirms]) /
-                         ((mc == confirmed.end() ? 0.0 : mc->second) + weight);
-    out[c.id] = p_cause * share;
+    out[c.id] = g->second / total * (c.likelihood + 1) / parts[c.confirms];
   }
   return out;
+}
+
+}  // namespace
+
+std::map<std::string, double> shrink_toward(const CheckCatalogue& catalogue,
+                                            const std::map<std::string, double>& prior,
+                                            const CaseCounts& counts, double prior_cases) {
+  // The prior per cause: the sum of its checks'.
+  std::map<Cause, double> prior_cause;
+  for (const auto& [id, q] : prior)
+    if (const Check* c = catalogue.find(id)) prior_cause[c->confirms] += q;
+  double cases = 0;
+  for (const auto& [cause, q] : prior_cause)
+    if (const auto it = counts.causes.find(cause); it != counts.causes.end()) cases += it->second;
+  // Confirmations under each check's current id (records may name a check by a former id).
+  std::map<std::string, double> by_check;
+  std::map<Cause, double> confirmed;  // root causes confirmed by some check, per cause
+  for (const auto& [id, n] : counts.confirmed_by) {
+    const Check* c = catalogue.find(id);
+    if (c == nullptr || prior_cause.count(c->confirms) == 0) continue;
+    by_check[c->id] += n;
+    confirmed[c->confirms] += n;
+  }
+  auto at = [](const auto& map, const auto& key) {
+    const auto it = map.find(key);
+    return it == map.end() ? 0.0 : it->second;
+  };
+  std::map<std::string, double> out;
+  for (const auto& [id, q] : prior) {
+    const Check* c = catalogue.find(id);
+    if (c == nullptr) continue;
+    const double q_cause = prior_cause[c->confirms];
+    const double p_cause =
+        (at(counts.causes, c->confirms) + prior_cases * q_cause) / (cases + prior_cases);
+    // Within the cause: the cases' confirmations by this check, shrunk toward the prior's split
+    // with the weight the prior gives the cause.
+    const double weight = prior_cases * q_cause;
+    const double below = at(confirmed, c->confirms) + weight;
+    const double share = below > 0 ? (at(by_check, c->id) + prior_cases * q) / below : 0.0;
+    out[c->id] = p_cause * share;
+  }
+  return out;
+}
+
+std::map<std::string, double> check_probabilities(const CheckCatalogue& catalogue,
+                                                  const CaseCounts& history) {
+  return shrink_toward(catalogue, guide_probabilities(catalogue), history, kPriorCalls);
 }
 
 std::vector<const Check*> guide_order(const CheckCatalogue& catalogue) {
@@ -129,32 +232,105 @@ std::vector<const Check*> guide_order(const CheckCatalogue& catalogue) {
   return keep_needs(catalogue, std::move(out));
 }
 
+namespace {
+
+const CaseCounts* group_of(const std::map<std::string, CaseCounts>& groups,
+                           const std::string& key) {
+  if (key.empty()) return nullptr;
+  const auto it = groups.find(key);
+  return it == groups.end() ? nullptr : &it->second;
+}
+
+bool enough(const CaseCounts* g) { return g != nullptr && g->closed >= kMinClosedToLearn; }
+
+}  // namespace
+
 std::vector<const Check*> check_order(const CheckCatalogue& catalogue, const CaseHistory& history,
-                                      OrderMode requested, OrderBasis* basis) {
+                                      OrderMode requested, OrderBasis* basis,
+                                      const CallDevices* call) {
   const bool learn = requested == OrderMode::kLearned && history.closed >= kMinClosedToLearn;
-  if (basis != nullptr) {
-    *basis = OrderBasis{};
-    basis->closed = history.closed;
-    basis->mode = learn ? OrderMode::kLearned : OrderMode::kGuide;
-    basis->requested = requested;
-  }
+  OrderBasis local;
+  OrderBasis& b = basis != nullptr ? *basis : local;
+  b = OrderBasis{};
+  b.closed = history.closed;
+  b.group_closed = history.closed;
+  b.mode = learn ? OrderMode::kLearned : OrderMode::kGuide;
+  b.requested = requested;
   std::vector<const Check*> guide = guide_order(catalogue);
   if (!learn) return guide;
-  const auto p = check_probabilities(catalogue, history);
+  auto p = check_probabilities(catalogue, history);
+  // The call's most specific group with enough closed cases: its pair of families, else the
+  // larger of its inverter family and battery family (the inverter's on a tie). Its own cases
+  // shrunk toward the company's probabilities, as the company's are toward the guide's.
+  std::set<std::string> first;  // a known-bad pair's checks
+  if (call != nullptr) {
+    const CaseCounts* group = nullptr;
+    const bool both = !call->inverter_family.empty() && !call->battery_family.empty();
+    if (const auto* pair = both ? group_of(history.family_pairs,
+                                           pair_key(call->inverter_family, call->battery_family))
+                                : nullptr;
+        enough(pair)) {
+      group = pair;
+      b.group = GroupKind::kPair;
+      b.group_name = call->inverter_family_name + " with " + call->battery_family_name;
+    } else {
+      const auto* inverter = group_of(history.inverter_families, call->inverter_family);
+      const auto* battery = group_of(history.battery_families, call->battery_family);
+      if (enough(battery) && (!enough(inverter) || battery->closed > inverter->closed)) {
+        group = battery;
+        b.group = GroupKind::kBatteryFamily;
+        b.group_name = call->battery_family_name;
+      } else if (enough(inverter)) {
+        group = inverter;
+        b.group = GroupKind::kInverterFamily;
+        b.group_name = call->inverter_family_name;
+      }
+    }
+    if (group != nullptr) {
+      p = shrink_toward(catalogue, p, *group, kPriorCalls);
+      b.group_closed = group->closed;
+    }
+    // A known-bad pair of models: the check that settled its cause (else every check of that
+    // cause an answer decides) costs nothing to try first, the records having all but decided it.
+    const bool models = !call->inverter_model.empty() && !call->battery_model.empty();
+    if (const auto* pair = models ? group_of(history.model_pairs,
+                                             pair_key(call->inverter_model, call->battery_model))
+                                  : nullptr) {
+      if (auto bad = known_bad(*pair)) {
+        const Check* settled = bad->check.empty() ? nullptr : catalogue.find(bad->check);
+        if (settled != nullptr && settled->confirms == bad->cause && !settled->capture_only) {
+          bad->check = settled->id;
+          first.insert(settled->id);
+        } else {
+          bad->check.clear();
+          for (const auto& c : catalogue.checks())
+            if (c.confirms == bad->cause && !c.capture_only) first.insert(c.id);
+        }
+        if (!first.empty()) {
+          b.known_bad = std::move(bad);
+          b.known_bad_pair = call->inverter_model_name + " with " + call->battery_model_name;
+        }
+      }
+    }
+  }
   std::map<const Check*, std::size_t> rank;
   for (std::size_t i = 0; i < guide.size(); ++i) rank[guide[i]] = i;
+  // Costless checks first (a capture's), then a known-bad pair's, then probability per minute.
+  auto tier = [&](const Check* c) { return costless(*c) ? 0 : first.count(c->id) != 0 ? 1 : 2; };
   auto per_minute = [&](const Check* c) {
-    if (costless(*c)) return std::numeric_limits<double>::infinity();
     const auto it = p.find(c->id);
     return (it == p.end() ? 0.0 : it->second) / c->minutes;
   };
   std::vector<const Check*> out = guide;
-  std::stable_sort(out.begin(), out.end(), [&](const Check* a, const Check* b) {
-    const double pa = per_minute(a), pb = per_minute(b);
-    if (pa != pb) return pa > pb;
-    return rank[a] < rank[b];
+  std::stable_sort(out.begin(), out.end(), [&](const Check* x, const Check* y) {
+    if (tier(x) != tier(y)) return tier(x) < tier(y);
+    if (tier(x) != 0) {
+      const double px = per_minute(x), py = per_minute(y);
+      if (px != py) return px > py;
+    }
+    return rank[x] < rank[y];
   });
-  if (basis != nullptr) basis->probability = p;
+  b.probability = std::move(p);
   return keep_needs(catalogue, std::move(out));
 }
 

@@ -9,6 +9,8 @@
 #include <fmt/ranges.h>
 
 #include "bmslink/core/text.h"
+#include "bmslink/diagnosis/order.h"
+#include "bmslink/records/stats.h"
 
 namespace bmslink::records {
 namespace {
@@ -31,19 +33,13 @@ std::string csv(std::string s) {
 
 std::string md(const std::string& s) { return markdown_escape(s); }
 
-// Installers type the same model differently ("US3000C", " us3000c"): grouped by the trimmed,
-// lower-case text with runs of spaces as one; the first spelling seen is the one shown.
-std::string group_key(const std::string& s) {
-  std::string out;
-  for (char c : s) {
-    if (c == ' ' || c == '\t') {
-      if (!out.empty() && out.back() != ' ') out += ' ';
-      continue;
-    }
-    out += static_cast<char>(c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : c);
-  }
-  if (!out.empty() && out.back() == ' ') out.pop_back();
-  return out;
+// Installers type the same model differently ("US3000C", " us3000c"): grouped as the check
+// order's groups are (diagnosis::model_key); the first spelling seen is the one shown.
+std::string group_key(const std::string& s) { return diagnosis::model_key(s); }
+
+const diagnosis::Check* catalogue_check(const std::string& id) {
+  static const auto catalogue = diagnosis::CheckCatalogue::builtin();
+  return catalogue ? catalogue->find(id) : nullptr;
 }
 
 }  // namespace
@@ -51,6 +47,7 @@ std::string group_key(const std::string& s) {
 std::vector<CompatRow> compatibility(const std::vector<Case>& cases) {
   std::map<std::pair<std::string, std::string>, CompatRow> rows;
   std::map<std::pair<std::string, std::string>, int> counts;
+  std::map<std::pair<std::string, std::string>, diagnosis::CaseCounts> closed;
   // Adds a firmware text to a ", "-separated list once (as installers group it).
   const auto add_version = [](std::string& list, const std::string& version) {
     if (version.empty()) return;
@@ -98,6 +95,7 @@ std::vector<CompatRow> compatibility(const std::vector<Case>& cases) {
         break;
     }
     if (c.root_cause) ++r.causes[std::string(diagnosis::cause_id(*c.root_cause))];
+    count_case(closed[key], c);
     const int n = ++counts[key];
     for (std::size_t l = 0; l < 5; ++l)
       r.minutes_by_layer[l] += (c.minutes_by_layer[l] - r.minutes_by_layer[l]) / n;  // running mean
@@ -110,7 +108,12 @@ std::vector<CompatRow> compatibility(const std::vector<Case>& cases) {
       r.symptoms.push_back(c.symptom);
   }
   std::vector<CompatRow> out;
-  for (auto& [k, r] : rows) out.push_back(std::move(r));
+  for (auto& [k, r] : rows) {
+    r.known_bad = diagnosis::known_bad(closed[k]);
+    if (r.known_bad && !r.known_bad->check.empty())
+      if (const auto* check = catalogue_check(r.known_bad->check)) r.known_bad->check = check->id;
+    out.push_back(std::move(r));
+  }
   return out;
 }
 
@@ -127,17 +130,25 @@ nlohmann::json compat_json(const std::vector<CompatRow>& rows) {
                              {"failed", f.failed},
                              {"hardcoded", f.hardcoded},
                              {"open", f.open}});
-    out.push_back({{"bms", {{"model", r.bms_model}, {"firmware", r.bms_firmware}}},
-                   {"inverter", {{"model", r.inverter_model}, {"firmware", r.inverter_firmware}}},
-                   {"worked", r.worked},
-                   {"failed", r.failed},
-                   {"hardcoded", r.hardcoded},
-                   {"open", r.open},
-                   {"causes", r.causes},
-                   {"minutes_by_layer", minutes},
-                   {"fixes", r.fixes},
-                   {"symptoms", r.symptoms},
-                   {"by_firmware", by_firmware}});
+    out.push_back(
+        {{"bms", {{"model", r.bms_model}, {"firmware", r.bms_firmware}}},
+         {"inverter", {{"model", r.inverter_model}, {"firmware", r.inverter_firmware}}},
+         {"worked", r.worked},
+         {"failed", r.failed},
+         {"hardcoded", r.hardcoded},
+         {"open", r.open},
+         {"causes", r.causes},
+         {"minutes_by_layer", minutes},
+         {"fixes", r.fixes},
+         {"symptoms", r.symptoms},
+         {"by_firmware", by_firmware},
+         {"known_bad",
+          r.known_bad
+              ? nlohmann::json{{"cause", std::string(diagnosis::cause_id(r.known_bad->cause))},
+                               {"check", r.known_bad->check},
+                               {"cases", r.known_bad->cases},
+                               {"closed_cases", r.known_bad->closed}}
+              : nlohmann::json(nullptr)}});
   }
   return out;
 }
@@ -182,6 +193,9 @@ std::string compat_markdown(const std::vector<CompatRow>& rows) {
       for (const auto& x : r.symptoms) s.push_back(md(x));
       fmt::format_to(it, "- Symptoms: {}.\n", fmt::join(s, "; "));
     }
+    if (r.known_bad)
+      fmt::format_to(it, "- Known bad: {} of {} closed case(s) ended on {}.\n", r.known_bad->cases,
+                     r.known_bad->closed, diagnosis::cause_info(r.known_bad->cause).name);
     fmt::format_to(it,
                    "- Time per layer (mean minutes): configuration {:.0f}, connections {:.0f}, "
                    "cable {:.0f}, environment {:.0f}, protocol/firmware {:.0f}.\n",

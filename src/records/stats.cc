@@ -5,6 +5,7 @@
 #include <cmath>
 #include <limits>
 #include <numeric>
+#include <set>
 
 #include "bmslink/diagnosis/checks.h"
 
@@ -61,25 +62,105 @@ std::map<std::string, CheckTally> tally_checks(const std::vector<Case>& cases) {
   return checks;
 }
 
+const diagnosis::KnowledgeBase& kb_or_builtin(const diagnosis::KnowledgeBase* kb) {
+  if (kb != nullptr) return *kb;
+  static const diagnosis::KnowledgeBase builtin = [] {
+    auto k = diagnosis::KnowledgeBase::builtin();
+    return k ? std::move(*k) : diagnosis::KnowledgeBase{};
+  }();
+  return builtin;
+}
+
+// One case's part of the company's mix (company_mix).
+void add_to_mix(std::map<std::string, double>& mix, const Case& c,
+                const diagnosis::CheckCatalogue& catalogue) {
+  const diagnosis::Check* settled = nullptr;
+  for (const auto& ch : c.checks) {
+    if (!confirms_root(ch, c)) continue;
+    settled = catalogue.find(ch.check);
+    break;
+  }
+  // Answers only, as the walk asks: a call a capture settled costs what the capture took, the
+  // same in either order, and is left out.
+  if (settled != nullptr) {
+    if (!settled->capture_only) mix[settled->id] += 1;
+    return;
+  }
+  // No check on record settled it: the catalogue's split of its cause over the checks answers
+  // can decide.
+  double parts = 0;
+  for (const auto& k : catalogue.checks())
+    if (k.confirms == *c.root_cause && !k.capture_only) parts += k.likelihood + 1;
+  for (const auto& k : catalogue.checks())
+    if (k.confirms == *c.root_cause && !k.capture_only && parts > 0)
+      mix[k.id] += (k.likelihood + 1) / parts;
+}
+
 }  // namespace
 
-json order_minutes(const std::vector<Case>& cases) {
+json order_minutes(const std::vector<Case>& cases, const diagnosis::KnowledgeBase* kb_in) {
   static const auto catalogue = diagnosis::CheckCatalogue::builtin();
-  const auto history = case_history(cases);
+  const auto& kb = kb_or_builtin(kb_in);
+  const auto history = case_history(cases, &kb);
   const auto mix = company_mix(cases);
-  json out = {{"closed_cases", history.closed},
-              {"learns", history.closed >= diagnosis::kMinClosedToLearn},
-              {"learned_minutes", nullptr},
-              {"guide_minutes", nullptr}};
-  if (!catalogue || mix.empty()) return out;
-  const auto learned = diagnosis::check_order(*catalogue, history, diagnosis::OrderMode::kLearned);
+  json out = {
+      {"closed_cases", history.closed}, {"learns", history.closed >= diagnosis::kMinClosedToLearn},
+      {"learned_minutes", nullptr},     {"guide_minutes", nullptr},
+      {"groups", json::array()},        {"known_bad_pairs", json::array()}};
+  if (!catalogue) return out;
+  // Each call is ordered as the walk would order it: by its own group's probabilities where that
+  // group has enough closed cases, its pair's known-bad cause first. Calls alike in that share an
+  // order and a mix.
+  struct Part {
+    diagnosis::CallDevices call;
+    std::map<std::string, double> mix;
+  };
+  std::map<std::string, Part> parts;
+  std::set<std::string> groups_seen, pairs_seen;
+  for (const auto& c : cases) {
+    if (!teaches_order(c)) continue;
+    auto call = diagnosis::call_devices(kb, c.inverter.model, c.bms.model);
+    const std::string key =
+        diagnosis::pair_key(diagnosis::pair_key(call.inverter_family, call.battery_family),
+                            diagnosis::pair_key(call.inverter_model, call.battery_model));
+    auto& part = parts[key];
+    if (part.mix.empty()) part.call = std::move(call);
+    add_to_mix(part.mix, c, *catalogue);
+  }
+  if (mix.empty()) return out;
+  double learned = 0, total = 0;
+  for (const auto& [key, part] : parts) {
+    double mass = 0;
+    for (const auto& [id, w] : part.mix) mass += w;
+    if (mass <= 0) continue;
+    diagnosis::OrderBasis basis;
+    const auto order = diagnosis::check_order(*catalogue, history, diagnosis::OrderMode::kLearned,
+                                              &basis, &part.call);
+    learned += mass * diagnosis::expected_minutes(order, part.mix);
+    total += mass;
+    if (basis.group != diagnosis::GroupKind::kCompany &&
+        groups_seen.insert(std::string(diagnosis::group_kind_name(basis.group)) + basis.group_name)
+            .second)
+      out["groups"].push_back({{"kind", std::string(diagnosis::group_kind_name(basis.group))},
+                               {"name", basis.group_name},
+                               {"closed_cases", basis.group_closed}});
+    if (basis.known_bad && pairs_seen.insert(basis.known_bad_pair).second)
+      out["known_bad_pairs"].push_back(
+          {{"pair", basis.known_bad_pair},
+           {"inverter_model", part.call.inverter_model_name},
+           {"bms_model", part.call.battery_model_name},
+           {"cause", std::string(diagnosis::cause_id(basis.known_bad->cause))},
+           {"check", basis.known_bad->check.empty() ? json(nullptr) : json(basis.known_bad->check)},
+           {"cases", basis.known_bad->cases},
+           {"closed_cases", basis.known_bad->closed}});
+  }
   const auto guide = diagnosis::guide_order(*catalogue);
-  out["learned_minutes"] = diagnosis::expected_minutes(learned, mix);
+  out["learned_minutes"] = total > 0 ? learned / total : 0.0;
   out["guide_minutes"] = diagnosis::expected_minutes(guide, mix);
   return out;
 }
 
-json compute_stats(const std::vector<Case>& cases) {
+json compute_stats(const std::vector<Case>& cases, const diagnosis::KnowledgeBase* kb) {
   const double n = static_cast<double>(cases.size());
   json by_cause = json::object(), by_cause_closed = json::object(), by_cause_open = json::object();
   std::size_t closed_cases = 0;
@@ -156,25 +237,44 @@ json compute_stats(const std::vector<Case>& cases) {
           {"solved_within_minutes", solved},
           {"outcomes", outcomes},
           {"check_order", check_order},
-          {"order", order_minutes(cases)}};
+          {"order", order_minutes(cases, kb)}};
 }
 
-diagnosis::CaseHistory case_history(const std::vector<Case>& cases) {
-  static const auto catalogue = diagnosis::CheckCatalogue::builtin();
+bool teaches_order(const Case& c) {
+  return c.closed.has_value() && c.root_cause && !diagnosis::is_note(*c.root_cause);
+}
+
+void count_case(diagnosis::CaseCounts& h, const Case& c) {
+  static const auto builtin = diagnosis::CheckCatalogue::builtin();
+  const diagnosis::CheckCatalogue* catalogue = builtin ? &*builtin : nullptr;
+  if (!teaches_order(c)) return;
+  ++h.closed;
+  h.causes[*c.root_cause] += 1;
+  for (const auto& ch : c.checks) {
+    if (!confirms_root(ch, c)) continue;
+    const auto* check = catalogue != nullptr ? catalogue->find(ch.check) : nullptr;
+    h.confirmed_by[check != nullptr ? check->id : ch.check] += 1;
+    break;
+  }
+}
+
+diagnosis::CaseHistory case_history(const std::vector<Case>& cases,
+                                    const diagnosis::KnowledgeBase* kb_in) {
+  const auto& kb = kb_or_builtin(kb_in);
   diagnosis::CaseHistory h;
   for (const auto& c : cases) {
     // A closed case teaches the order only with its root cause (an escalation without one does
     // not count toward the 20).
-    if (!c.closed || !c.root_cause || diagnosis::is_note(*c.root_cause)) continue;
-    ++h.closed;
-    h.causes[*c.root_cause] += 1;
-    // The check that settled it: the first that confirms the root cause, under its current id.
-    for (const auto& ch : c.checks) {
-      if (!confirms_root(ch, c)) continue;
-      const auto* check = catalogue ? catalogue->find(ch.check) : nullptr;
-      h.confirmed_by[check != nullptr ? check->id : ch.check] += 1;
-      break;
-    }
+    if (!teaches_order(c)) continue;
+    count_case(h, c);
+    // And the groups it belongs to, for the walk to take the call's own where it has enough.
+    const auto call = diagnosis::call_devices(kb, c.inverter.model, c.bms.model);
+    if (!call.inverter_family.empty()) count_case(h.inverter_families[call.inverter_family], c);
+    if (!call.battery_family.empty()) count_case(h.battery_families[call.battery_family], c);
+    if (!call.inverter_family.empty() && !call.battery_family.empty())
+      count_case(h.family_pairs[diagnosis::pair_key(call.inverter_family, call.battery_family)], c);
+    if (!call.inverter_model.empty() && !call.battery_model.empty())
+      count_case(h.model_pairs[diagnosis::pair_key(call.inverter_model, call.battery_model)], c);
   }
   return h;
 }
@@ -183,29 +283,8 @@ std::map<std::string, double> company_mix(const std::vector<Case>& cases) {
   static const auto catalogue = diagnosis::CheckCatalogue::builtin();
   std::map<std::string, double> mix;
   if (!catalogue) return mix;
-  for (const auto& c : cases) {
-    if (!c.closed || !c.root_cause || diagnosis::is_note(*c.root_cause)) continue;
-    const diagnosis::Check* settled = nullptr;
-    for (const auto& ch : c.checks) {
-      if (!confirms_root(ch, c)) continue;
-      settled = catalogue->find(ch.check);
-      break;
-    }
-    // Answers only, as the walk asks: a call a capture settled costs what the capture took, the
-    // same in either order, and is left out.
-    if (settled != nullptr) {
-      if (!settled->capture_only) mix[settled->id] += 1;
-      continue;
-    }
-    // No check on record settled it: the catalogue's split of its cause over the checks
-    // answers can decide.
-    double parts = 0;
-    for (const auto& k : catalogue->checks())
-      if (k.confirms == *c.root_cause && !k.capture_only) parts += k.likelihood + 1;
-    for (const auto& k : catalogue->checks())
-      if (k.confirms == *c.root_cause && !k.capture_only && parts > 0)
-        mix[k.id] += (k.likelihood + 1) / parts;
-  }
+  for (const auto& c : cases)
+    if (teaches_order(c)) add_to_mix(mix, c, *catalogue);
   return mix;
 }
 

@@ -1213,7 +1213,7 @@ void Server::Impl::routes() {
                        [&](records::Store& st) -> Result<std::string> {
                          auto all = st.list(filter);
                          if (!all) return tl::unexpected(all.error());
-                         const auto stats = records::compute_stats(*all);
+                         const auto stats = records::compute_stats(*all, &kb);
                          if (!html)
                            return stats.dump(-1, ' ', false, json::error_handler_t::replace);
                          return report::stats_report(stats, fmt::format("{} case(s)", all->size()),
@@ -1578,7 +1578,7 @@ void Server::Impl::diagnose(const httplib::Request& req, httplib::Response& res)
   guided.order = *order_mode;
   {
     std::lock_guard lock(store_mutex);
-    if (auto all = store->list()) guided.history = records::case_history(*all);
+    if (auto all = store->list()) guided.history = records::case_history(*all, &kb);
   }
   guided.no_capture = no_capture;
   std::shared_ptr<const diagnosis::CaptureResult> capture;

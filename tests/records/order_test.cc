@@ -7,6 +7,8 @@
 
 #include <gtest/gtest.h>
 
+#include "bmslink/diagnosis/guided.h"
+#include "bmslink/records/compat.h"
 #include "bmslink/records/stats.h"
 
 namespace bmslink::records {
@@ -44,6 +46,28 @@ void add(std::vector<Case>& cases, int n, Cause cause, const std::string& check,
          const std::vector<std::string>& passed = {}) {
   for (int i = 0; i < n; ++i)
     cases.push_back(settled(check + "-" + std::to_string(cases.size()), cause, check, passed));
+}
+
+// The same, on a site with these models.
+void add_on(std::vector<Case>& cases, int n, const std::string& inverter, const std::string& bms,
+            Cause cause, const std::string& check) {
+  for (int i = 0; i < n; ++i) {
+    cases.push_back(settled(check + "-" + std::to_string(cases.size()), cause, check));
+    cases.back().inverter.model = inverter;
+    cases.back().bms.model = bms;
+  }
+}
+
+const diagnosis::KnowledgeBase& kb() {
+  static const auto k = diagnosis::KnowledgeBase::builtin();
+  return *k;
+}
+
+// The first check an answer decides (capture-only checks lead, costing nothing).
+std::string first_asked(const std::vector<const diagnosis::Check*>& order) {
+  for (const auto* c : order)
+    if (!c->capture_only) return c->id;
+  return {};
 }
 
 std::size_t place(const std::vector<const diagnosis::Check*>& order, const std::string& id) {
@@ -249,6 +273,206 @@ TEST(Order, ACheckStaysBehindTheChecksItNeeds) {
   auto looped = diagnosis::CheckCatalogue::parse(loop, "needs.json", &catalogue());
   ASSERT_FALSE(looped);
   EXPECT_NE(looped.error().message.find("a loop"), std::string::npos) << looped.error().message;
+}
+
+// The termination-heavy company, and 24 more calls on Growatt SPF off-grid inverters that were
+// all the wrong cable (no battery model recorded).
+std::vector<Case> with_growatt_cable() {
+  auto cases = termination_heavy();
+  add_on(cases, 24, "Growatt SPF 5000ES", "", Cause::kCableUnsuitable, "l3.cable_type");
+  return cases;
+}
+
+// A call on a family with 20 closed cases or more takes that family's probabilities, shrunk
+// toward the company's; other calls keep the company's.
+TEST(Order, ACallOnAFamilyWithEnoughCasesTakesItsOwnProbabilities) {
+  const auto cases = with_growatt_cable();
+  const auto history = case_history(cases, &kb());
+  ASSERT_EQ(history.closed, 224U);
+  ASSERT_EQ(history.inverter_families.count("growatt-spf"), 1U);
+  EXPECT_EQ(history.inverter_families.at("growatt-spf").closed, 24U);
+
+  const auto growatt = diagnosis::call_devices(kb(), "growatt  spf 5000es", "");
+  diagnosis::OrderBasis basis;
+  const auto order = diagnosis::check_order(catalogue(), history, diagnosis::OrderMode::kLearned,
+                                            &basis, &growatt);
+  EXPECT_EQ(basis.group, diagnosis::GroupKind::kInverterFamily);
+  EXPECT_EQ(basis.group_name, "Growatt SPF off-grid");
+  EXPECT_EQ(basis.group_closed, 24U);
+  EXPECT_EQ(first_asked(order), "l3.cable_type");
+  // The company's termination: (90 + 20 x 31 / 104) / (224 + 20), the guide's table counting 104
+  // (the one termination check takes the whole cause). The Growatt calls never were termination:
+  // their 24 cases against the company's probability with the weight of 20 cases.
+  const double company_termination = (90 + 20 * 31 / 104.0) / 244.0;
+  EXPECT_NEAR(basis.probability.at("l2.termination"), 20 * company_termination / 44.0, 1e-9);
+  // The cable type: the cause (24 + 20 x P) / 44 with the company's P = (54 + 20 x 10 / 104) / 244
+  // (54 wrong cables, the guide's 10 calls of the cause), and the check's share of it within the
+  // group (24 + 20 x q) / (24 + 20 x P), q the company's for the check: P x (54 + w x 6 / 15) /
+  // (54 + w), w = 20 x 10 / 104 (the catalogue's split: likelihood 5 + 1 of the cause's 15 parts).
+  const double w = 20 * 10 / 104.0;
+  const double company_cable = (54 + w) / 244.0;
+  const double q = company_cable * (54 + w * 6 / 15.0) / (54 + w);
+  EXPECT_NEAR(basis.probability.at("l3.cable_type"),
+              (24 + 20 * company_cable) / 44.0 * (24 + 20 * q) / (24 + 20 * company_cable), 1e-9);
+
+  // Another inverter, or none named: the company's order, termination first.
+  for (const auto& other : {diagnosis::call_devices(kb(), "Deye SUN-5K-SG03LP1-EU", "US3000C"),
+                            diagnosis::CallDevices{}}) {
+    const auto o = diagnosis::check_order(catalogue(), history, diagnosis::OrderMode::kLearned,
+                                          &basis, &other);
+    EXPECT_EQ(basis.group, diagnosis::GroupKind::kCompany);
+    EXPECT_EQ(first_asked(o), "l2.termination");
+    EXPECT_NEAR(basis.probability.at("l2.termination"), company_termination, 1e-9);
+  }
+  // 19 Growatt calls are not enough: the company's order for them too.
+  auto fewer = termination_heavy();
+  add_on(fewer, 19, "Growatt SPF 5000ES", "", Cause::kCableUnsuitable, "l3.cable_type");
+  const auto o = diagnosis::check_order(catalogue(), case_history(fewer, &kb()),
+                                        diagnosis::OrderMode::kLearned, &basis, &growatt);
+  EXPECT_EQ(basis.group, diagnosis::GroupKind::kCompany);
+  EXPECT_EQ(first_asked(o), "l2.termination");
+}
+
+// The statistics order each call as the walk would: the Growatt calls in their family's order.
+TEST(Order, TheStatisticsTakeEachCallInItsOwnGroupsOrder) {
+  const auto o = order_minutes(with_growatt_cable(), &kb());
+  // The company's order for the 200 others, by probability per minute: termination (0.393 in
+  // 3 min), crushed insulation (0.124 in 1), protocol (0.157 in 2), cable type (0.224 in 3),
+  // bit rate (0.045 in 1), DIP (0.046 in 1.5): settled at 3, 4, 6, 9, 10 and 11.5 min.
+  // 90 x 3 + 30 x 4 + 30 x 6 + 30 x 9 + 10 x 10 + 10 x 11.5 = 1055. The 24 Growatt calls: the
+  // cable type first, 3 min each, 72. (1055 + 72) / 224.
+  EXPECT_NEAR(o["learned_minutes"].get<double>(), 1127 / 224.0, 1e-9);
+  // The guide's: protocol 2, bit rate 3, DIP 4.5, termination 8, crushed insulation 9, cable
+  // type 18: (30 x 2 + 10 x 3 + 10 x 4.5 + 90 x 8 + 30 x 9 + 54 x 18) / 224.
+  EXPECT_NEAR(o["guide_minutes"].get<double>(), 2097 / 224.0, 1e-9);
+  ASSERT_EQ(o["groups"].size(), 1U);
+  EXPECT_EQ(o["groups"][0]["kind"], "inverter_family");
+  EXPECT_EQ(o["groups"][0]["name"], "Growatt SPF off-grid");
+  EXPECT_EQ(o["groups"][0]["closed_cases"], 24);
+}
+
+// A pair of families with 20 cases is more specific than either family; the larger family wins
+// when the pair has too few.
+TEST(Order, ThePairOfFamiliesComesBeforeEitherFamily) {
+  auto cases = with_growatt_cable();
+  add_on(cases, 20, "Growatt SPF 6000ES Plus", "Pylontech US3000C", Cause::kDipSwitchWrong,
+         "l1.dip_switches");
+  const auto history = case_history(cases, &kb());
+  diagnosis::OrderBasis basis;
+  const auto pair = diagnosis::call_devices(kb(), "SPF 5000ES", "US2000C");
+  ASSERT_EQ(pair.inverter_family, "growatt-spf");
+  ASSERT_EQ(pair.battery_family, "pylontech-us2000-us3000");
+  auto o =
+      diagnosis::check_order(catalogue(), history, diagnosis::OrderMode::kLearned, &basis, &pair);
+  EXPECT_EQ(basis.group, diagnosis::GroupKind::kPair);
+  EXPECT_EQ(basis.group_name, "Growatt SPF off-grid with Pylontech US2000 / US3000 (B, Plus, C)");
+  EXPECT_EQ(basis.group_closed, 20U);
+  EXPECT_EQ(first_asked(o), "l1.dip_switches");
+  // The same inverter with another battery: the inverter family (44 cases, 24 of them the cable,
+  // 20 the DIP switches) beats the battery family (20).
+  const auto inverter = diagnosis::call_devices(kb(), "SPF 5000ES", "Dyness B4850");
+  o = diagnosis::check_order(catalogue(), history, diagnosis::OrderMode::kLearned, &basis,
+                             &inverter);
+  EXPECT_EQ(basis.group, diagnosis::GroupKind::kInverterFamily);
+  EXPECT_EQ(basis.group_closed, 44U);
+  // Another inverter with the Pylontech: the battery family.
+  const auto battery = diagnosis::call_devices(kb(), "Deye SUN-5K-SG03LP1-EU", "US3000C");
+  o = diagnosis::check_order(catalogue(), history, diagnosis::OrderMode::kLearned, &basis,
+                             &battery);
+  EXPECT_EQ(basis.group, diagnosis::GroupKind::kBatteryFamily);
+  EXPECT_EQ(first_asked(o), "l1.dip_switches");
+}
+
+// A pair of models whose closed cases mostly ended on one cause: that cause's check first, as a
+// capture's are, and the reason names the pair's record.
+TEST(Order, AKnownBadPairHasItsCheckFirst) {
+  auto cases = termination_heavy();
+  add_on(cases, 2, "Sofar ME3000SP", "Dyness B4850", Cause::kBitrateMismatch, "l1.bitrate");
+  add_on(cases, 1, "Sofar ME3000SP", "Dyness B4850", Cause::kTerminationFault, "l2.termination");
+  const auto history = case_history(cases, &kb());
+  // Typed differently on this call: the pair as the compatibility matrix groups it.
+  const auto call = diagnosis::call_devices(kb(), " sofar  me3000sp", "DYNESS B4850 ");
+  diagnosis::OrderBasis basis;
+  const auto order =
+      diagnosis::check_order(catalogue(), history, diagnosis::OrderMode::kLearned, &basis, &call);
+  ASSERT_TRUE(basis.known_bad);
+  EXPECT_EQ(basis.known_bad->cause, Cause::kBitrateMismatch);
+  EXPECT_EQ(basis.known_bad->cases, 2U);
+  EXPECT_EQ(basis.known_bad->closed, 3U);
+  EXPECT_EQ(basis.known_bad->check, "l1.bitrate");
+  EXPECT_EQ(first_asked(order), "l1.bitrate");
+  EXPECT_EQ(basis.group, diagnosis::GroupKind::kCompany);  // 3 cases: no group of their own
+
+  // The walk says why, in the JSON too.
+  diagnosis::GuidedOptions options;
+  options.history = history;
+  diagnosis::Answers answers;
+  answers.inverter_model = " sofar  me3000sp";
+  answers.bms_model = "DYNESS B4850 ";
+  const auto r = diagnosis::run_guided(catalogue(), kb(), answers, options);
+  ASSERT_TRUE(r.next);
+  EXPECT_EQ(r.next->check, "l1.bitrate");
+  EXPECT_NE(r.next->why.find("ended on it in 2 of your 3 closed cases of this pair"),
+            std::string::npos)
+      << r.next->why;
+  const auto j = diagnosis::guided_json(r);
+  EXPECT_EQ(j["order"]["known_bad"]["cause"], "bitrate_mismatch");
+  EXPECT_EQ(j["order"]["known_bad"]["check"], "l1.bitrate");
+  EXPECT_EQ(j["order"]["known_bad"]["cases"], 2);
+  EXPECT_EQ(j["order"]["group"]["kind"], "company");
+  // The guide's order on request: unchanged.
+  options.order = diagnosis::OrderMode::kGuide;
+  const auto g = diagnosis::run_guided(catalogue(), kb(), answers, options);
+  ASSERT_TRUE(g.next);
+  EXPECT_EQ(g.next->check, "l1.protocol_setting");
+  EXPECT_TRUE(diagnosis::guided_json(g)["order"]["known_bad"].is_null());
+
+  // The compatibility matrix marks the row.
+  const auto rows = compatibility(cases);
+  const auto row = std::find_if(rows.begin(), rows.end(),
+                                [](const CompatRow& x) { return x.bms_model == "Dyness B4850"; });
+  ASSERT_NE(row, rows.end());
+  ASSERT_TRUE(row->known_bad);
+  EXPECT_EQ(compat_json({*row})[0]["known_bad"]["cause"], "bitrate_mismatch");
+  EXPECT_NE(compat_markdown({*row}).find("Known bad: 2 of 3"), std::string::npos);
+
+  // In the statistics: the pair's calls take the bit rate first, which saves minutes against the
+  // same calls without their models (the bit rate after termination, crushed insulation and the
+  // protocol).
+  const auto s = order_minutes(cases, &kb());
+  ASSERT_EQ(s["known_bad_pairs"].size(), 1U);
+  EXPECT_EQ(s["known_bad_pairs"][0]["cause"], "bitrate_mismatch");
+  EXPECT_EQ(s["known_bad_pairs"][0]["pair"], "Sofar ME3000SP with Dyness B4850");
+  auto anonymous = cases;
+  for (auto& c : anonymous) c.inverter.model = c.bms.model = "";
+  const auto t = order_minutes(anonymous, &kb());
+  EXPECT_TRUE(t["known_bad_pairs"].empty());
+  EXPECT_LT(s["learned_minutes"].get<double>(), t["learned_minutes"].get<double>());
+}
+
+// Not known bad: one cause in half the pair's cases, or in a single case.
+TEST(Order, APairIsKnownBadOnlyOnMostOfAtLeastTwoCases) {
+  auto cases = termination_heavy();
+  add_on(cases, 2, "Sofar ME3000SP", "Dyness B4850", Cause::kBitrateMismatch, "l1.bitrate");
+  add_on(cases, 2, "Sofar ME3000SP", "Dyness B4850", Cause::kTerminationFault, "l2.termination");
+  add_on(cases, 1, "Sofar HYD 5000-ES", "Dyness B4850", Cause::kBitrateMismatch, "l1.bitrate");
+  const auto history = case_history(cases, &kb());
+  diagnosis::OrderBasis basis;
+  for (const auto& [inverter, bms] : {std::pair{"Sofar ME3000SP", "Dyness B4850"},
+                                      std::pair{"Sofar HYD 5000-ES", "Dyness B4850"}}) {
+    const auto call = diagnosis::call_devices(kb(), inverter, bms);
+    const auto order =
+        diagnosis::check_order(catalogue(), history, diagnosis::OrderMode::kLearned, &basis, &call);
+    EXPECT_FALSE(basis.known_bad) << inverter;
+    EXPECT_EQ(first_asked(order), "l2.termination") << inverter;
+  }
+  diagnosis::CaseCounts three;
+  three.closed = 3;
+  three.causes[Cause::kBitrateMismatch] = 2;
+  three.causes[Cause::kTerminationFault] = 1;
+  EXPECT_TRUE(diagnosis::known_bad(three));
+  three.closed = 4;  // a fourth case without a cause on record among the pair's closed ones
+  EXPECT_FALSE(diagnosis::known_bad(three));
 }
 
 }  // namespace

@@ -5,15 +5,23 @@
 // that minimises the expected time to one cause; checks that cost nothing come first and a check
 // never comes before those it names in `needs`. With fewer than kMinClosedToLearn closed cases, or
 // on request, the field guide's fixed order (layer by layer) stands.
+//
+// Where the records allow, the probabilities are those of the call's own group (its pair of
+// inverter and battery families, else its inverter family or battery family) shrunk toward the
+// company's. A pair of models whose closed cases mostly ended on one cause (a known-bad pair of
+// the compatibility matrix) has that cause's check taken first, as a capture's checks are.
 #pragma once
 
+#include <cstdint>
 #include <map>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "bmslink/diagnosis/cause.h"
 #include "bmslink/diagnosis/checks.h"
+#include "bmslink/diagnosis/devices.h"
 
 namespace bmslink::diagnosis {
 
@@ -31,18 +39,64 @@ enum class OrderMode : std::uint8_t { kLearned, kGuide };
 std::string_view order_mode_name(OrderMode mode);
 std::optional<OrderMode> parse_order_mode(std::string_view name);
 
-// The closed cases, counted: how many, their root causes, and for each check how many of those
-// root causes it confirmed (a case whose cause no check confirmed counts for its cause only).
-struct CaseHistory {
+// Closed cases, counted: how many, their root causes, and for each check how many of those root
+// causes it confirmed (a case whose cause no check confirmed counts for its cause only).
+struct CaseCounts {
   std::size_t closed = 0;
   std::map<Cause, double> causes;
   std::map<std::string, double> confirmed_by;  // check id -> root causes it confirmed
 };
 
+// The company's closed cases, and the same counts per group of calls: by inverter family and by
+// battery family (family_key), by pair of families (pair_key of the two), and by pair of models
+// as the compatibility matrix groups them (pair_key of the two model_keys).
+struct CaseHistory : CaseCounts {
+  std::map<std::string, CaseCounts> inverter_families, battery_families, family_pairs, model_pairs;
+};
+
+// A model as installers type it, grouped: trimmed, lower case, runs of spaces as one.
+std::string model_key(std::string_view model);
+// The family a typed model belongs to: the knowledge base's entry id ("deye-lv"), else the model
+// itself (model_key), so a device the knowledge base does not know still forms a group; "" for
+// an empty model.
+std::string family_key(const DeviceInfo* entry, std::string_view model);
+std::string pair_key(std::string_view inverter, std::string_view battery);
+
+// The devices of the call being diagnosed, as the groups key them, with names to show.
+struct CallDevices {
+  std::string inverter_family, battery_family;            // family_key
+  std::string inverter_model, battery_model;              // model_key
+  std::string inverter_family_name, battery_family_name;  // "Deye LV hybrids", or as typed
+  std::string inverter_model_name, battery_model_name;    // as typed
+};
+CallDevices call_devices(const KnowledgeBase& kb, std::string_view inverter_model,
+                         std::string_view battery_model);
+
+enum class GroupKind : std::uint8_t { kCompany, kInverterFamily, kBatteryFamily, kPair };
+std::string_view group_kind_name(GroupKind kind);
+
+// A pair of models is known bad when at least kKnownBadCases of its closed cases, and more than
+// half of them, ended on one root cause.
+constexpr std::size_t kKnownBadCases = 2;
+struct KnownBad {
+  Cause cause = Cause::kHealthy;
+  std::size_t cases = 0;   // closed cases of the pair that ended on `cause`
+  std::size_t closed = 0;  // closed cases of the pair
+  std::string check;       // the check that confirmed it most often; "" when none on record
+};
+std::optional<KnownBad> known_bad(const CaseCounts& pair);
+
 // The probability that each check (by id) confirms the call's root cause, before any answer.
 // Sums to 1 over the checks that confirm a cause. An empty history gives the field guide's.
 std::map<std::string, double> check_probabilities(const CheckCatalogue& catalogue,
-                                                  const CaseHistory& history);
+                                                  const CaseCounts& history);
+
+// `counts` shrunk toward `prior` (check probabilities, as above) with the weight of `prior_cases`
+// closed cases: per cause, then per check within its cause. check_probabilities is this with the
+// field guide's table as the prior and kPriorCalls as its weight.
+std::map<std::string, double> shrink_toward(const CheckCatalogue& catalogue,
+                                            const std::map<std::string, double>& prior,
+                                            const CaseCounts& counts, double prior_cases);
 
 // Why the order is what it is, for the technician.
 struct OrderBasis {
@@ -50,13 +104,24 @@ struct OrderBasis {
   OrderMode requested = OrderMode::kLearned;  // what was asked for
   std::size_t closed = 0;
   std::map<std::string, double> probability;  // check_probabilities(); empty in guide mode
+  // The group whose probabilities ordered the checks (kCompany unless a group of the call's had
+  // kMinClosedToLearn closed cases), its name to show and its closed cases.
+  GroupKind group = GroupKind::kCompany;
+  std::string group_name;
+  std::size_t group_closed = 0;
+  // The call's pair of models, known bad: its checks were taken first.
+  std::optional<KnownBad> known_bad;
+  std::string known_bad_pair;  // "SUN-5K-SG03LP1-EU with US3000C", as typed
 };
 
 // The checks in the order they are taken. kLearned with enough closed cases: probability per
-// minute across layers (ties in the guide's order); otherwise the guide's order: layer, then the
-// field guide's likelihood per minute. Either way costless checks lead, and `needs` is kept.
+// minute across layers (ties in the guide's order), with the probabilities of the call's most
+// specific group that has enough closed cases, and a known-bad pair's checks first; otherwise
+// the guide's order: layer, then the field guide's likelihood per minute. Either way costless
+// checks lead, and `needs` is kept. `call` null: the company's probabilities.
 std::vector<const Check*> check_order(const CheckCatalogue& catalogue, const CaseHistory& history,
-                                      OrderMode requested, OrderBasis* basis = nullptr);
+                                      OrderMode requested, OrderBasis* basis = nullptr,
+                                      const CallDevices* call = nullptr);
 
 // The field guide's fixed order (check_order with OrderMode::kGuide).
 std::vector<const Check*> guide_order(const CheckCatalogue& catalogue);

@@ -1,16 +1,18 @@
 // bmslink records: the compatibility matrix. BMS model and firmware against inverter model and
 // firmware, from the cases: how often the pair worked (fixed), failed (escalated) or was
-// hardcoded, with the causes found, the time per layer and the fixes; as JSON, CSV, or a
-// Markdown post ready for a forum.
+// hardcoded, with the causes found, the time per layer and the fixes, and whether the pair is
+// known bad; as JSON, CSV, or a Markdown post ready for a forum.
 #pragma once
 
 #include <array>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include <nlohmann/json.hpp>
 
+#include "bmslink/diagnosis/order.h"
 #include "bmslink/records/case.h"
 
 namespace bmslink::records {
@@ -31,6 +33,9 @@ struct CompatRow {
   std::array<double, 5> minutes_by_layer{};  // mean over the pair's cases
   std::vector<std::string> fixes;            // of the fixed cases, distinct, in case order
   std::vector<std::string> symptoms;         // distinct, in case order
+  // Most of the pair's closed cases ended on one cause (diagnosis::known_bad): the walk takes
+  // that cause's check first for this pair.
+  std::optional<diagnosis::KnownBad> known_bad;
 };
 
 std::vector<CompatRow> compatibility(const std::vector<Case>& cases);

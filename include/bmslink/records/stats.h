@@ -18,7 +18,9 @@ namespace bmslink::records {
 // Cases with at least this many closed ones teach the check order (diagnose uses by_cause then).
 constexpr std::size_t kMinClosedForOrder = diagnosis::kMinClosedToLearn;
 
-nlohmann::json compute_stats(const std::vector<Case>& cases);
+// `kb` maps the cases' models to families for the order's groups; null: the built-in one.
+nlohmann::json compute_stats(const std::vector<Case>& cases,
+                             const diagnosis::KnowledgeBase* kb = nullptr);
 
 // Confirmed root causes per minute spent on each check, over the closed cases (the statistics'
 // check_order table); empty under kMinClosedForOrder. Not what orders the checks: a check late in
@@ -27,8 +29,18 @@ nlohmann::json compute_stats(const std::vector<Case>& cases);
 std::map<std::string, double> check_rates(const std::vector<Case>& cases);
 
 // The closed cases counted for ordering the checks: their root causes and the check that
-// confirmed each (diagnosis::check_order learns from it).
-diagnosis::CaseHistory case_history(const std::vector<Case>& cases);
+// confirmed each (diagnosis::check_order learns from it), for the company and per inverter
+// family, battery family, pair of families and pair of models (`kb` maps models to families;
+// null: the built-in knowledge base).
+diagnosis::CaseHistory case_history(const std::vector<Case>& cases,
+                                    const diagnosis::KnowledgeBase* kb = nullptr);
+
+// Whether a case teaches the check order: closed, with a root cause that is not a note (an
+// escalation without a cause does not count toward the 20).
+bool teaches_order(const Case& c);
+// A case that teaches the order added to `counts`: its cause, and the check that settled it (the
+// first that confirms the root cause, under its current id); other cases leave them as they are.
+void count_case(diagnosis::CaseCounts& counts, const Case& c);
 
 // The company's own mix of calls by the check that settles them: each closed case with a root
 // cause counts 1 for the check that confirmed it, or is split over its cause's checks in the
@@ -36,8 +48,10 @@ diagnosis::CaseHistory case_history(const std::vector<Case>& cases);
 std::map<std::string, double> company_mix(const std::vector<Case>& cases);
 
 // Expected minutes to the confirmed cause per call, on the company's mix, under the order learned
-// from its closed cases and under the field guide's: {closed_cases, learns, learned_minutes,
-// guide_minutes} (minutes null without a closed case with a root cause). Part of compute_stats.
-nlohmann::json order_minutes(const std::vector<Case>& cases);
+// from its closed cases (each call in its own group's order, as the walk takes it) and under the
+// field guide's: {closed_cases, learns, learned_minutes, guide_minutes, groups, known_bad_pairs}
+// (minutes null without a closed case with a root cause). Part of compute_stats.
+nlohmann::json order_minutes(const std::vector<Case>& cases,
+                             const diagnosis::KnowledgeBase* kb = nullptr);
 
 }  // namespace bmslink::records
