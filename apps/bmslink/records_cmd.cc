@@ -119,6 +119,13 @@ int cmd_stats(const StatsArgs& a) {
         : guide - learned >= 0.05
             ? fmt::format(": your order saves {:.1f} min a call", guide - learned)
             : "");
+    for (const auto& g : order.value("groups", nlohmann::json::array()))
+      fmt::print("  own order for {} ({} closed cases)\n", g["name"].get<std::string>(),
+                 g["closed_cases"].get<int>());
+    for (const auto& k : order.value("known_bad_pairs", nlohmann::json::array()))
+      fmt::print("  known-bad pair {}: {} in {} of {} closed cases, checked first\n",
+                 k["pair"].get<std::string>(), k["cause"].get<std::string>(),
+                 k["cases"].get<int>(), k["closed_cases"].get<int>());
   }
   return kExitOk;
 }

@@ -109,7 +109,8 @@ std::vector<CompatRow> compatibility(const std::vector<Case>& cases) {
   }
   std::vector<CompatRow> out;
   for (auto& [k, r] : rows) {
-    r.known_bad = diagnosis::known_bad(closed[k]);
+    // A pair needs both models: a row missing one is not a pair the walk can recognise.
+    if (!k.first.empty() && !k.second.empty()) r.known_bad = diagnosis::known_bad(closed[k]);
     if (r.known_bad && !r.known_bad->check.empty())
       if (const auto* check = catalogue_check(r.known_bad->check)) r.known_bad->check = check->id;
     out.push_back(std::move(r));

@@ -696,6 +696,21 @@ std::string stats_report(const nlohmann::json& s, std::string_view scope,
                       "follow this company's own calls; until then the field guide's "
                       "order.",
                       num(ord["closed_cases"])));
+    std::vector<std::vector<std::string>> own = {{"group of calls", "closed cases"}};
+    for (const auto& g : ord.value("groups", nlohmann::json::array()))
+      own.push_back({g.value("name", ""), fmt::format("{:.0f}", num(g["closed_cases"]))});
+    if (own.size() > 1) {
+      d.text("Calls on these devices follow their own group's order:");
+      d.table(own);
+    }
+    std::vector<std::vector<std::string>> bad = {{"known-bad pair", "cause", "closed cases"}};
+    for (const auto& k : ord.value("known_bad_pairs", nlohmann::json::array()))
+      bad.push_back({k.value("pair", ""), cause_name(k.value("cause", "")),
+                     fmt::format("{:.0f} of {:.0f}", num(k["cases"]), num(k["closed_cases"]))});
+    if (bad.size() > 1) {
+      d.text("For these pairs the check of their usual cause comes first:");
+      d.table(bad);
+    }
   }
 
   rows = {{"check", "confirmed", "done", "minutes", "confirmed per hour"}};

@@ -339,6 +339,39 @@ try {
         }
         check(ids.length === 2, `360 px: the journey's two cases looked at (${ids.length})`);
       }
+
+      // Issue 23: groups of calls and known-bad pairs. 20 closed cases on Growatt SPF inverters,
+      // all the wrong cable, give that family its own order; a Sofar ME3000SP with a Dyness B4850
+      // that ended on the bit rate twice is a known-bad pair: a new case of the pair asks the bit
+      // rate first and says why.
+      const closedCase = (inverter, bms, cause, check, layer, minutes) => page.request.post(s.url + 'api/cases', {data: {
+        root_cause: cause, outcome: 'fixed', closed: '2026-11-30T10:00:00Z',
+        inverter: {model: inverter, firmware: ''}, bms: {model: bms, firmware: '', count: 1},
+        checks: [{check, layer, inputs: {}, verdict: 'fail', minutes}]}});
+      for (let i = 0; i < 20; ++i)
+        check((await closedCase('Growatt SPF 5000ES', '', 'cable_unsuitable', 'l3.cable_type', 3, 3)).status() === 201, where('a Growatt case'));
+      for (let i = 0; i < 2; ++i)
+        check((await closedCase('Sofar ME3000SP', 'Dyness B4850', 'bitrate_mismatch', 'l1.bitrate', 1, 1)).status() === 201, where('a Sofar case'));
+      await page.goto(s.url + '#/stats');
+      await page.locator('#order-groups li').first().waitFor({timeout: 15000});
+      const group = page.locator('#order-groups li').first();
+      check(await group.getAttribute('data-closed') === '20' && (await group.innerText()).startsWith('Growatt SPF off-grid (inverters): 20'),
+            where(`own order: ${await group.innerText()}`));
+      const bad = page.locator('#order-known-bad li').first();
+      const badText = await bad.innerText();
+      check(await bad.getAttribute('data-cause') === 'bitrate_mismatch' && badText.startsWith('Sofar ME3000SP with Dyness B4850:') &&
+            badText.includes('in 2 of 2 closed case(s)') && !/undefined|NaN/.test(badText), where(`known-bad pair: ${badText}`));
+      await noSideways(page, where('statistics with own orders'));
+      await shot(page, 'stats-own-orders', width);
+      const pairCase = await (await page.request.post(s.url + 'api/cases', {data: {site: {name: 'Sofar site', customer: '', address: ''},
+        bms: {model: 'Dyness B4850', firmware: '', count: 1, energy_kwh: null},
+        inverter: {model: 'sofar me3000sp', firmware: ''}}})).json();
+      await page.goto(`${s.url}#/case/${encodeURIComponent(pairCase.id)}`);
+      await page.locator('#next-why').waitFor({timeout: 15000});
+      const pairWhy = await page.locator('#next-why').innerText();
+      check(await page.locator('#ask-form').getAttribute('data-check') === 'l1.bitrate' && pairWhy.includes('compatibility matrix') &&
+            pairWhy.includes('2 of your 2 closed cases'), where(`the known-bad pair's reason: ${pairWhy}`));
+      await shot(page, 'case-known-bad', width);
     } finally {
       await page.close();
       const exit = await stop(s);

@@ -420,6 +420,74 @@ TEST(Api, DiagnoseTakesTheCompanysOrderOrTheGuidesOnRequest) {
   EXPECT_DOUBLE_EQ(st["order"]["learned_minutes"].get<double>(), 3);
 }
 
+// A call's own group and a known-bad pair through the API: 20 closed cases on Growatt SPF
+// inverters, all the wrong cable, order a Growatt call by its family; a Sofar ME3000SP with a
+// Dyness B4850 that ended on the bit rate twice has the bit rate first, and the reason says so.
+TEST(Api, DiagnoseTakesTheCallsOwnGroupAndAKnownBadPair) {
+  Running s;
+  auto c = s.client();
+  auto closed = [&](const std::string& cause, const std::string& check, int layer, double minutes,
+                    const std::string& inverter, const std::string& bms) {
+    const json one = {{"root_cause", cause},
+                      {"outcome", "fixed"},
+                      {"closed", "2026-11-30T10:00:00Z"},
+                      {"inverter", {{"model", inverter}, {"firmware", ""}}},
+                      {"bms", {{"model", bms}, {"firmware", ""}, {"count", 1}}},
+                      {"checks",
+                       {{{"check", check},
+                         {"layer", layer},
+                         {"inputs", json::object()},
+                         {"verdict", "fail"},
+                         {"minutes", minutes}}}}};
+    const auto r = c.Post("/api/cases", one.dump(), "application/json");
+    ASSERT_EQ(r->status, 201) << r->body;
+  };
+  for (int i = 0; i < 20; ++i)
+    closed("cable_unsuitable", "l3.cable_type", 3, 3, "Growatt SPF 5000ES", "");
+  for (int i = 0; i < 2; ++i)
+    closed("bitrate_mismatch", "l1.bitrate", 1, 1, "Sofar ME3000SP", "Dyness B4850");
+  auto diagnose = [&](const json& answers) {
+    auto r = c.Post("/api/diagnose", json{{"answers", answers}}.dump(), "application/json");
+    EXPECT_EQ(r->status, 200) << r->body;
+    return json::parse(r->body);
+  };
+  const json growatt = diagnose({{"inverter_model", "Growatt SPF 6000ES Plus"}});
+  EXPECT_EQ(growatt["order"]["group"]["kind"], "inverter_family");
+  EXPECT_EQ(growatt["order"]["group"]["name"], "Growatt SPF off-grid");
+  EXPECT_EQ(growatt["order"]["group"]["closed_cases"], 20);
+  EXPECT_EQ(growatt["next"]["check"], "l3.cable_type");
+  EXPECT_NE(growatt["next"]["why"].get<std::string>().find(
+                "of your calls on Growatt SPF off-grid (20 closed cases)"),
+            std::string::npos)
+      << growatt["next"]["why"];
+  const json pair = diagnose({{"inverter_model", "sofar me3000sp"}, {"bms_model", "dyness b4850"}});
+  EXPECT_EQ(pair["next"]["check"], "l1.bitrate");
+  EXPECT_EQ(pair["order"]["known_bad"]["cause"], "bitrate_mismatch");
+  EXPECT_EQ(pair["order"]["known_bad"]["closed_cases"], 2);
+  EXPECT_NE(pair["next"]["why"].get<std::string>().find("compatibility matrix"), std::string::npos)
+      << pair["next"]["why"];
+  // Any other call: the company's order (22 cases: the cable type, 20 of 22, first too).
+  const json other = diagnose(json::object());
+  EXPECT_EQ(other["order"]["group"]["kind"], "company");
+  EXPECT_TRUE(other["order"]["group"]["name"].is_null());
+  EXPECT_TRUE(other["order"]["known_bad"].is_null());
+  // The statistics list the group and the pair; the compatibility matrix marks the pair.
+  const json st = json::parse(c.Get("/api/stats")->body);
+  ASSERT_EQ(st["order"]["groups"].size(), 1U);
+  EXPECT_EQ(st["order"]["groups"][0]["name"], "Growatt SPF off-grid");
+  ASSERT_EQ(st["order"]["known_bad_pairs"].size(), 1U);
+  EXPECT_EQ(st["order"]["known_bad_pairs"][0]["cause"], "bitrate_mismatch");
+  const json compat = json::parse(c.Get("/api/compat")->body);
+  int marked = 0;
+  for (const auto& row : compat)
+    if (!row["known_bad"].is_null()) {
+      ++marked;
+      EXPECT_EQ(row["bms"]["model"], "Dyness B4850");
+      EXPECT_EQ(row["known_bad"]["check"], "l1.bitrate");
+    }
+  EXPECT_EQ(marked, 1);
+}
+
 // Issue 19: a real case in the console. The Deye + 2x US5000 case answered "Lithium 01" (a value
 // the knowledge base does not list for the Deye LV; it lists "Lithium 00" for Pylontech LV CAN)
 // stops at inverter_protocol_mismatch with "Lithium 00" in the fix; corrected to "Lithium 00" the

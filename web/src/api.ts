@@ -332,7 +332,10 @@ export interface Stats {
   outcomes: Record<string, number>;
   // Expected minutes to the cause per call on this company's mix, in its own order and the
   // field guide's (null without a closed case with a root cause).
-  order: {closed_cases: number; learns: boolean; learned_minutes: number | null; guide_minutes: number | null};
+  order: {closed_cases: number; learns: boolean; learned_minutes: number | null; guide_minutes: number | null;
+    groups?: {kind: 'inverter_family' | 'battery_family' | 'pair'; name: string; closed_cases: number}[];
+    known_bad_pairs?: {pair: string; inverter_model: string; bms_model: string; cause: string; check: string | null;
+      cases: number; closed_cases: number}[]};
 }
 
 export interface CompatRow {

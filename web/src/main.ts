@@ -987,6 +987,19 @@ function orderBox(o: Stats['order']): HTMLElement {
   box.append(h('p', {id: 'order-saves'}, !o.learns
     ? `${o.closed_cases} closed case(s): from 20 on, the checks follow your own calls. Until then the field guide's order.`
     : saved > 0.05 ? `Your order saves ${saved.toFixed(1)} min a call.` : 'Your calls follow the field guide: its order is as quick.'));
+  // Groups of calls with an order of their own, and pairs whose record sends the walk straight
+  // to one check.
+  const kinds = {inverter_family: 'inverters', battery_family: 'batteries', pair: 'pair'};
+  if (o.groups?.length)
+    box.append(h('p', {class: 'small'}, 'Own order (20 closed cases or more): '),
+      h('ul', {id: 'order-groups'}, ...o.groups.map((g) =>
+        h('li', {'data-kind': g.kind, 'data-closed': String(g.closed_cases)},
+          `${g.name} (${kinds[g.kind]}): ${g.closed_cases} closed case(s)`))));
+  if (o.known_bad_pairs?.length)
+    box.append(h('p', {class: 'small'}, 'Known-bad pairs, checked first: '),
+      h('ul', {id: 'order-known-bad'}, ...o.known_bad_pairs.map((k) =>
+        h('li', {'data-cause': k.cause},
+          `${k.pair}: ${causeName(k.cause).toLowerCase()} in ${k.cases} of ${k.closed_cases} closed case(s)`))));
   return box;
 }
 
