@@ -4,7 +4,9 @@
 from the company's closed cases (`bmslink stats --json`, key `order`), and the probability-per-
 minute optimum for the mix, worked out here independently of bmslink.
 
-Each mix is 200 closed calls, each settled by one check. Its history is walked in the guide's
+Each mix is 200 closed calls, each settled by one check; the "two families" mix records the
+inverter and battery models, so that each call can take its own group's order (and a known-bad
+pair its check first), and is run again without them. Its history is walked in the guide's
 order: every check before the settling one is recorded as passed, with the catalogue's minutes.
 The cases go into a fresh SQLite file through `bmslink case import`.
 
@@ -38,7 +40,29 @@ MIXES = {
     # One inverter brand's firmware: 30 % firmware, 30 % protocol, 20 % termination.
     "firmware-heavy": {"l5.firmware": 60, "l1.protocol_setting": 60, "l2.termination": 40,
                        "l1.bitrate": 20, "l3.cable_type": 20},
+    # Two inverter families with different troubles, and one pair of models that is known bad:
+    # (inverter, battery, calls by settling check). A group's order and a pair's known cause are
+    # worth most here; the optimum knows each call's group.
+    "two families": [
+        ("Deye SUN-5K-SG03LP1-EU", "Pylontech US5000",
+         {"l2.termination": 80, "l1.protocol_setting": 30, "l3.cable_type": 20}),
+        ("Deye SUN-5K-SG03LP1-EU", "Dyness B4850", {"l1.bitrate": 10}),
+        ("Growatt SPF 5000ES", "Pylontech US5000", {"l3.routing": 45, "l2.crimps": 15}),
+    ],
 }
+
+
+def parts(mix):
+    """A mix as (inverter, battery, calls) parts; a plain mix is one part with no models."""
+    return mix if isinstance(mix, list) else [("", "", mix)]
+
+
+def merged(mix):
+    out = {}
+    for _, _, calls in parts(mix):
+        for k, v in calls.items():
+            out[k] = out.get(k, 0) + v
+    return out
 
 
 def catalogue():
@@ -93,11 +117,12 @@ def optimum(checks, mix):
                                                    else mix.get(c["id"], 0) / c["minutes"])), mix)
 
 
-def cases_for(mix, checks, order):
+def cases_for(mix, checks, order, models=True):
     by_id = {c["id"]: c for c in checks}
     lines = []
     n = 0
-    for settling, count in mix.items():
+    for settling, count, inverter, bms in [(k, v, i, b) for i, b, calls in parts(mix)
+                                           for k, v in calls.items()]:
         before = []
         for c in order:
             if c["id"] == settling:
@@ -111,10 +136,14 @@ def cases_for(mix, checks, order):
                         "minutes": c["minutes"]} for c in before]
             history.append({"check": settling, "layer": s["layer"], "inputs": {},
                             "verdict": "fail", "minutes": s["minutes"]})
-            lines.append(json.dumps({
+            case = {
                 "id": f"bench-{n:04d}", "opened": "2026-06-01T08:00:00Z",
                 "closed": "2026-06-01T09:00:00Z", "outcome": "fixed",
-                "root_cause": s["confirms"], "layer": s["layer"], "checks": history}))
+                "root_cause": s["confirms"], "layer": s["layer"], "checks": history}
+            if models and (inverter or bms):
+                case["inverter"] = {"model": inverter, "firmware": ""}
+                case["bms"] = {"model": bms, "firmware": "", "count": 1}
+            lines.append(json.dumps(case))
     return "\n".join(lines) + "\n"
 
 
@@ -126,22 +155,34 @@ def main():
     checks = catalogue()
     order = guide_order(checks)
     rows = []
+    runs = [(name, mix, True) for name, mix in MIXES.items()]
+    # The mix with models, again without them: what the groups and the known-bad pair add.
+    runs += [(name + ", no models recorded", mix, False) for name, mix in MIXES.items()
+             if isinstance(mix, list)]
     with tempfile.TemporaryDirectory() as tmp:
-        for name, mix in MIXES.items():
-            db = os.path.join(tmp, name.replace(" ", "-").replace("'", "") + ".db")
+        for name, mix, models in runs:
+            db = os.path.join(tmp, "".join(ch for ch in name if ch.isalnum()) + ".db")
             jsonl = db + ".jsonl"
             with open(jsonl, "w") as f:
-                f.write(cases_for(mix, checks, order))
+                f.write(cases_for(mix, checks, order, models))
             subprocess.run([args.bmslink, "case", "import", jsonl, "--db", db], check=True,
                            stdout=subprocess.DEVNULL)
             stats = json.loads(subprocess.run([args.bmslink, "stats", "--db", db, "--json"],
                                               check=True, capture_output=True,
                                               text=True).stdout)
             o = stats["order"]
-            rows.append({"mix": name, "cases": sum(mix.values()),
+            whole = merged(mix)
+            calls = sum(whole.values())
+            # The optimum knows each call's group when the models are recorded: Smith's rule per
+            # part, weighted by its calls.
+            best = (sum(optimum(checks, c) * sum(c.values()) for _, _, c in parts(mix)) / calls
+                    if models else optimum(checks, whole))
+            rows.append({"mix": name, "cases": calls, "models": models,
                          "guide_bmslink": o["guide_minutes"],
-                         "guide_here": expected(order, mix),
-                         "learned": o["learned_minutes"], "optimum": optimum(checks, mix)})
+                         "guide_here": expected(order, whole),
+                         "learned": o["learned_minutes"], "optimum": best,
+                         "groups": len(o.get("groups", [])),
+                         "known_bad_pairs": len(o.get("known_bad_pairs", []))})
     out = ["| mix (200 closed calls) | guide's order, min | the same, worked out here | "
            "learned order, min | p/c optimum, min | learned / guide | optimum / guide |",
            "|---|---|---|---|---|---|---|"]
@@ -168,6 +209,13 @@ def main():
     heavy = [r for r in rows if r["mix"] == "termination-heavy"][0]
     if slower or heavy["learned"] > 0.65 * heavy["guide_bmslink"]:
         print("the learned order misses its aim:", slower or heavy, file=sys.stderr)
+        return 1
+    # With the models recorded, the groups and the known-bad pair must be found and save time.
+    with_models = [r for r in rows if r["mix"] == "two families"][0]
+    without = [r for r in rows if r["mix"] == "two families, no models recorded"][0]
+    if (with_models["groups"] < 2 or with_models["known_bad_pairs"] != 1 or
+            with_models["learned"] >= without["learned"] - 1e-9):
+        print("the groups do not pay:", with_models, without, file=sys.stderr)
         return 1
     return 0
 

@@ -124,8 +124,8 @@ int cmd_stats(const StatsArgs& a) {
                  g["closed_cases"].get<int>());
     for (const auto& k : order.value("known_bad_pairs", nlohmann::json::array()))
       fmt::print("  known-bad pair {}: {} in {} of {} closed cases, checked first\n",
-                 k["pair"].get<std::string>(), k["cause"].get<std::string>(),
-                 k["cases"].get<int>(), k["closed_cases"].get<int>());
+                 k["pair"].get<std::string>(), k["cause"].get<std::string>(), k["cases"].get<int>(),
+                 k["closed_cases"].get<int>());
   }
   return kExitOk;
 }

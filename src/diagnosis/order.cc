@@ -126,10 +126,16 @@ std::string_view group_kind_name(GroupKind kind) {
   return "company";
 }
 
+bool of_the_pair(Cause cause) {
+  const auto layer = cause_layer(cause);
+  return !is_note(cause) && layer &&
+         (*layer == Layer::kConfiguration || *layer == Layer::kProtocol);
+}
+
 std::optional<KnownBad> known_bad(const CaseCounts& pair) {
   const std::pair<const Cause, double>* top = nullptr;
   for (const auto& entry : pair.causes)
-    if (top == nullptr || entry.second > top->second) top = &entry;
+    if (of_the_pair(entry.first) && (top == nullptr || entry.second > top->second)) top = &entry;
   if (top == nullptr) return std::nullopt;
   const auto cases = static_cast<std::size_t>(top->second);
   if (cases < kKnownBadCases || 2 * cases <= pair.closed) return std::nullopt;

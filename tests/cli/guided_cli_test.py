@@ -40,7 +40,8 @@ check(j['confirmed'] is None and j['next']['check'] == 'l1.protocol_setting' and
       [a['key'] for a in j['next']['asks']] == ['inverter_battery_setting', 'bms_protocol'], 'next: %r' % j['next'])
 
 check(set(j['next']) >= {'why', 'how', 'probability', 'minutes'} and j['next']['minutes'] == 2 and
-      "field guide's order" in j['next']['why'] and j['order'] == {'mode': 'guide', 'requested': 'learned', 'closed_cases': 0},
+      "field guide's order" in j['next']['why'] and {k: j['order'][k] for k in ('mode', 'requested', 'closed_cases')} == {'mode': 'guide', 'requested': 'learned', 'closed_cases': 0} and
+      j['order']['group'] == {'kind': 'company', 'name': None, 'closed_cases': 0} and j['order']['known_bad'] is None,
       'next explains its place: %r' % {k: j['next'].get(k) for k in ('why', 'minutes')})
 
 # Issue 23: 200 closed calls, 90 of them termination: the company's own order asks termination
@@ -62,7 +63,7 @@ with tempfile.TemporaryDirectory() as tmp:
     r = run('case', 'import', os.path.join(tmp, 'cases.jsonl'), '--db', db)
     check(r.returncode == 0, 'import: %s' % r.stderr)
     j = json.loads(run('diagnose', '--db', db, '--json', stdin='').stdout)
-    check(j['next']['check'] == 'l2.termination' and j['order'] == {'mode': 'learned', 'requested': 'learned', 'closed_cases': 200} and
+    check(j['next']['check'] == 'l2.termination' and {k: j['order'][k] for k in ('mode', 'requested', 'closed_cases')} == {'mode': 'learned', 'requested': 'learned', 'closed_cases': 200} and
           "44 % of your company's calls" in j['next']['why'] and j['next']['minutes'] == 3 and
           abs(j['next']['probability'] - 0.437) < 0.002, 'learned: %r' % {k: j['next'].get(k) for k in ('check', 'why', 'probability')})
     text = run('diagnose', '--db', db, stdin='').stdout
@@ -75,6 +76,35 @@ with tempfile.TemporaryDirectory() as tmp:
     stats = json.loads(run('stats', '--db', db, '--json').stdout)
     check(abs(stats['order']['guide_minutes'] - 8.325) < 1e-9 and abs(stats['order']['learned_minutes'] - 5.275) < 1e-9,
           'stats order: %r' % stats['order'])
+    # 20 more on Growatt SPF inverters, all the wrong cable, and a Sofar ME3000SP with a Dyness
+    # B4850 twice on the bit rate: a Growatt call takes its family's order, the pair its check.
+    more = []
+    for i in range(22):
+        sofar = i >= 20
+        check_id, cause, layer = ('l1.bitrate', 'bitrate_mismatch', 1) if sofar else ('l3.cable_type', 'cable_unsuitable', 3)
+        more.append(json.dumps({'id': 'g-%d' % i, 'opened': '2026-06-01T08:00:00Z', 'closed': '2026-06-01T09:00:00Z',
+                                'outcome': 'fixed', 'root_cause': cause, 'layer': layer,
+                                'inverter': {'model': 'Sofar ME3000SP' if sofar else 'Growatt SPF 5000ES', 'firmware': ''},
+                                'bms': {'model': 'Dyness B4850' if sofar else '', 'firmware': '', 'count': 1},
+                                'checks': [{'check': check_id, 'layer': layer, 'inputs': {}, 'verdict': 'fail', 'minutes': 3}]}))
+    with open(os.path.join(tmp, 'more.jsonl'), 'w') as fh:
+        fh.write('\n'.join(more) + '\n')
+    r = run('case', 'import', os.path.join(tmp, 'more.jsonl'), '--db', db)
+    check(r.returncode == 0, 'import more: %s' % r.stderr)
+    answers = os.path.join(tmp, 'growatt.json')
+    with open(answers, 'w') as fh:
+        json.dump({'answers': {'inverter_model': 'Growatt SPF 6000ES Plus'}}, fh)
+    text = run('diagnose', '--db', db, '--answers', answers, stdin='').stdout
+    check('of your calls on Growatt SPF off-grid (20 closed cases)' in text, 'a family\'s order: %s' % text)
+    with open(answers, 'w') as fh:
+        json.dump({'answers': {'inverter_model': 'sofar me3000sp', 'bms_model': 'Dyness B4850'}}, fh)
+    j = json.loads(run('diagnose', '--db', db, '--answers', answers, '--json', stdin='').stdout)
+    check(j['next']['check'] == 'l1.bitrate' and j['order']['known_bad']['cause'] == 'bitrate_mismatch' and
+          'compatibility matrix' in j['next']['why'], 'a known-bad pair: %r' % j['next']['why'])
+    text = run('stats', '--db', db).stdout
+    check('own order for Growatt SPF off-grid (20 closed cases)' in text and
+          'known-bad pair Sofar ME3000SP with Dyness B4850: bitrate_mismatch in 2 of 2 closed cases' in text,
+          'stats text: %s' % text)
 
 with tempfile.TemporaryDirectory() as tmp:
     # Bad answers files: exit 1, the file and the key named.

@@ -450,7 +450,8 @@ TEST(Order, AKnownBadPairHasItsCheckFirst) {
   EXPECT_LT(s["learned_minutes"].get<double>(), t["learned_minutes"].get<double>());
 }
 
-// Not known bad: one cause in half the pair's cases, or in a single case.
+// Not known bad: one cause in half the pair's cases, or in a single case, or a cause of the site
+// rather than of the pair of devices.
 TEST(Order, APairIsKnownBadOnlyOnMostOfAtLeastTwoCases) {
   auto cases = termination_heavy();
   add_on(cases, 2, "Sofar ME3000SP", "Dyness B4850", Cause::kBitrateMismatch, "l1.bitrate");
@@ -471,8 +472,22 @@ TEST(Order, APairIsKnownBadOnlyOnMostOfAtLeastTwoCases) {
   three.causes[Cause::kBitrateMismatch] = 2;
   three.causes[Cause::kTerminationFault] = 1;
   EXPECT_TRUE(diagnosis::known_bad(three));
-  three.closed = 4;  // a fourth case without a cause on record among the pair's closed ones
+  three.closed = 4;
+  three.causes[Cause::kTerminationFault] = 2;
   EXPECT_FALSE(diagnosis::known_bad(three));
+  // A site's fault is not the pair's: termination on every one of a pair's calls, or a crimp.
+  for (const auto cause :
+       {Cause::kTerminationFault, Cause::kConnectionFault, Cause::kCableUnsuitable}) {
+    diagnosis::CaseCounts site;
+    site.closed = 5;
+    site.causes[cause] = 5;
+    EXPECT_FALSE(diagnosis::known_bad(site)) << diagnosis::cause_id(cause);
+  }
+  // The firmware and the protocol are the pair's.
+  diagnosis::CaseCounts firmware;
+  firmware.closed = 2;
+  firmware.causes[Cause::kFirmwareIncompatibility] = 2;
+  EXPECT_TRUE(diagnosis::known_bad(firmware));
 }
 
 }  // namespace

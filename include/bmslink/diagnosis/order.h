@@ -76,8 +76,11 @@ enum class GroupKind : std::uint8_t { kCompany, kInverterFamily, kBatteryFamily,
 std::string_view group_kind_name(GroupKind kind);
 
 // A pair of models is known bad when at least kKnownBadCases of its closed cases, and more than
-// half of them, ended on one root cause.
+// half of them, ended on one root cause that belongs to the pair of devices: a configuration or
+// a protocol/firmware cause (of_the_pair). A termination, a crimp or a cable belongs to the site,
+// however often a pair's sites had one.
 constexpr std::size_t kKnownBadCases = 2;
+bool of_the_pair(Cause cause);
 struct KnownBad {
   Cause cause = Cause::kHealthy;
   std::size_t cases = 0;   // closed cases of the pair that ended on `cause`
