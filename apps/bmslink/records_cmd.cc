@@ -21,6 +21,12 @@
 namespace bmslink::app {
 namespace {
 
+// A cause's words for a sentence ("bit rate mismatch"); the id when it is not one.
+std::string cause_words(const std::string& id) {
+  const auto cause = diagnosis::parse_cause(id);
+  return cause ? std::string(diagnosis::cause_info(*cause).name) : id;
+}
+
 struct StatsArgs {
   std::string db, since, installer, output;
   bool json = false, html = false;
@@ -123,9 +129,9 @@ int cmd_stats(const StatsArgs& a) {
       fmt::print("  own order for {} ({} closed cases)\n", g["name"].get<std::string>(),
                  g["closed_cases"].get<int>());
     for (const auto& k : order.value("known_bad_pairs", nlohmann::json::array()))
-      fmt::print("  known-bad pair {}: {} in {} of {} closed cases, checked first\n",
-                 k["pair"].get<std::string>(), k["cause"].get<std::string>(), k["cases"].get<int>(),
-                 k["closed_cases"].get<int>());
+      fmt::print("  known-bad pair {}: {} in {} of {} solved cases, checked first\n",
+                 k["pair"].get<std::string>(), cause_words(k["cause"].get<std::string>()),
+                 k["cases"].get<int>(), k["closed_cases"].get<int>());
   }
   return kExitOk;
 }

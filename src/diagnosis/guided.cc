@@ -1332,12 +1332,14 @@ std::string next_reason(const Check& c, double probability, bool after_passes,
   const std::string took = fmt::format("{:g} min", c.minutes);
   if (basis.mode == OrderMode::kLearned) {
     // A known-bad pair's check: the pair's own record is the reason.
-    if (basis.known_bad && basis.known_bad->cause == c.confirms &&
-        (basis.known_bad->check.empty() || basis.known_bad->check == c.id)) {
-      return fmt::format(
-          "next: {} — {} ended on it in {} of your {} closed cases of this pair (compatibility "
-          "matrix), {}",
-          what, basis.known_bad_pair, basis.known_bad->cases, basis.known_bad->closed, took);
+    if (const auto& bad = basis.known_bad;
+        bad && std::find(bad->checks.begin(), bad->checks.end(), c.id) != bad->checks.end()) {
+      const std::string record = fmt::format(
+          "{} ended on {} in {} of its {} solved cases in your records (compatibility matrix)",
+          basis.known_bad_pair, cause_info(bad->cause).name, bad->cases, bad->closed);
+      const bool settles = c.id == bad->check || (bad->check.empty() && c.confirms == bad->cause);
+      if (settles) return fmt::format("next: {} — {}, {}", what, record, took);
+      return fmt::format("next: {} — needed first: {}, {}", what, record, took);
     }
     const std::string whose = basis.group == GroupKind::kCompany
                                   ? std::string("your company's calls")
@@ -1647,6 +1649,11 @@ GuidedResult run_guided(const CheckCatalogue& catalogue, const KnowledgeBase& kb
   auto explain = [&](NextStep& n, const Check& c) {
     const auto it = probability.find(c.id);
     n.probability = it == probability.end() || open_mass <= 0 ? 0.0 : it->second / open_mass;
+    // A known-bad pair's settling check: the pair's own share is the better figure for this call.
+    if (const auto& bad = r.order.known_bad;
+        bad && bad->closed > 0 &&
+        (c.id == bad->check || (bad->check.empty() && c.confirms == bad->cause)))
+      n.probability = static_cast<double>(bad->cases) / static_cast<double>(bad->closed);
     n.minutes = c.minutes;
     n.how = c.technician;
     const bool shared = std::count_if(catalogue.checks().begin(), catalogue.checks().end(),
@@ -1823,6 +1830,7 @@ nlohmann::json guided_json(const GuidedResult& r) {
              ? json{{"cause", std::string(cause_id(r.order.known_bad->cause))},
                     {"check", r.order.known_bad->check.empty() ? json(nullptr)
                                                                : json(r.order.known_bad->check)},
+                    {"checks", r.order.known_bad->checks},
                     {"pair", r.order.known_bad_pair},
                     {"cases", r.order.known_bad->cases},
                     {"closed_cases", r.order.known_bad->closed}}

@@ -132,20 +132,41 @@ bool of_the_pair(Cause cause) {
          (*layer == Layer::kConfiguration || *layer == Layer::kProtocol);
 }
 
-std::optional<KnownBad> known_bad(const CaseCounts& pair) {
+std::optional<KnownBad> known_bad(const CheckCatalogue& catalogue, const CaseCounts& pair) {
   const std::pair<const Cause, double>* top = nullptr;
   for (const auto& entry : pair.causes)
     if (of_the_pair(entry.first) && (top == nullptr || entry.second > top->second)) top = &entry;
   if (top == nullptr) return std::nullopt;
   const auto cases = static_cast<std::size_t>(top->second);
   if (cases < kKnownBadCases || 2 * cases <= pair.closed) return std::nullopt;
-  KnownBad out{top->first, cases, pair.closed, {}};
-  // The check that confirmed it most often (ids as recorded; the walk keys them to current ones).
+  KnownBad out{top->first, cases, pair.closed, {}, {}};
+  // The answerable check that settled this cause most often (records may hold former ids; a
+  // check may have confirmed it through what a capture showed, and is still asked first).
   double most = 0;
-  for (const auto& [id, n] : pair.confirmed_by) {
-    if (n > most) {
+  if (const auto it = pair.settled_by.find(out.cause); it != pair.settled_by.end()) {
+    for (const auto& [id, n] : it->second) {
+      const Check* c = catalogue.find(id);
+      if (c == nullptr || c->capture_only || n <= most) continue;
       most = n;
-      out.check = id;
+      out.check = c->id;
+    }
+  }
+  if (!out.check.empty()) {
+    out.checks.push_back(out.check);
+  } else {
+    for (const auto& c : catalogue.checks())
+      if (c.confirms == out.cause && !c.capture_only) out.checks.push_back(c.id);
+  }
+  if (out.checks.empty()) return std::nullopt;
+  // What they need comes with them (the firmware after the protocol setting, both first).
+  for (std::size_t i = 0; i < out.checks.size(); ++i) {
+    const Check* c = catalogue.find(out.checks[i]);
+    if (c == nullptr) continue;
+    for (const auto& need : c->needs) {
+      const Check* n = catalogue.find(need);
+      if (n != nullptr && !n->capture_only &&
+          std::find(out.checks.begin(), out.checks.end(), n->id) == out.checks.end())
+        out.checks.push_back(n->id);
     }
   }
   return out;
@@ -297,25 +318,18 @@ std::vector<const Check*> check_order(const CheckCatalogue& catalogue, const Cas
       b.group_closed = group->closed;
     }
     // A known-bad pair of models: the check that settled its cause (else every check of that
-    // cause an answer decides) costs nothing to try first, the records having all but decided it.
+    // cause an answer decides), and what it needs, cost nothing to try first: the records have
+    // all but decided it.
     const bool models = !call->inverter_model.empty() && !call->battery_model.empty();
     if (const auto* pair = models ? group_of(history.model_pairs,
                                              pair_key(call->inverter_model, call->battery_model))
                                   : nullptr) {
-      if (auto bad = known_bad(*pair)) {
-        const Check* settled = bad->check.empty() ? nullptr : catalogue.find(bad->check);
-        if (settled != nullptr && settled->confirms == bad->cause && !settled->capture_only) {
-          bad->check = settled->id;
-          first.insert(settled->id);
-        } else {
-          bad->check.clear();
-          for (const auto& c : catalogue.checks())
-            if (c.confirms == bad->cause && !c.capture_only) first.insert(c.id);
-        }
-        if (!first.empty()) {
-          b.known_bad = std::move(bad);
-          b.known_bad_pair = call->inverter_model_name + " with " + call->battery_model_name;
-        }
+      if (auto bad = known_bad(catalogue, *pair)) {
+        first.insert(bad->checks.begin(), bad->checks.end());
+        b.known_bad = std::move(bad);
+        b.known_bad_pair = pair->name.empty()
+                               ? call->inverter_model_name + " with " + call->battery_model_name
+                               : pair->name;
       }
     }
   }

@@ -37,9 +37,9 @@ std::string md(const std::string& s) { return markdown_escape(s); }
 // order's groups are (diagnosis::model_key); the first spelling seen is the one shown.
 std::string group_key(const std::string& s) { return diagnosis::model_key(s); }
 
-const diagnosis::Check* catalogue_check(const std::string& id) {
-  static const auto catalogue = diagnosis::CheckCatalogue::builtin();
-  return catalogue ? catalogue->find(id) : nullptr;
+const diagnosis::CheckCatalogue* catalogue() {
+  static const auto builtin = diagnosis::CheckCatalogue::builtin();
+  return builtin ? &*builtin : nullptr;
 }
 
 }  // namespace
@@ -110,9 +110,8 @@ std::vector<CompatRow> compatibility(const std::vector<Case>& cases) {
   std::vector<CompatRow> out;
   for (auto& [k, r] : rows) {
     // A pair needs both models: a row missing one is not a pair the walk can recognise.
-    if (!k.first.empty() && !k.second.empty()) r.known_bad = diagnosis::known_bad(closed[k]);
-    if (r.known_bad && !r.known_bad->check.empty())
-      if (const auto* check = catalogue_check(r.known_bad->check)) r.known_bad->check = check->id;
+    if (!k.first.empty() && !k.second.empty() && catalogue())
+      r.known_bad = diagnosis::known_bad(*catalogue(), closed[k]);
     out.push_back(std::move(r));
   }
   return out;
@@ -146,7 +145,9 @@ nlohmann::json compat_json(const std::vector<CompatRow>& rows) {
          {"known_bad",
           r.known_bad
               ? nlohmann::json{{"cause", std::string(diagnosis::cause_id(r.known_bad->cause))},
-                               {"check", r.known_bad->check},
+                               {"check", r.known_bad->check.empty()
+                                             ? nlohmann::json(nullptr)
+                                             : nlohmann::json(r.known_bad->check)},
                                {"cases", r.known_bad->cases},
                                {"closed_cases", r.known_bad->closed}}
               : nlohmann::json(nullptr)}});
@@ -195,8 +196,9 @@ std::string compat_markdown(const std::vector<CompatRow>& rows) {
       fmt::format_to(it, "- Symptoms: {}.\n", fmt::join(s, "; "));
     }
     if (r.known_bad)
-      fmt::format_to(it, "- Known bad: {} of {} closed case(s) ended on {}.\n", r.known_bad->cases,
-                     r.known_bad->closed, diagnosis::cause_info(r.known_bad->cause).name);
+      fmt::format_to(it, "- Most of our solved cases of this pair ({} of {}) ended on: {}.\n",
+                     r.known_bad->cases, r.known_bad->closed,
+                     diagnosis::cause_info(r.known_bad->cause).name);
     fmt::format_to(it,
                    "- Time per layer (mean minutes): configuration {:.0f}, connections {:.0f}, "
                    "cable {:.0f}, environment {:.0f}, protocol/firmware {:.0f}.\n",

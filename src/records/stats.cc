@@ -71,6 +71,22 @@ const diagnosis::KnowledgeBase& kb_or_builtin(const diagnosis::KnowledgeBase* kb
   return builtin;
 }
 
+// The knowledge base's families for the cases' models, looked up once per spelling: a company's
+// thousands of cases name a few dozen devices, and matching a model scans every entry.
+class DeviceMemo {
+ public:
+  explicit DeviceMemo(const diagnosis::KnowledgeBase& kb) : kb_(kb) {}
+  const diagnosis::CallDevices& of(const Case& c) {
+    auto [it, added] = memo_.try_emplace(std::pair{c.inverter.model, c.bms.model});
+    if (added) it->second = diagnosis::call_devices(kb_, c.inverter.model, c.bms.model);
+    return it->second;
+  }
+
+ private:
+  const diagnosis::KnowledgeBase& kb_;
+  std::map<std::pair<std::string, std::string>, diagnosis::CallDevices> memo_;
+};
+
 // One case's part of the company's mix (company_mix).
 void add_to_mix(std::map<std::string, double>& mix, const Case& c,
                 const diagnosis::CheckCatalogue& catalogue) {
@@ -101,41 +117,82 @@ void add_to_mix(std::map<std::string, double>& mix, const Case& c,
 json order_minutes(const std::vector<Case>& cases, const diagnosis::KnowledgeBase* kb_in) {
   static const auto catalogue = diagnosis::CheckCatalogue::builtin();
   const auto& kb = kb_or_builtin(kb_in);
-  const auto history = case_history(cases, &kb);
+  auto history = case_history(cases, &kb);
   const auto mix = company_mix(cases);
-  json out = {
-      {"closed_cases", history.closed}, {"learns", history.closed >= diagnosis::kMinClosedToLearn},
-      {"learned_minutes", nullptr},     {"guide_minutes", nullptr},
-      {"groups", json::array()},        {"known_bad_pairs", json::array()}};
+  const bool learns = history.closed >= diagnosis::kMinClosedToLearn;
+  json out = {{"closed_cases", history.closed}, {"learns", learns},
+              {"learned_minutes", nullptr},     {"guide_minutes", nullptr},
+              {"groups", json::array()},        {"known_bad_pairs", json::array()}};
   if (!catalogue) return out;
+  DeviceMemo devices(kb);
+  // The pairs the walk now takes as known bad, as the next call on them would find them.
+  std::map<std::string, std::pair<std::string, std::string>> typed;  // pair -> models as recorded
+  for (const auto& c : cases) {
+    if (!teaches_order(c)) continue;
+    const auto& call = devices.of(c);
+    typed.emplace(diagnosis::pair_key(call.inverter_model, call.battery_model),
+                  std::pair{c.inverter.model, c.bms.model});
+  }
+  for (const auto& [key, pair] : history.model_pairs) {
+    const auto bad = learns ? diagnosis::known_bad(*catalogue, pair) : std::nullopt;
+    if (!bad) continue;
+    const auto& [inverter, bms] = typed[key];
+    out["known_bad_pairs"].push_back(
+        {{"pair", pair.name},
+         {"inverter_model", inverter},
+         {"bms_model", bms},
+         {"cause", std::string(diagnosis::cause_id(bad->cause))},
+         {"check", bad->check.empty() ? json(nullptr) : json(bad->check)},
+         {"cases", bad->cases},
+         {"closed_cases", bad->closed}});
+  }
   // Each call is ordered as the walk would order it: by its own group's probabilities where that
-  // group has enough closed cases, its pair's known-bad cause first. Calls alike in that share an
-  // order and a mix.
+  // group has enough closed cases, its pair's known-bad check first. A pair is judged without the
+  // call being walked (two bit-rate cases make a pair known bad; each alone would not), so the
+  // saving is not the pair's own cases counted twice. Calls alike in all that share an order.
   struct Part {
-    diagnosis::CallDevices call;
+    const Case* sample = nullptr;  // a case of the part, taken out of its pair when ordering
     std::map<std::string, double> mix;
   };
   std::map<std::string, Part> parts;
-  std::set<std::string> groups_seen, pairs_seen;
   for (const auto& c : cases) {
     if (!teaches_order(c)) continue;
-    auto call = diagnosis::call_devices(kb, c.inverter.model, c.bms.model);
-    const std::string key =
-        diagnosis::pair_key(diagnosis::pair_key(call.inverter_family, call.battery_family),
-                            diagnosis::pair_key(call.inverter_model, call.battery_model));
+    const auto& call = devices.of(c);
+    const std::string pair = diagnosis::pair_key(call.inverter_model, call.battery_model);
+    std::string judged;  // the known-bad verdict on the pair without this call
+    if (const auto it = history.model_pairs.find(pair); it != history.model_pairs.end()) {
+      count_case(it->second, c, -1);
+      if (const auto bad = diagnosis::known_bad(*catalogue, it->second)) {
+        judged = std::string(diagnosis::cause_id(bad->cause));
+        for (const auto& id : bad->checks) judged += "," + id;
+      }
+      count_case(it->second, c, +1);
+    }
+    const std::string key = diagnosis::pair_key(
+        diagnosis::pair_key(diagnosis::pair_key(call.inverter_family, call.battery_family), pair),
+        judged);
     auto& part = parts[key];
-    if (part.mix.empty()) part.call = std::move(call);
+    if (part.sample == nullptr) part.sample = &c;
     add_to_mix(part.mix, c, *catalogue);
   }
   if (mix.empty()) return out;
   double learned = 0, total = 0;
+  std::set<std::string> groups_seen;
   for (const auto& [key, part] : parts) {
     double mass = 0;
     for (const auto& [id, w] : part.mix) mass += w;
     if (mass <= 0) continue;
+    const auto& call = devices.of(*part.sample);
+    auto* pair = [&]() -> diagnosis::CaseCounts* {
+      const auto it =
+          history.model_pairs.find(diagnosis::pair_key(call.inverter_model, call.battery_model));
+      return it == history.model_pairs.end() ? nullptr : &it->second;
+    }();
+    if (pair != nullptr) count_case(*pair, *part.sample, -1);
     diagnosis::OrderBasis basis;
-    const auto order = diagnosis::check_order(*catalogue, history, diagnosis::OrderMode::kLearned,
-                                              &basis, &part.call);
+    const auto order =
+        diagnosis::check_order(*catalogue, history, diagnosis::OrderMode::kLearned, &basis, &call);
+    if (pair != nullptr) count_case(*pair, *part.sample, +1);
     learned += mass * diagnosis::expected_minutes(order, part.mix);
     total += mass;
     if (basis.group != diagnosis::GroupKind::kCompany &&
@@ -144,15 +201,6 @@ json order_minutes(const std::vector<Case>& cases, const diagnosis::KnowledgeBas
       out["groups"].push_back({{"kind", std::string(diagnosis::group_kind_name(basis.group))},
                                {"name", basis.group_name},
                                {"closed_cases", basis.group_closed}});
-    if (basis.known_bad && pairs_seen.insert(basis.known_bad_pair).second)
-      out["known_bad_pairs"].push_back(
-          {{"pair", basis.known_bad_pair},
-           {"inverter_model", part.call.inverter_model_name},
-           {"bms_model", part.call.battery_model_name},
-           {"cause", std::string(diagnosis::cause_id(basis.known_bad->cause))},
-           {"check", basis.known_bad->check.empty() ? json(nullptr) : json(basis.known_bad->check)},
-           {"cases", basis.known_bad->cases},
-           {"closed_cases", basis.known_bad->closed}});
   }
   const auto guide = diagnosis::guide_order(*catalogue);
   out["learned_minutes"] = total > 0 ? learned / total : 0.0;
@@ -244,16 +292,22 @@ bool teaches_order(const Case& c) {
   return c.closed.has_value() && c.root_cause && !diagnosis::is_note(*c.root_cause);
 }
 
-void count_case(diagnosis::CaseCounts& h, const Case& c) {
+void count_case(diagnosis::CaseCounts& h, const Case& c, double weight) {
   static const auto builtin = diagnosis::CheckCatalogue::builtin();
   const diagnosis::CheckCatalogue* catalogue = builtin ? &*builtin : nullptr;
   if (!teaches_order(c)) return;
-  ++h.closed;
-  h.causes[*c.root_cause] += 1;
+  if (weight >= 0) {
+    ++h.closed;
+  } else if (h.closed > 0) {
+    --h.closed;
+  }
+  h.causes[*c.root_cause] += weight;
   for (const auto& ch : c.checks) {
     if (!confirms_root(ch, c)) continue;
     const auto* check = catalogue != nullptr ? catalogue->find(ch.check) : nullptr;
-    h.confirmed_by[check != nullptr ? check->id : ch.check] += 1;
+    const std::string id = check != nullptr ? check->id : ch.check;
+    h.confirmed_by[id] += weight;
+    h.settled_by[*c.root_cause][id] += weight;
     break;
   }
 }
@@ -261,6 +315,7 @@ void count_case(diagnosis::CaseCounts& h, const Case& c) {
 diagnosis::CaseHistory case_history(const std::vector<Case>& cases,
                                     const diagnosis::KnowledgeBase* kb_in) {
   const auto& kb = kb_or_builtin(kb_in);
+  DeviceMemo devices(kb);
   diagnosis::CaseHistory h;
   for (const auto& c : cases) {
     // A closed case teaches the order only with its root cause (an escalation without one does
@@ -268,13 +323,16 @@ diagnosis::CaseHistory case_history(const std::vector<Case>& cases,
     if (!teaches_order(c)) continue;
     count_case(h, c);
     // And the groups it belongs to, for the walk to take the call's own where it has enough.
-    const auto call = diagnosis::call_devices(kb, c.inverter.model, c.bms.model);
+    const auto& call = devices.of(c);
     if (!call.inverter_family.empty()) count_case(h.inverter_families[call.inverter_family], c);
     if (!call.battery_family.empty()) count_case(h.battery_families[call.battery_family], c);
     if (!call.inverter_family.empty() && !call.battery_family.empty())
       count_case(h.family_pairs[diagnosis::pair_key(call.inverter_family, call.battery_family)], c);
-    if (!call.inverter_model.empty() && !call.battery_model.empty())
-      count_case(h.model_pairs[diagnosis::pair_key(call.inverter_model, call.battery_model)], c);
+    if (!call.inverter_model.empty() && !call.battery_model.empty()) {
+      auto& pair = h.model_pairs[diagnosis::pair_key(call.inverter_model, call.battery_model)];
+      if (pair.name.empty()) pair.name = c.inverter.model + " with " + c.bms.model;
+      count_case(pair, c);
+    }
   }
   return h;
 }

@@ -554,6 +554,25 @@ struct Server::Impl {
     return body;
   }
 
+  // The closed cases counted for the check order (records::case_history), kept until the store's
+  // revision moves: a walk without a case writes nothing, and its next answer reuses them.
+  std::uint64_t history_revision = 0;
+  std::shared_ptr<const diagnosis::CaseHistory> history_cache;
+
+  // Under store_mutex.
+  std::shared_ptr<const diagnosis::CaseHistory> case_history_now() {
+    const auto rev = store->revision();
+    if (rev && history_cache && history_revision == *rev) return history_cache;
+    auto all = store->list();
+    auto h = std::make_shared<const diagnosis::CaseHistory>(all ? records::case_history(*all, &kb)
+                                                                : diagnosis::CaseHistory{});
+    if (rev && all) {
+      history_revision = *rev;
+      history_cache = h;
+    }
+    return h;
+  }
+
   // A kept capture's analysis: remembered, else analysed again as it was uploaded (its own
   // timeout and bit rate).
   Result<std::shared_ptr<const diagnosis::CaptureResult>> analysis_of(const std::string& id) {
@@ -1578,7 +1597,7 @@ void Server::Impl::diagnose(const httplib::Request& req, httplib::Response& res)
   guided.order = *order_mode;
   {
     std::lock_guard lock(store_mutex);
-    if (auto all = store->list()) guided.history = records::case_history(*all, &kb);
+    guided.history = *case_history_now();
   }
   guided.no_capture = no_capture;
   std::shared_ptr<const diagnosis::CaptureResult> capture;

@@ -360,7 +360,7 @@ try {
       const bad = page.locator('#order-known-bad li').first();
       const badText = await bad.innerText();
       check(await bad.getAttribute('data-cause') === 'bitrate_mismatch' && badText.startsWith('Sofar ME3000SP with Dyness B4850:') &&
-            badText.includes('in 2 of 2 closed case(s)') && !/undefined|NaN/.test(badText), where(`known-bad pair: ${badText}`));
+            badText.includes('in 2 of 2 solved case(s)') && !/undefined|NaN/.test(badText), where(`known-bad pair: ${badText}`));
       await noSideways(page, where('statistics with own orders'));
       await shot(page, 'stats-own-orders', width);
       const pairCase = await (await page.request.post(s.url + 'api/cases', {data: {site: {name: 'Sofar site', customer: '', address: ''},
@@ -370,8 +370,15 @@ try {
       await page.locator('#next-why').waitFor({timeout: 15000});
       const pairWhy = await page.locator('#next-why').innerText();
       check(await page.locator('#ask-form').getAttribute('data-check') === 'l1.bitrate' && pairWhy.includes('compatibility matrix') &&
-            pairWhy.includes('2 of your 2 closed cases'), where(`the known-bad pair's reason: ${pairWhy}`));
+            pairWhy.includes('Sofar ME3000SP with Dyness B4850 ended on bit rate mismatch in 2 of its 2 solved cases'), where(`the known-bad pair's reason: ${pairWhy}`));
       await shot(page, 'case-known-bad', width);
+      await page.goto(s.url + '#/compat');
+      const marked = page.locator('.known-bad');
+      await marked.first().waitFor({timeout: 15000});
+      check(await marked.count() === 1 && await marked.first().getAttribute('data-cause') === 'bitrate_mismatch' &&
+            (await marked.first().innerText()).includes('(2 of 2 solved)'), where(`compat marks the pair: ${await marked.first().innerText()}`));
+      await noSideways(page, where('compat with a known-bad pair'));
+      await shot(page, 'compat-known-bad', width);
     } finally {
       await page.close();
       const exit = await stop(s);

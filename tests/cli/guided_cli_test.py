@@ -103,7 +103,7 @@ with tempfile.TemporaryDirectory() as tmp:
           'compatibility matrix' in j['next']['why'], 'a known-bad pair: %r' % j['next']['why'])
     text = run('stats', '--db', db).stdout
     check('own order for Growatt SPF off-grid (20 closed cases)' in text and
-          'known-bad pair Sofar ME3000SP with Dyness B4850: bitrate_mismatch in 2 of 2 closed cases' in text,
+          'known-bad pair Sofar ME3000SP with Dyness B4850: bit rate mismatch in 2 of 2 solved cases' in text,
           'stats text: %s' % text)
 
 with tempfile.TemporaryDirectory() as tmp:

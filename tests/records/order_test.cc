@@ -368,8 +368,8 @@ TEST(Order, ThePairOfFamiliesComesBeforeEitherFamily) {
   EXPECT_EQ(basis.group_name, "Growatt SPF off-grid with Pylontech US2000 / US3000 (B, Plus, C)");
   EXPECT_EQ(basis.group_closed, 20U);
   EXPECT_EQ(first_asked(o), "l1.dip_switches");
-  // The same inverter with another battery: the inverter family (44 cases, 24 of them the cable,
-  // 20 the DIP switches) beats the battery family (20).
+  // The same inverter with a battery no case names: the inverter family (44 cases, 24 of them
+  // the cable, 20 the DIP switches).
   const auto inverter = diagnosis::call_devices(kb(), "SPF 5000ES", "Dyness B4850");
   o = diagnosis::check_order(catalogue(), history, diagnosis::OrderMode::kLearned, &basis,
                              &inverter);
@@ -381,6 +381,30 @@ TEST(Order, ThePairOfFamiliesComesBeforeEitherFamily) {
                              &battery);
   EXPECT_EQ(basis.group, diagnosis::GroupKind::kBatteryFamily);
   EXPECT_EQ(first_asked(o), "l1.dip_switches");
+}
+
+// Both families have 20 cases, their pair fewer: the larger family; on a tie, the inverter's.
+TEST(Order, WithoutThePairTheLargerFamilyAndOnATieTheInverters) {
+  auto cases = termination_heavy();
+  add_on(cases, 12, "Growatt SPF 5000ES", "Dyness B4850", Cause::kCableUnsuitable, "l3.cable_type");
+  add_on(cases, 10, "Growatt SPF 5000ES", "", Cause::kCableUnsuitable, "l3.cable_type");
+  add_on(cases, 14, "Deye SUN-5K-SG03LP1-EU", "Dyness B4850", Cause::kDipSwitchWrong,
+         "l1.dip_switches");
+  const auto call = diagnosis::call_devices(kb(), "Growatt SPF 5000ES", "Dyness B4850");
+  diagnosis::OrderBasis basis;
+  // Growatt 22, Dyness 26, the pair 12.
+  auto o = diagnosis::check_order(catalogue(), case_history(cases, &kb()),
+                                  diagnosis::OrderMode::kLearned, &basis, &call);
+  EXPECT_EQ(basis.group, diagnosis::GroupKind::kBatteryFamily);
+  EXPECT_EQ(basis.group_closed, 26U);
+  EXPECT_EQ(basis.group_name, "Dyness B4850 / B3 / DL5.0C / Powerbox F / Powercube");
+  // Four fewer Deye-Dyness calls: 22 and 22.
+  cases.resize(cases.size() - 4);
+  o = diagnosis::check_order(catalogue(), case_history(cases, &kb()),
+                             diagnosis::OrderMode::kLearned, &basis, &call);
+  EXPECT_EQ(basis.group, diagnosis::GroupKind::kInverterFamily);
+  EXPECT_EQ(basis.group_closed, 22U);
+  EXPECT_EQ(first_asked(o), "l3.cable_type");
 }
 
 // A pair of models whose closed cases mostly ended on one cause: that cause's check first, as a
@@ -412,9 +436,12 @@ TEST(Order, AKnownBadPairHasItsCheckFirst) {
   const auto r = diagnosis::run_guided(catalogue(), kb(), answers, options);
   ASSERT_TRUE(r.next);
   EXPECT_EQ(r.next->check, "l1.bitrate");
-  EXPECT_NE(r.next->why.find("ended on it in 2 of your 3 closed cases of this pair"),
+  // The pair as first recorded, not as typed on this call; the pair's own share.
+  EXPECT_NE(r.next->why.find("Sofar ME3000SP with Dyness B4850 ended on bit rate mismatch in 2 of "
+                             "its 3 solved cases in your records (compatibility matrix), 1 min"),
             std::string::npos)
       << r.next->why;
+  EXPECT_NEAR(r.next->probability, 2 / 3.0, 1e-9);
   const auto j = diagnosis::guided_json(r);
   EXPECT_EQ(j["order"]["known_bad"]["cause"], "bitrate_mismatch");
   EXPECT_EQ(j["order"]["known_bad"]["check"], "l1.bitrate");
@@ -434,20 +461,83 @@ TEST(Order, AKnownBadPairHasItsCheckFirst) {
   ASSERT_NE(row, rows.end());
   ASSERT_TRUE(row->known_bad);
   EXPECT_EQ(compat_json({*row})[0]["known_bad"]["cause"], "bitrate_mismatch");
-  EXPECT_NE(compat_markdown({*row}).find("Known bad: 2 of 3"), std::string::npos);
+  EXPECT_NE(compat_markdown({*row}).find("Most of our solved cases of this pair (2 of 3) ended "
+                                         "on: bit rate mismatch."),
+            std::string::npos);
 
-  // In the statistics: the pair's calls take the bit rate first, which saves minutes against the
-  // same calls without their models (the bit rate after termination, crushed insulation and the
-  // protocol).
-  const auto s = order_minutes(cases, &kb());
-  ASSERT_EQ(s["known_bad_pairs"].size(), 1U);
-  EXPECT_EQ(s["known_bad_pairs"][0]["cause"], "bitrate_mismatch");
-  EXPECT_EQ(s["known_bad_pairs"][0]["pair"], "Sofar ME3000SP with Dyness B4850");
+  // The statistics list the pair. Each of its calls is walked as if it were the next: the pair
+  // judged on its other cases. Without one of its two bit-rate calls it is 1 of 2, not known bad,
+  // so the two cases that made it save nothing on themselves; the pair's termination call, walked
+  // on the two bit-rate cases, takes the 1-min bit rate first and costs 1 min more of 203 calls.
   auto anonymous = cases;
   for (auto& c : anonymous) c.inverter.model = c.bms.model = "";
   const auto t = order_minutes(anonymous, &kb());
   EXPECT_TRUE(t["known_bad_pairs"].empty());
-  EXPECT_LT(s["learned_minutes"].get<double>(), t["learned_minutes"].get<double>());
+  const auto s = order_minutes(cases, &kb());
+  ASSERT_EQ(s["known_bad_pairs"].size(), 1U);
+  EXPECT_EQ(s["known_bad_pairs"][0]["cause"], "bitrate_mismatch");
+  EXPECT_EQ(s["known_bad_pairs"][0]["pair"], "Sofar ME3000SP with Dyness B4850");
+  EXPECT_NEAR(s["learned_minutes"].get<double>(), t["learned_minutes"].get<double>() + 1 / 203.0,
+              1e-9);
+  // A third bit-rate call: each is now walked on a pair of 2 of 3 (known bad), and saves time.
+  add_on(cases, 1, "Sofar ME3000SP", "Dyness B4850", Cause::kBitrateMismatch, "l1.bitrate");
+  anonymous = cases;
+  for (auto& c : anonymous) c.inverter.model = c.bms.model = "";
+  EXPECT_LT(order_minutes(cases, &kb())["learned_minutes"].get<double>(),
+            order_minutes(anonymous, &kb())["learned_minutes"].get<double>());
+}
+
+// The known-bad check is one that settled the pair's cause: not a check of another cause, not a
+// capture's (a capture already comes first); one that confirmed it through what a capture showed
+// is asked first all the same; and what it needs comes with it.
+TEST(Order, AKnownBadPairsCheckIsOneThatSettledItsCause) {
+  const auto* cat = &catalogue();
+  // Two bit-rate cases closed by hand (no check on record), one termination settled by its check.
+  diagnosis::CaseCounts hand;
+  hand.closed = 3;
+  hand.causes[Cause::kBitrateMismatch] = 2;
+  hand.causes[Cause::kTerminationFault] = 1;
+  hand.confirmed_by["l2.termination"] = 1;
+  hand.settled_by[Cause::kTerminationFault]["l2.termination"] = 1;
+  auto bad = diagnosis::known_bad(*cat, hand);
+  ASSERT_TRUE(bad);
+  EXPECT_EQ(bad->check, "");
+  EXPECT_EQ(bad->checks, std::vector<std::string>{"l1.bitrate"});
+  // A silent BMS, twice found by the DIP-switch check through a capture: the DIP switches first.
+  diagnosis::CaseCounts silent;
+  silent.closed = 2;
+  silent.causes[Cause::kBmsSilent] = 2;
+  silent.settled_by[Cause::kBmsSilent]["l1.dip_switches"] = 2;
+  bad = diagnosis::known_bad(*cat, silent);
+  ASSERT_TRUE(bad);
+  EXPECT_EQ(bad->check, "l1.dip_switches");
+  // ... but settled only by the capture's own check, no answer decides it: nothing to put first.
+  silent.settled_by[Cause::kBmsSilent] = {{"l5.bms_transmits", 2}};
+  EXPECT_FALSE(diagnosis::known_bad(*cat, silent));
+  // The firmware, which needs the protocol setting: both first, the protocol before it.
+  auto cases = termination_heavy();
+  add_on(cases, 2, "Sofar ME3000SP", "Dyness B4850", Cause::kFirmwareIncompatibility,
+         "l5.firmware");
+  add_on(cases, 1, "Sofar ME3000SP", "Dyness B4850", Cause::kTerminationFault, "l2.termination");
+  diagnosis::GuidedOptions options;
+  options.history = case_history(cases, &kb());
+  diagnosis::Answers answers;
+  answers.inverter_model = "Sofar ME3000SP";
+  answers.bms_model = "Dyness B4850";
+  auto r = diagnosis::run_guided(catalogue(), kb(), answers, options);
+  ASSERT_TRUE(r.next);
+  EXPECT_EQ(r.next->check, "l1.protocol_setting");
+  EXPECT_NE(r.next->why.find("needed first: Sofar ME3000SP with Dyness B4850 ended on"),
+            std::string::npos)
+      << r.next->why;
+  ASSERT_TRUE(r.order.known_bad);
+  EXPECT_EQ(r.order.known_bad->checks,
+            (std::vector<std::string>{"l5.firmware", "l1.protocol_setting"}));
+  const auto call = diagnosis::call_devices(kb(), "Sofar ME3000SP", "Dyness B4850");
+  const auto walked = diagnosis::check_order(catalogue(), options.history,
+                                             diagnosis::OrderMode::kLearned, nullptr, &call);
+  EXPECT_EQ(place(walked, "l5.firmware"), place(walked, "l1.protocol_setting") + 1);
+  EXPECT_LT(place(walked, "l5.firmware"), place(walked, "l2.termination"));
 }
 
 // Not known bad: one cause in half the pair's cases, or in a single case, or a cause of the site
@@ -471,23 +561,23 @@ TEST(Order, APairIsKnownBadOnlyOnMostOfAtLeastTwoCases) {
   three.closed = 3;
   three.causes[Cause::kBitrateMismatch] = 2;
   three.causes[Cause::kTerminationFault] = 1;
-  EXPECT_TRUE(diagnosis::known_bad(three));
+  EXPECT_TRUE(diagnosis::known_bad(catalogue(), three));
   three.closed = 4;
   three.causes[Cause::kTerminationFault] = 2;
-  EXPECT_FALSE(diagnosis::known_bad(three));
+  EXPECT_FALSE(diagnosis::known_bad(catalogue(), three));
   // A site's fault is not the pair's: termination on every one of a pair's calls, or a crimp.
   for (const auto cause :
        {Cause::kTerminationFault, Cause::kConnectionFault, Cause::kCableUnsuitable}) {
     diagnosis::CaseCounts site;
     site.closed = 5;
     site.causes[cause] = 5;
-    EXPECT_FALSE(diagnosis::known_bad(site)) << diagnosis::cause_id(cause);
+    EXPECT_FALSE(diagnosis::known_bad(catalogue(), site)) << diagnosis::cause_id(cause);
   }
   // The firmware and the protocol are the pair's.
   diagnosis::CaseCounts firmware;
   firmware.closed = 2;
   firmware.causes[Cause::kFirmwareIncompatibility] = 2;
-  EXPECT_TRUE(diagnosis::known_bad(firmware));
+  EXPECT_TRUE(diagnosis::known_bad(catalogue(), firmware));
 }
 
 }  // namespace

@@ -442,6 +442,8 @@ TEST(Api, DiagnoseTakesTheCallsOwnGroupAndAKnownBadPair) {
     const auto r = c.Post("/api/cases", one.dump(), "application/json");
     ASSERT_EQ(r->status, 201) << r->body;
   };
+  // 30 termination calls with no models: the company's order asks termination first.
+  for (int i = 0; i < 30; ++i) closed("termination_fault", "l2.termination", 2, 3, "", "");
   for (int i = 0; i < 20; ++i)
     closed("cable_unsuitable", "l3.cable_type", 3, 3, "Growatt SPF 5000ES", "");
   for (int i = 0; i < 2; ++i)
@@ -466,8 +468,9 @@ TEST(Api, DiagnoseTakesTheCallsOwnGroupAndAKnownBadPair) {
   EXPECT_EQ(pair["order"]["known_bad"]["closed_cases"], 2);
   EXPECT_NE(pair["next"]["why"].get<std::string>().find("compatibility matrix"), std::string::npos)
       << pair["next"]["why"];
-  // Any other call: the company's order (22 cases: the cable type, 20 of 22, first too).
+  // Any other call: the company's order, termination first.
   const json other = diagnose(json::object());
+  EXPECT_EQ(other["next"]["check"], "l2.termination");
   EXPECT_EQ(other["order"]["group"]["kind"], "company");
   EXPECT_TRUE(other["order"]["group"]["name"].is_null());
   EXPECT_TRUE(other["order"]["known_bad"].is_null());

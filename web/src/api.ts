@@ -184,7 +184,9 @@ export interface Guided {
   // how: the check explained for the technician.
   next: null | {check: string; layer: number; title: string; why: string; how: string;
     probability: number; minutes: number; asks: Ask[]};
-  order: {mode: 'learned' | 'guide'; requested: 'learned' | 'guide'; closed_cases: number};
+  order: {mode: 'learned' | 'guide'; requested: 'learned' | 'guide'; closed_cases: number;
+    group?: {kind: 'company' | 'inverter_family' | 'battery_family' | 'pair'; name: string | null; closed_cases: number};
+    known_bad?: {cause: string; check: string | null; checks: string[]; pair: string; cases: number; closed_cases: number} | null};
   minutes: Record<string, number>;
   budget: Record<string, number>;
   budget_max: Record<string, number>;
@@ -344,6 +346,7 @@ export interface CompatRow {
   worked: number; failed: number; hardcoded: number; open: number;
   causes: Record<string, number>;
   by_firmware: {bms_firmware: string; inverter_firmware: string; worked: number; failed: number; hardcoded: number; open: number}[];
+  known_bad?: {cause: string; check: string | null; cases: number; closed_cases: number} | null;
 }
 
 export interface Account { name: string; role: 'admin' | 'technician'; disabled: boolean }

@@ -999,7 +999,7 @@ function orderBox(o: Stats['order']): HTMLElement {
     box.append(h('p', {class: 'small'}, 'Known-bad pairs, checked first: '),
       h('ul', {id: 'order-known-bad'}, ...o.known_bad_pairs.map((k) =>
         h('li', {'data-cause': k.cause},
-          `${k.pair}: ${causeName(k.cause).toLowerCase()} in ${k.cases} of ${k.closed_cases} closed case(s)`))));
+          `${k.pair}: ${causeName(k.cause).toLowerCase()} in ${k.cases} of ${k.closed_cases} solved case(s)`))));
   return box;
 }
 
@@ -1042,7 +1042,9 @@ async function compatPage(): Promise<void> {
     h('tbody', {}, ...rows.map((r) => h('tr', {},
       cell('Battery', r.bms.model || '?', firmware(r)), cell('Inverter', r.inverter.model || '?'),
       cell('Worked', String(r.worked)), cell('Failed', String(r.failed)), cell('Hardcoded', String(r.hardcoded)),
-      cell('Causes found', Object.entries(r.causes).map(([k, n]) => `${causeName(k)} (${n})`).join(', ') || '–')))));
+      cell('Causes found', Object.entries(r.causes).map(([k, n]) => `${causeName(k)} (${n})`).join(', ') || '–',
+        r.known_bad ? h('div', {class: 'small known-bad', 'data-cause': r.known_bad.cause},
+          `Usually ${causeName(r.known_bad.cause).toLowerCase()} (${r.known_bad.cases} of ${r.known_bad.closed_cases} solved): checked first`) : null)))));
   const post = h('textarea', {rows: '10', readonly: true, id: 'forum-post', 'aria-label': 'Forum post'});
   const copy = h('button', {type: 'button'}, 'Forum post (Markdown)');
   copy.addEventListener('click', async () => {

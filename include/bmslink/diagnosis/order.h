@@ -45,6 +45,9 @@ struct CaseCounts {
   std::size_t closed = 0;
   std::map<Cause, double> causes;
   std::map<std::string, double> confirmed_by;  // check id -> root causes it confirmed
+  // The same per root cause: cause -> check id -> cases it settled (a known-bad pair's check).
+  std::map<Cause, std::map<std::string, double>> settled_by;
+  std::string name;  // a pair of models: "Sofar ME3000SP with Dyness B4850", as first recorded
 };
 
 // The company's closed cases, and the same counts per group of calls: by inverter family and by
@@ -84,10 +87,15 @@ bool of_the_pair(Cause cause);
 struct KnownBad {
   Cause cause = Cause::kHealthy;
   std::size_t cases = 0;   // closed cases of the pair that ended on `cause`
-  std::size_t closed = 0;  // closed cases of the pair
-  std::string check;       // the check that confirmed it most often; "" when none on record
+  std::size_t closed = 0;  // closed cases of the pair (with a root cause)
+  // The check that settled `cause` most often among those an answer decides (current id); ""
+  // when none on record did, and then every answerable check that confirms the cause.
+  std::string check;
+  std::vector<std::string> checks;  // taken first: `check` or those, and what they need
 };
-std::optional<KnownBad> known_bad(const CaseCounts& pair);
+// Null when the pair is not known bad, or when no answer can decide its cause (a capture's
+// checks already come first).
+std::optional<KnownBad> known_bad(const CheckCatalogue& catalogue, const CaseCounts& pair);
 
 // The probability that each check (by id) confirms the call's root cause, before any answer.
 // Sums to 1 over the checks that confirm a cause. An empty history gives the field guide's.
@@ -114,7 +122,7 @@ struct OrderBasis {
   std::size_t group_closed = 0;
   // The call's pair of models, known bad: its checks were taken first.
   std::optional<KnownBad> known_bad;
-  std::string known_bad_pair;  // "SUN-5K-SG03LP1-EU with US3000C", as typed
+  std::string known_bad_pair;  // "Sofar ME3000SP with Dyness B4850", as first recorded
 };
 
 // The checks in the order they are taken. kLearned with enough closed cases: probability per

@@ -33,8 +33,9 @@ struct CompatRow {
   std::array<double, 5> minutes_by_layer{};  // mean over the pair's cases
   std::vector<std::string> fixes;            // of the fixed cases, distinct, in case order
   std::vector<std::string> symptoms;         // distinct, in case order
-  // Most of the pair's closed cases ended on one cause (diagnosis::known_bad): the walk takes
-  // that cause's check first for this pair.
+  // Most of the pair's solved cases ended on one cause of the pair of devices that an answer can
+  // decide (diagnosis::known_bad): once the company's order is learned (20 closed cases), the walk
+  // takes that cause's check first for this pair.
   std::optional<diagnosis::KnownBad> known_bad;
 };
 
