@@ -250,6 +250,8 @@ int cmd_diagnose(const GuidedArgs& args) {
       }
       the_case = std::move(**c);
       records::resume_answers(*the_case, answers);
+      // A case walked again is not its own evidence.
+      records::without_case(history, *the_case, &kb);
     }
   }
   // A capture (from the command line or the answers file) pre-decides checks.

@@ -1649,11 +1649,21 @@ GuidedResult run_guided(const CheckCatalogue& catalogue, const KnowledgeBase& kb
   auto explain = [&](NextStep& n, const Check& c) {
     const auto it = probability.find(c.id);
     n.probability = it == probability.end() || open_mass <= 0 ? 0.0 : it->second / open_mass;
-    // A known-bad pair's settling check: the pair's own share is the better figure for this call.
+    // A known-bad pair's check of its cause: the pair's own share is the better figure for this
+    // call, split over the pair's checks of that cause as the order's probabilities split it.
     if (const auto& bad = r.order.known_bad;
-        bad && bad->closed > 0 &&
-        (c.id == bad->check || (bad->check.empty() && c.confirms == bad->cause)))
-      n.probability = static_cast<double>(bad->cases) / static_cast<double>(bad->closed);
+        bad && bad->closed > 0 && c.confirms == bad->cause &&
+        std::find(bad->checks.begin(), bad->checks.end(), c.id) != bad->checks.end()) {
+      double of_cause = 0;
+      for (const auto& id : bad->checks) {
+        const Check* k = catalogue.find(id);
+        const auto q = probability.find(id);
+        if (k != nullptr && k->confirms == bad->cause && q != probability.end())
+          of_cause += q->second;
+      }
+      const double part = of_cause > 0 && it != probability.end() ? it->second / of_cause : 1.0;
+      n.probability = part * static_cast<double>(bad->cases) / static_cast<double>(bad->closed);
+    }
     n.minutes = c.minutes;
     n.how = c.technician;
     const bool shared = std::count_if(catalogue.checks().begin(), catalogue.checks().end(),

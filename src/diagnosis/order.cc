@@ -136,7 +136,7 @@ std::optional<KnownBad> known_bad(const CheckCatalogue& catalogue, const CaseCou
   const std::pair<const Cause, double>* top = nullptr;
   for (const auto& entry : pair.causes)
     if (of_the_pair(entry.first) && (top == nullptr || entry.second > top->second)) top = &entry;
-  if (top == nullptr) return std::nullopt;
+  if (top == nullptr || top->second < static_cast<double>(kKnownBadCases)) return std::nullopt;
   const auto cases = static_cast<std::size_t>(top->second);
   if (cases < kKnownBadCases || 2 * cases <= pair.closed) return std::nullopt;
   KnownBad out{top->first, cases, pair.closed, {}, {}};

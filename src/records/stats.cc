@@ -292,14 +292,16 @@ bool teaches_order(const Case& c) {
   return c.closed.has_value() && c.root_cause && !diagnosis::is_note(*c.root_cause);
 }
 
-void count_case(diagnosis::CaseCounts& h, const Case& c, double weight) {
+void count_case(diagnosis::CaseCounts& h, const Case& c, int sign) {
   static const auto builtin = diagnosis::CheckCatalogue::builtin();
   const diagnosis::CheckCatalogue* catalogue = builtin ? &*builtin : nullptr;
-  if (!teaches_order(c)) return;
-  if (weight >= 0) {
-    ++h.closed;
-  } else if (h.closed > 0) {
+  // Taking out a case never counted, or from nothing, would leave negative counts.
+  if (!teaches_order(c) || (sign < 0 && h.closed == 0)) return;
+  const double weight = sign < 0 ? -1.0 : 1.0;
+  if (sign < 0) {
     --h.closed;
+  } else {
+    ++h.closed;
   }
   h.causes[*c.root_cause] += weight;
   for (const auto& ch : c.checks) {
@@ -335,6 +337,19 @@ diagnosis::CaseHistory case_history(const std::vector<Case>& cases,
     }
   }
   return h;
+}
+
+void without_case(diagnosis::CaseHistory& h, const Case& c, const diagnosis::KnowledgeBase* kb) {
+  if (!teaches_order(c)) return;
+  const auto call = diagnosis::call_devices(kb_or_builtin(kb), c.inverter.model, c.bms.model);
+  count_case(h, c, -1);
+  auto take = [&](std::map<std::string, diagnosis::CaseCounts>& groups, const std::string& key) {
+    if (const auto it = groups.find(key); it != groups.end()) count_case(it->second, c, -1);
+  };
+  take(h.inverter_families, call.inverter_family);
+  take(h.battery_families, call.battery_family);
+  take(h.family_pairs, diagnosis::pair_key(call.inverter_family, call.battery_family));
+  take(h.model_pairs, diagnosis::pair_key(call.inverter_model, call.battery_model));
 }
 
 std::map<std::string, double> company_mix(const std::vector<Case>& cases) {

@@ -1595,10 +1595,17 @@ void Server::Impl::diagnose(const httplib::Request& req, httplib::Response& res)
     return send_error(res, 400, "diagnose: \"order\": expected \"learned\" or \"guide\"");
   diagnosis::GuidedOptions guided;
   guided.order = *order_mode;
+  std::shared_ptr<const diagnosis::CaseHistory> history;
+  std::optional<records::Case> walked;
   {
     std::lock_guard lock(store_mutex);
-    guided.history = *case_history_now();
+    history = case_history_now();
+    if (!case_id.empty())
+      if (auto c = store->get(case_id); c && *c) walked = std::move(**c);
   }
+  guided.history = *history;  // copied outside the lock
+  // A case walked again (reopened, corrected) is not its own evidence.
+  if (walked) records::without_case(guided.history, *walked, &kb);
   guided.no_capture = no_capture;
   std::shared_ptr<const diagnosis::CaptureResult> capture;
   if (!capture_id.empty()) {

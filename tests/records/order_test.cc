@@ -540,6 +540,29 @@ TEST(Order, AKnownBadPairsCheckIsOneThatSettledItsCause) {
   EXPECT_LT(place(walked, "l5.firmware"), place(walked, "l2.termination"));
 }
 
+// A case walked again (reopened, corrected) is taken out of the counts it is judged by: from the
+// company's, its families', its pair of families' and its pair of models'.
+TEST(Order, ACaseWalkedAgainIsNotItsOwnEvidence) {
+  auto cases = termination_heavy();
+  add_on(cases, 2, "Sofar ME3000SP", "Dyness B4850", Cause::kBitrateMismatch, "l1.bitrate");
+  auto history = case_history(cases, &kb());
+  const auto call = diagnosis::call_devices(kb(), "Sofar ME3000SP", "Dyness B4850");
+  const auto pair = diagnosis::pair_key(call.inverter_model, call.battery_model);
+  ASSERT_TRUE(diagnosis::known_bad(catalogue(), history.model_pairs.at(pair)));
+  without_case(history, cases.back(), &kb());
+  EXPECT_EQ(history.closed, 201U);
+  EXPECT_EQ(history.model_pairs.at(pair).closed, 1U);
+  EXPECT_EQ(history.inverter_families.at(call.inverter_family).closed, 1U);
+  EXPECT_EQ(history.battery_families.at(call.battery_family).closed, 1U);
+  EXPECT_DOUBLE_EQ(history.causes.at(Cause::kBitrateMismatch), 10 + 1);
+  EXPECT_FALSE(diagnosis::known_bad(catalogue(), history.model_pairs.at(pair)));
+  // An open case was never counted: nothing to take out.
+  Case open = cases.back();
+  open.closed.reset();
+  without_case(history, open, &kb());
+  EXPECT_EQ(history.closed, 201U);
+}
+
 // Not known bad: one cause in half the pair's cases, or in a single case, or a cause of the site
 // rather than of the pair of devices.
 TEST(Order, APairIsKnownBadOnlyOnMostOfAtLeastTwoCases) {

@@ -1044,7 +1044,7 @@ async function compatPage(): Promise<void> {
       cell('Worked', String(r.worked)), cell('Failed', String(r.failed)), cell('Hardcoded', String(r.hardcoded)),
       cell('Causes found', Object.entries(r.causes).map(([k, n]) => `${causeName(k)} (${n})`).join(', ') || '–',
         r.known_bad ? h('div', {class: 'small known-bad', 'data-cause': r.known_bad.cause},
-          `Usually ${causeName(r.known_bad.cause).toLowerCase()} (${r.known_bad.cases} of ${r.known_bad.closed_cases} solved): checked first`) : null)))));
+          `Usually ${causeName(r.known_bad.cause).toLowerCase()} (${r.known_bad.cases} of ${r.known_bad.closed_cases} solved)`) : null)))));
   const post = h('textarea', {rows: '10', readonly: true, id: 'forum-post', 'aria-label': 'Forum post'});
   const copy = h('button', {type: 'button'}, 'Forum post (Markdown)');
   copy.addEventListener('click', async () => {

@@ -38,10 +38,15 @@ diagnosis::CaseHistory case_history(const std::vector<Case>& cases,
 // Whether a case teaches the check order: closed, with a root cause that is not a note (an
 // escalation without a cause does not count toward the 20).
 bool teaches_order(const Case& c);
-// A case that teaches the order added to `counts` (`weight` -1 takes it out again): its cause,
-// and the check that settled it (the first that confirms the root cause, under its current id);
+// A case that teaches the order added to `counts` (`sign` -1 takes it out again): its cause, and
+// the check that settled it (the first that confirms the root cause, under its current id);
 // other cases leave them as they are.
-void count_case(diagnosis::CaseCounts& counts, const Case& c, double weight = 1);
+void count_case(diagnosis::CaseCounts& counts, const Case& c, int sign = 1);
+
+// `history` without `c`, from the company's counts and each of its groups: a case being walked
+// again is not its own evidence ("2 of its 3 solved cases" must not count this call).
+void without_case(diagnosis::CaseHistory& history, const Case& c,
+                  const diagnosis::KnowledgeBase* kb = nullptr);
 
 // The company's own mix of calls by the check that settles them: each closed case with a root
 // cause counts 1 for the check that confirmed it, or is split over its cause's checks in the
