@@ -81,6 +81,27 @@ std::string model_key(std::string_view model) {
   return out;
 }
 
+std::string shown_model(std::string_view model) {
+  std::string out;
+  for (char ch : model) {
+    const auto u = static_cast<unsigned char>(ch);
+    if (u < 0x20 || u == 0x7f || ch == ' ') {
+      if (!out.empty() && out.back() != ' ') out += ' ';
+      continue;
+    }
+    out += ch;
+  }
+  if (!out.empty() && out.back() == ' ') out.pop_back();
+  if (out.size() > kShownModelBytes) {
+    std::size_t cut = kShownModelBytes;
+    // Not inside a UTF-8 character: back to the byte that starts one.
+    while (cut > 0 && (static_cast<unsigned char>(out[cut]) & 0xC0) == 0x80) --cut;
+    out.resize(cut);
+    out += "…";
+  }
+  return out;
+}
+
 std::string family_key(const DeviceInfo* entry, std::string_view model) {
   if (entry != nullptr) return entry->id;
   return model_key(model);
@@ -102,10 +123,10 @@ CallDevices call_devices(const KnowledgeBase& kb, std::string_view inverter_mode
   d.battery_family = family_key(battery, battery_model);
   d.inverter_model = model_key(inverter_model);
   d.battery_model = model_key(battery_model);
-  d.inverter_model_name = std::string(inverter_model);
-  d.battery_model_name = std::string(battery_model);
+  d.inverter_model_name = shown_model(inverter_model);
+  d.battery_model_name = shown_model(battery_model);
   auto name = [](const DeviceInfo* e, std::string_view typed) {
-    return e != nullptr ? e->brand + " " + e->family : std::string(typed);
+    return e != nullptr ? e->brand + " " + e->family : shown_model(typed);
   };
   d.inverter_family_name = name(inverter, inverter_model);
   d.battery_family_name = name(battery, battery_model);

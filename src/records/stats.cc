@@ -332,7 +332,9 @@ diagnosis::CaseHistory case_history(const std::vector<Case>& cases,
       count_case(h.family_pairs[diagnosis::pair_key(call.inverter_family, call.battery_family)], c);
     if (!call.inverter_model.empty() && !call.battery_model.empty()) {
       auto& pair = h.model_pairs[diagnosis::pair_key(call.inverter_model, call.battery_model)];
-      if (pair.name.empty()) pair.name = c.inverter.model + " with " + c.bms.model;
+      if (pair.name.empty())
+        pair.name = diagnosis::shown_model(c.inverter.model) + " with " +
+                    diagnosis::shown_model(c.bms.model);
       count_case(pair, c);
     }
   }

@@ -563,6 +563,24 @@ TEST(Order, ACaseWalkedAgainIsNotItsOwnEvidence) {
   EXPECT_EQ(history.closed, 201U);
 }
 
+// A model typed with line breaks, control characters or at great length is shown on one short
+// line; the pair it names is still the one the matrix groups.
+TEST(Order, APairsNameIsShownOnOneShortLine) {
+  EXPECT_EQ(diagnosis::shown_model(" Growatt\tSPF\n 5000ES\x1f "), "Growatt SPF 5000ES");
+  EXPECT_EQ(diagnosis::shown_model(std::string(200000, 'x')), std::string(60, 'x') + "…");
+  // 30 two-byte characters and one more: cut before the 31st, never inside one.
+  std::string accents;
+  for (int i = 0; i < 31; ++i) accents += "\xc3\xa9";
+  EXPECT_EQ(diagnosis::shown_model("a" + accents), "a" + accents.substr(0, 58) + "…");
+  auto cases = termination_heavy();
+  add_on(cases, 2, "Sofar\nME3000SP\t", "Dyness   B4850", Cause::kBitrateMismatch, "l1.bitrate");
+  const auto s = order_minutes(cases, &kb());
+  ASSERT_EQ(s["known_bad_pairs"].size(), 1U);
+  EXPECT_EQ(s["known_bad_pairs"][0]["pair"], "Sofar ME3000SP with Dyness B4850");
+  // The models as recorded stay in the data.
+  EXPECT_EQ(s["known_bad_pairs"][0]["inverter_model"], "Sofar\nME3000SP\t");
+}
+
 // Not known bad: one cause in half the pair's cases, or in a single case, or a cause of the site
 // rather than of the pair of devices.
 TEST(Order, APairIsKnownBadOnlyOnMostOfAtLeastTwoCases) {

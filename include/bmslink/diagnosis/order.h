@@ -59,6 +59,10 @@ struct CaseHistory : CaseCounts {
 
 // A model as installers type it, grouped: trimmed, lower case, runs of spaces as one.
 std::string model_key(std::string_view model);
+// A typed model as a reason or a list shows it: runs of spaces, line breaks and control
+// characters as one space, trimmed, and cut at kShownModelBytes (on a character boundary, "…").
+constexpr std::size_t kShownModelBytes = 60;
+std::string shown_model(std::string_view model);
 // The family a typed model belongs to: the knowledge base's entry id ("deye-lv"), else the model
 // itself (model_key), so a device the knowledge base does not know still forms a group; "" for
 // an empty model.
