@@ -71,7 +71,8 @@ std::optional<OrderMode> parse_order_mode(std::string_view name) {
 std::string model_key(std::string_view model) {
   std::string out;
   for (char c : model) {
-    if (c == ' ' || c == '\t' || c == '\n' || c == '\r') {
+    // Control characters as spaces, as shown_model shows them: a model typed as "\x00" is none.
+    if (c == ' ' || static_cast<unsigned char>(c) < 0x20 || c == 0x7f) {
       if (!out.empty() && out.back() != ' ') out += ' ';
       continue;
     }

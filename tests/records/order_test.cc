@@ -567,6 +567,9 @@ TEST(Order, ACaseWalkedAgainIsNotItsOwnEvidence) {
 // line; the pair it names is still the one the matrix groups.
 TEST(Order, APairsNameIsShownOnOneShortLine) {
   EXPECT_EQ(diagnosis::shown_model(" Growatt\tSPF\n 5000ES\x1f "), "Growatt SPF 5000ES");
+  // Grouped alike; a model of control characters alone is no model, and forms no pair.
+  EXPECT_EQ(diagnosis::model_key(" Growatt\tSPF\n 5000ES\x1f "), "growatt spf 5000es");
+  EXPECT_EQ(diagnosis::model_key(std::string(1, '\0') + "\x7f"), "");
   EXPECT_EQ(diagnosis::shown_model(std::string(200000, 'x')), std::string(60, 'x') + "…");
   // 30 two-byte characters and one more: cut before the 31st, never inside one.
   std::string accents;

@@ -57,7 +57,8 @@ struct CaseHistory : CaseCounts {
   std::map<std::string, CaseCounts> inverter_families, battery_families, family_pairs, model_pairs;
 };
 
-// A model as installers type it, grouped: trimmed, lower case, runs of spaces as one.
+// A model as installers type it, grouped: trimmed, lower case, runs of spaces (and control
+// characters) as one space.
 std::string model_key(std::string_view model);
 // A typed model as a reason or a list shows it: runs of spaces, line breaks and control
 // characters as one space, trimmed, and cut at kShownModelBytes (on a character boundary, "…").
